@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs the checks and the test layers: lint + types, unit, integration (AWS emulator on
+# loopback), e2e (local kube-apiserver + etcd, started here and stopped on exit).
+# Usage: hack/test.sh [all|unit|integration|e2e]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+layer=${1:-all}
+bin=.venv/bin
+
+# pytest exits 5 when it collected nothing: a silently empty suite must fail, not pass.
+run_pytest() {
+  local rc=0
+  "$bin/pytest" "$@" || rc=$?
+  if [ "$rc" -eq 5 ]; then
+    echo "error: pytest collected no tests for: $*" >&2
+    return 1
+  fi
+  return "$rc"
+}
+
+if [ "$layer" = all ]; then
+  "$bin/ruff" check .
+  "$bin/ruff" format --check .
+  "$bin/mypy"
+fi
+case "$layer" in
+  unit) run_pytest tests/unit ;;
+  integration) run_pytest tests/integration ;;
+  e2e|all)
+    started=0
+    if ! hack/control-plane.sh status >/dev/null 2>&1; then
+      hack/control-plane.sh up
+      started=1
+    fi
+    stop() { if [ "$started" = 1 ]; then hack/control-plane.sh down || true; fi; }
+    trap stop EXIT
+    eval "$(hack/control-plane.sh env)"
+    if [ "$layer" = e2e ]; then run_pytest tests/e2e; else run_pytest tests; fi
+    ;;
+  *) echo "usage: $0 [all|unit|integration|e2e]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,284 @@
+"""Cloud Map adapter: boto3 calls in, frozen observed values and classified errors out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from sd_operator.aws.errors import translate
+from sd_operator.model.spec import (
+    DnsConfig,
+    DnsRecord,
+    HealthCheck,
+    NamespaceType,
+    RecordType,
+    Route53CheckType,
+    Route53HealthCheck,
+    RoutingPolicy,
+)
+from sd_operator.reconcile.observed import (
+    ObservedNamespace,
+    ObservedOperation,
+    ObservedService,
+    OperationStatus,
+)
+from sd_operator.reconcile.plan import (
+    CreateNamespace,
+    CreateService,
+    UpdateNamespace,
+    UpdateService,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_servicediscovery import ServiceDiscoveryClient
+    from mypy_boto3_servicediscovery.type_defs import ServiceChangeTypeDef, TagTypeDef
+
+T = TypeVar("T")
+
+_AWS_NAMESPACE_TYPES = {
+    "HTTP": NamespaceType.HTTP,
+    "DNS_PRIVATE": NamespaceType.DNS_PRIVATE,
+    "DNS_PUBLIC": NamespaceType.DNS_PUBLIC,
+}
+PAGE_SIZE = 100
+
+
+def _call(api: str, fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except Exception as exc:  # every botocore failure leaves here classified
+        raise translate(api, exc) from exc
+
+
+def _dns_config(raw: Mapping[str, Any] | None) -> DnsConfig | None:
+    if not raw or not raw.get("DnsRecords"):
+        return None
+    return DnsConfig(
+        routing_policy=RoutingPolicy(raw.get("RoutingPolicy", "MULTIVALUE")),
+        records=tuple(
+            DnsRecord(RecordType(r["Type"]), int(r["TTL"])) for r in raw.get("DnsRecords", [])
+        ),
+    )
+
+
+def _health_check(raw: Mapping[str, Any]) -> HealthCheck | None:
+    if "HealthCheckCustomConfig" in raw:
+        return HealthCheck(custom=True)
+    config = raw.get("HealthCheckConfig")
+    if config:
+        return HealthCheck(
+            route53=Route53HealthCheck(
+                type=Route53CheckType(config["Type"]),
+                resource_path=config.get("ResourcePath"),
+                failure_threshold=int(config.get("FailureThreshold", 1)),
+            )
+        )
+    return None
+
+
+class CloudMap:
+    """One region's Cloud Map. List calls paginate; lookups by name filter server-side where
+    AWS supports it and again client-side, so an endpoint that ignores filters stays correct."""
+
+    def __init__(self, client: ServiceDiscoveryClient) -> None:
+        self._client = client
+
+    def _pages(self, api: str, key: str, **kwargs: Any) -> Iterator[Mapping[str, Any]]:
+        paginator: Any = self._client.get_paginator(api)  # type: ignore[call-overload]
+        pages = iter(paginator.paginate(**kwargs, PaginationConfig={"PageSize": PAGE_SIZE}))
+        while (page := _call(api, lambda: next(pages, None))) is not None:
+            yield from page.get(key, [])
+
+    # Observation ---------------------------------------------------------------------------
+
+    def tags(self, arn: str) -> dict[str, str]:
+        raw = _call(
+            "ListTagsForResource", lambda: self._client.list_tags_for_resource(ResourceARN=arn)
+        )
+        return {t["Key"]: t["Value"] for t in raw.get("Tags", [])}
+
+    def _namespace(self, raw: Mapping[str, Any], with_tags: bool) -> ObservedNamespace:
+        dns = raw.get("Properties", {}).get("DnsProperties", {})
+        return ObservedNamespace(
+            id=raw["Id"],
+            arn=raw["Arn"],
+            name=raw["Name"],
+            type=_AWS_NAMESPACE_TYPES[raw["Type"]],
+            description=raw.get("Description") or None,
+            tags=self.tags(raw["Arn"]) if with_tags else {},
+            hosted_zone_id=dns.get("HostedZoneId"),
+        )
+
+    def find_namespace(self, name: str, *, with_tags: bool = True) -> ObservedNamespace | None:
+        filters = [{"Name": "NAME", "Values": [name], "Condition": "EQ"}]
+        for raw in self._pages("list_namespaces", "Namespaces", Filters=filters):
+            if raw["Name"] == name:
+                return self._namespace(raw, with_tags)
+        return None
+
+    def list_services(self, namespace_id: str) -> list[ObservedService]:
+        """Every service in a namespace, tags not read (one ListServices page per 100)."""
+        filters = [{"Name": "NAMESPACE_ID", "Values": [namespace_id], "Condition": "EQ"}]
+        return [
+            self._service(raw, namespace_id, with_tags=False)
+            for raw in self._pages("list_services", "Services", Filters=filters)
+            if raw.get("NamespaceId", namespace_id) == namespace_id
+        ]
+
+    def _service(
+        self, raw: Mapping[str, Any], namespace_id: str, *, with_tags: bool
+    ) -> ObservedService:
+        return ObservedService(
+            id=raw["Id"],
+            arn=raw["Arn"],
+            name=raw["Name"],
+            namespace_id=namespace_id,
+            description=raw.get("Description") or None,
+            dns=_dns_config(raw.get("DnsConfig")),
+            health_check=_health_check(raw),
+            tags=self.tags(raw["Arn"]) if with_tags else {},
+            instance_count=int(raw.get("InstanceCount", 0)),
+        )
+
+    def find_service(self, namespace_id: str, name: str) -> ObservedService | None:
+        for service in self.list_services(namespace_id):
+            if service.name == name:
+                return ObservedService(
+                    **{**service.__dict__, "tags": self.tags(service.arn)},
+                )
+        return None
+
+    def get_operation(self, operation_id: str) -> ObservedOperation:
+        raw = _call("GetOperation", lambda: self._client.get_operation(OperationId=operation_id))[
+            "Operation"
+        ]
+        return ObservedOperation(
+            id=raw["Id"],
+            type=raw.get("Type", ""),
+            status=OperationStatus(raw["Status"]),
+            error_code=raw.get("ErrorCode"),
+            error_message=raw.get("ErrorMessage"),
+            targets={str(k): v for k, v in raw.get("Targets", {}).items()},
+        )
+
+    # Changes -------------------------------------------------------------------------------
+
+    def create_namespace(self, action: CreateNamespace) -> str:
+        tags = [{"Key": k, "Value": v} for k, v in sorted(action.tags.items())]
+        common: dict[str, Any] = {
+            "Name": action.name,
+            "CreatorRequestId": action.creator_request_id,
+            "Tags": tags,
+        }
+        if action.description:
+            common["Description"] = action.description
+        match action.type:
+            case NamespaceType.HTTP:
+                raw = _call(
+                    "CreateHttpNamespace", lambda: self._client.create_http_namespace(**common)
+                )
+            case NamespaceType.DNS_PRIVATE:
+                raw = _call(
+                    "CreatePrivateDnsNamespace",
+                    lambda: self._client.create_private_dns_namespace(
+                        Vpc=action.vpc or "", **common
+                    ),
+                )
+            case NamespaceType.DNS_PUBLIC:
+                raw = _call(
+                    "CreatePublicDnsNamespace",
+                    lambda: self._client.create_public_dns_namespace(**common),
+                )
+        return raw["OperationId"]
+
+    def update_namespace(self, action: UpdateNamespace) -> str:
+        description = action.description or ""
+        match action.type:
+            case NamespaceType.HTTP:
+                raw = _call(
+                    "UpdateHttpNamespace",
+                    lambda: self._client.update_http_namespace(
+                        Id=action.id, Namespace={"Description": description}
+                    ),
+                )
+            case NamespaceType.DNS_PRIVATE:
+                raw = _call(
+                    "UpdatePrivateDnsNamespace",
+                    lambda: self._client.update_private_dns_namespace(
+                        Id=action.id, Namespace={"Description": description}
+                    ),
+                )
+            case NamespaceType.DNS_PUBLIC:
+                raw = _call(
+                    "UpdatePublicDnsNamespace",
+                    lambda: self._client.update_public_dns_namespace(
+                        Id=action.id, Namespace={"Description": description}
+                    ),
+                )
+        return raw["OperationId"]
+
+    def delete_namespace(self, namespace_id: str) -> str:
+        raw = _call("DeleteNamespace", lambda: self._client.delete_namespace(Id=namespace_id))
+        return raw["OperationId"]
+
+    def create_service(self, action: CreateService, namespace_id: str) -> tuple[str, str]:
+        args: dict[str, Any] = {
+            "Name": action.name,
+            "NamespaceId": namespace_id,
+            "CreatorRequestId": action.creator_request_id,
+            "Tags": [{"Key": k, "Value": v} for k, v in sorted(action.tags.items())],
+        }
+        if action.description:
+            args["Description"] = action.description
+        if action.dns is not None:
+            args["DnsConfig"] = {
+                "RoutingPolicy": str(action.dns.routing_policy),
+                "DnsRecords": [{"Type": str(r.type), "TTL": r.ttl} for r in action.dns.records],
+            }
+        hc = action.health_check
+        if hc is not None and hc.custom:
+            # FailureThreshold is ignored by AWS (always 1): send none.
+            args["HealthCheckCustomConfig"] = {}
+        elif hc is not None and hc.route53 is not None:
+            args["HealthCheckConfig"] = _route53_config(hc.route53)
+        raw = _call("CreateService", lambda: self._client.create_service(**args))
+        return raw["Service"]["Id"], raw["Service"]["Arn"]
+
+    def update_service(self, action: UpdateService) -> str:
+        change: dict[str, Any] = {"Description": action.description or ""}
+        if action.records:
+            change["DnsConfig"] = {
+                "DnsRecords": [{"Type": str(r.type), "TTL": r.ttl} for r in action.records]
+            }
+        if action.route53 is not None:
+            change["HealthCheckConfig"] = _route53_config(action.route53)
+        raw = _call(
+            "UpdateService",
+            lambda: self._client.update_service(
+                Id=action.id, Service=cast("ServiceChangeTypeDef", change)
+            ),
+        )
+        return raw["OperationId"]
+
+    def delete_service(self, service_id: str) -> None:
+        _call("DeleteService", lambda: self._client.delete_service(Id=service_id))
+
+    def tag(self, arn: str, tags: Mapping[str, str]) -> None:
+        pairs: list[TagTypeDef] = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+        _call("TagResource", lambda: self._client.tag_resource(ResourceARN=arn, Tags=pairs))
+
+    def untag(self, arn: str, keys: tuple[str, ...]) -> None:
+        _call(
+            "UntagResource",
+            lambda: self._client.untag_resource(ResourceARN=arn, TagKeys=list(keys)),
+        )
+
+
+def _route53_config(check: Route53HealthCheck) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "Type": str(check.type),
+        "FailureThreshold": check.failure_threshold,
+    }
+    if check.resource_path is not None:
+        config["ResourcePath"] = check.resource_path
+    return config

@@ -1,0 +1,319 @@
+"""ECS adapter: an existing ECS service's discovery configuration in, one UpdateService out.
+
+Only `serviceRegistries` and `serviceConnectConfiguration` are ever sent; never desiredCount
+(autoscaling owns it), never a task definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sd_operator.aws.errors import NotFound, Retryable, translate
+from sd_operator.model.spec import (
+    ClientAlias,
+    LogConfiguration,
+    SecretOption,
+    ServiceConnect,
+    ServiceConnectService,
+    Timeout,
+    Tls,
+)
+from sd_operator.reconcile.ecs_plan import (
+    NamedPort,
+    ObservedEcsService,
+    ObservedRegistry,
+    UpdateEcsService,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
+
+T = TypeVar("T")
+
+DESCRIBE_SERVICES_BATCH = 10  # DescribeServices: "up to 10 services ... in a single operation"
+FAILURE_MISSING = "MISSING"
+STATUS_INACTIVE = "INACTIVE"
+DEPLOYMENT_PRIMARY = "PRIMARY"
+# RegisterTaskDefinition.networkMode: "If no network mode is specified, the default is bridge."
+DEFAULT_NETWORK_MODE = "bridge"
+
+
+def _call(api: str, fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except Exception as exc:  # every botocore failure leaves here classified
+        raise translate(api, exc) from exc
+
+
+def _short(name_or_arn: str) -> str:
+    return name_or_arn.rsplit("/", 1)[-1]
+
+
+def _batches(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+# Reading ---------------------------------------------------------------------------------------
+
+
+def _primary(items: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    return next((d for d in items if d.get("status") == DEPLOYMENT_PRIMARY), None)
+
+
+def _registries(raw: Iterable[Mapping[str, Any]]) -> tuple[ObservedRegistry, ...]:
+    return tuple(
+        ObservedRegistry(
+            registry_arn=str(r["registryArn"]),
+            port=_int(r.get("port")),
+            container_name=r.get("containerName"),
+            container_port=_int(r.get("containerPort")),
+        )
+        for r in raw
+    )
+
+
+def _timeout(raw: Mapping[str, Any] | None) -> Timeout | None:
+    if not raw:
+        return None
+    return Timeout(_int(raw.get("idleTimeoutSeconds")), _int(raw.get("perRequestTimeoutSeconds")))
+
+
+def _tls(raw: Mapping[str, Any] | None) -> Tls | None:
+    if not raw:
+        return None
+    authority = raw.get("issuerCertificateAuthority") or {}
+    return Tls(
+        aws_pca_authority_arn=str(authority.get("awsPcaAuthorityArn", "")),
+        kms_key=raw.get("kmsKey"),
+        role_arn=raw.get("roleArn"),
+    )
+
+
+def _log(raw: Mapping[str, Any] | None) -> LogConfiguration | None:
+    if not raw:
+        return None
+    return LogConfiguration(
+        log_driver=str(raw["logDriver"]),
+        options=dict(raw.get("options") or {}),
+        secret_options=tuple(
+            SecretOption(str(s["name"]), str(s["valueFrom"])) for s in raw.get("secretOptions", [])
+        ),
+    )
+
+
+def service_connect_from(raw: Mapping[str, Any] | None) -> ServiceConnect | None:
+    """A deployment's serviceConnectConfiguration: absent or disabled is None (off)."""
+    if not raw or not raw.get("enabled"):
+        return None
+    return ServiceConnect(
+        enabled=True,
+        namespace=raw.get("namespace"),
+        services=tuple(
+            ServiceConnectService(
+                port_name=str(s["portName"]),
+                discovery_name=s.get("discoveryName"),
+                client_aliases=tuple(
+                    ClientAlias(int(a["port"]), a.get("dnsName"))
+                    for a in s.get("clientAliases", [])
+                ),
+                ingress_port_override=_int(s.get("ingressPortOverride")),
+                timeout=_timeout(s.get("timeout")),
+                tls=_tls(s.get("tls")),
+            )
+            for s in raw.get("services", [])
+        ),
+        log_configuration=_log(raw.get("logConfiguration")),
+    )
+
+
+def _named_ports(task_definition: Mapping[str, Any]) -> dict[str, NamedPort]:
+    ports: dict[str, NamedPort] = {}
+    for container in task_definition.get("containerDefinitions", []):
+        for mapping in container.get("portMappings", []):
+            if mapping.get("name") and mapping.get("containerPort") is not None:
+                ports[str(mapping["name"])] = NamedPort(
+                    str(container["name"]),
+                    int(mapping["containerPort"]),
+                    mapping.get("appProtocol"),
+                )
+    return ports
+
+
+# Writing ---------------------------------------------------------------------------------------
+
+
+def _without_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def registry_request(registry: ObservedRegistry) -> dict[str, Any]:
+    return _without_none(
+        {
+            "registryArn": registry.registry_arn,
+            "port": registry.port,
+            "containerName": registry.container_name,
+            "containerPort": registry.container_port,
+        }
+    )
+
+
+def _timeout_request(timeout: Timeout | None) -> dict[str, Any] | None:
+    if timeout is None:
+        return None
+    request = _without_none(
+        {
+            "idleTimeoutSeconds": timeout.idle_timeout_seconds,
+            "perRequestTimeoutSeconds": timeout.per_request_timeout_seconds,
+        }
+    )
+    return request or None
+
+
+def _tls_request(tls: Tls | None) -> dict[str, Any] | None:
+    if tls is None:
+        return None
+    return _without_none(
+        {
+            "issuerCertificateAuthority": {"awsPcaAuthorityArn": tls.aws_pca_authority_arn},
+            "kmsKey": tls.kms_key,
+            "roleArn": tls.role_arn,
+        }
+    )
+
+
+def _log_request(log: LogConfiguration | None) -> dict[str, Any] | None:
+    if log is None:
+        return None
+    return _without_none(
+        {
+            "logDriver": log.log_driver,
+            "options": dict(log.options) or None,
+            "secretOptions": [
+                {"name": s.name, "valueFrom": s.value_from} for s in log.secret_options
+            ]
+            or None,
+        }
+    )
+
+
+def _service_request(svc: ServiceConnectService) -> dict[str, Any]:
+    aliases = [_without_none({"port": a.port, "dnsName": a.dns_name}) for a in svc.client_aliases]
+    return _without_none(
+        {
+            "portName": svc.port_name,
+            "discoveryName": svc.discovery_name,
+            "clientAliases": aliases or None,
+            "ingressPortOverride": svc.ingress_port_override,
+            "timeout": _timeout_request(svc.timeout),
+            "tls": _tls_request(svc.tls),
+        }
+    )
+
+
+def service_connect_request(sc: ServiceConnect | None) -> dict[str, Any]:
+    """None disables Service Connect (UpdateService with `enabled: false`)."""
+    if sc is None or not sc.enabled:
+        return {"enabled": False}
+    return _without_none(
+        {
+            "enabled": True,
+            "namespace": sc.namespace,
+            "services": [_service_request(s) for s in sc.services] or None,
+            "logConfiguration": _log_request(sc.log_configuration),
+        }
+    )
+
+
+class EcsAdapter:
+    """One region's ECS. Task definitions are cached by ARN: a revision never changes."""
+
+    def __init__(self, client: ECSClient) -> None:
+        self._client = client
+        self._task_definitions: dict[str, tuple[str, dict[str, NamedPort]]] = {}
+
+    def _task_definition(self, arn: str) -> tuple[str, dict[str, NamedPort]]:
+        if arn not in self._task_definitions:
+            raw = _call(
+                "DescribeTaskDefinition",
+                lambda: self._client.describe_task_definition(taskDefinition=arn),
+            )["taskDefinition"]
+            mode = str(raw.get("networkMode") or DEFAULT_NETWORK_MODE)
+            self._task_definitions[arn] = (mode, _named_ports(raw))
+        return self._task_definitions[arn]
+
+    def _observe(self, raw: Mapping[str, Any]) -> ObservedEcsService:
+        primary = _primary(raw.get("deployments", []))
+        task_definition = (
+            raw.get("taskDefinition")
+            or (primary or {}).get("taskDefinition")
+            or (_primary(raw.get("taskSets", [])) or {}).get("taskDefinition")
+        )
+        mode, ports = self._task_definition(task_definition) if task_definition else ("", {})
+        return ObservedEcsService(
+            arn=str(raw["serviceArn"]),
+            cluster=str(raw.get("clusterArn", "")),
+            name=str(raw["serviceName"]),
+            status=str(raw.get("status", "")),
+            deployment_controller=str((raw.get("deploymentController") or {}).get("type", "ECS")),
+            task_definition=str(task_definition or ""),
+            network_mode=mode,
+            port_mappings=ports,
+            registries=_registries(raw.get("serviceRegistries", [])),
+            service_connect=service_connect_from(
+                (primary or {}).get("serviceConnectConfiguration")
+            ),
+        )
+
+    def describe(
+        self, cluster: str, services: Sequence[str]
+    ) -> dict[str, ObservedEcsService | None]:
+        """Keyed by the names (or ARNs) asked for; MISSING and INACTIVE services are None."""
+        found: dict[str, ObservedEcsService | None] = {}
+        for batch in _batches(list(dict.fromkeys(services)), DESCRIBE_SERVICES_BATCH):
+            found.update(self._describe_batch(cluster, batch))
+        return found
+
+    def _describe_batch(
+        self, cluster: str, batch: Sequence[str]
+    ) -> dict[str, ObservedEcsService | None]:
+        found: dict[str, ObservedEcsService | None] = dict.fromkeys(batch)
+        try:
+            response = self._client.describe_services(cluster=cluster, services=list(batch))
+        except Exception as exc:
+            error = translate("DescribeServices", exc)
+            if isinstance(error, NotFound):  # ClusterNotFoundException: none of them exists
+                return found
+            raise error from exc
+        for failure in response.get("failures", []):
+            reason = failure.get("reason", "")
+            if reason != FAILURE_MISSING:
+                raise Retryable(
+                    "DescribeServices",
+                    reason,
+                    f"{failure.get('arn', '')}: {failure.get('detail', '')}",
+                )
+        for raw in response.get("services", []):
+            if raw.get("status") == STATUS_INACTIVE:
+                continue
+            for asked in batch:
+                if asked in (raw.get("serviceArn"), raw.get("serviceName")) or (
+                    _short(asked) == raw.get("serviceName")
+                ):
+                    found[asked] = self._observe(raw)
+        return found
+
+    def update(self, action: UpdateEcsService) -> str:
+        """Send only the fields the action sets; returns the ECS service's ARN."""
+        request: dict[str, Any] = {"cluster": action.cluster, "service": action.service}
+        if action.set_registries:
+            request["serviceRegistries"] = [registry_request(r) for r in action.registries]
+        if action.set_service_connect:
+            request["serviceConnectConfiguration"] = service_connect_request(action.service_connect)
+        response = _call("UpdateService", lambda: self._client.update_service(**request))
+        return str(response["service"]["serviceArn"])

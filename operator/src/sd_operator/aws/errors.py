@@ -1,0 +1,101 @@
+"""AWS errors classified once, at the adapter boundary, into what the caller should do next."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+RETRY_DELAY_SECONDS = 10.0
+
+_RETRYABLE = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalFailure",
+        "InternalServerError",
+        "ServerException",
+        "DuplicateRequest",
+        "ResourceInUse",
+        "RequestTimeout",
+    }
+)
+_NOT_FOUND = frozenset(
+    {
+        "NamespaceNotFound",
+        "ServiceNotFound",
+        "OperationNotFound",
+        "InstanceNotFound",
+        "ResourceNotFoundException",
+        "ServiceNotFoundException",
+        "ServiceNotActiveException",
+        "ClusterNotFoundException",
+    }
+)
+_CONFLICT = frozenset({"NamespaceAlreadyExists", "ServiceAlreadyExists", "ConflictingDomainExists"})
+
+
+class AwsError(Exception):
+    """Base: `code` is AWS's error code, `api` the call that failed."""
+
+    def __init__(self, api: str, code: str, message: str) -> None:
+        super().__init__(f"{api}: {code}: {message}")
+        self.api = api
+        self.code = code
+        self.message = message
+
+
+class Retryable(AwsError):
+    """Transient (throttling, 5xx, in progress, in use): try again after `delay` seconds."""
+
+    def __init__(
+        self, api: str, code: str, message: str, delay: float = RETRY_DELAY_SECONDS
+    ) -> None:
+        super().__init__(api, code, message)
+        self.delay = delay
+
+
+class Terminal(AwsError):
+    """The request itself is wrong or forbidden: retrying the same request cannot succeed."""
+
+
+class NotFound(AwsError):
+    """The resource does not exist (any more)."""
+
+
+class Conflict(AwsError):
+    """A resource of that name exists already; `existing_id` names it when AWS says so."""
+
+    def __init__(self, api: str, code: str, message: str, existing_id: str | None) -> None:
+        super().__init__(api, code, message)
+        self.existing_id = existing_id
+
+
+def translate(api: str, exc: Exception) -> AwsError:
+    """Map a botocore exception to the small set callers act on."""
+    if isinstance(exc, ClientError):
+        return _from_client_error(api, exc.response)
+    if isinstance(exc, (NoCredentialsError, NoRegionError)):
+        return Terminal(api, type(exc).__name__, str(exc))
+    if isinstance(exc, BotoCoreError):  # connection failures and timeouts
+        return Retryable(api, type(exc).__name__, str(exc))
+    raise exc
+
+
+def _from_client_error(api: str, response: Any) -> AwsError:
+    error = response.get("Error", {})
+    code = str(error.get("Code", "Unknown"))
+    message = str(error.get("Message", ""))
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
+    if code in _RETRYABLE or status >= 500:
+        return Retryable(api, code, message)
+    if code in _NOT_FOUND:
+        return NotFound(api, code, message)
+    if code in _CONFLICT:
+        existing = response.get("NamespaceId") or response.get("ServiceId")
+        return Conflict(api, code, message, str(existing) if existing else None)
+    return Terminal(api, code, message)

@@ -1,0 +1,1 @@
+"""kopf registrations only: each handler parses, calls the reconciler, and writes status."""

@@ -1,0 +1,225 @@
+"""Thin kopf handlers: parse the object, run one reconcile step, patch status, post events."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from sd_operator import logs, metrics
+from sd_operator.model import conditions as cond
+from sd_operator.model.parse import SpecError, parse_resource
+from sd_operator.model.spec import (
+    GROUP,
+    PLURAL_DISCOVERY,
+    PLURAL_NAMESPACE,
+    VERSION,
+    NamespaceSpec,
+    Resource,
+    ServiceDiscoverySpec,
+)
+from sd_operator.reconcile import status as status_rules
+from sd_operator.reconcile.reconciler import (
+    Outcome,
+    Reconciler,
+    StepResult,
+    merge_status,
+    utc_now,
+)
+
+log = logs.get(__name__)
+
+RETRY_ON_ERROR_SECONDS = 30.0
+_DONE_WHILE_DELETING = (Outcome.GONE,)
+
+
+class Handlers:
+    """Everything the handlers share: the reconciler and a lock per object, so a drift timer
+    and a change handler never step the same resource at once."""
+
+    def __init__(self, reconciler: Reconciler, resync_seconds: float) -> None:
+        self.reconciler = reconciler
+        self.resync_seconds = resync_seconds
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, uid: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(uid, threading.Lock())
+
+    def forget(self, uid: str) -> None:
+        with self._guard:
+            self._locks.pop(uid, None)
+
+    # The one path every handler takes ------------------------------------------------------
+
+    def handle(
+        self,
+        body: kopf.Body,
+        patch: kopf.Patch,
+        namespaces: kopf.Index[tuple[str, str], NamespaceSpec] | None,
+        *,
+        deleting: bool,
+        from_timer: bool = False,
+    ) -> None:
+        status: Mapping[str, Any] = dict(body.get("status") or {})
+        try:
+            res = parse_resource(body, source=f"{body.metadata.namespace}/{body.metadata.name}")
+        except SpecError as exc:
+            if deleting:
+                return  # nothing we could have created from a spec we cannot read
+            self._write(body, patch, status, _invalid(exc), res=None)
+            return
+        generation = res.identity.generation
+        if (
+            from_timer
+            and cond.is_true(status.get("conditions"), cond.TERMINAL)
+            and status.get("observedGeneration") == generation
+        ):
+            return  # refused for this generation: only a spec change can help; no retry storm
+        namespace = _referenced(res, namespaces)
+        with self._lock(res.identity.uid), metrics.STEP_SECONDS.labels(res.identity.kind).time():
+            result = self.reconciler.step(res, status, deleting=deleting, namespace=namespace)
+        metrics.RECONCILES.labels(res.identity.kind, str(result.outcome)).inc()
+        self._write(body, patch, status, result, res)
+        if deleting and result.outcome in _DONE_WHILE_DELETING:
+            self.forget(res.identity.uid)
+            return
+        if deleting or result.outcome in (Outcome.WAITING, Outcome.ERROR, Outcome.BLOCKED):
+            delay = result.retry_after or RETRY_ON_ERROR_SECONDS
+            raise kopf.TemporaryError(f"{result.reason}: {result.message}", delay=delay)
+
+    def _write(
+        self,
+        body: kopf.Body,
+        patch: kopf.Patch,
+        previous: Mapping[str, Any],
+        result: StepResult,
+        res: Resource | None,
+    ) -> None:
+        merged = merge_status(previous, result)
+        exists = _exists(res, merged)
+        generation = int(body.metadata.get("generation") or 0)
+        current = status_rules.derive(result, previous, exists=exists)
+        new_status = {
+            **{k: v for k, v in merged.items() if k != "conditions"},
+            "observedGeneration": generation,
+            "conditions": cond.merge(
+                previous.get("conditions"),
+                current,
+                generation,
+                str(merged.get("lastObservedTime") or utc_now()),
+            ),
+        }
+        for key, value in new_status.items():
+            if previous.get(key) != value:
+                patch.status[key] = value
+        kind = res.identity.kind if res else str(body.get("kind", ""))
+        for line in result.performed:
+            metrics.AWS_CHANGES.labels(kind).inc()
+            kopf.info(body, reason="AwsChanged", message=line)
+        if result.drift:
+            metrics.DRIFT.labels(kind).inc(len(result.drift))
+            drift = "; ".join(
+                f"spec.{c.field}: desired {c.desired!r}, observed {c.observed!r}"
+                for c in result.drift
+            )
+            verb = "reported" if result.outcome is Outcome.DRIFT_REPORTED else "correcting"
+            kopf.warn(body, reason="DriftDetected", message=f"{verb}: {drift}")
+        if result.outcome in (Outcome.REFUSED, Outcome.FAILED) and not _same_terminal(
+            previous, result
+        ):
+            kopf.warn(body, reason=result.reason, message=result.message)
+        log.info(
+            "reconciled",
+            kind=kind,
+            namespace=body.metadata.namespace,
+            name=body.metadata.name,
+            outcome=str(result.outcome),
+            reason=result.reason,
+            performed=list(result.performed),
+        )
+
+
+def _same_terminal(previous: Mapping[str, Any], result: StepResult) -> bool:
+    terminal = cond.find(previous.get("conditions"), cond.TERMINAL)
+    return bool(
+        terminal and terminal.get("status") == "True" and terminal.get("message") == result.message
+    )
+
+
+def _invalid(exc: SpecError) -> StepResult:
+    return StepResult(Outcome.REFUSED, reason="InvalidSpec", message=str(exc))
+
+
+def _exists(res: Resource | None, status: Mapping[str, Any]) -> bool:
+    if res is None:
+        return False
+    if isinstance(res.spec, NamespaceSpec):
+        return bool(status.get("namespaceId"))
+    if res.spec.service is not None:
+        return bool(status.get("serviceId"))
+    return bool(status.get("ecsServiceArn")) or res.spec.ecs is not None
+
+
+def _referenced(
+    res: Resource, namespaces: kopf.Index[tuple[str, str], NamespaceSpec] | None
+) -> NamespaceSpec | None:
+    if not isinstance(res.spec, ServiceDiscoverySpec) or not res.spec.namespace_ref:
+        return None
+    if namespaces is None:
+        return None
+    found = namespaces.get((res.identity.namespace, res.spec.namespace_ref))
+    return next(iter(found), None) if found else None
+
+
+def register(registry: kopf.OperatorRegistry, handlers: Handlers) -> None:
+    """Wire the handlers for both kinds into `registry`."""
+
+    @kopf.index(GROUP, VERSION, PLURAL_NAMESPACE, registry=registry)
+    def cloudmap_namespaces(
+        body: kopf.Body, namespace: str | None, name: str | None, **_: Any
+    ) -> dict[tuple[str, str], NamespaceSpec] | None:
+        try:
+            res = parse_resource(body)
+        except SpecError:
+            return None
+        assert isinstance(res.spec, NamespaceSpec)
+        return {(namespace or "", name or ""): res.spec}
+
+    for plural in (PLURAL_NAMESPACE, PLURAL_DISCOVERY):
+        _register_kind(registry, handlers, plural)
+
+
+def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: str) -> None:
+    @kopf.on.resume(GROUP, VERSION, plural, registry=registry)
+    @kopf.on.create(GROUP, VERSION, plural, registry=registry)
+    @kopf.on.update(GROUP, VERSION, plural, registry=registry, field="spec")
+    def handle_reconcile(
+        body: kopf.Body, patch: kopf.Patch, cloudmap_namespaces: Any = None, **_: Any
+    ) -> None:
+        handlers.handle(body, patch, cloudmap_namespaces, deleting=False)
+
+    @kopf.on.delete(GROUP, VERSION, plural, registry=registry)
+    def handle_delete(
+        body: kopf.Body, patch: kopf.Patch, cloudmap_namespaces: Any = None, **_: Any
+    ) -> None:
+        handlers.handle(body, patch, cloudmap_namespaces, deleting=True)
+
+    @kopf.timer(
+        GROUP,
+        VERSION,
+        plural,
+        registry=registry,
+        interval=handlers.resync_seconds,
+        initial_delay=handlers.resync_seconds,
+        idle=min(5.0, handlers.resync_seconds),
+    )
+    def handle_resync(
+        body: kopf.Body, patch: kopf.Patch, cloudmap_namespaces: Any = None, **_: Any
+    ) -> None:
+        if body.metadata.get("deletionTimestamp"):
+            return
+        handlers.handle(body, patch, cloudmap_namespaces, deleting=False, from_timer=True)

@@ -1,0 +1,217 @@
+"""Typed, frozen views of the two custom resources' specs.
+
+Field names follow Python conventions; the field paths used in conditions, drift entries and
+errors always use the YAML spelling (``service.dns.records[0].ttl``) so a user finds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+GROUP = "sd-operator.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND_NAMESPACE = "CloudMapNamespace"
+KIND_DISCOVERY = "ServiceDiscovery"
+PLURAL_NAMESPACE = "cloudmapnamespaces"
+PLURAL_DISCOVERY = "servicediscoveries"
+
+
+class NamespaceType(StrEnum):
+    HTTP = "Http"
+    DNS_PRIVATE = "DnsPrivate"
+    DNS_PUBLIC = "DnsPublic"
+
+
+class DeletionPolicy(StrEnum):
+    DELETE = "Delete"
+    RETAIN = "Retain"
+
+
+class AdoptionPolicy(StrEnum):
+    NEVER = "Never"
+    ADOPT = "Adopt"
+
+
+class DriftPolicy(StrEnum):
+    CORRECT = "Correct"
+    REPORT = "Report"
+
+
+class RoutingPolicy(StrEnum):
+    MULTIVALUE = "MULTIVALUE"
+    WEIGHTED = "WEIGHTED"
+
+
+class RecordType(StrEnum):
+    A = "A"
+    AAAA = "AAAA"
+    SRV = "SRV"
+    CNAME = "CNAME"
+
+
+class Route53CheckType(StrEnum):
+    HTTP = "HTTP"
+    HTTPS = "HTTPS"
+    TCP = "TCP"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a resource belongs to: the custom resource, as tagged onto everything it creates."""
+
+    kind: str
+    namespace: str
+    name: str
+    uid: str = ""
+    generation: int = 1
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class NamespaceSpec:
+    name: str
+    type: NamespaceType
+    vpc: str | None = None
+    description: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    region: str | None = None
+    deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
+    adoption_policy: AdoptionPolicy = AdoptionPolicy.NEVER
+
+
+@dataclass(frozen=True)
+class DnsRecord:
+    type: RecordType
+    ttl: int
+
+
+@dataclass(frozen=True)
+class DnsConfig:
+    routing_policy: RoutingPolicy
+    records: tuple[DnsRecord, ...]
+
+
+@dataclass(frozen=True)
+class Route53HealthCheck:
+    type: Route53CheckType
+    resource_path: str | None = None
+    failure_threshold: int = 1
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """Exactly one of `custom` (ECS / API-reported health) or `route53` is set."""
+
+    custom: bool = False
+    route53: Route53HealthCheck | None = None
+
+
+@dataclass(frozen=True)
+class CloudMapServiceSpec:
+    name: str
+    description: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    dns: DnsConfig | None = None
+    health_check: HealthCheck | None = None
+
+
+@dataclass(frozen=True)
+class Registry:
+    """ECS serviceRegistries entry linking the ECS service to this resource's Cloud Map service."""
+
+    port: int | None = None
+    container_name: str | None = None
+    container_port: int | None = None
+
+
+@dataclass(frozen=True)
+class ClientAlias:
+    port: int
+    dns_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Timeout:
+    idle_timeout_seconds: int | None = None
+    per_request_timeout_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class Tls:
+    aws_pca_authority_arn: str
+    kms_key: str | None = None
+    role_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceConnectService:
+    port_name: str
+    discovery_name: str | None = None
+    client_aliases: tuple[ClientAlias, ...] = ()
+    ingress_port_override: int | None = None
+    timeout: Timeout | None = None
+    tls: Tls | None = None
+
+
+@dataclass(frozen=True)
+class SecretOption:
+    name: str
+    value_from: str
+
+
+@dataclass(frozen=True)
+class LogConfiguration:
+    log_driver: str
+    options: Mapping[str, str] = field(default_factory=dict)
+    secret_options: tuple[SecretOption, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServiceConnect:
+    enabled: bool = True
+    namespace: str | None = None
+    services: tuple[ServiceConnectService, ...] = ()
+    log_configuration: LogConfiguration | None = None
+
+
+@dataclass(frozen=True)
+class EcsSpec:
+    cluster: str
+    service: str
+    registry: Registry | None = None
+    service_connect: ServiceConnect | None = None
+
+
+@dataclass(frozen=True)
+class ExternalNamespace:
+    """A Cloud Map namespace managed elsewhere: read, never changed."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class ServiceDiscoverySpec:
+    namespace_ref: str | None = None
+    cloud_map_namespace: ExternalNamespace | None = None
+    service: CloudMapServiceSpec | None = None
+    ecs: EcsSpec | None = None
+    region: str | None = None
+    drift: DriftPolicy = DriftPolicy.CORRECT
+    max_ttl_seconds: int = 60
+    deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
+    adoption_policy: AdoptionPolicy = AdoptionPolicy.NEVER
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One custom resource: where it came from, who it is, and its parsed spec."""
+
+    identity: Identity
+    spec: NamespaceSpec | ServiceDiscoverySpec
+    source: str = ""

@@ -1,0 +1,1 @@
+"""Decision core: desired state, observed state, and the pure plan between them."""

@@ -1,0 +1,687 @@
+"""The pure ECS plan: keep an existing ECS service's discovery configuration equal to `spec.ecs`.
+
+The operator owns exactly two things of the named ECS service: `serviceRegistries` and
+`serviceConnectConfiguration` (never its existence, task definition or desired count). Both are
+owned whole: an absent `registry` means no registry, an absent or disabled `serviceConnect` means
+Service Connect off.
+
+Every UpdateService that carries either field starts a new ECS deployment (every task is
+replaced), so desired and observed are compared only after both are brought to one canonical
+form in which AWS defaults are filled in the same way: an unchanged spec must never send an update,
+whether ECS echoes what it was sent or reports it with its defaults applied.
+
+No boto3, no kopf, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
+
+from sd_operator.model.spec import (
+    ClientAlias,
+    DeletionPolicy,
+    EcsSpec,
+    LogConfiguration,
+    Registry,
+    ServiceConnect,
+    ServiceConnectService,
+    Timeout,
+    Tls,
+)
+from sd_operator.reconcile.plan import Action, Blocked, Change, Plan, Refusal
+
+REASON_ECS_SERVICE_NOT_FOUND = "EcsServiceNotFound"
+REASON_UNKNOWN_PORT_NAME = "UnknownPortName"
+REASON_INVALID_TIMEOUT = "InvalidTimeout"
+REASON_CONTROLLER_UNSUPPORTED = "DeploymentControllerUnsupported"
+REASON_INVALID_REGISTRY = "InvalidRegistry"
+REASON_CLOUD_MAP_SERVICE_PENDING = "CloudMapServicePending"
+REASON_INVALID_DISCOVERY_NAME = "InvalidDiscoveryName"
+REASON_INVALID_CLIENT_ALIAS = "InvalidClientAlias"
+REASON_DISCOVERY_NAME_CONFLICT = "DiscoveryNameConflict"
+REASON_NAMESPACE_MISMATCH = "NamespaceMismatch"
+REASON_NAMESPACE_REGION = "NamespaceRegionMismatch"
+
+ECS_SERVICE_RETRY_SECONDS = 30.0
+CLOUD_MAP_SERVICE_RETRY_SECONDS = 10.0
+
+STATUS_ACTIVE = "ACTIVE"
+CONTROLLER_ECS = "ECS"
+AWSVPC = "awsvpc"
+_CONTAINER_PAIR_MODES = frozenset({"bridge", "host"})
+
+# ECS API reference, TimeoutConfiguration.idleTimeoutSeconds: 5 minutes for HTTP/HTTP2/GRPC,
+# 1 hour for TCP. PortMapping.appProtocol: unset means TCP.
+_HTTP_APP_PROTOCOLS = frozenset({"http", "http2", "grpc"})
+IDLE_TIMEOUT_DEFAULT_HTTP = 300
+IDLE_TIMEOUT_DEFAULT_TCP = 3600
+
+# ECS API reference, ServiceConnectService.discoveryName and ServiceConnectClientAlias.dnsName.
+_DISCOVERY_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,63}$")
+_DNS_NAME = re.compile(r"^[a-z0-9_.][a-z0-9_.-]{0,126}$")
+MAX_CLIENT_ALIASES = 1
+
+_SC = "ecs.serviceConnect"
+_REGISTRY = "ecs.registry"
+
+
+class NamedPort(NamedTuple):
+    """A task definition `portMappings[]` entry that has a `name` (the only ones SC can use)."""
+
+    container_name: str
+    container_port: int
+    app_protocol: str | None = None
+
+
+@dataclass(frozen=True)
+class ObservedRegistry:
+    """One `serviceRegistries` entry, as ECS reports it and as UpdateService sends it."""
+
+    registry_arn: str
+    port: int | None = None
+    container_name: str | None = None
+    container_port: int | None = None
+
+
+@dataclass(frozen=True)
+class ObservedEcsService:
+    """An ECS service as DescribeServices (+ DescribeTaskDefinition) reports it.
+
+    `service_connect` comes from the PRIMARY deployment and is None when absent or disabled there.
+    """
+
+    arn: str
+    cluster: str
+    name: str
+    status: str
+    deployment_controller: str
+    task_definition: str
+    network_mode: str
+    port_mappings: Mapping[str, NamedPort] = field(default_factory=dict)
+    registries: tuple[ObservedRegistry, ...] = ()
+    service_connect: ServiceConnect | None = None
+
+
+@dataclass(frozen=True)
+class UpdateEcsService(Action):
+    """One UpdateService call carrying only what differs; never desiredCount.
+
+    `set_registries` / `set_service_connect` say which of the two fields is sent. `registries`
+    is sent whole (empty removes them); `service_connect` None disables Service Connect.
+    """
+
+    cluster: str
+    service: str
+    set_registries: bool = False
+    registries: tuple[ObservedRegistry, ...] = ()
+    set_service_connect: bool = False
+    service_connect: ServiceConnect | None = None
+
+    def summary(self) -> str:
+        parts = []
+        if self.set_service_connect:
+            parts.append("service connect" if self.service_connect else "disable service connect")
+        if self.set_registries:
+            parts.append("registries" if self.registries else "remove registries")
+        return (
+            f"update ECS service {self.cluster}/{self.service}: {', '.join(parts)} "
+            "(starts a new deployment)"
+        )
+
+
+# ARNs ------------------------------------------------------------------------------------------
+
+
+def _is_arn(value: str) -> bool:
+    return value.startswith("arn:")
+
+
+def _arn_region(arn: str | None) -> str | None:
+    if arn is None or not _is_arn(arn):
+        return None
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or not parts[3]:
+        return None
+    return parts[3]
+
+
+def _arn_resource_id(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+# Canonical form --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Namespace:
+    """The ServiceDiscovery's Cloud Map namespace, the one Service Connect is configured in."""
+
+    name: str
+    arn: str | None
+
+    def is_same(self, ref: str | None) -> bool:
+        """ECS reports the namespace as a name or an ARN (either, depending on how it was set)."""
+        if ref is None or ref in (self.name, self.arn):
+            return True
+        return (
+            self.arn is not None
+            and _is_arn(ref)
+            and _arn_resource_id(ref) == _arn_resource_id(self.arn)
+        )
+
+    def canonical(self, ref: str | None) -> str | None:
+        return self.name if self.is_same(ref) else ref
+
+    @property
+    def reference(self) -> str:
+        """What UpdateService is sent: the ARN when known (unambiguous), else the name."""
+        return self.arn or self.name
+
+
+def _idle_default(app_protocol: str | None) -> int:
+    if app_protocol is not None and app_protocol.lower() in _HTTP_APP_PROTOCOLS:
+        return IDLE_TIMEOUT_DEFAULT_HTTP
+    return IDLE_TIMEOUT_DEFAULT_TCP
+
+
+def _canonical_timeout(timeout: Timeout | None, port: NamedPort | None) -> Timeout | None:
+    if timeout is None:
+        return None
+    idle = timeout.idle_timeout_seconds
+    if port is not None and idle == _idle_default(port.app_protocol):
+        idle = None
+    if idle is None and timeout.per_request_timeout_seconds is None:
+        return None
+    return Timeout(idle, timeout.per_request_timeout_seconds)
+
+
+def _canonical_service(
+    svc: ServiceConnectService,
+    namespace: str | None,
+    ports: Mapping[str, NamedPort],
+    network_mode: str | None,
+) -> ServiceConnectService:
+    discovery = svc.discovery_name or svc.port_name
+    port = ports.get(svc.port_name)
+    ingress = svc.ingress_port_override
+    if network_mode == AWSVPC and port is not None and ingress == port.container_port:
+        ingress = None
+    aliases = tuple(
+        ClientAlias(
+            a.port,
+            a.dns_name
+            if a.dns_name is not None or namespace is None
+            else f"{discovery}.{namespace}",
+        )
+        for a in svc.client_aliases
+    )
+    tls = svc.tls
+    if tls is not None:
+        tls = Tls(tls.aws_pca_authority_arn, tls.kms_key or None, tls.role_arn or None)
+    return ServiceConnectService(
+        port_name=svc.port_name,
+        discovery_name=discovery,
+        client_aliases=aliases,
+        ingress_port_override=ingress,
+        timeout=_canonical_timeout(svc.timeout, port),
+        tls=tls,
+    )
+
+
+def _canonical_log(log: LogConfiguration | None) -> LogConfiguration | None:
+    if log is None:
+        return None
+    return LogConfiguration(log.log_driver, dict(log.options), tuple(log.secret_options))
+
+
+def canonical_service_connect(
+    sc: ServiceConnect | None,
+    namespace: _Namespace,
+    ports: Mapping[str, NamedPort],
+    network_mode: str | None,
+) -> ServiceConnect | None:
+    """One configuration with the ECS API defaults applied, so that both sides compare equal.
+
+    Defaults (ECS API reference unless said otherwise):
+    - `enabled: false` is the same as no configuration (Service Connect off);
+    - namespace: a name or an ARN of the same namespace are one (ECS reports whichever it was
+      given: kayac/ecspresso #745, #759); omitted means the resource's namespace;
+    - ServiceConnectService.discoveryName defaults to portName;
+    - ServiceConnectClientAlias.dnsName defaults to `discoveryName.namespace`;
+    - ServiceConnectService.ingressPortOverride defaults to the container port in awsvpc mode;
+    - TimeoutConfiguration.idleTimeoutSeconds defaults to 300 for http/http2/grpc, 3600 for TCP
+      (PortMapping.appProtocol unset means TCP).
+    """
+    if sc is None or not sc.enabled:
+        return None
+    ns = namespace.canonical(sc.namespace)
+    return ServiceConnect(
+        enabled=True,
+        namespace=ns,
+        services=tuple(_canonical_service(s, ns, ports, network_mode) for s in sc.services),
+        log_configuration=_canonical_log(sc.log_configuration),
+    )
+
+
+def desired_registries(
+    registry: Registry | None, cloud_map_service_arn: str | None
+) -> tuple[ObservedRegistry, ...]:
+    if registry is None or cloud_map_service_arn is None:
+        return ()
+    return (
+        ObservedRegistry(
+            cloud_map_service_arn, registry.port, registry.container_name, registry.container_port
+        ),
+    )
+
+
+# Field-by-field differences --------------------------------------------------------------------
+
+
+def _changes_if(path: str, desired: object, observed: object) -> list[Change]:
+    return [] if desired == observed else [Change(path, desired, observed)]
+
+
+def _timeout_changes(path: str, want: Timeout | None, have: Timeout | None) -> list[Change]:
+    w, h = want or Timeout(), have or Timeout()
+    return _changes_if(
+        f"{path}.idleTimeoutSeconds", w.idle_timeout_seconds, h.idle_timeout_seconds
+    ) + _changes_if(
+        f"{path}.perRequestTimeoutSeconds",
+        w.per_request_timeout_seconds,
+        h.per_request_timeout_seconds,
+    )
+
+
+def _tls_changes(path: str, want: Tls | None, have: Tls | None) -> list[Change]:
+    if want is None or have is None:
+        return _changes_if(
+            path,
+            want.aws_pca_authority_arn if want else None,
+            have.aws_pca_authority_arn if have else None,
+        )
+    return (
+        _changes_if(
+            f"{path}.issuerCertificateAuthority.awsPcaAuthorityArn",
+            want.aws_pca_authority_arn,
+            have.aws_pca_authority_arn,
+        )
+        + _changes_if(f"{path}.kmsKey", want.kms_key, have.kms_key)
+        + _changes_if(f"{path}.roleArn", want.role_arn, have.role_arn)
+    )
+
+
+def _alias_list(aliases: tuple[ClientAlias, ...]) -> list[dict[str, object]]:
+    return [{"port": a.port, "dnsName": a.dns_name} for a in aliases]
+
+
+def _service_changes(
+    path: str, want: ServiceConnectService, have: ServiceConnectService
+) -> list[Change]:
+    changes = _changes_if(f"{path}.discoveryName", want.discovery_name, have.discovery_name)
+    if len(want.client_aliases) != len(have.client_aliases):
+        changes.append(
+            Change(
+                f"{path}.clientAliases",
+                _alias_list(want.client_aliases),
+                _alias_list(have.client_aliases),
+            )
+        )
+    else:
+        for j, (w, h) in enumerate(zip(want.client_aliases, have.client_aliases, strict=True)):
+            changes += _changes_if(f"{path}.clientAliases[{j}].port", w.port, h.port)
+            changes += _changes_if(f"{path}.clientAliases[{j}].dnsName", w.dns_name, h.dns_name)
+    changes += _changes_if(
+        f"{path}.ingressPortOverride", want.ingress_port_override, have.ingress_port_override
+    )
+    changes += _timeout_changes(f"{path}.timeout", want.timeout, have.timeout)
+    changes += _tls_changes(f"{path}.tls", want.tls, have.tls)
+    return changes
+
+
+def _log_changes(
+    path: str, want: LogConfiguration | None, have: LogConfiguration | None
+) -> list[Change]:
+    if want is None or have is None:
+        return _changes_if(
+            path, want.log_driver if want else None, have.log_driver if have else None
+        )
+    return (
+        _changes_if(f"{path}.logDriver", want.log_driver, have.log_driver)
+        + _changes_if(f"{path}.options", dict(want.options), dict(have.options))
+        + _changes_if(
+            f"{path}.secretOptions",
+            [{"name": s.name, "valueFrom": s.value_from} for s in want.secret_options],
+            [{"name": s.name, "valueFrom": s.value_from} for s in have.secret_options],
+        )
+    )
+
+
+def service_connect_changes(
+    want: ServiceConnect | None, have: ServiceConnect | None
+) -> list[Change]:
+    """Differences between two canonical configurations; services are matched by portName."""
+    if want is None or have is None:
+        return _changes_if(f"{_SC}.enabled", want is not None, have is not None)
+    changes = _changes_if(f"{_SC}.namespace", want.namespace, have.namespace)
+    unmatched = list(have.services)
+    for i, svc in enumerate(want.services):
+        match = next((o for o in unmatched if o.port_name == svc.port_name), None)
+        if match is None:
+            changes.append(Change(f"{_SC}.services[{i}]", svc.port_name, None))
+            continue
+        unmatched.remove(match)
+        changes += _service_changes(f"{_SC}.services[{i}]", svc, match)
+    if unmatched:
+        changes.append(
+            Change(
+                f"{_SC}.services",
+                [s.port_name for s in want.services],
+                [s.port_name for s in have.services],
+            )
+        )
+    changes += _log_changes(
+        f"{_SC}.logConfiguration", want.log_configuration, have.log_configuration
+    )
+    return changes
+
+
+def registry_changes(
+    want: tuple[ObservedRegistry, ...], have: tuple[ObservedRegistry, ...]
+) -> list[Change]:
+    if want == have:
+        return []
+    if len(want) == 1 and len(have) == 1:
+        w, h = want[0], have[0]
+        return (
+            _changes_if(_REGISTRY, w.registry_arn, h.registry_arn)
+            + _changes_if(f"{_REGISTRY}.port", w.port, h.port)
+            + _changes_if(f"{_REGISTRY}.containerName", w.container_name, h.container_name)
+            + _changes_if(f"{_REGISTRY}.containerPort", w.container_port, h.container_port)
+        )
+    return [
+        Change(
+            _REGISTRY,
+            want[0].registry_arn if want else None,
+            [r.registry_arn for r in have]
+            if len(have) > 1
+            else (have[0].registry_arn if have else None),
+        )
+    ]
+
+
+# Validation ------------------------------------------------------------------------------------
+
+
+def _refuse(reason: str, path: str, message: str) -> Plan:
+    return Plan(refusal=Refusal(reason, path, message))
+
+
+def _static_checks(spec: EcsSpec, declared_service_name: str | None) -> Plan:
+    """Rules that need nothing from AWS (the parser and CEL check most; this is the backstop)."""
+    sc = spec.service_connect
+    if sc is not None and sc.enabled:
+        seen: dict[str, int] = {}
+        for i, svc in enumerate(sc.services):
+            path = f"{_SC}.services[{i}]"
+            discovery = svc.discovery_name or svc.port_name
+            name_field = f"{path}.discoveryName" if svc.discovery_name else f"{path}.portName"
+            if not _DISCOVERY_NAME.match(discovery):
+                return _refuse(
+                    REASON_INVALID_DISCOVERY_NAME,
+                    name_field,
+                    f"discoveryName {discovery!r} is not valid: up to 64 lowercase letters, "
+                    "digits, '_' and '-', not starting with '-'",
+                )
+            if discovery in seen:
+                return _refuse(
+                    REASON_INVALID_DISCOVERY_NAME,
+                    name_field,
+                    f"discoveryName {discovery!r} is used twice (services[{seen[discovery]}] "
+                    "too): it must be unique in the namespace",
+                )
+            seen[discovery] = i
+            if declared_service_name is not None and discovery == declared_service_name:
+                return _refuse(
+                    REASON_DISCOVERY_NAME_CONFLICT,
+                    name_field,
+                    f"Service Connect creates the Cloud Map service {discovery!r} itself, and "
+                    "service.name declares a Cloud Map service of the same name: rename one",
+                )
+            if len(svc.client_aliases) > MAX_CLIENT_ALIASES:
+                return _refuse(
+                    REASON_INVALID_CLIENT_ALIAS,
+                    f"{path}.clientAliases",
+                    f"ECS accepts at most {MAX_CLIENT_ALIASES} clientAlias per Service Connect "
+                    f"service; {len(svc.client_aliases)} are declared",
+                )
+            for j, alias in enumerate(svc.client_aliases):
+                if alias.dns_name is not None and not _DNS_NAME.match(alias.dns_name):
+                    return _refuse(
+                        REASON_INVALID_CLIENT_ALIAS,
+                        f"{path}.clientAliases[{j}].dnsName",
+                        f"dnsName {alias.dns_name!r} is not valid: up to 127 lowercase letters, "
+                        "digits, '_', '-' and '.', not starting with '-'",
+                    )
+    reg = spec.registry
+    if reg is not None:
+        if (reg.container_name is None) != (reg.container_port is None):
+            missing = "containerPort" if reg.container_port is None else "containerName"
+            return _refuse(
+                REASON_INVALID_REGISTRY,
+                f"{_REGISTRY}.{missing}",
+                "registry.containerName and registry.containerPort are given together or not "
+                "at all",
+            )
+        if reg.port is not None and reg.container_name is not None:
+            return _refuse(
+                REASON_INVALID_REGISTRY,
+                f"{_REGISTRY}.port",
+                "give either registry.port or registry.containerName + containerPort, not both",
+            )
+        if declared_service_name is None:
+            return _refuse(
+                REASON_INVALID_REGISTRY,
+                _REGISTRY,
+                "ecs.registry links the ECS service to this resource's Cloud Map service, but "
+                "no service is declared: add spec.service or remove ecs.registry",
+            )
+    return Plan()
+
+
+def _namespace_checks(spec: EcsSpec, namespace: _Namespace, cluster_region: str | None) -> Plan:
+    sc = spec.service_connect
+    if sc is None or not sc.enabled:
+        return Plan()
+    if not namespace.is_same(sc.namespace):
+        return _refuse(
+            REASON_NAMESPACE_MISMATCH,
+            f"{_SC}.namespace",
+            f"serviceConnect.namespace {sc.namespace!r} is not this resource's Cloud Map "
+            f"namespace {namespace.name!r}: omit it (Service Connect then uses "
+            f"{namespace.name!r}) or point the resource at that namespace",
+        )
+    ns_region = _arn_region(namespace.arn) or _arn_region(sc.namespace)
+    if ns_region is not None and cluster_region is not None and ns_region != cluster_region:
+        return _refuse(
+            REASON_NAMESPACE_REGION,
+            f"{_SC}.namespace",
+            f"namespace {namespace.name!r} is in {ns_region}, the ECS cluster in "
+            f"{cluster_region}: Service Connect needs both in the same region",
+        )
+    return Plan()
+
+
+def _observed_checks(spec: EcsSpec, observed: ObservedEcsService) -> Plan:
+    """Rules that need the service and its task definition."""
+    sc = spec.service_connect
+    if sc is not None and sc.enabled:
+        for i, svc in enumerate(sc.services):
+            path = f"{_SC}.services[{i}]"
+            port = observed.port_mappings.get(svc.port_name)
+            if port is None:
+                names = ", ".join(sorted(observed.port_mappings)) or "none"
+                return _refuse(
+                    REASON_UNKNOWN_PORT_NAME,
+                    f"{path}.portName",
+                    f"portName {svc.port_name!r} is not a named portMapping of task definition "
+                    f"{observed.task_definition} (named ports: {names}); name the port in the "
+                    "task definition or use one of those",
+                )
+            per_request = svc.timeout.per_request_timeout_seconds if svc.timeout else None
+            protocol = (port.app_protocol or "tcp").lower()
+            if per_request is not None and protocol not in _HTTP_APP_PROTOCOLS:
+                return _refuse(
+                    REASON_INVALID_TIMEOUT,
+                    f"{path}.timeout.perRequestTimeoutSeconds",
+                    f"port {svc.port_name!r} has appProtocol {protocol}: perRequestTimeoutSeconds "
+                    "applies only to http, http2 and grpc; use idleTimeoutSeconds",
+                )
+    reg = spec.registry
+    if (
+        reg is not None
+        and observed.network_mode in _CONTAINER_PAIR_MODES
+        and reg.container_name is None
+    ):
+        return _refuse(
+            REASON_INVALID_REGISTRY,
+            f"{_REGISTRY}.containerName",
+            f"the task definition uses the {observed.network_mode} network mode: ECS needs "
+            "registry.containerName and registry.containerPort (registry.port is for awsvpc)",
+        )
+    return Plan()
+
+
+# Plans -----------------------------------------------------------------------------------------
+
+
+def plan_ecs(
+    spec: EcsSpec,
+    *,
+    observed: ObservedEcsService | None,
+    namespace_name: str,
+    namespace_arn: str | None,
+    cloud_map_service_arn: str | None,
+    declared_service_name: str | None,
+    region: str | None = None,
+) -> Plan:
+    """Plan the one UpdateService (or none) that makes the ECS service's discovery equal the spec.
+
+    `namespace_*` name the resource's Cloud Map namespace (Service Connect uses it);
+    `cloud_map_service_arn` is the resource's Cloud Map service (the registry target), None while
+    not created; `declared_service_name` is `spec.service.name` (None without `service`);
+    `region` is the operator's region for the resource, used when no ARN tells the cluster's.
+    """
+    checked = _static_checks(spec, declared_service_name)
+    if not checked.in_sync:
+        return checked
+    where = f"{spec.cluster}/{spec.service}"
+    if observed is None or observed.status != STATUS_ACTIVE:
+        state = "does not exist" if observed is None else f"is {observed.status}"
+        return Plan(
+            blocked=Blocked(
+                REASON_ECS_SERVICE_NOT_FOUND,
+                f"ECS service {where} {state}; the operator configures an existing service and "
+                "never creates one",
+                ECS_SERVICE_RETRY_SECONDS,
+            )
+        )
+    namespace = _Namespace(namespace_name, namespace_arn)
+    cluster_region = _arn_region(observed.arn) or _arn_region(spec.cluster) or region
+    for check in (
+        _namespace_checks(spec, namespace, cluster_region),
+        _observed_checks(spec, observed),
+    ):
+        if not check.in_sync:
+            return check
+    if spec.registry is not None and cloud_map_service_arn is None:
+        return Plan(
+            blocked=Blocked(
+                REASON_CLOUD_MAP_SERVICE_PENDING,
+                f"ecs.registry of {where} waits for the Cloud Map service to exist",
+                CLOUD_MAP_SERVICE_RETRY_SECONDS,
+            )
+        )
+
+    want_sc = canonical_service_connect(
+        spec.service_connect, namespace, observed.port_mappings, observed.network_mode
+    )
+    have_sc = canonical_service_connect(
+        observed.service_connect, namespace, observed.port_mappings, observed.network_mode
+    )
+    sc_changes = service_connect_changes(want_sc, have_sc)
+    want_reg = desired_registries(spec.registry, cloud_map_service_arn)
+    reg_changes = registry_changes(want_reg, observed.registries)
+    changes = tuple(sc_changes + reg_changes)
+    if not changes:
+        return Plan()
+    if observed.deployment_controller != CONTROLLER_ECS:
+        return Plan(
+            changes=changes,
+            refusal=Refusal(
+                REASON_CONTROLLER_UNSUPPORTED,
+                changes[0].field,
+                f"ECS service {where} uses the {observed.deployment_controller} deployment "
+                "controller, whose UpdateService cannot change service registries or Service "
+                "Connect; change it through that controller (or recreate the service with the "
+                "ECS controller). Nothing was sent",
+            ),
+        )
+    send_sc = None
+    if want_sc is not None and spec.service_connect is not None:
+        send_sc = replace(spec.service_connect, enabled=True, namespace=namespace.reference)
+    action = UpdateEcsService(
+        cluster=spec.cluster,
+        service=spec.service,
+        set_registries=bool(reg_changes),
+        registries=want_reg,
+        set_service_connect=bool(sc_changes),
+        service_connect=send_sc,
+    )
+    return Plan(actions=(action,), changes=changes)
+
+
+def plan_ecs_delete(
+    spec: EcsSpec, policy: DeletionPolicy, observed: ObservedEcsService | None
+) -> Plan:
+    """Delete: remove the registries and Service Connect this spec set (one UpdateService).
+
+    Retain, or an ECS service already gone, leaves everything as it is.
+    """
+    if policy is DeletionPolicy.RETAIN or observed is None or observed.status != STATUS_ACTIVE:
+        return Plan()
+    sc_declared = spec.service_connect is not None and spec.service_connect.enabled
+    clear_registries = spec.registry is not None and bool(observed.registries)
+    clear_sc = sc_declared and observed.service_connect is not None
+    if not (clear_registries or clear_sc):
+        return Plan()
+    changes: list[Change] = []
+    if clear_sc:
+        changes.append(Change(f"{_SC}.enabled", False, True))
+    if clear_registries:
+        changes.append(Change(_REGISTRY, None, observed.registries[0].registry_arn))
+    where = f"{spec.cluster}/{spec.service}"
+    if observed.deployment_controller != CONTROLLER_ECS:
+        return Plan(
+            changes=tuple(changes),
+            refusal=Refusal(
+                REASON_CONTROLLER_UNSUPPORTED,
+                changes[0].field,
+                f"ECS service {where} uses the {observed.deployment_controller} deployment "
+                "controller: its registries and Service Connect cannot be removed with "
+                "UpdateService. Remove them through that controller, or set deletionPolicy: "
+                "Retain",
+            ),
+        )
+    action = UpdateEcsService(
+        cluster=spec.cluster,
+        service=spec.service,
+        set_registries=clear_registries,
+        registries=(),
+        set_service_connect=clear_sc,
+        service_connect=None,
+    )
+    return Plan(actions=(action,), changes=tuple(changes))

@@ -1,0 +1,562 @@
+"""The pure plan: compare what a spec declares with what AWS holds and decide what to do.
+
+No boto3, no kopf, no I/O. Every Cloud Map rule of AWS-FACTS.md that depends on observed state
+lives here, once: which changes are in place, which would need a replacement (refused, naming the
+field), ownership and adoption, and the deletion order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from sd_operator.model.spec import (
+    AdoptionPolicy,
+    CloudMapServiceSpec,
+    DeletionPolicy,
+    DnsConfig,
+    DnsRecord,
+    HealthCheck,
+    Identity,
+    NamespaceSpec,
+    NamespaceType,
+    Route53CheckType,
+    Route53HealthCheck,
+)
+from sd_operator.reconcile.observed import ObservedNamespace, ObservedService
+from sd_operator.reconcile.ownership import (
+    Ownership,
+    creator_request_id,
+    is_user_tag,
+    owner_of,
+    owner_tags,
+    ownership,
+)
+
+# Condition reasons, one name per concept across status, events, logs and the CLI.
+REASON_IMMUTABLE = "ImmutableField"
+REASON_INVALID_FOR_NAMESPACE = "InvalidForNamespace"
+REASON_ALREADY_EXISTS = "AlreadyExists"
+REASON_OWNED_ELSEWHERE = "OwnedElsewhere"
+REASON_NAMESPACE_NOT_EMPTY = "NamespaceNotEmpty"
+REASON_SERVICE_IN_USE = "ServiceInUse"
+REASON_NAMESPACE_NOT_FOUND = "NamespaceNotFound"
+
+CONFLICT_RETRY_SECONDS = 60.0
+IN_USE_RETRY_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field that differs; `field` is the YAML path under `spec`."""
+
+    field: str
+    desired: object
+    observed: object
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A change AWS cannot make in place: Terminal until the spec changes."""
+
+    reason: str
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """Something outside the spec stands in the way; retried later without touching AWS."""
+
+    reason: str
+    message: str
+    retry_after: float = CONFLICT_RETRY_SECONDS
+
+
+class Action:
+    """Base of every AWS change. `asynchronous` ones return a Cloud Map OperationId."""
+
+    asynchronous: ClassVar[bool] = False
+
+    def summary(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class CreateNamespace(Action):
+    asynchronous: ClassVar[bool] = True
+    name: str
+    type: NamespaceType
+    vpc: str | None
+    description: str | None
+    tags: Mapping[str, str]
+    creator_request_id: str
+
+    def summary(self) -> str:
+        return f"create {self.type} namespace {self.name}"
+
+
+@dataclass(frozen=True)
+class UpdateNamespace(Action):
+    asynchronous: ClassVar[bool] = True
+    id: str
+    name: str
+    type: NamespaceType
+    description: str | None
+
+    def summary(self) -> str:
+        return f"update namespace {self.name} ({self.id}) in place"
+
+
+@dataclass(frozen=True)
+class DeleteNamespace(Action):
+    asynchronous: ClassVar[bool] = True
+    id: str
+    name: str
+
+    def summary(self) -> str:
+        return f"delete namespace {self.name} ({self.id})"
+
+
+@dataclass(frozen=True)
+class TagResource(Action):
+    arn: str
+    tags: Mapping[str, str]
+
+    def summary(self) -> str:
+        keys = ", ".join(sorted(self.tags))
+        return f"tag {self.arn} with {keys}"
+
+
+@dataclass(frozen=True)
+class UntagResource(Action):
+    arn: str
+    keys: tuple[str, ...]
+
+    def summary(self) -> str:
+        return f"remove tags {', '.join(self.keys)} from {self.arn}"
+
+
+@dataclass(frozen=True)
+class CreateService(Action):
+    """`namespace_id` is None only in a CLI plan whose namespace is created earlier in the run."""
+
+    namespace_id: str | None
+    namespace_name: str
+    name: str
+    description: str | None
+    dns: DnsConfig | None
+    health_check: HealthCheck | None
+    tags: Mapping[str, str]
+    creator_request_id: str
+
+    def summary(self) -> str:
+        return f"create service {self.name} in namespace {self.namespace_name}"
+
+
+@dataclass(frozen=True)
+class UpdateService(Action):
+    """Carries the full records and health check: what UpdateService omits, AWS removes."""
+
+    asynchronous: ClassVar[bool] = True
+    id: str
+    name: str
+    description: str | None
+    records: tuple[DnsRecord, ...]
+    route53: Route53HealthCheck | None
+
+    def summary(self) -> str:
+        return f"update service {self.name} ({self.id}) in place"
+
+
+@dataclass(frozen=True)
+class DeleteService(Action):
+    id: str
+    name: str
+
+    def summary(self) -> str:
+        return f"delete service {self.name} ({self.id})"
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...] = ()
+    changes: tuple[Change, ...] = ()
+    refusal: Refusal | None = None
+    blocked: Blocked | None = None
+    advisories: tuple[str, ...] = ()
+
+    @property
+    def in_sync(self) -> bool:
+        return not self.actions and self.refusal is None and self.blocked is None
+
+    def then(self, other: Plan) -> Plan:
+        """Sequence two plans; a refusal or a block stops whatever would come after it."""
+        if self.refusal is not None or self.blocked is not None:
+            return Plan(
+                changes=self.changes + other.changes,
+                refusal=self.refusal,
+                blocked=self.blocked,
+                advisories=self.advisories + other.advisories,
+                actions=self.actions,
+            )
+        return Plan(
+            actions=self.actions + other.actions,
+            changes=self.changes + other.changes,
+            refusal=other.refusal,
+            blocked=other.blocked,
+            advisories=self.advisories + other.advisories,
+        )
+
+
+def refuse(reason: str, field_path: str, message: str) -> Plan:
+    return Plan(refusal=Refusal(reason, field_path, message))
+
+
+def _tag_plan(
+    arn: str,
+    desired_user_tags: Mapping[str, str],
+    observed: Mapping[str, str],
+    extra: Mapping[str, str],
+    field_path: str,
+) -> Plan:
+    """Declared tags are set; undeclared user tags are removed; sd-operator and aws: tags stay."""
+    want = {**desired_user_tags, **extra}
+    to_set = {k: v for k, v in want.items() if observed.get(k) != v}
+    to_remove = tuple(sorted(k for k in observed if is_user_tag(k) and k not in desired_user_tags))
+    actions: list[Action] = []
+    changes = [
+        Change(f"{field_path}.{k}", v, observed.get(k))
+        for k, v in sorted(to_set.items())
+        if is_user_tag(k)
+    ]
+    changes += [Change(f"{field_path}.{k}", None, observed[k]) for k in to_remove]
+    if to_set:
+        actions.append(TagResource(arn, to_set))
+    if to_remove:
+        actions.append(UntagResource(arn, to_remove))
+    return Plan(actions=tuple(actions), changes=tuple(changes))
+
+
+def _claim(
+    kind: str,
+    name: str,
+    resource_id: str,
+    tags: Mapping[str, str],
+    identity: Identity,
+    cluster: str,
+    adoption: AdoptionPolicy,
+) -> tuple[Plan | None, dict[str, str]]:
+    """Decide whether an existing AWS resource may be managed; returns (stop, tags to add)."""
+    match ownership(tags, identity, cluster):
+        case Ownership.OURS:
+            return None, {}
+        case Ownership.OTHER:
+            return Plan(
+                blocked=Blocked(
+                    REASON_OWNED_ELSEWHERE,
+                    f"{kind} {name} ({resource_id}) is managed by {owner_of(tags)}; "
+                    "nothing was changed",
+                )
+            ), {}
+        case Ownership.UNOWNED if adoption is AdoptionPolicy.ADOPT:
+            return None, owner_tags(identity, cluster)
+        case _:
+            return Plan(
+                blocked=Blocked(
+                    REASON_ALREADY_EXISTS,
+                    f"{kind} {name} already exists ({resource_id}) and was not created by "
+                    "sd-operator; nothing was changed. Set adoptionPolicy: Adopt to take it over",
+                )
+            ), {}
+
+
+# Namespaces ------------------------------------------------------------------------------------
+
+
+def plan_namespace(
+    spec: NamespaceSpec,
+    identity: Identity,
+    cluster: str,
+    observed: ObservedNamespace | None,
+) -> Plan:
+    if observed is None:
+        return Plan(
+            actions=(
+                CreateNamespace(
+                    name=spec.name,
+                    type=spec.type,
+                    vpc=spec.vpc,
+                    description=spec.description,
+                    tags={**spec.tags, **owner_tags(identity, cluster)},
+                    creator_request_id=creator_request_id(identity, cluster, "namespace"),
+                ),
+            ),
+            changes=(Change("name", spec.name, None),),
+        )
+    stop, adopt_tags = _claim(
+        "namespace",
+        spec.name,
+        observed.id,
+        observed.tags,
+        identity,
+        cluster,
+        spec.adoption_policy,
+    )
+    if stop is not None:
+        return stop
+    if observed.type is not spec.type:
+        return refuse(
+            REASON_IMMUTABLE,
+            "type",
+            f"namespace {spec.name} exists in AWS as {observed.type}, not {spec.type}; the type "
+            "of a namespace cannot change: use another name",
+        )
+    plan = Plan()
+    if adopt_tags:
+        plan = Plan(changes=(Change("adoptionPolicy", "Adopt", "not managed by sd-operator"),))
+    if (spec.description or None) != (observed.description or None):
+        plan = plan.then(
+            Plan(
+                actions=(UpdateNamespace(observed.id, spec.name, spec.type, spec.description),),
+                changes=(Change("description", spec.description, observed.description),),
+            )
+        )
+    return plan.then(_tag_plan(observed.arn, spec.tags, observed.tags, adopt_tags, "tags"))
+
+
+def plan_namespace_delete(
+    spec: NamespaceSpec,
+    identity: Identity,
+    cluster: str,
+    observed: ObservedNamespace | None,
+    services: Sequence[ObservedService],
+) -> Plan:
+    """Delete only what we own, and only once no service is left (AWS: ResourceInUse)."""
+    if observed is None or spec.deletion_policy is DeletionPolicy.RETAIN:
+        return Plan()
+    if ownership(observed.tags, identity, cluster) is not Ownership.OURS:
+        return Plan()
+    if services:
+        names = ", ".join(sorted(s.name for s in services))
+        return Plan(
+            blocked=Blocked(
+                REASON_NAMESPACE_NOT_EMPTY,
+                f"namespace {spec.name} is kept: it still holds services {names}. Delete them "
+                "(or their ServiceDiscovery resources), or set deletionPolicy: Retain",
+                IN_USE_RETRY_SECONDS,
+            )
+        )
+    return Plan(actions=(DeleteNamespace(observed.id, spec.name),))
+
+
+# Services --------------------------------------------------------------------------------------
+
+
+def _effective_route53(check: Route53HealthCheck) -> Route53HealthCheck:
+    """AWS fills ResourcePath '/' for HTTP(S) checks; compare with that default applied."""
+    if check.type is Route53CheckType.TCP or check.resource_path is not None:
+        return check
+    return Route53HealthCheck(check.type, "/", check.failure_threshold)
+
+
+def _check_against_namespace(spec: CloudMapServiceSpec, namespace_type: NamespaceType) -> Plan:
+    if namespace_type is NamespaceType.HTTP and spec.dns is not None:
+        return refuse(
+            REASON_INVALID_FOR_NAMESPACE,
+            "service.dns",
+            "the namespace is an Http namespace, which has no DNS records: remove service.dns "
+            "or use a DnsPrivate or DnsPublic namespace",
+        )
+    hc = spec.health_check
+    if hc is not None and hc.route53 is not None and namespace_type is not NamespaceType.DNS_PUBLIC:
+        return refuse(
+            REASON_INVALID_FOR_NAMESPACE,
+            "service.healthCheck.route53",
+            "Route 53 health checks work only in DnsPublic namespaces: use healthCheck.custom",
+        )
+    return Plan()
+
+
+def _ttl_advisories(spec: CloudMapServiceSpec, max_ttl: int) -> tuple[str, ...]:
+    if spec.dns is None:
+        return ()
+    return tuple(
+        f"service.dns.records[{i}].ttl is {r.ttl}s, above maxTtlSeconds {max_ttl}: clients may "
+        "keep calling stopped tasks' addresses that long"
+        for i, r in enumerate(spec.dns.records)
+        if r.ttl > max_ttl
+    )
+
+
+def _replacement_refusal(spec: CloudMapServiceSpec, observed: ObservedService) -> Plan:
+    """Fields AWS cannot change in place (AWS-FACTS: 'Fields that force replacement')."""
+    name = spec.name
+    replace = "; delete and recreate the ServiceDiscovery (or use a new service name) to change it"
+    want_dns, have_dns = spec.dns, observed.dns
+    if (want_dns is None) != (have_dns is None):
+        return refuse(
+            REASON_IMMUTABLE,
+            "service.dns",
+            f"service {name} was created {'without' if have_dns is None else 'with'} DNS "
+            f"records{replace}",
+        )
+    if want_dns is not None and have_dns is not None:
+        if want_dns.routing_policy is not have_dns.routing_policy:
+            return refuse(
+                REASON_IMMUTABLE,
+                "service.dns.routingPolicy",
+                f"service {name} uses routing policy {have_dns.routing_policy}, which AWS "
+                f"cannot change to {want_dns.routing_policy}{replace}",
+            )
+        want_types = [str(r.type) for r in want_dns.records]
+        have_types = [str(r.type) for r in have_dns.records]
+        if sorted(want_types) != sorted(have_types):
+            return refuse(
+                REASON_IMMUTABLE,
+                "service.dns.records",
+                f"service {name} has record types {'+'.join(have_types)}; AWS changes only "
+                f"TTLs in place, not types ({'+'.join(want_types)} wanted){replace}",
+            )
+    want_hc = spec.health_check or HealthCheck()
+    have_hc = observed.health_check or HealthCheck()
+    if want_hc.custom != have_hc.custom:
+        return refuse(
+            REASON_IMMUTABLE,
+            "service.healthCheck.custom",
+            f"service {name}: a custom health check can never be added, changed or removed "
+            f"after creation{replace}",
+        )
+    if (want_hc.route53 is None) != (have_hc.route53 is None) or (
+        want_hc.route53 is not None
+        and have_hc.route53 is not None
+        and want_hc.route53.type is not have_hc.route53.type
+    ):
+        return refuse(
+            REASON_IMMUTABLE,
+            "service.healthCheck.route53.type",
+            f"service {name}: the Route 53 health check type cannot change in place{replace}",
+        )
+    return Plan()
+
+
+def _in_place_changes(spec: CloudMapServiceSpec, observed: ObservedService) -> list[Change]:
+    changes: list[Change] = []
+    if (spec.description or None) != (observed.description or None):
+        changes.append(Change("service.description", spec.description, observed.description))
+    if spec.dns is not None and observed.dns is not None:
+        have = {r.type: r.ttl for r in observed.dns.records}
+        changes += [
+            Change(f"service.dns.records[{i}].ttl", r.ttl, have.get(r.type))
+            for i, r in enumerate(spec.dns.records)
+            if have.get(r.type) != r.ttl
+        ]
+    want_r53 = spec.health_check.route53 if spec.health_check else None
+    have_r53 = observed.health_check.route53 if observed.health_check else None
+    if want_r53 is not None and have_r53 is not None:
+        want = _effective_route53(want_r53)
+        if want.resource_path != have_r53.resource_path:
+            changes.append(
+                Change(
+                    "service.healthCheck.route53.resourcePath",
+                    want.resource_path,
+                    have_r53.resource_path,
+                )
+            )
+        if want.failure_threshold != have_r53.failure_threshold:
+            changes.append(
+                Change(
+                    "service.healthCheck.route53.failureThreshold",
+                    want.failure_threshold,
+                    have_r53.failure_threshold,
+                )
+            )
+    return changes
+
+
+def plan_service(
+    spec: CloudMapServiceSpec,
+    identity: Identity,
+    cluster: str,
+    adoption: AdoptionPolicy,
+    max_ttl: int,
+    namespace_type: NamespaceType,
+    namespace_name: str,
+    namespace_id: str | None,
+    observed: ObservedService | None,
+) -> Plan:
+    checked = _check_against_namespace(spec, namespace_type)
+    if not checked.in_sync:
+        return checked
+    advisories = _ttl_advisories(spec, max_ttl)
+    if observed is None:
+        return Plan(
+            actions=(
+                CreateService(
+                    namespace_id=namespace_id,
+                    namespace_name=namespace_name,
+                    name=spec.name,
+                    description=spec.description,
+                    dns=spec.dns,
+                    health_check=spec.health_check,
+                    tags={**spec.tags, **owner_tags(identity, cluster)},
+                    creator_request_id=creator_request_id(identity, cluster, "service"),
+                ),
+            ),
+            changes=(Change("service.name", spec.name, None),),
+            advisories=advisories,
+        )
+    stop, adopt_tags = _claim(
+        "service", spec.name, observed.id, observed.tags, identity, cluster, adoption
+    )
+    if stop is not None:
+        return stop
+    refusal = _replacement_refusal(spec, observed)
+    if not refusal.in_sync:
+        return refusal
+    plan = Plan(advisories=advisories)
+    if adopt_tags:
+        plan = plan.then(
+            Plan(changes=(Change("adoptionPolicy", "Adopt", "not managed by sd-operator"),))
+        )
+    changes = _in_place_changes(spec, observed)
+    if changes:
+        route53 = spec.health_check.route53 if spec.health_check else None
+        update = UpdateService(
+            id=observed.id,
+            name=spec.name,
+            description=spec.description,
+            records=spec.dns.records if spec.dns else (),
+            route53=_effective_route53(route53) if route53 else None,
+        )
+        plan = plan.then(Plan(actions=(update,), changes=tuple(changes)))
+    return plan.then(_tag_plan(observed.arn, spec.tags, observed.tags, adopt_tags, "service.tags"))
+
+
+def plan_service_delete(
+    spec: CloudMapServiceSpec,
+    identity: Identity,
+    cluster: str,
+    policy: DeletionPolicy,
+    observed: ObservedService | None,
+) -> Plan:
+    """Delete the service once no instance is registered (AWS: ResourceInUse otherwise)."""
+    if observed is None or policy is DeletionPolicy.RETAIN:
+        return Plan()
+    if ownership(observed.tags, identity, cluster) is not Ownership.OURS:
+        return Plan()
+    if observed.instance_count:
+        return Plan(
+            blocked=Blocked(
+                REASON_SERVICE_IN_USE,
+                f"service {spec.name} is kept while {observed.instance_count} instance(s) are "
+                "registered (ECS deregisters its tasks after the registry is removed)",
+                IN_USE_RETRY_SECONDS,
+            )
+        )
+    return Plan(actions=(DeleteService(observed.id, spec.name),))
+
+
+def render_changes(changes: Iterable[Change]) -> list[str]:
+    return [f"{c.field}: {c.observed!r} -> {c.desired!r}" for c in changes]

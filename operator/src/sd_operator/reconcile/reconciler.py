@@ -1,0 +1,410 @@
+"""One reconcile step: observe AWS, plan, carry out the plan, and say what the status should be.
+
+Shared by the kopf handlers and the CLI. A step submits at most one asynchronous Cloud Map
+operation and returns at once with it in `status["operation"]`; the caller persists that before
+anything waits on it, so a restarted operator resumes polling instead of repeating the call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sd_operator.aws.clients import AwsConfig, cloudmap_client
+from sd_operator.aws.cloudmap import CloudMap
+from sd_operator.aws.errors import Conflict, NotFound, Retryable, Terminal
+from sd_operator.model import conditions as cond
+from sd_operator.model.spec import (
+    DriftPolicy,
+    Identity,
+    NamespaceSpec,
+    Resource,
+    ServiceDiscoverySpec,
+)
+from sd_operator.reconcile.observed import ObservedNamespace, OperationStatus
+from sd_operator.reconcile.plan import (
+    REASON_NAMESPACE_NOT_FOUND,
+    Action,
+    Blocked,
+    Change,
+    CreateNamespace,
+    CreateService,
+    DeleteNamespace,
+    DeleteService,
+    Plan,
+    TagResource,
+    UntagResource,
+    UpdateNamespace,
+    UpdateService,
+    plan_namespace,
+    plan_namespace_delete,
+    plan_service,
+    plan_service_delete,
+)
+
+OPERATION_POLL_SECONDS = 1.0
+MAX_SYNC_ROUNDS = 3
+DRIFT_HISTORY = 10
+
+
+class Outcome(StrEnum):
+    IN_SYNC = "InSync"
+    WAITING = "Waiting"
+    BLOCKED = "Blocked"
+    REFUSED = "Refused"
+    FAILED = "Failed"
+    ERROR = "Error"
+    DRIFT_REPORTED = "DriftReported"
+    GONE = "Gone"
+
+
+@dataclass(frozen=True)
+class StepResult:
+    outcome: Outcome
+    plan: Plan = field(default_factory=Plan)
+    status: Mapping[str, Any] = field(default_factory=dict)
+    performed: tuple[str, ...] = ()
+    drift: tuple[Change, ...] = ()
+    reason: str = ""
+    message: str = ""
+    retry_after: float | None = None
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _operation_type(action: Action) -> str:
+    return {
+        CreateNamespace: "CREATE_NAMESPACE",
+        UpdateNamespace: "UPDATE_NAMESPACE",
+        DeleteNamespace: "DELETE_NAMESPACE",
+        UpdateService: "UPDATE_SERVICE",
+    }[type(action)]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one step saw: the namespace it works in, and the plan from there."""
+
+    namespace: ObservedNamespace | None
+    plan: Plan
+    ids: Mapping[str, str]
+
+
+class Reconciler:
+    def __init__(
+        self,
+        default_region: str,
+        endpoint_url: str | None,
+        cluster: str,
+        clock: Callable[[], str] = utc_now,
+    ) -> None:
+        self.default_region = default_region
+        self.endpoint_url = endpoint_url
+        self.cluster = cluster
+        self._clock = clock
+
+    def cloudmap(self, region: str | None) -> CloudMap:
+        config = AwsConfig(region or self.default_region, self.endpoint_url)
+        return CloudMap(cloudmap_client(config))
+
+    # Observation and planning --------------------------------------------------------------
+
+    def observe(
+        self,
+        res: Resource,
+        *,
+        deleting: bool = False,
+        namespace: NamespaceSpec | None = None,
+    ) -> Observation:
+        if isinstance(res.spec, NamespaceSpec):
+            return self._observe_namespace(res.identity, res.spec, deleting)
+        return self._observe_discovery(res.identity, res.spec, deleting, namespace)
+
+    def _observe_namespace(
+        self, identity: Identity, spec: NamespaceSpec, deleting: bool
+    ) -> Observation:
+        cm = self.cloudmap(spec.region)
+        observed = cm.find_namespace(spec.name)
+        ids = {"namespaceId": observed.id, "namespaceArn": observed.arn} if observed else {}
+        if deleting:
+            services = cm.list_services(observed.id) if observed else []
+            plan = plan_namespace_delete(spec, identity, self.cluster, observed, services)
+        else:
+            plan = plan_namespace(spec, identity, self.cluster, observed)
+        return Observation(observed, plan, ids)
+
+    def _observe_discovery(
+        self,
+        identity: Identity,
+        spec: ServiceDiscoverySpec,
+        deleting: bool,
+        namespace: NamespaceSpec | None,
+    ) -> Observation:
+        if spec.cloud_map_namespace is not None:
+            ns_name, region = spec.cloud_map_namespace.name, spec.region
+        elif namespace is not None:
+            ns_name, region = namespace.name, namespace.region or spec.region
+        else:
+            blocked = Blocked(
+                REASON_NAMESPACE_NOT_FOUND,
+                f"CloudMapNamespace {spec.namespace_ref} (spec.namespaceRef) does not exist in "
+                f"Kubernetes namespace {identity.namespace}",
+                15.0,
+            )
+            return Observation(None, Plan(blocked=blocked), {})
+        cm = self.cloudmap(region)
+        ns = cm.find_namespace(ns_name, with_tags=False)
+        ids: dict[str, str] = {"namespaceId": ns.id} if ns else {}
+        plan = Plan()
+        if spec.service is not None:
+            observed = cm.find_service(ns.id, spec.service.name) if ns else None
+            if observed is not None:
+                ids.update(serviceId=observed.id, serviceArn=observed.arn)
+            if deleting:
+                plan = plan_service_delete(
+                    spec.service, identity, self.cluster, spec.deletion_policy, observed
+                )
+            elif ns is None and namespace is None:
+                plan = Plan(
+                    blocked=Blocked(
+                        REASON_NAMESPACE_NOT_FOUND,
+                        f"Cloud Map namespace {ns_name} (spec.cloudMapNamespace.name) does not "
+                        "exist",
+                        30.0,
+                    )
+                )
+            else:
+                plan = plan_service(
+                    spec.service,
+                    identity,
+                    self.cluster,
+                    spec.adoption_policy,
+                    spec.max_ttl_seconds,
+                    ns.type if ns else namespace.type,  # type: ignore[union-attr]
+                    ns_name,
+                    ns.id if ns else None,
+                    observed,
+                )
+        return Observation(ns, plan, ids)
+
+    # One step ------------------------------------------------------------------------------
+
+    def step(
+        self,
+        res: Resource,
+        status: Mapping[str, Any],
+        *,
+        deleting: bool = False,
+        namespace: NamespaceSpec | None = None,
+    ) -> StepResult:
+        """Advance `res` towards its spec (or its deletion) as far as AWS allows right now."""
+        try:
+            return self._step(res, status, deleting, namespace)
+        except Retryable as exc:
+            return StepResult(
+                Outcome.ERROR, reason=exc.code, message=str(exc), retry_after=exc.delay
+            )
+        except (Terminal, NotFound, Conflict) as exc:
+            return StepResult(Outcome.FAILED, reason=exc.code, message=str(exc))
+
+    def _step(
+        self,
+        res: Resource,
+        status: Mapping[str, Any],
+        deleting: bool,
+        namespace: NamespaceSpec | None,
+    ) -> StepResult:
+        cm = self.cloudmap(_region(res, namespace))
+        updates: dict[str, Any] = {}
+        operation = status.get("operation")
+        if operation:
+            waited = self._poll_operation(cm, operation, updates)
+            if waited is not None:
+                return waited
+        steady = _was_steady(res, status)
+        performed: list[str] = []
+        drift: tuple[Change, ...] = ()
+        for _ in range(MAX_SYNC_ROUNDS):
+            seen = self.observe(res, deleting=deleting, namespace=namespace)
+            updates.update(seen.ids)
+            updates["lastObservedTime"] = self._clock()
+            plan = seen.plan
+            if plan.refusal is not None:
+                return StepResult(
+                    Outcome.REFUSED,
+                    plan,
+                    updates,
+                    tuple(performed),
+                    reason=plan.refusal.reason,
+                    message=plan.refusal.message,
+                )
+            if plan.blocked is not None:
+                return StepResult(
+                    Outcome.BLOCKED,
+                    plan,
+                    updates,
+                    tuple(performed),
+                    reason=plan.blocked.reason,
+                    message=plan.blocked.message,
+                    retry_after=plan.blocked.retry_after,
+                )
+            if not plan.actions:
+                outcome = Outcome.GONE if deleting else Outcome.IN_SYNC
+                return StepResult(outcome, plan, updates, tuple(performed), drift)
+            if steady and not deleting and not performed:
+                drift = plan.changes
+                if _drift_policy(res) is DriftPolicy.REPORT:
+                    return StepResult(
+                        Outcome.DRIFT_REPORTED,
+                        plan,
+                        updates,
+                        drift=drift,
+                        reason="DriftReported",
+                        message=_describe_drift(drift),
+                    )
+            submitted = self._execute(cm, plan, updates, performed)
+            if submitted:
+                return StepResult(
+                    Outcome.WAITING,
+                    plan,
+                    updates,
+                    tuple(performed),
+                    drift,
+                    reason="OperationPending",
+                    message=f"waiting for Cloud Map operation {submitted}",
+                    retry_after=OPERATION_POLL_SECONDS,
+                )
+        return StepResult(
+            Outcome.ERROR,
+            plan,
+            updates,
+            tuple(performed),
+            drift,
+            reason="NotConverging",
+            message="AWS did not reflect the changes made; retrying",
+            retry_after=OPERATION_POLL_SECONDS,
+        )
+
+    def _poll_operation(
+        self, cm: CloudMap, operation: Mapping[str, Any], updates: dict[str, Any]
+    ) -> StepResult | None:
+        try:
+            op = cm.get_operation(operation["id"])
+        except NotFound:
+            updates["operation"] = None
+            return None
+        if not op.status.done:
+            return StepResult(
+                Outcome.WAITING,
+                reason="OperationPending",
+                message=f"Cloud Map operation {op.id} ({op.type}) is {op.status}",
+                retry_after=OPERATION_POLL_SECONDS,
+            )
+        updates["operation"] = None
+        if op.status is OperationStatus.FAIL:
+            return StepResult(
+                Outcome.FAILED,
+                status=updates,
+                reason=op.error_code or "OperationFailed",
+                message=f"Cloud Map operation {op.id} ({op.type}) failed: "
+                f"{op.error_code}: {op.error_message}",
+            )
+        return None
+
+    def _execute(
+        self, cm: CloudMap, plan: Plan, updates: dict[str, Any], performed: list[str]
+    ) -> str | None:
+        """Carry out synchronous actions in order; stop at the first asynchronous one."""
+        for action in plan.actions:
+            operation_id: str | None = None
+            match action:
+                case CreateNamespace():
+                    operation_id = cm.create_namespace(action)
+                case UpdateNamespace():
+                    operation_id = cm.update_namespace(action)
+                case DeleteNamespace():
+                    operation_id = cm.delete_namespace(action.id)
+                case UpdateService():
+                    operation_id = cm.update_service(action)
+                case CreateService():
+                    namespace_id = action.namespace_id or updates.get("namespaceId")
+                    if not namespace_id:
+                        raise Retryable(
+                            "CreateService",
+                            "NamespaceNotReady",
+                            f"namespace {action.namespace_name} is not created yet",
+                        )
+                    service_id, arn = cm.create_service(action, namespace_id)
+                    updates.update(serviceId=service_id, serviceArn=arn)
+                case DeleteService():
+                    cm.delete_service(action.id)
+                case TagResource():
+                    cm.tag(action.arn, action.tags)
+                case UntagResource():
+                    cm.untag(action.arn, action.keys)
+                case _:
+                    raise TypeError(f"no executor for {type(action).__name__}")
+            performed.append(action.summary())
+            if operation_id is not None:
+                updates["operation"] = {
+                    "id": operation_id,
+                    "type": _operation_type(action),
+                    "submittedAt": self._clock(),
+                }
+                return operation_id
+        return None
+
+
+def _region(res: Resource, namespace: NamespaceSpec | None) -> str | None:
+    """A ServiceDiscovery lives in its namespace's region; spec.region serves external ones."""
+    if isinstance(res.spec, ServiceDiscoverySpec) and namespace is not None:
+        return namespace.region or res.spec.region
+    return res.spec.region
+
+
+def _drift_policy(res: Resource) -> DriftPolicy:
+    return res.spec.drift if isinstance(res.spec, ServiceDiscoverySpec) else DriftPolicy.CORRECT
+
+
+def _was_steady(res: Resource, status: Mapping[str, Any]) -> bool:
+    """AWS matched this generation before: any difference now was made outside the operator."""
+    if status.get("observedGeneration") != res.identity.generation:
+        return False
+    conditions = status.get("conditions")
+    drifted = cond.find(conditions, cond.DRIFTED)
+    return cond.is_true(conditions, cond.SYNCED) or (
+        drifted is not None and drifted.get("reason") == "DriftReported"
+    )
+
+
+def _describe_drift(drift: tuple[Change, ...]) -> str:
+    return "; ".join(f"{c.field}: desired {c.desired!r}, observed {c.observed!r}" for c in drift)
+
+
+def merge_status(previous: Mapping[str, Any], result: StepResult) -> dict[str, Any]:
+    """Fold a step's ids, operation and drift into the previous status (conditions aside)."""
+    merged = {**previous, **result.status}
+    if result.drift:
+        action = "Reported" if result.outcome is Outcome.DRIFT_REPORTED else "Corrected"
+        detected = result.status.get("lastObservedTime") or utc_now()
+        entries = [
+            {
+                "field": c.field,
+                "desired": _jsonable(c.desired),
+                "observed": _jsonable(c.observed),
+                "detectedAt": detected,
+                "action": action,
+            }
+            for c in result.drift
+        ]
+        merged["drift"] = (list(previous.get("drift") or []) + entries)[-DRIFT_HISTORY:]
+    return merged
+
+
+def _jsonable(value: object) -> object:
+    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)

@@ -1,0 +1,78 @@
+"""Operator and CLI settings: read once from flags and environment, validated, then immutable."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from dataclasses import dataclass
+from typing import get_args
+
+from sd_operator.logs import LogFormat
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+
+
+class SettingsError(ValueError):
+    """A flag or environment variable has a value the operator cannot work with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    endpoint_url: str | None
+    cluster_name: str
+    log_format: LogFormat
+    log_level: str
+
+
+def add_common_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--region",
+        help="default AWS region for resources without spec.region "
+        "(env AWS_REGION, then AWS_DEFAULT_REGION)",
+    )
+    parser.add_argument(
+        "--aws-endpoint-url",
+        help="send AWS calls to this endpoint, e.g. a local emulator (env AWS_ENDPOINT_URL)",
+    )
+    parser.add_argument(
+        "--cluster-name",
+        default=os.environ.get("SD_OPERATOR_CLUSTER_NAME", "default"),
+        help="identity of this cluster in ownership tags, so two clusters sharing an AWS account "
+        "never touch each other's resources (env SD_OPERATOR_CLUSTER_NAME; default: default)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=get_args(LogFormat),
+        default=os.environ.get("SD_OPERATOR_LOG_FORMAT", "console"),
+        help="log format (env SD_OPERATOR_LOG_FORMAT; default: console)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("SD_OPERATOR_LOG_LEVEL", "INFO"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level (env SD_OPERATOR_LOG_LEVEL; default: INFO)",
+    )
+
+
+def from_args(args: argparse.Namespace) -> Settings:
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise SettingsError("no AWS region: pass --region or set AWS_REGION")
+    if not _REGION.match(region):
+        raise SettingsError(f"--region {region!r} is not an AWS region name like us-east-1")
+    endpoint = args.aws_endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+    if endpoint is not None and not re.match(r"^https?://", endpoint):
+        raise SettingsError(f"--aws-endpoint-url {endpoint!r} must start with http:// or https://")
+    if not re.match(r"^[A-Za-z0-9_.:/=+@-]{1,128}$", args.cluster_name):
+        raise SettingsError(
+            f"--cluster-name {args.cluster_name!r} must be 1-128 characters usable in an AWS tag"
+        )
+    return Settings(
+        region=region,
+        endpoint_url=endpoint,
+        cluster_name=args.cluster_name,
+        log_format=args.log_format,
+        log_level=args.log_level,
+    )

@@ -1,0 +1,35 @@
+"""The AWS emulator for integration tests: one per session, reset before every test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from sd_operator.emulator import Emulator
+from sd_operator.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
+
+# The operator's own clients take credentials from the environment, as in production.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", DUMMY_ACCESS_KEY)
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET_KEY)
+os.environ.pop("AWS_PROFILE", None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def emulator_session() -> Iterator[Emulator]:
+    with Emulator(page_size=2, seed=0) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emulator(emulator_session: Emulator) -> Emulator:
+    emulator_session.reset()
+    emulator_session.page_size = 2
+    return emulator_session

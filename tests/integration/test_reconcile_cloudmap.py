@@ -1,0 +1,244 @@
+"""The reconciler against the AWS emulator over HTTP: Cloud Map create, update, drift, adopt,
+delete, and resuming an in-flight operation after a restart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sd_operator.emulator import Emulator, client
+from sd_operator.model import conditions as cond
+from sd_operator.model.spec import (
+    AdoptionPolicy,
+    CloudMapServiceSpec,
+    DeletionPolicy,
+    DnsConfig,
+    DnsRecord,
+    DriftPolicy,
+    HealthCheck,
+    Identity,
+    NamespaceSpec,
+    NamespaceType,
+    RecordType,
+    Resource,
+    RoutingPolicy,
+    ServiceDiscoverySpec,
+)
+from sd_operator.reconcile.converge import converge
+from sd_operator.reconcile.ownership import OWNER_TAG
+from sd_operator.reconcile.reconciler import Outcome, Reconciler, merge_status
+
+REGION = "us-east-1"
+CLUSTER = "test-cluster"
+
+
+def namespace(**overrides: Any) -> Resource:
+    spec = NamespaceSpec(
+        name=overrides.pop("name", "myapp.local"),
+        type=overrides.pop("type", NamespaceType.DNS_PRIVATE),
+        vpc="vpc-0a1b2c3d4e5f60718",
+        **overrides,
+    )
+    return Resource(Identity("CloudMapNamespace", "payments", "myapp", uid="u-ns"), spec)
+
+
+def discovery(ttl: int = 10, **overrides: Any) -> Resource:
+    spec = ServiceDiscoverySpec(
+        namespace_ref="myapp",
+        service=CloudMapServiceSpec(
+            name="user-service",
+            dns=DnsConfig(RoutingPolicy.MULTIVALUE, (DnsRecord(RecordType.A, ttl),)),
+            health_check=HealthCheck(custom=True),
+        ),
+        **overrides,
+    )
+    return Resource(Identity("ServiceDiscovery", "payments", "user-service", uid="u-sd"), spec)
+
+
+@pytest.fixture
+def reconciler(emulator: Emulator) -> Reconciler:
+    return Reconciler(REGION, emulator.endpoint_url, CLUSTER)
+
+
+@pytest.fixture
+def sd(emulator: Emulator) -> Any:
+    return client("servicediscovery", emulator.endpoint_url, REGION)
+
+
+def apply(reconciler: Reconciler, res: Resource, ns: NamespaceSpec | None = None) -> Any:
+    return converge(reconciler, res, ns, deleting=False, timeout=30)
+
+
+def steady_status(progress: Any, generation: int = 1) -> dict[str, Any]:
+    """The status the operator leaves after a successful sync of `generation`."""
+    return {
+        **progress.status,
+        "observedGeneration": generation,
+        "conditions": [{"type": cond.SYNCED, "status": "True"}],
+    }
+
+
+def test_namespace_is_created_tagged_and_then_in_sync(reconciler: Reconciler, sd: Any) -> None:
+    progress = apply(reconciler, namespace(tags={"team": "payments"}))
+
+    assert progress.last.outcome is Outcome.IN_SYNC
+    ns_id = progress.status["namespaceId"]
+    tags = sd.list_tags_for_resource(ResourceARN=progress.status["namespaceArn"])["Tags"]
+    assert {"Key": OWNER_TAG, "Value": "CloudMapNamespace/payments/myapp"} in tags
+    assert {"Key": "team", "Value": "payments"} in tags
+    assert reconciler.observe(namespace(tags={"team": "payments"})).plan.in_sync
+    assert sd.get_namespace(Id=ns_id)["Namespace"]["Name"] == "myapp.local"
+
+
+def test_restart_while_operation_pending_resumes_without_a_second_create(
+    emulator: Emulator, reconciler: Reconciler
+) -> None:
+    emulator.hold_operations(polls=3)
+    first = reconciler.step(namespace(), {})
+    assert first.outcome is Outcome.WAITING
+    status = merge_status({}, first)
+    assert status["operation"]["type"] == "CREATE_NAMESPACE"
+
+    restarted = Reconciler(REGION, emulator.endpoint_url, CLUSTER)
+    progress_status: dict[str, Any] = status
+    for _ in range(10):
+        result = restarted.step(namespace(), progress_status)
+        progress_status = merge_status(progress_status, result)
+        if result.outcome is not Outcome.WAITING:
+            break
+    assert result.outcome is Outcome.IN_SYNC
+    assert progress_status.get("operation") is None
+    assert emulator.calls().get("servicediscovery:CreatePrivateDnsNamespace") == 1
+
+
+def test_failed_operation_is_reported_with_aws_error_code(
+    emulator: Emulator, reconciler: Reconciler
+) -> None:
+    emulator.fail_operations("CREATE_NAMESPACE", error_code="CANNOT_CREATE_HOSTED_ZONE")
+    progress = apply(reconciler, namespace())
+    assert progress.last.outcome is Outcome.FAILED
+    assert progress.last.reason == "CANNOT_CREATE_HOSTED_ZONE"
+
+
+def test_existing_unowned_namespace_is_left_alone_unless_adopted(
+    reconciler: Reconciler, sd: Any
+) -> None:
+    op = sd.create_private_dns_namespace(Name="myapp.local", Vpc="vpc-0a1b2c3d4e5f60718")
+    ns_id = sd.get_operation(OperationId=op["OperationId"])["Operation"]["Targets"]["NAMESPACE"]
+    arn = sd.get_namespace(Id=ns_id)["Namespace"]["Arn"]
+
+    refused = apply(reconciler, namespace(description="taken over"))
+    assert refused.last.outcome is Outcome.BLOCKED
+    assert refused.last.reason == "AlreadyExists"
+    assert sd.list_tags_for_resource(ResourceARN=arn)["Tags"] == []
+
+    adopted = apply(reconciler, namespace(adoption_policy=AdoptionPolicy.ADOPT))
+    assert adopted.last.outcome is Outcome.IN_SYNC
+    tags = {t["Key"]: t["Value"] for t in sd.list_tags_for_resource(ResourceARN=arn)["Tags"]}
+    assert tags[OWNER_TAG] == "CloudMapNamespace/payments/myapp"
+    assert adopted.status["namespaceId"] == ns_id
+
+
+def test_ttl_change_in_spec_is_updated_in_place(reconciler: Reconciler, sd: Any) -> None:
+    ns = namespace()
+    apply(reconciler, ns)
+    created = apply(reconciler, discovery(ttl=10), ns.spec)  # type: ignore[arg-type]
+    service_id = created.status["serviceId"]
+
+    updated = apply(reconciler, discovery(ttl=30), ns.spec)  # type: ignore[arg-type]
+
+    assert updated.last.outcome is Outcome.IN_SYNC
+    assert updated.performed == [f"update service user-service ({service_id}) in place"]
+    service = sd.get_service(Id=service_id)["Service"]
+    assert service["DnsConfig"]["DnsRecords"] == [{"Type": "A", "TTL": 30}]
+    assert service["DnsConfig"]["RoutingPolicy"] == "MULTIVALUE"
+
+
+def test_out_of_band_ttl_change_is_recorded_as_drift_and_corrected(
+    reconciler: Reconciler, sd: Any
+) -> None:
+    ns = namespace()
+    apply(reconciler, ns)
+    created = apply(reconciler, discovery(), ns.spec)  # type: ignore[arg-type]
+    service_id = created.status["serviceId"]
+    sd.update_service(
+        Id=service_id, Service={"DnsConfig": {"DnsRecords": [{"Type": "A", "TTL": 300}]}}
+    )
+
+    result = reconciler.step(discovery(), steady_status(created), namespace=ns.spec)  # type: ignore[arg-type]
+
+    assert result.outcome is Outcome.WAITING
+    assert [(c.field, c.desired, c.observed) for c in result.drift] == [
+        ("service.dns.records[0].ttl", 10, 300)
+    ]
+    status = merge_status(steady_status(created), result)
+    assert status["drift"][-1]["action"] == "Corrected"
+    final = apply(reconciler, discovery(), ns.spec)  # type: ignore[arg-type]
+    assert final.last.outcome is Outcome.IN_SYNC
+    records = sd.get_service(Id=service_id)["Service"]["DnsConfig"]["DnsRecords"]
+    assert records == [{"Type": "A", "TTL": 10}]
+
+
+def test_drift_report_policy_records_without_correcting(reconciler: Reconciler, sd: Any) -> None:
+    ns = namespace()
+    apply(reconciler, ns)
+    report = discovery(drift=DriftPolicy.REPORT)
+    created = apply(reconciler, report, ns.spec)  # type: ignore[arg-type]
+    service_id = created.status["serviceId"]
+    sd.update_service(
+        Id=service_id, Service={"DnsConfig": {"DnsRecords": [{"Type": "A", "TTL": 300}]}}
+    )
+
+    result = reconciler.step(report, steady_status(created), namespace=ns.spec)  # type: ignore[arg-type]
+
+    assert result.outcome is Outcome.DRIFT_REPORTED
+    assert result.performed == ()
+    records = sd.get_service(Id=service_id)["Service"]["DnsConfig"]["DnsRecords"]
+    assert records == [{"Type": "A", "TTL": 300}]
+
+
+def test_namespace_holding_a_foreign_service_is_kept_until_it_is_gone(
+    reconciler: Reconciler, sd: Any
+) -> None:
+    created = apply(reconciler, namespace())
+    foreign = sd.create_service(Name="legacy", NamespaceId=created.status["namespaceId"])
+
+    blocked = converge(reconciler, namespace(), None, deleting=True, timeout=5)
+    assert blocked.last.outcome is Outcome.BLOCKED
+    assert "legacy" in blocked.last.message
+    assert sd.get_namespace(Id=created.status["namespaceId"])["Namespace"]
+
+    sd.delete_service(Id=foreign["Service"]["Id"])
+    gone = converge(reconciler, namespace(), None, deleting=True, timeout=30)
+    assert gone.last.outcome is Outcome.GONE
+    assert not [n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == "myapp.local"]
+
+
+def test_retain_policy_leaves_aws_alone_on_delete(reconciler: Reconciler, sd: Any) -> None:
+    retained = namespace(deletion_policy=DeletionPolicy.RETAIN)
+    apply(reconciler, retained)
+    gone = converge(reconciler, retained, None, deleting=True, timeout=5)
+    assert gone.last.outcome is Outcome.GONE
+    assert gone.performed == []
+    assert [n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == "myapp.local"]
+
+
+def test_sustained_throttling_is_retryable_not_terminal(
+    emulator: Emulator, reconciler: Reconciler
+) -> None:
+    emulator.inject("servicediscovery:ListNamespaces", error="ThrottlingException", rate=1.0)
+    result = reconciler.step(namespace(), {})
+    assert result.outcome is Outcome.ERROR
+    assert result.reason == "ThrottlingException"
+    assert result.retry_after
+    emulator.clear_faults()
+    assert apply(reconciler, namespace()).last.outcome is Outcome.IN_SYNC
+
+
+def test_lookups_follow_pagination(emulator: Emulator, reconciler: Reconciler, sd: Any) -> None:
+    for i in range(5):
+        sd.create_http_namespace(Name=f"other-{i}")
+    assert apply(reconciler, namespace()).last.outcome is Outcome.IN_SYNC
+    assert emulator.calls()["servicediscovery:ListNamespaces"] > 1
+    assert reconciler.observe(namespace()).plan.in_sync
