@@ -428,7 +428,8 @@ def _replacement_refusal(spec: CloudMapServiceSpec, observed: ObservedService) -
             f"service {name}: a custom health check can never be added, changed or removed "
             f"after creation{replace}",
         )
-    if (want_hc.route53 is None) != (have_hc.route53 is None) or (
+    # UpdateService adds or removes a Route 53 check in place; only its Type is fixed.
+    if (
         want_hc.route53 is not None
         and have_hc.route53 is not None
         and want_hc.route53.type is not have_hc.route53.type
@@ -454,6 +455,14 @@ def _in_place_changes(spec: CloudMapServiceSpec, observed: ObservedService) -> l
         ]
     want_r53 = spec.health_check.route53 if spec.health_check else None
     have_r53 = observed.health_check.route53 if observed.health_check else None
+    if (want_r53 is None) != (have_r53 is None):
+        changes.append(
+            Change(
+                "service.healthCheck.route53",
+                _effective_route53(want_r53) if want_r53 else None,
+                have_r53,
+            )
+        )
     if want_r53 is not None and have_r53 is not None:
         want = _effective_route53(want_r53)
         if want.resource_path != have_r53.resource_path:

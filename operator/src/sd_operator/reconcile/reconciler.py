@@ -390,20 +390,32 @@ def merge_status(previous: Mapping[str, Any], result: StepResult) -> dict[str, A
     """Fold a step's ids, operation and drift into the previous status (conditions aside)."""
     merged = {**previous, **result.status}
     if result.drift:
-        action = "Reported" if result.outcome is Outcome.DRIFT_REPORTED else "Corrected"
+        reported = result.outcome is Outcome.DRIFT_REPORTED
+        history = list(previous.get("drift") or [])
         detected = result.status.get("lastObservedTime") or utc_now()
-        entries = [
-            {
+        for c in result.drift:
+            entry = {
                 "field": c.field,
                 "desired": _jsonable(c.desired),
                 "observed": _jsonable(c.observed),
                 "detectedAt": detected,
-                "action": action,
+                "action": "Reported" if reported else "Corrected",
             }
-            for c in result.drift
-        ]
-        merged["drift"] = (list(previous.get("drift") or []) + entries)[-DRIFT_HISTORY:]
+            # A reported drift stays until someone acts; record it once, not on every resync.
+            if reported and _same_drift(_last_for(history, c.field), entry):
+                continue
+            history.append(entry)
+        merged["drift"] = history[-DRIFT_HISTORY:]
     return merged
+
+
+def _last_for(history: list[dict[str, Any]], field_path: str) -> dict[str, Any] | None:
+    return next((e for e in reversed(history) if e.get("field") == field_path), None)
+
+
+def _same_drift(before: dict[str, Any] | None, entry: dict[str, Any]) -> bool:
+    keys = ("desired", "observed", "action")
+    return before is not None and all(before.get(k) == entry[k] for k in keys)
 
 
 def _jsonable(value: object) -> object:
