@@ -1,0 +1,42 @@
+"""AWS emulator for integration tests, e2e tests and the demo (extra `sd-operator[emulator]`).
+
+moto server on loopback behind a thin WSGI fidelity layer that closes the gaps listed in
+AWS-FACTS.md ("Where moto differs") and injects faults. Only this package imports moto.
+
+    from sd_operator.emulator import Emulator, client
+
+    with Emulator() as emu:
+        sd = client("servicediscovery", emu.endpoint_url)
+        emu.hold_operations(polls=2)
+        emu.inject("servicediscovery:CreateService", error="ThrottlingException", count=1)
+
+`EmulatorControl` configures an emulator in another process over HTTP; it and `client` need
+no moto, `Emulator` and `serve` are imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .clients import client, client_config
+from .control import EmulatorControl, EmulatorControlError
+
+if TYPE_CHECKING:
+    from .server import Emulator, serve
+
+__all__ = [
+    "Emulator",
+    "EmulatorControl",
+    "EmulatorControlError",
+    "client",
+    "client_config",
+    "serve",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Emulator", "serve"):
+        from . import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,240 @@
+"""Plain WSGI plumbing for the fidelity layer: parse a request, call moto, build replies.
+
+Nothing here knows about Cloud Map or ECS; it only turns an AWS JSON (or query) protocol request
+into a `Call` and a WSGI response into a `Reply` that a hook can read and rewrite.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
+
+JSON = dict[str, Any]
+WSGIEnviron = dict[str, Any]
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[WSGIEnviron, StartResponse], Iterable[bytes]]
+
+JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
+
+# X-Amz-Target prefixes of the JSON protocol services the layer understands.
+TARGET_PREFIXES = {
+    "Route53AutoNaming_v20170314": "servicediscovery",
+    "AmazonEC2ContainerServiceV20141113": "ecs",
+}
+_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/")
+DEFAULT_REGION = "us-east-1"
+
+_STATUS_TEXT = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    409: "Conflict",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One AWS API request as the layer sees it."""
+
+    service: str  # "servicediscovery", "ecs", or the SigV4 scope service of anything else
+    action: str  # "CreateService"
+    region: str
+    account: str
+    protocol: str  # "json" or "query"
+    target_prefix: str  # the X-Amz-Target prefix ("" for the query protocol)
+    body: JSON = field(default_factory=dict)
+
+    @property
+    def api(self) -> str:
+        return f"{self.service}:{self.action}"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A complete HTTP response (moto's, rewritten, or made by the layer)."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def json(self) -> JSON:
+        data = json.loads(self.body or b"{}")
+        if not isinstance(data, dict):
+            raise ValueError("reply body is not a JSON object")
+        return data
+
+    def with_json(self, data: JSON) -> Reply:
+        """The same reply with a new JSON body (Content-Length fixed)."""
+        body = json.dumps(data, default=str).encode()
+        headers = tuple(
+            (k, v) for k, v in self.headers if k.lower() not in ("content-length", "content-type")
+        )
+        headers += (("Content-Type", JSON_CONTENT_TYPE), ("Content-Length", str(len(body))))
+        return Reply(self.status, headers, body)
+
+    @classmethod
+    def json_ok(cls, data: JSON) -> Reply:
+        return cls(200, (), b"").with_json(data)
+
+    @classmethod
+    def error(cls, code: str, message: str, status: int = 400, **extra: Any) -> Reply:
+        """An AWS JSON-protocol error: botocore reads the code from `__type` and
+        x-amzn-ErrorType, and copies modeled members (NamespaceId, ...) into the response."""
+        data: JSON = {"__type": code, "message": message, "Message": message, **extra}
+        body = json.dumps(data).encode()
+        headers = (
+            ("Content-Type", JSON_CONTENT_TYPE),
+            ("x-amzn-ErrorType", code),
+            ("Content-Length", str(len(body))),
+        )
+        return cls(status, headers, body)
+
+    @classmethod
+    def query_error(cls, code: str, message: str, status: int = 400) -> Reply:
+        """An AWS query-protocol (XML) error, for faults injected into non-JSON services."""
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{escape(code)}</Code>"
+            f"<Message>{escape(message)}</Message></Error>"
+            "<RequestId>emulator</RequestId></ErrorResponse>"
+        ).encode()
+        headers = (("Content-Type", "text/xml"), ("Content-Length", str(len(body))))
+        return cls(status, headers, body)
+
+    def send(self, start_response: StartResponse) -> list[bytes]:
+        text = _STATUS_TEXT.get(self.status, "Unknown")
+        start_response(f"{self.status} {text}", list(self.headers))
+        return [self.body]
+
+
+class Forward(Protocol):
+    """Hands a call to moto: with the original body, a rewritten one, or as another action."""
+
+    def __call__(self, body: JSON | None = None, action: str | None = None) -> Reply: ...
+
+
+Handler = Callable[[Call, Forward], Reply]
+
+
+def read_body(environ: WSGIEnviron) -> bytes:
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    length = environ.get("CONTENT_LENGTH") or ""
+    if length.isdigit():
+        data = stream.read(int(length))
+    elif environ.get("wsgi.input_terminated"):
+        data = stream.read()
+    else:
+        data = b""
+    return bytes(data)
+
+
+def scope_of(environ: WSGIEnviron) -> tuple[str, str]:
+    """(region, service) from the SigV4 Authorization header."""
+    match = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if match is None:
+        return DEFAULT_REGION, ""
+    return match.group(1), match.group(2)
+
+
+def parse_call(environ: WSGIEnviron, raw: bytes, account: str) -> Call | None:
+    """The API call in a request, or None for anything that is not an AWS JSON/query call."""
+    region, scope_service = scope_of(environ)
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target and "." in target:
+        prefix, action = target.split(".", 1)
+        service = TARGET_PREFIXES.get(prefix) or scope_service or prefix.lower()
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        return Call(service, action, region, account, "json", prefix, body)
+    content_type = environ.get("CONTENT_TYPE", "")
+    if content_type.startswith("application/x-www-form-urlencoded") and scope_service:
+        form = parse_qs(raw.decode("utf-8", "replace"))
+        actions = form.get("Action")
+        if actions:
+            return Call(scope_service, actions[0], region, account, "query", "", {})
+    return None
+
+
+def call_app(app: WSGIApp, environ: WSGIEnviron, body: bytes) -> Reply:
+    """Run a WSGI app to completion on a copy of environ with the given body."""
+    env = dict(environ)
+    env["wsgi.input"] = io.BytesIO(body)
+    env["CONTENT_LENGTH"] = str(len(body))
+    captured: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
+        captured["status"] = int(status.split(" ", 1)[0])
+        captured["headers"] = tuple(headers)
+        return chunks.append
+
+    iterable = app(env, start_response)
+    try:
+        chunks.extend(iterable)
+    finally:
+        close = getattr(iterable, "close", None)
+        if close is not None:
+            close()
+    return Reply(captured.get("status", 500), captured.get("headers", ()), b"".join(chunks))
+
+
+T = TypeVar("T")
+_TOKEN_PREFIX = "sd-emulator:"
+
+
+def encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"{_TOKEN_PREFIX}{offset}".encode()).decode()
+
+
+def decode_token(token: str | None) -> int:
+    """Offset in a NextToken made by `encode_token`; ValueError for anything else."""
+    if not token:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(token.encode()).decode()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"invalid NextToken {token!r}") from exc
+    if not text.startswith(_TOKEN_PREFIX) or not text[len(_TOKEN_PREFIX) :].isdigit():
+        raise ValueError(f"invalid NextToken {token!r}")
+    return int(text[len(_TOKEN_PREFIX) :])
+
+
+def page(
+    items: Sequence[T],
+    next_token: str | None,
+    max_results: int | None,
+    page_size: int,
+    default_max: int,
+) -> tuple[list[T], str | None]:
+    """One page of `items`: at most min(page_size, MaxResults or the API's default) items
+    from the NextToken's offset, and the token of the next page (None on the last one)."""
+    limit = max_results or default_max
+    if page_size > 0:
+        limit = min(limit, page_size)
+    limit = max(1, limit)
+    start = decode_token(next_token)
+    end = start + limit
+    return list(items[start:end]), (encode_token(end) if end < len(items) else None)

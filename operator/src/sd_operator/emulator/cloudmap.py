@@ -1,0 +1,549 @@
+"""Cloud Map (servicediscovery) fidelity: where moto differs from AWS, make it behave like AWS.
+
+Each hook lets moto do the work and then corrects moto's in-process state or its answer; the
+docstrings quote the line of /work/shared/design/AWS-FACTS.md (or the AWS API reference) that the
+hook reproduces.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from moto.servicediscovery.models import (
+    Namespace,
+    Operation,
+    Service,
+    ServiceDiscoveryBackend,
+    servicediscovery_backends,
+)
+
+from ._wsgi import JSON, Call, Forward, Handler, Reply, page
+from .operations import Failure, OperationTracker
+
+DEFAULT_MAX_RESULTS = 100  # Cloud Map List* without MaxResults return up to 100 items
+
+
+def backend(call: Call) -> ServiceDiscoveryBackend:
+    return servicediscovery_backends[call.account][call.region]
+
+
+def _invalid(message: str) -> Reply:
+    return Reply.error("InvalidInput", message)
+
+
+def _same_domain_or_subdomain(a: str, b: str) -> bool:
+    a, b = a.lower().rstrip("."), b.lower().rstrip(".")
+    return a == b or a.endswith("." + b) or b.endswith("." + a)
+
+
+class _FilterError(ValueError):
+    pass
+
+
+def _matches(value: str | None, condition: str, values: list[str]) -> bool:
+    if value is None:
+        return False
+    if condition == "EQ":
+        return value == values[0]
+    if condition == "IN":
+        return value in values
+    if condition == "BEGINS_WITH":
+        return value.startswith(values[0])
+    raise _FilterError(f"condition {condition} is not supported here")
+
+
+def _epoch(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _apply_filters(
+    items: list[JSON],
+    filters: list[JSON],
+    fields: dict[str, Callable[[JSON], str | None]],
+) -> list[JSON]:
+    """AWS: "If you specify more than one filter, [an item] must match all filters"."""
+    kept = items
+    for flt in filters:
+        name = flt.get("Name", "")
+        values = [str(v) for v in flt.get("Values") or []]
+        condition = flt.get("Condition") or "EQ"
+        if not values:
+            raise _FilterError(f"filter {name} needs at least one value")
+        if name == "RESOURCE_OWNER":
+            # Everything in the emulator belongs to the caller's account (no sharing).
+            if values[0] != "SELF":
+                kept = []
+            continue
+        if name == "UPDATE_DATE":
+            if condition != "BETWEEN" or len(values) != 2:
+                raise _FilterError("UPDATE_DATE takes condition BETWEEN and two values")
+            low, high = _epoch(values[0]), _epoch(values[1])
+            kept = [i for i in kept if low <= float(i.get("UpdateDate", 0)) <= high]
+            continue
+        getter = fields.get(name)
+        if getter is None:
+            raise _FilterError(f"filter name {name!r} is not valid here")
+        kept = [i for i in kept if _matches(getter(i), condition, values)]
+    return kept
+
+
+class CloudMapLayer:
+    def __init__(self, tracker: OperationTracker, page_size: int) -> None:
+        self._tracker = tracker
+        self.page_size = page_size
+        # (account, region, CreatorRequestId) -> OperationId of the namespace create it made
+        self._namespace_requests: dict[tuple[str, str, str], str] = {}
+
+    def reset(self) -> None:
+        self._namespace_requests.clear()
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "CreateHttpNamespace": self.create_namespace,
+            "CreatePrivateDnsNamespace": self.create_namespace,
+            "CreatePublicDnsNamespace": self.create_namespace,
+            "DeleteNamespace": self.delete_namespace,
+            "UpdateHttpNamespace": self.update_namespace,
+            "UpdatePrivateDnsNamespace": self.update_namespace,
+            "UpdatePublicDnsNamespace": self.update_namespace,
+            "CreateService": self.create_service,
+            "DeleteService": self.delete_service,
+            "UpdateService": self.update_service,
+            "RegisterInstance": self.register_instance,
+            "DeregisterInstance": self.deregister_instance,
+            "GetOperation": self.get_operation,
+            "ListOperations": self.list_operations,
+            "ListNamespaces": self.list_namespaces,
+            "ListServices": self.list_services,
+            "ListInstances": self.list_instances,
+        }
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _duplicate(self, op_type: str, key: tuple[str, ...]) -> Reply | None:
+        """AWS-FACTS: "DuplicateRequest means the same request is still in progress". Modelled
+        as: an operation of the same type on the same target is still SUBMITTED/PENDING."""
+        op_id = self._tracker.in_flight(op_type, key)
+        if op_id is None:
+            return None
+        return Reply.error(
+            "DuplicateRequest",
+            f"Operation {op_id} ({op_type}) is already in progress",
+            status=409,
+            DuplicateOperationId=op_id,
+        )
+
+    @staticmethod
+    def _operation(call: Call, reply: Reply) -> Operation:
+        data = reply.json()
+        op_id = data.get("OperationId") or data.get("operationId")
+        return backend(call).operations[str(op_id)]
+
+    # -- namespaces --------------------------------------------------------------------------
+
+    def create_namespace(self, call: Call, forward: Forward) -> Reply:
+        """AWS-FACTS, Idempotency and names: "Every Create* accepts CreatorRequestId" (the same
+        CreatorRequestId again answers the first request's OperationId instead of a twin) and
+        "Names collide with NamespaceAlreadyExists ... (the error carries the existing id)".
+        moto: "No NamespaceAlreadyExists ...; CreatorRequestId is not honoured".
+
+        Private namespaces: moto refuses a second private namespace in the same VPC whatever
+        its name (ConflictingDomainExists). AWS only conflicts on an overlapping domain, and
+        reports it as a FAIL of the operation ("FAIL carries ErrorCode/ErrorMessage (e.g. ...,
+        ConflictingDomainExists when the VPC already has an overlapping private zone)").
+        """
+        b = backend(call)
+        body = dict(call.body)
+        name = str(body.get("Name", ""))
+        request_id = body.get("CreatorRequestId")
+        request_key = (call.account, call.region, str(request_id))
+        earlier = self._namespace_requests.get(request_key) if request_id else None
+        if earlier is not None and self._tracker.peek(earlier) != "FAIL":
+            # The same request again: its operation, not a twin. (Modelling choice: after a
+            # FAIL the CreatorRequestId may be used again, so a retry can succeed.)
+            return Reply.json_ok({"OperationId": earlier})
+        for existing in b.namespaces.values():
+            if existing.name.lower().rstrip(".") == name.lower().rstrip("."):
+                return Reply.error(
+                    "NamespaceAlreadyExists",
+                    f"Namespace {existing.name} already exists ({existing.id})",
+                    NamespaceId=existing.id,
+                    CreatorRequestId=existing.creator_request_id,
+                )
+        vpc = body.get("Vpc")
+        conflict: Namespace | None = None
+        if call.action == "CreatePrivateDnsNamespace" and vpc:
+            conflict = next(
+                (
+                    ns
+                    for ns in b.namespaces.values()
+                    if ns.vpc == vpc and _same_domain_or_subdomain(ns.name, name)
+                ),
+                None,
+            )
+            # moto compares the VPC of every private namespace: give it one it cannot match.
+            body["Vpc"] = f"{vpc}#emulator-{uuid.uuid4().hex}"
+        reply = forward(body)
+        if not reply.ok:
+            return reply
+        op = self._operation(call, reply)
+        ns_id = op.targets["NAMESPACE"]
+        namespace = b.namespaces[ns_id]
+        if vpc:
+            namespace.vpc = vpc
+        failure: Failure | None
+        if conflict is not None:
+            failure = Failure(
+                "ConflictingDomainExists",
+                f"VPC {vpc} already has a private hosted zone that overlaps {name} "
+                f"(namespace {conflict.name})",
+            )
+        else:
+            failure = self._tracker.match_failure("CREATE_NAMESPACE", {name, ns_id})
+        if failure is not None:
+            del b.namespaces[ns_id]  # a failed create leaves no namespace behind
+        self._tracker.track(op.id, op.operation_type, ("namespace", ns_id), failure)
+        if request_id:
+            self._namespace_requests[request_key] = op.id
+        return reply
+
+    def delete_namespace(self, call: Call, forward: Forward) -> Reply:
+        """AWS-FACTS, Deletion order: "DeleteNamespace fails with ResourceInUse while services
+        exist (also services that other tools or ECS created)". moto: "DeleteService/
+        DeleteNamespace succeed while instances/services exist (no ResourceInUse)"."""
+        b = backend(call)
+        ns_id = str(call.body.get("Id", ""))
+        namespace = b.namespaces.get(ns_id)
+        if namespace is None:
+            return forward()
+        services = [s.id for s in b.services.values() if s.namespace_id == ns_id]
+        if services:
+            return Reply.error(
+                "ResourceInUse",
+                f"Namespace {ns_id} still has services: {', '.join(services)}",
+                status=409,
+            )
+        duplicate = self._duplicate("DELETE_NAMESPACE", ("namespace", ns_id))
+        if duplicate is not None:
+            return duplicate
+        failure = self._tracker.match_failure("DELETE_NAMESPACE", {namespace.name, ns_id})
+        reply = forward()
+        if not reply.ok:
+            return reply
+        op = self._operation(call, reply)
+        if failure is not None:
+            b.namespaces[ns_id] = namespace
+        self._tracker.track(op.id, op.operation_type, ("namespace", ns_id), failure)
+        return reply
+
+    def update_namespace(self, call: Call, forward: Forward) -> Reply:
+        """Update*Namespace are asynchronous (AWS-FACTS, Asynchronous calls). moto's
+        UpdateHttpNamespace answers `operationId` (lower case), which botocore drops: the
+        answer is rewritten to AWS's `OperationId`."""
+        b = backend(call)
+        ns_id = str(call.body.get("Id", ""))
+        namespace = b.namespaces.get(ns_id)
+        if namespace is None:
+            return forward()
+        duplicate = self._duplicate("UPDATE_NAMESPACE", ("namespace", ns_id))
+        if duplicate is not None:
+            return duplicate
+        failure = self._tracker.match_failure("UPDATE_NAMESPACE", {namespace.name, ns_id})
+        before = copy.deepcopy(namespace) if failure else None
+        reply = forward()
+        if not reply.ok:
+            return reply
+        op = self._operation(call, reply)
+        if before is not None:
+            b.namespaces[ns_id] = before
+        self._tracker.track(op.id, op.operation_type, ("namespace", ns_id), failure)
+        return reply.with_json({"OperationId": op.id})
+
+    # -- services ----------------------------------------------------------------------------
+
+    def create_service(self, call: Call, forward: Forward) -> Reply:
+        """AWS-FACTS: "Every Create* accepts CreatorRequestId ... so a retry after a crash
+        cannot create a twin" (the same CreatorRequestId answers the service it created) and
+        "Names collide with ... ServiceAlreadyExists (the error carries the existing id)".
+        Also: an unknown namespace is NamespaceNotFound, and the service Type is set as AWS
+        does (HTTP in an HTTP namespace, DNS_HTTP in a DNS namespace); moto skips both."""
+        b = backend(call)
+        body = dict(call.body)
+        request_id = body.get("CreatorRequestId")
+        if request_id:
+            for existing in b.services.values():
+                if existing.creator_request_id == request_id:
+                    return Reply.json_ok({"Service": existing.to_json()})
+        dns_config = body.get("DnsConfig") or {}
+        ns_id = body.get("NamespaceId") or dns_config.get("NamespaceId")
+        if not ns_id:
+            return _invalid("NamespaceId is required")
+        namespace = b.namespaces.get(str(ns_id))
+        if namespace is None:
+            return Reply.error("NamespaceNotFound", f"Namespace {ns_id} not found")
+        name = str(body.get("Name", ""))
+        for existing in b.services.values():
+            if existing.namespace_id == ns_id and existing.name.lower() == name.lower():
+                return Reply.error(
+                    "ServiceAlreadyExists",
+                    f"Service {name} already exists in namespace {ns_id} ({existing.id})",
+                    ServiceId=existing.id,
+                    ServiceArn=existing.arn,
+                    CreatorRequestId=existing.creator_request_id,
+                )
+        body["NamespaceId"] = ns_id
+        reply = forward(body)
+        if not reply.ok:
+            return reply
+        service = b.services[str(reply.json()["Service"]["Id"])]
+        if not service.service_type:
+            service.service_type = "HTTP" if namespace.type == "HTTP" else "DNS_HTTP"
+        return Reply.json_ok({"Service": service.to_json()})
+
+    def delete_service(self, call: Call, forward: Forward) -> Reply:
+        """AWS-FACTS, Deletion order: "DeleteService fails with ResourceInUse while instances
+        exist". Also ServiceNotFound for an unknown id (moto answers success)."""
+        b = backend(call)
+        service_id = str(call.body.get("Id", ""))
+        service = b.services.get(service_id)
+        if service is None:
+            return Reply.error("ServiceNotFound", f"Service {service_id} not found")
+        if service.instances:
+            return Reply.error(
+                "ResourceInUse",
+                f"Service {service_id} still has {len(service.instances)} instance(s)",
+                status=409,
+            )
+        return forward()
+
+    def update_service(self, call: Call, forward: Forward) -> Reply:
+        """AWS-FACTS, UpdateService: "Can change only record TTLs of existing DnsRecords,
+        HealthCheckConfig and Description", "Send the full DnsConfig.DnsRecords and
+        HealthCheckConfig every time: what is omitted is removed", "Not allowed for services in
+        HTTP namespaces". moto: "UpdateService without DnsConfig wipes DnsConfig".
+
+        Here: no DnsConfig leaves DnsConfig (routing policy, record types, TTLs) as it is;
+        DnsRecords change only the TTLs of the record types the service has (a different set
+        of types is InvalidInput: types force a replacement); an omitted HealthCheckConfig is
+        removed; HealthCheckCustomConfig never changes."""
+        b = backend(call)
+        service_id = str(call.body.get("Id", ""))
+        service = b.services.get(service_id)
+        if service is None:
+            return forward()
+        namespace = b.namespaces.get(service.namespace_id)
+        if namespace is not None and namespace.type == "HTTP":
+            return _invalid(
+                f"UpdateService is not supported for service {service_id}: "
+                f"it is in HTTP namespace {namespace.id}"
+            )
+        change: JSON = call.body.get("Service") or {}
+        new_dns = copy.deepcopy(service.dns_config)
+        if "DnsConfig" in change:
+            existing = list((service.dns_config or {}).get("DnsRecords") or [])
+            requested = list((change.get("DnsConfig") or {}).get("DnsRecords") or [])
+            if sorted(r.get("Type") for r in existing) != sorted(r.get("Type") for r in requested):
+                return _invalid(
+                    "UpdateService can only change the TTL of existing DnsRecords: the service "
+                    f"has record types {sorted(r.get('Type') for r in existing)}, the request "
+                    f"{sorted(r.get('Type') for r in requested)}"
+                )
+            ttl = {r["Type"]: r.get("TTL") for r in requested}
+            new_dns = copy.deepcopy(service.dns_config) or {}
+            new_dns["DnsRecords"] = [{**r, "TTL": ttl[r["Type"]]} for r in existing]
+        duplicate = self._duplicate("UPDATE_SERVICE", ("service", service_id))
+        if duplicate is not None:
+            return duplicate
+        failure = self._tracker.match_failure("UPDATE_SERVICE", {service.name, service_id})
+        before = copy.deepcopy(
+            (service.description, service.dns_config, service.health_check_config)
+        )
+        reply = forward()
+        if not reply.ok:
+            return reply
+        op = self._operation(call, reply)
+        if failure is not None:
+            service.description, service.dns_config, service.health_check_config = before
+        else:
+            service.dns_config = new_dns
+            service.health_check_config = change.get("HealthCheckConfig")  # type: ignore[assignment]
+        self._tracker.track(op.id, op.operation_type, ("service", service_id), failure)
+        return reply
+
+    # -- instances ---------------------------------------------------------------------------
+
+    def register_instance(self, call: Call, forward: Forward) -> Reply:
+        """AWS-FACTS, Instances: "RegisterInstance is an upsert keyed on InstanceId". moto:
+        "re-registering an InstanceId duplicates it". The new registration replaces the old
+        one in place."""
+        return self._instance_operation(call, forward, "REGISTER_INSTANCE")
+
+    def deregister_instance(self, call: Call, forward: Forward) -> Reply:
+        return self._instance_operation(call, forward, "DEREGISTER_INSTANCE")
+
+    def _instance_operation(self, call: Call, forward: Forward, op_type: str) -> Reply:
+        b = backend(call)
+        service_id = str(call.body.get("ServiceId", ""))
+        instance_id = str(call.body.get("InstanceId", ""))
+        service = b.services.get(service_id)
+        if service is None:
+            return forward()
+        key = ("instance", service_id, instance_id)
+        duplicate = self._duplicate(op_type, key)
+        if duplicate is not None:
+            return duplicate
+        failure = self._tracker.match_failure(op_type, {service.name, service_id, instance_id})
+        before = list(service.instances)
+        revisions = dict(service.instances_revision)
+        reply = forward()
+        if not reply.ok:
+            return reply
+        op = self._operation(call, reply)
+        op.targets.setdefault("SERVICE", service_id)  # AWS names the service of instance ops
+        if failure is not None:
+            service.instances = before
+            service.instances_revision = revisions
+        elif op_type == "REGISTER_INSTANCE" and any(i.instance_id == instance_id for i in before):
+            new = service.instances[-1]
+            service.instances = [new if i.instance_id == instance_id else i for i in before]
+        self._tracker.track(op.id, op.operation_type, key, failure)
+        return reply
+
+    # -- operations --------------------------------------------------------------------------
+
+    def get_operation(self, call: Call, forward: Forward) -> Reply:
+        """AWS-FACTS: "Poll GetOperation: SUBMITTED/PENDING are in flight, SUCCESS/FAIL are
+        final. FAIL carries ErrorCode/ErrorMessage" and "A new namespace's id is known only
+        from GetOperation's Targets["NAMESPACE"]"."""
+        reply = forward()
+        if not reply.ok:
+            return reply
+        data = reply.json()
+        operation: JSON = data.get("Operation") or {}
+        status, failure = self._tracker.poll(str(operation.get("Id", "")))
+        operation["Status"] = status
+        operation["OwnerAccount"] = call.account
+        if failure is not None:
+            operation["ErrorCode"] = failure.error_code
+            operation["ErrorMessage"] = failure.message
+        data["Operation"] = operation
+        return reply.with_json(data)
+
+    def list_operations(self, call: Call, forward: Forward) -> Reply:
+        """AWS-FACTS: "List calls paginate (MaxResults up to 100, NextToken)"; moto ignores
+        MaxResults, NextToken and Filters, and also forgets every operation whose namespace is
+        gone (all service and instance operations), which breaks later GetOperation calls:
+        this list is built from moto's operations without going through moto's ListOperations.
+        AWS pages first and filters each page ("Cloud Map gets MaxResults operations and then
+        filters them"), so a page can be empty and still carry a NextToken."""
+        items: list[JSON] = []
+        for op in backend(call).operations.values():
+            items.append(
+                {
+                    "Id": op.id,
+                    "Status": self._tracker.peek(op.id),
+                    "Type": op.operation_type,
+                    "UpdateDate": op.updated,
+                    "NAMESPACE": op.targets.get("NAMESPACE"),
+                    "SERVICE": op.targets.get("SERVICE"),
+                }
+            )
+        fields: dict[str, Callable[[JSON], str | None]] = {
+            "NAMESPACE_ID": lambda i: i["NAMESPACE"],
+            "SERVICE_ID": lambda i: i["SERVICE"],
+            "STATUS": lambda i: i["Status"],
+            "TYPE": lambda i: i["Type"],
+        }
+        return self._list(
+            call,
+            items,
+            "Operations",
+            fields,
+            lambda i: {"Id": i["Id"], "Status": i["Status"]},
+        )
+
+    # -- lists -------------------------------------------------------------------------------
+
+    def _list(
+        self,
+        call: Call,
+        items: list[JSON],
+        key: str,
+        fields: dict[str, Callable[[JSON], str | None]],
+        render: Callable[[JSON], JSON] = lambda i: i,
+    ) -> Reply:
+        max_results = call.body.get("MaxResults")
+        try:
+            window, token = page(
+                items,
+                call.body.get("NextToken"),
+                int(max_results) if max_results else None,
+                self.page_size,
+                DEFAULT_MAX_RESULTS,
+            )
+            kept = _apply_filters(window, list(call.body.get("Filters") or []), fields)
+        except ValueError as exc:
+            return _invalid(str(exc))
+        data: JSON = {key: [render(i) for i in kept]}
+        if token:
+            data["NextToken"] = token
+        return Reply.json_ok(data)
+
+    def list_namespaces(self, call: Call, forward: Forward) -> Reply:
+        """AWS-FACTS: "List calls paginate (MaxResults up to 100, NextToken). ListServices/
+        ListNamespaces accept Filters." moto: "ListNamespaces/ListServices/ListOperations ignore
+        MaxResults, NextToken and Filters". Pages are cut first and filtered after, like AWS."""
+        reply = forward({})
+        if not reply.ok:
+            return reply
+        b = backend(call)
+        items: list[JSON] = reply.json().get("Namespaces") or []
+        for item in items:
+            item["ServiceCount"] = sum(
+                1 for s in b.services.values() if s.namespace_id == item["Id"]
+            )
+        fields: dict[str, Callable[[JSON], str | None]] = {
+            "TYPE": lambda i: i.get("Type"),
+            "NAME": lambda i: i.get("Name"),
+            "HTTP_NAME": lambda i: ((i.get("Properties") or {}).get("HttpProperties") or {}).get(
+                "HttpName"
+            ),
+        }
+        return self._list(call, items, "Namespaces", fields)
+
+    def list_services(self, call: Call, forward: Forward) -> Reply:
+        """As list_namespaces; the NAMESPACE_ID filter keeps the services of one namespace
+        (moto returns every service of the region). Adds InstanceCount like AWS."""
+        reply = forward({})
+        if not reply.ok:
+            return reply
+        b = backend(call)
+        items: list[JSON] = reply.json().get("Services") or []
+        for item in items:
+            service: Service | None = b.services.get(item["Id"])
+            item["InstanceCount"] = len(service.instances) if service else 0
+        fields: dict[str, Callable[[JSON], str | None]] = {
+            "NAMESPACE_ID": lambda i: i.get("NamespaceId"),
+        }
+        return self._list(call, items, "Services", fields)
+
+    def list_instances(self, call: Call, forward: Forward) -> Reply:
+        """Pages of at most min(page_size, MaxResults) instances (moto pages only on
+        MaxResults)."""
+        body = {k: v for k, v in call.body.items() if k not in ("NextToken", "MaxResults")}
+        reply = forward(body)
+        if not reply.ok:
+            return reply
+        data = reply.json()
+        listed = self._list(call, list(data.get("Instances") or []), "Instances", {})
+        if listed.ok:
+            out = listed.json()
+            out["ResourceOwner"] = call.account
+            return listed.with_json(out)
+        return listed

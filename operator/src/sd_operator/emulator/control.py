@@ -1,0 +1,100 @@
+"""Configure an emulator that runs in another process, over its `/_emulator/` control API.
+
+Uses only the standard library (no moto): e2e tests drive `sd-operator emulator` with it.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlencode
+
+JSON = dict[str, Any]
+
+
+class EmulatorControlError(RuntimeError):
+    pass
+
+
+class EmulatorControl:
+    """The same configuration methods as `Emulator`, for an emulator at `endpoint_url`."""
+
+    def __init__(self, endpoint_url: str, timeout: float = 10.0) -> None:
+        self.endpoint_url = endpoint_url.rstrip("/")
+        self._timeout = timeout
+
+    def _request(self, method: str, route: str, body: JSON | None = None) -> JSON:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/_emulator/{route}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+                answer = json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode("utf-8", "replace")
+            raise EmulatorControlError(f"{method} /_emulator/{route}: {exc.code} {detail}") from exc
+        if not isinstance(answer, dict):
+            raise EmulatorControlError(f"{method} /_emulator/{route}: not a JSON object")
+        return answer
+
+    def health(self) -> JSON:
+        return self._request("GET", "health")
+
+    def reset(self) -> None:
+        self._request("POST", "reset")
+
+    def inject(
+        self,
+        api: str,
+        *,
+        error: str | None = "ThrottlingException",
+        rate: float = 1.0,
+        count: int | None = None,
+        latency: float = 0.0,
+        status: int | None = None,
+    ) -> None:
+        rule = {
+            "api": api,
+            "error": error,
+            "rate": rate,
+            "count": count,
+            "latency": latency,
+            "status": status,
+        }
+        self._request("POST", "faults", rule)
+
+    def clear_faults(self) -> None:
+        self._request("DELETE", "faults")
+
+    def hold_operations(self, seconds: float | None = None, polls: int | None = None) -> None:
+        self._request("POST", "operations", {"hold": {"seconds": seconds, "polls": polls}})
+
+    def fail_operations(
+        self,
+        match: str,
+        error_code: str = "CANNOT_CREATE_HOSTED_ZONE",
+        message: str = "The operation failed (injected by the sd-operator emulator)",
+        *,
+        count: int | None = None,
+    ) -> None:
+        fail = {"match": match, "error_code": error_code, "message": message, "count": count}
+        self._request("POST", "operations", {"fail": fail})
+
+    def clear_operation_rules(self) -> None:
+        self._request("DELETE", "operations")
+
+    def calls(self) -> dict[str, int]:
+        return {str(k): int(v) for k, v in self._request("GET", "calls")["calls"].items()}
+
+    def reset_calls(self) -> None:
+        self._request("DELETE", "calls")
+
+    def deployments(self, cluster: str, service: str, region: str = "us-east-1") -> int:
+        query = urlencode({"cluster": cluster, "service": service, "region": region})
+        return int(self._request("GET", f"deployments?{query}")["deployments"])

@@ -1,0 +1,277 @@
+"""ECS fidelity: Service Connect read-back, deployments, INACTIVE services, pagination.
+
+Each hook lets moto do the work and then corrects moto's in-process state; the docstrings quote
+the line of /work/shared/design/AWS-FACTS.md (or the AWS API reference) that it reproduces.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from moto.core.utils import utcnow
+from moto.ecs.exceptions import ECSException
+from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
+from moto.moto_api._internal import mock_random
+
+from ._wsgi import JSON, Call, Forward, Handler, Reply, page
+
+DEFAULT_MAX_RESULTS = 10  # ECS ListServices/ListServicesByNamespace without maxResults: 10
+DESCRIBE_SERVICES_MAX = 10
+
+# UpdateService parameters that start a new deployment (AWS API reference, UpdateService:
+# "When you update any of these parameters, Amazon ECS starts new tasks with the new
+# configuration"; AWS-FACTS: "UpdateService with serviceConnectConfiguration or
+# serviceRegistries starts a new deployment").
+DEPLOYMENT_PARAMETERS = (
+    "serviceConnectConfiguration",
+    "serviceRegistries",
+    "taskDefinition",
+    "networkConfiguration",
+    "loadBalancers",
+    "platformVersion",
+    "capacityProviderStrategy",
+    "volumeConfigurations",
+    "vpcLatticeConfigurations",
+)
+
+
+def backend(call: Call) -> EC2ContainerServiceBackend:
+    return ecs_backends[call.account][call.region]
+
+
+def _name(value: Any, default: str = "") -> str:
+    """Short name from a name or an ARN (cluster/.../name)."""
+    return str(value or default).split("/")[-1]
+
+
+def _invalid(message: str) -> Reply:
+    return Reply.error("InvalidParameterException", message)
+
+
+def primary_deployment(service: Service) -> dict[str, Any] | None:
+    return next((d for d in service.deployments if d.get("status") == "PRIMARY"), None)
+
+
+class EcsLayer:
+    def __init__(self, page_size: int) -> None:
+        self.page_size = page_size
+        # (account, region, cluster name, service name) -> deployments started
+        self._deployments: dict[tuple[str, str, str, str], int] = {}
+
+    def reset(self) -> None:
+        self._deployments.clear()
+
+    def deployments(self, account: str, region: str, cluster: str, service: str) -> int:
+        return self._deployments.get((account, region, _name(cluster), _name(service)), 0)
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "CreateService": self.create_service,
+            "UpdateService": self.update_service,
+            "DescribeServices": self.describe_services,
+            "ListServices": self.list_services,
+            "ListServicesByNamespace": self.list_services_by_namespace,
+        }
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _render(forward: Forward, cluster: str, name: str) -> Reply:
+        """moto's answer for the service as it stands now (after the layer's corrections)."""
+        described = forward({"cluster": cluster, "services": [name]}, action="DescribeServices")
+        if not described.ok:
+            return described
+        return Reply.json_ok({"service": described.json()["services"][0]})
+
+    @staticmethod
+    def _check_port_names(b: EC2ContainerServiceBackend, task_def: str | None, sc: JSON) -> str:
+        """AWS-FACTS: "portName must name a `portMappings[].name` in the service's task
+        definition" (ECS refuses the call otherwise: aws-cli #7531)."""
+        if not task_def or not sc.get("enabled"):
+            return ""
+        try:
+            definition = b.describe_task_definition(task_def)
+        except ECSException:
+            return ""
+        containers: list[JSON] = list(definition.container_definitions)
+        names = {
+            mapping.get("name")
+            for container in containers
+            for mapping in container.get("portMappings") or []
+        }
+        for entry in sc.get("services") or []:
+            if entry.get("portName") not in names:
+                return (
+                    f"Service Connect portName {entry.get('portName')!r} is not the name of a "
+                    f"portMapping in task definition {task_def}"
+                )
+        return ""
+
+    def _start_deployment(self, call: Call, service: Service, sc: JSON | None) -> None:
+        """A new PRIMARY deployment; the previous PRIMARY becomes ACTIVE (older ones are gone,
+        as if their tasks had drained). Service Connect configuration is carried over from the
+        previous PRIMARY unless the request sets it; `{enabled: false}` removes it."""
+        old = primary_deployment(service)
+        if old is None:
+            return
+        now = utcnow()
+        deployment_id = f"ecs-svc/{mock_random.randint(0, 32**12)}"
+        new = copy.deepcopy(old)
+        new.update(
+            {
+                "id": deployment_id,
+                "status": "PRIMARY",
+                "createdAt": now,
+                "updatedAt": now,
+                "desiredCount": service.desired_count,
+                "taskDefinition": service.task_definition,
+                "rolloutState": "IN_PROGRESS",
+                "rolloutStateReason": f"ECS deployment {deployment_id} in progress.",
+            }
+        )
+        if sc is not None:
+            if sc.get("enabled"):
+                new["serviceConnectConfiguration"] = copy.deepcopy(sc)
+            else:
+                new.pop("serviceConnectConfiguration", None)
+        old["status"] = "ACTIVE"
+        old["updatedAt"] = now
+        service.deployments = [new, old]
+        key = (call.account, call.region, service.cluster_name, service.name)
+        self._deployments[key] = self._deployments.get(key, 0) + 1
+
+    # -- hooks -------------------------------------------------------------------------------
+
+    def create_service(self, call: Call, forward: Forward) -> Reply:
+        """AWS-FACTS: "Service Connect configuration is NOT returned at the top level of
+        DescribeServices: read it from the deployment whose status is PRIMARY"; moto: "ECS
+        CreateService/UpdateService drop serviceConnectConfiguration". The configuration is
+        stored on the PRIMARY deployment.
+
+        moto: "duplicate CreateService overwrites"; AWS (CreateService/DeleteService API
+        reference): creating a service with the name of an ACTIVE or DRAINING service is an
+        error ("Creation of service was not idempotent.")."""
+        b = backend(call)
+        cluster = _name(call.body.get("cluster"), "default")
+        name = _name(call.body.get("serviceName"))
+        existing = b.services.get(f"{cluster}:{name}")
+        if existing is not None and existing.status in ("ACTIVE", "DRAINING"):
+            return _invalid("Creation of service was not idempotent.")
+        sc = call.body.get("serviceConnectConfiguration")
+        if sc:
+            problem = self._check_port_names(b, call.body.get("taskDefinition"), sc)
+            if problem:
+                return _invalid(problem)
+        reply = forward()
+        if not reply.ok:
+            return reply
+        service = b.services[f"{cluster}:{name}"]
+        primary = primary_deployment(service)
+        if primary is not None and sc and sc.get("enabled"):
+            primary["serviceConnectConfiguration"] = copy.deepcopy(sc)
+        key = (call.account, call.region, cluster, name)
+        self._deployments[key] = 1 if primary is not None else 0
+        return self._render(forward, cluster, name)
+
+    def update_service(self, call: Call, forward: Forward) -> Reply:
+        """AWS-FACTS: "UpdateService with serviceConnectConfiguration or serviceRegistries
+        starts a new deployment" and "CODE_DEPLOY deployment controller: UpdateService cannot
+        change registries". An INACTIVE service answers ServiceNotActiveException as in AWS.
+        moto keeps serviceRegistries itself; the Service Connect configuration goes onto the
+        new PRIMARY deployment, and the deployments started are counted (`deployments()`)."""
+        b = backend(call)
+        cluster = _name(call.body.get("cluster"), "default")
+        name = _name(call.body.get("service"))
+        service = b.services.get(f"{cluster}:{name}")
+        if service is None:
+            return forward()
+        if service.status != "ACTIVE":
+            return Reply.error("ServiceNotActiveException", "Service was not ACTIVE.")
+        triggers = [k for k in DEPLOYMENT_PARAMETERS if call.body.get(k) is not None]
+        if call.body.get("forceNewDeployment"):
+            triggers.append("forceNewDeployment")
+        controller = (service.deployment_controller or {}).get("type", "ECS")
+        if controller != "ECS" and triggers:
+            return _invalid(
+                f"Unable to update {', '.join(triggers)} on a service with a {controller} "
+                "deployment controller. Use AWS CodeDeploy (or a new task set) instead."
+            )
+        sc = call.body.get("serviceConnectConfiguration")
+        if sc is not None:
+            task_def = call.body.get("taskDefinition") or service.task_definition
+            problem = self._check_port_names(b, task_def, sc)
+            if problem:
+                return _invalid(problem)
+        reply = forward()
+        if not reply.ok:
+            return reply
+        if triggers:
+            self._start_deployment(call, service, sc)
+        return self._render(forward, cluster, name)
+
+    def describe_services(self, call: Call, forward: Forward) -> Reply:
+        """AWS-FACTS: "DescribeServices takes up to 10 services per call; its `failures` list
+        reports MISSING ones". A deleted service is answered with status INACTIVE, as the
+        DeleteService API reference says ("Services in the DRAINING or INACTIVE status can
+        still be viewed with the DescribeServices API operation"); moto already does that."""
+        if len(call.body.get("services") or []) > DESCRIBE_SERVICES_MAX:
+            return _invalid("services can have at most 10 items.")
+        return forward()
+
+    def list_services(self, call: Call, forward: Forward) -> Reply:
+        """moto: "INACTIVE services stay listed"; AWS (DeleteService API reference): a deleted
+        service "is no longer visible in the console or in the ListServices API operation".
+        Pages of min(page_size, maxResults or 10) ARNs with nextToken."""
+        body = {k: v for k, v in call.body.items() if k not in ("nextToken", "maxResults")}
+        reply = forward(body)
+        if not reply.ok:
+            return reply
+        b = backend(call)
+        cluster = _name(call.body.get("cluster"), "default")
+        active = [
+            arn
+            for arn in reply.json().get("serviceArns") or []
+            if (svc := b.services.get(f"{cluster}:{_name(arn)}")) is not None
+            and svc.status == "ACTIVE"
+        ]
+        return self._page(call, active)
+
+    def list_services_by_namespace(self, call: Call, forward: Forward) -> Reply:
+        """moto: "ListServicesByNamespace is not implemented (HTTP 500 in server mode)". The
+        ACTIVE services whose PRIMARY deployment uses Service Connect in the namespace (given
+        by name or ARN, as the API takes either)."""
+        from moto.servicediscovery.models import servicediscovery_backends
+
+        wanted = str(call.body.get("namespace", ""))
+        sd = servicediscovery_backends[call.account][call.region]
+        namespace = next(
+            (ns for ns in sd.namespaces.values() if wanted in (ns.name, ns.arn, ns.id)), None
+        )
+        if namespace is None:
+            return Reply.error("NamespaceNotFoundException", f"Namespace {wanted} not found.")
+        aliases = {namespace.name, namespace.arn, namespace.id}
+        arns = []
+        for service in backend(call).services.values():
+            primary = primary_deployment(service)
+            sc = (primary or {}).get("serviceConnectConfiguration") or {}
+            if service.status == "ACTIVE" and sc.get("enabled") and sc.get("namespace") in aliases:
+                arns.append(service.arn)
+        return self._page(call, sorted(arns))
+
+    def _page(self, call: Call, arns: list[str]) -> Reply:
+        max_results = call.body.get("maxResults")
+        try:
+            window, token = page(
+                arns,
+                call.body.get("nextToken"),
+                int(max_results) if max_results else None,
+                self.page_size,
+                DEFAULT_MAX_RESULTS,
+            )
+        except ValueError as exc:
+            return _invalid(str(exc))
+        data: JSON = {"serviceArns": window}
+        if token:
+            data["nextToken"] = token
+        return Reply.json_ok(data)

@@ -1,0 +1,254 @@
+"""The emulator process: moto's server app behind the fidelity layer, on loopback only."""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import signal
+import sys
+import threading
+from types import FrameType, TracebackType
+from typing import Any
+
+from moto.core.base_backend import BackendDict, backend_lock
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from .layer import FidelityLayer, configure_operations, fault_rule
+
+_accounts = itertools.count()
+_accounts_lock = threading.Lock()
+
+
+def _next_account_id() -> str:
+    """moto's default account for the first emulator of the process, then distinct ones: moto
+    keeps its state per account, so each emulator gets state of its own."""
+    with _accounts_lock:
+        n = next(_accounts)
+    return DEFAULT_ACCOUNT_ID if n == 0 else f"{100000000000 + n:012d}"
+
+
+def _reset_account(account_id: str) -> None:
+    """Drop every moto backend of one account (all services, all regions)."""
+    with backend_lock:
+        instances: list[BackendDict[Any]] = list(BackendDict._instances)  # type: ignore[misc]
+        for backend_dict in instances:
+            if dict.__contains__(backend_dict, account_id):
+                dict.__getitem__(backend_dict, account_id).reset()
+                dict.__delitem__(backend_dict, account_id)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _QuietHandler(MotoRequestHandler):
+    """moto's request handler without a log line per request (errors are still logged)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+
+class Emulator:
+    """moto server on loopback with the fidelity layer in front of it.
+
+    >>> with Emulator() as emu:
+    ...     sd = client("servicediscovery", emu.endpoint_url)
+    """
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, page_size: int = 2, seed: int = 0
+    ) -> None:
+        if not _is_loopback(host):
+            raise ValueError(f"the emulator listens on loopback only, not {host!r}")
+        if page_size < 1:
+            raise ValueError("page_size must be >= 1")
+        self._host = host
+        self._port = port
+        self._account_id = _next_account_id()
+        self._layer = FidelityLayer(
+            DomainDispatcherApplication(create_backend_app),
+            self._account_id,
+            page_size=page_size,
+            seed=seed,
+            reset_backend=lambda: _reset_account(self._account_id),
+        )
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> str:
+        """Listen and serve in a daemon thread; returns the endpoint URL."""
+        if self._server is not None:
+            return self.endpoint_url
+        server = make_server(
+            self._host, self._port, self._layer, threaded=True, request_handler=_QuietHandler
+        )
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, name=f"sd-emulator-{server.port}", daemon=True
+        )
+        self._thread.start()
+        return self.endpoint_url
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=10)
+
+    def __enter__(self) -> Emulator:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the emulator is not running: call start() first")
+        host = self._host if ":" not in self._host else f"[{self._host}]"
+        return f"http://{host}:{self._server.port}"
+
+    @property
+    def account_id(self) -> str:
+        """The AWS account id this emulator's resources live in (it appears in ARNs)."""
+        return self._account_id
+
+    @property
+    def page_size(self) -> int:
+        return self._layer.cloudmap.page_size
+
+    @page_size.setter
+    def page_size(self, value: int) -> None:
+        if value < 1:
+            raise ValueError("page_size must be >= 1")
+        self._layer.cloudmap.page_size = value
+        self._layer.ecs.page_size = value
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget everything: moto resources of this emulator's account, fault rules, holds,
+        fail rules, call counts, deployment counts; the fault sequence restarts from the seed."""
+        self._layer.reset()
+
+    # -- faults --------------------------------------------------------------------------------
+
+    def inject(
+        self,
+        api: str,
+        *,
+        error: str | None = "ThrottlingException",
+        rate: float = 1.0,
+        count: int | None = None,
+        latency: float = 0.0,
+        status: int | None = None,
+    ) -> None:
+        """Fault calls to `api` ("servicediscovery:CreateService", "ecs:*", "*"): with
+        probability `rate` (seeded), at most `count` times, after `latency` seconds, answer
+        `error` (None: only the latency) with `status` (default: 503 for ServiceUnavailable,
+        500 for InternalFailure, else 400)."""
+        self._layer.faults.add(
+            fault_rule(
+                {
+                    "api": api,
+                    "error": error,
+                    "rate": rate,
+                    "count": count,
+                    "latency": latency,
+                    "status": status,
+                }
+            )
+        )
+
+    def clear_faults(self) -> None:
+        self._layer.faults.clear()
+
+    def hold_operations(self, seconds: float | None = None, polls: int | None = None) -> None:
+        """Cloud Map operations submitted from now on answer SUBMITTED, then PENDING, until
+        `seconds` have passed and GetOperation has answered `polls` times; then SUCCESS (or
+        FAIL). No arguments: operations are final at once (moto's behaviour)."""
+        configure_operations(self._layer.operations, {"hold": {"seconds": seconds, "polls": polls}})
+
+    def fail_operations(
+        self,
+        match: str,
+        error_code: str = "CANNOT_CREATE_HOSTED_ZONE",
+        message: str = "The operation failed (injected by the sd-operator emulator)",
+        *,
+        count: int | None = None,
+    ) -> None:
+        """Operations submitted from now on that match (operation type such as
+        CREATE_NAMESPACE, or the name/id of their namespace, service or instance) end in FAIL
+        with ErrorCode/ErrorMessage, and leave the resource as it was."""
+        configure_operations(
+            self._layer.operations,
+            {
+                "fail": {
+                    "match": match,
+                    "error_code": error_code,
+                    "message": message,
+                    "count": count,
+                }
+            },
+        )
+
+    def clear_operation_rules(self) -> None:
+        self._layer.operations.clear_rules()
+
+    # -- observation ---------------------------------------------------------------------------
+
+    def calls(self) -> dict[str, int]:
+        """Calls received per API ("servicediscovery:GetOperation": 3, ...), faulted included."""
+        return self._layer.faults.calls()
+
+    def reset_calls(self) -> None:
+        self._layer.faults.reset_calls()
+
+    def deployments(self, cluster: str, service: str, region: str = "us-east-1") -> int:
+        """ECS deployments started for a service: 1 from CreateService, +1 per UpdateService
+        that starts one (0 for an unknown service)."""
+        return self._layer.deployments(cluster, service, region)
+
+
+def serve(host: str = "127.0.0.1", port: int = 0, *, page_size: int = 2, seed: int = 0) -> None:
+    """Run an emulator in the foreground until SIGINT/SIGTERM (`sd-operator emulator`).
+    Prints `endpoint: http://127.0.0.1:PORT` once it listens."""
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    emulator = Emulator(host, port, page_size=page_size, seed=seed)
+    try:
+        url = emulator.start()
+        print(f"endpoint: {url}", flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        emulator.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sys.stdout.flush()

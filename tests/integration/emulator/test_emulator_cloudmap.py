@@ -1,0 +1,255 @@
+"""Cloud Map fidelity: each test names the AWS-FACTS.md behaviour it checks the emulator for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from emulator_helpers import (
+    all_pages,
+    error_field,
+    make_http_namespace,
+    make_namespace,
+    make_service,
+    wait_operation,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def _code(exc: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(exc.value.response["Error"]["Code"])
+
+
+def test_namespace_name_collision_carries_existing_id(sd: Any) -> None:
+    """AWS-FACTS: "Names collide with NamespaceAlreadyExists ... (the error carries the
+    existing id)"."""
+    ns_id = make_namespace(sd, "app.local")
+    with pytest.raises(ClientError) as exc:
+        sd.create_private_dns_namespace(Name="app.local", Vpc="vpc-2", CreatorRequestId="other")
+    assert _code(exc) == "NamespaceAlreadyExists"
+    assert error_field(exc.value, "NamespaceId") == ns_id
+    assert len(sd.list_namespaces()["Namespaces"]) == 1
+
+
+def test_namespace_creator_request_id_returns_the_same_operation(sd: Any) -> None:
+    """AWS-FACTS: "Every Create* accepts CreatorRequestId ... so a retry after a crash cannot
+    create a twin": the same CreatorRequestId answers the first OperationId."""
+    first = sd.create_http_namespace(Name="shop", CreatorRequestId="uid-1")["OperationId"]
+    again = sd.create_http_namespace(Name="shop", CreatorRequestId="uid-1")["OperationId"]
+    assert again == first
+    assert [ns["Name"] for ns in sd.list_namespaces()["Namespaces"]] == ["shop"]
+
+
+def test_two_private_namespaces_in_one_vpc_are_allowed(sd: Any) -> None:
+    """moto refuses any second private namespace in a VPC; AWS only conflicts on overlapping
+    domains (see test_emulator_operations for that case)."""
+    make_namespace(sd, "a.local", vpc="vpc-1")
+    make_namespace(sd, "b.local", vpc="vpc-1")
+    names = {ns["Name"] for ns in sd.list_namespaces(MaxResults=10)["Namespaces"]}
+    assert names == {"a.local", "b.local"}
+
+
+def test_service_name_collision_and_creator_request_id(sd: Any) -> None:
+    """AWS-FACTS: ServiceAlreadyExists carries the existing id; the same CreatorRequestId
+    answers the same service instead of a twin."""
+    ns_id = make_namespace(sd)
+    created = sd.create_service(Name="web", NamespaceId=ns_id, CreatorRequestId="svc-uid")
+    again = sd.create_service(Name="web", NamespaceId=ns_id, CreatorRequestId="svc-uid")
+    assert again["Service"]["Id"] == created["Service"]["Id"]
+    with pytest.raises(ClientError) as exc:
+        sd.create_service(Name="web", NamespaceId=ns_id, CreatorRequestId="another-uid")
+    assert _code(exc) == "ServiceAlreadyExists"
+    assert error_field(exc.value, "ServiceId") == created["Service"]["Id"]
+    assert len(sd.list_services(MaxResults=10)["Services"]) == 1
+
+
+def test_create_service_in_unknown_namespace_and_type(sd: Any) -> None:
+    """AWS answers NamespaceNotFound and sets the service Type (moto does neither)."""
+    with pytest.raises(ClientError) as exc:
+        sd.create_service(Name="web", NamespaceId="ns-doesnotexist000000")
+    assert _code(exc) == "NamespaceNotFound"
+    dns = sd.get_service(Id=make_service(sd, make_namespace(sd)))["Service"]
+    http = sd.create_service(Name="api", NamespaceId=make_http_namespace(sd))["Service"]
+    assert dns["Type"] == "DNS_HTTP"
+    assert http["Type"] == "HTTP"
+
+
+def test_delete_service_with_instances_is_resource_in_use(sd: Any) -> None:
+    """AWS-FACTS: "DeleteService fails with ResourceInUse while instances exist"."""
+    service_id = make_service(sd, make_namespace(sd))
+    wait_operation(
+        sd,
+        sd.register_instance(
+            ServiceId=service_id, InstanceId="i-1", Attributes={"AWS_INSTANCE_IPV4": "10.0.0.1"}
+        )["OperationId"],
+    )
+    with pytest.raises(ClientError) as exc:
+        sd.delete_service(Id=service_id)
+    assert _code(exc) == "ResourceInUse"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    wait_operation(
+        sd, sd.deregister_instance(ServiceId=service_id, InstanceId="i-1")["OperationId"]
+    )
+    sd.delete_service(Id=service_id)
+    with pytest.raises(ClientError) as exc:
+        sd.delete_service(Id=service_id)
+    assert _code(exc) == "ServiceNotFound"
+
+
+def test_delete_namespace_with_services_is_resource_in_use(sd: Any) -> None:
+    """AWS-FACTS: "DeleteNamespace fails with ResourceInUse while services exist"."""
+    ns_id = make_namespace(sd)
+    service_id = make_service(sd, ns_id)
+    with pytest.raises(ClientError) as exc:
+        sd.delete_namespace(Id=ns_id)
+    assert _code(exc) == "ResourceInUse"
+    sd.delete_service(Id=service_id)
+    assert wait_operation(sd, sd.delete_namespace(Id=ns_id)["OperationId"])["Status"] == "SUCCESS"
+    assert sd.list_namespaces()["Namespaces"] == []
+
+
+def test_list_namespaces_paginates_and_filters(sd: Any) -> None:
+    """AWS-FACTS: "List calls paginate (MaxResults up to 100, NextToken). ListServices/
+    ListNamespaces accept Filters"; AWS pages first and filters each page."""
+    for name in ("n1.local", "n2.local", "n3.local"):
+        make_namespace(sd, name, vpc=f"vpc-{name}")
+    make_http_namespace(sd, "h1")
+    first = sd.list_namespaces()
+    assert len(first["Namespaces"]) == 2
+    assert "NextToken" in first
+    assert len(sd.list_namespaces(MaxResults=1)["Namespaces"]) == 1  # min(page_size, Max)
+    everything, pages = all_pages(sd.list_namespaces, "Namespaces")
+    assert len(everything) == 4
+    assert pages == 2
+    http, _ = all_pages(
+        sd.list_namespaces, "Namespaces", Filters=[{"Name": "TYPE", "Values": ["HTTP"]}]
+    )
+    assert [ns["Name"] for ns in http] == ["h1"]
+    # The first page (n1, n2) holds no HTTP namespace: empty, but with a NextToken.
+    page = sd.list_namespaces(Filters=[{"Name": "TYPE", "Values": ["HTTP"], "Condition": "EQ"}])
+    assert page["Namespaces"] == []
+    assert page["NextToken"]
+    named, _ = all_pages(
+        sd.list_namespaces, "Namespaces", Filters=[{"Name": "NAME", "Values": ["n3.local"]}]
+    )
+    assert [ns["Name"] for ns in named] == ["n3.local"]
+    with pytest.raises(ClientError) as exc:
+        sd.list_namespaces(NextToken="not-a-token")
+    assert _code(exc) == "InvalidInput"
+
+
+def test_list_services_paginates_and_filters_by_namespace(sd: Any) -> None:
+    """AWS-FACTS: ListServices paginates and takes the NAMESPACE_ID filter (moto returns every
+    service of the region)."""
+    ns_a, ns_b = make_namespace(sd, "a.local"), make_namespace(sd, "b.local", vpc="vpc-b")
+    for name in ("s1", "s2", "s3"):
+        make_service(sd, ns_a, name)
+    make_service(sd, ns_b, "other")
+    services, pages = all_pages(
+        sd.list_services,
+        "Services",
+        Filters=[{"Name": "NAMESPACE_ID", "Values": [ns_a], "Condition": "EQ"}],
+    )
+    assert sorted(s["Name"] for s in services) == ["s1", "s2", "s3"]
+    assert pages == 2
+    assert all(s["InstanceCount"] == 0 for s in services)
+
+
+def test_list_instances_paginates(sd: Any) -> None:
+    service_id = make_service(sd, make_namespace(sd))
+    for n in range(5):
+        sd.register_instance(
+            ServiceId=service_id, InstanceId=f"i-{n}", Attributes={"AWS_INSTANCE_IPV4": "10.0.0.1"}
+        )
+    instances, pages = all_pages(sd.list_instances, "Instances", ServiceId=service_id)
+    assert [i["Id"] for i in instances] == [f"i-{n}" for n in range(5)]
+    assert pages == 3
+
+
+def test_update_service_changes_only_ttls_and_health_check(sd: Any) -> None:
+    """AWS-FACTS, UpdateService: "Can change only record TTLs of existing DnsRecords,
+    HealthCheckConfig and Description"; moto wipes DnsConfig when the request has none."""
+    ns_id = make_namespace(sd)
+    service_id = make_service(sd, ns_id, ttl=10)
+    op = sd.update_service(Id=service_id, Service={"Description": "new words"})["OperationId"]
+    wait_operation(sd, op)
+    service = sd.get_service(Id=service_id)["Service"]
+    assert service["Description"] == "new words"
+    assert service["DnsConfig"]["RoutingPolicy"] == "MULTIVALUE"
+    assert service["DnsConfig"]["DnsRecords"] == [{"Type": "A", "TTL": 10}]
+    op = sd.update_service(
+        Id=service_id, Service={"DnsConfig": {"DnsRecords": [{"Type": "A", "TTL": 60}]}}
+    )["OperationId"]
+    wait_operation(sd, op)
+    service = sd.get_service(Id=service_id)["Service"]
+    assert service["DnsConfig"]["DnsRecords"] == [{"Type": "A", "TTL": 60}]
+    assert service["DnsConfig"]["RoutingPolicy"] == "MULTIVALUE"
+    assert service["HealthCheckCustomConfig"] == {"FailureThreshold": 1}
+    with pytest.raises(ClientError) as exc:
+        sd.update_service(
+            Id=service_id, Service={"DnsConfig": {"DnsRecords": [{"Type": "SRV", "TTL": 60}]}}
+        )
+    assert _code(exc) == "InvalidInput"
+
+
+def test_update_service_omitted_health_check_config_is_removed(sd: Any) -> None:
+    """AWS-FACTS: "Send the full DnsConfig.DnsRecords and HealthCheckConfig every time: what
+    is omitted is removed"."""
+    op_id = sd.create_public_dns_namespace(Name="example.com")["OperationId"]
+    ns_id = wait_operation(sd, op_id)["Targets"]["NAMESPACE"]
+    service_id = sd.create_service(
+        Name="www",
+        NamespaceId=ns_id,
+        DnsConfig={"RoutingPolicy": "WEIGHTED", "DnsRecords": [{"Type": "A", "TTL": 30}]},
+        HealthCheckConfig={"Type": "HTTP", "ResourcePath": "/health", "FailureThreshold": 3},
+    )["Service"]["Id"]
+    wait_operation(
+        sd, sd.update_service(Id=service_id, Service={"Description": "x"})["OperationId"]
+    )
+    service = sd.get_service(Id=service_id)["Service"]
+    assert "HealthCheckConfig" not in service
+    assert service["DnsConfig"]["RoutingPolicy"] == "WEIGHTED"
+
+
+def test_update_service_in_http_namespace_is_refused(sd: Any) -> None:
+    """AWS-FACTS, UpdateService: "Not allowed for services in HTTP namespaces"."""
+    service_id = sd.create_service(Name="api", NamespaceId=make_http_namespace(sd))["Service"]["Id"]
+    with pytest.raises(ClientError) as exc:
+        sd.update_service(Id=service_id, Service={"Description": "x"})
+    assert _code(exc) == "InvalidInput"
+
+
+def test_register_instance_is_an_upsert(sd: Any) -> None:
+    """AWS-FACTS, Instances: "RegisterInstance is an upsert keyed on InstanceId" (moto
+    duplicates)."""
+    service_id = make_service(sd, make_namespace(sd))
+    for ip in ("10.0.0.1", "10.0.0.2"):
+        op = sd.register_instance(
+            ServiceId=service_id, InstanceId="task-1", Attributes={"AWS_INSTANCE_IPV4": ip}
+        )
+        wait_operation(sd, op["OperationId"])
+    instances = sd.list_instances(ServiceId=service_id)["Instances"]
+    assert instances == [{"Id": "task-1", "Attributes": {"AWS_INSTANCE_IPV4": "10.0.0.2"}}]
+    assert sd.list_services()["Services"][0]["InstanceCount"] == 1
+
+
+def test_discover_instances_works_with_the_client_helper(sd: Any) -> None:
+    """AWS-FACTS: "Server mode: DiscoverInstances uses the `data-` host prefix; use botocore
+    Config(inject_host_prefix=False)" - `client()` sets it."""
+    assert sd.meta.config.inject_host_prefix is False
+    service_id = make_service(sd, make_namespace(sd, "disc.local"))
+    sd.register_instance(
+        ServiceId=service_id, InstanceId="t", Attributes={"AWS_INSTANCE_IPV4": "10.1.2.3"}
+    )
+    found = sd.discover_instances(NamespaceName="disc.local", ServiceName="web")["Instances"]
+    assert [i["Attributes"]["AWS_INSTANCE_IPV4"] for i in found] == ["10.1.2.3"]
+
+
+def test_update_http_namespace_answers_operation_id(sd: Any) -> None:
+    """Update*Namespace is asynchronous (AWS-FACTS); moto's UpdateHttpNamespace answers a
+    lower-case `operationId` that botocore drops."""
+    ns_id = make_http_namespace(sd)
+    answer = sd.update_http_namespace(Id=ns_id, Namespace={"Description": "d"})
+    assert wait_operation(sd, answer["OperationId"])["Type"] == "UPDATE_NAMESPACE"
