@@ -1,0 +1,247 @@
+"""The CRDs are structural, documented, and say what the CLI's validator says."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sd_operator.model import parse
+from sd_operator.model.spec import GROUP, KIND_DISCOVERY, KIND_NAMESPACE, VERSION
+
+ROOT = Path(__file__).resolve().parents[2]
+CRDS = ROOT / "crds"
+CHART_CRDS = ROOT / "helm" / "sd-operator" / "crds"
+FIXTURES = ROOT / "tests" / "fixtures"
+OURS = {KIND_NAMESPACE: "cloudmapnamespaces.yaml", KIND_DISCOVERY: "servicediscoveries.yaml"}
+
+
+def load(name: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all((CRDS / name).read_text()) if d]
+
+
+def crd(kind: str) -> dict[str, Any]:
+    [doc] = load(OURS[kind])
+    return doc
+
+
+def version(kind: str) -> dict[str, Any]:
+    [v] = crd(kind)["spec"]["versions"]
+    return v
+
+
+def root_schema(kind: str) -> dict[str, Any]:
+    schema: dict[str, Any] = version(kind)["schema"]["openAPIV3Schema"]
+    return schema
+
+
+def nodes(schema: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    yield path, schema
+    for name, sub in schema.get("properties", {}).items():
+        yield from nodes(sub, f"{path}.{name}")
+    if isinstance(schema.get("additionalProperties"), dict):
+        yield from nodes(schema["additionalProperties"], f"{path}[*]")
+    if "items" in schema:
+        yield from nodes(schema["items"], f"{path}[]")
+
+
+def rules(kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for path, node in nodes(root_schema(kind)):
+        for rule in node.get("x-kubernetes-validations", ()):
+            yield path, rule
+
+
+def is_transition(rule: dict[str, Any]) -> bool:
+    return "oldSelf" in rule["rule"]
+
+
+def fixture_expectations(pattern: str) -> list[str]:
+    found = []
+    for path in sorted(FIXTURES.glob(pattern)):
+        match = re.search(r"^# expect-api: (.*)$", path.read_text(), re.MULTILINE)
+        assert match, path
+        found.append(match.group(1))
+    return found
+
+
+# Structure ----------------------------------------------------------------------------------------
+
+
+def test_crd_files_are_v1_crds() -> None:
+    names = sorted(p.name for p in CRDS.glob("*.yaml"))
+    assert names == ["cloudmapnamespaces.yaml", "kopf-peering.yaml", "servicediscoveries.yaml"]
+    for name in names:
+        for doc in load(name):
+            assert doc["apiVersion"] == "apiextensions.k8s.io/v1"
+            assert doc["kind"] == "CustomResourceDefinition"
+            names_ = doc["spec"]["names"]
+            assert doc["metadata"]["name"] == f"{names_['plural']}.{doc['spec']['group']}"
+
+
+@pytest.mark.parametrize(("kind", "short"), [(KIND_NAMESPACE, "cmns"), (KIND_DISCOVERY, "sd")])
+def test_names_scope_and_status_subresource(kind: str, short: str) -> None:
+    spec = crd(kind)["spec"]
+    assert (spec["group"], spec["scope"], spec["names"]["kind"]) == (GROUP, "Namespaced", kind)
+    assert spec["names"]["shortNames"] == [short]
+    assert spec["names"]["categories"] == ["sd-operator"]
+    v = version(kind)
+    assert (v["name"], v["served"], v["storage"]) == (VERSION, True, True)
+    assert v["subresources"] == {"status": {}}
+
+
+@pytest.mark.parametrize("kind", list(OURS))
+def test_printer_columns(kind: str) -> None:
+    columns = {c["name"]: c for c in version(kind)["additionalPrinterColumns"]}
+    for name, condition in (("READY", "Ready"), ("SYNCED", "Synced"), ("DRIFT", "Drifted")):
+        assert columns[name]["jsonPath"] == f'.status.conditions[?(@.type=="{condition}")].status'
+        assert columns[name].get("priority", 0) == 0
+    assert columns["AGE"] == {
+        "name": "AGE",
+        "type": "date",
+        "jsonPath": ".metadata.creationTimestamp",
+    }
+
+
+@pytest.mark.parametrize("kind", list(OURS))
+def test_schema_is_structural_and_documented(kind: str) -> None:
+    for path, node in nodes(root_schema(kind)):
+        untyped = node.get("x-kubernetes-preserve-unknown-fields") or node.get(
+            "x-kubernetes-int-or-string"
+        )
+        assert "type" in node or untyped, f"{kind}{path} has no type"
+        if path and not path.endswith(("[]", "[*]")) and path != ".metadata":
+            assert node.get("description"), f"{kind}{path} has no description"
+        if node.get("type") == "object" and path.startswith((".spec", ".status")):
+            assert not node.get("x-kubernetes-preserve-unknown-fields"), f"{kind}{path} is open"
+    status = root_schema(kind)["properties"]["status"]["properties"]
+    assert {"observedGeneration", "conditions", "operation", "drift", "lastObservedTime"} <= set(
+        status
+    )
+    condition = status["conditions"]["items"]["properties"]
+    assert set(condition) == {
+        "type",
+        "status",
+        "reason",
+        "message",
+        "lastTransitionTime",
+        "observedGeneration",
+    }
+
+
+def test_discovery_status_has_every_id() -> None:
+    status = root_schema(KIND_DISCOVERY)["properties"]["status"]["properties"]
+    assert {"namespaceId", "namespaceArn", "serviceId", "serviceArn", "ecsServiceArn"} <= set(
+        status
+    )
+    drift = status["drift"]["items"]["properties"]
+    assert set(drift) == {"field", "desired", "observed", "detectedAt", "action"}
+    assert set(status["operation"]["properties"]) == {"id", "type", "submittedAt"}
+
+
+@pytest.mark.parametrize("kind", list(OURS))
+def test_every_cel_rule_has_a_message(kind: str) -> None:
+    for path, rule in rules(kind):
+        assert rule.get("message"), f"{kind}{path}: {rule['rule']}"
+        if is_transition(rule):
+            assert "is immutable; create a new" in rule["message"], rule["message"]
+            assert f"create a new {kind} to change it" in rule["message"]
+
+
+def test_kopf_peering_crds() -> None:
+    docs = {d["spec"]["names"]["kind"]: d for d in load("kopf-peering.yaml")}
+    assert set(docs) == {"ClusterKopfPeering", "KopfPeering"}
+    assert docs["ClusterKopfPeering"]["spec"]["scope"] == "Cluster"
+    assert docs["KopfPeering"]["spec"]["scope"] == "Namespaced"
+    for doc in docs.values():
+        assert doc["spec"]["group"] == "kopf.dev"
+        assert [v["name"] for v in doc["spec"]["versions"]] == ["v1"]
+
+
+def test_helm_chart_crds_are_byte_identical_copies() -> None:
+    ours = {p.name: p.read_bytes() for p in CRDS.glob("*.yaml")}
+    chart = {p.name: p.read_bytes() for p in CHART_CRDS.glob("*.yaml")}
+    assert chart == ours, "run hack/sync-crds.sh"
+
+
+# Every CEL rule is exercised by a fixture ---------------------------------------------------------
+
+
+def test_every_static_rule_has_an_invalid_fixture() -> None:
+    expected = fixture_expectations("invalid/*.yaml")
+    for kind in OURS:
+        for path, rule in rules(kind):
+            if not is_transition(rule):
+                assert any(e in rule["message"] for e in expected), (kind, path)
+
+
+def test_every_transition_rule_has_an_update_fixture() -> None:
+    expected = fixture_expectations("invalid-updates/*/after.yaml")
+    transition = {r["message"] for kind in OURS for _, r in rules(kind) if is_transition(r)}
+    assert transition <= set(expected)
+    assert set(expected) <= transition
+
+
+# The CLI's schema mirrors the CRDs ----------------------------------------------------------------
+
+
+def compare(crd_node: dict[str, Any], py: parse.Schema, path: str) -> None:
+    static = sorted(
+        (r["message"], r.get("fieldPath", "").lstrip("."))
+        for r in crd_node.get("x-kubernetes-validations", ())
+        if not is_transition(r)
+    )
+    assert static == sorted((r.message, r.field) for r in py.rules), path
+    if isinstance(py, parse.Str):
+        assert crd_node["type"] == "string", path
+        assert crd_node.get("enum", []) == list(py.enum), path
+        for key, value in (
+            ("pattern", py.pattern),
+            ("minLength", py.min_length),
+            ("maxLength", py.max_length),
+            ("default", py.default),
+        ):
+            assert crd_node.get(key) == value, f"{path}: {key}"
+    elif isinstance(py, parse.Int):
+        assert crd_node["type"] == "integer", path
+        for key, value in (
+            ("minimum", py.minimum),
+            ("maximum", py.maximum),
+            ("default", py.default),
+        ):
+            assert crd_node.get(key) == value, f"{path}: {key}"
+    elif isinstance(py, parse.Bool):
+        assert crd_node["type"] == "boolean", path
+        assert crd_node.get("default") == py.default, path
+    elif isinstance(py, parse.Obj):
+        assert crd_node["type"] == "object", path
+        assert set(crd_node.get("properties", {})) == set(py.properties), path
+        assert sorted(crd_node.get("required", [])) == sorted(py.required), path
+        for name, sub in py.properties.items():
+            compare(crd_node["properties"][name], sub, f"{path}.{name}")
+    elif isinstance(py, parse.MapOf):
+        assert crd_node["type"] == "object", path
+        assert "properties" not in crd_node, path
+        assert crd_node.get("maxProperties") == py.max_properties, path
+        compare(crd_node["additionalProperties"], py.values, f"{path}[*]")
+    else:
+        assert crd_node["type"] == "array", path
+        assert crd_node.get("minItems") == py.min_items, path
+        assert crd_node.get("maxItems") == py.max_items, path
+        compare(crd_node["items"], py.items, f"{path}[]")
+
+
+@pytest.mark.parametrize("kind", list(OURS))
+def test_cli_schema_mirrors_the_crd(kind: str) -> None:
+    schema = parse.KINDS[kind]
+    root = root_schema(kind)
+    compare(root["properties"]["spec"], schema.spec, "spec")
+    static_root = sorted(
+        (r["message"], r.get("fieldPath", "").lstrip("."))
+        for r in root.get("x-kubernetes-validations", ())
+        if not is_transition(r)
+    )
+    assert static_root == sorted((r.message, r.field) for r in schema.rules)

@@ -1,0 +1,428 @@
+"""Manifests -> Resource: what the CLI refuses, it refuses like the API server, naming the field."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sd_operator.model.parse import SpecError, load_manifests, parse_resource
+from sd_operator.model.spec import (
+    KIND_DISCOVERY,
+    KIND_NAMESPACE,
+    AdoptionPolicy,
+    ClientAlias,
+    DeletionPolicy,
+    DriftPolicy,
+    NamespaceSpec,
+    NamespaceType,
+    RecordType,
+    Resource,
+    Route53CheckType,
+    RoutingPolicy,
+    ServiceDiscoverySpec,
+)
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+INVALID = sorted((FIXTURES / "invalid").glob("*.yaml"))
+UPDATES = sorted(p for p in (FIXTURES / "invalid-updates").iterdir() if p.is_dir())
+
+
+def header(path: Path, key: str) -> str:
+    found = re.search(rf"^# {key}: (.*)$", path.read_text(), re.MULTILINE)
+    assert found, f"{path} lacks a '# {key}:' line"
+    return found.group(1)
+
+
+def by_name(resources: list[Resource], name: str) -> Resource:
+    return next(r for r in resources if r.identity.name == name)
+
+
+def discovery(res: Resource) -> ServiceDiscoverySpec:
+    assert isinstance(res.spec, ServiceDiscoverySpec)
+    return res.spec
+
+
+def namespace(res: Resource) -> NamespaceSpec:
+    assert isinstance(res.spec, NamespaceSpec)
+    return res.spec
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+HTTP_NAMESPACE = """\
+apiVersion: sd-operator.io/v1alpha1
+kind: CloudMapNamespace
+metadata: {name: api, namespace: team}
+spec: {name: api, type: Http}
+"""
+DISCOVERY_IN_API = """\
+apiVersion: sd-operator.io/v1alpha1
+kind: ServiceDiscovery
+metadata: {name: orders, namespace: team}
+spec:
+  namespaceRef: {name: api}
+  service: {healthCheck: {custom: {}}}
+"""
+
+
+# The invalid corpus -------------------------------------------------------------------------------
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(INVALID) >= 18
+    assert len(UPDATES) >= 4
+
+
+@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
+def test_invalid_fixture_is_refused_naming_field_and_source(path: Path) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_manifests([str(path)])
+    err = caught.value
+    assert err.field == header(path, "expect-field")
+    assert err.source.startswith(f"{path}#")
+    # Same words as the API server (CEL messages are shared; schema errors use its phrasing).
+    assert header(path, "expect-api") in str(err)
+    assert err.field in str(err)
+    assert err.source in str(err)
+    assert err.resource in str(err)
+
+
+@pytest.mark.parametrize("case", UPDATES, ids=lambda p: p.name)
+def test_update_fixtures_pass_static_validation(case: Path) -> None:
+    # Immutability needs the stored object: only the API server's transition rules refuse these.
+    before, after = (
+        parse_resource(yaml.safe_load((case / name).read_text()), str(case / name))
+        for name in ("before.yaml", "after.yaml")
+    )
+    assert header(case / "after.yaml", "expect-api").endswith("to change it")
+    assert before.identity == after.identity
+    assert before.spec != after.spec
+
+
+# Valid manifests and defaults ---------------------------------------------------------------------
+
+
+def test_valid_fixtures_load_namespaces_first() -> None:
+    resources = load_manifests([str(FIXTURES / "valid")])
+    kinds = [r.identity.kind for r in resources]
+    assert kinds == sorted(kinds, key=lambda k: k != KIND_NAMESPACE)
+    assert kinds.count(KIND_NAMESPACE) == 3
+    assert kinds.count(KIND_DISCOVERY) == 5
+
+
+def test_defaults_are_applied() -> None:
+    resources = load_manifests([str(FIXTURES / "valid" / "01-http-namespace.yaml")])
+    ns = namespace(by_name(resources, "internal-api"))
+    assert ns.type is NamespaceType.HTTP
+    assert (ns.vpc, ns.description, ns.region, dict(ns.tags)) == (None, None, None, {})
+    assert ns.deletion_policy is DeletionPolicy.DELETE
+    assert ns.adoption_policy is AdoptionPolicy.NEVER
+    sd = discovery(by_name(resources, "orders"))
+    assert sd.service is not None
+    assert sd.service.name == "orders"
+    assert sd.service.health_check is not None
+    assert sd.service.health_check.custom
+    assert sd.service.health_check.route53 is None
+    assert sd.drift is DriftPolicy.CORRECT
+    assert sd.max_ttl_seconds == 60
+    assert sd.deletion_policy is DeletionPolicy.DELETE
+    assert sd.adoption_policy is AdoptionPolicy.NEVER
+    assert sd.ecs is not None
+    assert sd.ecs.registry is not None
+    assert (sd.ecs.registry.port, sd.ecs.registry.container_name) == (None, None)
+
+
+def test_record_ttl_routing_policy_and_service_connect_defaults() -> None:
+    [_, res] = load_manifests([str(FIXTURES / "valid" / "03-service-connect-tls.yaml")])
+    sd = discovery(res)
+    assert sd.service is not None
+    assert sd.service.dns is not None
+    assert sd.service.dns.routing_policy is RoutingPolicy.MULTIVALUE
+    assert [(r.type, r.ttl) for r in sd.service.dns.records] == [(RecordType.SRV, 10)]
+    assert sd.ecs is not None
+    sc = sd.ecs.service_connect
+    assert sc is not None
+    assert sc.enabled
+    assert sc.namespace == "myapp.local"
+    http, grpc = sc.services
+    assert http.client_aliases == (ClientAlias(port=80, dns_name="user-svc"),)
+    assert http.ingress_port_override == 15000
+    assert http.timeout is not None
+    assert (http.timeout.idle_timeout_seconds, http.timeout.per_request_timeout_seconds) == (
+        300,
+        15,
+    )
+    assert http.tls is not None
+    assert http.tls.aws_pca_authority_arn.endswith(
+        ":certificate-authority/1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"
+    )
+    assert http.tls.kms_key == "alias/service-connect"
+    assert (grpc.port_name, grpc.discovery_name, grpc.client_aliases, grpc.tls) == (
+        "grpc",
+        None,
+        (),
+        None,
+    )
+    assert sc.log_configuration is not None
+    assert sc.log_configuration.log_driver == "awslogs"
+    assert sc.log_configuration.secret_options[0].value_from.startswith("arn:aws:ssm:")
+
+
+def test_route53_health_check_in_public_namespace() -> None:
+    resources = load_manifests([str(FIXTURES / "valid" / "02-public-dns-route53.yaml")])
+    ns = namespace(by_name(resources, "public"))
+    assert (ns.type, ns.region, ns.deletion_policy) == (
+        NamespaceType.DNS_PUBLIC,
+        "eu-west-1",
+        DeletionPolicy.RETAIN,
+    )
+    assert ns.tags == {"team": "edge", "cost-center": "4711"}
+    sd = discovery(by_name(resources, "gateway"))
+    assert sd.service is not None
+    assert sd.service.health_check is not None
+    check = sd.service.health_check.route53
+    assert check is not None
+    assert (check.type, check.resource_path, check.failure_threshold) == (
+        Route53CheckType.HTTPS,
+        "/healthz",
+        3,
+    )
+    assert not sd.service.health_check.custom
+    assert (sd.drift, sd.max_ttl_seconds) == (DriftPolicy.REPORT, 300)
+
+
+def test_external_namespace_and_other_api_groups_skipped() -> None:
+    [res] = load_manifests([str(FIXTURES / "valid" / "04-external-namespace.yaml")])
+    sd = discovery(res)
+    assert res.source.endswith("04-external-namespace.yaml#1")
+    assert sd.namespace_ref is None
+    assert sd.cloud_map_namespace is not None
+    assert sd.cloud_map_namespace.name == "shared.corp.local"
+    assert sd.region == "eu-central-1"
+    assert sd.service is None
+
+
+def test_route53_failure_threshold_defaults_to_one() -> None:
+    doc = {
+        "apiVersion": "sd-operator.io/v1alpha1",
+        "kind": "ServiceDiscovery",
+        "metadata": {"name": "web"},
+        "spec": {
+            "cloudMapNamespace": {"name": "example.com"},
+            "service": {
+                "dns": {"records": [{"type": "A", "ttl": 5}]},
+                "healthCheck": {"route53": {"type": "TCP"}},
+            },
+        },
+    }
+    sd = discovery(parse_resource(doc))
+    assert sd.service is not None
+    assert sd.service.health_check is not None
+    assert sd.service.health_check.route53 is not None
+    assert sd.service.health_check.route53.failure_threshold == 1
+
+
+def test_identity_comes_from_metadata_with_default_namespace() -> None:
+    doc = {
+        "apiVersion": "sd-operator.io/v1alpha1",
+        "kind": "CloudMapNamespace",
+        "metadata": {"name": "api", "uid": "1234-abcd", "generation": 7},
+        "spec": {"name": "api", "type": "Http"},
+    }
+    res = parse_resource(doc, "inline")
+    assert res.identity.key == "CloudMapNamespace/default/api"
+    assert (res.identity.uid, res.identity.generation, res.source) == ("1234-abcd", 7, "inline")
+
+
+# Errors name where, what and why ------------------------------------------------------------------
+
+
+def test_spec_error_str_names_source_resource_and_field() -> None:
+    err = SpecError("Required value", source="a.yaml#0", resource="Kind/ns/n", field="spec.type")
+    assert str(err) == "a.yaml#0: Kind/ns/n: spec.type: Required value"
+
+
+def test_wrong_type_is_refused() -> None:
+    doc = {
+        "apiVersion": "sd-operator.io/v1alpha1",
+        "kind": "ServiceDiscovery",
+        "metadata": {"name": "web"},
+        "spec": {
+            "cloudMapNamespace": {"name": "x.local"},
+            "service": {"dns": {"records": [{"type": "A", "ttl": "10"}]}},
+        },
+    }
+    with pytest.raises(SpecError, match="must be of type integer") as caught:
+        parse_resource(doc)
+    assert caught.value.field == "spec.service.dns.records[0].ttl"
+
+
+def test_boolean_is_not_an_integer() -> None:
+    doc = {
+        "apiVersion": "sd-operator.io/v1alpha1",
+        "kind": "ServiceDiscovery",
+        "metadata": {"name": "web"},
+        "spec": {"cloudMapNamespace": {"name": "x.local"}, "service": {}, "maxTtlSeconds": True},
+    }
+    with pytest.raises(SpecError, match="must be of type integer") as caught:
+        parse_resource(doc)
+    assert caught.value.field == "spec.maxTtlSeconds"
+
+
+def test_null_is_the_same_as_absent() -> None:
+    doc = {
+        "apiVersion": "sd-operator.io/v1alpha1",
+        "kind": "CloudMapNamespace",
+        "metadata": {"name": "api"},
+        "spec": {"name": "api", "type": "Http", "vpc": None, "deletionPolicy": None},
+    }
+    ns = namespace(parse_resource(doc))
+    assert (ns.vpc, ns.deletion_policy) == (None, DeletionPolicy.DELETE)
+
+
+def test_missing_spec_is_refused() -> None:
+    doc = {
+        "apiVersion": "sd-operator.io/v1alpha1",
+        "kind": "CloudMapNamespace",
+        "metadata": {"name": "a"},
+    }
+    with pytest.raises(SpecError, match="Required value") as caught:
+        parse_resource(doc)
+    assert caught.value.field == "spec"
+
+
+def test_invalid_metadata_name_is_refused() -> None:
+    doc = {
+        "apiVersion": "sd-operator.io/v1alpha1",
+        "kind": "CloudMapNamespace",
+        "metadata": {"name": "Not_Valid"},
+        "spec": {"name": "api", "type": "Http"},
+    }
+    with pytest.raises(SpecError) as caught:
+        parse_resource(doc)
+    assert caught.value.field == "metadata.name"
+
+
+def test_dates_stay_strings_as_with_kubectl(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "ns.yaml",
+        HTTP_NAMESPACE.replace("type: Http}", "type: Http, description: 2024-01-01}"),
+    )
+    [res] = load_manifests([str(path)])
+    assert namespace(res).description == "2024-01-01"
+
+
+# Loading sets of files ----------------------------------------------------------------------------
+
+
+def test_duplicate_resources_name_both_sources(tmp_path: Path) -> None:
+    first = write(tmp_path, "a.yaml", HTTP_NAMESPACE)
+    second = write(tmp_path, "b.yaml", "---\n" + HTTP_NAMESPACE)
+    with pytest.raises(SpecError, match="duplicate") as caught:
+        load_manifests([str(first), str(second)])
+    assert caught.value.source == f"{second}#0"
+    assert f"{first}#0" in str(caught.value)
+    assert caught.value.resource == "CloudMapNamespace/team/api"
+
+
+def test_same_name_in_other_kubernetes_namespace_is_no_duplicate(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "a.yaml", HTTP_NAMESPACE + "---\n" + HTTP_NAMESPACE.replace("team", "other")
+    )
+    assert len(load_manifests([str(path)])) == 2
+
+
+def test_missing_namespace_reference_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "sd.yaml", DISCOVERY_IN_API)
+    with pytest.raises(SpecError, match="missing reference") as caught:
+        load_manifests([str(path)])
+    assert caught.value.field == "spec.namespaceRef.name"
+    assert caught.value.source == f"{path}#0"
+
+
+def test_reference_resolves_only_in_the_same_kubernetes_namespace(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "a.yaml", HTTP_NAMESPACE.replace("team", "other") + "---\n" + DISCOVERY_IN_API
+    )
+    with pytest.raises(SpecError, match="missing reference"):
+        load_manifests([str(path)])
+
+
+def test_directories_are_read_recursively_and_sorted(tmp_path: Path) -> None:
+    write(tmp_path, "b/sd.yml", DISCOVERY_IN_API)
+    write(tmp_path, "a/ns.yaml", HTTP_NAMESPACE)
+    write(tmp_path, "a/notes.txt", "not yaml: [")
+    resources = load_manifests([str(tmp_path)])
+    assert [r.identity.kind for r in resources] == [KIND_NAMESPACE, KIND_DISCOVERY]
+    assert resources[1].source == f"{tmp_path / 'b' / 'sd.yml'}#0"
+
+
+def test_other_api_groups_and_plain_yaml_are_skipped(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "mixed.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n---\n"
+        "apiVersion: other.sd-operator.io/v1\nkind: ServiceDiscovery\n---\n"
+        "replicas: 3\n---\n" + HTTP_NAMESPACE,
+    )
+    [res] = load_manifests([str(path)])
+    assert res.source == f"{path}#3"
+
+
+def test_kubernetes_lists_are_expanded(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "list.yaml",
+        "apiVersion: v1\nkind: List\nitems:\n"
+        "- {apiVersion: sd-operator.io/v1alpha1, kind: CloudMapNamespace,"
+        " metadata: {name: api}, spec: {name: api, type: Http}}\n",
+    )
+    [res] = load_manifests([str(path)])
+    assert res.source == f"{path}#0.items[0]"
+
+
+@pytest.mark.parametrize(
+    ("api_version", "kind", "field"),
+    [
+        ("sd-operator.io/v1alpha1", "ServiceRegistry", "kind"),
+        ("sd-operator.io/v1", "ServiceDiscovery", "apiVersion"),
+    ],
+)
+def test_our_group_with_unknown_kind_or_version_is_an_error(
+    tmp_path: Path, api_version: str, kind: str, field: str
+) -> None:
+    path = write(
+        tmp_path, "x.yaml", f"apiVersion: {api_version}\nkind: {kind}\nmetadata: {{name: x}}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        load_manifests([str(path)])
+    assert caught.value.field == field
+
+
+def test_our_kind_without_api_version_is_an_error(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "x.yaml", HTTP_NAMESPACE.replace("apiVersion: sd-operator.io/v1alpha1\n", "")
+    )
+    with pytest.raises(SpecError, match="apiVersion is required"):
+        load_manifests([str(path)])
+
+
+def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "broken.yaml", "spec: [unclosed\n")
+    with pytest.raises(SpecError, match="invalid YAML") as caught:
+        load_manifests([str(path)])
+    assert caught.value.source == str(path)
+
+
+def test_missing_path_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="no such file"):
+        load_manifests([str(tmp_path / "nope.yaml")])
