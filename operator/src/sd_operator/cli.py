@@ -122,8 +122,17 @@ def render_plan(reports: Sequence[PlanReport], out: TextIO) -> None:
             print(f"  ! {advisory}", file=out)
 
 
+def _cannot_proceed(report: PlanReport) -> bool:
+    """Errors, refusals, and blocks with nothing to do before them; a block behind actions is
+    sequencing (an ECS registry waits for the Cloud Map service the same apply creates)."""
+    plan = report.plan
+    if report.error or plan is None:
+        return True
+    return plan.refusal is not None or (plan.blocked is not None and not plan.actions)
+
+
 def plan_exit_code(reports: Sequence[PlanReport]) -> int:
-    if any(r.error or (r.plan and (r.plan.refusal or r.plan.blocked)) for r in reports):
+    if any(_cannot_proceed(r) for r in reports):
         return EXIT_ERROR
     return EXIT_OK if all(r.plan and r.plan.in_sync for r in reports) else EXIT_CHANGES
 
@@ -144,13 +153,18 @@ def apply_resources(
     done = Outcome.GONE if deleting else Outcome.IN_SYNC
     code = EXIT_OK
     for res in ordered:
+        label = _label(res)
+
+        def report(line: str, label: str = label) -> None:
+            print(f"{label}: {line}", file=out, flush=True)
+
         progress = converge(
             reconciler,
             res,
             referenced_namespace(res, namespaces),
             deleting=deleting,
             timeout=timeout,
-            on_change=lambda line, res=res: print(f"{_label(res)}: {line}", file=out, flush=True),
+            on_change=report,
         )
         last = progress.last
         assert last is not None

@@ -1,7 +1,8 @@
 """`sd-operator demo`: the main job on its embedded default, against a local AWS emulator.
 
-Applies examples/ with the CLI, shows the plan in sync, changes a TTL behind sd-operator's back,
-shows the drift in `plan`, and corrects it with `apply`.
+Applies examples/ with the CLI (Cloud Map namespace and services, ECS registries and Service
+Connect), shows the plan in sync, changes a TTL and disables Service Connect behind sd-operator's
+back, shows the drift in `plan`, and corrects it with `apply`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def _expect(code: int, wanted: int, what: str) -> None:
 def run_demo(use_cluster: bool = True) -> int:
     from sd_operator.emulator import Emulator, client
     from sd_operator.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
+    from sd_operator.emulator.seed import CLUSTER, seed_demo_ecs
 
     del use_cluster
     os.environ.setdefault("AWS_ACCESS_KEY_ID", DUMMY_ACCESS_KEY)
@@ -54,6 +56,8 @@ def run_demo(use_cluster: bool = True) -> int:
     with Emulator(page_size=2) as emu:
         endpoint = emu.endpoint_url
         _banner(f"AWS emulator (moto + fidelity layer) at {endpoint}")
+        seed_demo_ecs(endpoint, REGION)
+        print(f"ECS cluster {CLUSTER}: services user-service, payment-service (no discovery yet)")
         _banner("plan: what would change (exit 2 = changes needed)")
         _expect(_cli("plan", "-f", examples, endpoint=endpoint), EXIT_CHANGES, "first plan")
         _banner("apply: create the namespace, wait for Cloud Map's operation, create services")
@@ -71,7 +75,14 @@ def run_demo(use_cluster: bool = True) -> int:
         sd.update_service(
             Id=user["Id"], Service={"DnsConfig": {"DnsRecords": [{"Type": "A", "TTL": 300}]}}
         )
-        _banner("plan names the drifted field with desired and observed values")
+        _banner("and someone disables Service Connect on payment-service")
+        ecs = client("ecs", endpoint, REGION)
+        ecs.update_service(
+            cluster=CLUSTER,
+            service="payment-service",
+            serviceConnectConfiguration={"enabled": False},
+        )
+        _banner("plan names the drifted fields with desired and observed values")
         _expect(_cli("plan", "-f", examples, endpoint=endpoint), EXIT_CHANGES, "drift plan")
         _banner("apply corrects it in place")
         _expect(_cli("apply", "-f", examples, endpoint=endpoint), EXIT_OK, "corrective apply")

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sd_operator.aws.clients import AwsConfig, cloudmap_client
+from sd_operator.aws.clients import AwsConfig, cloudmap_client, ecs_client
 from sd_operator.aws.cloudmap import CloudMap
+from sd_operator.aws.ecs import EcsAdapter
 from sd_operator.aws.errors import Conflict, NotFound, Retryable, Terminal
 from sd_operator.model import conditions as cond
 from sd_operator.model.spec import (
@@ -24,6 +25,7 @@ from sd_operator.model.spec import (
     Resource,
     ServiceDiscoverySpec,
 )
+from sd_operator.reconcile.ecs_plan import UpdateEcsService, plan_ecs, plan_ecs_delete
 from sd_operator.reconcile.observed import ObservedNamespace, OperationStatus
 from sd_operator.reconcile.plan import (
     REASON_NAMESPACE_NOT_FOUND,
@@ -107,10 +109,20 @@ class Reconciler:
         self.endpoint_url = endpoint_url
         self.cluster = cluster
         self._clock = clock
+        self._ecs: dict[str, EcsAdapter] = {}
+
+    def _config(self, region: str | None) -> AwsConfig:
+        return AwsConfig(region or self.default_region, self.endpoint_url)
 
     def cloudmap(self, region: str | None) -> CloudMap:
-        config = AwsConfig(region or self.default_region, self.endpoint_url)
-        return CloudMap(cloudmap_client(config))
+        return CloudMap(cloudmap_client(self._config(region)))
+
+    def ecs(self, region: str | None) -> EcsAdapter:
+        """One adapter per region, kept: it caches task definitions, which never change."""
+        config = self._config(region)
+        if config.region not in self._ecs:
+            self._ecs[config.region] = EcsAdapter(ecs_client(config))
+        return self._ecs[config.region]
 
     # Observation and planning --------------------------------------------------------------
 
@@ -190,6 +202,26 @@ class Reconciler:
                     ns.id if ns else None,
                     observed,
                 )
+        if spec.ecs is not None:
+            ecs = spec.ecs
+            observed_ecs = self.ecs(region).describe(ecs.cluster, [ecs.service])[ecs.service]
+            if observed_ecs is not None:
+                ids["ecsServiceArn"] = observed_ecs.arn
+            if deleting:
+                # ECS first: AWS keeps a Cloud Map service while ECS tasks are registered in it.
+                plan = plan_ecs_delete(ecs, spec.deletion_policy, observed_ecs).then(plan)
+            else:
+                plan = plan.then(
+                    plan_ecs(
+                        ecs,
+                        observed=observed_ecs,
+                        namespace_name=ns_name,
+                        namespace_arn=ns.arn if ns else None,
+                        cloud_map_service_arn=ids.get("serviceArn"),
+                        declared_service_name=spec.service.name if spec.service else None,
+                        region=region or self.default_region,
+                    )
+                )
         return Observation(ns, plan, ids)
 
     # One step ------------------------------------------------------------------------------
@@ -219,7 +251,8 @@ class Reconciler:
         deleting: bool,
         namespace: NamespaceSpec | None,
     ) -> StepResult:
-        cm = self.cloudmap(_region(res, namespace))
+        region = _region(res, namespace)
+        cm = self.cloudmap(region)
         updates: dict[str, Any] = {}
         operation = status.get("operation")
         if operation:
@@ -243,17 +276,20 @@ class Reconciler:
                     reason=plan.refusal.reason,
                     message=plan.refusal.message,
                 )
-            if plan.blocked is not None:
-                return StepResult(
-                    Outcome.BLOCKED,
-                    plan,
-                    updates,
-                    tuple(performed),
-                    reason=plan.blocked.reason,
-                    message=plan.blocked.message,
-                    retry_after=plan.blocked.retry_after,
-                )
             if not plan.actions:
+                # Actions ahead of a block still run (e.g. create the Cloud Map service an
+                # ECS registry waits for); only a plan with nothing left to do reports it.
+                if plan.blocked is not None:
+                    return StepResult(
+                        Outcome.BLOCKED,
+                        plan,
+                        updates,
+                        tuple(performed),
+                        drift,
+                        reason=plan.blocked.reason,
+                        message=plan.blocked.message,
+                        retry_after=plan.blocked.retry_after,
+                    )
                 outcome = Outcome.GONE if deleting else Outcome.IN_SYNC
                 return StepResult(outcome, plan, updates, tuple(performed), drift)
             if steady and not deleting and not performed:
@@ -267,7 +303,7 @@ class Reconciler:
                         reason="DriftReported",
                         message=_describe_drift(drift),
                     )
-            submitted = self._execute(cm, plan, updates, performed)
+            submitted = self._execute(cm, self.ecs(region), plan, updates, performed)
             if submitted:
                 return StepResult(
                     Outcome.WAITING,
@@ -317,7 +353,12 @@ class Reconciler:
         return None
 
     def _execute(
-        self, cm: CloudMap, plan: Plan, updates: dict[str, Any], performed: list[str]
+        self,
+        cm: CloudMap,
+        ecs: EcsAdapter,
+        plan: Plan,
+        updates: dict[str, Any],
+        performed: list[str],
     ) -> str | None:
         """Carry out synchronous actions in order; stop at the first asynchronous one."""
         for action in plan.actions:
@@ -343,6 +384,8 @@ class Reconciler:
                     updates.update(serviceId=service_id, serviceArn=arn)
                 case DeleteService():
                     cm.delete_service(action.id)
+                case UpdateEcsService():
+                    updates["ecsServiceArn"] = ecs.update(action)
                 case TagResource():
                     cm.tag(action.arn, action.tags)
                 case UntagResource():
