@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Print the path of a development tool, building and caching it first if needed.
+#
+#   hack/tools.sh helm            helm v3 built from Go modules (HELM_VERSION, see hack/lib.sh)
+#   hack/tools.sh kubectl         /usr/bin/kubectl if present (or $KUBECTL), else built from k8s.io/kubernetes
+#   hack/tools.sh kube-apiserver  kube-apiserver built from k8s.io/kubernetes (KUBE_VERSION)
+#   hack/tools.sh etcd            etcd built from go.etcd.io/etcd/server/v3 (ETCD_VERSION)
+#   hack/tools.sh all             all of the above, one path a line
+#
+# Binaries are cached in ${SD_OPERATOR_CACHE:-~/.cache/sd-operator}/bin, keyed
+# by version; progress goes to stderr, the path to stdout, e.g.
+#   HELM=$(hack/tools.sh helm)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=hack/lib.sh
+source "$ROOT/hack/lib.sh"
+
+case "${1:-}" in
+  helm) ensure_helm ;;
+  kubectl) ensure_kubectl ;;
+  kube-apiserver) ensure_kube_apiserver ;;
+  etcd) ensure_etcd ;;
+  all)
+    ensure_etcd
+    ensure_kube_apiserver
+    ensure_kubectl
+    ensure_helm
+    ;;
+  *)
+    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+    ;;
+esac
