@@ -44,50 +44,68 @@ def _expect(code: int, wanted: int, what: str) -> None:
         raise SystemExit(f"demo failed: {what} exited {code}, expected {wanted}")
 
 
-def run_demo(use_cluster: bool = True) -> int:
-    from sd_operator.emulator import Emulator, client
+def _seed_and_env() -> None:
     from sd_operator.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
-    from sd_operator.emulator.seed import CLUSTER, seed_demo_ecs
 
-    del use_cluster
+    # The operator's own clients read credentials from the environment, as they do in AWS.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", DUMMY_ACCESS_KEY)
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET_KEY)
-    examples = str(examples_dir() / "myapp")
+
+
+def _break_things(endpoint: str) -> None:
+    """The console clicks: a TTL raised to 300s and Service Connect switched off."""
+    from sd_operator.emulator import client
+    from sd_operator.emulator.seed import CLUSTER
+
+    _banner("someone raises user-service's TTL to 300s in the console")
+    sd = client("servicediscovery", endpoint, REGION)
+    ns = next(n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == "myapp.local")
+    services = sd.list_services(
+        Filters=[{"Name": "NAMESPACE_ID", "Values": [ns["Id"]], "Condition": "EQ"}]
+    )["Services"]
+    user = next(s for s in services if s["Name"] == "user-service")
+    sd.update_service(
+        Id=user["Id"], Service={"DnsConfig": {"DnsRecords": [{"Type": "A", "TTL": 300}]}}
+    )
+    _banner("and someone disables Service Connect on payment-service")
+    client("ecs", endpoint, REGION).update_service(
+        cluster=CLUSTER, service="payment-service", serviceConnectConfiguration={"enabled": False}
+    )
+
+
+def run_demo(use_cluster: bool = True) -> int:
+    from sd_operator.emulator import Emulator
+    from sd_operator.emulator.seed import CLUSTER, seed_demo_ecs
+
+    _seed_and_env()
     with Emulator(page_size=2) as emu:
         endpoint = emu.endpoint_url
         _banner(f"AWS emulator (moto + fidelity layer) at {endpoint}")
         seed_demo_ecs(endpoint, REGION)
         print(f"ECS cluster {CLUSTER}: services user-service, payment-service (no discovery yet)")
-        _banner("plan: what would change (exit 2 = changes needed)")
-        _expect(_cli("plan", "-f", examples, endpoint=endpoint), EXIT_CHANGES, "first plan")
-        _banner("apply: create the namespace, wait for Cloud Map's operation, create services")
-        _expect(_cli("apply", "-f", examples, endpoint=endpoint), EXIT_OK, "apply")
-        _banner("plan again: AWS matches the manifests (exit 0)")
-        _expect(_cli("plan", "-f", examples, endpoint=endpoint), EXIT_OK, "plan after apply")
+        if use_cluster:
+            from sd_operator.demo_cluster import run_cluster_demo
 
-        _banner("someone raises user-service's TTL to 300s in the console")
-        sd = client("servicediscovery", endpoint, REGION)
-        ns = next(n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == "myapp.local")
-        services = sd.list_services(
-            Filters=[{"Name": "NAMESPACE_ID", "Values": [ns["Id"]], "Condition": "EQ"}]
-        )["Services"]
-        user = next(s for s in services if s["Name"] == "user-service")
-        sd.update_service(
-            Id=user["Id"], Service={"DnsConfig": {"DnsRecords": [{"Type": "A", "TTL": 300}]}}
-        )
-        _banner("and someone disables Service Connect on payment-service")
-        ecs = client("ecs", endpoint, REGION)
-        ecs.update_service(
-            cluster=CLUSTER,
-            service="payment-service",
-            serviceConnectConfiguration={"enabled": False},
-        )
-        _banner("plan names the drifted fields with desired and observed values")
-        _expect(_cli("plan", "-f", examples, endpoint=endpoint), EXIT_CHANGES, "drift plan")
-        _banner("apply corrects it in place")
-        _expect(_cli("apply", "-f", examples, endpoint=endpoint), EXIT_OK, "corrective apply")
-        _expect(_cli("plan", "-f", examples, endpoint=endpoint), EXIT_OK, "final plan")
-        _banner("delete: services first, then the namespace (AWS's order)")
-        _expect(_cli("delete", "-f", examples, endpoint=endpoint), EXIT_OK, "delete")
+            run_cluster_demo(endpoint, examples_dir(), _break_things)
+        else:
+            _run_cli_demo(endpoint)
     _banner("demo complete")
     return EXIT_OK
+
+
+def _run_cli_demo(endpoint: str) -> None:
+    examples = str(examples_dir() / "myapp")
+    _banner("plan: what would change (exit 2 = changes needed)")
+    _expect(_cli("plan", "-f", examples, endpoint=endpoint), EXIT_CHANGES, "first plan")
+    _banner("apply: create the namespace, wait for Cloud Map's operation, link ECS")
+    _expect(_cli("apply", "-f", examples, endpoint=endpoint), EXIT_OK, "apply")
+    _banner("plan again: AWS matches the manifests (exit 0)")
+    _expect(_cli("plan", "-f", examples, endpoint=endpoint), EXIT_OK, "plan after apply")
+    _break_things(endpoint)
+    _banner("plan names the drifted fields with desired and observed values")
+    _expect(_cli("plan", "-f", examples, endpoint=endpoint), EXIT_CHANGES, "drift plan")
+    _banner("apply corrects them")
+    _expect(_cli("apply", "-f", examples, endpoint=endpoint), EXIT_OK, "corrective apply")
+    _expect(_cli("plan", "-f", examples, endpoint=endpoint), EXIT_OK, "final plan")
+    _banner("delete: ECS links and services first, then the namespace (AWS's order)")
+    _expect(_cli("delete", "-f", examples, endpoint=endpoint), EXIT_OK, "delete")

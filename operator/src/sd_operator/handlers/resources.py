@@ -178,7 +178,9 @@ def _referenced(
 def register(registry: kopf.OperatorRegistry, handlers: Handlers) -> None:
     """Wire the handlers for both kinds into `registry`."""
 
-    @kopf.index(GROUP, VERSION, PLURAL_NAMESPACE, registry=registry)
+    # Explicit ids: kopf derives kwarg names and annotation keys from them, and the default
+    # (the qualified name of a nested function) is neither a usable kwarg nor a valid key.
+    @kopf.index(GROUP, VERSION, PLURAL_NAMESPACE, registry=registry, id="cloudmap_namespaces")
     def cloudmap_namespaces(
         body: kopf.Body, namespace: str | None, name: str | None, **_: Any
     ) -> dict[tuple[str, str], NamespaceSpec] | None:
@@ -194,15 +196,15 @@ def register(registry: kopf.OperatorRegistry, handlers: Handlers) -> None:
 
 
 def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: str) -> None:
-    @kopf.on.resume(GROUP, VERSION, plural, registry=registry)
-    @kopf.on.create(GROUP, VERSION, plural, registry=registry)
-    @kopf.on.update(GROUP, VERSION, plural, registry=registry, field="spec")
+    @kopf.on.resume(GROUP, VERSION, plural, registry=registry, id="reconcile")
+    @kopf.on.create(GROUP, VERSION, plural, registry=registry, id="reconcile")
+    @kopf.on.update(GROUP, VERSION, plural, registry=registry, id="reconcile", field="spec")
     def handle_reconcile(
         body: kopf.Body, patch: kopf.Patch, cloudmap_namespaces: Any = None, **_: Any
     ) -> None:
         handlers.handle(body, patch, cloudmap_namespaces, deleting=False)
 
-    @kopf.on.delete(GROUP, VERSION, plural, registry=registry)
+    @kopf.on.delete(GROUP, VERSION, plural, registry=registry, id="delete")
     def handle_delete(
         body: kopf.Body, patch: kopf.Patch, cloudmap_namespaces: Any = None, **_: Any
     ) -> None:
@@ -213,6 +215,7 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
         VERSION,
         plural,
         registry=registry,
+        id="resync",
         interval=handlers.resync_seconds,
         initial_delay=handlers.resync_seconds,
         idle=min(5.0, handlers.resync_seconds),

@@ -25,6 +25,12 @@ def build_registry(settings: Settings, resync_seconds: float) -> kopf.OperatorRe
     reconciler = Reconciler(settings.region, settings.endpoint_url, settings.cluster_name)
     register(registry, Handlers(reconciler, resync_seconds))
 
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # An explicit registry has no default login handler: use the kubernetes client's
+        # (in-cluster service account, or KUBECONFIG).
+        return kopf.login_via_client(**kwargs)
+
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         # Our status schema is structural: kopf's own bookkeeping goes to annotations.

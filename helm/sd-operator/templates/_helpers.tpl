@@ -1,0 +1,76 @@
+{{/* Chart name, shortened to the 63 characters Kubernetes names allow. */}}
+{{- define "sd-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "sd-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "sd-operator.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "sd-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "sd-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "sd-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "sd-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "sd-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "sd-operator.peeringName" -}}
+{{- default (include "sd-operator.fullname" .) .Values.peering.name }}
+{{- end }}
+
+{{/* "true" when more than one replica: kopf peering instead of --standalone. */}}
+{{- define "sd-operator.peered" -}}
+{{- if gt (int .Values.replicas) 1 }}true{{ end }}
+{{- end }}
+
+{{/*
+"true" when the namespaced permissions must be granted cluster-wide: all namespaces watched, or a
+watched namespace given as a glob (RoleBindings need literal namespaces).
+*/}}
+{{- define "sd-operator.clusterWide" -}}
+{{- $wide := .Values.allNamespaces }}
+{{- range .Values.watchNamespaces }}
+{{- if regexMatch "[*?\\[]" . }}{{ $wide = true }}{{ end }}
+{{- end }}
+{{- if $wide }}true{{ end }}
+{{- end }}
+
+{{/* The watched namespaces that are literal names (not globs). */}}
+{{- define "sd-operator.literalNamespaces" -}}
+{{- range .Values.watchNamespaces }}
+{{- if not (regexMatch "[*?\\[]" .) }}
+- {{ . }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "sd-operator.validate" -}}
+{{- if and (not .Values.allNamespaces) (empty .Values.watchNamespaces) }}
+{{- fail "set allNamespaces: true, or list the namespaces to watch in watchNamespaces" }}
+{{- end }}
+{{- if and .Values.allNamespaces (not (empty .Values.watchNamespaces)) }}
+{{- fail "watchNamespaces is only used with allNamespaces: false" }}
+{{- end }}
+{{- end }}
