@@ -32,7 +32,7 @@ SERVICE_CIDR="10.0.0.0/24"
 SERVICE_IP="10.0.0.1"
 
 usage() {
-  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -57,16 +57,16 @@ free_port() {  # a port that nothing listens on (best effort; excludes $@)
   die "could not find a free TCP port on 127.0.0.1"
 }
 
-pick_port() {  # pick_port VALUE WHAT EXCLUDE... -> port; dies if VALUE is taken
-  local want="$1" what="$2"; shift 2
+pick_port() {  # pick_port VALUE WHAT ENVVAR EXCLUDE... -> port; dies if VALUE is taken
+  local want="$1" what="$2" var="$3"; shift 3
   if [[ "$want" == auto || "$want" == 0 ]]; then
     free_port "$@"
     return 0
   fi
-  [[ "$want" =~ ^[0-9]+$ ]] || die "$what port must be a number or 'auto', got '$want'"
+  [[ "$want" =~ ^[0-9]+$ ]] || die "$var must be a port number or 'auto', got '$want'"
   if port_in_use "$want"; then
     local owner; owner=$(port_owner "$want")
-    die "$what port 127.0.0.1:$want is already in use${owner:+ (by $owner)}; stop that process or choose another port, e.g. CONTROL_PLANE_PORT=auto $0 up"
+    die "$what port 127.0.0.1:$want is already in use${owner:+ (by $owner)}; stop that process or choose another port, e.g. $var=auto $0 up"
   fi
   echo "$want"
 }
@@ -209,16 +209,23 @@ EOF
 
 # ---------------------------------------------------------------- commands ---
 
+fail_up() {  # fail_up LOGFILE MESSAGE: show the log tail, stop what we started, exit 1
+  local logfile="$1" msg="$2"
+  printf -- '----- last lines of %s -----\n' "$logfile" >&2
+  tail -n 30 "$logfile" >&2 || true
+  printf -- '-----\n' >&2
+  stop_all
+  die "$msg; full log: $logfile"
+}
+
 wait_for() {  # wait_for WHAT LOGFILE PIDFILE NAME CHECK-FUNCTION
   local what="$1" logfile="$2" pidfile="$3" name="$4" check="$5" start=$SECONDS
   until "$check"; do
     if ! pid_alive "$pidfile" "$name"; then
-      tail -n 30 "$logfile" >&2 || true
-      die "$what exited during startup; full log: $logfile"
+      fail_up "$logfile" "$what exited during startup"
     fi
     if ((SECONDS - start >= TIMEOUT)); then
-      tail -n 30 "$logfile" >&2 || true
-      die "$what not healthy after ${TIMEOUT}s (CONTROL_PLANE_TIMEOUT); full log: $logfile"
+      fail_up "$logfile" "$what not healthy after ${TIMEOUT}s (raise CONTROL_PLANE_TIMEOUT?)"
     fi
     sleep 0.5
   done
@@ -226,8 +233,10 @@ wait_for() {  # wait_for WHAT LOGFILE PIDFILE NAME CHECK-FUNCTION
 
 cmd_up() {
   mkdir -p "$STATE_DIR" "$LOG_DIR"
+  # The lock fd (9) is closed in the etcd/kube-apiserver processes (9>&-)
+  # so that only a running up/down holds it.
   exec 9>"$STATE_DIR/.lock"
-  flock -w 600 9 || die "another '$0' is still running for $STATE_DIR"
+  flock -w 1800 9 || die "another '$0' is still running for $STATE_DIR"
 
   if is_running; then
     log "control plane already running at $(api_url) (etcd pid $(<"$ETCD_PID"), kube-apiserver pid $(<"$APISERVER_PID"))"
@@ -246,9 +255,9 @@ cmd_up() {
   apiserver_bin=$(ensure_kube_apiserver)
   kubectl_bin=$(ensure_kubectl)
 
-  API_PORT=$(pick_port "${CONTROL_PLANE_PORT:-6443}" kube-apiserver)
-  ETCD_PORT=$(pick_port "${CONTROL_PLANE_ETCD_PORT:-auto}" "etcd client" "$API_PORT")
-  ETCD_PEER_PORT=$(pick_port "${CONTROL_PLANE_ETCD_PEER_PORT:-auto}" "etcd peer" "$API_PORT" "$ETCD_PORT")
+  API_PORT=$(pick_port "${CONTROL_PLANE_PORT:-6443}" kube-apiserver CONTROL_PLANE_PORT)
+  ETCD_PORT=$(pick_port "${CONTROL_PLANE_ETCD_PORT:-auto}" "etcd client" CONTROL_PLANE_ETCD_PORT "$API_PORT")
+  ETCD_PEER_PORT=$(pick_port "${CONTROL_PLANE_ETCD_PEER_PORT:-auto}" "etcd peer" CONTROL_PLANE_ETCD_PEER_PORT "$API_PORT" "$ETCD_PORT")
   local shm=/dev/shm
   [[ -d "$shm" && -w "$shm" ]] || shm="${TMPDIR:-/tmp}"
   ETCD_DATA_DIR=$(mktemp -d "$shm/sd-operator-etcd.XXXXXX")
@@ -272,7 +281,7 @@ EOF
     --unsafe-no-fsync \
     --log-level warn \
     --quota-backend-bytes $((2 * 1024 * 1024 * 1024)) \
-    </dev/null >"$LOG_DIR/etcd.log" 2>&1 &
+    </dev/null >"$LOG_DIR/etcd.log" 2>&1 9>&- &
   echo $! >"$ETCD_PID"
   wait_for etcd "$LOG_DIR/etcd.log" "$ETCD_PID" etcd etcd_healthy
 
@@ -294,7 +303,7 @@ EOF
     --allow-privileged=true \
     --profiling=false \
     --enable-priority-and-fairness=false \
-    </dev/null >"$LOG_DIR/kube-apiserver.log" 2>&1 &
+    </dev/null >"$LOG_DIR/kube-apiserver.log" 2>&1 9>&- &
   echo $! >"$APISERVER_PID"
   write_kubeconfig
   wait_for kube-apiserver "$LOG_DIR/kube-apiserver.log" "$APISERVER_PID" kube-apiserver apiserver_ready
@@ -326,7 +335,7 @@ cmd_down() {
     return 0
   fi
   exec 9>"$STATE_DIR/.lock"
-  flock -w 600 9 || die "another '$0' is still running for $STATE_DIR"
+  flock -w 1800 9 || die "another '$0' is still running for $STATE_DIR"
   stop_all
   log "control plane stopped; logs kept in $LOG_DIR"
 }

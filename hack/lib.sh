@@ -4,6 +4,9 @@
 # (the Go module proxy is the only source) and caches the binaries outside the
 # work tree, keyed by version, so only the first run on a machine pays.
 
+# die() inside $(...) must stop the caller too.
+shopt -s inherit_errexit
+
 # Versions (override through the environment).
 : "${KUBE_VERSION:=v1.36.3}"       # k8s.io/kubernetes release for kube-apiserver/kubectl
 : "${ETCD_VERSION:=v3.6.16}"       # go.etcd.io/etcd/server/v3 release (etcd binary)
@@ -29,6 +32,19 @@ toolchain_hint() {
   fi
 }
 
+# lock_cache NAME: serialise builds of NAME across processes (two `up`s or a
+# `tools.sh helm` started at the same time build once).  The lock is released
+# when the calling (sub)shell exits.
+lock_cache() {
+  mkdir -p "$SD_OPERATOR_CACHE/locks"
+  local fd
+  exec {fd}>"$SD_OPERATOR_CACHE/locks/$1.lock"
+  if ! flock -n "$fd"; then
+    log "waiting for another process that is building $1"
+    flock "$fd"
+  fi
+}
+
 require_go() {
   command -v go >/dev/null 2>&1 || die "go is not on PATH; a Go toolchain (>= 1.26) is needed to build the control-plane binaries"
 }
@@ -43,18 +59,23 @@ go_build_tool() {
     printf '%s\n' "$out"
     return 0
   fi
+  lock_cache "$name-$version"
+  if [[ -x "$out" ]]; then  # built by whoever held the lock
+    printf '%s\n' "$out"
+    return 0
+  fi
   require_go
   mkdir -p "$CACHE_BIN" "$CACHE_LOGS"
   local blog="$CACHE_LOGS/$name-$version.build.log"
   local start=$SECONDS
   log "building $name $version ($pkg); first build on this machine takes several minutes; log: $blog"
-  if ! (cd "$moddir" && gorun build -trimpath -ldflags "-s -w $extra_ldflags" -o "$out.tmp" "$pkg") >"$blog" 2>&1; then
-    rm -f "$out.tmp"
+  if ! (cd "$moddir" && gorun build -trimpath -ldflags "-s -w $extra_ldflags" -o "$out.tmp.$$" "$pkg") >"$blog" 2>&1; then
+    rm -f "$out.tmp.$$"
     tail -n 20 "$blog" >&2 || true
     toolchain_hint "$blog"
     die "building $name $version failed; full log: $blog"
   fi
-  mv -f "$out.tmp" "$out"
+  mv -f "$out.tmp.$$" "$out"
   log "built $name $version in $((SECONDS - start))s -> $out"
   printf '%s\n' "$out"
 }
@@ -71,6 +92,8 @@ kube_build_module() {
     printf '%s\n' "$dir"
     return 0
   fi
+  lock_cache "${dir##*/}-module"
+  if [[ -f "$dir/.ready" ]]; then printf '%s\n' "$dir"; return 0; fi
   require_go
   mkdir -p "$dir" "$CACHE_LOGS"
   local blog="$CACHE_LOGS/kubernetes-$version.module.log"
@@ -129,6 +152,8 @@ etcd_build_module() {
     printf '%s\n' "$dir"
     return 0
   fi
+  lock_cache "${dir##*/}-module"
+  if [[ -f "$dir/.ready" ]]; then printf '%s\n' "$dir"; return 0; fi
   require_go
   mkdir -p "$dir" "$CACHE_LOGS"
   local blog="$CACHE_LOGS/etcd-$version.module.log"
@@ -171,26 +196,34 @@ kube_version_ldflags() {
 
 ensure_kube_apiserver() {
   local dir
-  dir=$(kube_build_module "$KUBE_VERSION")
+  dir=$(kube_build_module "$KUBE_VERSION") || return 1
   go_build_tool kube-apiserver "$KUBE_VERSION" "$dir" k8s.io/kubernetes/cmd/kube-apiserver "$(kube_version_ldflags)"
 }
 
+# kubectl: $KUBECTL if set, else /usr/bin/kubectl, else (or with
+# KUBECTL_FROM_SOURCE=1, e.g. to match the server's minor version) one built
+# from the same k8s.io/kubernetes build module as kube-apiserver.
 ensure_kubectl() {
-  if [[ -n "${KUBECTL:-}" ]]; then printf '%s\n' "$KUBECTL"; return 0; fi
-  if [[ -x /usr/bin/kubectl ]]; then printf '%s\n' /usr/bin/kubectl; return 0; fi
+  if [[ "${KUBECTL_FROM_SOURCE:-0}" != 1 ]]; then
+    if [[ -n "${KUBECTL:-}" ]]; then printf '%s\n' "$KUBECTL"; return 0; fi
+    if [[ -x /usr/bin/kubectl ]]; then printf '%s\n' /usr/bin/kubectl; return 0; fi
+  fi
   local dir
-  dir=$(kube_build_module "$KUBE_VERSION")
+  dir=$(kube_build_module "$KUBE_VERSION") || return 1
   go_build_tool kubectl "$KUBE_VERSION" "$dir" k8s.io/kubernetes/cmd/kubectl "$(kube_version_ldflags)"
 }
 
 ensure_etcd() {
   local dir
-  dir=$(etcd_build_module "$ETCD_VERSION")
+  dir=$(etcd_build_module "$ETCD_VERSION") || return 1
   go_build_tool etcd "$ETCD_VERSION" "$dir" go.etcd.io/etcd/server/v3
 }
 
 ensure_helm() {
   local dir="$CACHE_BUILD/helm-$HELM_VERSION"
+  if [[ ! -f "$dir/.ready" ]]; then
+    lock_cache "helm-$HELM_VERSION-module"
+  fi
   if [[ ! -f "$dir/.ready" ]]; then
     require_go
     mkdir -p "$dir" "$CACHE_LOGS"
