@@ -31,6 +31,7 @@ def crd(kind: str) -> dict[str, Any]:
 
 def version(kind: str) -> dict[str, Any]:
     [v] = crd(kind)["spec"]["versions"]
+    assert isinstance(v, dict)
     return v
 
 

@@ -224,6 +224,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port"
     )
+    run.add_argument(
+        "--priority",
+        type=int,
+        default=0,
+        help="peering priority: the highest-priority replica acts, the others stand by "
+        "(replicas of equal priority all pause; default: 0)",
+    )
     peering = run.add_mutually_exclusive_group()
     peering.add_argument(
         "--peering",

@@ -68,6 +68,7 @@ def run_operator(settings: Settings, args: argparse.Namespace) -> int:
         namespaces=namespaces,
         standalone=not args.peering,
         peering_name=args.peering,
+        priority=args.priority,
         liveness_endpoint=args.liveness,
     )
     return 0

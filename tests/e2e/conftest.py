@@ -1,0 +1,227 @@
+"""e2e fixtures: the local control plane, the CRDs, an AWS emulator in this process, a fresh
+Kubernetes namespace per test, and the operator as its own process (`sd-operator run`).
+
+hack/test.sh starts the control plane before pytest; without a reachable API server the e2e
+tests fail (not skip) with a message saying how to start it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import uuid
+from collections.abc import Generator, Iterator
+from pathlib import Path
+
+import pytest
+from e2e_support import (
+    CRD_DIR,
+    DISCOVERIES,
+    NAMESPACES,
+    OPERATOR_BIN,
+    PEERINGS,
+    ROOT,
+    Kubectl,
+    OperatorProcess,
+    StartOperator,
+    kubectl_binary,
+    load_docs,
+    wait_for,
+)
+
+from sd_operator.emulator import Emulator, client
+
+E2E_DIR = Path(__file__).resolve().parent
+OPERATORS = pytest.StashKey[list[OperatorProcess]]()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if E2E_DIR in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report: pytest.TestReport = yield
+    # A failing e2e test shows what each operator process it started wrote.
+    if report.failed and call.when in ("setup", "call", "teardown"):
+        for op in item.stash.get(OPERATORS, []):
+            report.sections.append(
+                (f"operator {op.name} log ({op.log_path}, last 200 lines)", op.tail(200))
+            )
+    return report
+
+
+# the control plane and the CRDs --------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def kubectl() -> Kubectl:
+    kubeconfig = os.environ.get("KUBECONFIG") or str(ROOT / ".control-plane" / "kubeconfig")
+    hint = (
+        "the e2e tests need the local control plane: run them with `hack/test.sh e2e`, or "
+        '`hack/control-plane.sh up && eval "$(hack/control-plane.sh env)"` first'
+    )
+    if not Path(kubeconfig).is_file():
+        pytest.fail(f"no kubeconfig at {kubeconfig}: {hint}", pytrace=False)
+    kube = Kubectl(kubectl_binary(), kubeconfig)
+    try:
+        ready = kube.run("get", "--raw", "/readyz", check=False, timeout=15)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the API server in {kubeconfig} did not answer in 15s: {hint}", pytrace=False)
+    if ready.returncode != 0 or ready.stdout.strip() != "ok":
+        pytest.fail(
+            f"the API server in {kubeconfig} is not reachable/ready "
+            f"({ready.stdout.strip()} {ready.stderr.strip()}): {hint}",
+            pytrace=False,
+        )
+    return kube
+
+
+@pytest.fixture(scope="session")
+def crds(kubectl: Kubectl) -> list[str]:
+    """crds/*.yaml applied server-side and Established."""
+    kubectl.run("apply", "--server-side", "--force-conflicts", "-f", str(CRD_DIR))
+    names = sorted(
+        doc["metadata"]["name"]
+        for path in sorted(CRD_DIR.glob("*.yaml"))
+        for doc in load_docs(path)
+        if doc.get("kind") == "CustomResourceDefinition"
+    )
+    assert {NAMESPACES, DISCOVERIES, PEERINGS} <= set(names), names
+    kubectl.run(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        *(f"crd/{n}" for n in names),
+        timeout=90,
+    )
+    return names
+
+
+# a fresh namespace per test ------------------------------------------------------------------
+
+
+def _namespace_name(node_name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", node_name.lower()).strip("-")
+    slug = slug.removeprefix("test-")[:40].strip("-")
+    return f"e2e-{slug}-{uuid.uuid4().hex[:6]}"
+
+
+def _drop_namespace(kubectl: Kubectl, namespace: str) -> None:
+    """Delete our objects (finalizers removed: no operator runs any more), then the namespace;
+    no namespace controller runs in the local control plane, so finalize it ourselves."""
+    for kind in (DISCOVERIES, NAMESPACES, PEERINGS):
+        listed = kubectl.run("get", kind, "-n", namespace, "-o", "name", check=False)
+        for ref in listed.stdout.split():
+            kubectl.run(
+                "patch",
+                ref,
+                "-n",
+                namespace,
+                "--type=merge",
+                "-p",
+                '{"metadata":{"finalizers":null}}',
+                check=False,
+            )
+            kubectl.run(
+                "delete", ref, "-n", namespace, "--ignore-not-found", "--wait=false", check=False
+            )
+    kubectl.run("delete", "namespace", namespace, "--ignore-not-found", "--wait=false")
+    obj = kubectl.get("namespace", namespace)
+    if obj is not None:
+        obj["spec"]["finalizers"] = []
+        kubectl.run(
+            "replace",
+            "--raw",
+            f"/api/v1/namespaces/{namespace}/finalize",
+            "-f",
+            "-",
+            stdin=json.dumps(obj),
+            check=False,
+        )
+        wait_for(
+            lambda: kubectl.get("namespace", namespace) is None,
+            f"namespace {namespace} to go",
+            timeout=30,
+        )
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest, kubectl: Kubectl, crds: list[str]) -> Iterator[str]:
+    name = _namespace_name(request.node.name)
+    kubectl.run("create", "namespace", name)
+    yield name
+    _drop_namespace(kubectl, name)
+
+
+@pytest.fixture(scope="module")
+def module_namespace(
+    request: pytest.FixtureRequest, kubectl: Kubectl, crds: list[str]
+) -> Iterator[str]:
+    name = _namespace_name(request.module.__name__)
+    kubectl.run("create", "namespace", name)
+    yield name
+    _drop_namespace(kubectl, name)
+
+
+# the AWS emulator ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def emulator_session() -> Iterator[Emulator]:
+    with Emulator(host="127.0.0.1", page_size=2, seed=0) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emulator(emulator_session: Emulator) -> Emulator:
+    emulator_session.reset()
+    emulator_session.page_size = 2
+    return emulator_session
+
+
+@pytest.fixture
+def sd(emulator: Emulator):  # type: ignore[no-untyped-def]
+    """A boto3 servicediscovery client for the emulator (the test's view of AWS)."""
+    return client("servicediscovery", emulator.endpoint_url, "us-east-1")
+
+
+# the operator --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def start_operator(
+    request: pytest.FixtureRequest,
+    kubectl: Kubectl,
+    crds: list[str],
+    emulator: Emulator,
+    namespace: str,
+    tmp_path: Path,
+) -> Iterator[StartOperator]:
+    """start_operator(name="op", *extra_args) -> a running OperatorProcess watching the test's
+    namespace; every one is stopped (SIGTERM, then SIGKILL) at the end of the test."""
+    assert OPERATOR_BIN.exists(), f"{OPERATOR_BIN} is missing: run `make setup`"
+    started: list[OperatorProcess] = []
+    request.node.stash[OPERATORS] = started
+
+    def start(name: str = "op", *extra_args: str) -> OperatorProcess:
+        op = OperatorProcess(
+            name,
+            namespace,
+            emulator.endpoint_url,
+            kubectl.kubeconfig,
+            tmp_path,
+            extra_args,
+        )
+        started.append(op)
+        return op.start()
+
+    yield start
+    for op in started:
+        op.stop()

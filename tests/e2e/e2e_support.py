@@ -1,0 +1,453 @@
+"""Helpers for the e2e tests: kubectl, polling waits, the operator as its own process.
+
+Nothing here imports the operator's reconcile code: the operator runs as `sd-operator run` in a
+separate process and is observed only through the Kubernetes API, its log and the AWS emulator.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from sd_operator.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
+
+ROOT = Path(__file__).resolve().parents[2]
+CRD_DIR = ROOT / "crds"
+EXAMPLES = ROOT / "examples"
+FIXTURES = ROOT / "tests" / "fixtures"
+OPERATOR_BIN = ROOT / ".venv" / "bin" / "sd-operator"
+
+GROUP = "sd-operator.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+FINALIZER = "sd-operator.io/finalizer"
+NAMESPACES = "cloudmapnamespaces.sd-operator.io"
+DISCOVERIES = "servicediscoveries.sd-operator.io"
+PEERINGS = "kopfpeerings.kopf.dev"
+
+TIMEOUT = 60.0
+INTERVAL = 0.5
+RESYNC_SECONDS = 3
+
+T = TypeVar("T")
+JSON = dict[str, Any]
+
+
+class WaitTimeout(AssertionError):
+    pass
+
+
+def wait_for(
+    probe: Callable[[], T | None],
+    what: str,
+    *,
+    timeout: float = TIMEOUT,
+    interval: float = INTERVAL,
+    describe: Callable[[], str] | None = None,
+) -> T:
+    """Call `probe` every `interval` seconds until it returns something truthy; return that.
+    On timeout: fail with `what` and, when given, `describe()` (the last state seen)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            detail = f"\nlast state:\n{describe()}" if describe else ""
+            raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
+        time.sleep(interval)
+
+
+def stays(
+    probe: Callable[[], bool], what: str, *, seconds: float, interval: float = INTERVAL
+) -> None:
+    """Assert that `probe` holds on every poll for `seconds` seconds."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert probe(), f"expected {what} for {seconds:.0f}s, but it stopped holding"
+        time.sleep(interval)
+
+
+def kubectl_binary() -> str:
+    if Path("/usr/bin/kubectl").exists():
+        return "/usr/bin/kubectl"
+    found = shutil.which("kubectl")
+    if found:
+        return found
+    out = subprocess.run(
+        [str(ROOT / "hack" / "tools.sh"), "kubectl"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+# kubectl -------------------------------------------------------------------------------------
+
+
+class Kubectl:
+    def __init__(self, binary: str, kubeconfig: str) -> None:
+        self.binary = binary
+        self.kubeconfig = kubeconfig
+
+    def run(
+        self,
+        *args: str,
+        stdin: str | None = None,
+        check: bool = True,
+        timeout: float = TIMEOUT,
+    ) -> subprocess.CompletedProcess[str]:
+        cmd = [self.binary, "--kubeconfig", self.kubeconfig, *args]
+        proc = subprocess.run(
+            cmd, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({proc.returncode}):\n"
+                f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
+            )
+        return proc
+
+    def apply(
+        self,
+        manifest: str | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        namespace: str | None = None,
+        *,
+        server_side: bool = True,
+        dry_run: bool = False,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        """Apply YAML text or object(s) from stdin (server-side by default)."""
+        text = manifest if isinstance(manifest, str) else dump_docs(manifest)
+        args = ["apply", "-f", "-"]
+        if server_side:
+            args += ["--server-side", "--field-manager", "e2e-tests"]
+        if dry_run:
+            args.append("--dry-run=server")
+        if namespace:
+            args += ["-n", namespace]
+        return self.run(*args, stdin=text, check=check)
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> JSON | None:
+        """The object as JSON, or None when it does not exist."""
+        args = ["get", kind, name, "-o", "json", "--ignore-not-found"]
+        if namespace:
+            args += ["-n", namespace]
+        out = self.run(*args).stdout.strip()
+        return json.loads(out) if out else None
+
+    def delete(
+        self, kind: str, name: str, namespace: str | None = None, *, wait: bool = False
+    ) -> None:
+        args = ["delete", kind, name, "--ignore-not-found", f"--wait={str(wait).lower()}"]
+        if namespace:
+            args += ["-n", namespace]
+        self.run(*args)
+
+    def events(self, namespace: str, name: str | None = None) -> list[JSON]:
+        """core/v1 Events in `namespace` (about the object `name` when given), oldest first."""
+        args = ["get", "events", "-n", namespace, "-o", "json"]
+        if name:
+            args += ["--field-selector", f"involvedObject.name={name}"]
+        items: list[JSON] = json.loads(self.run(*args).stdout)["items"]
+        return sorted(items, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+
+    def wait_for_object(
+        self,
+        kind: str,
+        name: str,
+        namespace: str,
+        predicate: Callable[[JSON], bool],
+        what: str,
+        *,
+        timeout: float = TIMEOUT,
+        interval: float = INTERVAL,
+    ) -> JSON:
+        """Poll the object until `predicate(obj)` holds; return the object."""
+        last: dict[str, JSON | None] = {"obj": None}
+
+        def probe() -> JSON | None:
+            obj = self.get(kind, name, namespace)
+            last["obj"] = obj
+            return obj if obj is not None and predicate(obj) else None
+
+        return wait_for(
+            probe,
+            f"{kind} {namespace}/{name}: {what}",
+            timeout=timeout,
+            interval=interval,
+            describe=lambda: _describe(last["obj"]),
+        )
+
+    def wait_gone(self, kind: str, name: str, namespace: str, *, timeout: float = TIMEOUT) -> None:
+        last: dict[str, JSON | None] = {"obj": None}
+
+        def probe() -> bool:
+            last["obj"] = self.get(kind, name, namespace)
+            return last["obj"] is None
+
+        wait_for(
+            probe,
+            f"{kind} {namespace}/{name} to be deleted",
+            timeout=timeout,
+            describe=lambda: _describe(last["obj"]),
+        )
+
+
+def _describe(obj: JSON | None) -> str:
+    if obj is None:
+        return "(object not found)"
+    shown = {
+        "metadata": {
+            k: obj.get("metadata", {}).get(k)
+            for k in ("generation", "finalizers", "deletionTimestamp", "annotations")
+        },
+        "spec": obj.get("spec"),
+        "status": obj.get("status"),
+    }
+    return json.dumps(shown, indent=2, sort_keys=True)
+
+
+# YAML ----------------------------------------------------------------------------------------
+
+
+def load_docs(path: Path) -> list[JSON]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def dump_docs(docs: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> str:
+    items = [docs] if isinstance(docs, Mapping) else list(docs)
+    return yaml.safe_dump_all([dict(d) for d in items], sort_keys=False)
+
+
+def expected_api_error(path: Path) -> str:
+    for line in path.read_text().splitlines():
+        if line.startswith("# expect-api:"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"{path} has no '# expect-api:' line")
+
+
+def in_namespace(docs: Iterable[Mapping[str, Any]], namespace: str) -> list[JSON]:
+    """Deep copies of `docs` with metadata.namespace set to `namespace`."""
+    out = []
+    for doc in docs:
+        moved = copy.deepcopy(dict(doc))
+        moved.setdefault("metadata", {})["namespace"] = namespace
+        out.append(moved)
+    return out
+
+
+def example(name: str, namespace: str, *, keep_ecs: bool = False, **spec_changes: Any) -> JSON:
+    """examples/myapp/<name>.yaml moved into `namespace`, with top-level spec fields changed.
+    Without `keep_ecs`, spec.ecs is dropped: these tests are about Cloud Map, and the ECS
+    service an `ecs` section names would have to exist in the emulator first."""
+    (doc,) = load_docs(EXAMPLES / "myapp" / f"{name}.yaml")
+    (moved,) = in_namespace([doc], namespace)
+    if not keep_ecs:
+        moved["spec"].pop("ecs", None)
+    moved["spec"].update(spec_changes)
+    return moved
+
+
+# status --------------------------------------------------------------------------------------
+
+
+def condition(obj: Mapping[str, Any] | None, type_: str) -> JSON | None:
+    if not obj:
+        return None
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if c.get("type") == type_:
+            return dict(c)
+    return None
+
+
+def is_condition(obj: Mapping[str, Any] | None, type_: str, status: str = "True") -> bool:
+    found = condition(obj, type_)
+    return found is not None and found.get("status") == status
+
+
+def ready_and_synced(obj: Mapping[str, Any]) -> bool:
+    """Ready=True, Synced=True, both for the current generation."""
+    generation = obj["metadata"].get("generation")
+    status = obj.get("status") or {}
+    return (
+        is_condition(obj, "Ready")
+        and is_condition(obj, "Synced")
+        and status.get("observedGeneration") == generation
+    )
+
+
+# the operator process ------------------------------------------------------------------------
+
+
+class OperatorProcess:
+    """`sd-operator run` in its own process group, stdout+stderr to a log file."""
+
+    def __init__(
+        self,
+        name: str,
+        namespace: str,
+        endpoint_url: str,
+        kubeconfig: str,
+        log_dir: Path,
+        extra_args: Sequence[str] = (),
+    ) -> None:
+        self.name = name
+        self.namespace = namespace
+        self.args = [
+            str(OPERATOR_BIN),
+            "run",
+            "--namespace",
+            namespace,
+            "--region",
+            "us-east-1",
+            "--aws-endpoint-url",
+            endpoint_url,
+            "--resync-seconds",
+            str(RESYNC_SECONDS),
+            "--cluster-name",
+            "e2e",
+            "--log-format",
+            "json",
+            *extra_args,
+        ]
+        self.kubeconfig = kubeconfig
+        self.log_path = log_dir / f"operator-{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(
+            KUBECONFIG=self.kubeconfig,
+            AWS_ACCESS_KEY_ID=DUMMY_ACCESS_KEY,
+            AWS_SECRET_ACCESS_KEY=DUMMY_SECRET_KEY,
+            AWS_EC2_METADATA_DISABLED="true",
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def start(self) -> OperatorProcess:
+        assert not self.running, f"operator {self.name} is already running"
+        self.starts += 1
+        with self.log_path.open("ab") as log:
+            log.write(f"=== start #{self.starts}: {' '.join(self.args)}\n".encode())
+            log.flush()
+            self.proc = subprocess.Popen(
+                self.args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env(),
+                cwd=ROOT,
+                start_new_session=True,
+            )
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no farewell to the peering object, status left as it was."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self._note(f"=== killed (SIGKILL), exit {self.proc.returncode}")
+
+    def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM, then SIGKILL after `grace` seconds."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self.proc.send_signal(signal.SIGKILL)
+                self.proc.wait(timeout=30)
+        self._note(f"=== stopped, exit {self.proc.returncode}")
+
+    def _note(self, line: str) -> None:
+        with self.log_path.open("ab") as log:
+            log.write(f"{line}\n".encode())
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_records(self) -> list[JSON]:
+        """The JSON log lines (lines that are not JSON, e.g. tracebacks, are skipped)."""
+        records = []
+        for line in self.log_text().splitlines():
+            if line.startswith("{"):
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+        return records
+
+    def logged(self, text: str) -> bool:
+        return any(text in str(r.get("event", "")) for r in self.log_records())
+
+    def reconciled(self, name: str) -> list[JSON]:
+        """The operator's own 'reconciled' log records about the object `name`."""
+        return [
+            r
+            for r in self.log_records()
+            if r.get("event") == "reconciled" and r.get("name") == name
+        ]
+
+    def wait_logged(self, text: str, *, timeout: float = TIMEOUT) -> None:
+        def probe() -> bool:
+            assert self.running or self.logged(text), (
+                f"operator {self.name} exited ({self.proc and self.proc.returncode}) "
+                f"before logging {text!r}"
+            )
+            return self.logged(text)
+
+        wait_for(probe, f"operator {self.name} to log {text!r}", timeout=timeout)
+
+    def tail(self, lines: int = 200, width: int = 1500) -> str:
+        """The last `lines` log lines, JSON records condensed (kopf's settings dump dropped)."""
+        return "\n".join(_condense(line)[:width] for line in self.log_text().splitlines()[-lines:])
+
+
+_NOISE = ("settings", "timestamp", "level", "logger", "event", "k8s_skip", "k8s_ref")
+
+
+def _condense(line: str) -> str:
+    if not line.startswith("{"):
+        return line
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return line
+    ref = record.get("k8s_ref") or {}
+    about = f" [{ref.get('kind')} {ref.get('name')}]" if ref else ""
+    extra = {k: v for k, v in record.items() if k not in _NOISE}
+    text = (
+        f"{str(record.get('timestamp', ''))[11:23]} {record.get('level', '')[:4]:4} "
+        f"{record.get('logger', '')}{about}: {record.get('event', '')}"
+    )
+    return f"{text} {json.dumps(extra)}" if extra else text
+
+
+StartOperator = Callable[..., OperatorProcess]
