@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 layer=${1:-all}
 bin=.venv/bin
+# A free port: another checkout's control plane on 6443 must not fail this run.
+export CONTROL_PLANE_PORT=${CONTROL_PLANE_PORT:-auto}
 
 # pytest exits 5 when it collected nothing: a silently empty suite must fail, not pass.
 run_pytest() {

@@ -167,10 +167,11 @@ def test_peering_one_active_replica_and_takeover(
     takes over and reconciles a new resource."""
     _peering(kubectl, namespace)
     active = start_operator("active", "--peering", PEERING, "--priority", "100")
-    standby = start_operator("standby", "--peering", PEERING, "--priority", "10")
-    # the standby starts paused and stays so while the active replica lives; the active one
-    # resumes at once (no peer of higher or equal priority)
+    # kopf starts every peered replica paused; the active one resumes at once (no peer of
+    # higher or equal priority); a standby joining then stays paused while the active lives
     active.wait_logged(RESUMED)
+    standby = start_operator("standby", "--peering", PEERING, "--priority", "10")
+    standby.wait_logged("Initial authentication has finished")
 
     kubectl.apply([example("namespace", namespace), _service(namespace, "svc-a")], namespace)
     kubectl.wait_for_object(NAMESPACES, "myapp", namespace, ready_and_synced, "Ready")
