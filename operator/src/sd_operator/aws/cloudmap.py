@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sd_operator.aws.errors import translate
@@ -116,6 +117,10 @@ class CloudMap:
                 return self._namespace(raw, with_tags)
         return None
 
+    def list_namespaces(self) -> list[ObservedNamespace]:
+        """Every namespace of the region, tags not read (one ListNamespaces page per 100)."""
+        return [self._namespace(raw, False) for raw in self._pages("list_namespaces", "Namespaces")]
+
     def list_services(self, namespace_id: str) -> list[ObservedService]:
         """Every service in a namespace, tags not read (one ListServices page per 100)."""
         filters = [{"Name": "NAMESPACE_ID", "Values": [namespace_id], "Condition": "EQ"}]
@@ -141,12 +146,11 @@ class CloudMap:
         )
 
     def find_service(self, namespace_id: str, name: str) -> ObservedService | None:
-        for service in self.list_services(namespace_id):
-            if service.name == name:
-                return ObservedService(
-                    **{**service.__dict__, "tags": self.tags(service.arn)},
-                )
-        return None
+        found = next((s for s in self.list_services(namespace_id) if s.name == name), None)
+        return self.with_tags(found) if found else None
+
+    def with_tags(self, service: ObservedService) -> ObservedService:
+        return replace(service, tags=self.tags(service.arn))
 
     def get_operation(self, operation_id: str) -> ObservedOperation:
         raw = _call("GetOperation", lambda: self._client.get_operation(OperationId=operation_id))[

@@ -81,7 +81,9 @@ class Handlers:
             return  # refused for this generation: only a spec change can help; no retry storm
         namespace = _referenced(res, namespaces)
         with self._lock(res.identity.uid), metrics.STEP_SECONDS.labels(res.identity.kind).time():
-            result = self.reconciler.step(res, status, deleting=deleting, namespace=namespace)
+            result = self.reconciler.step(
+                res, status, deleting=deleting, namespace=namespace, cached=from_timer
+            )
         metrics.RECONCILES.labels(res.identity.kind, str(result.outcome)).inc()
         self._write(body, patch, status, result, res)
         if deleting and result.outcome in _DONE_WHILE_DELETING:
@@ -218,7 +220,6 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
         id="resync",
         interval=handlers.resync_seconds,
         initial_delay=handlers.resync_seconds,
-        idle=min(5.0, handlers.resync_seconds),
     )
     def handle_resync(
         body: kopf.Body, patch: kopf.Patch, cloudmap_namespaces: Any = None, **_: Any

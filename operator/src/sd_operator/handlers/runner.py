@@ -22,7 +22,14 @@ log = logs.get(__name__)
 
 def build_registry(settings: Settings, resync_seconds: float) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
-    reconciler = Reconciler(settings.region, settings.endpoint_url, settings.cluster_name)
+    # A snapshot lives a little under one interval, so each sweep of all resources lists and
+    # describes once, and a console change is seen within two intervals at most.
+    reconciler = Reconciler(
+        settings.region,
+        settings.endpoint_url,
+        settings.cluster_name,
+        snapshot_ttl=resync_seconds * 0.9,
+    )
     register(registry, Handlers(reconciler, resync_seconds))
 
     @kopf.on.login(registry=registry)

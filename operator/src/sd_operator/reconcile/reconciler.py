@@ -46,6 +46,7 @@ from sd_operator.reconcile.plan import (
     plan_service,
     plan_service_delete,
 )
+from sd_operator.reconcile.reader import Adapters, FreshReader, Reader, Snapshot
 
 OPERATION_POLL_SECONDS = 1.0
 MAX_SYNC_ROUNDS = 3
@@ -104,12 +105,16 @@ class Reconciler:
         endpoint_url: str | None,
         cluster: str,
         clock: Callable[[], str] = utc_now,
+        snapshot_ttl: float = 30.0,
     ) -> None:
         self.default_region = default_region
         self.endpoint_url = endpoint_url
         self.cluster = cluster
         self._clock = clock
         self._ecs: dict[str, EcsAdapter] = {}
+        adapters = Adapters(cloudmap=self.cloudmap, ecs=self.ecs)
+        self._fresh = FreshReader(adapters)
+        self.snapshot = Snapshot(adapters, snapshot_ttl)
 
     def _config(self, region: str | None) -> AwsConfig:
         return AwsConfig(region or self.default_region, self.endpoint_url)
@@ -132,19 +137,21 @@ class Reconciler:
         *,
         deleting: bool = False,
         namespace: NamespaceSpec | None = None,
+        reader: Reader | None = None,
     ) -> Observation:
+        read = reader or self._fresh
         if isinstance(res.spec, NamespaceSpec):
-            return self._observe_namespace(res.identity, res.spec, deleting)
-        return self._observe_discovery(res.identity, res.spec, deleting, namespace)
+            return self._observe_namespace(read, res.identity, res.spec, deleting)
+        return self._observe_discovery(read, res.identity, res.spec, deleting, namespace)
 
     def _observe_namespace(
-        self, identity: Identity, spec: NamespaceSpec, deleting: bool
+        self, read: Reader, identity: Identity, spec: NamespaceSpec, deleting: bool
     ) -> Observation:
-        cm = self.cloudmap(spec.region)
-        observed = cm.find_namespace(spec.name)
+        region = spec.region or self.default_region
+        observed = read.find_namespace(region, spec.name, with_tags=True)
         ids = {"namespaceId": observed.id, "namespaceArn": observed.arn} if observed else {}
         if deleting:
-            services = cm.list_services(observed.id) if observed else []
+            services = read.list_services(region, observed.id) if observed else []
             plan = plan_namespace_delete(spec, identity, self.cluster, observed, services)
         else:
             plan = plan_namespace(spec, identity, self.cluster, observed)
@@ -152,6 +159,7 @@ class Reconciler:
 
     def _observe_discovery(
         self,
+        read: Reader,
         identity: Identity,
         spec: ServiceDiscoverySpec,
         deleting: bool,
@@ -169,12 +177,12 @@ class Reconciler:
                 15.0,
             )
             return Observation(None, Plan(blocked=blocked), {})
-        cm = self.cloudmap(region)
-        ns = cm.find_namespace(ns_name, with_tags=False)
+        region = region or self.default_region
+        ns = read.find_namespace(region, ns_name, with_tags=False)
         ids: dict[str, str] = {"namespaceId": ns.id} if ns else {}
         plan = Plan()
         if spec.service is not None:
-            observed = cm.find_service(ns.id, spec.service.name) if ns else None
+            observed = read.find_service(region, ns.id, spec.service.name) if ns else None
             if observed is not None:
                 ids.update(serviceId=observed.id, serviceArn=observed.arn)
             if deleting:
@@ -204,7 +212,8 @@ class Reconciler:
                 )
         if spec.ecs is not None:
             ecs = spec.ecs
-            observed_ecs = self.ecs(region).describe(ecs.cluster, [ecs.service])[ecs.service]
+            self.snapshot.want(region, ecs.cluster, ecs.service)
+            observed_ecs = read.describe_ecs(region, ecs.cluster, ecs.service)
             if observed_ecs is not None:
                 ids["ecsServiceArn"] = observed_ecs.arn
             if deleting:
@@ -219,7 +228,7 @@ class Reconciler:
                         namespace_arn=ns.arn if ns else None,
                         cloud_map_service_arn=ids.get("serviceArn"),
                         declared_service_name=spec.service.name if spec.service else None,
-                        region=region or self.default_region,
+                        region=region,
                     )
                 )
         return Observation(ns, plan, ids)
@@ -233,10 +242,14 @@ class Reconciler:
         *,
         deleting: bool = False,
         namespace: NamespaceSpec | None = None,
+        cached: bool = False,
     ) -> StepResult:
-        """Advance `res` towards its spec (or its deletion) as far as AWS allows right now."""
+        """Advance `res` towards its spec (or its deletion) as far as AWS allows right now.
+
+        `cached` (the drift sweep) reads through the shared snapshot first; anything but "in
+        sync" is read again fresh before it is acted on or reported."""
         try:
-            return self._step(res, status, deleting, namespace)
+            return self._step(res, status, deleting, namespace, cached)
         except Retryable as exc:
             return StepResult(
                 Outcome.ERROR, reason=exc.code, message=str(exc), retry_after=exc.delay
@@ -250,8 +263,9 @@ class Reconciler:
         status: Mapping[str, Any],
         deleting: bool,
         namespace: NamespaceSpec | None,
+        cached: bool,
     ) -> StepResult:
-        region = _region(res, namespace)
+        region = _region(res, namespace) or self.default_region
         cm = self.cloudmap(region)
         updates: dict[str, Any] = {}
         operation = status.get("operation")
@@ -263,7 +277,11 @@ class Reconciler:
         performed: list[str] = []
         drift: tuple[Change, ...] = ()
         for _ in range(MAX_SYNC_ROUNDS):
-            seen = self.observe(res, deleting=deleting, namespace=namespace)
+            reader = self.snapshot if cached else None
+            seen = self.observe(res, deleting=deleting, namespace=namespace, reader=reader)
+            if cached and not seen.plan.in_sync:
+                seen = self.observe(res, deleting=deleting, namespace=namespace)
+            cached = False
             updates.update(seen.ids)
             updates["lastObservedTime"] = self._clock()
             plan = seen.plan
@@ -303,7 +321,10 @@ class Reconciler:
                         reason="DriftReported",
                         message=_describe_drift(drift),
                     )
-            submitted = self._execute(cm, self.ecs(region), plan, updates, performed)
+            try:
+                submitted = self._execute(cm, self.ecs(region), plan, updates, performed)
+            finally:
+                self.snapshot.invalidate(region)
             if submitted:
                 return StepResult(
                     Outcome.WAITING,

@@ -1,0 +1,148 @@
+"""How a step reads AWS: fresh for every step, or from a snapshot shared by the drift sweep.
+
+The sweep visits every resource each resync interval. Reading fresh would cost each resource its
+own ListNamespaces, ListServices and DescribeServices; the snapshot makes each of those once per
+interval for all resources (DescribeServices in batches of 10 per cluster). A snapshot is only
+ever trusted to say "in sync": before anything is changed, the step reads fresh again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from sd_operator.aws.cloudmap import CloudMap
+from sd_operator.aws.ecs import EcsAdapter
+from sd_operator.reconcile.ecs_plan import ObservedEcsService
+from sd_operator.reconcile.observed import ObservedNamespace, ObservedService
+
+
+class Reader(Protocol):
+    def find_namespace(
+        self, region: str, name: str, *, with_tags: bool
+    ) -> ObservedNamespace | None: ...
+
+    def list_services(self, region: str, namespace_id: str) -> list[ObservedService]: ...
+
+    def find_service(self, region: str, namespace_id: str, name: str) -> ObservedService | None: ...
+
+    def describe_ecs(
+        self, region: str, cluster: str, service: str
+    ) -> ObservedEcsService | None: ...
+
+
+@dataclass(frozen=True)
+class Adapters:
+    cloudmap: Callable[[str], CloudMap]
+    ecs: Callable[[str], EcsAdapter]
+
+
+class FreshReader:
+    """Every read goes to AWS: change handlers, the CLI, and a sweep about to act."""
+
+    def __init__(self, adapters: Adapters) -> None:
+        self._adapters = adapters
+
+    def find_namespace(
+        self, region: str, name: str, *, with_tags: bool
+    ) -> ObservedNamespace | None:
+        return self._adapters.cloudmap(region).find_namespace(name, with_tags=with_tags)
+
+    def list_services(self, region: str, namespace_id: str) -> list[ObservedService]:
+        return self._adapters.cloudmap(region).list_services(namespace_id)
+
+    def find_service(self, region: str, namespace_id: str, name: str) -> ObservedService | None:
+        return self._adapters.cloudmap(region).find_service(namespace_id, name)
+
+    def describe_ecs(self, region: str, cluster: str, service: str) -> ObservedEcsService | None:
+        return self._adapters.ecs(region).describe(cluster, [service])[service]
+
+
+class Snapshot:
+    """List and describe results shared across resources for `ttl` seconds.
+
+    Tags have no batch API, so they are read per resource, fresh. ECS services are described
+    together: every service any resource has asked about in a cluster goes into the same
+    DescribeServices calls (10 per call, the API's limit).
+    """
+
+    def __init__(
+        self,
+        adapters: Adapters,
+        ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._adapters = adapters
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._namespaces: dict[str, tuple[float, dict[str, ObservedNamespace]]] = {}
+        self._services: dict[tuple[str, str], tuple[float, list[ObservedService]]] = {}
+        self._ecs: dict[tuple[str, str, str], tuple[float, ObservedEcsService | None]] = {}
+        # service name -> when a resource last asked for it; entries nobody asks about for a
+        # few intervals (deleted resources) leave the batch.
+        self._wanted: dict[tuple[str, str], dict[str, float]] = {}
+
+    def _fresh(self, stamp: float) -> bool:
+        return self._clock() - stamp < self._ttl
+
+    def invalidate(self, region: str) -> None:
+        """Forget a region after we changed something there."""
+        with self._lock:
+            self._namespaces.pop(region, None)
+            for listed in [k for k in self._services if k[0] == region]:
+                del self._services[listed]
+            for described in [k for k in self._ecs if k[0] == region]:
+                del self._ecs[described]
+
+    def find_namespace(
+        self, region: str, name: str, *, with_tags: bool
+    ) -> ObservedNamespace | None:
+        with self._lock:
+            cached = self._namespaces.get(region)
+            if cached is None or not self._fresh(cached[0]):
+                listed = self._adapters.cloudmap(region).list_namespaces()
+                cached = (self._clock(), {n.name: n for n in listed})
+                self._namespaces[region] = cached
+        found = cached[1].get(name)
+        if found is None or not with_tags:
+            return found
+        return replace(found, tags=self._adapters.cloudmap(region).tags(found.arn))
+
+    def list_services(self, region: str, namespace_id: str) -> list[ObservedService]:
+        with self._lock:
+            cached = self._services.get((region, namespace_id))
+            if cached is None or not self._fresh(cached[0]):
+                listed = self._adapters.cloudmap(region).list_services(namespace_id)
+                cached = (self._clock(), listed)
+                self._services[(region, namespace_id)] = cached
+        return cached[1]
+
+    def find_service(self, region: str, namespace_id: str, name: str) -> ObservedService | None:
+        found = next((s for s in self.list_services(region, namespace_id) if s.name == name), None)
+        return self._adapters.cloudmap(region).with_tags(found) if found else None
+
+    def want(self, region: str, cluster: str, service: str) -> None:
+        """Note a service some resource manages, so the next batch describes it too."""
+        with self._lock:
+            self._wanted.setdefault((region, cluster), {})[service] = self._clock()
+
+    def describe_ecs(self, region: str, cluster: str, service: str) -> ObservedEcsService | None:
+        key = (region, cluster, service)
+        self.want(region, cluster, service)
+        with self._lock:
+            now = self._clock()
+            wanted = self._wanted[(region, cluster)]
+            cached = self._ecs.get(key)
+            if cached is not None and self._fresh(cached[0]):
+                return cached[1]
+            for name in [n for n, asked in wanted.items() if now - asked > 3 * self._ttl]:
+                del wanted[name]
+            names = sorted(wanted)
+            described = self._adapters.ecs(region).describe(cluster, names)
+            for name, observed in described.items():
+                self._ecs[(region, cluster, name)] = (now, observed)
+            return described[service]
