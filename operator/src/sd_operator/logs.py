@@ -9,6 +9,7 @@ from typing import Literal
 import structlog
 
 LogFormat = Literal["json", "console"]
+_KOPF_EXTRA = ("k8s_ref",)
 
 
 def configure(fmt: LogFormat = "console", level: str = "INFO") -> None:
@@ -32,7 +33,9 @@ def configure(fmt: LogFormat = "console", level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+            # kopf passes its whole OperatorSettings as `settings` in `extra`: keep only the
+            # fields that identify what a record is about.
+            foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(allow=_KOPF_EXTRA)],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
