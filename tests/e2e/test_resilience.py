@@ -113,17 +113,17 @@ def test_peering_same_priority_nobody_acts_until_one_dies(
     start_operator: StartOperator,
     emulator: Emulator,
 ) -> None:
-    """Two replicas of equal priority (no --priority flag): kopf pauses both; once one is
-    killed, the survivor resumes after the dead peer's lifetime and reconciles."""
+    """Two replicas given equal priorities: kopf pauses both; once one is killed, the survivor
+    resumes after the dead peer's lifetime and reconciles."""
     _peering(kubectl, namespace)
-    first = start_operator("first", "--peering", PEERING)
+    first = start_operator("first", "--peering", PEERING, "--priority", "7")
     kubectl.apply([example("namespace", namespace), _service(namespace, "svc-a")], namespace)
     kubectl.wait_for_object(NAMESPACES, "myapp", namespace, ready_and_synced, "Ready")
     kubectl.wait_for_object(DISCOVERIES, "svc-a", namespace, ready_and_synced, "Ready")
     assert emulator.calls().get(CREATE_SERVICE) == 1
 
     assert not first.logged(PAUSED_SAME)
-    second = start_operator("second", "--peering", PEERING)
+    second = start_operator("second", "--peering", PEERING, "--priority", "7")
     # kopf: the running replica pauses ("Pausing all operators, including self"); the new one
     # starts paused and warns about its equal-priority peer
     first.wait_logged(PAUSED_SAME)
@@ -163,14 +163,14 @@ def test_peering_one_active_replica_and_takeover(
     start_operator: StartOperator,
     emulator: Emulator,
 ) -> None:
-    """Two replicas, one of higher priority: only it acts; when it is killed, the other one
-    takes over and reconciles a new resource."""
+    """Two replicas without --priority (as a Deployment runs them): the one started first
+    acts; when it is killed, the other one takes over and reconciles a new resource."""
     _peering(kubectl, namespace)
-    active = start_operator("active", "--peering", PEERING, "--priority", "100")
-    # kopf starts every peered replica paused; the active one resumes at once (no peer of
-    # higher or equal priority); a standby joining then stays paused while the active lives
+    active = start_operator("active", "--peering", PEERING)
+    # kopf starts every peered replica paused; the first resumes at once (no peer of higher
+    # or equal priority); a later one ranks lower and stays paused while the first lives
     active.wait_logged(RESUMED)
-    standby = start_operator("standby", "--peering", PEERING, "--priority", "10")
+    standby = start_operator("standby", "--peering", PEERING)
     standby.wait_logged("Initial authentication has finished")
 
     kubectl.apply([example("namespace", namespace), _service(namespace, "svc-a")], namespace)

@@ -227,9 +227,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--priority",
         type=int,
-        default=0,
-        help="peering priority: the highest-priority replica acts, the others stand by "
-        "(replicas of equal priority all pause; default: 0)",
+        default=None,
+        help="peering priority: the highest-priority replica acts, the others stand by; "
+        "replicas of equal priority all pause (kopf). Default: earlier-started replicas "
+        "rank higher, so identical Deployment pods need no flag",
     )
     peering = run.add_mutually_exclusive_group()
     peering.add_argument(

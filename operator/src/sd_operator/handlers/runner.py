@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 from typing import Any
 
 import kopf
@@ -15,6 +16,7 @@ from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.settings import Settings
 
 ANNOTATION_PREFIX = "sd-operator.io"
+PRIORITY_CEILING = 10**13  # above any epoch-milliseconds for the next two centuries
 FINALIZER = "sd-operator.io/finalizer"
 
 log = logs.get(__name__)
@@ -56,6 +58,16 @@ def build_registry(settings: Settings, resync_seconds: float) -> kopf.OperatorRe
     return registry
 
 
+def peering_priority(explicit: int | None, now: float | None = None) -> int:
+    """Replicas of one Deployment share their flags, and kopf pauses every replica when two
+    share a priority; deriving it from the start time (earlier is higher) keeps the running
+    replica active and makes a newer one its standby."""
+    if explicit is not None:
+        return explicit
+    started_ms = int((time.time() if now is None else now) * 1000)
+    return PRIORITY_CEILING - started_ms
+
+
 def run_operator(settings: Settings, args: argparse.Namespace) -> int:
     if args.metrics_port:
         start_http_server(args.metrics_port)
@@ -75,7 +87,7 @@ def run_operator(settings: Settings, args: argparse.Namespace) -> int:
         namespaces=namespaces,
         standalone=not args.peering,
         peering_name=args.peering,
-        priority=args.priority,
+        priority=peering_priority(args.priority),
         liveness_endpoint=args.liveness,
     )
     return 0
