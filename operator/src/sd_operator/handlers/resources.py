@@ -32,6 +32,7 @@ from sd_operator.reconcile.reconciler import (
 log = logs.get(__name__)
 
 RETRY_ON_ERROR_SECONDS = 30.0
+MAX_RETRY_SECONDS = 300.0
 _DONE_WHILE_DELETING = (Outcome.GONE,)
 
 
@@ -63,6 +64,7 @@ class Handlers:
         *,
         deleting: bool,
         from_timer: bool = False,
+        retry: int = 0,
     ) -> None:
         status: Mapping[str, Any] = dict(body.get("status") or {})
         try:
@@ -90,7 +92,7 @@ class Handlers:
             self.forget(res.identity.uid)
             return
         if deleting or result.outcome in (Outcome.WAITING, Outcome.ERROR, Outcome.BLOCKED):
-            delay = result.retry_after or RETRY_ON_ERROR_SECONDS
+            delay = retry_delay(result, retry)
             raise kopf.TemporaryError(f"{result.reason}: {result.message}", delay=delay)
 
     def _write(
@@ -143,6 +145,15 @@ class Handlers:
             reason=result.reason,
             performed=list(result.performed),
         )
+
+
+def retry_delay(result: StepResult, retry: int) -> float:
+    """Polling a pending operation keeps its short delay; waiting on something outside (a
+    missing ECS service, a conflict, throttling) backs off exponentially up to 5 minutes."""
+    base = result.retry_after or RETRY_ON_ERROR_SECONDS
+    if result.outcome is Outcome.WAITING:
+        return base
+    return float(min(base * 2 ** min(retry, 10), MAX_RETRY_SECONDS))
 
 
 def _same_terminal(previous: Mapping[str, Any], result: StepResult) -> bool:
@@ -202,15 +213,23 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
     @kopf.on.create(GROUP, VERSION, plural, registry=registry, id="reconcile")
     @kopf.on.update(GROUP, VERSION, plural, registry=registry, id="reconcile", field="spec")
     def handle_reconcile(
-        body: kopf.Body, patch: kopf.Patch, cloudmap_namespaces: Any = None, **_: Any
+        body: kopf.Body,
+        patch: kopf.Patch,
+        retry: int = 0,
+        cloudmap_namespaces: Any = None,
+        **_: Any,
     ) -> None:
-        handlers.handle(body, patch, cloudmap_namespaces, deleting=False)
+        handlers.handle(body, patch, cloudmap_namespaces, deleting=False, retry=retry)
 
     @kopf.on.delete(GROUP, VERSION, plural, registry=registry, id="delete")
     def handle_delete(
-        body: kopf.Body, patch: kopf.Patch, cloudmap_namespaces: Any = None, **_: Any
+        body: kopf.Body,
+        patch: kopf.Patch,
+        retry: int = 0,
+        cloudmap_namespaces: Any = None,
+        **_: Any,
     ) -> None:
-        handlers.handle(body, patch, cloudmap_namespaces, deleting=True)
+        handlers.handle(body, patch, cloudmap_namespaces, deleting=True, retry=retry)
 
     @kopf.timer(
         GROUP,
@@ -222,8 +241,14 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
         initial_delay=handlers.resync_seconds,
     )
     def handle_resync(
-        body: kopf.Body, patch: kopf.Patch, cloudmap_namespaces: Any = None, **_: Any
+        body: kopf.Body,
+        patch: kopf.Patch,
+        retry: int = 0,
+        cloudmap_namespaces: Any = None,
+        **_: Any,
     ) -> None:
         if body.metadata.get("deletionTimestamp"):
             return
-        handlers.handle(body, patch, cloudmap_namespaces, deleting=False, from_timer=True)
+        handlers.handle(
+            body, patch, cloudmap_namespaces, deleting=False, from_timer=True, retry=retry
+        )
