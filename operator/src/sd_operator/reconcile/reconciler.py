@@ -292,7 +292,7 @@ class Reconciler:
                     updates,
                     tuple(performed),
                     reason=plan.refusal.reason,
-                    message=plan.refusal.message,
+                    message=f"spec.{plan.refusal.field}: {plan.refusal.message}",
                 )
             if not plan.actions:
                 # Actions ahead of a block still run (e.g. create the Cloud Map service an
