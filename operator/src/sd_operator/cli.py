@@ -281,8 +281,14 @@ def _parser() -> argparse.ArgumentParser:
         "emulator",
         help="serve the local AWS emulator (needs the 'emulator' extra) until interrupted",
     )
-    emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=5000)
+    emulator.add_argument("--host", default="127.0.0.1", help="a loopback address")
+    emulator.add_argument("--port", type=int, default=5000, help="0: any free port")
+    emulator.add_argument(
+        "--seed-demo",
+        action="store_true",
+        help="create the ECS side of examples/myapp (cluster 'production', services "
+        "user-service and payment-service, us-east-1) so 'apply -f examples/myapp' works at once",
+    )
     return parser
 
 
@@ -291,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "emulator":
         from sd_operator.emulator import serve
 
-        serve(args.host, args.port)
+        serve(args.host, args.port, seed_demo=args.seed_demo)
         return EXIT_OK
     if args.command == "demo":
         from sd_operator.demo import run_demo

@@ -42,3 +42,52 @@ def test_serve_prints_endpoint_and_stops_on_sigterm() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.timeout(60)
+def test_cli_seed_demo_creates_the_ecs_side_of_the_examples() -> None:
+    """`sd-operator emulator --port 0 --seed-demo`: the endpoint line comes once the ECS
+    services examples/myapp links exist, then what was seeded; SIGTERM stops it with 0."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from sd_operator.cli import main; sys.exit(main())",
+            "emulator",
+            "--port",
+            "0",
+            "--seed-demo",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline().strip()]
+        while not lines[-1].startswith("try: "):
+            assert lines[-1] or process.poll() is None, lines
+            lines.append(process.stdout.readline().strip())
+        assert lines[0].startswith("endpoint: http://127.0.0.1:"), lines
+        endpoint = lines[0].split(" ", 1)[1]
+        assert f"--aws-endpoint-url {endpoint} --region {REGION}" in lines[-1]
+        assert any("ECS cluster production" in line for line in lines), lines
+
+        ecs = client("ecs", endpoint, REGION)
+        names = ["user-service", "payment-service"]
+        described = ecs.describe_services(cluster="production", services=names)
+        assert described["failures"] == []
+        services = {s["serviceName"]: s for s in described["services"]}
+        assert sorted(services) == sorted(names)
+        assert {s["status"] for s in services.values()} == {"ACTIVE"}
+        for name in names:
+            assert any(f"ECS service {name} " in line for line in lines), lines
+            task = ecs.describe_task_definition(taskDefinition=services[name]["taskDefinition"])
+            (container,) = task["taskDefinition"]["containerDefinitions"]
+            assert container["portMappings"][0]["name"] in ("http", "https")
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

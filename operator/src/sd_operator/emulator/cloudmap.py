@@ -34,9 +34,19 @@ def _invalid(message: str) -> Reply:
     return Reply.error("InvalidInput", message)
 
 
+def _same_name(a: str, b: str) -> bool:
+    return a.lower().rstrip(".") == b.lower().rstrip(".")
+
+
 def _same_domain_or_subdomain(a: str, b: str) -> bool:
     a, b = a.lower().rstrip("."), b.lower().rstrip(".")
     return a == b or a.endswith("." + b) or b.endswith("." + a)
+
+
+def _restore(namespaces: dict[str, Namespace], items: list[tuple[str, Namespace]]) -> None:
+    """Put moto's namespaces back as they were listed (same order)."""
+    namespaces.clear()
+    namespaces.update(items)
 
 
 class _FilterError(ValueError):
@@ -99,9 +109,13 @@ class CloudMapLayer:
         self.page_size = page_size
         # (account, region, CreatorRequestId) -> OperationId of the namespace create it made
         self._namespace_requests: dict[tuple[str, str, str], str] = {}
+        # OperationId of a namespace create still in flight -> (its backend, the namespace),
+        # kept out of moto's namespaces until the operation succeeds
+        self._creating: dict[str, tuple[ServiceDiscoveryBackend, Namespace]] = {}
 
     def reset(self) -> None:
         self._namespace_requests.clear()
+        self._creating.clear()
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -139,6 +153,10 @@ class CloudMapLayer:
             DuplicateOperationId=op_id,
         )
 
+    def _being_created(self, b: ServiceDiscoveryBackend) -> list[tuple[str, Namespace]]:
+        """(OperationId, namespace) of the namespace creates in flight in that backend."""
+        return [(op_id, ns) for op_id, (owner, ns) in self._creating.items() if owner is b]
+
     @staticmethod
     def _operation(call: Call, reply: Reply) -> Operation:
         data = reply.json()
@@ -157,6 +175,15 @@ class CloudMapLayer:
         its name (ConflictingDomainExists). AWS only conflicts on an overlapping domain, and
         reports it as a FAIL of the operation ("FAIL carries ErrorCode/ErrorMessage (e.g. ...,
         ConflictingDomainExists when the VPC already has an overlapping private zone)").
+
+        AWS-FACTS: "A new namespace's id is known only from GetOperation's
+        Targets["NAMESPACE"]": the namespace exists (GetNamespace, ListNamespaces, CreateService)
+        only once the operation has succeeded, and a FAIL leaves none. moto adds it at once;
+        here it is kept aside until the operation is final. Another create of the same name
+        while the first is in flight (other or no CreatorRequestId) is DuplicateRequest, as AWS
+        answers it: "Another operation of type CreateHttpNamespace and id ... is in progress"
+        (aws/aws-cdk #25554, two concurrent creates of one HTTP namespace); once the first has
+        succeeded it is NamespaceAlreadyExists.
         """
         b = backend(call)
         body = dict(call.body)
@@ -168,8 +195,16 @@ class CloudMapLayer:
             # The same request again: its operation, not a twin. (Modelling choice: after a
             # FAIL the CreatorRequestId may be used again, so a retry can succeed.)
             return Reply.json_ok({"OperationId": earlier})
+        for op_id, pending in self._being_created(b):
+            if _same_name(pending.name, name):
+                return Reply.error(
+                    "DuplicateRequest",
+                    f"Another operation of type {call.action} and id {op_id} is in progress",
+                    status=409,
+                    DuplicateOperationId=op_id,
+                )
         for existing in b.namespaces.values():
-            if existing.name.lower().rstrip(".") == name.lower().rstrip("."):
+            if _same_name(existing.name, name):
                 return Reply.error(
                     "NamespaceAlreadyExists",
                     f"Namespace {existing.name} already exists ({existing.id})",
@@ -179,10 +214,11 @@ class CloudMapLayer:
         vpc = body.get("Vpc")
         conflict: Namespace | None = None
         if call.action == "CreatePrivateDnsNamespace" and vpc:
+            private = list(b.namespaces.values()) + [ns for _, ns in self._being_created(b)]
             conflict = next(
                 (
                     ns
-                    for ns in b.namespaces.values()
+                    for ns in private
                     if ns.vpc == vpc and _same_domain_or_subdomain(ns.name, name)
                 ),
                 None,
@@ -194,7 +230,7 @@ class CloudMapLayer:
             return reply
         op = self._operation(call, reply)
         ns_id = op.targets["NAMESPACE"]
-        namespace = b.namespaces[ns_id]
+        namespace = b.namespaces.pop(ns_id)  # visible only once the operation succeeds
         if vpc:
             namespace.vpc = vpc
         failure: Failure | None
@@ -206,9 +242,14 @@ class CloudMapLayer:
             )
         else:
             failure = self._tracker.match_failure("CREATE_NAMESPACE", {name, ns_id})
-        if failure is not None:
-            del b.namespaces[ns_id]  # a failed create leaves no namespace behind
-        self._tracker.track(op.id, op.operation_type, ("namespace", ns_id), failure)
+        self._creating[op.id] = (b, namespace)
+
+        def finish(succeeded: bool) -> None:
+            self._creating.pop(op.id, None)
+            if succeeded:  # a failed create leaves no namespace behind
+                b.namespaces[ns_id] = namespace
+
+        self._tracker.track(op.id, op.operation_type, ("namespace", ns_id), failure, finish)
         if request_id:
             self._namespace_requests[request_key] = op.id
         return reply
@@ -216,7 +257,10 @@ class CloudMapLayer:
     def delete_namespace(self, call: Call, forward: Forward) -> Reply:
         """AWS-FACTS, Deletion order: "DeleteNamespace fails with ResourceInUse while services
         exist (also services that other tools or ECS created)". moto: "DeleteService/
-        DeleteNamespace succeed while instances/services exist (no ResourceInUse)"."""
+        DeleteNamespace succeed while instances/services exist (no ResourceInUse)".
+
+        DeleteNamespace is asynchronous (AWS-FACTS, Asynchronous calls): the namespace stays
+        (GetNamespace, ListNamespaces) until the operation succeeds; moto removes it at once."""
         b = backend(call)
         ns_id = str(call.body.get("Id", ""))
         namespace = b.namespaces.get(ns_id)
@@ -233,19 +277,25 @@ class CloudMapLayer:
         if duplicate is not None:
             return duplicate
         failure = self._tracker.match_failure("DELETE_NAMESPACE", {namespace.name, ns_id})
+        listed = list(b.namespaces.items())
         reply = forward()
         if not reply.ok:
             return reply
         op = self._operation(call, reply)
-        if failure is not None:
-            b.namespaces[ns_id] = namespace
-        self._tracker.track(op.id, op.operation_type, ("namespace", ns_id), failure)
+        _restore(b.namespaces, listed)  # in its place, until the operation succeeds
+
+        def finish(succeeded: bool) -> None:
+            if succeeded:
+                b.namespaces.pop(ns_id, None)
+
+        self._tracker.track(op.id, op.operation_type, ("namespace", ns_id), failure, finish)
         return reply
 
     def update_namespace(self, call: Call, forward: Forward) -> Reply:
         """Update*Namespace are asynchronous (AWS-FACTS, Asynchronous calls). moto's
         UpdateHttpNamespace answers `operationId` (lower case), which botocore drops: the
-        answer is rewritten to AWS's `OperationId`."""
+        answer is rewritten to AWS's `OperationId`. The change shows when the operation
+        succeeds (moto applies it at once)."""
         b = backend(call)
         ns_id = str(call.body.get("Id", ""))
         namespace = b.namespaces.get(ns_id)
@@ -255,14 +305,18 @@ class CloudMapLayer:
         if duplicate is not None:
             return duplicate
         failure = self._tracker.match_failure("UPDATE_NAMESPACE", {namespace.name, ns_id})
-        before = copy.deepcopy(namespace) if failure else None
+        before = copy.deepcopy(namespace)
         reply = forward()
         if not reply.ok:
             return reply
         op = self._operation(call, reply)
-        if before is not None:
-            b.namespaces[ns_id] = before
-        self._tracker.track(op.id, op.operation_type, ("namespace", ns_id), failure)
+        b.namespaces[ns_id] = before  # `namespace` now carries the change: shown at SUCCESS
+
+        def finish(succeeded: bool) -> None:
+            if succeeded and ns_id in b.namespaces:
+                b.namespaces[ns_id] = namespace
+
+        self._tracker.track(op.id, op.operation_type, ("namespace", ns_id), failure, finish)
         return reply.with_json({"OperationId": op.id})
 
     # -- services ----------------------------------------------------------------------------
@@ -331,7 +385,8 @@ class CloudMapLayer:
         Here: no DnsConfig leaves DnsConfig (routing policy, record types, TTLs) as it is;
         DnsRecords change only the TTLs of the record types the service has (a different set
         of types is InvalidInput: types force a replacement); an omitted HealthCheckConfig is
-        removed; HealthCheckCustomConfig never changes."""
+        removed; HealthCheckCustomConfig never changes. The change (TTLs, health check,
+        description) shows when the operation succeeds; moto applies it at once."""
         b = backend(call)
         service_id = str(call.body.get("Id", ""))
         service = b.services.get(service_id)
@@ -368,12 +423,14 @@ class CloudMapLayer:
         if not reply.ok:
             return reply
         op = self._operation(call, reply)
-        if failure is not None:
-            service.description, service.dns_config, service.health_check_config = before
-        else:
-            service.dns_config = new_dns
-            service.health_check_config = change.get("HealthCheckConfig")  # type: ignore[assignment]
-        self._tracker.track(op.id, op.operation_type, ("service", service_id), failure)
+        after = (service.description, new_dns, change.get("HealthCheckConfig"))
+        service.description, service.dns_config, service.health_check_config = before
+
+        def finish(succeeded: bool) -> None:
+            if succeeded:
+                service.description, service.dns_config, service.health_check_config = after  # type: ignore[assignment]
+
+        self._tracker.track(op.id, op.operation_type, ("service", service_id), failure, finish)
         return reply
 
     # -- instances ---------------------------------------------------------------------------

@@ -122,7 +122,12 @@ class FidelityLayer:
         with self._lock:
             handler = self._handlers.get(call.api)
             try:
+                # Effects of operations that became final since the last call (a namespace
+                # whose create succeeded appears, ...), then the call, then the effects of
+                # operations that are final as soon as they are submitted (no hold).
+                self.operations.settle()
                 reply = handler(call, forward) if handler else forward()
+                self.operations.settle()
             except Exception as exc:  # a bug in the layer: answer like AWS would, and log it
                 log.exception("emulator layer failed on %s", call.api)
                 reply = Reply.error("InternalFailure", f"emulator layer error: {exc}", 500)

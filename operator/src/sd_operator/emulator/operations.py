@@ -5,16 +5,26 @@ SUCCESS/FAIL are final. FAIL carries ErrorCode/ErrorMessage (e.g. CANNOT_CREATE_
 ConflictingDomainExists ...)". moto answers SUCCESS at once ("Cloud Map GetOperation is SUCCESS
 immediately (no PENDING, no FAIL)"); this tracker keeps each operation in flight for the
 configured hold and decides, when the operation is submitted, whether it will fail.
+
+An operation may carry an effect (`on_final`): the change AWS makes visible only when the
+operation completes (a created namespace appears, a deleted one disappears, new TTLs show).
+`settle()` runs the effect of every operation that has become final since the last call; the
+fidelity layer calls it before each API call, so an effect is visible from the moment the
+operation is final (what ListOperations shows), at the latest when GetOperation says SUCCESS.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 IN_FLIGHT = ("SUBMITTED", "PENDING")
+
+# Called once when the operation becomes final: True for SUCCESS, False for FAIL.
+Effect = Callable[[bool], None]
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,7 @@ class Tracked:
     failure: Failure | None
     submitted: float = field(default_factory=time.monotonic)
     polls: int = 0  # GetOperation answers given while in flight
+    on_final: Effect | None = None
 
     def done(self, now: float) -> bool:
         time_ok = self.hold.seconds is None or now - self.submitted >= self.hold.seconds
@@ -78,6 +89,7 @@ class OperationTracker:
         self._hold = Hold()
         self._fail_rules: list[FailRule] = []
         self._ops: dict[str, Tracked] = {}
+        self._unsettled: dict[str, Tracked] = {}  # final effect not yet applied
         self._lock = threading.Lock()
 
     def set_hold(self, hold: Hold) -> None:
@@ -105,6 +117,7 @@ class OperationTracker:
             self._hold = Hold()
             self._fail_rules.clear()
             self._ops.clear()
+            self._unsettled.clear()
 
     def match_failure(self, op_type: str, names: set[str]) -> Failure | None:
         """The failure the first live matching rule prescribes (consuming one of its count)."""
@@ -119,11 +132,32 @@ class OperationTracker:
         return None
 
     def track(
-        self, op_id: str, op_type: str, key: tuple[str, ...], failure: Failure | None
+        self,
+        op_id: str,
+        op_type: str,
+        key: tuple[str, ...],
+        failure: Failure | None,
+        on_final: Effect | None = None,
     ) -> None:
-        """Start the lifecycle of an operation moto has just created, with the hold now set."""
+        """Start the lifecycle of an operation moto has just created, with the hold now set.
+        `on_final` runs (from `settle`) once the operation is final."""
         with self._lock:
-            self._ops[op_id] = Tracked(op_id, op_type, key, self._hold, failure)
+            tracked = Tracked(op_id, op_type, key, self._hold, failure, on_final=on_final)
+            self._ops[op_id] = tracked
+            if on_final is not None:
+                self._unsettled[op_id] = tracked
+
+    def settle(self) -> None:
+        """Run, in submission order, the effect of every operation that became final since
+        the last call. The caller holds whatever lock guards the state the effects change."""
+        now = time.monotonic()
+        with self._lock:
+            due = [t for t in self._unsettled.values() if t.done(now)]
+            for tracked in due:
+                del self._unsettled[tracked.op_id]
+        for tracked in due:
+            if tracked.on_final is not None:
+                tracked.on_final(tracked.failure is None)
 
     def poll(self, op_id: str) -> tuple[str, Failure | None]:
         """Status for GetOperation; an in-flight answer counts as one poll."""

@@ -21,8 +21,11 @@ DEMO_SERVICES: dict[str, tuple[int, str, Literal["http", "http2", "grpc"]]] = {
 }
 
 
-def seed_demo_ecs(endpoint_url: str, region: str = "us-east-1") -> None:
+def seed_demo_ecs(endpoint_url: str, region: str = "us-east-1") -> list[str]:
+    """Create cluster `production`, a task definition per demo service and the services;
+    returns the ARNs of the services."""
     ecs = client("ecs", endpoint_url, region)
+    arns: list[str] = []
     ecs.create_cluster(clusterName=CLUSTER)
     for service, (port, port_name, protocol) in DEMO_SERVICES.items():
         container: ContainerDefinitionTypeDef = {
@@ -39,10 +42,12 @@ def seed_demo_ecs(endpoint_url: str, region: str = "us-east-1") -> None:
             memory="512",
             containerDefinitions=[container],
         )["taskDefinition"]
-        ecs.create_service(
+        created = ecs.create_service(
             cluster=CLUSTER,
             serviceName=service,
             taskDefinition=task["taskDefinitionArn"],
             desiredCount=2,
             launchType="FARGATE",
-        )
+        )["service"]
+        arns.append(created["serviceArn"])
+    return arns

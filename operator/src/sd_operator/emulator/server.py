@@ -19,7 +19,11 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from .clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from .layer import FidelityLayer, configure_operations, fault_rule
+from .seed import CLUSTER, DEMO_SERVICES, seed_demo_ecs
+
+DEMO_REGION = "us-east-1"
 
 _accounts = itertools.count()
 _accounts_lock = threading.Lock()
@@ -188,7 +192,10 @@ class Emulator:
     def hold_operations(self, seconds: float | None = None, polls: int | None = None) -> None:
         """Cloud Map operations submitted from now on answer SUBMITTED, then PENDING, until
         `seconds` have passed and GetOperation has answered `polls` times; then SUCCESS (or
-        FAIL). No arguments: operations are final at once (moto's behaviour)."""
+        FAIL). Their effects show only at SUCCESS, as in AWS: a created namespace is not
+        listed (GetNamespace: NamespaceNotFound), a deleted one still is, Update*Namespace and
+        UpdateService changes are not visible yet. No arguments: operations are final at once
+        (moto's behaviour)."""
         configure_operations(self._layer.operations, {"hold": {"seconds": seconds, "polls": polls}})
 
     def fail_operations(
@@ -232,9 +239,18 @@ class Emulator:
         return self._layer.deployments(cluster, service, region)
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, *, page_size: int = 2, seed: int = 0) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    page_size: int = 2,
+    seed: int = 0,
+    seed_demo: bool = False,
+) -> None:
     """Run an emulator in the foreground until SIGINT/SIGTERM (`sd-operator emulator`).
-    Prints `endpoint: http://127.0.0.1:PORT` once it listens."""
+    Prints `endpoint: http://127.0.0.1:PORT` once it listens. With `seed_demo`, first creates
+    the ECS services examples/myapp expects (seed.seed_demo_ecs), so the endpoint line also
+    means they exist, then prints what was seeded."""
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -244,7 +260,10 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, page_size: int = 2, seed: i
     emulator = Emulator(host, port, page_size=page_size, seed=seed)
     try:
         url = emulator.start()
+        seeded = seed_demo_ecs(url, DEMO_REGION) if seed_demo else []
         print(f"endpoint: {url}", flush=True)
+        if seed_demo:
+            _print_seeded(url, seeded)
         while not stop.wait(0.5):
             pass
     finally:
@@ -252,3 +271,17 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, page_size: int = 2, seed: i
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sys.stdout.flush()
+
+
+def _print_seeded(url: str, service_arns: list[str]) -> None:
+    print(f"seeded: ECS cluster {CLUSTER} in {DEMO_REGION}")
+    for arn in service_arns:
+        name = arn.rsplit("/", 1)[-1]
+        port, port_name, protocol = DEMO_SERVICES[name]
+        print(f"seeded: ECS service {name} (port {port_name}: {port}/{protocol}) {arn}")
+    # The operator's clients read credentials from the environment; any value will do here.
+    print(
+        f"try: AWS_ACCESS_KEY_ID={DUMMY_ACCESS_KEY} AWS_SECRET_ACCESS_KEY={DUMMY_SECRET_KEY} "
+        f"sd-operator apply -f examples/myapp --aws-endpoint-url {url} --region {DEMO_REGION}",
+        flush=True,
+    )
