@@ -95,9 +95,12 @@ def test_restart_while_operation_pending_resumes_without_a_second_create(
     emulator: Emulator, reconciler: Reconciler
 ) -> None:
     emulator.hold_operations(polls=3)
-    first = reconciler.step(namespace(), {})
+    recorded = reconciler.step(namespace(), {})
+    assert recorded.reason == "RecordingRequest"
+    assert emulator.calls().get("servicediscovery:CreatePrivateDnsNamespace") is None
+    first = reconciler.step(namespace(), merge_status({}, recorded))
     assert first.outcome is Outcome.WAITING
-    status = merge_status({}, first)
+    status = merge_status(merge_status({}, recorded), first)
     assert status["operation"]["type"] == "CREATE_NAMESPACE"
 
     restarted = Reconciler(REGION, emulator.endpoint_url, CLUSTER)
@@ -110,6 +113,47 @@ def test_restart_while_operation_pending_resumes_without_a_second_create(
     assert result.outcome is Outcome.IN_SYNC
     assert progress_status.get("operation") is None
     assert emulator.calls().get("servicediscovery:CreatePrivateDnsNamespace") == 1
+
+
+def test_crash_after_sending_a_create_reuses_its_recorded_request_id(
+    emulator: Emulator, reconciler: Reconciler, sd: Any
+) -> None:
+    """The create was sent but its operation id never reached status (the process died in
+    between): the retry sends the recorded CreatorRequestId again and AWS returns the same
+    operation instead of starting a second create."""
+    emulator.hold_operations(polls=2)
+    recorded = merge_status({}, reconciler.step(namespace(), {}))
+    sent = reconciler.step(namespace(), recorded)
+    assert sent.outcome is Outcome.WAITING
+    lost = dict(recorded)  # what was persisted: the request id, not the operation
+
+    restarted = Reconciler(REGION, emulator.endpoint_url, CLUSTER)
+    result = restarted.step(namespace(), lost)
+
+    assert result.status["operation"]["id"] == sent.status["operation"]["id"]
+    status = merge_status(lost, result)
+    for _ in range(10):
+        result = restarted.step(namespace(), status)
+        status = merge_status(status, result)
+        if result.outcome is not Outcome.WAITING:
+            break
+    assert result.outcome is Outcome.IN_SYNC
+    assert len([n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == "myapp.local"]) == 1
+
+
+def test_apply_delete_apply_creates_the_namespace_again(reconciler: Reconciler, sd: Any) -> None:
+    first = apply(reconciler, namespace())
+    assert first.last.outcome is Outcome.IN_SYNC
+    assert first.status.get("creatorRequestId") is None
+    gone = converge(reconciler, namespace(), None, deleting=True, timeout=30)
+    assert gone.last is not None
+    assert gone.last.outcome is Outcome.GONE
+
+    again = apply(reconciler, namespace())
+
+    assert again.last.outcome is Outcome.IN_SYNC
+    assert again.status["namespaceId"] != first.status["namespaceId"]
+    assert sd.get_namespace(Id=again.status["namespaceId"])["Namespace"]["Name"] == "myapp.local"
 
 
 def test_failed_operation_is_reported_with_aws_error_code(

@@ -89,40 +89,17 @@ def test_absent_namespace_is_created_once_with_owner_tags() -> None:
     assert not plan.in_sync
 
 
-def test_create_carries_the_deterministic_creator_request_id() -> None:
-    create = plan_namespace(spec(), ME, CLUSTER, None).actions[0]
-
-    assert isinstance(create, CreateNamespace)
-    assert create.creator_request_id == creator_request_id(ME, CLUSTER, "namespace")
-
-
-def test_same_identity_gets_the_same_creator_request_id_on_every_retry() -> None:
-    first = plan_namespace(spec(), ME, CLUSTER, None).actions[0]
-    retry = plan_namespace(spec(), replace(ME), CLUSTER, None).actions[0]
-
-    assert isinstance(first, CreateNamespace)
-    assert isinstance(retry, CreateNamespace)
-    assert first.creator_request_id == retry.creator_request_id
-
-
-def test_recreated_resource_with_a_new_uid_gets_a_new_creator_request_id() -> None:
-    first = plan_namespace(spec(), ME, CLUSTER, None).actions[0]
-    recreated = plan_namespace(spec(), replace(ME, uid="uid-2"), CLUSTER, None).actions[0]
-
-    assert isinstance(first, CreateNamespace)
-    assert isinstance(recreated, CreateNamespace)
-    assert first.creator_request_id != recreated.creator_request_id
-
-
-def test_creator_request_id_differs_per_cluster_and_per_purpose() -> None:
+def test_creator_request_id_differs_per_attempt_cluster_and_resource() -> None:
     ids = {
-        creator_request_id(ME, CLUSTER, "namespace"),
-        creator_request_id(ME, "other-cluster", "namespace"),
-        creator_request_id(ME, CLUSTER, "service"),
-        creator_request_id(replace(ME, name="other"), CLUSTER, "namespace"),
+        creator_request_id(ME, CLUSTER, "attempt-1"),
+        creator_request_id(ME, CLUSTER, "attempt-2"),
+        creator_request_id(ME, "other-cluster", "attempt-1"),
+        creator_request_id(replace(ME, name="other"), CLUSTER, "attempt-1"),
+        creator_request_id(replace(ME, uid="uid-2"), CLUSTER, "attempt-1"),
     }
 
-    assert len(ids) == 4
+    assert len(ids) == 5
+    assert all(len(i) <= 64 for i in ids)  # AWS's limit for CreatorRequestId
 
 
 @given(uid=st.text(max_size=40), cluster=st.text(max_size=40))

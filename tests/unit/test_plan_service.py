@@ -25,7 +25,7 @@ from sd_operator.model.spec import (
     RoutingPolicy,
 )
 from sd_operator.reconcile.observed import ObservedService
-from sd_operator.reconcile.ownership import CLUSTER_TAG, OWNER_TAG, creator_request_id
+from sd_operator.reconcile.ownership import CLUSTER_TAG, OWNER_TAG
 from sd_operator.reconcile.plan import (
     REASON_ALREADY_EXISTS,
     REASON_IMMUTABLE,
@@ -136,7 +136,6 @@ def test_absent_service_is_created_with_dns_health_check_and_owner_tags() -> Non
             dns=DNS,
             health_check=CUSTOM,
             tags={"team": "a", OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER},
-            creator_request_id=creator_request_id(ME, CLUSTER, "service"),
         ),
     )
     assert p.changes == (Change("service.name", "orders", None),)
@@ -149,13 +148,6 @@ def test_create_before_the_namespace_exists_leaves_the_namespace_id_open() -> No
     assert isinstance(create, CreateService)
     assert create.namespace_id is None
     assert create.namespace_name == "internal.example"
-
-
-def test_service_and_namespace_creator_request_ids_differ_for_one_identity() -> None:
-    create = plan(svc(), None).actions[0]
-
-    assert isinstance(create, CreateService)
-    assert create.creator_request_id != creator_request_id(ME, CLUSTER, "namespace")
 
 
 def test_api_only_service_in_http_namespace_is_created_without_dns() -> None:

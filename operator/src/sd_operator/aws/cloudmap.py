@@ -167,11 +167,11 @@ class CloudMap:
 
     # Changes -------------------------------------------------------------------------------
 
-    def create_namespace(self, action: CreateNamespace) -> str:
+    def create_namespace(self, action: CreateNamespace, creator_request_id: str) -> str:
         tags = [{"Key": k, "Value": v} for k, v in sorted(action.tags.items())]
         common: dict[str, Any] = {
             "Name": action.name,
-            "CreatorRequestId": action.creator_request_id,
+            "CreatorRequestId": creator_request_id,
             "Tags": tags,
         }
         if action.description:
@@ -225,11 +225,13 @@ class CloudMap:
         raw = _call("DeleteNamespace", lambda: self._client.delete_namespace(Id=namespace_id))
         return raw["OperationId"]
 
-    def create_service(self, action: CreateService, namespace_id: str) -> tuple[str, str]:
+    def create_service(
+        self, action: CreateService, namespace_id: str, creator_request_id: str
+    ) -> tuple[str, str]:
         args: dict[str, Any] = {
             "Name": action.name,
             "NamespaceId": namespace_id,
-            "CreatorRequestId": action.creator_request_id,
+            "CreatorRequestId": creator_request_id,
             "Tags": [{"Key": k, "Value": v} for k, v in sorted(action.tags.items())],
         }
         if action.description:

@@ -35,13 +35,15 @@ def owner_of(tags: Mapping[str, str]) -> str:
     return f"{tags.get(OWNER_TAG, '?')} in cluster {tags.get(CLUSTER_TAG, '?')}"
 
 
-def creator_request_id(identity: Identity, cluster: str, purpose: str) -> str:
-    """Deterministic per resource instance, so a retry after a crash cannot create a twin.
+def creator_request_id(identity: Identity, cluster: str, nonce: str) -> str:
+    """The CreatorRequestId of one create attempt.
 
-    The uid separates a deleted-and-recreated resource from its predecessor; the CLI has no uid
-    and relies on the name alone, which is what makes a repeated `apply` idempotent.
+    AWS answers a reused CreatorRequestId with the original operation, even after what it
+    created was deleted, so an id derived from the resource alone would never create again.
+    The reconciler draws a nonce per attempt and records the id in status before sending it:
+    retries of that attempt (after a crash) reuse it and cannot create a twin.
     """
-    digest = hashlib.sha256(f"{cluster}/{identity.key}/{identity.uid}/{purpose}".encode())
+    digest = hashlib.sha256(f"{cluster}/{identity.key}/{identity.uid}/{nonce}".encode())
     return f"sdop-{digest.hexdigest()[:40]}"
 
 

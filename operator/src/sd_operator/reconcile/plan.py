@@ -27,7 +27,6 @@ from sd_operator.model.spec import (
 from sd_operator.reconcile.observed import ObservedNamespace, ObservedService
 from sd_operator.reconcile.ownership import (
     Ownership,
-    creator_request_id,
     is_user_tag,
     owner_of,
     owner_tags,
@@ -91,7 +90,6 @@ class CreateNamespace(Action):
     vpc: str | None
     description: str | None
     tags: Mapping[str, str]
-    creator_request_id: str
 
     def summary(self) -> str:
         return f"create {self.type} namespace {self.name}"
@@ -149,7 +147,6 @@ class CreateService(Action):
     dns: DnsConfig | None
     health_check: HealthCheck | None
     tags: Mapping[str, str]
-    creator_request_id: str
 
     def summary(self) -> str:
         return f"create service {self.name} in namespace {self.namespace_name}"
@@ -290,7 +287,6 @@ def plan_namespace(
                     vpc=spec.vpc,
                     description=spec.description,
                     tags={**spec.tags, **owner_tags(identity, cluster)},
-                    creator_request_id=creator_request_id(identity, cluster, "namespace"),
                 ),
             ),
             changes=(Change("name", spec.name, None),),
@@ -510,7 +506,6 @@ def plan_service(
                     dns=spec.dns,
                     health_check=spec.health_check,
                     tags={**spec.tags, **owner_tags(identity, cluster)},
-                    creator_request_id=creator_request_id(identity, cluster, "service"),
                 ),
             ),
             changes=(Change("service.name", spec.name, None),),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+from uuid import uuid4
 
 from sd_operator.aws.clients import AwsConfig, cloudmap_client, ecs_client
 from sd_operator.aws.cloudmap import CloudMap
@@ -27,6 +28,7 @@ from sd_operator.model.spec import (
 )
 from sd_operator.reconcile.ecs_plan import UpdateEcsService, plan_ecs, plan_ecs_delete
 from sd_operator.reconcile.observed import ObservedNamespace, OperationStatus
+from sd_operator.reconcile.ownership import creator_request_id
 from sd_operator.reconcile.plan import (
     REASON_NAMESPACE_NOT_FOUND,
     Action,
@@ -49,6 +51,9 @@ from sd_operator.reconcile.plan import (
 from sd_operator.reconcile.reader import Adapters, FreshReader, Reader, Snapshot
 
 OPERATION_POLL_SECONDS = 1.0
+REQUEST_RECORD_SECONDS = 0.1
+REQUEST_ID = "creatorRequestId"
+CREATES = (CreateNamespace, CreateService)
 MAX_SYNC_ROUNDS = 3
 DRIFT_HISTORY = 10
 
@@ -308,6 +313,8 @@ class Reconciler:
                         message=plan.blocked.message,
                         retry_after=plan.blocked.retry_after,
                     )
+                if status.get(REQUEST_ID) or updates.get(REQUEST_ID):
+                    updates[REQUEST_ID] = None  # that create is done: the next one is new
                 outcome = Outcome.GONE if deleting else Outcome.IN_SYNC
                 return StepResult(outcome, plan, updates, tuple(performed), drift)
             if steady and not deleting and not performed:
@@ -321,8 +328,25 @@ class Reconciler:
                         reason="DriftReported",
                         message=_describe_drift(drift),
                     )
+            request_id = updates.get(REQUEST_ID) or status.get(REQUEST_ID)
+            if request_id is None and any(isinstance(a, CREATES) for a in plan.actions):
+                # Recorded (persisted by the caller) before it is ever sent: see
+                # ownership.creator_request_id.
+                updates[REQUEST_ID] = creator_request_id(res.identity, self.cluster, uuid4().hex)
+                return StepResult(
+                    Outcome.WAITING,
+                    plan,
+                    updates,
+                    tuple(performed),
+                    drift,
+                    reason="RecordingRequest",
+                    message="recorded the create request's id before sending it",
+                    retry_after=REQUEST_RECORD_SECONDS,
+                )
             try:
-                submitted = self._execute(cm, self.ecs(region), plan, updates, performed)
+                submitted = self._execute(
+                    cm, self.ecs(region), plan, updates, performed, str(request_id or "")
+                )
             finally:
                 self.snapshot.invalidate(region)
             if submitted:
@@ -380,13 +404,14 @@ class Reconciler:
         plan: Plan,
         updates: dict[str, Any],
         performed: list[str],
+        request_id: str,
     ) -> str | None:
         """Carry out synchronous actions in order; stop at the first asynchronous one."""
         for action in plan.actions:
             operation_id: str | None = None
             match action:
                 case CreateNamespace():
-                    operation_id = cm.create_namespace(action)
+                    operation_id = cm.create_namespace(action, request_id)
                 case UpdateNamespace():
                     operation_id = cm.update_namespace(action)
                 case DeleteNamespace():
@@ -401,7 +426,7 @@ class Reconciler:
                             "NamespaceNotReady",
                             f"namespace {action.namespace_name} is not created yet",
                         )
-                    service_id, arn = cm.create_service(action, namespace_id)
+                    service_id, arn = cm.create_service(action, namespace_id, request_id)
                     updates.update(serviceId=service_id, serviceArn=arn)
                 case DeleteService():
                     cm.delete_service(action.id)
