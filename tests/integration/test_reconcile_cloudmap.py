@@ -286,3 +286,14 @@ def test_lookups_follow_pagination(emulator: Emulator, reconciler: Reconciler, s
     assert apply(reconciler, namespace()).last.outcome is Outcome.IN_SYNC
     assert emulator.calls()["servicediscovery:ListNamespaces"] > 1
     assert reconciler.observe(namespace()).plan.in_sync
+
+
+def test_renaming_a_namespace_in_the_manifest_is_refused(reconciler: Reconciler, sd: Any) -> None:
+    apply(reconciler, namespace())
+
+    renamed = apply(reconciler, namespace(name="myapp-v2.local"))
+
+    assert renamed.last.outcome is Outcome.REFUSED
+    assert renamed.last.message.startswith("spec.name: ")
+    names = {n["Name"] for n in sd.list_namespaces()["Namespaces"]}
+    assert names == {"myapp.local"}

@@ -392,3 +392,14 @@ def test_namespace_with_services_left_is_kept_and_names_them() -> None:
     assert plan.blocked.reason == REASON_NAMESPACE_NOT_EMPTY
     assert "api, web" in plan.blocked.message
     assert plan.blocked.retry_after > 0
+
+
+def test_a_renamed_namespace_is_refused_instead_of_creating_a_second_one() -> None:
+    p = plan_namespace(
+        spec(name="internal-v2.example"), ME, CLUSTER, None, owned_under_other_name=observed()
+    )
+
+    assert p.actions == ()
+    assert p.refusal is not None
+    assert p.refusal.field == "name"
+    assert "internal.example (ns-1)" in p.refusal.message

@@ -789,3 +789,48 @@ def test_an_immutable_difference_is_always_refused_without_actions(
     else:
         assert p.refusal is None
         assert all(isinstance(a, (UpdateService, UntagResource)) for a in p.actions)
+
+
+def test_a_renamed_service_is_refused_instead_of_creating_a_second_one() -> None:
+    p = plan_service(
+        svc(name="orders-v2"),
+        ME,
+        CLUSTER,
+        AdoptionPolicy.NEVER,
+        MAX_TTL,
+        NamespaceType.DNS_PRIVATE,
+        "internal.example",
+        "ns-1",
+        None,
+        owned_under_other_name=seen(),
+    )
+
+    assert p.actions == ()
+    assert p.refusal is not None
+    assert p.refusal.reason == REASON_IMMUTABLE
+    assert p.refusal.field == "service.name"
+    assert "orders (srv-1)" in p.refusal.message
+
+
+def test_description_change_in_an_http_namespace_is_refused_not_sent() -> None:
+    p = plan(
+        svc(dns=None, description="v2"),
+        seen(dns=None),
+        namespace_type=NamespaceType.HTTP,
+    )
+
+    assert p.actions == ()
+    assert p.refusal is not None
+    assert p.refusal.reason == REASON_INVALID_FOR_NAMESPACE
+    assert p.refusal.field == "service.description"
+
+
+def test_http_route53_check_is_created_with_the_path_aws_fills_in() -> None:
+    check = HealthCheck(route53=Route53HealthCheck(Route53CheckType.HTTP, None, 2))
+    p = plan(svc(health_check=check), None, namespace_type=NamespaceType.DNS_PUBLIC)
+
+    create = p.actions[0]
+    assert isinstance(create, CreateService)
+    assert create.health_check == HealthCheck(
+        route53=Route53HealthCheck(Route53CheckType.HTTP, "/", 2)
+    )

@@ -121,6 +121,22 @@ class CloudMap:
         """Every namespace of the region, tags not read (one ListNamespaces page per 100)."""
         return [self._namespace(raw, False) for raw in self._pages("list_namespaces", "Namespaces")]
 
+    def owned_namespace(self, owner: Mapping[str, str]) -> ObservedNamespace | None:
+        """The namespace carrying these owner tags, whatever its name (one tag read each)."""
+        for found in self.list_namespaces():
+            tags = self.tags(found.arn)
+            if all(tags.get(k) == v for k, v in owner.items()):
+                return replace(found, tags=tags)
+        return None
+
+    def owned_service(self, namespace_id: str, owner: Mapping[str, str]) -> ObservedService | None:
+        """The service of a namespace carrying these owner tags, whatever its name."""
+        for found in self.list_services(namespace_id):
+            tagged = self.with_tags(found)
+            if all(tagged.tags.get(k) == v for k, v in owner.items()):
+                return tagged
+        return None
+
     def list_services(self, namespace_id: str) -> list[ObservedService]:
         """Every service in a namespace, tags not read (one ListServices page per 100)."""
         filters = [{"Name": "NAMESPACE_ID", "Values": [namespace_id], "Condition": "EQ"}]

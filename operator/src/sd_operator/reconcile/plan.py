@@ -272,12 +272,28 @@ def _claim(
 # Namespaces ------------------------------------------------------------------------------------
 
 
+def _renamed(kind: str, field_path: str, name: str, previous_name: str, previous_id: str) -> Plan:
+    return refuse(
+        REASON_IMMUTABLE,
+        field_path,
+        f"this resource already manages {kind} {previous_name} ({previous_id}), created under "
+        f"that name; a {kind} cannot be renamed to {name}: restore the name, or delete the "
+        "resource (its deletionPolicy applies) and create a new one",
+    )
+
+
 def plan_namespace(
     spec: NamespaceSpec,
     identity: Identity,
     cluster: str,
     observed: ObservedNamespace | None,
+    owned_under_other_name: ObservedNamespace | None = None,
 ) -> Plan:
+    """`owned_under_other_name`: looked up only when nothing has spec.name, it catches a
+    renamed spec (the CLI has no old spec to compare) before a second namespace is made."""
+    if observed is None and owned_under_other_name is not None:
+        prev = owned_under_other_name
+        return _renamed("namespace", "name", spec.name, prev.name, prev.id)
     if observed is None:
         return Plan(
             actions=(
@@ -355,6 +371,12 @@ def _effective_route53(check: Route53HealthCheck) -> Route53HealthCheck:
     if check.type is Route53CheckType.TCP or check.resource_path is not None:
         return check
     return Route53HealthCheck(check.type, "/", check.failure_threshold)
+
+
+def _effective_health_check(check: HealthCheck | None) -> HealthCheck | None:
+    if check is None or check.route53 is None:
+        return check
+    return HealthCheck(custom=check.custom, route53=_effective_route53(check.route53))
 
 
 def _check_against_namespace(spec: CloudMapServiceSpec, namespace_type: NamespaceType) -> Plan:
@@ -490,11 +512,15 @@ def plan_service(
     namespace_name: str,
     namespace_id: str | None,
     observed: ObservedService | None,
+    owned_under_other_name: ObservedService | None = None,
 ) -> Plan:
     checked = _check_against_namespace(spec, namespace_type)
     if not checked.in_sync:
         return checked
     advisories = _ttl_advisories(spec, max_ttl)
+    if observed is None and owned_under_other_name is not None:
+        prev = owned_under_other_name
+        return _renamed("service", "service.name", spec.name, prev.name, prev.id)
     if observed is None:
         return Plan(
             actions=(
@@ -504,7 +530,9 @@ def plan_service(
                     name=spec.name,
                     description=spec.description,
                     dns=spec.dns,
-                    health_check=spec.health_check,
+                    # AWS fills ResourcePath '/' for HTTP(S) checks: send it, so the first
+                    # observation matches instead of asking for an update.
+                    health_check=_effective_health_check(spec.health_check),
                     tags={**spec.tags, **owner_tags(identity, cluster)},
                 ),
             ),
@@ -525,6 +553,13 @@ def plan_service(
             Plan(changes=(Change("adoptionPolicy", "Adopt", "not managed by sd-operator"),))
         )
     changes = _in_place_changes(spec, observed)
+    if changes and namespace_type is NamespaceType.HTTP:
+        return refuse(
+            REASON_INVALID_FOR_NAMESPACE,
+            changes[0].field,
+            f"service {spec.name} is in an Http namespace, where AWS cannot update a service "
+            "(UpdateService is refused): restore the field, or recreate the ServiceDiscovery",
+        )
     if changes:
         route53 = spec.health_check.route53 if spec.health_check else None
         update = UpdateService(
@@ -555,7 +590,8 @@ def plan_service_delete(
             blocked=Blocked(
                 REASON_SERVICE_IN_USE,
                 f"service {spec.name} is kept while {observed.instance_count} instance(s) are "
-                "registered (ECS deregisters its tasks after the registry is removed)",
+                "registered: ECS deregisters its tasks once the registry is removed; instances "
+                "other tools registered must be deregistered by them",
                 IN_USE_RETRY_SECONDS,
             )
         )

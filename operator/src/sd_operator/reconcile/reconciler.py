@@ -28,7 +28,7 @@ from sd_operator.model.spec import (
 )
 from sd_operator.reconcile.ecs_plan import UpdateEcsService, plan_ecs, plan_ecs_delete
 from sd_operator.reconcile.observed import ObservedNamespace, OperationStatus
-from sd_operator.reconcile.ownership import creator_request_id
+from sd_operator.reconcile.ownership import creator_request_id, owner_tags
 from sd_operator.reconcile.plan import (
     REASON_NAMESPACE_NOT_FOUND,
     Action,
@@ -159,7 +159,11 @@ class Reconciler:
             services = read.list_services(region, observed.id) if observed else []
             plan = plan_namespace_delete(spec, identity, self.cluster, observed, services)
         else:
-            plan = plan_namespace(spec, identity, self.cluster, observed)
+            renamed = None
+            if observed is None:
+                owner = owner_tags(identity, self.cluster)
+                renamed = self.cloudmap(region).owned_namespace(owner)
+            plan = plan_namespace(spec, identity, self.cluster, observed, renamed)
         return Observation(observed, plan, ids)
 
     def _observe_discovery(
@@ -214,6 +218,9 @@ class Reconciler:
                     ns_name,
                     ns.id if ns else None,
                     observed,
+                    self.cloudmap(region).owned_service(ns.id, owner_tags(identity, self.cluster))
+                    if ns is not None and observed is None
+                    else None,
                 )
         if spec.ecs is not None:
             ecs = spec.ecs
