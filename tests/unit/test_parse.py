@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -426,3 +427,105 @@ def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:
 def test_missing_path_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="no such file"):
         load_manifests([str(tmp_path / "nope.yaml")])
+
+
+def test_same_file_named_twice_is_read_once(tmp_path: Path) -> None:
+    path = write(tmp_path, "ns.yaml", HTTP_NAMESPACE)
+    write(
+        tmp_path,
+        "ns2.yaml",
+        HTTP_NAMESPACE.replace("{name: api, namespace", "{name: api2, namespace"),
+    )
+    twice = [str(tmp_path), str(path), str(tmp_path / "." / "ns.yaml")]
+    resources = load_manifests(twice)
+    assert [r.identity.name for r in resources] == ["api", "api2"]
+    assert resources[0].source == f"{path}#0"
+
+
+def test_dash_reads_standard_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(DISCOVERY_IN_API))
+    ns = write(tmp_path, "ns.yaml", HTTP_NAMESPACE)
+    resources = load_manifests([str(ns), "-", "-"])
+    assert [r.source for r in resources] == [f"{ns}#0", "<stdin>#0"]
+
+
+def test_duplicate_mapping_key_names_file_and_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "dup.yaml", HTTP_NAMESPACE.replace("spec:", "spec: {}\nspec:"))
+    with pytest.raises(SpecError, match="duplicate key 'spec'") as caught:
+        load_manifests([str(path)])
+    assert caught.value.source == str(path)
+    assert "line 5" in str(caught.value)
+
+
+def test_nested_duplicate_key_is_refused_but_merge_keys_may_be_overridden(tmp_path: Path) -> None:
+    nested = write(
+        tmp_path, "nested.yaml", HTTP_NAMESPACE.replace("type: Http}", "type: Http, type: Http}")
+    )
+    with pytest.raises(SpecError, match="duplicate key 'type'"):
+        load_manifests([str(nested)])
+    merged = write(
+        tmp_path,
+        "merged.yaml",
+        HTTP_NAMESPACE.replace(
+            "spec: {name: api, type: Http}",
+            "spec:\n  <<: {name: api, type: DnsPrivate}\n  type: Http",
+        ),
+    )
+    [res] = load_manifests([str(merged)])
+    assert namespace(res).type is NamespaceType.HTTP
+
+
+HTTP_DNS_MESSAGE = (
+    "the namespace is an Http namespace, which has no DNS records: remove service.dns "
+    "or use a DnsPrivate or DnsPublic namespace"
+)
+ROUTE53_MESSAGE = "Route 53 health checks work only in DnsPublic namespaces: use healthCheck.custom"
+
+
+def test_dns_records_in_an_http_namespace_of_the_set_are_an_error(tmp_path: Path) -> None:
+    sd = DISCOVERY_IN_API.replace(
+        "service: {healthCheck: {custom: {}}}",
+        "service: {dns: {records: [{type: A}]}, healthCheck: {custom: {}}}",
+    )
+    path = write(tmp_path, "a.yaml", HTTP_NAMESPACE + "---\n" + sd)
+    with pytest.raises(SpecError) as caught:
+        load_manifests([str(path)])
+    err = caught.value
+    assert (err.source, err.resource, err.field, err.message) == (
+        f"{path}#1",
+        "ServiceDiscovery/team/orders",
+        "spec.service.dns",
+        HTTP_DNS_MESSAGE,
+    )
+
+
+@pytest.mark.parametrize(
+    "namespace_spec",
+    ["{name: api, type: Http}", "{name: api.local, type: DnsPrivate, vpc: vpc-0a1b2c3d}"],
+)
+def test_route53_check_outside_a_public_namespace_of_the_set_is_an_error(
+    tmp_path: Path, namespace_spec: str
+) -> None:
+    ns = HTTP_NAMESPACE.replace("{name: api, type: Http}", namespace_spec)
+    sd = DISCOVERY_IN_API.replace(
+        "healthCheck: {custom: {}}", "healthCheck: {route53: {type: TCP}}"
+    )
+    path = write(tmp_path, "a.yaml", ns + "---\n" + sd)
+    with pytest.raises(SpecError) as caught:
+        load_manifests([str(path)])
+    err = caught.value
+    assert (err.source, err.field, err.message) == (
+        f"{path}#1",
+        "spec.service.healthCheck.route53",
+        ROUTE53_MESSAGE,
+    )
+
+
+def test_route53_check_and_dns_in_a_public_namespace_of_the_set_are_fine(tmp_path: Path) -> None:
+    ns = HTTP_NAMESPACE.replace("{name: api, type: Http}", "{name: example.com, type: DnsPublic}")
+    sd = DISCOVERY_IN_API.replace(
+        "service: {healthCheck: {custom: {}}}",
+        "service: {dns: {records: [{type: A}]}, healthCheck: {route53: {type: TCP}}}",
+    )
+    path = write(tmp_path, "a.yaml", ns + "---\n" + sd)
+    assert len(load_manifests([str(path)])) == 2

@@ -3,20 +3,38 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from enum import Enum
+from typing import Any, NoReturn, TextIO
+
+import yaml
 
 from sd_operator import logs
 from sd_operator.aws.errors import AwsError
 from sd_operator.model.parse import SpecError, load_manifests
-from sd_operator.model.spec import NamespaceSpec, Resource, ServiceDiscoverySpec
+from sd_operator.model.spec import (
+    DeletionPolicy,
+    HealthCheck,
+    NamespaceSpec,
+    Resource,
+    ServiceDiscoverySpec,
+    Tls,
+)
 from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.plan import Plan
 from sd_operator.reconcile.reconciler import Outcome, Reconciler
 from sd_operator.settings import Settings, SettingsError, add_common_flags, from_args
+
+# Resources naming their own regions need no --region: the Reconciler's default serves nothing.
+_REGION_HINT = (
+    ", or give every CloudMapNamespace (and every ServiceDiscovery with "
+    "spec.cloudMapNamespace) spec.region"
+)
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -41,6 +59,21 @@ def referenced_namespace(
     if isinstance(res.spec, ServiceDiscoverySpec) and res.spec.namespace_ref:
         return namespaces.get((res.identity.namespace, res.spec.namespace_ref))
     return None
+
+
+def own_region(res: Resource, namespaces: dict[tuple[str, str], NamespaceSpec]) -> str | None:
+    """The region a resource names itself: a ServiceDiscovery lives in its namespace's."""
+    namespace = referenced_namespace(res, namespaces)
+    if isinstance(res.spec, ServiceDiscoverySpec) and namespace is not None:
+        return namespace.region or res.spec.region
+    return res.spec.region
+
+
+def regions_of(resources: Sequence[Resource]) -> str | None:
+    """The first resource's region when every resource names one, else None."""
+    namespaces = namespace_lookup(resources)
+    regions = [own_region(r, namespaces) for r in resources]
+    return regions[0] if regions and all(regions) else None
 
 
 # plan --------------------------------------------------------------------------------------------
@@ -68,7 +101,11 @@ class PlanReport:
             "inSync": plan.in_sync,
             "actions": [a.summary() for a in plan.actions],
             "changes": [
-                {"field": c.field, "desired": _plain(c.desired), "observed": _plain(c.observed)}
+                {
+                    "field": c.field,
+                    "desired": yaml_value(c.desired),
+                    "observed": yaml_value(c.observed),
+                }
                 for c in plan.changes
             ],
             "refusal": plan.refusal and vars(plan.refusal),
@@ -78,8 +115,50 @@ class PlanReport:
         }
 
 
-def _plain(value: object) -> object:
-    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.capitalize() for part in rest)
+
+
+def yaml_value(value: object) -> object:
+    """A plan value as the manifests spell it: dataclasses as mappings with camelCase keys and
+    without unset (None) fields, enums as their plain strings, tuples as lists."""
+    if isinstance(value, Enum):
+        return yaml_value(value.value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, HealthCheck):  # YAML: custom: {} | route53: {...}
+        check: dict[str, object] = {"custom": {}} if value.custom else {}
+        if value.route53 is not None:
+            check["route53"] = yaml_value(value.route53)
+        return check
+    if isinstance(value, Tls):  # YAML nests the CA one level deeper
+        tls = {
+            "issuerCertificateAuthority": {"awsPcaAuthorityArn": value.aws_pca_authority_arn},
+            "kmsKey": value.kms_key,
+            "roleArn": value.role_arn,
+        }
+        return {k: v for k, v in tls.items() if v is not None}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            _camel(f.name): yaml_value(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if getattr(value, f.name) is not None
+        }
+    if isinstance(value, Mapping):
+        return {str(k): yaml_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [yaml_value(v) for v in value]
+    return str(value)
+
+
+def show_value(value: object) -> str:
+    """One plan value for the text output: scalars as before, structures in YAML flow style."""
+    plain = yaml_value(value)
+    if isinstance(plain, (dict, list)):
+        text = yaml.safe_dump(plain, default_flow_style=True, sort_keys=False, width=10**6)
+        return text.strip()
+    return repr(plain)
 
 
 def plan_resources(reconciler: Reconciler, resources: Sequence[Resource]) -> list[PlanReport]:
@@ -112,8 +191,8 @@ def render_plan(reports: Sequence[PlanReport], out: TextIO) -> None:
             print(f"{head}: {len(plan.actions)} action(s)", file=out)
         for change in plan.changes:
             print(
-                f"  ~ spec.{change.field}: desired {_plain(change.desired)!r}, "
-                f"observed {_plain(change.observed)!r}",
+                f"  ~ spec.{change.field}: desired {show_value(change.desired)}, "
+                f"observed {show_value(change.observed)}",
                 file=out,
             )
         for action in plan.actions:
@@ -140,6 +219,47 @@ def plan_exit_code(reports: Sequence[PlanReport]) -> int:
 # apply / delete ----------------------------------------------------------------------------------
 
 
+def _stops_apply(report: PlanReport) -> bool:
+    """Refusals and errors stop the whole apply; blocks (AlreadyExists, ...) stop only their
+    own resource, and what depends on it."""
+    return report.error is not None or (report.plan is not None and report.plan.refusal is not None)
+
+
+def check_before_apply(reconciler: Reconciler, resources: Sequence[Resource], out: TextIO) -> bool:
+    """Plan every resource first: if any is refused or cannot be planned, say which and why,
+    and change nothing."""
+    stoppers = [r for r in plan_resources(reconciler, resources) if _stops_apply(r)]
+    for report in stoppers:
+        head = f"{_label(report.resource)} ({report.resource.source})"
+        if report.error is not None:
+            print(f"{head}: error: {report.error}", file=out)
+        else:
+            assert report.plan is not None
+            refusal = report.plan.refusal
+            assert refusal is not None
+            print(
+                f"{head}: refused ({refusal.reason}): spec.{refusal.field}: {refusal.message}",
+                file=out,
+            )
+    if stoppers:
+        print(
+            f"nothing was changed: {len(stoppers)} resource(s) cannot be applied; "
+            "fix them and apply again",
+            file=out,
+        )
+    return not stoppers
+
+
+def _settled(res: Resource, deleting: bool, performed: bool) -> str:
+    if performed:
+        return "deleted" if deleting else "done"
+    if not deleting:
+        return "nothing to do"
+    if res.spec.deletion_policy is DeletionPolicy.RETAIN:
+        return "kept in AWS (deletionPolicy: Retain)"
+    return "nothing of ours to delete"
+
+
 def apply_resources(
     reconciler: Reconciler,
     resources: Sequence[Resource],
@@ -149,11 +269,20 @@ def apply_resources(
     out: TextIO,
 ) -> int:
     namespaces = namespace_lookup(resources)
+    if not deleting and not check_before_apply(reconciler, resources, out):
+        return EXIT_ERROR
     ordered = list(reversed(resources)) if deleting else list(resources)
     done = Outcome.GONE if deleting else Outcome.IN_SYNC
+    not_ready: dict[tuple[str, str], str] = {}  # CloudMapNamespaces that did not get in sync
     code = EXIT_OK
     for res in ordered:
         label = _label(res)
+        ref = res.spec.namespace_ref if isinstance(res.spec, ServiceDiscoverySpec) else None
+        if ref is not None and (res.identity.namespace, ref) in not_ready:
+            code = EXIT_ERROR
+            why = not_ready[(res.identity.namespace, ref)]
+            print(f"{label}: skipped: CloudMapNamespace {ref} is not ready ({why})", file=out)
+            continue
 
         def report(line: str, label: str = label) -> None:
             print(f"{label}: {line}", file=out, flush=True)
@@ -169,31 +298,43 @@ def apply_resources(
         last = progress.last
         assert last is not None
         if last.outcome is done:
-            verb = (
-                "deleted"
-                if deleting and progress.performed
-                else ("nothing to do" if not progress.performed else "done")
-            )
-            print(f"{_label(res)}: {verb}", file=out)
+            print(f"{label}: {_settled(res, deleting, bool(progress.performed))}", file=out)
             for advisory in last.plan.advisories:
                 print(f"  ! {advisory}", file=out)
         else:
             code = EXIT_ERROR
-            print(f"{_label(res)}: {last.outcome} ({last.reason}): {last.message}", file=out)
+            print(f"{label}: {last.outcome} ({last.reason}): {last.message}", file=out)
+            if isinstance(res.spec, NamespaceSpec):
+                key = (res.identity.namespace, res.identity.name)
+                not_ready[key] = last.reason or str(last.outcome)
     return code
 
 
 # entry point -------------------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 1, as every other error does: `plan` uses 2 for "changes pending"."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sd-operator",
         description="Keep AWS Cloud Map and ECS service discovery equal to Kubernetes resources.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run the operator against the current Kubernetes cluster")
+    run = sub.add_parser(
+        "run",
+        help="run the operator against the current Kubernetes cluster",
+        description="Run the operator: watch CloudMapNamespace and ServiceDiscovery resources "
+        "in the current Kubernetes cluster (kubeconfig, or the pod's service account) and keep "
+        "AWS Cloud Map and ECS equal to them, correcting or reporting drift.",
+    )
     add_common_flags(run)
     scope = run.add_mutually_exclusive_group()
     scope.add_argument(
@@ -258,10 +399,17 @@ def _parser() -> argparse.ArgumentParser:
             action="append",
             required=True,
             metavar="PATH",
-            help="manifest file or directory (repeatable; multi-document YAML)",
+            help="manifest file, directory (searched recursively for *.yaml / *.yml), or - "
+            "for standard input; repeatable; multi-document YAML",
         )
         if name == "plan":
-            cmd.add_argument("-o", "--output", choices=["text", "json"], default="text")
+            cmd.add_argument(
+                "-o",
+                "--output",
+                choices=["text", "json"],
+                default="text",
+                help="text (default) or json",
+            )
         else:
             cmd.add_argument(
                 "--timeout",
@@ -270,7 +418,14 @@ def _parser() -> argparse.ArgumentParser:
                 help="give up on a resource after this many seconds (default: 300)",
             )
 
-    demo = sub.add_parser("demo", help="the guided demo against a local AWS emulator")
+    demo = sub.add_parser(
+        "demo",
+        help="the guided demo against a local AWS emulator",
+        description="The guided demo: start a local AWS emulator with the ECS services "
+        "examples/myapp expects, apply the examples, change things behind sd-operator's back, "
+        "show the drift and correct it, then delete. Runs the operator on a local Kubernetes "
+        "control plane, or with --no-cluster only the CLI (plan / apply / delete).",
+    )
     demo.add_argument(
         "--no-cluster",
         action="store_true",
@@ -280,6 +435,10 @@ def _parser() -> argparse.ArgumentParser:
     emulator = sub.add_parser(
         "emulator",
         help="serve the local AWS emulator (needs the 'emulator' extra) until interrupted",
+        description="Serve the local AWS emulator (moto with sd-operator's fidelity layer: "
+        "asynchronous Cloud Map operations, pagination, faults) on a loopback address until "
+        "interrupted, and print its endpoint for --aws-endpoint-url. Needs the 'emulator' "
+        "extra.",
     )
     emulator.add_argument("--host", default="127.0.0.1", help="a loopback address")
     emulator.add_argument("--port", type=int, default=5000, help="0: any free port")
@@ -293,6 +452,27 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's final flush
+        return code
+    except BrokenPipeError:
+        # `plan -o json | head -1`: the reader is gone; stop quietly, and keep the interpreter's
+        # final flush from failing again on the closed pipe.
+        _stdout_to_devnull()
+        return EXIT_ERROR
+
+
+def _stdout_to_devnull() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout replaced, e.g. by a test harness
+        pass
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "emulator":
         from sd_operator.emulator import serve
@@ -303,20 +483,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sd_operator.demo import run_demo
 
         return run_demo(use_cluster=not args.no_cluster)
-    try:
-        settings = from_args(args)
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    logs.configure(settings.log_format, settings.log_level)
     if args.command == "run":
+        settings = _settings(args)
+        if settings is None:
+            return EXIT_ERROR
         from sd_operator.handlers.runner import run_operator
 
         return run_operator(settings, args)
-    return run_cli(args, settings)
+    return run_cli(args)
 
 
-def run_cli(args: argparse.Namespace, settings: Settings) -> int:
+def _settings(
+    args: argparse.Namespace, resources: Sequence[Resource] | None = None
+) -> Settings | None:
+    try:
+        if resources is None:
+            settings = from_args(args)
+        else:
+            settings = from_args(
+                args, fallback_region=regions_of(resources), no_region_hint=_REGION_HINT
+            )
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    logs.configure(settings.log_format, settings.log_level)
+    return settings
+
+
+def run_cli(args: argparse.Namespace) -> int:
     try:
         resources = load_manifests(args.filename)
     except SpecError as exc:
@@ -327,6 +521,10 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
             "error: no sd-operator.io resources found in " + ", ".join(args.filename),
             file=sys.stderr,
         )
+        return EXIT_ERROR
+    # The region check waits for the manifests: resources that all name a region need none.
+    settings = _settings(args, resources)
+    if settings is None:
         return EXIT_ERROR
     reconciler = Reconciler(settings.region, settings.endpoint_url, settings.cluster_name)
     if args.command == "plan":

@@ -56,10 +56,22 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def from_args(args: argparse.Namespace) -> Settings:
-    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+NO_REGION = "no AWS region: pass --region or set AWS_REGION (or AWS_DEFAULT_REGION)"
+
+
+def from_args(
+    args: argparse.Namespace, *, fallback_region: str | None = None, no_region_hint: str = ""
+) -> Settings:
+    """`fallback_region` serves when neither --region nor the environment names one (the CLI:
+    every resource names its own region); `no_region_hint` is added to the error otherwise."""
+    region = (
+        args.region
+        or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or fallback_region
+    )
     if not region:
-        raise SettingsError("no AWS region: pass --region or set AWS_REGION")
+        raise SettingsError(NO_REGION + no_region_hint)
     if not _REGION.match(region):
         raise SettingsError(f"--region {region!r} is not an AWS region name like us-east-1")
     endpoint = args.aws_endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None

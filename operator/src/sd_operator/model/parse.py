@@ -10,6 +10,7 @@ need the stored object and stay with the API server.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -894,8 +895,32 @@ def parse_resource(doc: Mapping[str, Any], source: str = "") -> Resource:
     return Resource(identity=identity, spec=typed, source=source)
 
 
+class _DuplicateKey(yaml.YAMLError):
+    """A mapping names a key twice; kubectl (sigs.k8s.io/yaml) refuses such a document."""
+
+
 class _Loader(yaml.SafeLoader):
-    """YAML as kubectl reads it: timestamps stay strings (sigs.k8s.io/yaml has no timestamps)."""
+    """YAML as kubectl reads it: timestamps stay strings (sigs.k8s.io/yaml has no timestamps),
+    and a key given twice in one mapping is an error, not "the last one wins"."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *anchor` may be overridden by the keys beside it
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:
+                continue  # unhashable: SafeConstructor reports it
+            if duplicate:
+                mark = key_node.start_mark
+                raise _DuplicateKey(
+                    f"duplicate key {key!r} (line {mark.line + 1}, column {mark.column + 1}):"
+                    " each key may appear once in a mapping"
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -904,17 +929,40 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def _files(paths: Sequence[str]) -> Iterator[Path]:
+STDIN = "-"
+
+
+def _files(paths: Sequence[str]) -> Iterator[Path | None]:
+    """The files to read, each once (None: standard input), in the order given."""
+    seen: set[Path | None] = set()
     for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            yield from sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml")
-            )
-        elif path.is_file():
-            yield path
+        if raw == STDIN:
+            found: Sequence[Path | None] = [None]
         else:
-            raise SpecError("no such file or directory", source=raw)
+            path = Path(raw)
+            if path.is_dir():
+                found = sorted(
+                    p for p in path.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml")
+                )
+            elif path.is_file():
+                found = [path]
+            else:
+                raise SpecError("no such file or directory", source=raw)
+        for file in found:
+            key = None if file is None else file.resolve()
+            if key not in seen:
+                seen.add(key)
+                yield file
+
+
+def _read(file: Path | None) -> tuple[str, str]:
+    """(source name, text) of a file or of standard input."""
+    if file is None:
+        return "<stdin>", sys.stdin.read()
+    try:
+        return str(file), file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"invalid YAML: {exc}", source=str(file)) from None
 
 
 def _objects(doc: object, source: str) -> Iterator[tuple[Mapping[str, Any], str]]:
@@ -943,22 +991,65 @@ def _ours(doc: Mapping[str, Any], source: str) -> bool:
     return False
 
 
+# The namespace type decides what a service in it may declare; the operator's plan refuses the
+# same for namespaces outside the set, in the same words (reconcile/plan.py).
+HTTP_NAMESPACE_DNS = (
+    "the namespace is an Http namespace, which has no DNS records: remove service.dns "
+    "or use a DnsPrivate or DnsPublic namespace"
+)
+ROUTE53_NEEDS_PUBLIC = (
+    "Route 53 health checks work only in DnsPublic namespaces: use healthCheck.custom"
+)
+
+
+def _check_against_namespace(
+    res: Resource, spec: ServiceDiscoverySpec, namespace: NamespaceSpec
+) -> None:
+    service = spec.service
+    if service is None:
+        return
+    if namespace.type is NamespaceType.HTTP and service.dns is not None:
+        raise SpecError(
+            HTTP_NAMESPACE_DNS,
+            source=res.source,
+            resource=res.identity.key,
+            field="spec.service.dns",
+        )
+    check = service.health_check
+    if (
+        check is not None
+        and check.route53 is not None
+        and namespace.type is not NamespaceType.DNS_PUBLIC
+    ):
+        raise SpecError(
+            ROUTE53_NEEDS_PUBLIC,
+            source=res.source,
+            resource=res.identity.key,
+            field="spec.service.healthCheck.route53",
+        )
+
+
 def load_manifests(paths: Sequence[str]) -> list[Resource]:
     """Every CloudMapNamespace and ServiceDiscovery in the files and directories given.
 
     Directories are read recursively (*.yaml, *.yml, sorted); objects of other API groups are
-    skipped. Duplicates and namespaceRefs to CloudMapNamespaces not in the set are errors.
-    Namespaces come first, each kind in the order read.
+    skipped; "-" is standard input; a file named twice (also through a directory) is read
+    once. Duplicate resources, duplicate keys in a YAML mapping, namespaceRefs to
+    CloudMapNamespaces not in the set, and services the referenced namespace's type cannot hold
+    are errors. Namespaces come first, each kind in the order read.
     """
     resources: list[Resource] = []
     seen: dict[str, str] = {}
-    for path in _files(paths):
+    for file in _files(paths):
+        name, text = _read(file)
         try:
-            docs = list(yaml.load_all(path.read_text(encoding="utf-8"), Loader=_Loader))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise SpecError(f"invalid YAML: {exc}", source=str(path)) from None
+            docs = list(yaml.load_all(text, Loader=_Loader))
+        except _DuplicateKey as exc:
+            raise SpecError(str(exc), source=name) from None
+        except yaml.YAMLError as exc:
+            raise SpecError(f"invalid YAML: {exc}", source=name) from None
         for index, doc in enumerate(docs):
-            for obj, source in _objects(doc, f"{path}#{index}"):
+            for obj, source in _objects(doc, f"{name}#{index}"):
                 if not _ours(obj, source):
                     continue
                 res = parse_resource(obj, source)
@@ -971,6 +1062,7 @@ def load_manifests(paths: Sequence[str]) -> list[Resource]:
                     )
                 seen[key] = source
                 resources.append(res)
+    namespaces = {r.identity.key: r.spec for r in resources if isinstance(r.spec, NamespaceSpec)}
     for res in resources:
         spec = res.spec
         if isinstance(spec, ServiceDiscoverySpec) and spec.namespace_ref is not None:
@@ -983,4 +1075,5 @@ def load_manifests(paths: Sequence[str]) -> list[Resource]:
                     resource=res.identity.key,
                     field="spec.namespaceRef.name",
                 )
+            _check_against_namespace(res, spec, namespaces[ref])
     return sorted(resources, key=lambda r: r.identity.kind != KIND_NAMESPACE)

@@ -1,0 +1,243 @@
+"""The CLI's `main([...])` in-process against the AWS emulator: apply changes nothing when any
+resource is refused, skips services whose namespace did not get ready, and says why delete left
+something in AWS; plan and apply work without --region when every resource names its region."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sd_operator.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, main
+from sd_operator.emulator import Emulator, client
+
+REGION = "us-east-1"
+
+NAMESPACE = """\
+apiVersion: sd-operator.io/v1alpha1
+kind: CloudMapNamespace
+metadata: {name: myapp, namespace: payments}
+spec:
+  name: myapp.local
+  type: DnsPrivate
+  vpc: vpc-0a1b2c3d4e5f60718
+  description: DESCRIPTION
+"""
+SERVICE = """\
+apiVersion: sd-operator.io/v1alpha1
+kind: ServiceDiscovery
+metadata: {name: NAME, namespace: payments}
+spec:
+  namespaceRef: {name: myapp}
+  service:
+    dns: {records: [{type: RECORD, ttl: 10}]}
+    healthCheck: {custom: {}}
+"""
+
+
+def namespace(description: str = "first", extra: str = "") -> str:
+    return NAMESPACE.replace("DESCRIPTION", description) + extra
+
+
+def service(name: str, record: str = "A") -> str:
+    return SERVICE.replace("NAME", name).replace("RECORD", record)
+
+
+def write(directory: Path, **files: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.yaml"):
+        old.unlink()
+    for name, text in files.items():
+        (directory / f"{name}.yaml").write_text(text)
+    return directory
+
+
+def cli(emulator: Emulator, *args: str, region: bool = True) -> int:
+    flags = ["--aws-endpoint-url", emulator.endpoint_url, "--log-level", "WARNING"]
+    return main([*args, *flags, *(["--region", REGION] if region else [])])
+
+
+@pytest.fixture
+def sd(emulator: Emulator) -> Any:
+    return client("servicediscovery", emulator.endpoint_url, REGION)
+
+
+def namespace_named(sd: Any, name: str) -> dict[str, Any]:
+    return next(n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == name)
+
+
+def services_in(sd: Any, namespace_id: str) -> list[str]:
+    found = sd.list_services(
+        Filters=[{"Name": "NAMESPACE_ID", "Values": [namespace_id], "Condition": "EQ"}]
+    )["Services"]
+    return sorted(s["Name"] for s in found)
+
+
+MUTATIONS = ("Create", "Update", "Delete", "Tag", "Untag", "Register", "Deregister")
+
+
+def mutating_calls(emulator: Emulator) -> dict[str, int]:
+    return {
+        name: count
+        for name, count in emulator.calls().items()
+        if name.partition(":")[2].startswith(MUTATIONS)
+    }
+
+
+def test_apply_changes_nothing_when_one_resource_is_refused(
+    emulator: Emulator, sd: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifests = write(tmp_path / "m", ns=namespace("first"), b=service("b", "A"))
+    assert cli(emulator, "apply", "-f", str(manifests)) == EXIT_OK
+    capsys.readouterr()
+    emulator.reset_calls()
+
+    # The namespace would be updated and service a created, but b's record type cannot change.
+    write(manifests, ns=namespace("second"), a=service("a"), b=service("b", "AAAA"))
+    code = cli(emulator, "apply", "-f", str(manifests))
+
+    out = capsys.readouterr().out
+    assert code == EXIT_ERROR
+    assert (
+        f"ServiceDiscovery payments/b ({manifests / 'b.yaml'}#0): refused (ImmutableField): "
+        "spec.service.dns.records: service b has record types A" in out
+    )
+    assert "nothing was changed" in out
+    assert "done" not in out
+    assert mutating_calls(emulator) == {}
+    ns = namespace_named(sd, "myapp.local")
+    assert sd.get_namespace(Id=ns["Id"])["Namespace"]["Description"] == "first"
+    assert services_in(sd, ns["Id"]) == ["b"]
+
+
+def test_blocked_resource_does_not_stop_the_others(
+    emulator: Emulator, sd: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sd.create_http_namespace(Name="taken")
+    taken = NAMESPACE.replace("name: myapp,", "name: taken,").replace(
+        "  name: myapp.local\n  type: DnsPrivate\n  vpc: vpc-0a1b2c3d4e5f60718\n",
+        "  name: taken\n  type: Http\n",
+    )
+    manifests = write(tmp_path / "m", ns=namespace(), taken=taken, a=service("a"))
+
+    code = cli(emulator, "apply", "-f", str(manifests))
+
+    out = capsys.readouterr().out
+    assert code == EXIT_ERROR
+    assert "CloudMapNamespace payments/taken: Blocked (AlreadyExists)" in out
+    assert services_in(sd, namespace_named(sd, "myapp.local")["Id"]) == ["a"]
+
+
+def test_services_of_a_namespace_that_is_not_ready_are_skipped_at_once(
+    emulator: Emulator, sd: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    op = sd.create_private_dns_namespace(Name="myapp.local", Vpc="vpc-0a1b2c3d4e5f60718")
+    foreign = sd.get_operation(OperationId=op["OperationId"])["Operation"]["Targets"]["NAMESPACE"]
+    manifests = write(tmp_path / "m", ns=namespace(), a=service("a"), b=service("b"))
+
+    started = time.monotonic()
+    code = cli(emulator, "apply", "-f", str(manifests), "--timeout", "60")
+
+    out = capsys.readouterr().out
+    assert code == EXIT_ERROR
+    assert time.monotonic() - started < 30
+    assert "CloudMapNamespace payments/myapp: Blocked (AlreadyExists)" in out
+    for name in ("a", "b"):
+        assert (
+            f"ServiceDiscovery payments/{name}: skipped: CloudMapNamespace myapp is not ready "
+            "(AlreadyExists)" in out
+        )
+    assert services_in(sd, foreign) == []
+
+
+def test_delete_says_what_was_kept_and_what_was_not_ours(
+    emulator: Emulator, sd: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifests = write(
+        tmp_path / "m", ns=namespace(extra="  deletionPolicy: Retain\n"), a=service("a")
+    )
+    assert cli(emulator, "apply", "-f", str(manifests)) == EXIT_OK
+    capsys.readouterr()
+
+    assert cli(emulator, "delete", "-f", str(manifests)) == EXIT_OK
+    first = capsys.readouterr().out
+    assert "ServiceDiscovery payments/a: deleted" in first
+    assert "CloudMapNamespace payments/myapp: kept in AWS (deletionPolicy: Retain)" in first
+
+    assert cli(emulator, "delete", "-f", str(manifests)) == EXIT_OK
+    again = capsys.readouterr().out
+    assert "ServiceDiscovery payments/a: nothing of ours to delete" in again
+    assert "CloudMapNamespace payments/myapp: kept in AWS (deletionPolicy: Retain)" in again
+    assert "nothing to do" not in again
+    assert namespace_named(sd, "myapp.local")
+
+
+# Regions -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_region_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+
+
+@pytest.mark.usefixtures("no_region_env")
+def test_no_region_flag_needed_when_every_resource_names_its_region(
+    emulator: Emulator, sd: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifests = write(tmp_path / "m", ns=namespace(extra=f"  region: {REGION}\n"), a=service("a"))
+    assert cli(emulator, "plan", "-f", str(manifests), region=False) == EXIT_CHANGES
+    assert cli(emulator, "apply", "-f", str(manifests), region=False) == EXIT_OK
+    assert cli(emulator, "plan", "-f", str(manifests), region=False) == EXIT_OK
+    assert services_in(sd, namespace_named(sd, "myapp.local")["Id"]) == ["a"]
+
+
+@pytest.mark.usefixtures("no_region_env")
+def test_a_resource_without_region_needs_the_flag(
+    emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifests = write(tmp_path / "m", ns=namespace(), a=service("a"))
+    assert cli(emulator, "plan", "-f", str(manifests), region=False) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "no AWS region: pass --region or set AWS_REGION (or AWS_DEFAULT_REGION)" in err
+    assert emulator.calls() == {}
+
+
+# Input ---------------------------------------------------------------------------------------
+
+
+def test_manifests_from_standard_input_and_a_file_named_twice(
+    emulator: Emulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    manifests = write(tmp_path / "m", ns=namespace())
+    monkeypatch.setattr("sys.stdin", io.StringIO(service("a")))
+    args = ("plan", "-f", str(manifests), "-f", str(manifests / "ns.yaml"), "-f", "-")
+    assert cli(emulator, *args) == EXIT_CHANGES
+    out = capsys.readouterr().out
+    assert "ServiceDiscovery payments/a (<stdin>#0): 1 action(s)" in out
+    assert out.count("CloudMapNamespace payments/myapp") == 1
+
+
+def test_plan_into_a_closed_pipe_exits_quietly(emulator: Emulator, tmp_path: Path) -> None:
+    manifests = write(tmp_path / "m", ns=namespace(), a=service("a"))
+    command = [sys.executable, "-m", "sd_operator.cli", "plan", "-o", "json", "-f", str(manifests)]
+    command += ["--aws-endpoint-url", emulator.endpoint_url, "--region", REGION]
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ}
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.close()  # `| head -0`: the reader is gone before anything is written
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == EXIT_ERROR
+    assert "Traceback" not in stderr
+    assert "BrokenPipeError" not in stderr

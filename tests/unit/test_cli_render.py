@@ -1,0 +1,76 @@
+"""Plan output spells values as the manifests do: no Python reprs of the typed model."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from sd_operator.cli import PlanReport, render_plan, yaml_value
+from sd_operator.model.spec import (
+    ClientAlias,
+    DnsConfig,
+    DnsRecord,
+    HealthCheck,
+    Identity,
+    RecordType,
+    Resource,
+    Route53CheckType,
+    Route53HealthCheck,
+    RoutingPolicy,
+    ServiceDiscoverySpec,
+    Tls,
+)
+from sd_operator.reconcile.plan import Change, Plan
+
+CHECK = Route53HealthCheck(Route53CheckType.HTTP, "/", 1)
+
+
+def report(*changes: Change) -> PlanReport:
+    res = Resource(Identity("ServiceDiscovery", "team", "web"), ServiceDiscoverySpec(), "a.yaml#0")
+    return PlanReport(res, plan=Plan(changes=changes))
+
+
+def test_removing_a_route53_check_shows_its_yaml_mapping() -> None:
+    out = io.StringIO()
+    render_plan([report(Change("service.healthCheck.route53", None, CHECK))], out)
+    line = out.getvalue().splitlines()[1]
+    assert line == (
+        "  ~ spec.service.healthCheck.route53: desired None, "
+        "observed {type: HTTP, resourcePath: /, failureThreshold: 1}"
+    )
+
+
+def test_json_output_has_plain_mappings() -> None:
+    dumped = report(Change("service.healthCheck.route53", CHECK, None)).as_json()
+    assert json.loads(json.dumps(dumped))["changes"] == [
+        {
+            "field": "service.healthCheck.route53",
+            "desired": {"type": "HTTP", "resourcePath": "/", "failureThreshold": 1},
+            "observed": None,
+        }
+    ]
+
+
+def test_scalars_keep_their_spelling() -> None:
+    out = io.StringIO()
+    render_plan([report(Change("service.dns.records[0].ttl", 10, 300))], out)
+    assert "desired 10, observed 300" in out.getvalue()
+    out = io.StringIO()
+    render_plan([report(Change("service.description", "new", None))], out)
+    assert "desired 'new', observed None" in out.getvalue()
+
+
+def test_yaml_values_use_camel_case_enum_values_and_leave_out_unset_fields() -> None:
+    dns = DnsConfig(RoutingPolicy.MULTIVALUE, (DnsRecord(RecordType.A, 10),))
+    assert yaml_value(dns) == {"routingPolicy": "MULTIVALUE", "records": [{"type": "A", "ttl": 10}]}
+    assert yaml_value(ClientAlias(80)) == {"port": 80}
+    assert yaml_value(HealthCheck(custom=True)) == {"custom": {}}
+    assert yaml_value(HealthCheck(route53=CHECK)) == {
+        "route53": {"type": "HTTP", "resourcePath": "/", "failureThreshold": 1}
+    }
+    assert yaml_value(Tls("arn:aws:acm-pca:x", role_arn="arn:aws:iam::1:role/r")) == {
+        "issuerCertificateAuthority": {"awsPcaAuthorityArn": "arn:aws:acm-pca:x"},
+        "roleArn": "arn:aws:iam::1:role/r",
+    }
+    assert type(yaml_value(RecordType.A)) is str
+    assert yaml_value([{"port": 80, "dnsName": None}]) == [{"port": 80, "dnsName": None}]

@@ -1,0 +1,130 @@
+"""The CLI's argument handling: usage errors exit 1 (2 is `plan`'s "changes pending"), help
+texts describe every command, and a missing region names every way to give one."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from sd_operator.cli import EXIT_ERROR, EXIT_OK, main
+from sd_operator.settings import SettingsError, add_common_flags, from_args
+
+NAMESPACE = """\
+apiVersion: sd-operator.io/v1alpha1
+kind: CloudMapNamespace
+metadata: {name: api}
+spec: {name: api, type: Http}
+"""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["nope"],
+        ["plan"],
+        ["plan", "-f", "x.yaml", "-o", "yaml"],
+        ["apply", "-f", "x.yaml", "--timeout", "soon"],
+        ["run", "--namespace", "a", "--all-namespaces"],
+    ],
+    ids=["no-command", "unknown-command", "missing-f", "bad-output", "bad-timeout", "exclusive"],
+)
+def test_usage_errors_exit_1(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == EXIT_ERROR
+    assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["plan"], ["apply"], ["delete"], ["emulator"]])
+def test_help_exits_0(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main([*command, "--help"])
+    assert caught.value.code == EXIT_OK
+    assert "usage: sd-operator" in capsys.readouterr().out
+
+
+def help_text(command: str, capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    # argparse wraps to the terminal width; compare words, not lines.
+    return " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(
+    ("command", "words"),
+    [
+        ("run", "Run the operator: watch CloudMapNamespace and ServiceDiscovery resources"),
+        ("demo", "The guided demo: start a local AWS emulator"),
+        ("emulator", "Serve the local AWS emulator"),
+    ],
+)
+def test_commands_have_a_description(
+    command: str, words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert words in help_text(command, capsys)
+
+
+def test_plan_help_explains_output_and_filename(capsys: pytest.CaptureFixture[str]) -> None:
+    text = help_text("plan", capsys)
+    assert "text (default) or json" in text
+    assert "directory (searched recursively for *.yaml / *.yml)" in text
+    assert "- for standard input" in text
+
+
+def test_apply_help_explains_filename(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "- for standard input" in help_text("apply", capsys)
+
+
+@pytest.fixture
+def no_region_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+
+
+@pytest.mark.usefixtures("no_region_env")
+def test_missing_region_names_both_environment_variables() -> None:
+    parser = argparse.ArgumentParser()
+    add_common_flags(parser)
+    with pytest.raises(SettingsError) as caught:
+        from_args(parser.parse_args([]))
+    assert str(caught.value) == (
+        "no AWS region: pass --region or set AWS_REGION (or AWS_DEFAULT_REGION)"
+    )
+
+
+@pytest.mark.usefixtures("no_region_env")
+def test_region_fallback_serves_only_when_nothing_else_names_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parser = argparse.ArgumentParser()
+    add_common_flags(parser)
+    assert from_args(parser.parse_args([]), fallback_region="eu-west-1").region == "eu-west-1"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    assert from_args(parser.parse_args([]), fallback_region="eu-west-1").region == "us-west-2"
+
+
+@pytest.mark.usefixtures("no_region_env")
+def test_cli_without_any_region_says_how_to_give_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "ns.yaml"
+    path.write_text(NAMESPACE)
+    assert main(["plan", "-f", str(path)]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "pass --region or set AWS_REGION (or AWS_DEFAULT_REGION)" in err
+    assert "spec.region" in err
+
+
+@pytest.mark.usefixtures("no_region_env")
+def test_manifest_errors_come_before_the_region_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "ns.yaml"
+    path.write_text(NAMESPACE.replace("type: Http", "type: Nope"))
+    assert main(["plan", "-f", str(path)]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "spec.type" in err
+    assert "region" not in err
