@@ -184,6 +184,129 @@ def test_type_refusal_wins_over_pending_in_place_changes() -> None:
     assert plan.actions == ()
 
 
+# VPC (DnsPrivate): read from the namespace's hosted zone, immutable ----------------------------
+
+
+def test_private_namespace_in_the_declared_vpc_is_in_sync() -> None:
+    plan = plan_namespace(spec(), ME, CLUSTER, observed(vpcs=frozenset({"vpc-1"})))
+
+    assert plan.in_sync
+
+
+def test_private_namespace_also_associated_with_other_vpcs_is_in_sync() -> None:
+    """A private hosted zone can be associated with more VPCs; the declared one is enough."""
+    plan = plan_namespace(spec(), ME, CLUSTER, observed(vpcs=frozenset({"vpc-0", "vpc-1"})))
+
+    assert plan.in_sync
+
+
+def test_unread_vpcs_are_not_compared() -> None:
+    plan = plan_namespace(spec(vpc="vpc-9"), ME, CLUSTER, observed(vpcs=None))
+
+    assert plan.in_sync
+
+
+def test_changed_vpc_is_refused_as_immutable_naming_namespace_and_vpcs() -> None:
+    plan = plan_namespace(
+        spec(vpc="vpc-2", description="new text", tags={"new": "tag"}),
+        ME,
+        CLUSTER,
+        observed(vpcs=frozenset({"vpc-1"})),
+    )
+
+    assert plan.refusal is not None
+    assert plan.refusal.reason == REASON_IMMUTABLE
+    assert plan.refusal.field == "vpc"
+    message = plan.refusal.message
+    assert "internal.example (ns-1)" in message
+    assert "VPC vpc-1, not vpc-2" in message
+    assert "cannot change" in message
+    assert plan.actions == ()
+    assert not plan.in_sync
+
+
+def test_vpc_refusal_names_every_vpc_of_the_zone() -> None:
+    plan = plan_namespace(
+        spec(vpc="vpc-9"), ME, CLUSTER, observed(vpcs=frozenset({"vpc-b", "vpc-a"}))
+    )
+
+    assert plan.refusal is not None
+    assert "VPCs vpc-a, vpc-b, not vpc-9" in plan.refusal.message
+
+
+def test_zone_without_any_vpc_is_refused() -> None:
+    plan = plan_namespace(spec(), ME, CLUSTER, observed(vpcs=frozenset()))
+
+    assert plan.refusal is not None
+    assert plan.refusal.field == "vpc"
+    assert "no VPC" in plan.refusal.message
+
+
+@pytest.mark.parametrize("held", [NamespaceType.HTTP, NamespaceType.DNS_PUBLIC])
+def test_vpc_is_compared_only_for_private_namespaces(held: NamespaceType) -> None:
+    plan = plan_namespace(
+        spec(type=held, vpc=None), ME, CLUSTER, observed(type=held, vpcs=frozenset({"vpc-1"}))
+    )
+
+    assert plan.in_sync
+
+
+def test_type_refusal_comes_before_the_vpc_refusal() -> None:
+    plan = plan_namespace(
+        spec(vpc="vpc-2"),
+        ME,
+        CLUSTER,
+        observed(type=NamespaceType.HTTP, vpcs=frozenset({"vpc-1"})),
+    )
+
+    assert plan.refusal is not None
+    assert plan.refusal.field == "type"
+
+
+def test_adopting_a_namespace_in_another_vpc_is_refused_before_any_tag() -> None:
+    plan = plan_namespace(
+        spec(adoption_policy=AdoptionPolicy.ADOPT),
+        ME,
+        CLUSTER,
+        observed(tags={"legacy": "1"}, description="theirs", vpcs=frozenset({"vpc-other"})),
+    )
+
+    assert plan.refusal is not None
+    assert plan.refusal.reason == REASON_IMMUTABLE
+    assert plan.refusal.field == "vpc"
+    message = plan.refusal.message
+    assert "internal.example (ns-1) is in VPC vpc-other, not vpc-1" in message
+    assert "exists in another VPC" in message
+    assert "use another name" in message
+    assert plan.actions == ()
+    assert not any(isinstance(a, TagResource) for a in plan.actions)
+
+
+def test_adopting_a_namespace_in_the_declared_vpc_tags_it() -> None:
+    plan = plan_namespace(
+        spec(adoption_policy=AdoptionPolicy.ADOPT),
+        ME,
+        CLUSTER,
+        observed(tags={"team": "a"}, vpcs=frozenset({"vpc-1"})),
+    )
+
+    assert plan.actions == (TagResource(ARN, {OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER}),)
+    assert plan.refusal is None
+
+
+def test_unowned_namespace_in_another_vpc_without_adoption_is_only_blocked() -> None:
+    plan = plan_namespace(
+        spec(adoption_policy=AdoptionPolicy.NEVER),
+        ME,
+        CLUSTER,
+        observed(tags={}, vpcs=frozenset({"vpc-other"})),
+    )
+
+    assert plan.blocked is not None
+    assert plan.blocked.reason == REASON_ALREADY_EXISTS
+    assert plan.actions == ()
+
+
 # Ownership and adoption ------------------------------------------------------------------------
 
 

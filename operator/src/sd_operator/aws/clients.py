@@ -11,6 +11,7 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_route53 import Route53Client
     from mypy_boto3_servicediscovery import ServiceDiscoveryClient
 
 
@@ -44,4 +45,12 @@ def cloudmap_client(config: AwsConfig) -> ServiceDiscoveryClient:
 def ecs_client(config: AwsConfig) -> ECSClient:
     return boto3.session.Session().client(
         "ecs", endpoint_url=config.endpoint_url, config=_botocore_config(config)
+    )
+
+
+@cache
+def route53_client(config: AwsConfig) -> Route53Client:
+    """Route 53 is global (one endpoint per partition); the region picks the partition."""
+    return boto3.session.Session().client(
+        "route53", endpoint_url=config.endpoint_url, config=_botocore_config(config)
     )

@@ -34,6 +34,7 @@ _NOT_FOUND = frozenset(
         "ServiceNotFoundException",
         "ServiceNotActiveException",
         "ClusterNotFoundException",
+        "NoSuchHostedZone",
     }
 )
 _CONFLICT = frozenset({"NamespaceAlreadyExists", "ServiceAlreadyExists", "ConflictingDomainExists"})

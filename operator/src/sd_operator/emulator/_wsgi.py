@@ -1,7 +1,7 @@
 """Plain WSGI plumbing for the fidelity layer: parse a request, call moto, build replies.
 
-Nothing here knows about Cloud Map or ECS; it only turns an AWS JSON (or query) protocol request
-into a `Call` and a WSGI response into a `Reply` that a hook can read and rewrite.
+Nothing here knows about Cloud Map or ECS; it only turns an AWS JSON, query or REST-XML protocol
+request into a `Call` and a WSGI response into a `Reply` that a hook can read and rewrite.
 """
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Protocol, TypeVar
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
+
+import botocore.session
 
 JSON = dict[str, Any]
 WSGIEnviron = dict[str, Any]
@@ -28,6 +31,9 @@ TARGET_PREFIXES = {
     "Route53AutoNaming_v20170314": "servicediscovery",
     "AmazonEC2ContainerServiceV20141113": "ecs",
 }
+# REST protocol services the layer names calls of (SigV4 signing name -> botocore service): the
+# action comes from matching the method and path against botocore's model of the service.
+REST_SERVICES = {"route53": "route53"}
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/")
 DEFAULT_REGION = "us-east-1"
 
@@ -52,9 +58,9 @@ class Call:
     action: str  # "CreateService"
     region: str
     account: str
-    protocol: str  # "json" or "query"
-    target_prefix: str  # the X-Amz-Target prefix ("" for the query protocol)
-    body: JSON = field(default_factory=dict)
+    protocol: str  # "json", "query" or "rest-xml"
+    target_prefix: str  # the X-Amz-Target prefix ("" for the query and REST protocols)
+    body: JSON = field(default_factory=dict)  # REST: the path parameters ({"Id": ...})
 
     @property
     def api(self) -> str:
@@ -107,7 +113,8 @@ class Reply:
 
     @classmethod
     def query_error(cls, code: str, message: str, status: int = 400) -> Reply:
-        """An AWS query-protocol (XML) error, for faults injected into non-JSON services."""
+        """An AWS query-protocol or REST-XML error (both read <ErrorResponse><Error><Code>), for
+        faults injected into non-JSON services."""
         body = (
             f"<ErrorResponse><Error><Type>Sender</Type><Code>{escape(code)}</Code>"
             f"<Message>{escape(message)}</Message></Error>"
@@ -173,6 +180,46 @@ def parse_call(environ: WSGIEnviron, raw: bytes, account: str) -> Call | None:
         actions = form.get("Action")
         if actions:
             return Call(scope_service, actions[0], region, account, "query", "", {})
+    if scope_service in REST_SERVICES:
+        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        path = unquote(str(environ.get("PATH_INFO", "")))
+        matched = rest_action(REST_SERVICES[scope_service], method, path)
+        if matched is not None:
+            action, params = matched
+            return Call(scope_service, action, region, account, "rest-xml", "", params)
+    return None
+
+
+@cache
+def _rest_routes(service: str) -> list[tuple[str, re.Pattern[str], str]]:
+    """(method, path pattern, action) of every operation of a REST service, most literal first
+    (so /hostedzone/{Id}/rrset wins over a shorter template of the same method)."""
+    model = botocore.session.get_session().get_service_model(service)
+    routes: list[tuple[int, str, re.Pattern[str], str]] = []
+    for name in model.operation_names:
+        http = model.operation_model(name).http
+        template = str(http["requestUri"]).split("?", 1)[0]
+        pattern = ""
+        for literal, label in re.findall(r"([^{]*)(?:\{([^}]*)\})?", template):
+            pattern += re.escape(literal)
+            if label:
+                key = label.rstrip("+")
+                pattern += f"(?P<{key}>.+)" if label.endswith("+") else f"(?P<{key}>[^/]+)"
+        literal_chars = len(re.sub(r"\{[^}]*\}", "", template))
+        routes.append(
+            (literal_chars, str(http["method"]).upper(), re.compile(pattern + "/?$"), name)
+        )
+    routes.sort(key=lambda r: -r[0])
+    return [(method, pattern, name) for _, method, pattern, name in routes]
+
+
+def rest_action(service: str, method: str, path: str) -> tuple[str, JSON] | None:
+    """The operation a REST request calls, and its path parameters (None: no operation)."""
+    for route_method, pattern, name in _rest_routes(service):
+        if route_method == method:
+            found = pattern.match(path)
+            if found is not None:
+                return name, dict(found.groupdict())
     return None
 
 

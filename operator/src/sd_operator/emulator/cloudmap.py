@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
+from moto.route53.models import FakeZone, route53_backends
 from moto.servicediscovery.models import (
     Namespace,
     Operation,
@@ -19,6 +20,7 @@ from moto.servicediscovery.models import (
     ServiceDiscoveryBackend,
     servicediscovery_backends,
 )
+from moto.utilities.utils import get_partition
 
 from ._wsgi import JSON, Call, Forward, Handler, Reply, page
 from .operations import Failure, OperationTracker
@@ -28,6 +30,16 @@ DEFAULT_MAX_RESULTS = 100  # Cloud Map List* without MaxResults return up to 100
 
 def backend(call: Call) -> ServiceDiscoveryBackend:
     return servicediscovery_backends[call.account][call.region]
+
+
+def _hosted_zone(call: Call, namespace: Namespace) -> FakeZone | None:
+    """The moto Route 53 zone moto made for a DNS namespace (Route 53 is global: one backend
+    per partition)."""
+    zone_id = (namespace.dns_properties or {}).get("HostedZoneId")
+    if not zone_id:
+        return None
+    zones = route53_backends[call.account][get_partition(call.region)].zones
+    return zones.get(str(zone_id).replace("/hostedzone/", ""))
 
 
 def _invalid(message: str) -> Reply:
@@ -231,8 +243,17 @@ class CloudMapLayer:
         op = self._operation(call, reply)
         ns_id = op.targets["NAMESPACE"]
         namespace = b.namespaces.pop(ns_id)  # visible only once the operation succeeds
+        zone = _hosted_zone(call, namespace)
         if vpc:
             namespace.vpc = vpc
+            # AWS API reference, CreatePrivateDnsNamespace: "When you create a private DNS
+            # namespace, Cloud Map automatically creates an Amazon Route 53 private hosted
+            # zone", and Vpc is "The ID of the Amazon VPC that you want to associate the
+            # namespace with": the zone is associated with that VPC (in the namespace's
+            # region), so Route 53 GetHostedZone answers VPCs: [{VPCRegion, VPCId}]. moto
+            # creates the zone with no VPC at all.
+            if zone is not None and not any(v.get("vpc_id") == vpc for v in zone.vpcs):
+                zone.add_vpc(str(vpc), call.region)
         failure: Failure | None
         if conflict is not None:
             failure = Failure(
@@ -248,6 +269,9 @@ class CloudMapLayer:
             self._creating.pop(op.id, None)
             if succeeded:  # a failed create leaves no namespace behind
                 b.namespaces[ns_id] = namespace
+            elif zone is not None:  # ... and no hosted zone (moto made one at once)
+                zones = route53_backends[call.account][get_partition(call.region)].zones
+                zones.pop(zone.resource_id, None)
 
         self._tracker.track(op.id, op.operation_type, ("namespace", ns_id), failure, finish)
         if request_id:

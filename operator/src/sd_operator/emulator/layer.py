@@ -1,8 +1,11 @@
 """The WSGI fidelity layer in front of moto's server app.
 
 Per request: count the call, apply injected faults (latency, errors), then run the Cloud Map or
-ECS hook for the API (or hand the request to moto unchanged). Requests under `/_emulator/` are
-the control API, so a test in another process can configure faults and read counts:
+ECS hook for the API (or hand the request to moto unchanged). JSON and query protocol calls are
+named from the request; Route 53 (REST-XML) calls from their method and path
+("route53:GetHostedZone"), so they are counted and can be faulted too. Requests under
+`/_emulator/` are the control API, so a test in another process can configure faults and read
+counts:
 
     GET    /_emulator/health                      -> {"status": "ok", "accountId": ...}
     GET    /_emulator/calls                       -> {"calls": {"ecs:DescribeServices": 5, ...}}
@@ -113,7 +116,7 @@ class FidelityLayer:
         if decision.error is not None:
             rule = decision.error
             code = str(rule.error)
-            if call.protocol == "query":
+            if call.protocol in ("query", "rest-xml"):
                 reply = Reply.query_error(code, rule.message, rule.http_status)
             else:
                 reply = Reply.error(code, rule.message, rule.http_status)

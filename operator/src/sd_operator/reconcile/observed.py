@@ -18,6 +18,9 @@ class ObservedNamespace:
     description: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     hosted_zone_id: str | None = None
+    # VPC ids of a DnsPrivate namespace's hosted zone (Route 53 GetHostedZone): Cloud Map does
+    # not return the VPC. None = not read (other types, or lookups that do not need it).
+    vpcs: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

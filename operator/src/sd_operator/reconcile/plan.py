@@ -282,6 +282,29 @@ def _renamed(kind: str, field_path: str, name: str, previous_name: str, previous
     )
 
 
+def _vpc_refusal(spec: NamespaceSpec, observed: ObservedNamespace, adopting: bool) -> Plan | None:
+    """AWS-FACTS: a namespace's vpc forces replacement. Cloud Map does not say which VPC a
+    private namespace is in; `observed.vpcs` (its hosted zone's VPCs) does, when it was read."""
+    if spec.type is not NamespaceType.DNS_PRIVATE or observed.vpcs is None:
+        return None
+    if spec.vpc in observed.vpcs:
+        return None
+    vpcs = sorted(observed.vpcs)
+    held = f"VPC{'s' if len(vpcs) > 1 else ''} {', '.join(vpcs)}" if vpcs else "no VPC"
+    where = f"namespace {spec.name} ({observed.id}) is in {held}, not {spec.vpc}"
+    if adopting:
+        message = (
+            f"{where}: a namespace of that name exists in another VPC and was not adopted; "
+            "use another name, or the vpc it is in"
+        )
+    else:
+        message = (
+            f"{where}; the vpc of a namespace cannot change: restore spec.vpc, or use another "
+            "name for a namespace in that VPC"
+        )
+    return refuse(REASON_IMMUTABLE, "vpc", message)
+
+
 def plan_namespace(
     spec: NamespaceSpec,
     identity: Identity,
@@ -325,6 +348,9 @@ def plan_namespace(
             f"namespace {spec.name} exists in AWS as {observed.type}, not {spec.type}; the type "
             "of a namespace cannot change: use another name",
         )
+    vpc_refusal = _vpc_refusal(spec, observed, adopting=bool(adopt_tags))
+    if vpc_refusal is not None:
+        return vpc_refusal
     plan = Plan()
     if adopt_tags:
         plan = Plan(changes=(Change("adoptionPolicy", "Adopt", "not managed by sd-operator"),))

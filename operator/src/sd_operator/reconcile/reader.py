@@ -16,6 +16,7 @@ from typing import Protocol
 
 from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.aws.ecs import EcsAdapter
+from sd_operator.aws.route53 import Route53
 from sd_operator.reconcile.ecs_plan import ObservedEcsService
 from sd_operator.reconcile.observed import ObservedNamespace, ObservedService
 
@@ -24,6 +25,8 @@ class Reader(Protocol):
     def find_namespace(
         self, region: str, name: str, *, with_tags: bool
     ) -> ObservedNamespace | None: ...
+
+    def hosted_zone_vpcs(self, region: str, hosted_zone_id: str) -> frozenset[str]: ...
 
     def list_services(self, region: str, namespace_id: str) -> list[ObservedService]: ...
 
@@ -38,6 +41,7 @@ class Reader(Protocol):
 class Adapters:
     cloudmap: Callable[[str], CloudMap]
     ecs: Callable[[str], EcsAdapter]
+    route53: Callable[[str], Route53]
 
 
 class FreshReader:
@@ -50,6 +54,9 @@ class FreshReader:
         self, region: str, name: str, *, with_tags: bool
     ) -> ObservedNamespace | None:
         return self._adapters.cloudmap(region).find_namespace(name, with_tags=with_tags)
+
+    def hosted_zone_vpcs(self, region: str, hosted_zone_id: str) -> frozenset[str]:
+        return self._adapters.route53(region).hosted_zone_vpcs(hosted_zone_id)
 
     def list_services(self, region: str, namespace_id: str) -> list[ObservedService]:
         return self._adapters.cloudmap(region).list_services(namespace_id)
@@ -64,9 +71,10 @@ class FreshReader:
 class Snapshot:
     """List and describe results shared across resources for `ttl` seconds.
 
-    Tags have no batch API, so they are read per resource, fresh. ECS services are described
-    together: every service any resource has asked about in a cluster goes into the same
-    DescribeServices calls (10 per call, the API's limit).
+    Tags have no batch API, so they are read per resource, fresh; so is a private namespace's
+    VPC (Route 53 GetHostedZone, one zone per call): associations can change. ECS services are
+    described together: every service any resource has asked about in a cluster goes into the
+    same DescribeServices calls (10 per call, the API's limit).
     """
 
     def __init__(
@@ -111,6 +119,9 @@ class Snapshot:
         if found is None or not with_tags:
             return found
         return replace(found, tags=self._adapters.cloudmap(region).tags(found.arn))
+
+    def hosted_zone_vpcs(self, region: str, hosted_zone_id: str) -> frozenset[str]:
+        return self._adapters.route53(region).hosted_zone_vpcs(hosted_zone_id)
 
     def list_services(self, region: str, namespace_id: str) -> list[ObservedService]:
         with self._lock:

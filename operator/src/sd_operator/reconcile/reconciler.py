@@ -8,21 +8,23 @@ anything waits on it, so a restarted operator resumes polling instead of repeati
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 from uuid import uuid4
 
-from sd_operator.aws.clients import AwsConfig, cloudmap_client, ecs_client
+from sd_operator.aws.clients import AwsConfig, cloudmap_client, ecs_client, route53_client
 from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.aws.ecs import EcsAdapter
 from sd_operator.aws.errors import Conflict, NotFound, Retryable, Terminal
+from sd_operator.aws.route53 import Route53
 from sd_operator.model import conditions as cond
 from sd_operator.model.spec import (
     DriftPolicy,
     Identity,
     NamespaceSpec,
+    NamespaceType,
     Resource,
     ServiceDiscoverySpec,
 )
@@ -117,7 +119,7 @@ class Reconciler:
         self.cluster = cluster
         self._clock = clock
         self._ecs: dict[str, EcsAdapter] = {}
-        adapters = Adapters(cloudmap=self.cloudmap, ecs=self.ecs)
+        adapters = Adapters(cloudmap=self.cloudmap, ecs=self.ecs, route53=self.route53)
         self._fresh = FreshReader(adapters)
         self.snapshot = Snapshot(adapters, snapshot_ttl)
 
@@ -126,6 +128,9 @@ class Reconciler:
 
     def cloudmap(self, region: str | None) -> CloudMap:
         return CloudMap(cloudmap_client(self._config(region)))
+
+    def route53(self, region: str | None) -> Route53:
+        return Route53(route53_client(self._config(region)))
 
     def ecs(self, region: str | None) -> EcsAdapter:
         """One adapter per region, kept: it caches task definitions, which never change."""
@@ -163,6 +168,8 @@ class Reconciler:
             if observed is None:
                 owner = owner_tags(identity, self.cluster)
                 renamed = self.cloudmap(region).owned_namespace(owner)
+            else:
+                observed = _with_vpcs(read, region, observed)
             plan = plan_namespace(spec, identity, self.cluster, observed, renamed)
         return Observation(observed, plan, ids)
 
@@ -454,6 +461,20 @@ class Reconciler:
                 }
                 return operation_id
         return None
+
+
+def _with_vpcs(read: Reader, region: str, observed: ObservedNamespace) -> ObservedNamespace:
+    """A DnsPrivate namespace's VPCs, which only its hosted zone knows (spec.vpc forces a
+    replacement, so the plan must see it). One Route 53 GetHostedZone per private namespace per
+    observation, snapshot or fresh: the namespace's own resource only, never a ServiceDiscovery's
+    lookup. A zone that is gone leaves the VPCs unknown (None) rather than failing the step."""
+    if observed.type is not NamespaceType.DNS_PRIVATE or not observed.hosted_zone_id:
+        return observed
+    try:
+        vpcs = read.hosted_zone_vpcs(region, observed.hosted_zone_id)
+    except NotFound:
+        return observed
+    return replace(observed, vpcs=vpcs)
 
 
 def _region(res: Resource, namespace: NamespaceSpec | None) -> str | None:

@@ -1,0 +1,29 @@
+"""Route 53 adapter: the VPCs a private namespace's hosted zone is associated with.
+
+Cloud Map's GetNamespace/ListNamespaces do not return the VPC of a DnsPrivate namespace; only
+its hosted zone (Properties.DnsProperties.HostedZoneId) knows it, through GetHostedZone's
+`VPCs: [{VPCRegion, VPCId}]`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sd_operator.aws.errors import translate
+
+if TYPE_CHECKING:
+    from mypy_boto3_route53 import Route53Client
+
+
+class Route53:
+    def __init__(self, client: Route53Client) -> None:
+        self._client = client
+
+    def hosted_zone_vpcs(self, hosted_zone_id: str) -> frozenset[str]:
+        """The VPC ids associated with a private hosted zone (empty for a public zone).
+        NotFound when the zone does not exist; other failures classified by translate."""
+        try:
+            raw = self._client.get_hosted_zone(Id=hosted_zone_id)
+        except Exception as exc:  # every botocore failure leaves here classified
+            raise translate("GetHostedZone", exc) from exc
+        return frozenset(str(v["VPCId"]) for v in raw.get("VPCs") or [] if v.get("VPCId"))
