@@ -297,3 +297,20 @@ def test_renaming_a_namespace_in_the_manifest_is_refused(reconciler: Reconciler,
     assert renamed.last.message.startswith("spec.name: ")
     names = {n["Name"] for n in sd.list_namespaces()["Namespaces"]}
     assert names == {"myapp.local"}
+
+
+def test_services_are_not_created_in_a_namespace_our_resource_does_not_own(
+    emulator: Emulator, reconciler: Reconciler, sd: Any
+) -> None:
+    sd.create_private_dns_namespace(Name="myapp.local", Vpc="vpc-0a1b2c3d4e5f60718")
+    assert apply(reconciler, namespace()).last.outcome is Outcome.BLOCKED
+
+    blocked = apply(reconciler, discovery(), namespace().spec)  # type: ignore[arg-type]
+
+    assert blocked.last.outcome is Outcome.BLOCKED
+    assert blocked.last.reason == "NamespaceNotOwned"
+    assert emulator.calls().get("servicediscovery:CreateService") is None
+
+    apply(reconciler, namespace(adoption_policy=AdoptionPolicy.ADOPT))
+    created = apply(reconciler, discovery(), namespace().spec)  # type: ignore[arg-type]
+    assert created.last.outcome is Outcome.IN_SYNC

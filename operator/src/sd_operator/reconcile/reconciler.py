@@ -21,6 +21,7 @@ from sd_operator.aws.errors import Conflict, NotFound, Retryable, Terminal
 from sd_operator.aws.route53 import Route53
 from sd_operator.model import conditions as cond
 from sd_operator.model.spec import (
+    KIND_NAMESPACE,
     DriftPolicy,
     Identity,
     NamespaceSpec,
@@ -30,9 +31,10 @@ from sd_operator.model.spec import (
 )
 from sd_operator.reconcile.ecs_plan import UpdateEcsService, plan_ecs, plan_ecs_delete
 from sd_operator.reconcile.observed import ObservedNamespace, OperationStatus
-from sd_operator.reconcile.ownership import creator_request_id, owner_tags
+from sd_operator.reconcile.ownership import Ownership, creator_request_id, owner_tags, ownership
 from sd_operator.reconcile.plan import (
     REASON_NAMESPACE_NOT_FOUND,
+    REASON_NAMESPACE_NOT_OWNED,
     Action,
     Blocked,
     Change,
@@ -194,8 +196,29 @@ class Reconciler:
             )
             return Observation(None, Plan(blocked=blocked), {})
         region = region or self.default_region
-        ns = read.find_namespace(region, ns_name, with_tags=False)
+        manager = (
+            Identity(KIND_NAMESPACE, identity.namespace, spec.namespace_ref)
+            if spec.namespace_ref
+            else None
+        )
+        ns = read.find_namespace(region, ns_name, with_tags=manager is not None)
         ids: dict[str, str] = {"namespaceId": ns.id} if ns else {}
+        if (
+            ns is not None
+            and manager is not None
+            and not deleting
+            and ownership(ns.tags, manager, self.cluster) is not Ownership.OURS
+        ):
+            # A namespace of that name that our CloudMapNamespace does not (yet) own is someone
+            # else's: writing services into it would be touching what we do not own.
+            blocked = Blocked(
+                REASON_NAMESPACE_NOT_OWNED,
+                f"Cloud Map namespace {ns_name} ({ns.id}) is not managed by CloudMapNamespace "
+                f"{identity.namespace}/{spec.namespace_ref} (see its conditions); services "
+                "are created only in a namespace it owns",
+                15.0,
+            )
+            return Observation(ns, Plan(blocked=blocked), ids)
         plan = Plan()
         if spec.service is not None:
             observed = read.find_service(region, ns.id, spec.service.name) if ns else None
