@@ -88,6 +88,8 @@ class Snapshot:
         self._clock = clock
         self._lock = threading.Lock()
         self._namespaces: dict[str, tuple[float, dict[str, ObservedNamespace]]] = {}
+        # (region, ARN) -> tags; read with, and dropped with, the region's namespace list
+        self._namespace_tags: dict[tuple[str, str], dict[str, str]] = {}
         self._services: dict[tuple[str, str], tuple[float, list[ObservedService]]] = {}
         self._ecs: dict[tuple[str, str, str], tuple[float, ObservedEcsService | None]] = {}
         # service name -> when a resource last asked for it; entries nobody asks about for a
@@ -100,11 +102,16 @@ class Snapshot:
     def invalidate(self, region: str) -> None:
         """Forget a region after we changed something there."""
         with self._lock:
-            self._namespaces.pop(region, None)
+            self._forget_namespaces(region)
             for listed in [k for k in self._services if k[0] == region]:
                 del self._services[listed]
             for described in [k for k in self._ecs if k[0] == region]:
                 del self._ecs[described]
+
+    def _forget_namespaces(self, region: str) -> None:
+        self._namespaces.pop(region, None)
+        for key in [k for k in self._namespace_tags if k[0] == region]:
+            del self._namespace_tags[key]
 
     def find_namespace(
         self, region: str, name: str, *, with_tags: bool
@@ -112,13 +119,19 @@ class Snapshot:
         with self._lock:
             cached = self._namespaces.get(region)
             if cached is None or not self._fresh(cached[0]):
+                self._forget_namespaces(region)
                 listed = self._adapters.cloudmap(region).list_namespaces()
                 cached = (self._clock(), {n.name: n for n in listed})
                 self._namespaces[region] = cached
-        found = cached[1].get(name)
-        if found is None or not with_tags:
-            return found
-        return replace(found, tags=self._adapters.cloudmap(region).tags(found.arn))
+            found = cached[1].get(name)
+            if found is None or not with_tags:
+                return found
+            key = (region, found.arn)
+            if key not in self._namespace_tags:
+                # Every ServiceDiscovery checks its namespace's owner: read its tags once a
+                # snapshot, not once per service.
+                self._namespace_tags[key] = self._adapters.cloudmap(region).tags(found.arn)
+            return replace(found, tags=self._namespace_tags[key])
 
     def hosted_zone_vpcs(self, region: str, hosted_zone_id: str) -> frozenset[str]:
         return self._adapters.route53(region).hosted_zone_vpcs(hosted_zone_id)
