@@ -163,6 +163,17 @@ def test_failed_operation_is_reported_with_aws_error_code(
     progress = apply(reconciler, namespace())
     assert progress.last.outcome is Outcome.FAILED
     assert progress.last.reason == "CANNOT_CREATE_HOSTED_ZONE"
+    assert progress.status.get("creatorRequestId") is None
+
+    emulator.clear_operation_rules()  # the cause is fixed outside the spec
+    retried = reconciler.step(namespace(), progress.status)
+    status = merge_status(progress.status, retried)
+    for _ in range(10):
+        result = reconciler.step(namespace(), status)
+        status = merge_status(status, result)
+        if result.outcome is not Outcome.WAITING:
+            break
+    assert result.outcome is Outcome.IN_SYNC
 
 
 def test_existing_unowned_namespace_is_left_alone_unless_adopted(

@@ -74,13 +74,8 @@ class Handlers:
                 return  # nothing we could have created from a spec we cannot read
             self._write(body, patch, status, _invalid(exc), res=None)
             return
-        generation = res.identity.generation
-        if (
-            from_timer
-            and cond.is_true(status.get("conditions"), cond.TERMINAL)
-            and status.get("observedGeneration") == generation
-        ):
-            return  # refused for this generation: only a spec change can help; no retry storm
+        # A Terminal resource is still swept: a refusal costs only reads, and what AWS refused
+        # (IAM, a conflicting zone) may be fixed outside the spec; once per interval is no storm.
         namespace = _referenced(res, namespaces)
         with self._lock(res.identity.uid), metrics.STEP_SECONDS.labels(res.identity.kind).time():
             result = self.reconciler.step(

@@ -425,6 +425,9 @@ class Reconciler:
             )
         updates["operation"] = None
         if op.status is OperationStatus.FAIL:
+            # AWS may answer a reused CreatorRequestId with this failure again: the next
+            # attempt draws a new one.
+            updates[REQUEST_ID] = None
             return StepResult(
                 Outcome.FAILED,
                 status=updates,
