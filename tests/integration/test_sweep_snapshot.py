@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from sd_operator.cli import plan_resources
 from sd_operator.emulator import Emulator, client
 from sd_operator.model.spec import (
     CloudMapServiceSpec,
@@ -146,3 +147,19 @@ def test_a_stale_snapshot_never_creates_a_twin(emulator: Emulator) -> None:
 
     assert result.outcome is Outcome.IN_SYNC
     assert emulator.calls().get("servicediscovery:CreateService", 0) == 0
+
+
+def test_a_cli_plan_over_many_resources_lists_once(
+    emulator: Emulator, world: tuple[Reconciler, list[Resource]]
+) -> None:
+    _, resources = world
+    fresh = Reconciler(REGION, emulator.endpoint_url, "sweep-test")
+    emulator.reset_calls()
+
+    ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
+    reports = plan_resources(fresh, [ns, *resources])
+
+    assert all(r.plan is not None and r.plan.in_sync for r in reports)
+    calls = emulator.calls()
+    assert calls["servicediscovery:ListNamespaces"] == 1
+    assert calls["ecs:DescribeServices"] == math.ceil(len(resources) / 10)

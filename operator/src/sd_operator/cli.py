@@ -162,11 +162,19 @@ def show_value(value: object) -> str:
 
 
 def plan_resources(reconciler: Reconciler, resources: Sequence[Resource]) -> list[PlanReport]:
+    """One moment's view of every resource: reads go through the reconciler's snapshot, so a
+    plan over many resources lists each namespace and describes each ECS cluster once."""
     namespaces = namespace_lookup(resources)
+    for res in resources:
+        reconciler.announce(res, referenced_namespace(res, namespaces))
     reports = []
     for res in resources:
         try:
-            seen = reconciler.observe(res, namespace=referenced_namespace(res, namespaces))
+            seen = reconciler.observe(
+                res,
+                namespace=referenced_namespace(res, namespaces),
+                reader=reconciler.snapshot,
+            )
             reports.append(PlanReport(res, plan=seen.plan))
         except AwsError as exc:
             reports.append(PlanReport(res, error=str(exc)))

@@ -143,6 +143,13 @@ class Reconciler:
 
     # Observation and planning --------------------------------------------------------------
 
+    def announce(self, res: Resource, namespace: NamespaceSpec | None) -> None:
+        """Tell the snapshot about a resource's ECS service before anything is read, so the
+        first DescribeServices batch already carries every service (10 per call)."""
+        if isinstance(res.spec, ServiceDiscoverySpec) and res.spec.ecs is not None:
+            region = _region(res, namespace) or self.default_region
+            self.snapshot.want(region, res.spec.ecs.cluster, res.spec.ecs.service)
+
     def observe(
         self,
         res: Resource,
