@@ -7,7 +7,7 @@ field), ownership and adoption, and the deletion order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -623,7 +623,3 @@ def plan_service_delete(
             )
         )
     return Plan(actions=(DeleteService(observed.id, spec.name),))
-
-
-def render_changes(changes: Iterable[Change]) -> list[str]:
-    return [f"{c.field}: {c.observed!r} -> {c.desired!r}" for c in changes]
