@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from sd_operator.cli import PlanReport, render_plan, yaml_value
+from sd_operator.cli import PlanReport, render_plan
 from sd_operator.model.spec import (
     ClientAlias,
     DnsConfig,
@@ -21,6 +21,7 @@ from sd_operator.model.spec import (
     Tls,
 )
 from sd_operator.reconcile.plan import Change, Plan
+from sd_operator.reconcile.render import yaml_value
 
 CHECK = Route53HealthCheck(Route53CheckType.HTTP, "/", 1)
 

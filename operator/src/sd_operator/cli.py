@@ -3,31 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any, NoReturn, TextIO
-
-import yaml
 
 from sd_operator import logs
 from sd_operator.aws.errors import AwsError
 from sd_operator.model.parse import SpecError, load_manifests
 from sd_operator.model.spec import (
     DeletionPolicy,
-    HealthCheck,
     NamespaceSpec,
     Resource,
     ServiceDiscoverySpec,
-    Tls,
 )
 from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.plan import Plan
 from sd_operator.reconcile.reconciler import Outcome, Reconciler
+from sd_operator.reconcile.render import show_value, yaml_value
 from sd_operator.settings import Settings, SettingsError, add_common_flags, from_args
 
 # Resources naming their own regions need no --region: the Reconciler's default serves nothing.
@@ -113,52 +108,6 @@ class PlanReport:
             and {"reason": plan.blocked.reason, "message": plan.blocked.message},
             "advisories": list(plan.advisories),
         }
-
-
-def _camel(name: str) -> str:
-    first, *rest = name.split("_")
-    return first + "".join(part.capitalize() for part in rest)
-
-
-def yaml_value(value: object) -> object:
-    """A plan value as the manifests spell it: dataclasses as mappings with camelCase keys and
-    without unset (None) fields, enums as their plain strings, tuples as lists."""
-    if isinstance(value, Enum):
-        return yaml_value(value.value)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, HealthCheck):  # YAML: custom: {} | route53: {...}
-        check: dict[str, object] = {"custom": {}} if value.custom else {}
-        if value.route53 is not None:
-            check["route53"] = yaml_value(value.route53)
-        return check
-    if isinstance(value, Tls):  # YAML nests the CA one level deeper
-        tls = {
-            "issuerCertificateAuthority": {"awsPcaAuthorityArn": value.aws_pca_authority_arn},
-            "kmsKey": value.kms_key,
-            "roleArn": value.role_arn,
-        }
-        return {k: v for k, v in tls.items() if v is not None}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            _camel(f.name): yaml_value(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if getattr(value, f.name) is not None
-        }
-    if isinstance(value, Mapping):
-        return {str(k): yaml_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [yaml_value(v) for v in value]
-    return str(value)
-
-
-def show_value(value: object) -> str:
-    """One plan value for the text output: scalars as before, structures in YAML flow style."""
-    plain = yaml_value(value)
-    if isinstance(plain, (dict, list)):
-        text = yaml.safe_dump(plain, default_flow_style=True, sort_keys=False, width=10**6)
-        return text.strip()
-    return repr(plain)
 
 
 def plan_resources(reconciler: Reconciler, resources: Sequence[Resource]) -> list[PlanReport]:

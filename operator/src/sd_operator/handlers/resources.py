@@ -28,6 +28,7 @@ from sd_operator.reconcile.reconciler import (
     merge_status,
     utc_now,
 )
+from sd_operator.reconcile.render import describe_changes
 
 log = logs.get(__name__)
 
@@ -121,10 +122,7 @@ class Handlers:
             kopf.info(body, reason="AwsChanged", message=line)
         if result.drift:
             metrics.DRIFT.labels(kind).inc(len(result.drift))
-            drift = "; ".join(
-                f"spec.{c.field}: desired {c.desired!r}, observed {c.observed!r}"
-                for c in result.drift
-            )
+            drift = describe_changes(result.drift)
             verb = "reported" if result.outcome is Outcome.DRIFT_REPORTED else "correcting"
             kopf.warn(body, reason="DriftDetected", message=f"{verb}: {drift}")
         if result.outcome in (Outcome.REFUSED, Outcome.FAILED) and not _same_terminal(

@@ -53,6 +53,7 @@ from sd_operator.reconcile.plan import (
     plan_service_delete,
 )
 from sd_operator.reconcile.reader import Adapters, FreshReader, Reader, Snapshot
+from sd_operator.reconcile.render import describe_changes, yaml_value
 
 OPERATION_POLL_SECONDS = 1.0
 REQUEST_RECORD_SECONDS = 0.1
@@ -370,7 +371,7 @@ class Reconciler:
                         updates,
                         drift=drift,
                         reason="DriftReported",
-                        message=_describe_drift(drift),
+                        message=describe_changes(drift),
                     )
             request_id = updates.get(REQUEST_ID) or status.get(REQUEST_ID)
             if request_id is None and any(isinstance(a, CREATES) for a in plan.actions):
@@ -532,10 +533,6 @@ def _was_steady(res: Resource, status: Mapping[str, Any]) -> bool:
     )
 
 
-def _describe_drift(drift: tuple[Change, ...]) -> str:
-    return "; ".join(f"{c.field}: desired {c.desired!r}, observed {c.observed!r}" for c in drift)
-
-
 def merge_status(previous: Mapping[str, Any], result: StepResult) -> dict[str, Any]:
     """Fold a step's ids, operation and drift into the previous status (conditions aside)."""
     merged = {**previous, **result.status}
@@ -546,8 +543,8 @@ def merge_status(previous: Mapping[str, Any], result: StepResult) -> dict[str, A
         for c in result.drift:
             entry = {
                 "field": c.field,
-                "desired": _jsonable(c.desired),
-                "observed": _jsonable(c.observed),
+                "desired": yaml_value(c.desired),
+                "observed": yaml_value(c.observed),
                 "detectedAt": detected,
                 "action": "Reported" if reported else "Corrected",
             }
@@ -566,7 +563,3 @@ def _last_for(history: list[dict[str, Any]], field_path: str) -> dict[str, Any] 
 def _same_drift(before: dict[str, Any] | None, entry: dict[str, Any]) -> bool:
     keys = ("desired", "observed", "action")
     return before is not None and all(before.get(k) == entry[k] for k in keys)
-
-
-def _jsonable(value: object) -> object:
-    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
