@@ -26,6 +26,8 @@ from ._wsgi import JSON, Call, Forward, Handler, Reply, page
 from .operations import Failure, OperationTracker
 
 DEFAULT_MAX_RESULTS = 100  # Cloud Map List* without MaxResults return up to 100 items
+MAX_INSTANCES_PER_SERVICE = 1000
+MAX_CUSTOM_ATTRIBUTES = 30
 
 
 def backend(call: Call) -> ServiceDiscoveryBackend:
@@ -143,6 +145,7 @@ class CloudMapLayer:
             "UpdateService": self.update_service,
             "RegisterInstance": self.register_instance,
             "DeregisterInstance": self.deregister_instance,
+            "UpdateInstanceCustomHealthStatus": self.update_instance_custom_health_status,
             "GetOperation": self.get_operation,
             "ListOperations": self.list_operations,
             "ListNamespaces": self.list_namespaces,
@@ -462,8 +465,57 @@ class CloudMapLayer:
     def register_instance(self, call: Call, forward: Forward) -> Reply:
         """AWS-FACTS, Instances: "RegisterInstance is an upsert keyed on InstanceId". moto:
         "re-registering an InstanceId duplicates it". The new registration replaces the old
-        one in place."""
-        return self._instance_operation(call, forward, "REGISTER_INSTANCE")
+        one in place.
+
+        Quotas (AWS-FACTS): "1,000 instances per service (not adjustable)" answers
+        ResourceLimitExceeded for a new InstanceId beyond it, and "30 custom attributes per
+        instance" InvalidInput (AWS_* attributes are not custom). AWS API reference,
+        RegisterInstance: with HealthCheckCustomConfig, AWS_INIT_HEALTH_STATUS (HEALTHY or
+        UNHEALTHY) sets the initial custom health status, HEALTHY when absent; moto ignores it."""
+        b = backend(call)
+        service = b.services.get(str(call.body.get("ServiceId", "")))
+        attributes: JSON = call.body.get("Attributes") or {}
+        if service is not None:
+            custom = [k for k in attributes if not str(k).startswith("AWS_")]
+            if len(custom) > MAX_CUSTOM_ATTRIBUTES:
+                return _invalid(
+                    f"an instance can have at most {MAX_CUSTOM_ATTRIBUTES} custom attributes, "
+                    f"got {len(custom)}"
+                )
+            instance_id = str(call.body.get("InstanceId", ""))
+            known = {i.instance_id for i in service.instances}
+            if instance_id not in known and len(known) >= MAX_INSTANCES_PER_SERVICE:
+                return Reply.error(
+                    "ResourceLimitExceeded",
+                    f"service {service.id} already has {len(known)} instances, the maximum",
+                )
+        reply = self._instance_operation(call, forward, "REGISTER_INSTANCE")
+        init = attributes.get("AWS_INIT_HEALTH_STATUS")
+        if reply.ok and service is not None and service.health_check_custom_config is not None:
+            for instance in service.instances:
+                if instance.instance_id == call.body.get("InstanceId"):
+                    instance.health_status = "UNHEALTHY" if init == "UNHEALTHY" else "HEALTHY"
+        return reply
+
+    def update_instance_custom_health_status(self, call: Call, forward: Forward) -> Reply:
+        """AWS API reference, UpdateInstanceCustomHealthStatus: "You can use it to change the
+        status only for custom health checks, which you define using HealthCheckCustomConfig
+        when you create a service": CustomHealthNotFound otherwise (moto changes any service's
+        instance), ServiceNotFound / InstanceNotFound for unknown ids."""
+        b = backend(call)
+        service_id = str(call.body.get("ServiceId", ""))
+        service = b.services.get(service_id)
+        if service is None:
+            return Reply.error("ServiceNotFound", f"Service {service_id} not found")
+        if service.health_check_custom_config is None:
+            return Reply.error(
+                "CustomHealthNotFound",
+                f"Service {service_id} has no custom health check (HealthCheckCustomConfig)",
+            )
+        instance_id = str(call.body.get("InstanceId", ""))
+        if not any(i.instance_id == instance_id for i in service.instances):
+            return Reply.error("InstanceNotFound", f"Instance {instance_id} not found")
+        return forward()
 
     def deregister_instance(self, call: Call, forward: Forward) -> Reply:
         return self._instance_operation(call, forward, "DEREGISTER_INSTANCE")
