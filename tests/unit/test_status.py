@@ -12,7 +12,7 @@ from sd_operator.model import conditions as cond
 from sd_operator.model.conditions import Condition, find, is_true, merge
 from sd_operator.reconcile.plan import Change, Plan
 from sd_operator.reconcile.reconciler import DRIFT_HISTORY, Outcome, StepResult, merge_status
-from sd_operator.reconcile.status import derive
+from sd_operator.reconcile.status import STALLING_BLOCKS, Derived, derive
 
 T0 = "2024-05-01T10:00:00Z"
 T1 = "2024-05-01T10:05:00Z"
@@ -23,18 +23,33 @@ def by_type(conditions: list[Condition]) -> dict[str, Condition]:
     return {c.type: c for c in conditions}
 
 
-def step(
+def derived(
     outcome: Outcome,
     previous: dict[str, Any] | None = None,
     *,
-    exists: bool = True,
+    generation: int = 1,
+    deleting: bool = False,
     **fields: Any,
+) -> Derived:
+    return derive(StepResult(outcome, **fields), previous or {}, generation, deleting=deleting)
+
+
+def step(
+    outcome: Outcome, previous: dict[str, Any] | None = None, **fields: Any
 ) -> dict[str, Condition]:
-    return by_type(derive(StepResult(outcome, **fields), previous or {}, exists=exists))
+    return by_type(derived(outcome, previous, **fields).conditions)
 
 
 def as_status(conditions: dict[str, Condition], now: str = T0) -> dict[str, Any]:
     return {"conditions": merge(None, list(conditions.values()), 1, now)}
+
+
+def written(result: Derived, generation: int = 1, previous: dict[str, Any] | None = None) -> Any:
+    """The status the handler writes from `result` over `previous`."""
+    status = {**(previous or {}), "conditions": merge(None, result.conditions, generation, T0)}
+    if result.observed_generation is not None:
+        status["observedGeneration"] = result.observed_generation
+    return status
 
 
 # merge -----------------------------------------------------------------------------------------
@@ -97,12 +112,22 @@ def test_merged_conditions_come_in_a_fixed_order() -> None:
         Condition(cond.TERMINAL, False, "None"),
         Condition(cond.READY, True, "Available"),
         Condition(cond.DRIFTED, False, "NoDrift"),
+        Condition(cond.STALLED, False, "None"),
         Condition(cond.SYNCED, True, "InSync"),
+        Condition(cond.RECONCILING, False, "None"),
     ]
 
     merged = merge(None, current, 1, T0)
 
-    assert [c["type"] for c in merged] == ["Ready", "Synced", "Drifted", "Terminal", "Advisory"]
+    assert [c["type"] for c in merged] == [
+        "Ready",
+        "Synced",
+        "Reconciling",
+        "Stalled",
+        "Drifted",
+        "Terminal",
+        "Advisory",
+    ]
 
 
 @given(before=st.booleans(), after=st.booleans())
@@ -129,58 +154,212 @@ def test_find_and_is_true_read_conditions_by_type() -> None:
 # derive ----------------------------------------------------------------------------------------
 
 
-def test_in_sync_is_ready_and_synced_and_not_terminal() -> None:
-    got = step(Outcome.IN_SYNC)
+def test_in_sync_is_ready_for_this_generation() -> None:
+    result = derived(Outcome.IN_SYNC, generation=4)
+    got = by_type(result.conditions)
 
-    assert got[cond.READY] == Condition(cond.READY, True, "Available", "")
+    assert got[cond.READY] == Condition(cond.READY, True, "InSync", "AWS matches generation 4")
     assert got[cond.SYNCED] == Condition(cond.SYNCED, True, "InSync", "AWS matches the spec")
+    assert got[cond.RECONCILING] == Condition(cond.RECONCILING, False, "None", "")
+    assert got[cond.STALLED] == Condition(cond.STALLED, False, "None", "")
     assert got[cond.TERMINAL] == Condition(cond.TERMINAL, False, "None", "")
     assert got[cond.DRIFTED] == Condition(cond.DRIFTED, False, "NoDrift", "")
     assert got[cond.ADVISORY] == Condition(cond.ADVISORY, False, "None", "")
+    assert result.observed_generation == 4
 
 
-def test_derive_gives_every_condition_once() -> None:
-    conditions = derive(StepResult(Outcome.IN_SYNC), {}, exists=True)
+@pytest.mark.parametrize("outcome", list(Outcome))
+def test_derive_gives_every_condition_once(outcome: Outcome) -> None:
+    conditions = derived(outcome, reason="R").conditions
 
     assert sorted(c.type for c in conditions) == sorted(cond.ORDER)
 
 
-def test_refused_is_terminal_with_the_refusal_reason() -> None:
-    got = step(Outcome.REFUSED, reason="ImmutableField", message="type cannot change")
+def test_refused_update_is_stalled_not_ready() -> None:
+    """Issue 7: a refused update read Ready=True, Terminal=True (kstatus: Current)."""
+    result = derived(
+        Outcome.REFUSED, generation=2, reason="ImmutableField", message="type cannot change"
+    )
+    got = by_type(result.conditions)
 
     assert got[cond.TERMINAL] == Condition(
         cond.TERMINAL, True, "ImmutableField", "type cannot change"
     )
+    assert got[cond.STALLED] == Condition(
+        cond.STALLED, True, "ImmutableField", "type cannot change"
+    )
+    assert got[cond.READY] == Condition(cond.READY, False, "ImmutableField", "type cannot change")
     assert got[cond.SYNCED] == Condition(cond.SYNCED, False, "ImmutableField", "type cannot change")
+    assert not got[cond.RECONCILING].status
+    # finished with: a stale observedGeneration would read "in progress", never "failed"
+    assert result.observed_generation == 2
 
 
-def test_failed_operation_is_terminal() -> None:
+def test_failed_operation_is_terminal_and_stalled() -> None:
     got = step(Outcome.FAILED, reason="CANNOT_CREATE_HOSTED_ZONE", message="failed")
 
     assert got[cond.TERMINAL].status
     assert got[cond.TERMINAL].reason == "CANNOT_CREATE_HOSTED_ZONE"
+    assert got[cond.STALLED].status
+    assert not got[cond.READY].status
+
+
+@pytest.mark.parametrize("outcome", [Outcome.WAITING, Outcome.ERROR, Outcome.BLOCKED])
+def test_work_in_flight_is_reconciling_and_keeps_the_observed_generation(
+    outcome: Outcome,
+) -> None:
+    result = derived(outcome, generation=2, reason="OperationPending", message="m")
+    got = by_type(result.conditions)
+
+    assert got[cond.RECONCILING] == Condition(cond.RECONCILING, True, "OperationPending", "m")
+    assert not got[cond.STALLED].status
+    assert not got[cond.TERMINAL].status
+    assert not got[cond.SYNCED].status
+    assert got[cond.READY] == Condition(cond.READY, False, "OperationPending", "m")
+    assert result.observed_generation is None
+
+
+def test_pending_generation_is_not_observed_until_it_is_in_aws() -> None:
+    """Issue 7: a spec change still pending (generation 2, Synced=False) read as Current:
+    observedGeneration was set to 2 and Ready stayed True after the first step."""
+    done = written(derived(Outcome.IN_SYNC, generation=1), 1)
+
+    pending = derived(Outcome.WAITING, done, generation=2, reason="OperationPending")
+    status = written(pending, 2, done)
+
+    assert status["observedGeneration"] == 1
+    assert is_true(status["conditions"], cond.RECONCILING)
+    assert not is_true(status["conditions"], cond.READY)
+
+    finished = written(derived(Outcome.IN_SYNC, status, generation=2), 2, status)
+    assert finished["observedGeneration"] == 2
+    assert is_true(finished["conditions"], cond.READY)
+    assert not is_true(finished["conditions"], cond.RECONCILING)
+
+
+@pytest.mark.parametrize("reason", sorted(STALLING_BLOCKS))
+def test_blocked_by_someone_else_is_stalled(reason: str) -> None:
+    """Issue 7: a resource someone else owns (OwnedElsewhere) was InProgress for ever; it
+    cannot progress until a person acts, so it is Stalled (kstatus: Failed)."""
+    result = derived(Outcome.BLOCKED, generation=3, reason=reason, message="theirs")
+    got = by_type(result.conditions)
+
+    assert got[cond.STALLED] == Condition(cond.STALLED, True, reason, "theirs")
+    assert got[cond.READY] == Condition(cond.READY, False, reason, "theirs")
+    assert not got[cond.RECONCILING].status
+    assert not got[cond.TERMINAL].status
+    assert result.observed_generation == 3
 
 
 @pytest.mark.parametrize(
-    "outcome", [Outcome.WAITING, Outcome.ERROR, Outcome.BLOCKED, Outcome.DRIFT_REPORTED]
+    "reason", ["NamespaceNotFound", "NamespaceNotOwned", "EcsServiceNotFound", "ServiceInUse"]
 )
-def test_retried_outcomes_are_not_terminal(outcome: Outcome) -> None:
-    got = step(outcome, reason="R", message="m")
+def test_blocked_on_something_on_its_way_is_reconciling(reason: str) -> None:
+    got = step(Outcome.BLOCKED, reason=reason, message="waiting")
 
-    assert not got[cond.TERMINAL].status
-    assert not got[cond.SYNCED].status
-
-
-def test_blocked_resource_is_not_ready_and_says_why() -> None:
-    got = step(Outcome.BLOCKED, reason="AlreadyExists", message="exists, not ours")
-
-    assert got[cond.READY] == Condition(cond.READY, False, "AlreadyExists", "exists, not ours")
+    assert got[cond.RECONCILING].status
+    assert not got[cond.STALLED].status
 
 
 def test_resource_not_created_yet_is_not_ready() -> None:
-    got = step(Outcome.WAITING, exists=False)
+    got = step(Outcome.WAITING)
 
-    assert got[cond.READY] == Condition(cond.READY, False, "NotCreated", "not created in AWS yet")
+    assert got[cond.READY] == Condition(cond.READY, False, "Waiting", "not in AWS yet")
+
+
+def test_retried_error_keeps_a_finished_generations_verdict() -> None:
+    """A throttled resync tells nothing new about AWS: health must not flap."""
+    done = written(derived(Outcome.IN_SYNC, generation=2), 2)
+
+    result = derived(
+        Outcome.ERROR, done, generation=2, reason="ThrottlingException", message="slow down"
+    )
+    got = by_type(result.conditions)
+
+    assert got[cond.READY] == Condition(cond.READY, True, "InSync", "AWS matches generation 2")
+    assert not got[cond.RECONCILING].status
+    assert not got[cond.STALLED].status
+    assert got[cond.SYNCED] == Condition(cond.SYNCED, False, "ThrottlingException", "slow down")
+    assert result.observed_generation == 2
+
+
+def test_retried_error_keeps_a_stalled_verdict() -> None:
+    refused = written(derived(Outcome.REFUSED, generation=2, reason="ImmutableField"), 2)
+
+    got = step(Outcome.ERROR, refused, generation=2, reason="ThrottlingException")
+
+    assert got[cond.STALLED] == Condition(cond.STALLED, True, "ImmutableField", "")
+    assert got[cond.TERMINAL].status
+    assert not got[cond.READY].status
+
+
+@pytest.mark.parametrize(
+    ("previous_generation", "reconciling"), [(1, False), (2, True)], ids=["older", "in-flight"]
+)
+def test_retried_error_before_a_verdict_is_in_flight(
+    previous_generation: int, reconciling: bool
+) -> None:
+    before = written(
+        derived(
+            Outcome.WAITING if reconciling else Outcome.IN_SYNC, generation=previous_generation
+        ),
+        previous_generation,
+    )
+    before["observedGeneration"] = previous_generation
+
+    result = derived(Outcome.ERROR, before, generation=2, reason="ThrottlingException")
+
+    assert is_true(written(result, 2)["conditions"], cond.RECONCILING)
+    assert result.observed_generation is None
+
+
+def test_retried_error_while_correcting_drift_is_in_flight() -> None:
+    done = written(derived(Outcome.IN_SYNC, generation=1), 1)
+
+    got = step(Outcome.ERROR, done, reason="ThrottlingException", drift=(TTL_DRIFT,))
+
+    assert got[cond.RECONCILING].status
+    assert not got[cond.READY].status
+
+
+def test_status_written_before_these_conditions_existed_is_not_kept() -> None:
+    old = {
+        "observedGeneration": 1,
+        "conditions": [{"type": "Ready", "status": "True", "reason": "Available"}],
+    }
+
+    got = step(Outcome.ERROR, old, reason="ThrottlingException")
+
+    assert got[cond.RECONCILING].status
+
+
+def test_deleting_is_not_ready() -> None:
+    got = step(Outcome.WAITING, deleting=True, reason="OperationPending", message="deleting")
+
+    assert got[cond.READY] == Condition(cond.READY, False, "Deleting", "deleting")
+    assert got[cond.RECONCILING].status
+
+
+@given(
+    outcome=st.sampled_from(list(Outcome)),
+    reason=st.sampled_from(["OwnedElsewhere", "AlreadyExists", "NamespaceNotFound", "X", ""]),
+    before=st.sampled_from(list(Outcome)),
+    same_generation=st.booleans(),
+    deleting=st.booleans(),
+)
+def test_exactly_one_phase_is_reported(
+    outcome: Outcome, reason: str, before: Outcome, same_generation: bool, deleting: bool
+) -> None:
+    """Ready, Reconciling and Stalled are exclusive: kstatus takes the first true one it meets."""
+    previous = written(derived(before, reason="AlreadyExists"), 1 if same_generation else 0)
+    previous["observedGeneration"] = 1 if same_generation else 0
+
+    result = derived(outcome, previous, reason=reason, deleting=deleting)
+    got = by_type(result.conditions)
+
+    phases = [got[t].status for t in (cond.READY, cond.RECONCILING, cond.STALLED)]
+    assert phases.count(True) == 1, got
+    assert (result.observed_generation is None) == got[cond.RECONCILING].status
 
 
 def test_synced_reason_falls_back_to_the_outcome() -> None:
@@ -228,6 +407,7 @@ def test_corrected_stays_corrected_on_later_in_sync_steps() -> None:
 
 
 def test_reported_drift_is_drifted_and_not_synced() -> None:
+    """drift: Report leaves AWS different from the spec until a person acts: Stalled."""
     got = step(
         Outcome.DRIFT_REPORTED,
         drift=(TTL_DRIFT,),
@@ -242,6 +422,9 @@ def test_reported_drift_is_drifted_and_not_synced() -> None:
     assert not got[cond.SYNCED].status
     assert got[cond.SYNCED].reason == "DriftReported"
     assert not got[cond.TERMINAL].status
+    assert got[cond.STALLED].status
+    assert "drift: Correct" in got[cond.STALLED].message
+    assert not got[cond.READY].status
 
 
 def test_reported_drift_fixed_by_hand_clears_drifted() -> None:

@@ -100,19 +100,21 @@ class Handlers:
         res: Resource | None,
     ) -> None:
         merged = merge_status(previous, result)
-        exists = _exists(res, merged)
         generation = int(body.metadata.get("generation") or 0)
-        current = status_rules.derive(result, previous, exists=exists)
+        derived = status_rules.derive(
+            result, previous, generation, deleting=bool(body.metadata.get("deletionTimestamp"))
+        )
         new_status = {
             **{k: v for k, v in merged.items() if k != "conditions"},
-            "observedGeneration": generation,
             "conditions": cond.merge(
                 previous.get("conditions"),
-                current,
+                derived.conditions,
                 generation,
                 str(merged.get("lastObservedTime") or utc_now()),
             ),
         }
+        if derived.observed_generation is not None:
+            new_status["observedGeneration"] = derived.observed_generation
         for key, value in new_status.items():
             if previous.get(key) != value:
                 patch.status[key] = value
@@ -158,16 +160,6 @@ def _same_terminal(previous: Mapping[str, Any], result: StepResult) -> bool:
 
 def _invalid(exc: SpecError) -> StepResult:
     return StepResult(Outcome.REFUSED, reason="InvalidSpec", message=str(exc))
-
-
-def _exists(res: Resource | None, status: Mapping[str, Any]) -> bool:
-    if res is None:
-        return False
-    if isinstance(res.spec, NamespaceSpec):
-        return bool(status.get("namespaceId"))
-    if res.spec.service is not None:
-        return bool(status.get("serviceId"))
-    return bool(status.get("ecsServiceArn")) or res.spec.ecs is not None
 
 
 def _referenced(

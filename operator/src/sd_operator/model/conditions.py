@@ -8,10 +8,12 @@ from typing import Any
 
 READY = "Ready"
 SYNCED = "Synced"
+RECONCILING = "Reconciling"
+STALLED = "Stalled"
 DRIFTED = "Drifted"
 TERMINAL = "Terminal"
 ADVISORY = "Advisory"
-ORDER = (READY, SYNCED, DRIFTED, TERMINAL, ADVISORY)
+ORDER = (READY, SYNCED, RECONCILING, STALLED, DRIFTED, TERMINAL, ADVISORY)
 
 
 @dataclass(frozen=True)

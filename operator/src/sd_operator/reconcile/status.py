@@ -1,17 +1,69 @@
-"""Conditions derived in one place from a step's outcome (ACK's pattern: one derivation)."""
+"""Conditions derived in one place from a step's outcome (ACK's pattern: one derivation).
+
+The verdicts are what kstatus (Flux, kpt, cli-utils), `kubectl wait --for=condition=...`, the
+Argo CD health script (docs/argocd/health.lua) and people read; README.md ("Health for Flux,
+Argo CD and `kubectl wait`") has the table. Every step ends in one of three phases, a pure
+function of (step result, previous status, generation):
+
+- done: AWS equals this generation. Ready=True; observedGeneration = generation.
+- stalled: this generation cannot be carried out without someone acting (a refused change, a
+  request AWS rejected, a resource someone else owns, a drift `drift: Report` leaves alone).
+  Stalled=True, Ready=False; observedGeneration = generation, since the operator has finished
+  with it: kstatus reads a stale observedGeneration as "in progress", never as "failed".
+- in flight: work remains that the operator is doing or waiting for (an operation, a retried
+  AWS error, a dependency that is still being created). Reconciling=True, Ready=False;
+  observedGeneration stays where it was.
+
+A retried AWS error after a generation has a verdict (typically a throttled resync) keeps that
+verdict: it tells nothing new about AWS, and flipping health on every throttle would flap.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from sd_operator.model import conditions as cond
 from sd_operator.model.conditions import Condition
+from sd_operator.reconcile.plan import REASON_ALREADY_EXISTS, REASON_OWNED_ELSEWHERE
 from sd_operator.reconcile.reconciler import Outcome, StepResult
 
 _CORRECTING = "Correcting"
 _CORRECTED = "Corrected"
 _REPORTED = "DriftReported"
+
+# Blocks that only a person can lift (another owner, a resource not ours to adopt); the others
+# (NamespaceNotFound, EcsServiceNotFound, ...) wait for something that is on its way.
+STALLING_BLOCKS = frozenset({REASON_OWNED_ELSEWHERE, REASON_ALREADY_EXISTS})
+# What a retried error on a finished generation leaves as it was.
+_VERDICT = (cond.READY, cond.RECONCILING, cond.STALLED, cond.TERMINAL)
+
+
+class Phase(Enum):
+    DONE = "done"
+    STALLED = "stalled"
+    IN_FLIGHT = "in flight"
+
+
+@dataclass(frozen=True)
+class Derived:
+    conditions: list[Condition]
+    # None: leave status.observedGeneration as it was (absent on a resource never finished).
+    observed_generation: int | None
+
+
+def phase(result: StepResult) -> Phase:
+    match result.outcome:
+        case Outcome.IN_SYNC:
+            return Phase.DONE
+        case Outcome.REFUSED | Outcome.FAILED | Outcome.DRIFT_REPORTED:
+            return Phase.STALLED
+        case Outcome.BLOCKED if result.reason in STALLING_BLOCKS:
+            return Phase.STALLED
+        case _:
+            return Phase.IN_FLIGHT
 
 
 def _drift_condition(result: StepResult, previous: Mapping[str, Any] | None) -> Condition:
@@ -43,38 +95,99 @@ def _drift_condition(result: StepResult, previous: Mapping[str, Any] | None) -> 
     return Condition(cond.DRIFTED, False, "NoDrift", "")
 
 
+def _kept(previous: Mapping[str, Any] | None, type_: str) -> Condition:
+    previous = previous or {}
+    return Condition(
+        type_,
+        previous.get("status") == "True",
+        str(previous.get("reason") or ""),
+        str(previous.get("message") or ""),
+    )
+
+
+def _has_verdict(previous: Mapping[str, Any], generation: int) -> bool:
+    """The previous status finished this generation (done or stalled), not mid-way."""
+    conditions = previous.get("conditions")
+    return (
+        previous.get("observedGeneration") == generation
+        and all(cond.find(conditions, t) is not None for t in _VERDICT)
+        and not cond.is_true(conditions, cond.RECONCILING)
+    )
+
+
+def _stalled_message(result: StepResult) -> str:
+    if result.outcome is Outcome.DRIFT_REPORTED:
+        return (
+            f"AWS was changed outside sd-operator and spec.drift is Report: {result.message}; "
+            "undo the change in AWS, or set drift: Correct"
+        )
+    return result.message
+
+
 def derive(
     result: StepResult,
     previous: Mapping[str, Any],
+    generation: int,
     *,
-    exists: bool,
-) -> list[Condition]:
+    deleting: bool = False,
+) -> Derived:
     conditions = previous.get("conditions")
     outcome = result.outcome
     terminal = outcome in (Outcome.REFUSED, Outcome.FAILED)
-    synced = outcome is Outcome.IN_SYNC
-    if synced:
-        sync_reason, sync_message = "InSync", "AWS matches the spec"
+    if outcome is Outcome.IN_SYNC:
+        sync = Condition(cond.SYNCED, True, "InSync", "AWS matches the spec")
     else:
-        sync_reason, sync_message = result.reason or str(outcome), result.message
-    ready = exists and outcome is not Outcome.BLOCKED
-    ready_reason = "Available" if ready else (result.reason or "NotCreated")
-    ready_message = "" if ready else (result.message or "not created in AWS yet")
+        sync = Condition(cond.SYNCED, False, result.reason or str(outcome), result.message)
+    drifted = _drift_condition(result, cond.find(conditions, cond.DRIFTED))
     advisories = result.plan.advisories
-    return [
-        Condition(cond.READY, ready, ready_reason, ready_message),
-        Condition(cond.SYNCED, synced, sync_reason, sync_message),
-        _drift_condition(result, cond.find(conditions, cond.DRIFTED)),
-        Condition(
-            cond.TERMINAL,
-            terminal,
-            result.reason if terminal else "None",
-            result.message if terminal else "",
-        ),
-        Condition(
-            cond.ADVISORY,
-            bool(advisories),
-            "TtlAboveMax" if advisories else "None",
-            "; ".join(advisories),
-        ),
-    ]
+    advisory = Condition(
+        cond.ADVISORY,
+        bool(advisories),
+        "TtlAboveMax" if advisories else "None",
+        "; ".join(advisories),
+    )
+    if (
+        outcome is Outcome.ERROR
+        and not result.drift
+        and not deleting
+        and _has_verdict(previous, generation)
+    ):
+        kept = [_kept(cond.find(conditions, t), t) for t in _VERDICT]
+        return Derived([sync, drifted, advisory, *kept], generation)
+    step_phase = phase(result)
+    reason = result.reason or str(outcome)
+    if step_phase is Phase.DONE:
+        ready = Condition(cond.READY, True, "InSync", f"AWS matches generation {generation}")
+    elif deleting:
+        ready = Condition(cond.READY, False, "Deleting", result.message or "being deleted")
+    else:
+        ready = Condition(cond.READY, False, reason, result.message or "not in AWS yet")
+    in_flight = step_phase is Phase.IN_FLIGHT
+    stalled = step_phase is Phase.STALLED
+    return Derived(
+        [
+            ready,
+            sync,
+            Condition(
+                cond.RECONCILING,
+                in_flight,
+                reason if in_flight else "None",
+                result.message if in_flight else "",
+            ),
+            Condition(
+                cond.STALLED,
+                stalled,
+                reason if stalled else "None",
+                _stalled_message(result) if stalled else "",
+            ),
+            drifted,
+            Condition(
+                cond.TERMINAL,
+                terminal,
+                result.reason if terminal else "None",
+                result.message if terminal else "",
+            ),
+            advisory,
+        ],
+        None if in_flight else generation,
+    )
