@@ -73,4 +73,55 @@ watched namespace given as a glob (RoleBindings need literal namespaces).
 {{- if and .Values.allNamespaces (not (empty .Values.watchNamespaces)) }}
 {{- fail "watchNamespaces is only used with allNamespaces: false" }}
 {{- end }}
+{{- if and .Values.metrics.serviceMonitor.enabled (not .Values.metrics.service.enabled) }}
+{{- fail "metrics.serviceMonitor.enabled needs metrics.service.enabled: the ServiceMonitor selects the metrics Service" }}
+{{- end }}
+{{- end }}
+
+{{- define "sd-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/* The pod's affinity: .Values.affinity as given, else the podAntiAffinity preset. */}}
+{{- define "sd-operator.affinity" -}}
+{{- if .Values.affinity }}
+{{- toYaml .Values.affinity }}
+{{- else if .Values.podAntiAffinity }}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "sd-operator.selectorLabels" . | fromYaml)) }}
+podAntiAffinity:
+{{- if eq .Values.podAntiAffinity "hard" }}
+  requiredDuringSchedulingIgnoredDuringExecution:
+    - {{- toYaml $term | nindent 6 }}
+{{- else }}
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        {{- toYaml $term | nindent 8 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "sd-operator.monitoringNamespace" -}}
+{{- default .root.Release.Namespace .namespace }}
+{{- end }}
+
+{{/* What the operator does where it watches: reconcile our resources (kopf patches finalizers
+and annotations on them, the operator writes their status) and post events. */}}
+{{- define "sd-operator.namespacedRules" -}}
+- apiGroups: [sd-operator.io]
+  resources: [cloudmapnamespaces, servicediscoveries]
+  verbs: [get, list, watch, patch]
+- apiGroups: [sd-operator.io]
+  resources: [cloudmapnamespaces/status, servicediscoveries/status]
+  verbs: [get, patch]
+- apiGroups: [sd-operator.io]
+  resources: [cloudmapnamespaces/finalizers, servicediscoveries/finalizers]
+  verbs: [patch, update]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create]
 {{- end }}

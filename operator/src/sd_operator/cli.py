@@ -320,7 +320,18 @@ def _parser() -> argparse.ArgumentParser:
         help="serve a liveness endpoint, e.g. http://0.0.0.0:8080/healthz",
     )
     run.add_argument(
-        "--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port"
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics (/metrics) and readiness (/readyz) on this port; "
+        "0: any free port, logged (default: no server)",
+    )
+    run.add_argument(
+        "--metrics-bind-address",
+        metavar="HOST",
+        default=os.environ.get("SD_OPERATOR_METRICS_BIND_ADDRESS", "127.0.0.1"),
+        help="address the metrics server binds; the chart sets 0.0.0.0 in the pod "
+        "(env SD_OPERATOR_METRICS_BIND_ADDRESS; default: 127.0.0.1)",
     )
     run.add_argument(
         "--priority",

@@ -54,6 +54,7 @@ class Handlers:
     def forget(self, uid: str) -> None:
         with self._guard:
             self._locks.pop(uid, None)
+        metrics.RESOURCES.forget(uid)
 
     # The one path every handler takes ------------------------------------------------------
 
@@ -119,6 +120,7 @@ class Handlers:
             if previous.get(key) != value:
                 patch.status[key] = value
         kind = res.identity.kind if res else str(body.get("kind", ""))
+        metrics.RESOURCES.record(str(body.metadata.uid), kind, new_status["conditions"])
         for line in result.performed:
             metrics.AWS_CHANGES.labels(kind).inc()
             kopf.info(body, reason="AwsChanged", message=line)

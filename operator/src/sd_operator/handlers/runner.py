@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
+import os
+import socket
 import time
 from typing import Any
 
 import kopf
-from prometheus_client import start_http_server
 
-from sd_operator import logs
+from sd_operator import logs, metrics
+from sd_operator.handlers.health import Health, PeeringWatch
 from sd_operator.handlers.resources import Handlers, register
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.settings import Settings
@@ -22,7 +25,9 @@ FINALIZER = "sd-operator.io/finalizer"
 log = logs.get(__name__)
 
 
-def build_registry(settings: Settings, resync_seconds: float) -> kopf.OperatorRegistry:
+def build_registry(
+    settings: Settings, resync_seconds: float, health: Health | None = None
+) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     # A snapshot lives a little under one interval, so each sweep of all resources lists and
     # describes once, and a console change is seen within two intervals at most.
@@ -38,7 +43,10 @@ def build_registry(settings: Settings, resync_seconds: float) -> kopf.OperatorRe
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         # An explicit registry has no default login handler: use the kubernetes client's
         # (in-cluster service account, or KUBECONFIG).
-        return kopf.login_via_client(**kwargs)
+        info = kopf.login_via_client(**kwargs)
+        if health is not None:
+            health.logged_in.set()
+        return info
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -54,6 +62,10 @@ def build_registry(settings: Settings, resync_seconds: float) -> kopf.OperatorRe
         # boto3 is synchronous: handlers run in threads; keep a few so one slow region or a
         # throttled account does not stall every other resource.
         settings.execution.max_workers = 8
+        if health is not None and health.literal_namespaces:
+            # Only named namespaces: nothing to discover, so no cluster-wide list/watch of
+            # namespaces or CRDs (the chart grants neither in this mode).
+            settings.scanning.disabled = True
 
     return registry
 
@@ -68,11 +80,26 @@ def peering_priority(explicit: int | None, now: float | None = None) -> int:
     return PRIORITY_CEILING - started_ms
 
 
+def own_identity() -> str:
+    """The peer id kopf records in the peering object: pod (or host), user, start time, pid."""
+    host = os.environ.get("POD_ID") or socket.gethostname()
+    return f"{getpass.getuser()}@{host}/{time.strftime('%Y%m%d%H%M%S')}/{os.getpid()}"
+
+
 def run_operator(settings: Settings, args: argparse.Namespace) -> int:
-    if args.metrics_port:
-        start_http_server(args.metrics_port)
-    registry = build_registry(settings, args.resync_seconds)
     namespaces = tuple(args.namespace)
+    identity = own_identity()
+    priority = peering_priority(args.priority)
+    health = Health(namespaces)
+    if args.peering:
+        PeeringWatch(health, args.peering, namespaces, identity, priority).start()
+    else:
+        metrics.LEADER.set(1)
+    if args.metrics_port is not None:
+        _, port = metrics.serve(args.metrics_bind_address, args.metrics_port, health.check)
+        log.info("serving metrics", url=f"http://{args.metrics_bind_address}:{port}/metrics")
+    health.start()
+    registry = build_registry(settings, args.resync_seconds, health)
     log.info(
         "starting",
         region=settings.region,
@@ -87,7 +114,9 @@ def run_operator(settings: Settings, args: argparse.Namespace) -> int:
         namespaces=namespaces,
         standalone=not args.peering,
         peering_name=args.peering,
-        priority=peering_priority(args.priority),
+        priority=priority,
+        identity=identity,  # type: ignore[arg-type]  # kopf's Identity is a NewType of str
         liveness_endpoint=args.liveness,
+        ready_flag=health.started,
     )
     return 0
