@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sd_operator.aws.errors import translate
+from sd_operator.aws.errors import NotFound, Retryable, translate
 from sd_operator.model.spec import (
     DnsConfig,
     DnsRecord,
@@ -42,6 +42,10 @@ _AWS_NAMESPACE_TYPES = {
     "DNS_PUBLIC": NamespaceType.DNS_PUBLIC,
 }
 PAGE_SIZE = 100
+# A scan that misses a name is repeated until two full scans in a row list the same ids: a list
+# that changed between pages (offset tokens skip an item when one before it is deleted) does not
+# count as "not there". Bounded: a list that never settles is a retryable error.
+SETTLE_SCANS = 5
 
 
 def _call(api: str, fn: Callable[[], T]) -> T:
@@ -110,12 +114,42 @@ class CloudMap:
             hosted_zone_id=dns.get("HostedZoneId"),
         )
 
+    def _settled(
+        self,
+        api: str,
+        key: str,
+        first: list[Mapping[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> list[Mapping[str, Any]]:
+        """Every item of a list, scanned until two scans in a row agree (see SETTLE_SCANS);
+        `first` is a scan already made."""
+        listed = first if first is not None else list(self._pages(api, key, **kwargs))
+        for _ in range(SETTLE_SCANS):
+            again = list(self._pages(api, key, **kwargs))
+            if [raw["Id"] for raw in again] == [raw["Id"] for raw in listed]:
+                return again
+            listed = again
+        raise Retryable(api, "ListChanging", "the list kept changing between pages")
+
     def find_namespace(self, name: str, *, with_tags: bool = True) -> ObservedNamespace | None:
+        """The namespace of that name, found by scanning: only for a namespace whose id we do
+        not know yet. None is not proof that it is gone (GetNamespace by id is)."""
         filters = [{"Name": "NAME", "Values": [name], "Condition": "EQ"}]
-        for raw in self._pages("list_namespaces", "Namespaces", Filters=filters):
-            if raw["Name"] == name:
-                return self._namespace(raw, with_tags)
-        return None
+        listed = list(self._pages("list_namespaces", "Namespaces", Filters=filters))
+        if not any(raw["Name"] == name for raw in listed):
+            listed = self._settled("list_namespaces", "Namespaces", listed, Filters=filters)
+        found = next((raw for raw in listed if raw["Name"] == name), None)
+        return self._namespace(found, with_tags) if found else None
+
+    def get_namespace(
+        self, namespace_id: str, *, with_tags: bool = True
+    ) -> ObservedNamespace | None:
+        """The namespace with that id; None only when AWS answers NotFound (proof it is gone)."""
+        try:
+            raw = _call("GetNamespace", lambda: self._client.get_namespace(Id=namespace_id))
+        except NotFound:
+            return None
+        return self._namespace(raw["Namespace"], with_tags)
 
     def list_namespaces(self) -> list[ObservedNamespace]:
         """Every namespace of the region, tags not read (one ListNamespaces page per 100)."""
@@ -137,12 +171,26 @@ class CloudMap:
                 return tagged
         return None
 
-    def list_services(self, namespace_id: str) -> list[ObservedService]:
-        """Every service in a namespace, tags not read (one ListServices page per 100)."""
+    def list_services(self, namespace_id: str, *, settled: bool = False) -> list[ObservedService]:
+        """Every service in a namespace, tags not read (one ListServices page per 100).
+        `settled`: scanned until two scans agree, for callers that conclude from what is
+        missing (a namespace about to be deleted is empty)."""
+        return self._services(namespace_id, self._list_services(namespace_id, settled))
+
+    def _list_services(
+        self, namespace_id: str, settled: bool, first: list[Mapping[str, Any]] | None = None
+    ) -> list[Mapping[str, Any]]:
         filters = [{"Name": "NAMESPACE_ID", "Values": [namespace_id], "Condition": "EQ"}]
+        if settled:
+            return self._settled("list_services", "Services", first, Filters=filters)
+        return list(self._pages("list_services", "Services", Filters=filters))
+
+    def _services(
+        self, namespace_id: str, listed: list[Mapping[str, Any]]
+    ) -> list[ObservedService]:
         return [
             self._service(raw, namespace_id, with_tags=False)
-            for raw in self._pages("list_services", "Services", Filters=filters)
+            for raw in listed
             if raw.get("NamespaceId", namespace_id) == namespace_id
         ]
 
@@ -162,8 +210,23 @@ class CloudMap:
         )
 
     def find_service(self, namespace_id: str, name: str) -> ObservedService | None:
-        found = next((s for s in self.list_services(namespace_id) if s.name == name), None)
+        """The service of that name, found by scanning: only for a service whose id we do not
+        know yet. None is not proof that it is gone (GetService by id is)."""
+        listed = self._list_services(namespace_id, settled=False)
+        found = next((s for s in self._services(namespace_id, listed) if s.name == name), None)
+        if found is None:
+            settled = self._services(namespace_id, self._list_services(namespace_id, True, listed))
+            found = next((s for s in settled if s.name == name), None)
         return self.with_tags(found) if found else None
+
+    def get_service(self, service_id: str, *, with_tags: bool = True) -> ObservedService | None:
+        """The service with that id; None only when AWS answers NotFound (proof it is gone)."""
+        try:
+            raw = _call("GetService", lambda: self._client.get_service(Id=service_id))
+        except NotFound:
+            return None
+        service = raw["Service"]
+        return self._service(service, str(service["NamespaceId"]), with_tags=with_tags)
 
     def with_tags(self, service: ObservedService) -> ObservedService:
         return replace(service, tags=self.tags(service.arn))

@@ -142,6 +142,7 @@ class CloudMapLayer:
             "UpdatePublicDnsNamespace": self.update_namespace,
             "CreateService": self.create_service,
             "DeleteService": self.delete_service,
+            "GetService": self.get_service,
             "UpdateService": self.update_service,
             "RegisterInstance": self.register_instance,
             "DeregisterInstance": self.deregister_instance,
@@ -402,6 +403,16 @@ class CloudMapLayer:
                 status=409,
             )
         return forward()
+
+    def get_service(self, call: Call, forward: Forward) -> Reply:
+        """GetService's ServiceInfo carries InstanceCount (AWS API reference); moto's omits it."""
+        reply = forward()
+        if not reply.ok:
+            return reply
+        data = reply.json()
+        service: Service | None = backend(call).services.get(str(data["Service"]["Id"]))
+        data["Service"]["InstanceCount"] = len(service.instances) if service else 0
+        return reply.with_json(data)
 
     def update_service(self, call: Call, forward: Forward) -> Reply:
         """AWS-FACTS, UpdateService: "Can change only record TTLs of existing DnsRecords,

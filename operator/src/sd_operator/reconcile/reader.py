@@ -22,15 +22,28 @@ from sd_operator.reconcile.observed import ObservedNamespace, ObservedService
 
 
 class Reader(Protocol):
+    """find_* scan by name, for what has never been seen; their None is not proof of absence.
+    get_* read by id (with tags); their None is AWS's NotFound, the only proof that it is gone."""
+
     def find_namespace(
         self, region: str, name: str, *, with_tags: bool
     ) -> ObservedNamespace | None: ...
 
+    def get_namespace(
+        self, region: str, namespace_id: str, *, with_tags: bool
+    ) -> ObservedNamespace | None: ...
+
     def hosted_zone_vpcs(self, region: str, hosted_zone_id: str) -> frozenset[str]: ...
 
-    def list_services(self, region: str, namespace_id: str) -> list[ObservedService]: ...
+    def list_services(
+        self, region: str, namespace_id: str, *, settled: bool = False
+    ) -> list[ObservedService]: ...
 
     def find_service(self, region: str, namespace_id: str, name: str) -> ObservedService | None: ...
+
+    def get_service(
+        self, region: str, service_id: str, *, namespace_id: str | None = None
+    ) -> ObservedService | None: ...
 
     def describe_ecs(
         self, region: str, cluster: str, service: str
@@ -55,14 +68,26 @@ class FreshReader:
     ) -> ObservedNamespace | None:
         return self._adapters.cloudmap(region).find_namespace(name, with_tags=with_tags)
 
+    def get_namespace(
+        self, region: str, namespace_id: str, *, with_tags: bool
+    ) -> ObservedNamespace | None:
+        return self._adapters.cloudmap(region).get_namespace(namespace_id, with_tags=with_tags)
+
     def hosted_zone_vpcs(self, region: str, hosted_zone_id: str) -> frozenset[str]:
         return self._adapters.route53(region).hosted_zone_vpcs(hosted_zone_id)
 
-    def list_services(self, region: str, namespace_id: str) -> list[ObservedService]:
-        return self._adapters.cloudmap(region).list_services(namespace_id)
+    def list_services(
+        self, region: str, namespace_id: str, *, settled: bool = False
+    ) -> list[ObservedService]:
+        return self._adapters.cloudmap(region).list_services(namespace_id, settled=settled)
 
     def find_service(self, region: str, namespace_id: str, name: str) -> ObservedService | None:
         return self._adapters.cloudmap(region).find_service(namespace_id, name)
+
+    def get_service(
+        self, region: str, service_id: str, *, namespace_id: str | None = None
+    ) -> ObservedService | None:
+        return self._adapters.cloudmap(region).get_service(service_id)
 
     def describe_ecs(self, region: str, cluster: str, service: str) -> ObservedEcsService | None:
         return self._adapters.ecs(region).describe(cluster, [service])[service]
@@ -133,10 +158,27 @@ class Snapshot:
                 self._namespace_tags[key] = self._adapters.cloudmap(region).tags(found.arn)
             return replace(found, tags=self._namespace_tags[key])
 
+    def get_namespace(
+        self, region: str, namespace_id: str, *, with_tags: bool
+    ) -> ObservedNamespace | None:
+        """From the region's listed namespaces when it is there; otherwise GetNamespace, whose
+        NotFound alone says it is gone (a list is no proof)."""
+        with self._lock:
+            cached = self._namespaces.get(region)
+            listed = cached[1].values() if cached is not None and self._fresh(cached[0]) else ()
+            name = next((n.name for n in listed if n.id == namespace_id), None)
+        if name is not None:
+            return self.find_namespace(region, name, with_tags=with_tags)
+        return self._adapters.cloudmap(region).get_namespace(namespace_id, with_tags=with_tags)
+
     def hosted_zone_vpcs(self, region: str, hosted_zone_id: str) -> frozenset[str]:
         return self._adapters.route53(region).hosted_zone_vpcs(hosted_zone_id)
 
-    def list_services(self, region: str, namespace_id: str) -> list[ObservedService]:
+    def list_services(
+        self, region: str, namespace_id: str, *, settled: bool = False
+    ) -> list[ObservedService]:
+        if settled:
+            return self._adapters.cloudmap(region).list_services(namespace_id, settled=True)
         with self._lock:
             cached = self._services.get((region, namespace_id))
             if cached is None or not self._fresh(cached[0]):
@@ -148,6 +190,19 @@ class Snapshot:
     def find_service(self, region: str, namespace_id: str, name: str) -> ObservedService | None:
         found = next((s for s in self.list_services(region, namespace_id) if s.name == name), None)
         return self._adapters.cloudmap(region).with_tags(found) if found else None
+
+    def get_service(
+        self, region: str, service_id: str, *, namespace_id: str | None = None
+    ) -> ObservedService | None:
+        """From `namespace_id`'s listed services when it is there (the sweep's one ListServices
+        per namespace); otherwise GetService, whose NotFound alone says it is gone."""
+        cloudmap = self._adapters.cloudmap(region)
+        if namespace_id is not None:
+            listed = self.list_services(region, namespace_id)
+            found = next((s for s in listed if s.id == service_id), None)
+            if found is not None:
+                return cloudmap.with_tags(found)
+        return cloudmap.get_service(service_id)
 
     def want(self, region: str, cluster: str, service: str) -> None:
         """Note a service some resource manages, so the next batch describes it too."""

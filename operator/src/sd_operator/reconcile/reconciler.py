@@ -30,7 +30,7 @@ from sd_operator.model.spec import (
     ServiceDiscoverySpec,
 )
 from sd_operator.reconcile.ecs_plan import UpdateEcsService, plan_ecs, plan_ecs_delete
-from sd_operator.reconcile.observed import ObservedNamespace, OperationStatus
+from sd_operator.reconcile.observed import ObservedNamespace, ObservedService, OperationStatus
 from sd_operator.reconcile.ownership import Ownership, creator_request_id, owner_tags, ownership
 from sd_operator.reconcile.plan import (
     REASON_NAMESPACE_NOT_FOUND,
@@ -105,7 +105,7 @@ class Observation:
 
     namespace: ObservedNamespace | None
     plan: Plan
-    ids: Mapping[str, str]
+    ids: Mapping[str, str | None]  # None: the step found that the recorded id no longer applies
 
 
 class Reconciler:
@@ -158,27 +158,57 @@ class Reconciler:
         deleting: bool = False,
         namespace: NamespaceSpec | None = None,
         reader: Reader | None = None,
+        known: Mapping[str, Any] | None = None,
     ) -> Observation:
+        """`known`: the ids a previous step recorded (status): what has an id is read by id,
+        and only AWS's NotFound for that id counts as gone; a scan by name serves only what
+        was never seen."""
         read = reader or self._fresh
+        ids = {k: str(v) for k, v in (known or {}).items() if k in _ID_KEYS and v}
         if isinstance(res.spec, NamespaceSpec):
-            return self._observe_namespace(read, res.identity, res.spec, deleting)
-        return self._observe_discovery(read, res.identity, res.spec, deleting, namespace)
+            return self._observe_namespace(read, res.identity, res.spec, deleting, ids)
+        return self._observe_discovery(read, res.identity, res.spec, deleting, namespace, ids)
 
     def _observe_namespace(
-        self, read: Reader, identity: Identity, spec: NamespaceSpec, deleting: bool
+        self,
+        read: Reader,
+        identity: Identity,
+        spec: NamespaceSpec,
+        deleting: bool,
+        known: Mapping[str, str],
     ) -> Observation:
         region = spec.region or self.default_region
-        observed = read.find_namespace(region, spec.name, with_tags=True)
-        ids = {"namespaceId": observed.id, "namespaceArn": observed.arn} if observed else {}
+        observed: ObservedNamespace | None = None
+        renamed: ObservedNamespace | None = None
+        gone = False
+        if "namespaceId" in known:
+            by_id = read.get_namespace(region, known["namespaceId"], with_tags=True)
+            gone = by_id is None
+            ours = by_id is not None and _is_ours(by_id.tags, identity, self.cluster)
+            if by_id is not None and (by_id.name == spec.name or (deleting and ours)):
+                observed = by_id
+            elif ours:
+                renamed = by_id
+        if observed is None and renamed is None and not (deleting and gone):
+            observed = read.find_namespace(region, spec.name, with_tags=True)
+        # Only a namespace this resource manages is its namespaceId: one that exists under
+        # another owner, or whose adoption is refused, is not (status would call it Ready).
+        managed = observed is not None and _is_ours(observed.tags, identity, self.cluster)
+        ids: dict[str, str | None] = (
+            {"namespaceId": observed.id, "namespaceArn": observed.arn}
+            if observed is not None and managed
+            else {"namespaceId": None, "namespaceArn": None}
+            if not deleting
+            else {}
+        )
         if deleting:
-            services = read.list_services(region, observed.id) if observed else []
+            services = read.list_services(region, observed.id, settled=True) if observed else []
             plan = plan_namespace_delete(spec, identity, self.cluster, observed, services)
         else:
-            renamed = None
-            if observed is None:
+            if observed is None and renamed is None:
                 owner = owner_tags(identity, self.cluster)
                 renamed = self.cloudmap(region).owned_namespace(owner)
-            else:
+            elif observed is not None:
                 observed = _with_vpcs(read, region, observed)
             plan = plan_namespace(spec, identity, self.cluster, observed, renamed)
         return Observation(observed, plan, ids)
@@ -190,6 +220,7 @@ class Reconciler:
         spec: ServiceDiscoverySpec,
         deleting: bool,
         namespace: NamespaceSpec | None,
+        known: Mapping[str, str],
     ) -> Observation:
         if spec.cloud_map_namespace is not None:
             ns_name, region = spec.cloud_map_namespace.name, spec.region
@@ -202,6 +233,17 @@ class Reconciler:
                 f"Kubernetes namespace {identity.namespace}",
                 15.0,
             )
+            if deleting and spec.service is not None and "serviceId" in known:
+                # The CloudMapNamespace may be deleted first; the service this resource made is
+                # still its to delete, and the recorded id says where it is.
+                region = spec.region or self.default_region
+                observed = read.get_service(region, known["serviceId"])
+                plan = plan_service_delete(
+                    spec.service, identity, self.cluster, spec.deletion_policy, observed
+                )
+                if spec.ecs is not None:
+                    plan = Plan(blocked=blocked)  # ECS first, and its namespace is unknown
+                return Observation(None, plan, {})
             return Observation(None, Plan(blocked=blocked), {})
         region = region or self.default_region
         manager = (
@@ -209,8 +251,15 @@ class Reconciler:
             if spec.namespace_ref
             else None
         )
-        ns = read.find_namespace(region, ns_name, with_tags=manager is not None)
-        ids: dict[str, str] = {"namespaceId": ns.id} if ns else {}
+        ns: ObservedNamespace | None = None
+        ns_gone = False
+        if "namespaceId" in known:
+            by_id = read.get_namespace(region, known["namespaceId"], with_tags=manager is not None)
+            ns_gone = by_id is None
+            ns = by_id if by_id is not None and by_id.name == ns_name else None
+        if ns is None and not (deleting and ns_gone):
+            ns = read.find_namespace(region, ns_name, with_tags=manager is not None)
+        ids: dict[str, str | None] = {"namespaceId": ns.id} if ns else {}
         if (
             ns is not None
             and manager is not None
@@ -229,9 +278,14 @@ class Reconciler:
             return Observation(ns, Plan(blocked=blocked), ids)
         plan = Plan()
         if spec.service is not None:
-            observed = read.find_service(region, ns.id, spec.service.name) if ns else None
-            if observed is not None:
+            observed, previous, gone = self._observe_service(
+                read, region, identity, spec.service.name, ns, deleting, known
+            )
+            managed = observed is not None and _is_ours(observed.tags, identity, self.cluster)
+            if observed is not None and managed:
                 ids.update(serviceId=observed.id, serviceArn=observed.arn)
+            elif not deleting:
+                ids.update(serviceId=None, serviceArn=None)
             if deleting:
                 plan = plan_service_delete(
                     spec.service, identity, self.cluster, spec.deletion_policy, observed
@@ -246,6 +300,9 @@ class Reconciler:
                     )
                 )
             else:
+                if previous is None and ns is not None and observed is None and not gone:
+                    owner = owner_tags(identity, self.cluster)
+                    previous = self.cloudmap(region).owned_service(ns.id, owner)
                 plan = plan_service(
                     spec.service,
                     identity,
@@ -256,9 +313,7 @@ class Reconciler:
                     ns_name,
                     ns.id if ns else None,
                     observed,
-                    self.cloudmap(region).owned_service(ns.id, owner_tags(identity, self.cluster))
-                    if ns is not None and observed is None
-                    else None,
+                    previous,
                 )
         if spec.ecs is not None:
             ecs = spec.ecs
@@ -282,6 +337,33 @@ class Reconciler:
                     )
                 )
         return Observation(ns, plan, ids)
+
+    def _observe_service(
+        self,
+        read: Reader,
+        region: str,
+        identity: Identity,
+        name: str,
+        ns: ObservedNamespace | None,
+        deleting: bool,
+        known: Mapping[str, str],
+    ) -> tuple[ObservedService | None, ObservedService | None, bool]:
+        """(the service `name` stands for, one this resource made under another name or in
+        another namespace, whether the recorded id is proven gone)."""
+        service_id = known.get("serviceId")
+        if service_id:
+            ns_id = ns.id if ns else None
+            by_id = read.get_service(region, service_id, namespace_id=ns_id)
+            if by_id is None:
+                if deleting:
+                    return None, None, True
+            elif deleting or (by_id.name == name and by_id.namespace_id == ns_id):
+                return by_id, None, False
+            elif _is_ours(by_id.tags, identity, self.cluster):
+                return None, by_id, False
+        if ns is None:
+            return None, None, False
+        return read.find_service(region, ns.id, name), None, False
 
     # One step ------------------------------------------------------------------------------
 
@@ -328,9 +410,12 @@ class Reconciler:
         drift: tuple[Change, ...] = ()
         for _ in range(MAX_SYNC_ROUNDS):
             reader = self.snapshot if cached else None
-            seen = self.observe(res, deleting=deleting, namespace=namespace, reader=reader)
+            known = {**status, **updates}
+            seen = self.observe(
+                res, deleting=deleting, namespace=namespace, reader=reader, known=known
+            )
             if cached and not seen.plan.in_sync:
-                seen = self.observe(res, deleting=deleting, namespace=namespace)
+                seen = self.observe(res, deleting=deleting, namespace=namespace, known=known)
             cached = False
             updates.update(seen.ids)
             updates["lastObservedTime"] = self._clock()
@@ -463,7 +548,10 @@ class Reconciler:
                 case UpdateNamespace():
                     operation_id = cm.update_namespace(action)
                 case DeleteNamespace():
-                    operation_id = cm.delete_namespace(action.id)
+                    try:
+                        operation_id = cm.delete_namespace(action.id)
+                    except NotFound:
+                        pass  # gone already; the next read by id confirms it
                 case UpdateService():
                     operation_id = cm.update_service(action)
                 case CreateService():
@@ -477,7 +565,10 @@ class Reconciler:
                     service_id, arn = cm.create_service(action, namespace_id, request_id)
                     updates.update(serviceId=service_id, serviceArn=arn)
                 case DeleteService():
-                    cm.delete_service(action.id)
+                    try:
+                        cm.delete_service(action.id)
+                    except NotFound:
+                        pass  # gone already (a concurrent delete); the next read confirms it
                 case UpdateEcsService():
                     updates["ecsServiceArn"] = ecs.update(action)
                 case TagResource():
@@ -495,6 +586,13 @@ class Reconciler:
                 }
                 return operation_id
         return None
+
+
+_ID_KEYS = ("namespaceId", "namespaceArn", "serviceId", "serviceArn")
+
+
+def _is_ours(tags: Mapping[str, str], identity: Identity, cluster: str) -> bool:
+    return ownership(tags, identity, cluster) is Ownership.OURS
 
 
 def _with_vpcs(read: Reader, region: str, observed: ObservedNamespace) -> ObservedNamespace:
