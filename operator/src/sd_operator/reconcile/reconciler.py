@@ -7,6 +7,7 @@ anything waits on it, so a restarted operator resumes polling instead of repeati
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -548,10 +549,9 @@ class Reconciler:
                 case UpdateNamespace():
                     operation_id = cm.update_namespace(action)
                 case DeleteNamespace():
-                    try:
+                    # NotFound: gone already; the next read by id confirms it.
+                    with contextlib.suppress(NotFound):
                         operation_id = cm.delete_namespace(action.id)
-                    except NotFound:
-                        pass  # gone already; the next read by id confirms it
                 case UpdateService():
                     operation_id = cm.update_service(action)
                 case CreateService():
@@ -565,10 +565,8 @@ class Reconciler:
                     service_id, arn = cm.create_service(action, namespace_id, request_id)
                     updates.update(serviceId=service_id, serviceArn=arn)
                 case DeleteService():
-                    try:
+                    with contextlib.suppress(NotFound):  # as for DeleteNamespace
                         cm.delete_service(action.id)
-                    except NotFound:
-                        pass  # gone already (a concurrent delete); the next read confirms it
                 case UpdateEcsService():
                     updates["ecsServiceArn"] = ecs.update(action)
                 case TagResource():
