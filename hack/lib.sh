@@ -254,3 +254,15 @@ EOF
   go_build_tool helm "$HELM_VERSION" "$dir" helm.sh/helm/v3/cmd/helm \
     "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
 }
+
+# kstatus: hack/kstatus, a tiny command around sigs.k8s.io/cli-utils/pkg/kstatus that tests
+# use to read sd-operator's status the way Flux does. Its cache key includes a hash of its
+# source, so an edit to main.go or go.mod builds a new binary.
+ensure_kstatus() {
+  local dir="$ROOT/hack/kstatus" version
+  version=$(sed -n 's#^[[:space:]]*sigs\.k8s\.io/cli-utils \(v[^ ]*\)$#\1#p' "$dir/go.mod")
+  [[ -n "$version" ]] || die "no sigs.k8s.io/cli-utils version in $dir/go.mod"
+  local digest
+  digest=$(cat "$dir/go.mod" "$dir/go.sum" "$dir/main.go" | sha256sum | cut -c1-12)
+  go_build_tool kstatus "$version-$digest" "$dir" .
+}

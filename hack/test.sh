@@ -37,6 +37,9 @@ case "$layer" in
     stop() { if [ "$started" = 1 ]; then hack/control-plane.sh down || true; fi; }
     trap stop EXIT
     eval "$(hack/control-plane.sh env)"
+    # tests/e2e/test_health.py reads status through the real kstatus library
+    KSTATUS=$(hack/tools.sh kstatus)
+    export KSTATUS
     if [ "$layer" = e2e ]; then run_pytest tests/e2e; else run_pytest tests; fi
     ;;
   *) echo "usage: $0 [all|unit|integration|e2e]" >&2; exit 2 ;;

@@ -5,6 +5,7 @@
 #   hack/tools.sh kubectl         /usr/bin/kubectl if present (or $KUBECTL), else built from k8s.io/kubernetes
 #   hack/tools.sh kube-apiserver  kube-apiserver built from k8s.io/kubernetes (KUBE_VERSION)
 #   hack/tools.sh etcd            etcd built from go.etcd.io/etcd/server/v3 (ETCD_VERSION)
+#   hack/tools.sh kstatus         hack/kstatus (sigs.k8s.io/cli-utils kstatus verdicts, for tests)
 #   hack/tools.sh all             all of the above, one path a line
 #
 # Binaries are cached in ${SD_OPERATOR_CACHE:-~/.cache/sd-operator}/bin, keyed
@@ -21,14 +22,16 @@ case "${1:-}" in
   kubectl) ensure_kubectl ;;
   kube-apiserver) ensure_kube_apiserver ;;
   etcd) ensure_etcd ;;
+  kstatus) ensure_kstatus ;;
   all)
     ensure_etcd
     ensure_kube_apiserver
     ensure_kubectl
     ensure_helm
+    ensure_kstatus
     ;;
   *)
-    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

@@ -1,0 +1,236 @@
+"""What Flux (kstatus) and Argo CD (docs/argocd/health.lua) read from live resources, against
+README.md's health table: the real sigs.k8s.io/cli-utils kstatus library (hack/kstatus) and
+the shipped Lua script, on objects the operator wrote.
+
+SD_OPERATOR_RECORD_STATUS=1 also writes each object to tests/fixtures/status/, the set the unit
+tests feed to the Lua script and test_recorded_statuses_match_kstatus to kstatus.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from e2e_support import (
+    DISCOVERIES,
+    EXAMPLES,
+    JSON,
+    NAMESPACES,
+    RESYNC_SECONDS,
+    Kubectl,
+    StartOperator,
+    condition,
+    example,
+    in_namespace,
+    is_condition,
+    load_docs,
+    ready_and_synced,
+    wait_for,
+)
+
+from health import EXPECTED, argocd_health, kstatus, kstatus_binary, record, recorded
+from sd_operator.emulator import Emulator
+
+HOLD_SECONDS = 8
+RECORD = os.environ.get("SD_OPERATOR_RECORD_STATUS") == "1"
+
+
+@pytest.fixture(scope="module")
+def kstatus_bin() -> str:
+    return kstatus_binary()
+
+
+def verdicts_match(kstatus_bin: str, situation: str, obj: Mapping[str, Any]) -> None:
+    want_kstatus, want_argocd = EXPECTED[situation]
+    (got,) = kstatus(kstatus_bin, [obj])
+    argo = argocd_health(obj)
+    status = obj.get("status")
+    assert (got.status, argo.status) == (want_kstatus, want_argocd), (
+        f"{situation}: kstatus {got}, Argo CD {argo}, status {status}"
+    )
+    if RECORD:
+        record(situation, obj)
+
+
+def phase(obj: Mapping[str, Any] | None, type_: str) -> bool:
+    """`type_` is True for the object's current generation."""
+    return bool(
+        obj
+        and is_condition(obj, type_)
+        and (obj.get("status") or {}).get("observedGeneration") == obj["metadata"]["generation"]
+    )
+
+
+def reconciling_with_operation(obj: Mapping[str, Any] | None) -> bool:
+    status = (obj or {}).get("status") or {}
+    return bool(status.get("operation")) and is_condition(obj, "Reconciling")
+
+
+def test_creating_ready_and_pending_generation(
+    kubectl: Kubectl,
+    namespace: str,
+    start_operator: StartOperator,
+    emulator: Emulator,
+    kstatus_bin: str,
+) -> None:
+    kubectl.apply(example("namespace", namespace), namespace)
+    unseen = kubectl.get(NAMESPACES, "myapp", namespace)
+    assert unseen is not None
+    # no operator yet: the CRD's status default says "generation not observed"
+    verdicts_match(kstatus_bin, "not-reached-yet", unseen)
+
+    emulator.hold_operations(seconds=HOLD_SECONDS)
+    start_operator()
+    creating = kubectl.wait_for_object(
+        NAMESPACES, "myapp", namespace, reconciling_with_operation, "Reconciling while created"
+    )
+    assert creating["status"]["operation"]["type"] == "CREATE_NAMESPACE"
+    verdicts_match(kstatus_bin, "creating", creating)
+
+    ready = kubectl.wait_for_object(NAMESPACES, "myapp", namespace, ready_and_synced, "Ready")
+    verdicts_match(kstatus_bin, "ready", ready)
+
+    # a spec change AWS takes a while to carry out (UpdateNamespace is asynchronous)
+    kubectl.run(
+        "patch",
+        f"{NAMESPACES}/myapp",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"spec":{"description":"changed"}}',
+    )
+    pending = kubectl.wait_for_object(
+        NAMESPACES,
+        "myapp",
+        namespace,
+        lambda o: o["metadata"]["generation"] == 2 and reconciling_with_operation(o),
+        "generation 2 in flight",
+    )
+    assert pending["status"]["observedGeneration"] == 1, pending["status"]
+    assert pending["status"]["operation"]["type"] == "UPDATE_NAMESPACE"
+    verdicts_match(kstatus_bin, "pending-generation", pending)
+
+    done = kubectl.wait_for_object(
+        NAMESPACES, "myapp", namespace, ready_and_synced, "generation 2 Ready"
+    )
+    assert done["status"]["observedGeneration"] == 2
+    verdicts_match(kstatus_bin, "ready", done)
+
+
+def test_refused_update_is_failed(
+    kubectl: Kubectl, namespace: str, start_operator: StartOperator, kstatus_bin: str
+) -> None:
+    start_operator()
+    docs = in_namespace(load_docs(EXAMPLES / "http-api" / "namespace.yaml"), namespace)
+    kubectl.apply(docs, namespace)
+    kubectl.wait_for_object(DISCOVERIES, "orders", namespace, ready_and_synced, "Ready")
+
+    # the API server accepts it; AWS cannot update a service in an Http namespace
+    kubectl.run(
+        "patch",
+        f"{DISCOVERIES}/orders",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"spec":{"service":{"description":"changed"}}}',
+    )
+    refused = kubectl.wait_for_object(
+        DISCOVERIES, "orders", namespace, lambda o: phase(o, "Stalled"), "Stalled"
+    )
+    assert refused["metadata"]["generation"] == 2
+    assert is_condition(refused, "Terminal")
+    assert is_condition(refused, "Ready", "False"), condition(refused, "Ready")
+    verdicts_match(kstatus_bin, "refused-update", refused)
+
+
+def test_refused_adoption_and_someone_elses_namespace_are_failed(
+    kubectl: Kubectl,
+    namespace: str,
+    start_operator: StartOperator,
+    sd: Any,
+    kstatus_bin: str,
+) -> None:
+    by_hand = [
+        sd.create_http_namespace(Name="myapp.local", CreatorRequestId="by-hand-1"),
+        sd.create_private_dns_namespace(
+            Name="theirs.local",
+            Vpc="vpc-0a1b2c3d4e5f60718",
+            CreatorRequestId="by-hand-2",
+            Tags=[
+                {"Key": "sd-operator.io/owner", "Value": "CloudMapNamespace/elsewhere/theirs"},
+                {"Key": "sd-operator.io/cluster", "Value": "another-cluster"},
+            ],
+        ),
+    ]
+    for answer in by_hand:
+        op = answer["OperationId"]
+        wait_for(
+            lambda op=op: sd.get_operation(OperationId=op)["Operation"]["Status"] == "SUCCESS",
+            f"hand-made namespace {op}",
+        )
+    start_operator()
+    adopting = example("namespace", namespace, adoptionPolicy="Adopt")
+    theirs = example("namespace", namespace, adoptionPolicy="Adopt")
+    theirs["metadata"]["name"] = "theirs"
+    theirs["spec"]["name"] = "theirs.local"
+    kubectl.apply([adopting, theirs], namespace)
+
+    refused = kubectl.wait_for_object(
+        NAMESPACES, "myapp", namespace, lambda o: phase(o, "Stalled"), "Stalled"
+    )
+    assert is_condition(refused, "Ready", "False"), condition(refused, "Ready")
+    verdicts_match(kstatus_bin, "refused-adoption", refused)
+
+    blocked = kubectl.wait_for_object(
+        NAMESPACES, "theirs", namespace, lambda o: phase(o, "Stalled"), "Stalled"
+    )
+    assert (condition(blocked, "Stalled") or {}).get("reason") == "OwnedElsewhere"
+    verdicts_match(kstatus_bin, "owned-elsewhere", blocked)
+
+
+def test_reported_drift_is_failed(
+    kubectl: Kubectl, namespace: str, start_operator: StartOperator, sd: Any, kstatus_bin: str
+) -> None:
+    start_operator()
+    svc = example("user-service", namespace, drift="Report")
+    kubectl.apply([example("namespace", namespace), svc], namespace)
+    ready: JSON = kubectl.wait_for_object(
+        DISCOVERIES, "user-service", namespace, ready_and_synced, "Ready"
+    )
+    verdicts_match(kstatus_bin, "ready", ready)
+
+    service = sd.get_service(Id=ready["status"]["serviceId"])["Service"]
+    op = sd.update_service(
+        Id=service["Id"],
+        Service={
+            "Description": service.get("Description", ""),
+            "DnsConfig": {"DnsRecords": [{"Type": "A", "TTL": 300}]},
+        },
+    )["OperationId"]
+    wait_for(
+        lambda: sd.get_operation(OperationId=op)["Operation"]["Status"] == "SUCCESS",
+        "the out-of-band UpdateService",
+    )
+    reported = kubectl.wait_for_object(
+        DISCOVERIES,
+        "user-service",
+        namespace,
+        lambda o: phase(o, "Stalled"),
+        "Stalled by the reported drift",
+        timeout=4 * RESYNC_SECONDS + 10,
+    )
+    assert (condition(reported, "Stalled") or {}).get("reason") == "DriftReported"
+    verdicts_match(kstatus_bin, "drift-reported", reported)
+
+
+def test_recorded_statuses_match_kstatus(kstatus_bin: str) -> None:
+    objects = recorded()
+    assert set(objects) == set(EXPECTED), "tests/fixtures/status/ lacks a situation"
+    got = kstatus(kstatus_bin, list(objects.values()))
+    assert {s: v.status for s, v in zip(objects, got, strict=True)} == {
+        s: EXPECTED[s][0] for s in objects
+    }
