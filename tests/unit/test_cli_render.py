@@ -42,10 +42,10 @@ def test_removing_a_route53_check_shows_its_yaml_mapping() -> None:
 
 
 def test_json_output_has_plain_mappings() -> None:
-    dumped = report(Change("service.healthCheck.route53", CHECK, None)).as_json()
+    dumped = report(Change("service.healthCheck.route53", CHECK, None)).view()
     assert json.loads(json.dumps(dumped))["changes"] == [
         {
-            "field": "service.healthCheck.route53",
+            "path": "spec.service.healthCheck.route53",
             "desired": {"type": "HTTP", "resourcePath": "/", "failureThreshold": 1},
             "observed": None,
         }

@@ -69,7 +69,8 @@ def test_commands_have_a_description(
 
 def test_plan_help_explains_output_and_filename(capsys: pytest.CaptureFixture[str]) -> None:
     text = help_text("plan", capsys)
-    assert "text (default) or json" in text
+    assert "json: one versioned document (docs/plan.schema.json)" in text
+    assert "markdown: a pull-request comment" in text
     assert "directory (searched recursively for *.yaml / *.yml)" in text
     assert "- for standard input" in text
 

@@ -116,7 +116,7 @@ def test_valid_fixtures_load_namespaces_first() -> None:
     kinds = [r.identity.kind for r in resources]
     assert kinds == sorted(kinds, key=lambda k: k != KIND_NAMESPACE)
     assert kinds.count(KIND_NAMESPACE) == 3
-    assert kinds.count(KIND_DISCOVERY) == 5
+    assert kinds.count(KIND_DISCOVERY) == 6
 
 
 def test_defaults_are_applied() -> None:
@@ -529,3 +529,14 @@ def test_route53_check_and_dns_in_a_public_namespace_of_the_set_are_fine(tmp_pat
     )
     path = write(tmp_path, "a.yaml", ns + "---\n" + sd)
     assert len(load_manifests([str(path)])) == 2
+
+
+def test_drift_fields_are_parsed_and_default_to_none() -> None:
+    [res] = load_manifests([str(Path(__file__).parents[1] / "fixtures/valid/06-drift-fields.yaml")])
+    spec = discovery(res)
+    assert spec.drift_ignore == ("spec.service.dns.records[*].ttl",)
+    assert spec.drift_report == ("spec.ecs.serviceConnect", "spec.service.tags.cost-center")
+    [plain] = load_manifests(
+        [str(Path(__file__).parents[1] / "fixtures/valid/04-external-namespace.yaml")]
+    )
+    assert discovery(plain).drift_ignore == discovery(plain).drift_report == ()

@@ -22,7 +22,12 @@ from sd_operator.model.spec import (
 from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.plan import Plan
 from sd_operator.reconcile.reconciler import Outcome, Reconciler
-from sd_operator.reconcile.render import show_value, yaml_value
+from sd_operator.reconcile.render import (
+    plan_document,
+    render_markdown,
+    render_text,
+    resource_view,
+)
 from sd_operator.settings import Settings, SettingsError, add_common_flags, from_args
 
 # Resources naming their own regions need no --region: the Reconciler's default serves nothing.
@@ -80,47 +85,26 @@ class PlanReport:
     plan: Plan | None = None
     error: str | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "kind": self.resource.identity.kind,
-            "namespace": self.resource.identity.namespace,
-            "name": self.resource.identity.name,
-            "source": self.resource.source,
-        }
-        if self.error is not None:
-            return {**out, "error": self.error}
-        assert self.plan is not None
-        plan = self.plan
-        return {
-            **out,
-            "inSync": plan.in_sync,
-            "actions": [a.summary() for a in plan.actions],
-            "changes": [
-                {
-                    "field": c.field,
-                    "desired": yaml_value(c.desired),
-                    "observed": yaml_value(c.observed),
-                }
-                for c in plan.changes
-            ],
-            "refusal": plan.refusal and vars(plan.refusal),
-            "blocked": plan.blocked
-            and {"reason": plan.blocked.reason, "message": plan.blocked.message},
-            "advisories": list(plan.advisories),
-        }
+    def view(self) -> dict[str, Any]:
+        """This resource in the plan document (docs/plan.schema.json, `resources[]`)."""
+        return resource_view(self.resource.identity, self.resource.source, self.plan, self.error)
 
 
-def plan_resources(reconciler: Reconciler, resources: Sequence[Resource]) -> list[PlanReport]:
+def plan_resources(
+    reconciler: Reconciler, resources: Sequence[Resource], *, deleting: bool = False
+) -> list[PlanReport]:
     """One moment's view of every resource: reads go through the reconciler's snapshot, so a
     plan over many resources lists each namespace and describes each ECS cluster once."""
     namespaces = namespace_lookup(resources)
     for res in resources:
         reconciler.announce(res, referenced_namespace(res, namespaces))
     reports = []
-    for res in resources:
+    # A deletion runs in reverse order (ECS links and services before their namespace).
+    for res in reversed(resources) if deleting else resources:
         try:
             seen = reconciler.observe(
                 res,
+                deleting=deleting,
                 namespace=referenced_namespace(res, namespaces),
                 reader=reconciler.snapshot,
             )
@@ -130,32 +114,28 @@ def plan_resources(reconciler: Reconciler, resources: Sequence[Resource]) -> lis
     return reports
 
 
-def render_plan(reports: Sequence[PlanReport], out: TextIO) -> None:
-    for report in reports:
-        head = f"{_label(report.resource)} ({report.resource.source})"
-        if report.error is not None:
-            print(f"{head}: error: {report.error}", file=out)
-            continue
-        plan = report.plan
-        assert plan is not None
-        if plan.refusal is not None:
-            print(f"{head}: refused: spec.{plan.refusal.field}: {plan.refusal.message}", file=out)
-        elif plan.blocked is not None:
-            print(f"{head}: blocked ({plan.blocked.reason}): {plan.blocked.message}", file=out)
-        elif plan.in_sync:
-            print(f"{head}: in sync", file=out)
-        else:
-            print(f"{head}: {len(plan.actions)} action(s)", file=out)
-        for change in plan.changes:
-            print(
-                f"  ~ spec.{change.field}: desired {show_value(change.desired)}, "
-                f"observed {show_value(change.observed)}",
-                file=out,
-            )
-        for action in plan.actions:
-            print(f"  + {action.summary()}", file=out)
-        for advisory in plan.advisories:
-            print(f"  ! {advisory}", file=out)
+def document(
+    reports: Sequence[PlanReport], *, cluster_name: str, deleting: bool = False
+) -> dict[str, Any]:
+    return plan_document([r.view() for r in reports], cluster_name=cluster_name, deleting=deleting)
+
+
+def render_plan(
+    reports: Sequence[PlanReport],
+    out: TextIO,
+    output: str = "text",
+    *,
+    cluster_name: str = "",
+    deleting: bool = False,
+) -> None:
+    doc = document(reports, cluster_name=cluster_name, deleting=deleting)
+    if output == "json":
+        json.dump(doc, out, indent=2)
+        print(file=out)
+    elif output == "markdown":
+        render_markdown(doc, out)
+    else:
+        render_text(doc, out)
 
 
 def _cannot_proceed(report: PlanReport) -> bool:
@@ -374,9 +354,15 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument(
                 "-o",
                 "--output",
-                choices=["text", "json"],
+                choices=["text", "json", "markdown"],
                 default="text",
-                help="text (default) or json",
+                help="text (default); json: one versioned document (docs/plan.schema.json); "
+                "markdown: a pull-request comment",
+            )
+            cmd.add_argument(
+                "--delete",
+                action="store_true",
+                help="plan what `delete` would do instead, and what blocks it",
             )
         else:
             cmd.add_argument(
@@ -496,12 +482,14 @@ def run_cli(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     reconciler = Reconciler(settings.region, settings.endpoint_url, settings.cluster_name)
     if args.command == "plan":
-        reports = plan_resources(reconciler, resources)
-        if args.output == "json":
-            json.dump([r.as_json() for r in reports], sys.stdout, indent=2)
-            print()
-        else:
-            render_plan(reports, sys.stdout)
+        reports = plan_resources(reconciler, resources, deleting=args.delete)
+        render_plan(
+            reports,
+            sys.stdout,
+            args.output,
+            cluster_name=settings.cluster_name,
+            deleting=args.delete,
+        )
         return plan_exit_code(reports)
     return apply_resources(
         reconciler,

@@ -268,6 +268,8 @@ class EcsAdapter:
             service_connect=service_connect_from(
                 (primary or {}).get("serviceConnectConfiguration")
             ),
+            running_count=_int(raw.get("runningCount")),
+            desired_count=_int(raw.get("desiredCount")),
         )
 
     def describe(
@@ -307,6 +309,27 @@ class EcsAdapter:
                 ):
                     found[asked] = self._observe(raw)
         return found
+
+    def services_in_namespace(self, namespace: str) -> tuple[str, ...]:
+        """ARNs of the services, in any cluster, whose Service Connect uses `namespace` (a name
+        or ARN), as client or server: ListServicesByNamespace (1 call/s budget, AWS-FACTS), so
+        read only when a plan changes an endpoint."""
+        arns: list[str] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"namespace": namespace}
+            if token:
+                kwargs["nextToken"] = token
+            page = self._services_page(kwargs)
+            arns += [str(a) for a in page.get("serviceArns", [])]
+            token = page.get("nextToken")
+            if not token:
+                return tuple(arns)
+
+    def _services_page(self, kwargs: dict[str, Any]) -> Mapping[str, Any]:
+        return _call(
+            "ListServicesByNamespace", lambda: self._client.list_services_by_namespace(**kwargs)
+        )
 
     def update(self, action: UpdateEcsService) -> str:
         """Send only the fields the action sets; returns the ECS service's ARN."""

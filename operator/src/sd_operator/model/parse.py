@@ -510,6 +510,14 @@ def _discovery_names_differ(root: Mapping[str, Any]) -> bool:
     return all(_effective_discovery_name(e) != own for e in entries)
 
 
+# The paths spec.driftFields may name: fields the plan can change in place (the CRD's pattern).
+DRIFT_FIELD_PATH = Str(
+    max_length=256,
+    pattern=r"^spec\.(service(\.(description|tags(\..+)?|dns(\.records(\[([0-9]+|\*)\]"
+    r"(\.ttl)?)?)?|healthCheck(\.route53(\.(resourcePath|failureThreshold))?)?))?"
+    r"|ecs(\.(registry|serviceConnect))?)$",
+)
+
 DISCOVERY = KindSchema(
     spec=Obj(
         properties={
@@ -525,6 +533,12 @@ DISCOVERY = KindSchema(
             "service": SERVICE,
             "ecs": ECS,
             "drift": Str(enum=_values(DriftPolicy), default=DriftPolicy.CORRECT.value),
+            "driftFields": Obj(
+                properties={
+                    "ignore": ListOf(DRIFT_FIELD_PATH, max_items=32),
+                    "report": ListOf(DRIFT_FIELD_PATH, max_items=32),
+                }
+            ),
             "maxTtlSeconds": Int(minimum=0, maximum=2147483647, default=60),
             "deletionPolicy": DELETION_POLICY,
             "adoptionPolicy": ADOPTION_POLICY,
@@ -826,6 +840,8 @@ def _discovery_spec(s: Mapping[str, Any], name: str) -> ServiceDiscoverySpec:
         ecs=_ecs(s["ecs"]) if "ecs" in s else None,
         region=s.get("region"),
         drift=DriftPolicy(s["drift"]),
+        drift_ignore=tuple(s.get("driftFields", {}).get("ignore", ())),
+        drift_report=tuple(s.get("driftFields", {}).get("report", ())),
         max_ttl_seconds=s["maxTtlSeconds"],
         deletion_policy=DeletionPolicy(s["deletionPolicy"]),
         adoption_policy=AdoptionPolicy(s["adoptionPolicy"]),

@@ -203,6 +203,9 @@ class ServiceDiscoverySpec:
     ecs: EcsSpec | None = None
     region: str | None = None
     drift: DriftPolicy = DriftPolicy.CORRECT
+    # spec.driftFields: paths as the plan prints them (spec.service.dns.records[0].ttl)
+    drift_ignore: tuple[str, ...] = ()
+    drift_report: tuple[str, ...] = ()
     max_ttl_seconds: int = 60
     deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
     adoption_policy: AdoptionPolicy = AdoptionPolicy.NEVER

@@ -103,6 +103,8 @@ class ObservedEcsService:
     port_mappings: Mapping[str, NamedPort] = field(default_factory=dict)
     registries: tuple[ObservedRegistry, ...] = ()
     service_connect: ServiceConnect | None = None
+    running_count: int | None = None
+    desired_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,10 @@ class UpdateEcsService(Action):
 
     `set_registries` / `set_service_connect` say which of the two fields is sent. `registries`
     is sent whole (empty removes them); `service_connect` None disables Service Connect.
+
+    The rest is what the plan shows as consequences, never sent: the task counts
+    DescribeServices reported, whether the endpoints other services reach through Service
+    Connect change, and which services of the namespace use Service Connect (None: not read).
     """
 
     cluster: str
@@ -119,6 +125,10 @@ class UpdateEcsService(Action):
     registries: tuple[ObservedRegistry, ...] = ()
     set_service_connect: bool = False
     service_connect: ServiceConnect | None = None
+    tasks_running: int | None = field(default=None, compare=False)
+    tasks_desired: int | None = field(default=None, compare=False)
+    endpoints_change: bool = field(default=False, compare=False)
+    clients: tuple[str, ...] | None = field(default=None, compare=False)
 
     def summary(self) -> str:
         parts = []
@@ -150,6 +160,13 @@ def _arn_region(arn: str | None) -> str | None:
 
 def _arn_resource_id(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
+
+
+def ecs_service_label(arn: str) -> str:
+    """`cluster/service` of an ECS service ARN (`...:service/cluster/name`; the old format
+    without the cluster gives just the name)."""
+    resource = arn.split(":", 5)[-1]
+    return resource.removeprefix("service/")
 
 
 # Canonical form --------------------------------------------------------------------------------
@@ -640,8 +657,17 @@ def plan_ecs(
         registries=want_reg,
         set_service_connect=bool(sc_changes),
         service_connect=send_sc,
+        tasks_running=observed.running_count,
+        tasks_desired=observed.desired_count,
+        endpoints_change=_endpoints_change(want_sc, have_sc),
     )
     return Plan(actions=(action,), changes=changes)
+
+
+def _endpoints_change(want: ServiceConnect | None, have: ServiceConnect | None) -> bool:
+    """Whether what clients reach changes: the services a configuration publishes. A client-only
+    configuration (no services) or a log configuration changes nothing for other services."""
+    return (want.services if want else ()) != (have.services if have else ())
 
 
 def plan_ecs_delete(
@@ -683,5 +709,8 @@ def plan_ecs_delete(
         registries=(),
         set_service_connect=clear_sc,
         service_connect=None,
+        tasks_running=observed.running_count,
+        tasks_desired=observed.desired_count,
+        endpoints_change=clear_sc and _endpoints_change(None, observed.service_connect),
     )
     return Plan(actions=(action,), changes=tuple(changes))

@@ -67,11 +67,13 @@ class Refusal:
 
 @dataclass(frozen=True)
 class Blocked:
-    """Something outside the spec stands in the way; retried later without touching AWS."""
+    """Something outside the spec stands in the way; retried later without touching AWS.
+    `blockers` names what stands in the way, one entry each, where the plan knows them."""
 
     reason: str
     message: str
     retry_after: float = CONFLICT_RETRY_SECONDS
+    blockers: tuple[str, ...] = ()
 
 
 class Action:
@@ -383,8 +385,13 @@ def plan_namespace_delete(
             blocked=Blocked(
                 REASON_NAMESPACE_NOT_EMPTY,
                 f"namespace {spec.name} is kept: it still holds services {names}. Delete them "
-                "(or their ServiceDiscovery resources), or set deletionPolicy: Retain",
+                "(or their ServiceDiscovery resources; ECS removes the ones Service Connect "
+                "created), or set deletionPolicy: Retain",
                 IN_USE_RETRY_SECONDS,
+                tuple(
+                    f"service {s.name} ({s.id}), {s.instance_count} instance(s)"
+                    for s in sorted(services, key=lambda s: s.name)
+                ),
             )
         )
     return Plan(actions=(DeleteNamespace(observed.id, spec.name),))
@@ -620,6 +627,7 @@ def plan_service_delete(
                 "registered: ECS deregisters its tasks once the registry is removed; instances "
                 "other tools registered must be deregistered by them",
                 IN_USE_RETRY_SECONDS,
+                (f"{observed.instance_count} instance(s) registered in service {spec.name}",),
             )
         )
     return Plan(actions=(DeleteService(observed.id, spec.name),))

@@ -30,7 +30,13 @@ from sd_operator.model.spec import (
     Resource,
     ServiceDiscoverySpec,
 )
-from sd_operator.reconcile.ecs_plan import UpdateEcsService, plan_ecs, plan_ecs_delete
+from sd_operator.reconcile.drift_policy import Held, hold
+from sd_operator.reconcile.ecs_plan import (
+    UpdateEcsService,
+    ecs_service_label,
+    plan_ecs,
+    plan_ecs_delete,
+)
 from sd_operator.reconcile.observed import ObservedNamespace, ObservedService, OperationStatus
 from sd_operator.reconcile.ownership import Ownership, creator_request_id, owner_tags, ownership
 from sd_operator.reconcile.plan import (
@@ -82,6 +88,8 @@ class StepResult:
     status: Mapping[str, Any] = field(default_factory=dict)
     performed: tuple[str, ...] = ()
     drift: tuple[Change, ...] = ()
+    # spec.driftFields Report fields found changed out of band: recorded, never corrected
+    reported: tuple[Change, ...] = ()
     reason: str = ""
     message: str = ""
     retry_after: float | None = None
@@ -107,6 +115,7 @@ class Observation:
     namespace: ObservedNamespace | None
     plan: Plan
     ids: Mapping[str, str | None]  # None: the step found that the recorded id no longer applies
+    reported: tuple[Change, ...] = ()
 
 
 class Reconciler:
@@ -160,15 +169,25 @@ class Reconciler:
         namespace: NamespaceSpec | None = None,
         reader: Reader | None = None,
         known: Mapping[str, Any] | None = None,
+        hold_reported: bool = False,
     ) -> Observation:
         """`known`: the ids a previous step recorded (status): what has an id is read by id,
         and only AWS's NotFound for that id counts as gone; a scan by name serves only what
-        was never seen."""
+        was never seen. `hold_reported`: AWS matched this generation before, so a difference
+        in a spec.driftFields Report field is drift to record, not a spec change to carry out."""
         read = reader or self._fresh
         ids = {k: str(v) for k, v in (known or {}).items() if k in _ID_KEYS and v}
         if isinstance(res.spec, NamespaceSpec):
             return self._observe_namespace(read, res.identity, res.spec, deleting, ids)
-        return self._observe_discovery(read, res.identity, res.spec, deleting, namespace, ids)
+        spec = res.spec
+        seen = self._observe_discovery(read, res.identity, spec, deleting, namespace, ids)
+        held = Held(seen.plan)
+        if not deleting:
+            held = hold(seen.plan, spec.drift_ignore, spec.drift_report if hold_reported else ())
+        region = _region(res, namespace) or self.default_region
+        arn = seen.namespace.arn if seen.namespace else None
+        plan = self._with_clients(held.plan, region, arn, seen.ids)
+        return replace(seen, plan=plan, reported=held.reported)
 
     def _observe_namespace(
         self,
@@ -366,6 +385,29 @@ class Reconciler:
             return None, None, False
         return read.find_service(region, ns.id, name), None, False
 
+    def _with_clients(
+        self, plan: Plan, region: str, namespace_arn: str | None, ids: Mapping[str, str | None]
+    ) -> Plan:
+        """Name the services that must be redeployed to see a changed Service Connect
+        endpoint (AWS-FACTS: clients learn endpoints only when their tasks are replaced)."""
+        if namespace_arn is None or not any(
+            isinstance(a, UpdateEcsService) and a.endpoints_change for a in plan.actions
+        ):
+            return plan
+        own = ids.get("ecsServiceArn")
+        clients = tuple(
+            ecs_service_label(arn)
+            for arn in self.ecs(region).services_in_namespace(namespace_arn)
+            if arn != own
+        )
+        actions = tuple(
+            replace(a, clients=clients)
+            if isinstance(a, UpdateEcsService) and a.endpoints_change
+            else a
+            for a in plan.actions
+        )
+        return replace(plan, actions=actions)
+
     # One step ------------------------------------------------------------------------------
 
     def step(
@@ -409,14 +451,26 @@ class Reconciler:
         steady = _was_steady(res, status)
         performed: list[str] = []
         drift: tuple[Change, ...] = ()
+        hold_reported = steady and not deleting
         for _ in range(MAX_SYNC_ROUNDS):
             reader = self.snapshot if cached else None
             known = {**status, **updates}
             seen = self.observe(
-                res, deleting=deleting, namespace=namespace, reader=reader, known=known
+                res,
+                deleting=deleting,
+                namespace=namespace,
+                reader=reader,
+                known=known,
+                hold_reported=hold_reported,
             )
-            if cached and not seen.plan.in_sync:
-                seen = self.observe(res, deleting=deleting, namespace=namespace, known=known)
+            if cached and (not seen.plan.in_sync or seen.reported):
+                seen = self.observe(
+                    res,
+                    deleting=deleting,
+                    namespace=namespace,
+                    known=known,
+                    hold_reported=hold_reported,
+                )
             cached = False
             updates.update(seen.ids)
             updates["lastObservedTime"] = self._clock()
@@ -446,16 +500,29 @@ class Reconciler:
                     )
                 if status.get(REQUEST_ID) or updates.get(REQUEST_ID):
                     updates[REQUEST_ID] = None  # that create is done: the next one is new
+                if seen.reported and not performed:
+                    return StepResult(
+                        Outcome.DRIFT_REPORTED,
+                        plan,
+                        updates,
+                        drift=seen.reported,
+                        reported=seen.reported,
+                        reason="DriftReported",
+                        message=describe_changes(seen.reported),
+                    )
                 outcome = Outcome.GONE if deleting else Outcome.IN_SYNC
-                return StepResult(outcome, plan, updates, tuple(performed), drift)
+                return StepResult(
+                    outcome, plan, updates, tuple(performed), drift, reported=seen.reported
+                )
             if steady and not deleting and not performed:
-                drift = plan.changes
+                drift = plan.changes + seen.reported
                 if _drift_policy(res) is DriftPolicy.REPORT:
                     return StepResult(
                         Outcome.DRIFT_REPORTED,
                         plan,
                         updates,
                         drift=drift,
+                        reported=drift,
                         reason="DriftReported",
                         message=describe_changes(drift),
                     )
@@ -470,6 +537,7 @@ class Reconciler:
                     updates,
                     tuple(performed),
                     drift,
+                    reported=seen.reported,
                     reason="RecordingRequest",
                     message="recorded the create request's id before sending it",
                     retry_after=REQUEST_RECORD_SECONDS,
@@ -487,6 +555,7 @@ class Reconciler:
                     updates,
                     tuple(performed),
                     drift,
+                    reported=seen.reported,
                     reason="OperationPending",
                     message=f"waiting for Cloud Map operation {submitted}",
                     retry_after=OPERATION_POLL_SECONDS,
@@ -633,10 +702,10 @@ def merge_status(previous: Mapping[str, Any], result: StepResult) -> dict[str, A
     """Fold a step's ids, operation and drift into the previous status (conditions aside)."""
     merged = {**previous, **result.status}
     if result.drift:
-        reported = result.outcome is Outcome.DRIFT_REPORTED
         history = list(previous.get("drift") or [])
         detected = result.status.get("lastObservedTime") or utc_now()
         for c in result.drift:
+            reported = result.outcome is Outcome.DRIFT_REPORTED or c in result.reported
             entry = {
                 "field": c.field,
                 "desired": yaml_value(c.desired),

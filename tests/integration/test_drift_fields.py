@@ -1,0 +1,153 @@
+"""spec.driftFields against the AWS emulator: an ignored field changed out of band is left
+alone (and not shown as drift) while another field of the same Cloud Map service is corrected;
+a Report field is recorded, not corrected, and still follows a change of the spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sd_operator.emulator import Emulator, client
+from sd_operator.model import conditions as cond
+from sd_operator.model.spec import (
+    CloudMapServiceSpec,
+    DnsConfig,
+    DnsRecord,
+    HealthCheck,
+    Identity,
+    NamespaceSpec,
+    NamespaceType,
+    RecordType,
+    Resource,
+    RoutingPolicy,
+    ServiceDiscoverySpec,
+)
+from sd_operator.reconcile.converge import converge
+from sd_operator.reconcile.reconciler import Outcome, Reconciler, merge_status
+
+REGION = "us-east-1"
+TTL = "spec.service.dns.records[0].ttl"
+NS = NamespaceSpec(name="myapp.local", type=NamespaceType.DNS_PRIVATE, vpc="vpc-0a1b2c3d4e5f60718")
+
+
+def discovery(ttl: int = 10, generation: int = 1, **overrides: Any) -> Resource:
+    spec = ServiceDiscoverySpec(
+        namespace_ref="myapp",
+        service=CloudMapServiceSpec(
+            name="user-service",
+            description="user accounts API",
+            dns=DnsConfig(RoutingPolicy.MULTIVALUE, (DnsRecord(RecordType.A, ttl),)),
+            health_check=HealthCheck(custom=True),
+        ),
+        **overrides,
+    )
+    identity = Identity("ServiceDiscovery", "payments", "user-service", "u-sd", generation)
+    return Resource(identity, spec)
+
+
+@pytest.fixture
+def reconciler(emulator: Emulator) -> Reconciler:
+    return Reconciler(REGION, emulator.endpoint_url, "test-cluster")
+
+
+@pytest.fixture
+def sd(emulator: Emulator) -> Any:
+    return client("servicediscovery", emulator.endpoint_url, REGION)
+
+
+def created(reconciler: Reconciler, res: Resource) -> dict[str, Any]:
+    ns = Resource(Identity("CloudMapNamespace", "payments", "myapp", uid="u-ns"), NS)
+    converge(reconciler, ns, None, deleting=False, timeout=30)
+    progress = converge(reconciler, res, NS, deleting=False, timeout=30)
+    assert progress.last is not None and progress.last.outcome is Outcome.IN_SYNC
+    return {
+        **progress.status,
+        "observedGeneration": res.identity.generation,
+        "conditions": [{"type": cond.SYNCED, "status": "True"}],
+    }
+
+
+def settle(reconciler: Reconciler, res: Resource, status: dict[str, Any]) -> dict[str, Any]:
+    """Steps as the operator makes them, status carried over (still Synced for this
+    generation), until the step no longer waits on a Cloud Map operation."""
+    for _ in range(20):
+        result = reconciler.step(res, status, namespace=NS)
+        status = merge_status(status, result)
+        if result.outcome is not Outcome.WAITING:
+            return status
+    raise AssertionError("did not settle")
+
+
+def console_edit(sd: Any, service_id: str, ttl: int, description: str) -> None:
+    sd.update_service(
+        Id=service_id,
+        Service={
+            "Description": description,
+            "DnsConfig": {"DnsRecords": [{"Type": "A", "TTL": ttl}]},
+        },
+    )
+
+
+def aws(sd: Any, service_id: str) -> tuple[int, str]:
+    service = sd.get_service(Id=service_id)["Service"]
+    return service["DnsConfig"]["DnsRecords"][0]["TTL"], service["Description"]
+
+
+def test_ignored_ttl_is_left_alone_while_the_description_is_corrected(
+    reconciler: Reconciler, sd: Any
+) -> None:
+    res = discovery(drift_ignore=(TTL,))
+    status = created(reconciler, res)
+    console_edit(sd, status["serviceId"], ttl=300, description="edited in the console")
+
+    result = reconciler.step(res, status, namespace=NS)
+
+    assert [(c.field, c.desired) for c in result.drift] == [
+        ("service.description", "user accounts API")
+    ]
+    assert result.performed == (f"update service user-service ({status['serviceId']}) in place",)
+    final = converge(reconciler, res, NS, deleting=False, timeout=30)
+    assert final.last is not None and final.last.outcome is Outcome.IN_SYNC
+    assert aws(sd, status["serviceId"]) == (300, "user accounts API")
+    # Never shown as drift: the next sweep finds nothing.
+    again = reconciler.step(res, merge_status(status, result), namespace=NS, cached=True)
+    assert again.outcome is Outcome.IN_SYNC
+    assert again.drift == ()
+
+
+def test_ignored_field_is_not_changed_by_a_spec_change_either(
+    reconciler: Reconciler, sd: Any
+) -> None:
+    status = created(reconciler, discovery(ttl=10, drift_ignore=(TTL,)))
+    changed = discovery(ttl=30, generation=2, drift_ignore=(TTL,))
+    progress = converge(reconciler, changed, NS, deleting=False, timeout=30)
+    assert progress.performed == []
+    assert aws(sd, status["serviceId"]) == (10, "user accounts API")
+
+
+def test_report_field_is_recorded_not_corrected_and_others_are_corrected(
+    reconciler: Reconciler, sd: Any
+) -> None:
+    res = discovery(drift_report=("spec.service.dns.records[*].ttl",))
+    status = created(reconciler, res)
+    console_edit(sd, status["serviceId"], ttl=300, description="edited in the console")
+
+    result = reconciler.step(res, status, namespace=NS)
+    merged = merge_status(status, result)
+
+    actions = {e["field"]: e["action"] for e in merged["drift"]}
+    assert actions == {"service.description": "Corrected", "service.dns.records[0].ttl": "Reported"}
+    merged = settle(reconciler, res, merged)
+    assert aws(sd, status["serviceId"]) == (300, "user accounts API")
+
+    # Later sweeps keep reporting it (once in status.drift), and correct nothing.
+    swept = reconciler.step(res, merged, namespace=NS, cached=True)
+    assert swept.outcome is Outcome.DRIFT_REPORTED
+    assert swept.performed == ()
+    assert len(merge_status(merged, swept)["drift"]) == len(merged["drift"])
+
+    # A change of the spec itself is carried out.
+    changed = discovery(ttl=30, generation=2, drift_report=("spec.service.dns.records[*].ttl",))
+    converge(reconciler, changed, NS, deleting=False, timeout=30)
+    assert aws(sd, status["serviceId"]) == (30, "user accounts API")
