@@ -60,7 +60,8 @@ def created(reconciler: Reconciler, res: Resource) -> dict[str, Any]:
     ns = Resource(Identity("CloudMapNamespace", "payments", "myapp", uid="u-ns"), NS)
     converge(reconciler, ns, None, deleting=False, timeout=30)
     progress = converge(reconciler, res, NS, deleting=False, timeout=30)
-    assert progress.last is not None and progress.last.outcome is Outcome.IN_SYNC
+    assert progress.last is not None
+    assert progress.last.outcome is Outcome.IN_SYNC
     return {
         **progress.status,
         "observedGeneration": res.identity.generation,
@@ -108,7 +109,8 @@ def test_ignored_ttl_is_left_alone_while_the_description_is_corrected(
     ]
     assert result.performed == (f"update service user-service ({status['serviceId']}) in place",)
     final = converge(reconciler, res, NS, deleting=False, timeout=30)
-    assert final.last is not None and final.last.outcome is Outcome.IN_SYNC
+    assert final.last is not None
+    assert final.last.outcome is Outcome.IN_SYNC
     assert aws(sd, status["serviceId"]) == (300, "user accounts API")
     # Never shown as drift: the next sweep finds nothing.
     again = reconciler.step(res, merge_status(status, result), namespace=NS, cached=True)
