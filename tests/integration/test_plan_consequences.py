@@ -183,3 +183,12 @@ def test_plan_delete_of_everything_is_ordered_and_starts_deployments(
     assert kinds == ["UpdateEcsService", "DeleteService"]
     assert user["actions"][0]["consequences"][0]["kind"] == "NewDeployment"
     assert user["actions"][1]["kind"] == "Delete"
+
+
+def test_apply_reports_the_consequences_it_caused(emulator: Emulator, applied: Path) -> None:
+    """The same lines go into the AwsChanged Events the operator posts."""
+    edit(applied, "user-service", "- port: 80", "- port: 8080")
+    code, out = cli(emulator, "apply", "-f", str(applied))
+    assert code == EXIT_OK, out
+    assert f"starts a new deployment of ECS service {CLUSTER}/user-service" in out
+    assert f"redeploy {CLUSTER}/payment-service to see it" in out

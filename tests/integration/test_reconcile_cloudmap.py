@@ -204,7 +204,10 @@ def test_ttl_change_in_spec_is_updated_in_place(reconciler: Reconciler, sd: Any)
     updated = apply(reconciler, discovery(ttl=30), ns.spec)  # type: ignore[arg-type]
 
     assert updated.last.outcome is Outcome.IN_SYNC
-    assert updated.performed == [f"update service user-service ({service_id}) in place"]
+    assert updated.performed == [
+        f"update service user-service ({service_id}) in place; resolvers may keep answering "
+        "with the old records for up to 10s (the TTL AWS holds now)"
+    ]
     service = sd.get_service(Id=service_id)["Service"]
     assert service["DnsConfig"]["DnsRecords"] == [{"Type": "A", "TTL": 30}]
     assert service["DnsConfig"]["RoutingPolicy"] == "MULTIVALUE"

@@ -60,7 +60,7 @@ from sd_operator.reconcile.plan import (
     plan_service_delete,
 )
 from sd_operator.reconcile.reader import Adapters, FreshReader, Reader, Snapshot
-from sd_operator.reconcile.render import describe_changes, yaml_value
+from sd_operator.reconcile.render import describe_changes, performed_line, yaml_value
 
 OPERATION_POLL_SECONDS = 1.0
 REQUEST_RECORD_SECONDS = 0.1
@@ -644,7 +644,7 @@ class Reconciler:
                     cm.untag(action.arn, action.keys)
                 case _:
                     raise TypeError(f"no executor for {type(action).__name__}")
-            performed.append(action.summary())
+            performed.append(performed_line(action, plan.changes))
             if operation_id is not None:
                 updates["operation"] = {
                     "id": operation_id,

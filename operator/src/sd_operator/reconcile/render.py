@@ -205,6 +205,12 @@ def _consequences(action: Action, fields: Sequence[Change]) -> list[dict[str, An
     return []
 
 
+def performed_line(action: Action, changes: Sequence[Change]) -> str:
+    """What an AwsChanged Event and `apply` say was done: the action and its consequences."""
+    mine = [c for c in changes if claims(action, c)]
+    return "; ".join([action.summary(), *(c["message"] for c in _consequences(action, mine))])
+
+
 def action_views(plan: Plan) -> tuple[list[dict[str, Any]], list[Change]]:
     """Each action with the fields it changes and what follows from it; and the changes no
     action carries (adoption notes, the differences behind a refusal or a block)."""
