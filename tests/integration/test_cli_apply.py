@@ -219,7 +219,7 @@ def test_manifests_from_standard_input_and_a_file_named_twice(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     manifests = write(tmp_path / "m", ns=namespace())
-    monkeypatch.setattr("sys.stdin", io.StringIO(service("a")))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(service("a").encode())))
     args = ("plan", "-f", str(manifests), "-f", str(manifests / "ns.yaml"), "-f", "-")
     assert cli(emulator, *args) == EXIT_CHANGES
     out = capsys.readouterr().out

@@ -108,6 +108,23 @@ def test_region_fallback_serves_only_when_nothing_else_names_one(
 
 
 @pytest.mark.usefixtures("no_region_env")
+@pytest.mark.parametrize(
+    ("region", "accepted"),
+    [("us-east-1", True), ("us-gov-west-1", True), ("us-east-123", False), ("US-east-1", False)],
+)
+def test_region_flag_takes_what_spec_region_takes(region: str, accepted: bool) -> None:
+    # One definition of a region name: the CRDs' spec.region pattern.
+    parser = argparse.ArgumentParser()
+    add_common_flags(parser)
+    args = parser.parse_args(["--region", region])
+    if accepted:
+        assert from_args(args).region == region
+    else:
+        with pytest.raises(SettingsError, match="is not an AWS region name"):
+            from_args(args)
+
+
+@pytest.mark.usefixtures("no_region_env")
 def test_cli_without_any_region_says_how_to_give_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

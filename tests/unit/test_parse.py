@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sd_operator.model.parse import SpecError, load_manifests, parse_resource
+from sd_operator.model.parse import MAX_FILE_BYTES, SpecError, load_manifests, parse_resource
 from sd_operator.model.spec import (
     KIND_DISCOVERY,
     KIND_NAMESPACE,
@@ -443,7 +443,7 @@ def test_same_file_named_twice_is_read_once(tmp_path: Path) -> None:
 
 
 def test_dash_reads_standard_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO(DISCOVERY_IN_API))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(DISCOVERY_IN_API.encode())))
     ns = write(tmp_path, "ns.yaml", HTTP_NAMESPACE)
     resources = load_manifests([str(ns), "-", "-"])
     assert [r.source for r in resources] == [f"{ns}#0", "<stdin>#0"]
@@ -540,3 +540,206 @@ def test_drift_fields_are_parsed_and_default_to_none() -> None:
         [str(Path(__file__).parents[1] / "fixtures/valid/04-external-namespace.yaml")]
     )
     assert discovery(plain).drift_ignore == discovery(plain).drift_report == ()
+
+
+# Whole documents, as the API server checks them -------------------------------------------------
+
+
+def refused(tmp_path: Path, text: str) -> SpecError:
+    path = write(tmp_path, "doc.yaml", text)
+    with pytest.raises(SpecError) as caught:
+        load_manifests([str(path)])
+    assert caught.value.source.startswith(str(path))
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("metadata", "field", "message"),
+    [
+        ("{name: api, lables: {a: b}}", "metadata.lables", 'unknown field "metadata.lables"'),
+        (
+            "{name: api, labels: {tier: 1}}",
+            "metadata.labels",
+            "json: cannot unmarshal number into Go struct field ObjectMeta.metadata.labels"
+            " of type string",
+        ),
+        (
+            "{name: api, labels: [a]}",
+            "metadata.labels",
+            "cannot unmarshal array into Go struct field ObjectMeta.metadata.labels"
+            " of type map[string]string",
+        ),
+        (
+            "{name: api, labels: {'-bad': x}}",
+            "metadata.labels",
+            'Invalid value: "-bad": name part must consist of alphanumeric characters',
+        ),
+        (
+            "{name: api, labels: {Example.com/a: x}}",
+            "metadata.labels",
+            'Invalid value: "Example.com/a": prefix part a lowercase RFC 1123 subdomain',
+        ),
+        (
+            "{name: api, labels: {a/b/c: x}}",
+            "metadata.labels",
+            'Invalid value: "a/b/c": a qualified name must consist of',
+        ),
+        (
+            "{name: api, labels: {a: " + "x" * 64 + "}}",
+            "metadata.labels",
+            "must be no more than 63 characters",
+        ),
+        (
+            "{name: api, annotations: {note: true}}",
+            "metadata.annotations",
+            "cannot unmarshal bool into Go struct field ObjectMeta.metadata.annotations",
+        ),
+        (
+            "{name: api, annotations: {'bad key': x}}",
+            "metadata.annotations",
+            'Invalid value: "bad key": name part must consist',
+        ),
+        (
+            "{name: api, namespace: Team_A}",
+            "metadata.namespace",
+            'Invalid value: "Team_A": a lowercase RFC 1123 label must consist of',
+        ),
+        ("{labels: {a: b}}", "metadata.name", "Required value: name or generateName is required"),
+        (
+            "{name: 5}",
+            "metadata.name",
+            "cannot unmarshal number into Go struct field ObjectMeta.metadata.name of type string",
+        ),
+        ("{name: api, generation: x}", "metadata.generation", "of type int64"),
+        ("hello", "metadata", "cannot unmarshal string into Go struct field"),
+    ],
+)
+def test_metadata_is_checked_as_kubernetes_checks_object_meta(
+    tmp_path: Path, metadata: str, field: str, message: str
+) -> None:
+    err = refused(tmp_path, HTTP_NAMESPACE.replace("{name: api, namespace: team}", metadata))
+    assert (err.field, err.resource.split("/")[0]) == (field, "CloudMapNamespace")
+    assert message in err.message
+
+
+def test_annotations_larger_than_the_api_server_stores_are_refused(tmp_path: Path) -> None:
+    big = "{name: api, annotations: {a: " + "x" * (256 * 1024) + "}}"
+    err = refused(tmp_path, HTTP_NAMESPACE.replace("{name: api, namespace: team}", big))
+    assert (err.field, err.message) == (
+        "metadata.annotations",
+        "Too long: must have at most 262144 bytes",
+    )
+
+
+def test_valid_metadata_is_kept_as_the_api_server_stores_it(tmp_path: Path) -> None:
+    meta = (
+        "{name: api, namespace: team, uid: u-1, generation: 3, labels: {app.kubernetes.io/name: x,"
+        " empty: null}, annotations: {example.com/Note: 'any text: 1'}, finalizers: [a/b]}"
+    )
+    path = write(tmp_path, "ns.yaml", HTTP_NAMESPACE.replace("{name: api, namespace: team}", meta))
+    [res] = load_manifests([str(path)])
+    assert (res.identity.key, res.identity.uid, res.identity.generation) == (
+        "CloudMapNamespace/team/api",
+        "u-1",
+        3,
+    )
+
+
+def test_unknown_top_level_field_is_refused(tmp_path: Path) -> None:
+    err = refused(tmp_path, HTTP_NAMESPACE + "specs: {name: other}\n")
+    assert (err.field, err.message, err.resource) == (
+        "specs",
+        'unknown field "specs"',
+        "CloudMapNamespace/team/api",
+    )
+
+
+def test_the_root_rule_sees_metadata_name(tmp_path: Path) -> None:
+    sd = DISCOVERY_IN_API.replace("name: orders,", "name: orders.v2,")
+    err = refused(tmp_path, HTTP_NAMESPACE + "---\n" + sd)
+    assert err.field == "spec.service.name"
+    assert err.message.startswith("metadata.name is not a valid Cloud Map service name")
+
+
+def test_map_values_are_named_by_key(tmp_path: Path) -> None:
+    err = refused(tmp_path, HTTP_NAMESPACE.replace("type: Http}", "type: Http, tags: {team: [a]}}"))
+    assert (err.field, err.message) == (
+        "spec.tags[team]",
+        'Invalid value: "array": must be of type string',
+    )
+
+
+def test_pattern_dollar_does_not_match_before_a_final_newline() -> None:
+    doc = {
+        "apiVersion": "sd-operator.io/v1alpha1",
+        "kind": "CloudMapNamespace",
+        "metadata": {"name": "api"},
+        "spec": {"name": "api", "type": "Http", "region": "us-east-1\n"},
+    }
+    with pytest.raises(SpecError, match="should match") as caught:
+        parse_resource(doc)
+    assert caught.value.field == "spec.region"
+
+
+# Any YAML failure is an error naming the file, never a traceback ---------------------------------
+
+
+def test_deep_nesting_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    for depth in (150, 900, 20_000):
+        err = refused(tmp_path, "a: " + "[" * depth + "]" * depth + "\n")
+        assert err.message.startswith("invalid YAML"), err
+        assert "nest" in err.message
+
+
+def test_an_alias_bomb_in_annotations_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    bomb = "\n".join(f"    {line}" for line in levels)
+    text = HTTP_NAMESPACE.replace(
+        "metadata: {name: api, namespace: team}",
+        f"metadata:\n  name: api\n  annotations:\n{bomb}",
+    )
+    err = refused(tmp_path, text)
+    assert err.message == "invalid YAML: aliases add more than 100000 nodes"
+
+
+def test_a_few_aliases_are_fine(tmp_path: Path) -> None:
+    text = HTTP_NAMESPACE.replace(
+        "{name: api, type: Http}", "{name: &n api, type: Http, description: *n}"
+    )
+    [res] = load_manifests([str(write(tmp_path, "ns.yaml", text))])
+    assert namespace(res).description == "api"
+
+
+def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:
+    err = refused(tmp_path, HTTP_NAMESPACE + "extra: &loop [*loop]\n")
+    assert err.message == "invalid YAML: an alias refers to a node that contains it"
+
+
+def test_text_that_is_not_utf8_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(HTTP_NAMESPACE.replace("api,", "\xe4pi,").encode("latin-1"))
+    with pytest.raises(SpecError, match="not UTF-8 text: byte 0xe4") as caught:
+        load_manifests([str(path)])
+    assert caught.value.source == str(path)
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "bom.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + HTTP_NAMESPACE.encode())
+    assert len(load_manifests([str(path)])) == 1
+
+
+def test_control_characters_are_an_error_naming_the_file(tmp_path: Path) -> None:
+    err = refused(tmp_path, HTTP_NAMESPACE.replace("type: Http", "type: Ht\x07tp"))
+    assert err.message.startswith("invalid YAML")
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    with path.open("w") as out:
+        out.write(HTTP_NAMESPACE)
+        out.write("#" * MAX_FILE_BYTES)
+    with pytest.raises(SpecError, match="larger than 16 MiB") as caught:
+        load_manifests([str(path)])
+    assert caught.value.source == str(path)

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from typing import get_args
 
 from sd_operator.logs import LogFormat
-
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+from sd_operator.model.schema import region_pattern
 
 
 class SettingsError(ValueError):
@@ -72,7 +71,8 @@ def from_args(
     )
     if not region:
         raise SettingsError(NO_REGION + no_region_hint)
-    if not _REGION.match(region):
+    # The region a resource may name (the CRDs' spec.region) is the region a flag may name.
+    if not region_pattern().search(region):
         raise SettingsError(f"--region {region!r} is not an AWS region name like us-east-1")
     endpoint = args.aws_endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
     if endpoint is not None and not re.match(r"^https?://", endpoint):

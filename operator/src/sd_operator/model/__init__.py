@@ -1,4 +1,5 @@
-"""The custom resources as typed values: parsing and validation (`parse`), specs, conditions."""
+"""The custom resources as typed values: validation against the CRDs (`schema`, `metadata`),
+parsing (`parse`), specs, conditions."""
 
 from sd_operator.model.parse import SpecError, load_manifests, parse_resource
 
