@@ -48,9 +48,15 @@ port_owner() {
 }
 
 free_port() {  # a port that nothing listens on (best effort; excludes $@)
-  local p i
+  # Below the kernel's ephemeral range: a port from inside it can be handed to some other
+  # process's outgoing connection between this check and etcd's bind (seen on shared hosts).
+  local p i low=20000 span=12000 ephemeral
+  ephemeral=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true)
+  if [[ "$ephemeral" =~ ^[0-9]+$ ]] && ((ephemeral > low + 1000)); then
+    span=$((ephemeral - low))
+  fi
   for ((i = 0; i < 200; i++)); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((low + RANDOM % span))
     [[ " $* " == *" $p "* ]] && continue
     port_in_use "$p" || { echo "$p"; return 0; }
   done

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from sd_operator.cli import EXIT_CHANGES, EXIT_OK, main
+from sd_operator.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, main
 
 REGION = "us-east-1"
 
@@ -40,8 +40,10 @@ def _cli(*args: str, endpoint: str) -> int:
 
 
 def _expect(code: int, wanted: int, what: str) -> None:
+    from sd_operator.demo_cluster import DemoError
+
     if code != wanted:
-        raise SystemExit(f"demo failed: {what} exited {code}, expected {wanted}")
+        raise DemoError(f"{what} exited {code}, expected {wanted}")
 
 
 def _seed_and_env() -> None:
@@ -74,6 +76,50 @@ def _break_things(endpoint: str) -> None:
 
 
 def run_demo(use_cluster: bool = True) -> int:
+    """Any failure ends the demo with one line on stderr (and exit 1), never a traceback."""
+    import subprocess
+
+    from sd_operator.demo_cluster import DemoError
+
+    try:
+        return _demo(use_cluster)
+    except DemoError as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+    except subprocess.CalledProcessError as exc:
+        print(
+            f"demo failed: {' '.join(map(str, exc.cmd))} exited {exc.returncode}", file=sys.stderr
+        )
+    except OSError as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _preview(endpoint: str, cluster_name: str | None = None) -> None:
+    """The plan of a pull request that raises user-service's TTL and moves its Service
+    Connect port: one change in place, one that redeploys the service and its clients."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="sd-operator-demo-") as tmp:
+        changed = Path(tmp) / "myapp"
+        shutil.copytree(examples_dir() / "myapp", changed)
+        user = changed / "user-service.yaml"
+        text = user.read_text().replace("ttl: 10", "ttl: 30", 1).replace("port: 80", "port: 8080")
+        user.write_text(text)
+        names = ["--cluster-name", cluster_name] if cluster_name else []
+        _banner("a pull request changes user-service: the plan says what each change does")
+        _expect(
+            _cli("plan", "-f", str(changed), *names, endpoint=endpoint), EXIT_CHANGES, "preview"
+        )
+        _banner("the same plan as a pull-request comment (plan -o markdown)")
+        _expect(
+            _cli("plan", "-f", str(changed), "-o", "markdown", *names, endpoint=endpoint),
+            EXIT_CHANGES,
+            "markdown preview",
+        )
+
+
+def _demo(use_cluster: bool) -> int:
     from sd_operator.emulator import Emulator
     from sd_operator.emulator.seed import CLUSTER, seed_demo_ecs
 
@@ -86,7 +132,7 @@ def run_demo(use_cluster: bool = True) -> int:
         if use_cluster:
             from sd_operator.demo_cluster import run_cluster_demo
 
-            run_cluster_demo(endpoint, examples_dir(), _break_things)
+            run_cluster_demo(endpoint, examples_dir(), _break_things, _preview)
         else:
             _run_cli_demo(endpoint)
     _banner("demo complete")
@@ -101,8 +147,9 @@ def _run_cli_demo(endpoint: str) -> None:
     _expect(_cli("apply", "-f", examples, endpoint=endpoint), EXIT_OK, "apply")
     _banner("plan again: AWS matches the manifests (exit 0)")
     _expect(_cli("plan", "-f", examples, endpoint=endpoint), EXIT_OK, "plan after apply")
+    _preview(endpoint)
     _break_things(endpoint)
-    _banner("plan names the drifted fields with desired and observed values")
+    _banner("plan names the drifted fields, and what correcting them does")
     _expect(_cli("plan", "-f", examples, endpoint=endpoint), EXIT_CHANGES, "drift plan")
     _banner("apply corrects them")
     _expect(_cli("apply", "-f", examples, endpoint=endpoint), EXIT_OK, "corrective apply")

@@ -16,7 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 NAMESPACE = "payments"
+# The operator's --cluster-name: a plan from the CLI passes the same, or it sees AWS resources
+# as owned by another cluster.
+OPERATOR_CLUSTER_NAME = "demo"
 TIMEOUT = 120.0
+
+
+class DemoError(Exception):
+    """One line for the user: what the demo was doing and why it stopped."""
 
 
 def _run(*cmd: str, check: bool = True, capture: bool = False) -> str:
@@ -24,20 +31,71 @@ def _run(*cmd: str, check: bool = True, capture: bool = False) -> str:
     return done.stdout if capture else ""
 
 
+def _step(what: str, *cmd: str, env: dict[str, str] | None = None, capture: bool = False) -> str:
+    """Run a setup command, its progress (stderr) shown as it comes; a failure is one line
+    naming the step and the command's last words (control-plane.sh says why, e.g. which port
+    is taken)."""
+    with subprocess.Popen(
+        cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        last = ""  # held back one line: on failure it is the reason, said once
+        for line in proc.stderr:
+            if line.strip():
+                if last:
+                    print(last, file=sys.stderr, flush=True)
+                last = line.strip()
+        out = proc.stdout.read()
+    if proc.returncode != 0:
+        raise DemoError(f"{what} failed: {last or f'exit {proc.returncode}'}")
+    if last:
+        print(last, file=sys.stderr, flush=True)
+    if not capture and out:
+        print(out, end="", flush=True)
+    return out
+
+
+def state_dir(root: Path) -> Path:
+    """Where hack/control-plane.sh keeps its kubeconfig and logs: CONTROL_PLANE_DIR, as the
+    script itself reads it."""
+    return Path(os.environ.get("CONTROL_PLANE_DIR") or root / ".control-plane")
+
+
+def control_plane_env() -> dict[str, str]:
+    """The demo picks a free port unless told one: another control plane (a kind cluster,
+    another checkout) often holds 6443."""
+    return {**os.environ, "CONTROL_PLANE_PORT": os.environ.get("CONTROL_PLANE_PORT") or "auto"}
+
+
 class Cluster:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.state = state_dir(root)
         script = root / "hack" / "control-plane.sh"
-        status = subprocess.run([str(script), "status"], capture_output=True, check=False)
+        env = control_plane_env()
+        status = subprocess.run([str(script), "status"], capture_output=True, check=False, env=env)
         self.started_here = status.returncode != 0
-        print(
-            "starting the local control plane (the first run builds kube-apiserver and etcd;"
-            " later runs take seconds)",
-            flush=True,
-        )
-        _run(str(script), "up")
-        self.kubeconfig = str(root / ".control-plane" / "kubeconfig")
-        self.kubectl = _run(str(root / "hack" / "tools.sh"), "kubectl", capture=True).strip()
+        if self.started_here:
+            print(
+                "starting the local control plane (the first run builds kube-apiserver and "
+                "etcd; later runs take seconds)",
+                flush=True,
+            )
+            try:
+                _step("starting the local control plane", str(script), "up", env=env)
+            except DemoError as first:
+                if env["CONTROL_PLANE_PORT"] != "auto":
+                    raise
+                # A free port picked can still be taken by another process before the
+                # server binds it; a second start picks new ones.
+                print(f"{first}; trying again on other ports", file=sys.stderr, flush=True)
+                subprocess.run([str(script), "down"], env=env, check=False, capture_output=True)
+                _step("starting the local control plane", str(script), "up", env=env)
+        self.kubeconfig = str(self.state / "kubeconfig")
+        self.kubectl = _step(
+            "finding kubectl", str(root / "hack" / "tools.sh"), "kubectl", capture=True
+        ).strip()
 
     def k(self, *args: str, capture: bool = False, check: bool = True) -> str:
         return _run(
@@ -73,11 +131,12 @@ class Cluster:
             if ok(self.conditions()):
                 return
             time.sleep(1.0)
-        raise SystemExit(f"demo failed: timed out waiting for {what}")
+        raise DemoError(f"timed out after {TIMEOUT:.0f}s waiting for {what}")
 
     def down(self) -> None:
         if self.started_here:
-            _run(str(self.root / "hack" / "control-plane.sh"), "down", check=False)
+            script = str(self.root / "hack" / "control-plane.sh")
+            subprocess.run([script, "down"], env=control_plane_env(), check=False)
 
 
 def _all(cond: str, status: str, reason: str | None = None) -> Callable[..., bool]:
@@ -91,7 +150,12 @@ def _all(cond: str, status: str, reason: str | None = None) -> Callable[..., boo
     return check
 
 
-def run_cluster_demo(endpoint: str, examples: Path, break_things: Callable[[str], None]) -> None:
+def run_cluster_demo(
+    endpoint: str,
+    examples: Path,
+    break_things: Callable[[str], None],
+    preview: Callable[[str, str], None],
+) -> None:
     root = examples.parent
     cluster = Cluster(root)
     operator: subprocess.Popen[bytes] | None = None
@@ -101,7 +165,7 @@ def run_cluster_demo(endpoint: str, examples: Path, break_things: Callable[[str]
         cluster.k("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         cluster.k("create", "namespace", NAMESPACE, check=False)
         print("\n=== the operator, as its own process", flush=True)
-        log = open(root / ".control-plane" / "demo-operator.log", "wb")  # noqa: SIM115
+        log = open(cluster.state / "demo-operator.log", "wb")  # noqa: SIM115
         operator = subprocess.Popen(
             [
                 sys.executable,
@@ -117,7 +181,7 @@ def run_cluster_demo(endpoint: str, examples: Path, break_things: Callable[[str]
                 "--resync-seconds",
                 "5",
                 "--cluster-name",
-                "demo",
+                OPERATOR_CLUSTER_NAME,
             ],
             env={**os.environ, "KUBECONFIG": cluster.kubeconfig},
             stdout=log,
@@ -133,6 +197,7 @@ def run_cluster_demo(endpoint: str, examples: Path, break_things: Callable[[str]
         )
         print("\n=== all Ready and Synced: AWS matches the manifests", flush=True)
         cluster.show()
+        preview(endpoint, OPERATOR_CLUSTER_NAME)
         break_things(endpoint)
         cluster.wait(
             "drift to be detected and corrected",
