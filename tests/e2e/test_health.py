@@ -63,9 +63,24 @@ def phase(obj: Mapping[str, Any] | None, type_: str) -> bool:
     )
 
 
-def reconciling_with_operation(obj: Mapping[str, Any] | None) -> bool:
+def operation(obj: Mapping[str, Any] | None, type_: str) -> bool:
     status = (obj or {}).get("status") or {}
-    return bool(status.get("operation")) and is_condition(obj, "Reconciling")
+    return bool((status.get("operation") or {}).get("type") == type_)
+
+
+def reason(obj: Mapping[str, Any] | None, type_: str) -> str:
+    return str((condition(obj, type_) or {}).get("reason"))
+
+
+def test_resource_not_reached_yet_is_in_progress(
+    kubectl: Kubectl, namespace: str, kstatus_bin: str
+) -> None:
+    """No operator runs: the CRD's status default says "generation not observed", where an
+    absent status would read Current."""
+    kubectl.apply(example("namespace", namespace), namespace)
+    unseen = kubectl.get(NAMESPACES, "myapp", namespace)
+    assert unseen is not None
+    verdicts_match(kstatus_bin, "not-reached-yet", unseen)
 
 
 def test_creating_ready_and_pending_generation(
@@ -75,18 +90,16 @@ def test_creating_ready_and_pending_generation(
     emulator: Emulator,
     kstatus_bin: str,
 ) -> None:
-    kubectl.apply(example("namespace", namespace), namespace)
-    unseen = kubectl.get(NAMESPACES, "myapp", namespace)
-    assert unseen is not None
-    # no operator yet: the CRD's status default says "generation not observed"
-    verdicts_match(kstatus_bin, "not-reached-yet", unseen)
-
     emulator.hold_operations(seconds=HOLD_SECONDS)
     start_operator()
+    kubectl.apply(example("namespace", namespace), namespace)
     creating = kubectl.wait_for_object(
-        NAMESPACES, "myapp", namespace, reconciling_with_operation, "Reconciling while created"
+        NAMESPACES,
+        "myapp",
+        namespace,
+        lambda o: operation(o, "CREATE_NAMESPACE"),
+        "CreateNamespace in flight",
     )
-    assert creating["status"]["operation"]["type"] == "CREATE_NAMESPACE"
     verdicts_match(kstatus_bin, "creating", creating)
 
     ready = kubectl.wait_for_object(NAMESPACES, "myapp", namespace, ready_and_synced, "Ready")
@@ -106,18 +119,19 @@ def test_creating_ready_and_pending_generation(
         NAMESPACES,
         "myapp",
         namespace,
-        lambda o: o["metadata"]["generation"] == 2 and reconciling_with_operation(o),
+        lambda o: o["metadata"]["generation"] == 2 and operation(o, "UPDATE_NAMESPACE"),
         "generation 2 in flight",
     )
-    assert pending["status"]["observedGeneration"] == 1, pending["status"]
-    assert pending["status"]["operation"]["type"] == "UPDATE_NAMESPACE"
     verdicts_match(kstatus_bin, "pending-generation", pending)
+    assert pending["status"]["observedGeneration"] == 1, pending["status"]
+    assert is_condition(pending, "Reconciling"), condition(pending, "Reconciling")
 
     done = kubectl.wait_for_object(
         NAMESPACES, "myapp", namespace, ready_and_synced, "generation 2 Ready"
     )
     assert done["status"]["observedGeneration"] == 2
     verdicts_match(kstatus_bin, "ready", done)
+    assert is_condition(creating, "Reconciling"), condition(creating, "Reconciling")
 
 
 def test_refused_update_is_failed(
@@ -139,57 +153,65 @@ def test_refused_update_is_failed(
         '{"spec":{"service":{"description":"changed"}}}',
     )
     refused = kubectl.wait_for_object(
-        DISCOVERIES, "orders", namespace, lambda o: phase(o, "Stalled"), "Stalled"
+        DISCOVERIES, "orders", namespace, lambda o: phase(o, "Terminal"), "Terminal"
     )
     assert refused["metadata"]["generation"] == 2
-    assert is_condition(refused, "Terminal")
-    assert is_condition(refused, "Ready", "False"), condition(refused, "Ready")
     verdicts_match(kstatus_bin, "refused-update", refused)
+    assert is_condition(refused, "Stalled"), condition(refused, "Stalled")
+    assert is_condition(refused, "Ready", "False"), condition(refused, "Ready")
 
 
-def test_refused_adoption_and_someone_elses_namespace_are_failed(
-    kubectl: Kubectl,
-    namespace: str,
-    start_operator: StartOperator,
-    sd: Any,
-    kstatus_bin: str,
+def made_by_hand(sd: Any, answer: Mapping[str, Any]) -> None:
+    op = answer["OperationId"]
+    wait_for(
+        lambda: sd.get_operation(OperationId=op)["Operation"]["Status"] == "SUCCESS",
+        f"hand-made namespace {op}",
+    )
+
+
+def test_refused_adoption_is_failed(
+    kubectl: Kubectl, namespace: str, start_operator: StartOperator, sd: Any, kstatus_bin: str
 ) -> None:
-    by_hand = [
-        sd.create_http_namespace(Name="myapp.local", CreatorRequestId="by-hand-1"),
+    made_by_hand(sd, sd.create_http_namespace(Name="myapp.local", CreatorRequestId="by-hand"))
+    start_operator()
+    # a DnsPrivate namespace cannot adopt an Http one
+    kubectl.apply(example("namespace", namespace, adoptionPolicy="Adopt"), namespace)
+
+    refused = kubectl.wait_for_object(
+        NAMESPACES, "myapp", namespace, lambda o: phase(o, "Terminal"), "Terminal"
+    )
+    verdicts_match(kstatus_bin, "refused-adoption", refused)
+    assert is_condition(refused, "Stalled"), condition(refused, "Stalled")
+    assert is_condition(refused, "Ready", "False"), condition(refused, "Ready")
+
+
+def test_someone_elses_namespace_is_failed(
+    kubectl: Kubectl, namespace: str, start_operator: StartOperator, sd: Any, kstatus_bin: str
+) -> None:
+    made_by_hand(
+        sd,
         sd.create_private_dns_namespace(
-            Name="theirs.local",
+            Name="myapp.local",
             Vpc="vpc-0a1b2c3d4e5f60718",
-            CreatorRequestId="by-hand-2",
+            CreatorRequestId="by-hand",
             Tags=[
                 {"Key": "sd-operator.io/owner", "Value": "CloudMapNamespace/elsewhere/theirs"},
                 {"Key": "sd-operator.io/cluster", "Value": "another-cluster"},
             ],
         ),
-    ]
-    for answer in by_hand:
-        op = answer["OperationId"]
-        wait_for(
-            lambda op=op: sd.get_operation(OperationId=op)["Operation"]["Status"] == "SUCCESS",
-            f"hand-made namespace {op}",
-        )
-    start_operator()
-    adopting = example("namespace", namespace, adoptionPolicy="Adopt")
-    theirs = example("namespace", namespace, adoptionPolicy="Adopt")
-    theirs["metadata"]["name"] = "theirs"
-    theirs["spec"]["name"] = "theirs.local"
-    kubectl.apply([adopting, theirs], namespace)
-
-    refused = kubectl.wait_for_object(
-        NAMESPACES, "myapp", namespace, lambda o: phase(o, "Stalled"), "Stalled"
     )
-    assert is_condition(refused, "Ready", "False"), condition(refused, "Ready")
-    verdicts_match(kstatus_bin, "refused-adoption", refused)
+    start_operator()
+    kubectl.apply(example("namespace", namespace, adoptionPolicy="Adopt"), namespace)
 
     blocked = kubectl.wait_for_object(
-        NAMESPACES, "theirs", namespace, lambda o: phase(o, "Stalled"), "Stalled"
+        NAMESPACES,
+        "myapp",
+        namespace,
+        lambda o: reason(o, "Ready") == "OwnedElsewhere",
+        "Ready=False, OwnedElsewhere",
     )
-    assert (condition(blocked, "Stalled") or {}).get("reason") == "OwnedElsewhere"
     verdicts_match(kstatus_bin, "owned-elsewhere", blocked)
+    assert reason(blocked, "Stalled") == "OwnedElsewhere", condition(blocked, "Stalled")
 
 
 def test_reported_drift_is_failed(
@@ -219,12 +241,12 @@ def test_reported_drift_is_failed(
         DISCOVERIES,
         "user-service",
         namespace,
-        lambda o: phase(o, "Stalled"),
-        "Stalled by the reported drift",
+        lambda o: reason(o, "Drifted") == "DriftReported",
+        "the drift reported",
         timeout=4 * RESYNC_SECONDS + 10,
     )
-    assert (condition(reported, "Stalled") or {}).get("reason") == "DriftReported"
     verdicts_match(kstatus_bin, "drift-reported", reported)
+    assert reason(reported, "Stalled") == "DriftReported", condition(reported, "Stalled")
 
 
 def test_recorded_statuses_match_kstatus(kstatus_bin: str) -> None:
