@@ -234,12 +234,30 @@ def test_vpc_refusal_names_every_vpc_of_the_zone() -> None:
     assert "VPCs vpc-a, vpc-b, not vpc-9" in plan.refusal.message
 
 
-def test_zone_without_any_vpc_is_refused() -> None:
+def test_zone_without_any_vpc_cannot_tell_and_is_not_refused() -> None:
+    """moto server (and other AWS-compatible endpoints) list no VPC for a private zone: our
+    own namespace must stay in sync there, with the doubt said, not refused."""
     plan = plan_namespace(spec(), ME, CLUSTER, observed(vpcs=frozenset()))
 
-    assert plan.refusal is not None
-    assert plan.refusal.field == "vpc"
-    assert "no VPC" in plan.refusal.message
+    assert plan.refusal is None
+    assert plan.in_sync
+    (advisory,) = plan.advisories
+    assert advisory.startswith("vpc: cannot tell whether namespace internal.example (ns-1)")
+    assert "is in vpc-1: its hosted zone lists no VPC" in advisory
+
+
+def test_adopting_a_namespace_whose_zone_lists_no_vpc_tags_it_with_the_doubt_said() -> None:
+    plan = plan_namespace(
+        spec(adoption_policy=AdoptionPolicy.ADOPT),
+        ME,
+        CLUSTER,
+        observed(tags={"team": "a"}, vpcs=frozenset()),
+    )
+
+    assert plan.refusal is None
+    assert plan.actions == (TagResource(ARN, {OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER}),)
+    assert len(plan.advisories) == 1
+    assert "cannot tell" in plan.advisories[0]
 
 
 @pytest.mark.parametrize("held", [NamespaceType.HTTP, NamespaceType.DNS_PUBLIC])

@@ -285,15 +285,25 @@ def _renamed(kind: str, field_path: str, name: str, previous_name: str, previous
     )
 
 
-def _vpc_refusal(spec: NamespaceSpec, observed: ObservedNamespace, adopting: bool) -> Plan | None:
+def _vpc_check(spec: NamespaceSpec, observed: ObservedNamespace, adopting: bool) -> Plan:
     """AWS-FACTS: a namespace's vpc forces replacement. Cloud Map does not say which VPC a
-    private namespace is in; `observed.vpcs` (its hosted zone's VPCs) does, when it was read."""
+    private namespace is in; `observed.vpcs` (its hosted zone's VPCs) does, when it was read.
+    A zone listing no VPC at all (AWS always lists one; moto server and other AWS-compatible
+    endpoints may not) cannot tell: an advisory, never a refusal (docs/aws-facts.md)."""
     if spec.type is not NamespaceType.DNS_PRIVATE or observed.vpcs is None:
-        return None
+        return Plan()
     if spec.vpc in observed.vpcs:
-        return None
+        return Plan()
+    if not observed.vpcs:
+        return Plan(
+            advisories=(
+                f"vpc: cannot tell whether namespace {spec.name} ({observed.id}) is in "
+                f"{spec.vpc}: its hosted zone lists no VPC (this endpoint does not report "
+                "VPC associations)",
+            )
+        )
     vpcs = sorted(observed.vpcs)
-    held = f"VPC{'s' if len(vpcs) > 1 else ''} {', '.join(vpcs)}" if vpcs else "no VPC"
+    held = f"VPC{'s' if len(vpcs) > 1 else ''} {', '.join(vpcs)}"
     where = f"namespace {spec.name} ({observed.id}) is in {held}, not {spec.vpc}"
     if adopting:
         message = (
@@ -351,12 +361,13 @@ def plan_namespace(
             f"namespace {spec.name} exists in AWS as {observed.type}, not {spec.type}; the type "
             "of a namespace cannot change: use another name",
         )
-    vpc_refusal = _vpc_refusal(spec, observed, adopting=bool(adopt_tags))
-    if vpc_refusal is not None:
-        return vpc_refusal
-    plan = Plan()
+    plan = _vpc_check(spec, observed, adopting=bool(adopt_tags))
+    if plan.refusal is not None:
+        return plan
     if adopt_tags:
-        plan = Plan(changes=(Change("adoptionPolicy", "Adopt", "not managed by sd-operator"),))
+        plan = plan.then(
+            Plan(changes=(Change("adoptionPolicy", "Adopt", "not managed by sd-operator"),))
+        )
     if (spec.description or None) != (observed.description or None):
         plan = plan.then(
             Plan(
