@@ -19,6 +19,7 @@ from sd_operator.model.spec import (
     Resource,
     ServiceDiscoverySpec,
 )
+from sd_operator.reconcile import conflicts
 from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.plan import Plan
 from sd_operator.reconcile.reconciler import Outcome, Reconciler
@@ -74,6 +75,19 @@ def regions_of(resources: Sequence[Resource]) -> str | None:
     namespaces = namespace_lookup(resources)
     regions = [own_region(r, namespaces) for r in resources]
     return regions[0] if regions and all(regions) else None
+
+
+def set_clashes(resources: Sequence[Resource], default_region: str) -> list[conflicts.Clash]:
+    """Two resources of one set claiming the same AWS resource, in document order: the
+    operator would let the first manage it; the CLI refuses the whole set."""
+    namespaces = namespace_lookup(resources)
+    return conflicts.clashes(
+        (
+            f"{_label(r)} ({r.source})",
+            conflicts.claims(r, referenced_namespace(r, namespaces), default_region),
+        )
+        for r in resources
+    )
 
 
 # plan --------------------------------------------------------------------------------------------
@@ -479,6 +493,16 @@ def run_cli(args: argparse.Namespace) -> int:
     # The region check waits for the manifests: resources that all name a region need none.
     settings = _settings(args, resources)
     if settings is None:
+        return EXIT_ERROR
+    found = set_clashes(resources, settings.region)
+    for clash in found:
+        print(f"error: {clash.message}", file=sys.stderr)
+    if found:
+        print(
+            f"error: nothing was changed: {len(found)} conflict(s) in the set; each ECS service, "
+            "Cloud Map namespace (per region) and Cloud Map service has one owner",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     reconciler = Reconciler(settings.region, settings.endpoint_url, settings.cluster_name)
     if args.command == "plan":

@@ -1,0 +1,121 @@
+"""One owner per AWS resource: which resources claim the same thing, and which of them wins.
+
+Three things can be claimed twice: an ECS service (region, cluster, service: two resources would
+each start deployments of their own discovery config), an AWS Cloud Map namespace name in a
+region, and a Cloud Map service in a namespace. The CLI refuses a set holding two claimants of
+one of them before any change; the operator lets the earliest resource (creationTimestamp, then
+namespace/name) manage it and gives every later one a Conflict, changing nothing in AWS for it.
+
+Pure: no I/O. Callers resolve each ServiceDiscovery's CloudMapNamespace (from the set, or from
+the operator's index) and pass it in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sd_operator.model.spec import NamespaceSpec, Resource, ServiceDiscoverySpec
+
+
+@dataclass(frozen=True)
+class Claim:
+    """`key` compares claims; `what` names the AWS resource for people."""
+
+    key: tuple[str, ...]
+    what: str
+
+
+@dataclass(frozen=True)
+class Clash:
+    claim: Claim
+    earlier: str
+    later: str
+
+    @property
+    def message(self) -> str:
+        return (
+            f"{self.later} and {self.earlier} both manage {self.claim.what}; an AWS resource "
+            f"has one owner, {self.earlier} (the earlier one): remove or change {self.later}"
+        )
+
+
+def label(res: Resource) -> str:
+    return f"{res.identity.kind} {res.identity.namespace}/{res.identity.name}"
+
+
+def _dns_name(name: str) -> str:
+    """Cloud Map names are DNS names: case and a trailing dot do not make another one."""
+    return name.lower().rstrip(".")
+
+
+def _ecs_name(name_or_arn: str) -> str:
+    """ECS takes a cluster or service as its name or its ARN (...:cluster/NAME,
+    ...:service/CLUSTER/NAME): the name is the last part."""
+    return name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn
+
+
+def coarse_keys(res: Resource) -> tuple[tuple[str, ...], ...]:
+    """Keys that every two claimants of one thing share, knowing the resource alone (no region,
+    no referenced namespace): the operator's index groups candidates by them."""
+    spec = res.spec
+    if isinstance(spec, NamespaceSpec):
+        return (("namespace", _dns_name(spec.name)),)
+    keys: list[tuple[str, ...]] = []
+    if spec.service is not None:
+        keys.append(("service", _dns_name(spec.service.name)))
+    if spec.ecs is not None:
+        keys.append(("ecs", _ecs_name(spec.ecs.cluster), _ecs_name(spec.ecs.service)))
+    return tuple(keys)
+
+
+def claims(
+    res: Resource, namespace: NamespaceSpec | None, default_region: str
+) -> tuple[Claim, ...]:
+    """What `res` manages in AWS. `namespace`: the CloudMapNamespace a ServiceDiscovery's
+    namespaceRef names (None when it has none, or it is not known: then its service claims
+    nothing yet, as the operator would not create it either)."""
+    spec = res.spec
+    if isinstance(spec, NamespaceSpec):
+        region = spec.region or default_region
+        name = _dns_name(spec.name)
+        return (Claim(("namespace", region, name), f"Cloud Map namespace {name} in {region}"),)
+    assert isinstance(spec, ServiceDiscoverySpec)
+    if spec.cloud_map_namespace is not None:
+        ns_name: str | None = spec.cloud_map_namespace.name
+        region = spec.region or default_region
+    elif namespace is not None:
+        ns_name, region = namespace.name, namespace.region or spec.region or default_region
+    else:
+        ns_name, region = None, spec.region or default_region
+    out: list[Claim] = []
+    if spec.service is not None and ns_name is not None:
+        ns, name = _dns_name(ns_name), _dns_name(spec.service.name)
+        out.append(
+            Claim(
+                ("service", region, ns, name),
+                f"Cloud Map service {name} in namespace {ns} ({region})",
+            )
+        )
+    if spec.ecs is not None:
+        cluster, service = _ecs_name(spec.ecs.cluster), _ecs_name(spec.ecs.service)
+        out.append(
+            Claim(
+                ("ecs", region, cluster, service),
+                f"ECS service {service} in cluster {cluster} ({region})",
+            )
+        )
+    return tuple(out)
+
+
+def clashes(ordered: Iterable[tuple[str, Sequence[Claim]]]) -> list[Clash]:
+    """(label, claims) in precedence order, earliest first: every claim someone earlier holds,
+    with who holds it. A resource is reported once per claim it loses."""
+    holders: dict[tuple[str, ...], str] = {}
+    found: list[Clash] = []
+    for name, held in ordered:
+        for claim in dict.fromkeys(held):
+            earlier = holders.setdefault(claim.key, name)
+            if earlier != name:
+                found.append(Clash(claim, earlier, name))
+    return found
