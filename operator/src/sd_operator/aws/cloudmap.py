@@ -7,6 +7,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sd_operator.aws.errors import NotFound, Retryable, translate
+from sd_operator.hybrid.export import ObservedInstance
+from sd_operator.hybrid.imports import DiscoveredInstance
 from sd_operator.model.spec import (
     DnsConfig,
     DnsRecord,
@@ -46,6 +48,9 @@ PAGE_SIZE = 100
 # that changed between pages (offset tokens skip an item when one before it is deleted) does not
 # count as "not there". Bounded: a list that never settles is a retryable error.
 SETTLE_SCANS = 5
+# DiscoverInstances has no NextToken: MaxResults (up to 1,000, AWS's instance quota per
+# service) is the whole answer.
+DISCOVER_MAX_RESULTS = 1000
 
 
 def _call(api: str, fn: Callable[[], T]) -> T:
@@ -207,6 +212,7 @@ class CloudMap:
             health_check=_health_check(raw),
             tags=self.tags(raw["Arn"]) if with_tags else {},
             instance_count=int(raw.get("InstanceCount", 0)),
+            type=raw.get("Type"),
         )
 
     def find_service(self, namespace_id: str, name: str) -> ObservedService | None:
@@ -357,6 +363,92 @@ class CloudMap:
             "UntagResource",
             lambda: self._client.untag_resource(ResourceARN=arn, TagKeys=list(keys)),
         )
+
+    # Instances (hybrid export and import) ----------------------------------------------------
+
+    def list_instances(self, service_id: str) -> list[ObservedInstance]:
+        """Every instance of a service with its attributes (one ListInstances page per 100)."""
+        return [
+            ObservedInstance(raw["Id"], dict(raw.get("Attributes") or {}))
+            for raw in self._pages("list_instances", "Instances", ServiceId=service_id)
+        ]
+
+    def instances_health(self, service_id: str) -> dict[str, str]:
+        """Custom health status per instance id (GetInstancesHealthStatus, 100 per page)."""
+        status: dict[str, str] = {}
+        token: str | None = None
+        while True:
+            args: dict[str, Any] = {"ServiceId": service_id, "MaxResults": PAGE_SIZE}
+            if token:
+                args["NextToken"] = token
+            raw = _call(
+                "GetInstancesHealthStatus",
+                lambda args=args: self._client.get_instances_health_status(**args),  # type: ignore[misc]
+            )
+            status.update(raw.get("Status") or {})
+            token = raw.get("NextToken")
+            if not token:
+                return status
+
+    def register_instance(
+        self, service_id: str, instance_id: str, attributes: Mapping[str, str]
+    ) -> str:
+        raw = _call(
+            "RegisterInstance",
+            lambda: self._client.register_instance(
+                ServiceId=service_id, InstanceId=instance_id, Attributes=dict(attributes)
+            ),
+        )
+        return raw["OperationId"]
+
+    def deregister_instance(self, service_id: str, instance_id: str) -> str | None:
+        """The OperationId, or None when the instance is gone already."""
+        try:
+            raw = _call(
+                "DeregisterInstance",
+                lambda: self._client.deregister_instance(
+                    ServiceId=service_id, InstanceId=instance_id
+                ),
+            )
+        except NotFound as exc:
+            if exc.code == "InstanceNotFound":
+                return None
+            raise
+        return raw["OperationId"]
+
+    def set_instance_health(self, service_id: str, instance_id: str, healthy: bool) -> None:
+        """UpdateInstanceCustomHealthStatus: synchronous, no operation to poll."""
+        _call(
+            "UpdateInstanceCustomHealthStatus",
+            lambda: self._client.update_instance_custom_health_status(
+                ServiceId=service_id,
+                InstanceId=instance_id,
+                Status="HEALTHY" if healthy else "UNHEALTHY",
+            ),
+        )
+
+    def discover_instances(
+        self, namespace_name: str, service_name: str, health: str = "HEALTHY"
+    ) -> list[DiscoveredInstance]:
+        """DiscoverInstances (1,000/s, AWS-FACTS) rather than ListInstances (~50/s): also
+        answers for API-only services such as those ECS Service Connect creates."""
+        raw = _call(
+            "DiscoverInstances",
+            lambda: self._client.discover_instances(
+                NamespaceName=namespace_name,
+                ServiceName=service_name,
+                HealthStatus=cast("Any", health),
+                MaxResults=DISCOVER_MAX_RESULTS,
+            ),
+        )
+        return [
+            DiscoveredInstance(
+                str(i.get("InstanceId", "")),
+                dict(i.get("Attributes") or {}),
+                str(i.get("HealthStatus", "UNKNOWN")),
+            )
+            for i in raw.get("Instances", [])
+        ]
 
 
 def _route53_config(check: Route53HealthCheck) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from sd_operator.model.spec import (
     DnsRecord,
     DriftPolicy,
     EcsSpec,
+    EndpointsSpec,
     ExternalNamespace,
     HealthCheck,
     Identity,
@@ -185,6 +186,16 @@ def _discovery_spec(s: Mapping[str, Any], name: str) -> ServiceDiscoverySpec:
         max_ttl_seconds=s["maxTtlSeconds"],
         deletion_policy=DeletionPolicy(s["deletionPolicy"]),
         adoption_policy=AdoptionPolicy(s["adoptionPolicy"]),
+        endpoints=_endpoints(s["endpoints"]) if "endpoints" in s else None,
+    )
+
+
+def _endpoints(e: Mapping[str, Any]) -> EndpointsSpec:
+    source = e["fromService"]
+    return EndpointsSpec(
+        service=source["name"],
+        port=source.get("port"),
+        attributes=dict(e.get("attributes") or {}),
     )
 
 

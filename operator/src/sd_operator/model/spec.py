@@ -196,6 +196,15 @@ class ExternalNamespace:
 
 
 @dataclass(frozen=True)
+class EndpointsSpec:
+    """spec.endpoints: export a Kubernetes Service's endpoints as Cloud Map instances."""
+
+    service: str
+    port: str | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ServiceDiscoverySpec:
     namespace_ref: str | None = None
     cloud_map_namespace: ExternalNamespace | None = None
@@ -209,6 +218,7 @@ class ServiceDiscoverySpec:
     max_ttl_seconds: int = 60
     deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
     adoption_policy: AdoptionPolicy = AdoptionPolicy.NEVER
+    endpoints: EndpointsSpec | None = None
 
 
 @dataclass(frozen=True)

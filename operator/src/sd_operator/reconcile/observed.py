@@ -34,6 +34,8 @@ class ObservedService:
     health_check: HealthCheck | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     instance_count: int = 0
+    # HTTP (API-only: DiscoverInstances, no DNS), DNS_HTTP or DNS; None when not reported
+    type: str | None = None
 
 
 class OperationStatus(StrEnum):

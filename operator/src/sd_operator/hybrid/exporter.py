@@ -1,0 +1,220 @@
+"""Carries out the export of one ServiceDiscovery's endpoints: what the Cloud Map service holds
+is read once (ListInstances, on the first sync and on every sweep) and then kept up to date
+from our own calls, so an EndpointSlice change costs exactly the calls it needs.
+
+Instance registrations are asynchronous operations like the rest: each one's OperationId is
+kept until GetOperation says it is final, and no instance is sent again while its operation is
+in flight (AWS answers DuplicateRequest). A restart loses nothing: RegisterInstance is an
+upsert and the first sync reads the service again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from sd_operator.aws.cloudmap import CloudMap
+from sd_operator.aws.errors import NotFound
+from sd_operator.hybrid.export import (
+    DesiredInstance,
+    ObservedInstance,
+    Refused,
+    SliceView,
+    desired_instances,
+    endpoints_of,
+    owned,
+    plan_export,
+    registration_attributes,
+)
+from sd_operator.model.spec import EndpointsSpec, Identity
+from sd_operator.reconcile.observed import OperationStatus
+
+
+class ExportOutcome(StrEnum):
+    IN_SYNC = "InSync"
+    PENDING = "Pending"
+    REFUSED = "Refused"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    outcome: ExportOutcome
+    status: dict[str, object] = field(default_factory=dict)
+    performed: tuple[str, ...] = ()
+    message: str = ""
+    field: str = ""
+    calls: int = 0
+
+
+@dataclass
+class _Pending:
+    operation_id: str
+    want: DesiredInstance | None  # None: a deregistration
+
+
+@dataclass
+class _State:
+    service_id: str
+    known: dict[str, ObservedInstance] = field(default_factory=dict)
+    pending: dict[str, _Pending] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+
+class Exporter:
+    """One per operator; state per ServiceDiscovery uid. Callers serialise calls for one
+    resource (the handlers' per-object lock)."""
+
+    def __init__(self, cluster: str, cloudmap: Callable[[str | None], CloudMap]) -> None:
+        self.cluster = cluster
+        self._cloudmap = cloudmap
+        self._states: dict[str, _State] = {}
+        self._guard = threading.Lock()
+
+    def forget(self, uid: str) -> None:
+        with self._guard:
+            self._states.pop(uid, None)
+
+    def _state(
+        self, owner: Identity, service_id: str, cm: CloudMap, refresh: bool, custom_health: bool
+    ) -> _State:
+        with self._guard:
+            state = self._states.get(owner.uid)
+        if state is None or state.service_id != service_id or refresh:
+            pending = state.pending if state and state.service_id == service_id else {}
+            state = _State(service_id, pending=pending)
+            state.known = {i.id: i for i in cm.list_instances(service_id)}
+            if custom_health and any(owned(i, owner, self.cluster) for i in state.known.values()):
+                health = cm.instances_health(service_id)
+                for iid, inst in state.known.items():
+                    if iid in health:
+                        state.known[iid] = replace(inst, healthy=health[iid] != "UNHEALTHY")
+            with self._guard:
+                self._states[owner.uid] = state
+        return state
+
+    def sync(
+        self,
+        owner: Identity,
+        spec: EndpointsSpec | None,
+        *,
+        region: str | None,
+        service_id: str,
+        service_name: str,
+        custom_health: bool,
+        slices: Iterable[SliceView],
+        refresh: bool = False,
+    ) -> ExportResult:
+        """Make the service's instances owned by `owner` equal to the Service's endpoints
+        (none when `spec` is None: a removed spec.endpoints, or a deletion)."""
+        cm = self._cloudmap(region)
+        state = self._state(owner, service_id, cm, refresh, custom_health)
+        calls = self._poll(cm, state)
+        desired: dict[str, DesiredInstance] = {}
+        if spec is not None:
+            found = endpoints_of(slices, spec.service, spec.port)
+            if isinstance(found, Refused):
+                return self._refused(found, calls)
+            wanted = desired_instances(
+                found,
+                owner=owner,
+                cluster=self.cluster,
+                service=spec.service,
+                custom_health=custom_health,
+                extra_attributes=spec.attributes,
+            )
+            if isinstance(wanted, Refused):
+                return self._refused(wanted, calls)
+            desired = wanted
+        settled = [i for iid, i in state.known.items() if iid not in state.pending]
+        plan = plan_export(
+            {k: v for k, v in desired.items() if k not in state.pending},
+            settled,
+            owner=owner,
+            cluster=self.cluster,
+            custom_health=custom_health,
+        )
+        for want in plan.register:
+            attributes = registration_attributes(want, custom_health)
+            op = cm.register_instance(service_id, want.id, attributes)
+            state.pending[want.id] = _Pending(op, want)
+        for iid in plan.deregister:
+            gone = cm.deregister_instance(service_id, iid)
+            if gone is None:
+                state.known.pop(iid, None)
+            else:
+                state.pending[iid] = _Pending(gone, None)
+        for iid, healthy in plan.set_health:
+            cm.set_instance_health(service_id, iid, healthy)
+            state.known[iid] = replace(state.known[iid], healthy=healthy)
+        calls += plan.calls
+        performed = _describe(plan.register, plan.deregister, plan.set_health, service_name)
+        calls += self._poll(cm, state)
+        ours = [i for i in state.known.values() if owned(i, owner, self.cluster)]
+        status: dict[str, object] = {
+            "service": spec.service if spec else None,
+            "registered": len(ours),
+            "unhealthy": sum(1 for i in ours if i.healthy is False),
+            "pending": len(state.pending),
+        }
+        if plan.conflicts:
+            status["conflicts"] = list(plan.conflicts)
+        failures, state.failures = state.failures, []
+        if failures:
+            status["lastFailure"] = failures[-1]
+        outcome = ExportOutcome.PENDING if state.pending else ExportOutcome.IN_SYNC
+        message = f"{len(state.pending)} instance operation(s) in flight" if state.pending else ""
+        if plan.conflicts:
+            message = (
+                f"instance id(s) {', '.join(plan.conflicts)} are registered by another writer "
+                "and left alone"
+            )
+        return ExportResult(outcome, status, performed, message, calls=calls)
+
+    def _poll(self, cm: CloudMap, state: _State) -> int:
+        """GetOperation for every registration in flight; a final one updates what we know."""
+        calls = 0
+        for iid, pending in list(state.pending.items()):
+            calls += 1
+            try:
+                op = cm.get_operation(pending.operation_id)
+            except NotFound:
+                del state.pending[iid]  # forgotten by AWS: the next read tells
+                continue
+            if not op.status.done:
+                continue
+            del state.pending[iid]
+            if op.status is OperationStatus.FAIL:
+                state.failures.append(f"{op.type} {iid}: {op.error_code}: {op.error_message}")
+            elif pending.want is None:
+                state.known.pop(iid, None)
+            else:
+                state.known[iid] = ObservedInstance(
+                    iid, dict(pending.want.attributes), pending.want.healthy
+                )
+        return calls
+
+    @staticmethod
+    def _refused(refused: Refused, calls: int) -> ExportResult:
+        return ExportResult(
+            ExportOutcome.REFUSED, message=refused.message, field=refused.field, calls=calls
+        )
+
+
+def _describe(
+    register: tuple[DesiredInstance, ...],
+    deregister: tuple[str, ...],
+    set_health: tuple[tuple[str, bool], ...],
+    service: str,
+) -> tuple[str, ...]:
+    lines = []
+    if register:
+        lines.append(f"registered {len(register)} instance(s) in Cloud Map service {service}")
+    if deregister:
+        lines.append(f"deregistered {len(deregister)} instance(s) from Cloud Map service {service}")
+    if set_health:
+        lines.append(
+            f"changed the custom health status of {len(set_health)} instance(s) of {service}"
+        )
+    return tuple(lines)

@@ -1,0 +1,79 @@
+"""Cloud Map instances -> selectorless Service and EndpointSlices (hybrid/imports.py)."""
+
+from __future__ import annotations
+
+from sd_operator.hybrid.imports import (
+    DiscoveredInstance,
+    ImportSpec,
+    Owner,
+    group,
+    needs_update,
+    service_body,
+    slice_bodies,
+)
+
+SPEC = ImportSpec(None, "myapp.local", "user-service", port=80, port_name="http")
+OWNER = Owner("sd-operator.io/v1alpha1", "CloudMapImport", "user-service", "uid-1")
+
+
+def _inst(iid: str, **attrs: str) -> DiscoveredInstance:
+    return DiscoveredInstance(iid, attrs)
+
+
+def test_instances_are_grouped_by_family_and_port_and_unusable_ones_skipped() -> None:
+    grouped = group(
+        [
+            _inst("t1", AWS_INSTANCE_IPV4="10.0.1.2", AWS_INSTANCE_PORT="3000"),
+            _inst("t2", AWS_INSTANCE_IPV4="10.0.1.1", AWS_INSTANCE_PORT="3000"),
+            _inst("t3", AWS_INSTANCE_IPV6="fd00::3", AWS_INSTANCE_PORT="3000"),
+            _inst("t4", AWS_INSTANCE_IPV4="10.0.1.4"),
+            _inst("cname", AWS_INSTANCE_CNAME="db.example.com", AWS_INSTANCE_PORT="5432"),
+            _inst("bad", AWS_INSTANCE_IPV4="not-an-ip", AWS_INSTANCE_PORT="3000"),
+        ],
+        target_port=None,
+    )
+    assert grouped.ipv4 == {3000: ("10.0.1.1", "10.0.1.2")}
+    assert grouped.ipv6 == {3000: ("fd00::3",)}
+    assert grouped.skipped == ("bad", "cname", "t4")
+    with_default = group([_inst("t4", AWS_INSTANCE_IPV4="10.0.1.4")], target_port=8080)
+    assert with_default.ipv4 == {8080: ("10.0.1.4",)}
+
+
+def test_the_service_is_selectorless_and_owned() -> None:
+    body = service_body(SPEC, "user-service", "payments", OWNER)
+    assert "selector" not in body["spec"]
+    assert body["spec"]["ports"] == [
+        {"name": "http", "port": 80, "protocol": "TCP", "targetPort": 80}
+    ]
+    [ref] = body["metadata"]["ownerReferences"]
+    assert ref["uid"] == "uid-1"
+    assert ref["kind"] == "CloudMapImport"
+
+
+def test_one_slice_per_family_and_port_labelled_for_the_service() -> None:
+    grouped = group(
+        [
+            _inst("a", AWS_INSTANCE_IPV4="10.0.0.1", AWS_INSTANCE_PORT="3000"),
+            _inst("b", AWS_INSTANCE_IPV4="10.0.0.2", AWS_INSTANCE_PORT="3001"),
+        ],
+        None,
+    )
+    bodies = slice_bodies(SPEC, "user-service", "payments", OWNER, grouped)
+    assert sorted(bodies) == ["user-service-ipv4-3000", "user-service-ipv4-3001"]
+    body = bodies["user-service-ipv4-3000"]
+    assert body["metadata"]["labels"]["kubernetes.io/service-name"] == "user-service"
+    assert body["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"] == "sd-operator.io"
+    assert body["ports"] == [{"name": "http", "port": 3000, "protocol": "TCP"}]
+    assert body["endpoints"] == [{"addresses": ["10.0.0.1"], "conditions": {"ready": True}}]
+
+
+def test_server_defaults_are_no_change_but_a_new_address_is() -> None:
+    desired = service_body(SPEC, "user-service", "payments", OWNER)
+    current = {
+        **desired,
+        "metadata": {**desired["metadata"], "resourceVersion": "7", "uid": "x"},
+        "spec": {**desired["spec"], "clusterIP": "10.96.0.10", "sessionAffinity": "None"},
+    }
+    assert not needs_update(current, desired)
+    changed = {**desired, "spec": {**desired["spec"], "ports": [{"name": "http", "port": 81}]}}
+    assert needs_update(current, changed)
