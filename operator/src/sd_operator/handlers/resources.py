@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import kopf
 
 from sd_operator import logs, metrics
+from sd_operator.aws.errors import AwsError, Retryable
+from sd_operator.hybrid.export import SERVICE_NAME_LABEL, SliceView, slice_view
+from sd_operator.hybrid.exporter import Exporter, ExportOutcome, ExportResult
 from sd_operator.model import conditions as cond
 from sd_operator.model.parse import SpecError, parse_resource
 from sd_operator.model.spec import (
@@ -16,11 +21,13 @@ from sd_operator.model.spec import (
     PLURAL_DISCOVERY,
     PLURAL_NAMESPACE,
     VERSION,
+    DeletionPolicy,
     NamespaceSpec,
     Resource,
     ServiceDiscoverySpec,
 )
 from sd_operator.reconcile import status as status_rules
+from sd_operator.reconcile.plan import Plan
 from sd_operator.reconcile.reconciler import (
     Outcome,
     Reconciler,
@@ -34,7 +41,10 @@ log = logs.get(__name__)
 
 RETRY_ON_ERROR_SECONDS = 30.0
 MAX_RETRY_SECONDS = 300.0
+INSTANCE_POLL_SECONDS = 1.0
 _DONE_WHILE_DELETING = (Outcome.GONE,)
+_EXPORT_AFTER = (Outcome.IN_SYNC, Outcome.DRIFT_REPORTED)
+Slices = kopf.Index[tuple[str, str], SliceView]
 
 
 class Handlers:
@@ -44,6 +54,7 @@ class Handlers:
     def __init__(self, reconciler: Reconciler, resync_seconds: float) -> None:
         self.reconciler = reconciler
         self.resync_seconds = resync_seconds
+        self.exporter = Exporter(reconciler.cluster, reconciler.cloudmap)
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -55,6 +66,7 @@ class Handlers:
         with self._guard:
             self._locks.pop(uid, None)
         metrics.RESOURCES.forget(uid)
+        self.exporter.forget(uid)
 
     # The one path every handler takes ------------------------------------------------------
 
@@ -67,6 +79,7 @@ class Handlers:
         deleting: bool,
         from_timer: bool = False,
         retry: int = 0,
+        slices: Slices | None = None,
     ) -> None:
         status: Mapping[str, Any] = dict(body.get("status") or {})
         try:
@@ -80,9 +93,19 @@ class Handlers:
         # (IAM, a conflicting zone) may be fixed outside the spec; once per interval is no storm.
         namespace = _referenced(res, namespaces)
         with self._lock(res.identity.uid), metrics.STEP_SECONDS.labels(res.identity.kind).time():
-            result = self.reconciler.step(
-                res, status, deleting=deleting, namespace=namespace, cached=from_timer
-            )
+            result = None
+            if deleting:
+                # Our instances go first: DeleteService is ResourceInUse while any remain.
+                result = self._export(res, status, None, namespace, slices, deleting=True)
+            if result is None:
+                result = self.reconciler.step(
+                    res, status, deleting=deleting, namespace=namespace, cached=from_timer
+                )
+                if not deleting and result.outcome in _EXPORT_AFTER:
+                    result = (
+                        self._export(res, status, result, namespace, slices, refresh=from_timer)
+                        or result
+                    )
         metrics.RECONCILES.labels(res.identity.kind, str(result.outcome)).inc()
         self._write(body, patch, status, result, res)
         if deleting and result.outcome in _DONE_WHILE_DELETING:
@@ -91,6 +114,84 @@ class Handlers:
         if deleting or result.outcome in (Outcome.WAITING, Outcome.ERROR, Outcome.BLOCKED):
             delay = retry_delay(result, retry)
             raise kopf.TemporaryError(f"{result.reason}: {result.message}", delay=delay)
+
+    # Hybrid export ---------------------------------------------------------------------------
+
+    def _export(
+        self,
+        res: Resource,
+        status: Mapping[str, Any],
+        result: StepResult | None,
+        namespace: NamespaceSpec | None,
+        slices: Slices | None,
+        *,
+        deleting: bool = False,
+        refresh: bool = False,
+    ) -> StepResult | None:
+        """Run the endpoint export after a step that left the Cloud Map service in sync (or,
+        deleting, before the step). None: nothing to export, the step's result stands."""
+        spec = res.spec
+        if not isinstance(spec, ServiceDiscoverySpec) or spec.service is None:
+            return None
+        exported = bool(status.get("endpoints"))
+        if spec.endpoints is None and not exported:
+            return None
+        service_id = (result.status if result else {}).get("serviceId") or status.get("serviceId")
+        if not service_id:
+            return None
+        if deleting and spec.deletion_policy is DeletionPolicy.RETAIN:
+            return None
+        wanted = None if deleting else spec.endpoints
+        views = _slices_of(slices, res.identity.namespace, wanted.service) if wanted else ()
+        try:
+            export = self.exporter.sync(
+                res.identity,
+                wanted,
+                region=(namespace.region if namespace else None) or spec.region,
+                service_id=str(service_id),
+                service_name=spec.service.name,
+                custom_health=bool(spec.service.health_check and spec.service.health_check.custom),
+                slices=views,
+                refresh=refresh,
+            )
+        except Retryable as exc:
+            return StepResult(
+                Outcome.ERROR, reason=exc.code, message=str(exc), retry_after=exc.delay
+            )
+        except AwsError as exc:
+            return StepResult(Outcome.FAILED, reason=exc.code, message=str(exc))
+        return _merge_export(result, export, deleting=deleting, clear=wanted is None)
+
+    def export_from_slice(
+        self,
+        body: Mapping[str, Any],
+        namespaces: kopf.Index[tuple[str, str], NamespaceSpec] | None,
+        slices: Slices | None,
+    ) -> None:
+        """An EndpointSlice changed: bring Cloud Map along now, not at the next sweep. The
+        ServiceDiscovery's status follows on its own next step."""
+        meta = body.get("metadata") or {}
+        status = body.get("status") or {}
+        if meta.get("deletionTimestamp") or not status.get("serviceId"):
+            return
+        try:
+            res = parse_resource(body)
+        except SpecError:
+            return
+        if not isinstance(res.spec, ServiceDiscoverySpec) or res.spec.endpoints is None:
+            return
+        namespace = _referenced(res, namespaces)
+        with self._lock(res.identity.uid):
+            result = self._export(res, status, None, namespace, slices)
+        if result is not None:
+            log.info(
+                "exported",
+                namespace=res.identity.namespace,
+                name=res.identity.name,
+                outcome=str(result.outcome),
+                message=result.message,
+                performed=list(result.performed),
+            )
 
     def _write(
         self,
@@ -144,6 +245,49 @@ class Handlers:
         )
 
 
+def _slices_of(slices: Slices | None, namespace: str, service: str) -> tuple[SliceView, ...]:
+    found = slices.get((namespace, service)) if slices is not None else None
+    return tuple(found) if found else ()
+
+
+def _merge_export(
+    result: StepResult | None, export: ExportResult, *, deleting: bool, clear: bool
+) -> StepResult | None:
+    """Fold the export into the step's result: a refusal or work in flight is the resource's
+    outcome too (Stalled / Reconciling), so GitOps tools see it."""
+    summary: dict[str, Any] = {"endpoints": export.status}
+    if export.outcome is ExportOutcome.REFUSED:
+        summary = {}
+    elif clear and export.outcome is ExportOutcome.IN_SYNC and not export.status["registered"]:
+        summary = {"endpoints": None}  # nothing of ours is left: the export is over
+    if export.outcome is ExportOutcome.PENDING:
+        return StepResult(
+            Outcome.WAITING,
+            result.plan if result else Plan(),
+            {**(result.status if result else {}), **summary},
+            (result.performed if result else ()) + export.performed,
+            reason="InstancesPending",
+            message=export.message,
+            retry_after=INSTANCE_POLL_SECONDS,
+        )
+    if deleting:
+        return None  # our instances are gone: the step deletes the service
+    assert result is not None
+    if export.outcome is ExportOutcome.REFUSED:
+        return replace(
+            result,
+            outcome=Outcome.REFUSED,
+            status={**result.status, **summary},
+            reason="EndpointsRefused",
+            message=f"spec.{export.field}: {export.message}",
+        )
+    return replace(
+        result,
+        status={**result.status, **summary},
+        performed=result.performed + export.performed,
+    )
+
+
 def retry_delay(result: StepResult, retry: int) -> float:
     """Polling a pending operation keeps its short delay; waiting on something outside (a
     missing ECS service, a conflict, throttling) backs off exponentially up to 5 minutes."""
@@ -191,6 +335,51 @@ def register(registry: kopf.OperatorRegistry, handlers: Handlers) -> None:
         assert isinstance(res.spec, NamespaceSpec)
         return {(namespace or "", name or ""): res.spec}
 
+    @kopf.index(
+        "discovery.k8s.io",
+        "v1",
+        "endpointslices",
+        registry=registry,
+        id="endpointslices",
+        labels={SERVICE_NAME_LABEL: kopf.PRESENT},
+    )
+    def endpointslices(
+        body: kopf.Body, namespace: str | None, labels: kopf.Labels, **_: Any
+    ) -> dict[tuple[str, str], SliceView]:
+        return {(namespace or "", labels[SERVICE_NAME_LABEL]): slice_view(body)}
+
+    @kopf.index(GROUP, VERSION, PLURAL_DISCOVERY, registry=registry, id="exports")
+    def exports(
+        body: kopf.Body, namespace: str | None, spec: kopf.Spec, **_: Any
+    ) -> dict[tuple[str, str], dict[str, Any]] | None:
+        source = (spec.get("endpoints") or {}).get("fromService") or {}
+        if not source.get("name"):
+            return None
+        return {(namespace or "", str(source["name"])): copy.deepcopy(dict(body))}
+
+    @kopf.on.event(
+        "discovery.k8s.io",
+        "v1",
+        "endpointslices",
+        registry=registry,
+        id="export",
+        labels={SERVICE_NAME_LABEL: kopf.PRESENT},
+    )
+    def handle_slice_event(
+        type: str | None,
+        namespace: str | None,
+        labels: kopf.Labels,
+        exports: Any = None,
+        endpointslices: Any = None,
+        cloudmap_namespaces: Any = None,
+        **_: Any,
+    ) -> None:
+        if type is None:  # the initial listing: each ServiceDiscovery's resume exports
+            return
+        found = exports.get((namespace or "", labels[SERVICE_NAME_LABEL])) if exports else None
+        for sd_body in found or ():
+            handlers.export_from_slice(sd_body, cloudmap_namespaces, endpointslices)
+
     for plural in (PLURAL_NAMESPACE, PLURAL_DISCOVERY):
         _register_kind(registry, handlers, plural)
 
@@ -204,9 +393,12 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
         patch: kopf.Patch,
         retry: int = 0,
         cloudmap_namespaces: Any = None,
+        endpointslices: Any = None,
         **_: Any,
     ) -> None:
-        handlers.handle(body, patch, cloudmap_namespaces, deleting=False, retry=retry)
+        handlers.handle(
+            body, patch, cloudmap_namespaces, deleting=False, retry=retry, slices=endpointslices
+        )
 
     @kopf.on.delete(GROUP, VERSION, plural, registry=registry, id="delete")
     def handle_delete(
@@ -214,9 +406,12 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
         patch: kopf.Patch,
         retry: int = 0,
         cloudmap_namespaces: Any = None,
+        endpointslices: Any = None,
         **_: Any,
     ) -> None:
-        handlers.handle(body, patch, cloudmap_namespaces, deleting=True, retry=retry)
+        handlers.handle(
+            body, patch, cloudmap_namespaces, deleting=True, retry=retry, slices=endpointslices
+        )
 
     @kopf.timer(
         GROUP,
@@ -232,10 +427,17 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
         patch: kopf.Patch,
         retry: int = 0,
         cloudmap_namespaces: Any = None,
+        endpointslices: Any = None,
         **_: Any,
     ) -> None:
         if body.metadata.get("deletionTimestamp"):
             return
         handlers.handle(
-            body, patch, cloudmap_namespaces, deleting=False, from_timer=True, retry=retry
+            body,
+            patch,
+            cloudmap_namespaces,
+            deleting=False,
+            from_timer=True,
+            retry=retry,
+            slices=endpointslices,
         )

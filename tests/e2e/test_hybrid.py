@@ -1,0 +1,195 @@
+"""Hybrid EKS/ECS on the real API server: a Service's EndpointSlices (created by the test: no
+controller-manager runs here) exported as Cloud Map instances, and Cloud Map instances imported
+as a selectorless Service plus EndpointSlice (CloudMapImport)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from e2e_support import (
+    DISCOVERIES,
+    JSON,
+    RESYNC_SECONDS,
+    Kubectl,
+    StartOperator,
+    condition,
+    example,
+    ready_and_synced,
+    stays,
+    wait_for,
+)
+
+from sd_operator.emulator import Emulator
+
+OWNER = "sd-operator.io/owner"
+SWEEPS = 3 * RESYNC_SECONDS + 5
+
+
+def endpoint_slice(
+    namespace: str, name: str, addresses: list[str], not_ready: tuple[str, ...] = ()
+) -> JSON:
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"kubernetes.io/service-name": "payment-service"},
+        },
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        "endpoints": [
+            {
+                "addresses": [ip],
+                "conditions": {"ready": ip not in not_ready},
+                "targetRef": {"kind": "Pod", "name": f"pay-{ip.rsplit('.', 1)[1]}"},
+            }
+            for ip in addresses
+        ],
+    }
+
+
+def instances(sd: Any, service_id: str) -> dict[str, dict[str, str]]:
+    pages = sd.get_paginator("list_instances").paginate(ServiceId=service_id)
+    return {i["Id"]: i["Attributes"] for page in pages for i in page["Instances"]}
+
+
+def ours(sd: Any, service_id: str) -> dict[str, str]:
+    """Our instances as address -> instance id."""
+    return {
+        a["AWS_INSTANCE_IPV4"]: iid for iid, a in instances(sd, service_id).items() if OWNER in a
+    }
+
+
+def health(sd: Any, service_id: str) -> dict[str, str]:
+    return dict(sd.get_instances_health_status(ServiceId=service_id)["Status"])
+
+
+def export_stack(kubectl: Kubectl, namespace: str, addresses: list[str]) -> JSON:
+    """examples/myapp namespace + payment-service (custom health check) exporting the
+    payment-service Service, its EndpointSlice created first."""
+    kubectl.apply([endpoint_slice(namespace, "payment-service-a", addresses)], namespace)
+    cm = example("namespace", namespace)
+    svc = example(
+        "payment-service",
+        namespace,
+        endpoints={"fromService": {"name": "payment-service", "port": "http"}},
+    )
+    kubectl.apply([cm, svc], namespace)
+    return kubectl.wait_for_object(
+        DISCOVERIES, "payment-service", namespace, ready_and_synced, "Ready and Synced"
+    )
+
+
+def test_endpoints_are_exported_followed_and_cleaned_up(
+    kubectl: Kubectl, namespace: str, start_operator: StartOperator, sd: Any, emulator: Emulator
+) -> None:
+    start_operator()
+    ips = [f"10.0.0.{i}" for i in range(1, 5)]
+    obj = export_stack(kubectl, namespace, ips)
+    service_id = obj["status"]["serviceId"]
+    wait_for(lambda: sorted(ours(sd, service_id)) == ips, "4 endpoints as instances")
+    attributes = instances(sd, service_id)[ours(sd, service_id)["10.0.0.1"]]
+    assert attributes["AWS_INSTANCE_PORT"] == "8080"
+    assert attributes["sd-operator.io/cluster"] == "e2e"
+    assert attributes["sd-operator.io/namespace"] == namespace
+    assert attributes["sd-operator.io/pod"] == "pay-1"
+    assert attributes[OWNER] == f"ServiceDiscovery/{namespace}/payment-service"
+
+    # an ECS task registered by ECS itself in the same service
+    op = sd.register_instance(
+        ServiceId=service_id, InstanceId="ecs-task-1", Attributes={"AWS_INSTANCE_IPV4": "10.9.0.1"}
+    )["OperationId"]
+    wait_for(lambda: sd.get_operation(OperationId=op)["Operation"]["Status"] == "SUCCESS", "ecs")
+
+    # scale down: two endpoints leave; the slice change alone brings Cloud Map along
+    kubectl.apply([endpoint_slice(namespace, "payment-service-a", ips[:2])], namespace)
+    wait_for(lambda: sorted(ours(sd, service_id)) == ips[:2], "scale-down deregistered")
+    assert "ecs-task-1" in instances(sd, service_id)
+
+    # not ready: with a custom health check the instance stays, UNHEALTHY
+    kubectl.apply(
+        [endpoint_slice(namespace, "payment-service-a", ips[:2], not_ready=("10.0.0.2",))],
+        namespace,
+    )
+    second = ours(sd, service_id)["10.0.0.2"]
+    wait_for(lambda: health(sd, service_id).get(second) == "UNHEALTHY", "not-ready unhealthy")
+    assert health(sd, service_id)[ours(sd, service_id)["10.0.0.1"]] == "HEALTHY"
+    assert health(sd, service_id)["ecs-task-1"] == "HEALTHY"
+
+    # nothing changes: several sweeps, no instance call at all
+    wait_for(
+        lambda: (
+            (kubectl.get(DISCOVERIES, "payment-service", namespace) or {})
+            .get("status", {})
+            .get("endpoints", {})
+            .get("unhealthy")
+            == 1
+        ),
+        "status.endpoints counts the unhealthy instance",
+    )
+    before = emulator.calls()
+    stays(
+        lambda: (
+            not any(
+                emulator.calls().get(api, 0) != before.get(api, 0)
+                for api in (
+                    "servicediscovery:RegisterInstance",
+                    "servicediscovery:DeregisterInstance",
+                    "servicediscovery:UpdateInstanceCustomHealthStatus",
+                )
+            )
+        ),
+        "no instance call while nothing changes",
+        seconds=SWEEPS,
+    )
+
+    # delete: our instances go, ECS's task stays, so the service is kept (ResourceInUse)
+    kubectl.delete(DISCOVERIES, "payment-service", namespace)
+    wait_for(lambda: ours(sd, service_id) == {}, "our instances deregistered on delete")
+    assert set(instances(sd, service_id)) == {"ecs-task-1"}
+    kubectl.wait_for_object(
+        DISCOVERIES,
+        "payment-service",
+        namespace,
+        lambda o: "ServiceInUse" in str(condition(o, "Ready")),
+        "kept while the ECS task is registered",
+    )
+    sd.deregister_instance(ServiceId=service_id, InstanceId="ecs-task-1")
+    kubectl.wait_gone(DISCOVERIES, "payment-service", namespace, timeout=120)
+    assert sd.list_services()["Services"] == []
+
+
+def test_not_ready_endpoints_leave_without_custom_health_and_retain_keeps_them(
+    kubectl: Kubectl, namespace: str, start_operator: StartOperator, sd: Any
+) -> None:
+    start_operator()
+    kubectl.apply(
+        [endpoint_slice(namespace, "payment-service-a", ["10.0.1.1", "10.0.1.2"])], namespace
+    )
+    cm = example("namespace", namespace)
+    svc = example(
+        "payment-service",
+        namespace,
+        deletionPolicy="Retain",
+        endpoints={"fromService": {"name": "payment-service"}},
+    )
+    svc["spec"]["service"].pop("healthCheck")
+    kubectl.apply([cm, svc], namespace)
+    obj = kubectl.wait_for_object(
+        DISCOVERIES, "payment-service", namespace, ready_and_synced, "Ready and Synced"
+    )
+    service_id = obj["status"]["serviceId"]
+    wait_for(lambda: sorted(ours(sd, service_id)) == ["10.0.1.1", "10.0.1.2"], "exported")
+    kubectl.apply(
+        [
+            endpoint_slice(
+                namespace, "payment-service-a", ["10.0.1.1", "10.0.1.2"], not_ready=("10.0.1.1",)
+            )
+        ],
+        namespace,
+    )
+    wait_for(lambda: sorted(ours(sd, service_id)) == ["10.0.1.2"], "not-ready deregistered")
+    kubectl.delete(DISCOVERIES, "payment-service", namespace)
+    kubectl.wait_gone(DISCOVERIES, "payment-service", namespace)
+    assert sorted(ours(sd, service_id)) == ["10.0.1.2"]
