@@ -116,7 +116,7 @@ def _namespace_name(node_name: str) -> str:
 def _drop_namespace(kubectl: Kubectl, namespace: str) -> None:
     """Delete our objects (finalizers removed: no operator runs any more), then the namespace;
     no namespace controller runs in the local control plane, so finalize it ourselves."""
-    for kind in (DISCOVERIES, NAMESPACES, PEERINGS):
+    for kind in (DISCOVERIES, "cloudmapimports.sd-operator.io", NAMESPACES, PEERINGS):
         listed = kubectl.run("get", kind, "-n", namespace, "-o", "name", check=False)
         for ref in listed.stdout.split():
             kubectl.run(

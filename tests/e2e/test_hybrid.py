@@ -152,7 +152,7 @@ def test_endpoints_are_exported_followed_and_cleaned_up(
         DISCOVERIES,
         "payment-service",
         namespace,
-        lambda o: "ServiceInUse" in str(condition(o, "Ready")),
+        lambda o: "ServiceInUse" in str(condition(o, "Synced")),
         "kept while the ECS task is registered",
     )
     sd.deregister_instance(ServiceId=service_id, InstanceId="ecs-task-1")
@@ -193,3 +193,91 @@ def test_not_ready_endpoints_leave_without_custom_health_and_retain_keeps_them(
     kubectl.delete(DISCOVERIES, "payment-service", namespace)
     kubectl.wait_gone(DISCOVERIES, "payment-service", namespace)
     assert sorted(ours(sd, service_id)) == ["10.0.1.2"]
+
+
+IMPORTS = "cloudmapimports.sd-operator.io"
+
+
+def slice_addresses(kubectl: Kubectl, namespace: str, name: str) -> list[str] | None:
+    obj = kubectl.get("endpointslices.discovery.k8s.io", name, namespace)
+    if obj is None:
+        return None
+    return sorted(a for ep in obj.get("endpoints") or [] for a in ep["addresses"])
+
+
+def test_import_follows_the_healthy_instances_and_is_cleaned_up(
+    kubectl: Kubectl, namespace: str, start_operator: StartOperator, sd: Any
+) -> None:
+    start_operator()
+    # the ECS side, as ECS Service Connect leaves it: an API-only service with custom health
+    op = sd.create_http_namespace(Name="ecs-apps")["OperationId"]
+    wait_for(lambda: sd.get_operation(OperationId=op)["Operation"]["Status"] == "SUCCESS", "ns")
+    ns_id = sd.get_operation(OperationId=op)["Operation"]["Targets"]["NAMESPACE"]
+    service_id = sd.create_service(
+        Name="user-service", NamespaceId=ns_id, HealthCheckCustomConfig={}
+    )["Service"]["Id"]
+    for task, ip in (("t1", "10.1.0.1"), ("t2", "10.1.0.2"), ("t3", "10.1.0.3")):
+        sd.register_instance(
+            ServiceId=service_id,
+            InstanceId=task,
+            Attributes={"AWS_INSTANCE_IPV4": ip, "AWS_INSTANCE_PORT": "3000"},
+        )
+    sd.update_instance_custom_health_status(
+        ServiceId=service_id, InstanceId="t3", Status="UNHEALTHY"
+    )
+
+    kubectl.apply(
+        [
+            {
+                "apiVersion": "sd-operator.io/v1alpha1",
+                "kind": "CloudMapImport",
+                "metadata": {"name": "user-service", "namespace": namespace},
+                "spec": {"cloudMapNamespace": {"name": "ecs-apps"}, "port": 80},
+            }
+        ],
+        namespace,
+    )
+    slice_name = "user-service-ipv4-3000"
+    wait_for(
+        lambda: slice_addresses(kubectl, namespace, slice_name) == ["10.1.0.1", "10.1.0.2"],
+        "the healthy instances in the EndpointSlice",
+    )
+    service = kubectl.get("service", "user-service", namespace)
+    assert service is not None
+    assert "selector" not in service["spec"]
+    assert service["spec"]["ports"][0]["port"] == 80
+    assert service["metadata"]["ownerReferences"][0]["kind"] == "CloudMapImport"
+    obj = kubectl.wait_for_object(
+        IMPORTS,
+        "user-service",
+        namespace,
+        lambda o: condition(o, "Ready") is not None and condition(o, "Ready")["status"] == "True",
+        "Ready",
+    )
+    assert obj["status"]["endpoints"] == 2
+    assert obj["status"]["apiOnly"] is True
+
+    # on demand: health changes, then an annotation asks for a refresh
+    sd.update_instance_custom_health_status(ServiceId=service_id, InstanceId="t3", Status="HEALTHY")
+    sd.update_instance_custom_health_status(
+        ServiceId=service_id, InstanceId="t1", Status="UNHEALTHY"
+    )
+    kubectl.run("annotate", IMPORTS, "user-service", "-n", namespace, "sd-operator.io/refresh=1")
+    wait_for(
+        lambda: slice_addresses(kubectl, namespace, slice_name) == ["10.1.0.2", "10.1.0.3"],
+        "the refreshed EndpointSlice",
+        timeout=RESYNC_SECONDS + 20,
+    )
+
+    # on the sweep: a task leaves
+    sd.deregister_instance(ServiceId=service_id, InstanceId="t2")
+    wait_for(
+        lambda: slice_addresses(kubectl, namespace, slice_name) == ["10.1.0.3"],
+        "the sweep to follow a deregistration",
+        timeout=SWEEPS,
+    )
+
+    kubectl.delete(IMPORTS, "user-service", namespace)
+    kubectl.wait_gone(IMPORTS, "user-service", namespace)
+    wait_for(lambda: kubectl.get("service", "user-service", namespace) is None, "Service gone")
+    assert slice_addresses(kubectl, namespace, slice_name) is None

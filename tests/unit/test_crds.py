@@ -76,7 +76,12 @@ def fixture_expectations(pattern: str) -> list[str]:
 
 def test_crd_files_are_v1_crds() -> None:
     names = sorted(p.name for p in CRDS.glob("*.yaml"))
-    assert names == ["cloudmapnamespaces.yaml", "kopf-peering.yaml", "servicediscoveries.yaml"]
+    assert names == [
+        "cloudmapimports.yaml",
+        "cloudmapnamespaces.yaml",
+        "kopf-peering.yaml",
+        "servicediscoveries.yaml",
+    ]
     for name in names:
         for doc in load(name):
             assert doc["apiVersion"] == "apiextensions.k8s.io/v1"

@@ -58,7 +58,7 @@ class Handlers:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def _lock(self, uid: str) -> threading.Lock:
+    def lock(self, uid: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(uid, threading.Lock())
 
@@ -92,7 +92,7 @@ class Handlers:
         # A Terminal resource is still swept: a refusal costs only reads, and what AWS refused
         # (IAM, a conflicting zone) may be fixed outside the spec; once per interval is no storm.
         namespace = _referenced(res, namespaces)
-        with self._lock(res.identity.uid), metrics.STEP_SECONDS.labels(res.identity.kind).time():
+        with self.lock(res.identity.uid), metrics.STEP_SECONDS.labels(res.identity.kind).time():
             result = None
             if deleting:
                 # Our instances go first: DeleteService is ResourceInUse while any remain.
@@ -181,7 +181,7 @@ class Handlers:
         if not isinstance(res.spec, ServiceDiscoverySpec) or res.spec.endpoints is None:
             return
         namespace = _referenced(res, namespaces)
-        with self._lock(res.identity.uid):
+        with self.lock(res.identity.uid):
             result = self._export(res, status, None, namespace, slices)
         if result is not None:
             log.info(

@@ -13,6 +13,7 @@ from typing import Any
 import kopf
 
 from sd_operator import logs, metrics
+from sd_operator.handlers import imports
 from sd_operator.handlers.health import Health, PeeringWatch
 from sd_operator.handlers.resources import Handlers, register
 from sd_operator.reconcile.reconciler import Reconciler
@@ -37,7 +38,9 @@ def build_registry(
         settings.cluster_name,
         snapshot_ttl=resync_seconds * 0.9,
     )
-    register(registry, Handlers(reconciler, resync_seconds))
+    handlers = Handlers(reconciler, resync_seconds)
+    register(registry, handlers)
+    imports.register(registry, handlers)
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:

@@ -40,7 +40,22 @@ class ImportSpec:
     target_port: int | None = None
     protocol: str = "TCP"
     region: str | None = None
-    refresh_seconds: float = 30.0
+
+
+def parse_import(spec: Mapping[str, Any], name: str) -> ImportSpec:
+    """A CloudMapImport spec as the API server stored it (validated and defaulted by its CRD)."""
+    ref = spec.get("namespaceRef") or {}
+    external = spec.get("cloudMapNamespace") or {}
+    return ImportSpec(
+        namespace_ref=ref.get("name"),
+        cloud_map_namespace=external.get("name"),
+        service_name=str(spec.get("serviceName") or name),
+        port=int(spec["port"]),
+        port_name=str(spec.get("portName") or "http"),
+        target_port=spec.get("targetPort"),
+        protocol=str(spec.get("protocol") or "TCP"),
+        region=spec.get("region"),
+    )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from sd_operator.model.schema import Invalid, KindSchema, kinds, type_name
 from sd_operator.model.spec import (
     API_VERSION,
     GROUP,
+    KIND_IMPORT,
     KIND_NAMESPACE,
     AdoptionPolicy,
     ClientAlias,
@@ -403,7 +404,7 @@ def _ours(doc: Mapping[str, Any], source: str) -> bool:
     api_version = doc.get("apiVersion")
     group = api_version.rpartition("/")[0] if isinstance(api_version, str) else None
     if group == GROUP:
-        return True
+        return doc.get("kind") != KIND_IMPORT
     if api_version is None and doc.get("kind") in _kinds():
         raise SpecError(
             f"apiVersion is required (kind {doc.get('kind')} is {API_VERSION})",

@@ -17,6 +17,9 @@ KIND_NAMESPACE = "CloudMapNamespace"
 KIND_DISCOVERY = "ServiceDiscovery"
 PLURAL_NAMESPACE = "cloudmapnamespaces"
 PLURAL_DISCOVERY = "servicediscoveries"
+# CloudMapImport only writes Kubernetes objects (hybrid/importer.py): the CLI leaves it alone.
+KIND_IMPORT = "CloudMapImport"
+PLURAL_IMPORT = "cloudmapimports"
 
 
 class NamespaceType(StrEnum):

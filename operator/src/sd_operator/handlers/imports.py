@@ -1,0 +1,116 @@
+"""kopf registrations for CloudMapImport: refresh on create, change (an annotation change
+refreshes on demand) and every sweep; explicit clean-up on delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped]
+
+from sd_operator import logs
+from sd_operator.aws.errors import AwsError, Retryable
+from sd_operator.handlers.resources import Handlers
+from sd_operator.hybrid.importer import Importer, ImportResult
+from sd_operator.hybrid.imports import Owner, parse_import
+from sd_operator.hybrid.k8s import Kube
+from sd_operator.model import conditions as cond
+from sd_operator.model.spec import API_VERSION, GROUP, KIND_IMPORT, PLURAL_IMPORT, VERSION
+from sd_operator.reconcile.reconciler import utc_now
+
+NAMESPACE_RETRY_SECONDS = 15.0
+
+log = logs.get(__name__)
+
+
+def _owner(body: kopf.Body) -> Owner:
+    return Owner(API_VERSION, KIND_IMPORT, str(body.metadata.name), str(body.metadata.uid))
+
+
+def refresh(
+    importer: Importer, handlers: Handlers, body: kopf.Body, patch: kopf.Patch, namespaces: Any
+) -> None:
+    name, namespace = str(body.metadata.name), str(body.metadata.namespace)
+    spec = parse_import(body.spec, name)
+    ns_name, region = spec.cloud_map_namespace, spec.region
+    if spec.namespace_ref is not None:
+        found = namespaces.get((namespace, spec.namespace_ref)) if namespaces else None
+        ns_spec = next(iter(found), None) if found else None
+        if ns_spec is None:
+            result = ImportResult(
+                False,
+                "NamespaceNotFound",
+                f"CloudMapNamespace {spec.namespace_ref} (spec.namespaceRef) does not exist in "
+                f"Kubernetes namespace {namespace}",
+            )
+            _write(body, patch, result)
+            raise kopf.TemporaryError(result.message, delay=NAMESPACE_RETRY_SECONDS)
+        ns_name, region = ns_spec.name, ns_spec.region
+    spec = type(spec)(**{**spec.__dict__, "region": region})
+    try:
+        with handlers.lock(str(body.metadata.uid)):
+            result = importer.sync(spec, str(ns_name), name, namespace, _owner(body))
+    except Retryable as exc:
+        raise kopf.TemporaryError(str(exc), delay=exc.delay) from exc
+    except AwsError as exc:
+        result = ImportResult(False, exc.code, str(exc))
+    except ApiException as exc:
+        raise kopf.TemporaryError(f"Kubernetes API: {exc.status} {exc.reason}") from exc
+    _write(body, patch, result)
+    for line in result.performed:
+        kopf.info(body, reason="KubernetesChanged", message=line)
+    log.info("imported", namespace=namespace, name=name, reason=result.reason, **result.status)
+
+
+def _write(body: kopf.Body, patch: kopf.Patch, result: ImportResult) -> None:
+    previous = dict(body.get("status") or {})
+    generation = int(body.metadata.get("generation") or 0)
+    now = utc_now()
+    conditions = cond.merge(
+        previous.get("conditions"),
+        [cond.Condition(cond.READY, result.ready, result.reason, result.message)],
+        generation,
+        now,
+    )
+    new = {**result.status, "observedGeneration": generation, "conditions": conditions}
+    for key, value in new.items():
+        if previous.get(key) != value:
+            patch.status[key] = value
+    if any(previous.get(k) != v for k, v in new.items()) or result.performed:
+        patch.status["lastRefreshTime"] = now
+
+
+def register(registry: kopf.OperatorRegistry, handlers: Handlers) -> None:
+    importer = Importer(handlers.reconciler.cloudmap, Kube)
+
+    @kopf.on.resume(GROUP, VERSION, PLURAL_IMPORT, registry=registry, id="import")
+    @kopf.on.create(GROUP, VERSION, PLURAL_IMPORT, registry=registry, id="import")
+    @kopf.on.update(GROUP, VERSION, PLURAL_IMPORT, registry=registry, id="import")
+    def handle_import(
+        body: kopf.Body, patch: kopf.Patch, cloudmap_namespaces: Any = None, **_: Any
+    ) -> None:
+        refresh(importer, handlers, body, patch, cloudmap_namespaces)
+
+    @kopf.timer(
+        GROUP,
+        VERSION,
+        PLURAL_IMPORT,
+        registry=registry,
+        id="refresh",
+        interval=handlers.resync_seconds,
+        initial_delay=handlers.resync_seconds,
+    )
+    def handle_refresh(
+        body: kopf.Body, patch: kopf.Patch, cloudmap_namespaces: Any = None, **_: Any
+    ) -> None:
+        if body.metadata.get("deletionTimestamp"):
+            return
+        refresh(importer, handlers, body, patch, cloudmap_namespaces)
+
+    @kopf.on.delete(GROUP, VERSION, PLURAL_IMPORT, registry=registry, id="delete")
+    def handle_delete_import(body: kopf.Body, **_: Any) -> None:
+        try:
+            importer.delete(str(body.metadata.name), str(body.metadata.namespace), _owner(body))
+        except ApiException as exc:
+            raise kopf.TemporaryError(f"Kubernetes API: {exc.status} {exc.reason}") from exc
+        handlers.forget(str(body.metadata.uid))

@@ -1,0 +1,139 @@
+"""Carries out one CloudMapImport: DiscoverInstances (healthy only), then the Service and
+EndpointSlices brought to match, changed only where they differ."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sd_operator.aws.cloudmap import CloudMap
+from sd_operator.aws.errors import NotFound
+from sd_operator.hybrid.imports import (
+    IMPORT_LABEL,
+    Endpoints,
+    ImportSpec,
+    Owner,
+    group,
+    needs_update,
+    owned_by,
+    service_body,
+    slice_bodies,
+)
+from sd_operator.hybrid.k8s import Kube
+
+API_ONLY = "HTTP"  # Cloud Map service type of API-only services (no DNS records)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    ready: bool
+    reason: str
+    message: str = ""
+    status: dict[str, Any] = field(default_factory=dict)
+    performed: tuple[str, ...] = ()
+    refused: bool = False
+
+
+class Importer:
+    def __init__(self, cloudmap: Callable[[str | None], CloudMap], kube: Callable[[], Kube]):
+        self._cloudmap = cloudmap
+        self._kube = kube
+
+    def sync(
+        self, spec: ImportSpec, namespace_name: str, name: str, k8s_namespace: str, owner: Owner
+    ) -> ImportResult:
+        cm = self._cloudmap(spec.region)
+        found = True
+        try:
+            instances = cm.discover_instances(namespace_name, spec.service_name, "HEALTHY")
+        except NotFound:
+            # Stale addresses are worse than none: the slices empty, the Service stays.
+            instances, found = [], False
+        endpoints = group(instances, spec.target_port)
+        kube = self._kube()
+        performed: list[str] = []
+        current = kube.service(k8s_namespace, name)
+        desired = service_body(spec, name, k8s_namespace, owner)
+        if current is not None and not owned_by(current, owner):
+            return ImportResult(
+                False,
+                "ServiceNotOwned",
+                f"Service {k8s_namespace}/{name} exists and is not owned by this CloudMapImport:"
+                " it is left alone; delete it or name the import differently",
+                refused=True,
+            )
+        if current is None:
+            kube.create_service(desired)
+            performed.append(f"created Service {name}")
+        elif needs_update(current, desired):
+            kube.patch_service(desired)
+            performed.append(f"updated Service {name}")
+        performed += self._slices(kube, spec, name, k8s_namespace, owner, endpoints)
+        status: dict[str, Any] = {"endpoints": endpoints.count, "skipped": len(endpoints.skipped)}
+        if not found:
+            return ImportResult(
+                False,
+                "ServiceNotFound",
+                f"Cloud Map service {spec.service_name} in namespace {namespace_name} was not "
+                "found; the EndpointSlices are empty",
+                status,
+                tuple(performed),
+            )
+        status["apiOnly"] = _api_only(cm, namespace_name, spec.service_name)
+        message = f"{endpoints.count} healthy instance(s) of {namespace_name}/{spec.service_name}"
+        if status["apiOnly"]:
+            message += (
+                " (an API-only service, as ECS Service Connect creates: pods reach the tasks"
+                " directly at their registered address and port, without the Service Connect"
+                " proxy)"
+            )
+        return ImportResult(True, "Imported", message, status, tuple(performed))
+
+    @staticmethod
+    def _slices(
+        kube: Kube,
+        spec: ImportSpec,
+        name: str,
+        k8s_namespace: str,
+        owner: Owner,
+        endpoints: Endpoints,
+    ) -> list[str]:
+        performed = []
+        desired = slice_bodies(spec, name, k8s_namespace, owner, endpoints)
+        existing = {
+            s["metadata"]["name"]: s
+            for s in kube.slices(k8s_namespace, f"{IMPORT_LABEL}={owner.name}")
+            if owned_by(s, owner)
+        }
+        for slice_name, body in desired.items():
+            current = existing.get(slice_name)
+            if current is None:
+                kube.create_slice(body)
+                performed.append(f"created EndpointSlice {slice_name}")
+            elif needs_update(current, body):
+                kube.patch_slice(body)
+                performed.append(f"updated EndpointSlice {slice_name}")
+        for slice_name in sorted(set(existing) - set(desired)):
+            kube.delete_slice(k8s_namespace, slice_name)
+            performed.append(f"deleted EndpointSlice {slice_name}")
+        return performed
+
+    def delete(self, name: str, k8s_namespace: str, owner: Owner) -> None:
+        """What garbage collection would do with ownerReferences, done here too: clusters
+        without a controller-manager (and a Retain-less delete) must not keep stale objects."""
+        kube = self._kube()
+        for body in kube.slices(k8s_namespace, f"{IMPORT_LABEL}={owner.name}"):
+            if owned_by(body, owner):
+                kube.delete_slice(k8s_namespace, body["metadata"]["name"])
+        current = kube.service(k8s_namespace, name)
+        if current is not None and owned_by(current, owner):
+            kube.delete_service(k8s_namespace, name)
+
+
+def _api_only(cm: CloudMap, namespace_name: str, service_name: str) -> bool:
+    ns = cm.find_namespace(namespace_name, with_tags=False)
+    if ns is None:
+        return False
+    service = next((s for s in cm.list_services(ns.id) if s.name == service_name), None)
+    return service is not None and service.type == API_ONLY
