@@ -116,7 +116,7 @@ def test_valid_fixtures_load_namespaces_first() -> None:
     kinds = [r.identity.kind for r in resources]
     assert kinds == sorted(kinds, key=lambda k: k != KIND_NAMESPACE)
     assert kinds.count(KIND_NAMESPACE) == 3
-    assert kinds.count(KIND_DISCOVERY) == 6
+    assert kinds.count(KIND_DISCOVERY) == 7
 
 
 def test_defaults_are_applied() -> None:
