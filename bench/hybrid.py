@@ -1,0 +1,128 @@
+"""Benchmark: an EndpointSlice change reaching Cloud Map, for a Service with 100 endpoints
+scaled 100 -> 50 -> 100, through the operator's export (diff against what it registered)
+beside a naive export that deregisters everything it owns and registers everything again.
+
+    .venv/bin/python bench/hybrid.py [ROUNDS]        (default: 5)
+
+Both run in one process against the in-process emulator (page size 100, like AWS), through
+the same Cloud Map adapter, each instance operation followed to SUCCESS with GetOperation.
+Time runs from handing the changed EndpointSlice to the export until ListInstances shows the
+new set; it leaves out the API server -> watch delivery, which is the same for both. Compare
+the two within one run.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+from sd_operator.aws.clients import AwsConfig, cloudmap_client
+from sd_operator.aws.cloudmap import CloudMap
+from sd_operator.emulator import Emulator
+from sd_operator.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
+from sd_operator.hybrid.export import SliceView, desired_instances, endpoints_of, owned, slice_view
+from sd_operator.hybrid.exporter import Exporter, ExportOutcome
+from sd_operator.model.spec import EndpointsSpec, Identity
+
+REGION = "us-east-1"
+CLUSTER = "bench"
+OWNER = Identity("ServiceDiscovery", "payments", "payment-service", uid="bench-uid")
+SPEC = EndpointsSpec("payment-service", "http")
+
+
+def endpoint_slice(n: int) -> SliceView:
+    return slice_view(
+        {
+            "metadata": {"name": "payment-service-a"},
+            "addressType": "IPv4",
+            "ports": [{"name": "http", "port": 8080}],
+            "endpoints": [
+                {"addresses": [f"10.0.{i // 250}.{i % 250 + 1}"], "conditions": {"ready": True}}
+                for i in range(n)
+            ],
+        }
+    )
+
+
+def naive(cm: CloudMap, service_id: str, view: SliceView) -> None:
+    """What external-dns style exporters do: deregister everything owned, register all again."""
+    found = endpoints_of([view], SPEC.service, SPEC.port)
+    assert isinstance(found, tuple)
+    wanted = desired_instances(
+        found,
+        owner=OWNER,
+        cluster=CLUSTER,
+        service=SPEC.service,
+        custom_health=False,
+    )
+    assert isinstance(wanted, dict)
+    ops = [
+        cm.deregister_instance(service_id, i.id)
+        for i in cm.list_instances(service_id)
+        if owned(i, OWNER, CLUSTER)
+    ]
+    ops += [cm.register_instance(service_id, w.id, w.attributes) for w in wanted.values()]
+    for op in ops:
+        if op is not None:
+            while not cm.get_operation(op).status.done:
+                time.sleep(0.05)
+
+
+def run(rounds: int) -> None:
+    with Emulator(page_size=100) as emu:
+        cm = CloudMap(cloudmap_client(AwsConfig(REGION, emu.endpoint_url)))
+        sd = cloudmap_client(AwsConfig(REGION, emu.endpoint_url))
+        op = sd.create_http_namespace(Name="bench")["OperationId"]
+        ns_id = sd.get_operation(OperationId=op)["Operation"]["Targets"]["NAMESPACE"]
+        exporter = Exporter(CLUSTER, lambda _region: cm)
+
+        def diffed(service_id: str, view: SliceView) -> None:
+            while True:
+                result = exporter.sync(
+                    OWNER,
+                    SPEC,
+                    region=REGION,
+                    service_id=service_id,
+                    service_name="payment-service",
+                    custom_health=False,
+                    slices=[view],
+                )
+                if result.outcome is ExportOutcome.IN_SYNC:
+                    return
+                assert result.outcome is ExportOutcome.PENDING, result.message
+                time.sleep(0.05)
+
+        modes: dict[str, Callable[[str, SliceView], None]] = {"diff": diffed}
+        modes["naive"] = lambda service_id, view: naive(cm, service_id, view)
+        for name, export in modes.items():
+            service_id = sd.create_service(Name=f"svc-{name}", NamespaceId=ns_id)["Service"]["Id"]
+            export(service_id, endpoint_slice(100))
+            samples: dict[str, list[tuple[float, int]]] = {"100->50": [], "50->100": []}
+            for _ in range(rounds):
+                for label, n in (("100->50", 50), ("50->100", 100)):
+                    emu.reset_calls()
+                    start = time.perf_counter()
+                    export(service_id, endpoint_slice(n))
+                    listed = [i for i in cm.list_instances(service_id) if owned(i, OWNER, CLUSTER)]
+                    elapsed = time.perf_counter() - start
+                    assert len(listed) == n, (name, label, len(listed))
+                    calls = sum(emu.calls().values()) - 1  # the checking ListInstances
+                    samples[label].append((elapsed, calls))
+            for label, values in samples.items():
+                times = [t for t, _ in values]
+                calls = sorted(c for _, c in values)
+                print(
+                    f"{name:5s} {label:8s} calls/change={int(statistics.median(calls)):4d} "
+                    f"median={statistics.median(times) * 1000:8.1f} ms "
+                    f"(min {min(times) * 1000:.1f}, max {max(times) * 1000:.1f}, {rounds} changes)",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", DUMMY_ACCESS_KEY)
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET_KEY)
+    run(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
