@@ -667,6 +667,17 @@ def test_map_values_are_named_by_key(tmp_path: Path) -> None:
         "spec.tags[team]",
         'Invalid value: "array": must be of type string',
     )
+    long_value = "x" * 257
+    err = refused(
+        tmp_path,
+        HTTP_NAMESPACE.replace(
+            "type: Http}", f"type: Http, tags: {{a.b: ok, a.b.c: {long_value}}}}}"
+        ),
+    )
+    assert (err.field, err.message) == (
+        "spec.tags[a.b.c]",
+        "Too long: may not be more than 256 characters",
+    )
 
 
 def test_pattern_dollar_does_not_match_before_a_final_newline() -> None:

@@ -298,30 +298,36 @@ def _check_node_graph(root: yaml.Node) -> None:
     """Refuse a document nested too deep or expanding too far through aliases, before it is
     built: Python builds nested values recursively, and every later walk would pay the
     expansion. Iterative, each distinct node once (aliases share nodes)."""
-    size: dict[int, int] = {}
-    open_: set[int] = set()  # the nodes whose subtree is being walked: the current path
+    size: dict[int, int] = {}  # expanded node count of each collection walked
+    open_: set[int] = set()  # the collections whose subtree is being walked: the current path
+    seen = 1  # distinct nodes met so far
     stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
     while stack:
         node, depth, done = stack.pop()
-        if depth > MAX_DEPTH:
-            raise yaml.YAMLError(f"nested more than {MAX_DEPTH} levels deep")
-        children: list[yaml.Node] = []
-        if isinstance(node, yaml.SequenceNode):
-            children = list(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            children = [n for pair in node.value for n in pair]
+        children = _children(node)
         if done:
             open_.discard(id(node))
-            size[id(node)] = 1 + sum(size[id(c)] for c in children)
-            # Without aliases a subtree is never larger than the nodes seen so far.
-            if size[id(node)] > MAX_ALIAS_NODES + len(size):
+            size[id(node)] = 1 + sum(size.get(id(c), 1) for c in children)
+            # Without aliases a subtree is never larger than the nodes met so far.
+            if size[id(node)] > MAX_ALIAS_NODES + seen:
                 raise yaml.YAMLError(f"aliases add more than {MAX_ALIAS_NODES} nodes")
+        elif depth > MAX_DEPTH:
+            raise yaml.YAMLError(f"nested more than {MAX_DEPTH} levels deep")
         elif id(node) in open_:
             raise yaml.YAMLError("an alias refers to a node that contains it")
         elif id(node) not in size:
             open_.add(id(node))
+            seen += len(children)
             stack.append((node, depth, True))
-            stack.extend((c, depth + 1, False) for c in children)
+            stack.extend((c, depth + 1, False) for c in children if _children(c))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
 
 
 def _documents(text: str) -> list[object]:

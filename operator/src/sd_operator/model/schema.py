@@ -8,7 +8,9 @@ the API server's order:
 2. the openAPIV3Schema is checked by a JSON-schema validator, with the structural-schema rules
    of Kubernetes: a field the schema does not declare is an error (kubectl's strict field
    validation), ``nullable``, ``x-kubernetes-int-or-string``, ``x-kubernetes-preserve-unknown-
-   fields``; errors are worded as the API server words them;
+   fields``; errors are worded as the API server words them. fastjsonschema compiles the
+   schema to Python once and checks a document about 20 times faster than jsonschema's
+   interpreter, with which validation cost more than the YAML parse;
 3. the ``x-kubernetes-validations`` CEL rules are evaluated, innermost node first, with the
    rule's message and fieldPath. Transition rules (those reading ``oldSelf``) need the stored
    object and stay with the API server.
@@ -27,7 +29,7 @@ from importlib import resources
 from typing import Any
 
 import cel
-import jsonschema
+import fastjsonschema
 import yaml
 
 from sd_operator.model.metadata import MetadataError, validate_metadata
@@ -114,6 +116,8 @@ def _json_schema(node: Mapping[str, Any], path: str) -> dict[str, Any]:
     for keyword in _CHECKED:
         if keyword in node:
             out[keyword] = node[keyword]
+    if "pattern" in node:
+        out["pattern"] = _regex(node["pattern"]).pattern
     return out
 
 
@@ -122,18 +126,6 @@ def _regex(pattern: str) -> re.Pattern[str]:
     # RE2 (the API server's regexes) matches `$` only at the very end; Python also before a
     # final newline.
     return re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern)
-
-
-def _pattern(
-    validator: Any, pattern: str, instance: object, schema: Mapping[str, Any]
-) -> Iterator[jsonschema.ValidationError]:
-    if isinstance(instance, str) and _regex(pattern).search(instance) is None:
-        yield jsonschema.ValidationError(f"does not match {pattern!r}")
-
-
-_Validator: Any = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-    jsonschema.Draft4Validator, validators={"pattern": _pattern}
-)
 
 
 # Structural defaulting -------------------------------------------------------------------------
@@ -195,39 +187,36 @@ def type_name(value: object) -> str:
     return type(value).__name__
 
 
-def _message(error: jsonschema.ValidationError) -> tuple[str, str]:
-    """(name of the child field the error is about, or "", API-server message)."""
-    keyword = str(error.validator)
-    expected: Any = error.validator_value
-    value: Any = error.instance
-    node: Any = error.schema
-    if keyword == "type":
-        types = [expected] if isinstance(expected, str) else [t for t in expected if t != "null"]
-        return "", f'Invalid value: "{type_name(value)}": must be of type {" or ".join(types)}'
-    if keyword == "additionalProperties":
-        declared = node.get("properties", {})
-        unknown = next(k for k in value if k not in declared)
+def _message(rule: str, node: Mapping[str, Any], value: Any) -> tuple[str, str]:
+    """(name of the child field the error is about, or "", API-server message) for a failed
+    JSON-schema keyword `rule` at the CRD schema `node` whose value is `value`."""
+    expected: Any = node.get(rule)
+    if rule == "type":
+        kind = "integer or string" if node.get("x-kubernetes-int-or-string") else expected
+        return "", f'Invalid value: "{type_name(value)}": must be of type {kind}'
+    if rule == "additionalProperties":
+        unknown = next(k for k in value if k not in node.get("properties", {}))
         return unknown, ""
-    if keyword == "required":
-        return next(k for k in expected if k not in value), "Required value"
-    if keyword == "enum":
+    if rule == "required":
+        return next(k for k in node["required"] if k not in value), "Required value"
+    if rule == "enum":
         supported = ", ".join(f'"{e}"' for e in expected)
         return "", f'Unsupported value: "{value}": supported values: {supported}'
-    if keyword == "minLength":
+    if rule == "minLength":
         return "", f'Invalid value: "{value}": should be at least {expected} chars long'
-    if keyword == "maxLength":
+    if rule == "maxLength":
         return "", f"Too long: may not be more than {expected} characters"
-    if keyword == "pattern":
+    if rule == "pattern":
         return "", f"Invalid value: \"{value}\": should match '{expected}'"
-    if keyword == "minimum":
+    if rule == "minimum":
         return "", f"Invalid value: {value}: should be greater than or equal to {expected}"
-    if keyword == "maximum":
+    if rule == "maximum":
         return "", f"Invalid value: {value}: should be less than or equal to {expected}"
-    if keyword == "minItems":
+    if rule == "minItems":
         return "", f"Invalid value: {len(value)}: should have at least {expected} items"
-    if keyword in ("maxItems", "maxProperties"):
+    if rule in ("maxItems", "maxProperties"):
         return "", f"Too many: {len(value)}: must have at most {expected} items"
-    return "", error.message
+    return "", f"Invalid value: must satisfy {rule} {expected!r}"
 
 
 # CEL rules -------------------------------------------------------------------------------------
@@ -290,20 +279,29 @@ class KindSchema:
             "type": "object",
             "x-kubernetes-preserve-unknown-fields": True,
         }
-        self._validator = _Validator(_json_schema(checked, self.kind))
-        self._rules: dict[int, tuple[Rule, ...]] = {}
+        json_schema = _json_schema(checked, self.kind)
+        json_schema["$schema"] = "http://json-schema.org/draft-04/schema#"
+        self._check = fastjsonschema.compile(json_schema)
+        # Per node with static rules: the rules, and one program evaluating them all at once
+        # (a list of their results): each evaluation pays a fixed cost to pass `self` in.
+        self._rules: dict[int, tuple[tuple[Rule, ...], cel.Program]] = {}
+        self._with_rules: set[int] = set()  # nodes with rules at or below them
         self._collect_rules(self.schema)
 
-    def _collect_rules(self, node: Mapping[str, Any]) -> None:
+    def _collect_rules(self, node: Mapping[str, Any]) -> bool:
         static = tuple(r for r in rules_of(node) if not r.is_transition)
         if static:
-            self._rules[id(node)] = static
-        for sub in node.get("properties", {}).values():
-            self._collect_rules(sub)
+            self._rules[id(node)] = (static, _compile(f"[{', '.join(r.text for r in static)}]"))
+        below = [*node.get("properties", {}).values()]
         if isinstance(node.get("additionalProperties"), Mapping):
-            self._collect_rules(node["additionalProperties"])
+            below.append(node["additionalProperties"])
         if "items" in node:
-            self._collect_rules(node["items"])
+            below.append(node["items"])
+        found = [self._collect_rules(sub) for sub in below]
+        if static or any(found):
+            self._with_rules.add(id(node))
+            return True
+        return False
 
     def validate(self, doc: Mapping[str, Any]) -> dict[str, Any]:
         """The document as the API server would store it (defaults applied), or `Invalid`."""
@@ -315,16 +313,38 @@ class KindSchema:
             {_key(k): v for k, v in doc.items() if k != "metadata"}, self.schema
         )
         out["metadata"] = metadata
-        error = next(iter(self._validator.iter_errors(out)), None)
-        if error is not None:
-            child, message = _message(error)
-            field = self._field(list(error.absolute_path) + ([child] if child else []))
-            raise Invalid(field, message or f'unknown field "{field}"')
+        try:
+            self._check(out)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            elements, node = self._locate(exc.name or "data", out)
+            child, message = _message(str(exc.rule), node, exc.value)
+            field = self._field(elements + ([child] if child else []))
+            raise Invalid(field, message or f'unknown field "{field}"') from None
         cel_self = dict(
             out, metadata={k: metadata[k] for k in ("name", "generateName") if k in metadata}
         )
         self._check_rules(cel_self, self.schema, "")
         return out
+
+    def _locate(self, name: str, doc: Any) -> tuple[list[str | int], Mapping[str, Any]]:
+        """The path elements and CRD schema node of fastjsonschema's `name` of a value
+        ("data.spec.tags.a.b[0]"): map keys may hold dots, so keys are matched against `doc`."""
+        elements: list[str | int] = []
+        rest, node, value = name.removeprefix("data"), self.schema, doc
+        while rest:
+            if rest.startswith("["):
+                index, _, rest = rest[1:].partition("]")
+                elements.append(int(index))
+                node, value = node.get("items", {}), value[int(index)]
+                continue
+            rest = rest.removeprefix(".")
+            key = max(
+                (k for k in value if rest == k or rest.startswith((f"{k}.", f"{k}["))), key=len
+            )
+            elements.append(key)
+            rest = rest[len(key) :]
+            node, value = _sub_schema(node, key) or {}, value[key]
+        return elements, node
 
     def _field(self, elements: list[str | int]) -> str:
         path, node = "", self.schema
@@ -338,6 +358,8 @@ class KindSchema:
         return path
 
     def _check_rules(self, value: Any, node: Mapping[str, Any], path: str) -> None:
+        if id(node) not in self._with_rules:
+            return
         if isinstance(value, Mapping):
             properties = node.get("properties", {})
             for key, item in value.items():
@@ -348,13 +370,23 @@ class KindSchema:
         elif isinstance(value, list) and "items" in node:
             for i, item in enumerate(value):
                 self._check_rules(item, node["items"], f"{path}[{i}]")
-        for rule in self._rules.get(id(node), ()):
-            try:
-                holds = rule.program.execute({"self": value, **EXTENSIONS})
-            except Exception as exc:  # the API server reports a rule it cannot evaluate, too
-                raise Invalid(path, f"rule {rule.text!r} could not be evaluated: {exc}") from None
+        if id(node) not in self._rules:
+            return
+        rules, together = self._rules[id(node)]
+        try:
+            results = together.execute({"self": value, **EXTENSIONS})
+        except Exception:  # one rule cannot be evaluated: find which, one by one
+            results = [self._evaluate(rule, value, path) for rule in rules]
+        for rule, holds in zip(rules, results, strict=True):
             if holds is not True:
                 raise Invalid(_join(path, rule.field), rule.message)
+
+    @staticmethod
+    def _evaluate(rule: Rule, value: Any, path: str) -> object:
+        try:
+            return rule.program.execute({"self": value, **EXTENSIONS})
+        except Exception as exc:  # the API server reports a rule it cannot evaluate, too
+            raise Invalid(path, f"rule {rule.text!r} could not be evaluated: {exc}") from None
 
 
 def crd_documents() -> Iterator[dict[str, Any]]:
