@@ -12,6 +12,7 @@ from typing import Any, NoReturn, TextIO
 
 from sd_operator import logs
 from sd_operator.aws.errors import AwsError
+from sd_operator.metrics import package_version
 from sd_operator.model.parse import SpecError, load_manifests
 from sd_operator.model.spec import (
     DeletionPolicy,
@@ -276,6 +277,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="sd-operator",
         description="Keep AWS Cloud Map and ECS service discovery equal to Kubernetes resources.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"sd-operator {package_version('sd-operator')}"
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
