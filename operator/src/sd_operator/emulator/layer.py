@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
+from . import calllog
 from ._wsgi import (
     JSON,
     Call,
@@ -110,6 +111,7 @@ class FidelityLayer:
             with self._lock:
                 return call_app(self._app, environ, raw).send(start_response)
         self.faults.record(call.api)
+        calllog.record(call.api, str(environ.get("HTTP_USER_AGENT", "")))
         decision = self.faults.decide(call.api)
         if decision.latency:
             time.sleep(decision.latency)
