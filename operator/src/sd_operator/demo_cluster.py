@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 NAMESPACE = "payments"
 # The operator's --cluster-name: a plan from the CLI passes the same, or it sees AWS resources
@@ -150,6 +151,113 @@ def _all(cond: str, status: str, reason: str | None = None) -> Callable[..., boo
     return check
 
 
+def _until(what: str, probe: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not probe():
+        if time.monotonic() >= deadline:
+            raise DemoError(f"timed out after {TIMEOUT:.0f}s waiting for {what}")
+        time.sleep(1.0)
+
+
+def hybrid_step(cluster: Cluster, endpoint: str, examples: Path) -> None:
+    """examples/hybrid: payment-service's pods exported to Cloud Map, user-service's ECS tasks
+    imported as a Kubernetes Service. No controller-manager and no ECS run here: the demo plays
+    the EndpointSlice controller (three ready pods) and ECS (two tasks registered)."""
+    from sd_operator.emulator import client
+
+    sd = client("servicediscovery", endpoint, "us-east-1")
+    print("\n=== hybrid: payment-service on EKS <-> user-service on ECS", flush=True)
+    user_service = cluster.k(
+        "get",
+        "sd",
+        "user-service",
+        "-n",
+        NAMESPACE,
+        "-o",
+        "jsonpath={.status.serviceId}",
+        capture=True,
+    )
+    tasks = {"task-1": "10.1.0.11", "task-2": "10.1.0.12"}
+    for task, ip in tasks.items():
+        sd.register_instance(
+            ServiceId=user_service,
+            InstanceId=task,
+            Attributes={"AWS_INSTANCE_IPV4": ip, "AWS_INSTANCE_PORT": "3000"},
+        )
+    print(f"ECS registered user-service tasks {', '.join(tasks.values())} in Cloud Map")
+    pods: dict[str, Any] = {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": "payment-service-eks-1",
+            "namespace": NAMESPACE,
+            "labels": {"kubernetes.io/service-name": "payment-service-eks"},
+        },
+        "addressType": "IPv4",
+        "ports": [{"name": "https", "port": 8443, "protocol": "TCP"}],
+        "endpoints": [
+            {"addresses": [f"10.0.0.{i}"], "conditions": {"ready": True}} for i in (1, 2, 3)
+        ],
+    }
+    manifest = cluster.state / "demo-endpointslice.json"
+    manifest.write_text(json.dumps(pods))
+    print("$ kubectl apply -f examples/hybrid   (+ the pods' EndpointSlice)", flush=True)
+    cluster.k("apply", "-f", str(examples / "hybrid"), "-f", str(manifest))
+
+    def exported() -> list[str]:
+        service_id = cluster.k(
+            "get",
+            "sd",
+            "payment-service-eks",
+            "-n",
+            NAMESPACE,
+            "-o",
+            "jsonpath={.status.serviceId}",
+            capture=True,
+            check=False,
+        )
+        if not service_id:
+            return []
+        pages = sd.get_paginator("list_instances").paginate(ServiceId=service_id)
+        listed = [i for page in pages for i in page["Instances"]]
+        return sorted(i["Attributes"].get("AWS_INSTANCE_IPV4", "") for i in listed)
+
+    def imported() -> str:
+        return cluster.k(
+            "get",
+            "endpointslices",
+            "-n",
+            NAMESPACE,
+            "-l",
+            "kubernetes.io/service-name=user-service",
+            "-o",
+            "jsonpath={.items[*].endpoints[*].addresses[*]}",
+            capture=True,
+            check=False,
+        )
+
+    _until("the pods in Cloud Map", lambda: exported() == ["10.0.0.1", "10.0.0.2", "10.0.0.3"])
+    print(f"Cloud Map payment-service-eks.myapp.local instances: {', '.join(exported())}")
+    _until(
+        "the tasks in an EndpointSlice",
+        lambda: sorted(imported().split()) == sorted(tasks.values()),
+    )
+    print("$ kubectl get endpointslices -l kubernetes.io/service-name=user-service", flush=True)
+    cluster.k(
+        "get", "endpointslices", "-n", NAMESPACE, "-l", "kubernetes.io/service-name=user-service"
+    )
+    print("\n=== a pod goes away: only its instance is deregistered", flush=True)
+    pods["endpoints"] = pods["endpoints"][:2]
+    manifest.write_text(json.dumps(pods))
+    cluster.k("apply", "-f", str(manifest))
+    _until("the scale-down in Cloud Map", lambda: exported() == ["10.0.0.1", "10.0.0.2"])
+    print(f"Cloud Map payment-service-eks.myapp.local instances: {', '.join(exported())}")
+    cluster.k("delete", "-f", str(examples / "hybrid"), "-f", str(manifest), "--timeout=120s")
+    for task in tasks:  # what ECS does once the registry is removed, before the deletes below
+        sd.deregister_instance(ServiceId=user_service, InstanceId=task)
+    print("hybrid resources deleted: our instances deregistered, the imported Service removed")
+
+
 def run_cluster_demo(
     endpoint: str,
     examples: Path,
@@ -198,6 +306,7 @@ def run_cluster_demo(
         print("\n=== all Ready and Synced: AWS matches the manifests", flush=True)
         cluster.show()
         preview(endpoint, OPERATOR_CLUSTER_NAME)
+        hybrid_step(cluster, endpoint, examples)
         break_things(endpoint)
         cluster.wait(
             "drift to be detected and corrected",
