@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import kopf
@@ -26,8 +26,9 @@ from sd_operator.model.spec import (
     Resource,
     ServiceDiscoverySpec,
 )
+from sd_operator.reconcile import conflicts
 from sd_operator.reconcile import status as status_rules
-from sd_operator.reconcile.plan import Plan
+from sd_operator.reconcile.plan import CONFLICT_RETRY_SECONDS, REASON_CONFLICT, Plan
 from sd_operator.reconcile.reconciler import (
     Outcome,
     Reconciler,
@@ -80,6 +81,7 @@ class Handlers:
         from_timer: bool = False,
         retry: int = 0,
         slices: Slices | None = None,
+        claimants: Sequence[ClaimIndex | None] = (),
     ) -> None:
         status: Mapping[str, Any] = dict(body.get("status") or {})
         try:
@@ -92,9 +94,14 @@ class Handlers:
         # A Terminal resource is still swept: a refusal costs only reads, and what AWS refused
         # (IAM, a conflicting zone) may be fixed outside the spec; once per interval is no storm.
         namespace = _referenced(res, namespaces)
+        clash = self.clash(res, _order(body), namespaces, claimants)
         with self.lock(res.identity.uid), metrics.STEP_SECONDS.labels(res.identity.kind).time():
             result = None
-            if deleting:
+            if clash is not None:
+                # A later claimant changes nothing in AWS, not even when it is deleted: what
+                # is there belongs to the earlier one.
+                result = _conflict(clash, deleting)
+            elif deleting:
                 # Our instances go first: DeleteService is ResourceInUse while any remain.
                 result = self._export(res, status, None, namespace, slices, deleting=True)
             if result is None:
@@ -114,6 +121,35 @@ class Handlers:
         if deleting or result.outcome in (Outcome.WAITING, Outcome.ERROR, Outcome.BLOCKED):
             delay = retry_delay(result, retry)
             raise kopf.TemporaryError(f"{result.reason}: {result.message}", delay=delay)
+
+    def clash(
+        self,
+        res: Resource,
+        order: tuple[str, str],
+        namespaces: kopf.Index[tuple[str, str], NamespaceSpec] | None,
+        indexes: Sequence[ClaimIndex | None],
+    ) -> conflicts.Clash | None:
+        """The first claim of `res` that an earlier resource (creationTimestamp, then
+        namespace/name) holds, from the claim indexes; None when it owns all it declares."""
+        candidates = {res.identity.uid: Claimant(order, res)}
+        for key in conflicts.coarse_keys(res):
+            for index in indexes:
+                held = index.get(key) if index is not None else None
+                for other in held or ():
+                    candidates.setdefault(other.resource.identity.uid, other)
+        if len(candidates) == 1:
+            return None
+        ordered = sorted(candidates.values(), key=lambda c: c.order)
+        region = self.reconciler.default_region
+        found = conflicts.clashes(
+            (
+                conflicts.label(c.resource),
+                conflicts.claims(c.resource, _referenced(c.resource, namespaces), region),
+            )
+            for c in ordered
+        )
+        mine = conflicts.label(res)
+        return next((c for c in found if c.later == mine), None)
 
     # Hybrid export ---------------------------------------------------------------------------
 
@@ -308,6 +344,43 @@ def _invalid(exc: SpecError) -> StepResult:
     return StepResult(Outcome.REFUSED, reason="InvalidSpec", message=str(exc))
 
 
+@dataclass(frozen=True)
+class Claimant:
+    """A resource in the claim indexes, with its precedence (creationTimestamp, ns/name)."""
+
+    order: tuple[str, str]
+    resource: Resource
+
+
+ClaimIndex = kopf.Index[tuple[str, ...], Claimant]
+
+
+def _order(body: kopf.Body) -> tuple[str, str]:
+    # RFC 3339 UTC timestamps of one format sort as strings.
+    created = str(body.metadata.get("creationTimestamp") or "")
+    return created, f"{body.metadata.namespace}/{body.metadata.name}"
+
+
+def _conflict(clash: conflicts.Clash, deleting: bool) -> StepResult:
+    if deleting:
+        return StepResult(Outcome.GONE, reason=REASON_CONFLICT, message=clash.message)
+    return StepResult(
+        Outcome.BLOCKED,
+        reason=REASON_CONFLICT,
+        message=f"{clash.message}; nothing was changed in AWS",
+        retry_after=CONFLICT_RETRY_SECONDS,
+    )
+
+
+def _claims_index(body: kopf.Body) -> dict[tuple[str, ...], Claimant] | None:
+    try:
+        res = parse_resource(body)
+    except SpecError:
+        return None
+    claimant = Claimant(_order(body), res)
+    return {key: claimant for key in conflicts.coarse_keys(res)}
+
+
 def _referenced(
     res: Resource, namespaces: kopf.Index[tuple[str, str], NamespaceSpec] | None
 ) -> NamespaceSpec | None:
@@ -380,6 +453,15 @@ def register(registry: kopf.OperatorRegistry, handlers: Handlers) -> None:
         for sd_body in found or ():
             handlers.export_from_slice(sd_body, cloudmap_namespaces, endpointslices)
 
+    # Who else claims the AWS resources a resource declares (conflicts.coarse_keys).
+    @kopf.index(GROUP, VERSION, PLURAL_NAMESPACE, registry=registry, id="namespace_claims")
+    def namespace_claims(body: kopf.Body, **_: Any) -> dict[tuple[str, ...], Claimant] | None:
+        return _claims_index(body)
+
+    @kopf.index(GROUP, VERSION, PLURAL_DISCOVERY, registry=registry, id="discovery_claims")
+    def discovery_claims(body: kopf.Body, **_: Any) -> dict[tuple[str, ...], Claimant] | None:
+        return _claims_index(body)
+
     for plural in (PLURAL_NAMESPACE, PLURAL_DISCOVERY):
         _register_kind(registry, handlers, plural)
 
@@ -394,10 +476,18 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
         retry: int = 0,
         cloudmap_namespaces: Any = None,
         endpointslices: Any = None,
+        namespace_claims: Any = None,
+        discovery_claims: Any = None,
         **_: Any,
     ) -> None:
         handlers.handle(
-            body, patch, cloudmap_namespaces, deleting=False, retry=retry, slices=endpointslices
+            body,
+            patch,
+            cloudmap_namespaces,
+            deleting=False,
+            retry=retry,
+            slices=endpointslices,
+            claimants=(namespace_claims, discovery_claims),
         )
 
     @kopf.on.delete(GROUP, VERSION, plural, registry=registry, id="delete")
@@ -407,10 +497,18 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
         retry: int = 0,
         cloudmap_namespaces: Any = None,
         endpointslices: Any = None,
+        namespace_claims: Any = None,
+        discovery_claims: Any = None,
         **_: Any,
     ) -> None:
         handlers.handle(
-            body, patch, cloudmap_namespaces, deleting=True, retry=retry, slices=endpointslices
+            body,
+            patch,
+            cloudmap_namespaces,
+            deleting=True,
+            retry=retry,
+            slices=endpointslices,
+            claimants=(namespace_claims, discovery_claims),
         )
 
     @kopf.timer(
@@ -428,6 +526,8 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
         retry: int = 0,
         cloudmap_namespaces: Any = None,
         endpointslices: Any = None,
+        namespace_claims: Any = None,
+        discovery_claims: Any = None,
         **_: Any,
     ) -> None:
         if body.metadata.get("deletionTimestamp"):
@@ -440,4 +540,5 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
             from_timer=True,
             retry=retry,
             slices=endpointslices,
+            claimants=(namespace_claims, discovery_claims),
         )

@@ -42,6 +42,8 @@ REASON_NAMESPACE_NOT_EMPTY = "NamespaceNotEmpty"
 REASON_SERVICE_IN_USE = "ServiceInUse"
 REASON_NAMESPACE_NOT_FOUND = "NamespaceNotFound"
 REASON_NAMESPACE_NOT_OWNED = "NamespaceNotOwned"
+# Another resource, earlier, declares the same AWS resource (reconcile/conflicts.py).
+REASON_CONFLICT = "Conflict"
 
 CONFLICT_RETRY_SECONDS = 60.0
 IN_USE_RETRY_SECONDS = 15.0

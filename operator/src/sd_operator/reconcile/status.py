@@ -27,7 +27,11 @@ from typing import Any
 
 from sd_operator.model import conditions as cond
 from sd_operator.model.conditions import Condition
-from sd_operator.reconcile.plan import REASON_ALREADY_EXISTS, REASON_OWNED_ELSEWHERE
+from sd_operator.reconcile.plan import (
+    REASON_ALREADY_EXISTS,
+    REASON_CONFLICT,
+    REASON_OWNED_ELSEWHERE,
+)
 from sd_operator.reconcile.reconciler import Outcome, StepResult
 
 _CORRECTING = "Correcting"
@@ -36,7 +40,7 @@ _REPORTED = "DriftReported"
 
 # Blocks that only a person can lift (another owner, a resource not ours to adopt); the others
 # (NamespaceNotFound, EcsServiceNotFound, ...) wait for something that is on its way.
-STALLING_BLOCKS = frozenset({REASON_OWNED_ELSEWHERE, REASON_ALREADY_EXISTS})
+STALLING_BLOCKS = frozenset({REASON_OWNED_ELSEWHERE, REASON_ALREADY_EXISTS, REASON_CONFLICT})
 # What a retried error on a finished generation leaves as it was.
 _VERDICT = (cond.READY, cond.RECONCILING, cond.STALLED, cond.TERMINAL)
 
