@@ -12,8 +12,9 @@ from typing import Any, NoReturn, TextIO
 
 from sd_operator import logs
 from sd_operator.aws.errors import AwsError
+from sd_operator.kube import KIND_NAMES
 from sd_operator.metrics import package_version
-from sd_operator.model.parse import SpecError, load_manifests
+from sd_operator.model.parse import SpecError, load_manifests, parse_resource
 from sd_operator.model.spec import (
     DeletionPolicy,
     NamespaceSpec,
@@ -22,7 +23,7 @@ from sd_operator.model.spec import (
 )
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile.converge import converge
-from sd_operator.reconcile.plan import Plan
+from sd_operator.reconcile.plan import REASON_OWNED_ELSEWHERE, Plan
 from sd_operator.reconcile.reconciler import Outcome, Reconciler
 from sd_operator.reconcile.render import (
     plan_document,
@@ -262,7 +263,152 @@ def apply_resources(
     return code
 
 
+# the cluster: plan --from-cluster, refresh ------------------------------------------------------
+
+
+def _from_cluster(args: argparse.Namespace) -> list[Resource] | None:
+    """The resources the operator manages, parsed as it parses them; the operator's
+    --cluster-name unless one was given (flag or SD_OPERATOR_CLUSTER_NAME)."""
+    from sd_operator import kube
+
+    try:
+        cluster = kube.connect(args.kubeconfig, args.context)
+        namespace = None if args.all_namespaces else (args.namespace or cluster.namespace)
+        items = kube.list_resources(cluster, namespace)
+        if not _cluster_name_given(args):
+            names = kube.operator_cluster_names(cluster)
+            distinct = sorted(set(names.values()))
+            if len(distinct) == 1:
+                args.cluster_name = distinct[0]
+                where = ", ".join(sorted(names))
+                print(
+                    f"using --cluster-name {distinct[0]} of the operator ({where})",
+                    file=sys.stderr,
+                )
+            elif distinct:
+                listed = "; ".join(f"{k}: {v}" for k, v in sorted(names.items()))
+                print(
+                    f"error: operators run with different --cluster-name values ({listed}): "
+                    "pass --cluster-name to say which one to plan as",
+                    file=sys.stderr,
+                )
+                return None
+    except kube.KubeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    resources: list[Resource] = []
+    for item in items:
+        meta = item.get("metadata", {})
+        source = f"cluster:{meta.get('namespace')}/{meta.get('name')}"
+        try:
+            resources.append(parse_resource(item, source=source))
+        except SpecError as exc:
+            print(f"warning: skipped {item['kind']} {source[8:]}: {exc}", file=sys.stderr)
+    return resources
+
+
+def _cluster_name_given(args: argparse.Namespace) -> bool:
+    argv_given = args.cluster_name != "default"
+    return argv_given or bool(os.environ.get("SD_OPERATOR_CLUSTER_NAME"))
+
+
+def _hint_cluster_name(reports: Sequence[PlanReport], args: argparse.Namespace) -> None:
+    """A plan made as --cluster-name default that finds resources owned elsewhere is most
+    often a laptop planning against what an operator with its own --cluster-name manages."""
+    owned = [
+        r
+        for r in reports
+        if r.plan is not None
+        and r.plan.blocked is not None
+        and r.plan.blocked.reason == REASON_OWNED_ELSEWHERE
+    ]
+    if owned and not _cluster_name_given(args):
+        print(
+            f"hint: {len(owned)} resource(s) are OwnedElsewhere as seen with --cluster-name "
+            "default. If the operator managing them runs with another --cluster-name, plan "
+            "with the same: --cluster-name NAME (or SD_OPERATOR_CLUSTER_NAME), or use "
+            "plan --from-cluster, which reads it from the operator's Deployment",
+            file=sys.stderr,
+        )
+
+
+def run_refresh(args: argparse.Namespace) -> int:
+    import time
+
+    from sd_operator import kube
+
+    kind = kube.KIND_NAMES[args.kind]
+    if bool(args.names) == bool(args.all):
+        print("error: name the resources, or give --all (not both)", file=sys.stderr)
+        return EXIT_ERROR
+    if args.all_namespaces and not args.all:
+        print("error: -A goes with --all", file=sys.stderr)
+        return EXIT_ERROR
+    value = kube.now()
+    try:
+        cluster = kube.connect(args.kubeconfig, args.context)
+        namespace = args.namespace or cluster.namespace
+        if args.all:
+            targets = kube.names_in(cluster, kind, None if args.all_namespaces else namespace)
+        else:
+            targets = [(namespace, n) for n in args.names]
+        for ns, name in targets:
+            kube.request_refresh(cluster, kind, ns, name, value)
+            print(f"{kind} {ns}/{name}: refresh requested at {value}")
+        pending = set(targets)
+        deadline = time.monotonic() + args.wait
+        while pending and args.wait > 0 and time.monotonic() < deadline:
+            for ns, name in sorted(pending):
+                honoured = kube.refresh_honoured(cluster, kind, ns, name, value)
+                if honoured is not None:
+                    print(f"{kind} {ns}/{name}: honoured at {honoured}")
+                    pending.discard((ns, name))
+            if pending:
+                time.sleep(0.5)
+    except kube.KubeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if pending and args.wait > 0:
+        names = ", ".join(f"{ns}/{n}" for ns, n in sorted(pending))
+        print(
+            f"error: not honoured within {args.wait:g}s: {names} (is the operator running and "
+            "watching that namespace?)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    return EXIT_OK
+
+
 # entry point -------------------------------------------------------------------------------------
+
+
+EXAMPLES = {
+    "plan": """examples:
+  sd-operator plan -f examples/myapp
+  sd-operator plan -f k8s/ -o markdown > plan.md      # a pull-request comment
+  sd-operator plan -f k8s/ -o json | jq '.summary'    # docs/plan.schema.json
+  sd-operator plan -f k8s/ --delete                   # what delete would do, what blocks it
+  sd-operator plan --from-cluster -A                  # preview the operator's next sweep
+
+exit codes: 0 in sync, 2 changes pending, 1 refused, blocked or error""",
+    "apply": """examples:
+  sd-operator apply -f examples/myapp --region us-east-1
+  kustomize build overlays/prod | sd-operator apply -f -""",
+    "delete": """examples:
+  sd-operator delete -f examples/myapp --timeout 600""",
+    "refresh": """examples:
+  sd-operator refresh sd user-service -n payments --wait 30
+  sd-operator refresh cmns --all -n payments
+  sd-operator refresh sd --all -A""",
+    "completion": """examples:
+  source <(sd-operator completion bash)
+  sd-operator completion zsh > "${fpath[1]}/_sd-operator\"""",
+}
+
+
+def add_kube_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube)")
+    parser.add_argument("--context", help="kubeconfig context (default: the current one)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -357,18 +503,44 @@ def _parser() -> argparse.ArgumentParser:
         ("apply", "make AWS equal to the manifests, once, waiting for Cloud Map operations"),
         ("delete", "tear down what the manifests declare, per their deletionPolicy"),
     ):
-        cmd = sub.add_parser(name, help=text, description=text)
+        cmd = sub.add_parser(
+            name,
+            help=text,
+            description=text,
+            epilog=EXAMPLES[name],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         add_common_flags(cmd)
-        cmd.add_argument(
+        sources = cmd.add_mutually_exclusive_group(required=True)
+        sources.add_argument(
             "-f",
             "--filename",
             action="append",
-            required=True,
             metavar="PATH",
             help="manifest file, directory (searched recursively for *.yaml / *.yml), or - "
             "for standard input; repeatable; multi-document YAML",
         )
         if name == "plan":
+            sources.add_argument(
+                "--from-cluster",
+                action="store_true",
+                help="plan the resources in the current Kubernetes cluster (kubeconfig) as the "
+                "operator sees them, with its --cluster-name (read from its Deployment unless "
+                "given)",
+            )
+            scope = cmd.add_mutually_exclusive_group()
+            scope.add_argument(
+                "-n",
+                "--namespace",
+                help="--from-cluster: this Kubernetes namespace (default: the context's)",
+            )
+            scope.add_argument(
+                "-A",
+                "--all-namespaces",
+                action="store_true",
+                help="--from-cluster: every namespace",
+            )
+            add_kube_flags(cmd)
             cmd.add_argument(
                 "-o",
                 "--output",
@@ -389,6 +561,51 @@ def _parser() -> argparse.ArgumentParser:
                 default=300.0,
                 help="give up on a resource after this many seconds (default: 300)",
             )
+
+    refresh = sub.add_parser(
+        "refresh",
+        help="ask the operator to observe and reconcile resources now, outside the sweep",
+        description="Set the annotation sd-operator.io/reconcile-requested-at on resources in "
+        "the current Kubernetes cluster: the operator reads AWS fresh and reconciles each one "
+        "within seconds, once per new value, and records status.refresh.honouredAt.",
+        epilog=EXAMPLES["refresh"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    refresh.add_argument(
+        "kind",
+        choices=sorted(KIND_NAMES),
+        metavar="KIND",
+        help="servicediscovery (sd) or cloudmapnamespace (cmns)",
+    )
+    refresh.add_argument("names", nargs="*", metavar="NAME", help="resources to refresh")
+    refresh_scope = refresh.add_mutually_exclusive_group()
+    refresh_scope.add_argument(
+        "-n", "--namespace", help="Kubernetes namespace (default: the context's)"
+    )
+    refresh_scope.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="with --all: every namespace"
+    )
+    refresh.add_argument(
+        "--all", action="store_true", help="every resource of KIND in the namespace(s)"
+    )
+    refresh.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait up to this long for the operator to honour the request (default: 0, "
+        "do not wait); exit 1 if it does not",
+    )
+    add_kube_flags(refresh)
+
+    completion = sub.add_parser(
+        "completion",
+        help="print a shell completion script (bash or zsh)",
+        description="Print a completion script for bash or zsh.",
+        epilog=EXAMPLES["completion"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    completion.add_argument("shell", choices=["bash", "zsh"])
 
     demo = sub.add_parser(
         "demo",
@@ -445,7 +662,15 @@ def _stdout_to_devnull() -> None:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "completion":
+        import shtab
+
+        print(shtab.complete(parser, shell=args.shell))
+        return EXIT_OK
+    if args.command == "refresh":
+        return run_refresh(args)
     if args.command == "emulator":
         from sd_operator.emulator import serve
 
@@ -483,16 +708,20 @@ def _settings(
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    try:
-        resources = load_manifests(args.filename)
-    except SpecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+    if getattr(args, "from_cluster", False):
+        loaded = _from_cluster(args)
+        if loaded is None:
+            return EXIT_ERROR
+        resources = loaded
+    else:
+        try:
+            resources = load_manifests(args.filename)
+        except SpecError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
     if not resources:
-        print(
-            "error: no sd-operator.io resources found in " + ", ".join(args.filename),
-            file=sys.stderr,
-        )
+        where = "the cluster" if args.filename is None else ", ".join(args.filename)
+        print(f"error: no sd-operator.io resources found in {where}", file=sys.stderr)
         return EXIT_ERROR
     # The region check waits for the manifests: resources that all name a region need none.
     settings = _settings(args, resources)
@@ -518,6 +747,7 @@ def run_cli(args: argparse.Namespace) -> int:
             cluster_name=settings.cluster_name,
             deleting=args.delete,
         )
+        _hint_cluster_name(reports, args)
         return plan_exit_code(reports)
     return apply_resources(
         reconciler,

@@ -20,6 +20,7 @@ from sd_operator.model.spec import (
     GROUP,
     PLURAL_DISCOVERY,
     PLURAL_NAMESPACE,
+    REFRESH_ANNOTATION,
     VERSION,
     DeletionPolicy,
     NamespaceSpec,
@@ -489,6 +490,40 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
             slices=endpointslices,
             claimants=(namespace_claims, discovery_claims),
         )
+
+    @kopf.on.field(
+        GROUP,
+        VERSION,
+        plural,
+        registry=registry,
+        id="refresh",
+        field=("metadata", "annotations", REFRESH_ANNOTATION),
+    )
+    def handle_refresh(
+        body: kopf.Body,
+        patch: kopf.Patch,
+        new: Any,
+        retry: int = 0,
+        cloudmap_namespaces: Any = None,
+        **_: Any,
+    ) -> None:
+        """A refresh request: observe AWS fresh and reconcile now, outside the sweep, once per
+        new value (a value already in status.refresh was honoured before a restart)."""
+        if not new or body.metadata.get("deletionTimestamp"):
+            return
+        honoured = (body.get("status") or {}).get("refresh") or {}
+        if retry == 0 and honoured.get("requestedAt") == str(new):
+            return
+        if retry == 0:
+            patch.status["refresh"] = {"requestedAt": str(new), "honouredAt": utc_now()}
+            log.info(
+                "refresh requested",
+                kind=body.get("kind"),
+                namespace=body.metadata.namespace,
+                name=body.metadata.name,
+                requested_at=str(new),
+            )
+        handlers.handle(body, patch, cloudmap_namespaces, deleting=False, retry=retry)
 
     @kopf.on.delete(GROUP, VERSION, plural, registry=registry, id="delete")
     def handle_delete(

@@ -16,6 +16,7 @@ from sd_operator import logs, metrics
 from sd_operator.handlers import imports
 from sd_operator.handlers.health import Health, PeeringWatch
 from sd_operator.handlers.resources import Handlers, register
+from sd_operator.model.spec import REFRESH_ANNOTATION
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.settings import Settings
 
@@ -54,10 +55,8 @@ def build_registry(
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         # Our status schema is structural: kopf's own bookkeeping goes to annotations.
-        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
-            prefix=ANNOTATION_PREFIX
-        )
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        settings.persistence.progress_storage = Progress(prefix=ANNOTATION_PREFIX)
+        settings.persistence.diffbase_storage = DiffBase(
             prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
         )
         settings.persistence.finalizer = FINALIZER
@@ -71,6 +70,29 @@ def build_registry(
             settings.scanning.disabled = True
 
     return registry
+
+
+def _keep_refresh(source: Any, essence: kopf.BodyEssence) -> kopf.BodyEssence:
+    value = ((source.get("metadata") or {}).get("annotations") or {}).get(REFRESH_ANNOTATION)
+    if value is not None:
+        meta = essence.setdefault("metadata", {})
+        meta.setdefault("annotations", {})[REFRESH_ANNOTATION] = value
+    return essence
+
+
+class DiffBase(kopf.AnnotationsDiffBaseStorage):
+    """kopf leaves every annotation of its own prefix (sd-operator.io/) out of what it compares,
+    so a change of the refresh annotation would never reach the handler watching it: keep it."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        return _keep_refresh(body, super().build(body=body, extra_fields=extra_fields))
+
+
+class Progress(kopf.AnnotationsProgressStorage):
+    """The same for the progress storage, which strips its prefix from both sides again."""
+
+    def clear(self, *, essence: kopf.BodyEssence) -> kopf.BodyEssence:
+        return _keep_refresh(essence, super().clear(essence=essence))
 
 
 def peering_priority(explicit: int | None, now: float | None = None) -> int:

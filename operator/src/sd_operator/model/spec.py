@@ -20,6 +20,8 @@ PLURAL_DISCOVERY = "servicediscoveries"
 # CloudMapImport only writes Kubernetes objects (hybrid/importer.py): the CLI leaves it alone.
 KIND_IMPORT = "CloudMapImport"
 PLURAL_IMPORT = "cloudmapimports"
+# Setting it (to a new value) asks the operator to observe and reconcile the resource now.
+REFRESH_ANNOTATION = f"{GROUP}/reconcile-requested-at"
 
 
 class NamespaceType(StrEnum):
