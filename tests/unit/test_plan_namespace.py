@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sd_operator.model import conditions as cond
 from sd_operator.model.spec import (
     AdoptionPolicy,
     DeletionPolicy,
@@ -16,6 +17,7 @@ from sd_operator.model.spec import (
     NamespaceSpec,
     NamespaceType,
 )
+from sd_operator.reconcile import status as status_rules
 from sd_operator.reconcile.observed import ObservedNamespace, ObservedService
 from sd_operator.reconcile.ownership import CLUSTER_TAG, OWNER_TAG, creator_request_id
 from sd_operator.reconcile.plan import (
@@ -35,6 +37,7 @@ from sd_operator.reconcile.plan import (
     plan_namespace,
     plan_namespace_delete,
 )
+from sd_operator.reconcile.reconciler import Outcome, StepResult
 
 CLUSTER = "prod-eu"
 ME = Identity("CloudMapNamespace", "team-a", "internal", uid="uid-1")
@@ -544,3 +547,15 @@ def test_a_renamed_namespace_is_refused_instead_of_creating_a_second_one() -> No
     assert p.refusal is not None
     assert p.refusal.field == "name"
     assert "internal.example (ns-1)" in p.refusal.message
+
+
+def test_a_vpc_that_cannot_be_told_raises_the_advisory_condition() -> None:
+    plan = plan_namespace(spec(), ME, CLUSTER, observed(vpcs=frozenset()))
+
+    derived = status_rules.derive(StepResult(Outcome.IN_SYNC, plan), {}, 1)
+
+    advisory = next(c for c in derived.conditions if c.type == cond.ADVISORY)
+    ready = next(c for c in derived.conditions if c.type == cond.READY)
+    assert (advisory.status, advisory.reason) == (True, "VpcUnknown")
+    assert "cannot tell whether namespace internal.example" in advisory.message
+    assert ready.status

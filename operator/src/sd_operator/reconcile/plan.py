@@ -44,6 +44,8 @@ REASON_NAMESPACE_NOT_FOUND = "NamespaceNotFound"
 REASON_NAMESPACE_NOT_OWNED = "NamespaceNotOwned"
 # Another resource, earlier, declares the same AWS resource (reconcile/conflicts.py).
 REASON_CONFLICT = "Conflict"
+# Advisories start with the field they are about; this one is the VPC a zone does not list.
+ADVISORY_VPC_UNKNOWN = "vpc: cannot tell"
 
 CONFLICT_RETRY_SECONDS = 60.0
 IN_USE_RETRY_SECONDS = 15.0
@@ -299,7 +301,7 @@ def _vpc_check(spec: NamespaceSpec, observed: ObservedNamespace, adopting: bool)
     if not observed.vpcs:
         return Plan(
             advisories=(
-                f"vpc: cannot tell whether namespace {spec.name} ({observed.id}) is in "
+                f"{ADVISORY_VPC_UNKNOWN} whether namespace {spec.name} ({observed.id}) is in "
                 f"{spec.vpc}: its hosted zone lists no VPC (this endpoint does not report "
                 "VPC associations)",
             )

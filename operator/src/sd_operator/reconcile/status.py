@@ -28,6 +28,7 @@ from typing import Any
 from sd_operator.model import conditions as cond
 from sd_operator.model.conditions import Condition
 from sd_operator.reconcile.plan import (
+    ADVISORY_VPC_UNKNOWN,
     REASON_ALREADY_EXISTS,
     REASON_CONFLICT,
     REASON_OWNED_ELSEWHERE,
@@ -128,6 +129,14 @@ def _stalled_message(result: StepResult) -> str:
     return result.message
 
 
+def _advisory_reason(advisories: tuple[str, ...]) -> str:
+    if not advisories:
+        return "None"
+    if any(a.startswith(ADVISORY_VPC_UNKNOWN) for a in advisories):
+        return "VpcUnknown"
+    return "TtlAboveMax"
+
+
 def derive(
     result: StepResult,
     previous: Mapping[str, Any],
@@ -147,7 +156,7 @@ def derive(
     advisory = Condition(
         cond.ADVISORY,
         bool(advisories),
-        "TtlAboveMax" if advisories else "None",
+        _advisory_reason(advisories),
         "; ".join(advisories),
     )
     if (
