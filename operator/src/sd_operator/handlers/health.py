@@ -1,7 +1,7 @@
 """Readiness and leader state of a running operator, for /readyz and sd_operator_leader.
 
 Ready means: kopf has logged in to the API server, its startup handlers ran (kopf then starts
-the watches), and the service account may list both kinds where the operator watches them, the
+the watches), and the service account may list each of our kinds where the operator watches them, the
 list each watch starts with. A missing RBAC verb keeps the pod unready instead of silently idle.
 """
 
@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from sd_operator import logs, metrics
-from sd_operator.model.spec import GROUP, PLURAL_DISCOVERY, PLURAL_NAMESPACE, VERSION
+from sd_operator.model.spec import (
+    GROUP,
+    PLURAL_DISCOVERY,
+    PLURAL_IMPORT,
+    PLURAL_NAMESPACE,
+    VERSION,
+)
 
 log = logs.get(__name__)
 
@@ -71,7 +77,7 @@ class Health:
 
         api = client.CustomObjectsApi()
         scopes: Sequence[str | None] = self.namespaces if self.literal_namespaces else (None,)
-        for plural in (PLURAL_NAMESPACE, PLURAL_DISCOVERY):
+        for plural in (PLURAL_NAMESPACE, PLURAL_DISCOVERY, PLURAL_IMPORT):
             for namespace in scopes:
                 where = f"namespace {namespace}" if namespace else "all namespaces"
                 try:
