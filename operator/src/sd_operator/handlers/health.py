@@ -1,8 +1,9 @@
 """Readiness and leader state of a running operator, for /readyz and sd_operator_leader.
 
 Ready means: kopf has logged in to the API server, its startup handlers ran (kopf then starts
-the watches), and the service account may list each of our kinds where the operator watches them, the
-list each watch starts with. A missing RBAC verb keeps the pod unready instead of silently idle.
+the watches), and the service account may list each of our kinds where the operator watches
+them, the list each watch starts with. A missing RBAC verb keeps the pod unready instead of
+silently idle.
 """
 
 from __future__ import annotations
