@@ -10,6 +10,34 @@ import structlog
 
 LogFormat = Literal["json", "console"]
 _KOPF_EXTRA = ("k8s_ref",)
+# Reasons of a step that is waiting as planned: kopf reports each as a handler failure (ERROR).
+ROUTINE_WAITS = ("RecordingRequest", "OperationPending")
+
+
+def _identity(_: object, __: str, event: structlog.types.EventDict) -> structlog.types.EventDict:
+    """kopf's `k8s_ref` as our lines say it: kind, namespace, name (and uid) at the top."""
+    ref = event.pop("k8s_ref", None)
+    if isinstance(ref, dict):
+        for key in ("kind", "namespace", "name", "uid"):
+            if ref.get(key) is not None:
+                event.setdefault(key, ref[key])
+    return event
+
+
+class _RoutineWaits(logging.Filter):
+    """kopf logs a handler that asks to be called again as failed, at ERROR; waiting for a
+    Cloud Map operation or for the create request's id to be recorded is routine: DEBUG (our
+    own `reconciled` line says it at INFO)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("kopf") and record.levelno >= logging.ERROR:
+            text = str(record.msg)
+            if "failed temporarily" in text and any(
+                f"temporarily: {r}:" in text for r in ROUTINE_WAITS
+            ):
+                record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+                return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
 
 
 def configure(fmt: LogFormat = "console", level: str = "INFO") -> None:
@@ -35,7 +63,11 @@ def configure(fmt: LogFormat = "console", level: str = "INFO") -> None:
         structlog.stdlib.ProcessorFormatter(
             # kopf passes its whole OperatorSettings as `settings` in `extra`: keep only the
             # fields that identify what a record is about.
-            foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(allow=_KOPF_EXTRA)],
+            foreign_pre_chain=[
+                *shared,
+                structlog.stdlib.ExtraAdder(allow=_KOPF_EXTRA),
+                _identity,
+            ],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
@@ -43,6 +75,7 @@ def configure(fmt: LogFormat = "console", level: str = "INFO") -> None:
             ],
         )
     )
+    handler.addFilter(_RoutineWaits())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -37,7 +38,7 @@ from sd_operator.reconcile.reconciler import (
     merge_status,
     utc_now,
 )
-from sd_operator.reconcile.render import describe_changes
+from sd_operator.reconcile.render import describe_changes, yaml_value
 
 log = logs.get(__name__)
 
@@ -271,13 +272,26 @@ class Handlers:
             previous, result
         ):
             kopf.warn(body, reason=result.reason, message=result.message)
-        log.info(
+        who = {"kind": kind, "namespace": body.metadata.namespace, "name": body.metadata.name}
+        for change in result.drift:
+            log.warning(
+                "drift",
+                **who,
+                field=f"spec.{change.field}",
+                desired=yaml_value(change.desired),
+                observed=yaml_value(change.observed),
+                action="reported"
+                if change in result.reported or result.outcome is Outcome.DRIFT_REPORTED
+                else "corrected",
+            )
+        level = _LOG_LEVELS.get(result.outcome, logging.INFO)
+        log.log(
+            level,
             "reconciled",
-            kind=kind,
-            namespace=body.metadata.namespace,
-            name=body.metadata.name,
+            **who,
             outcome=str(result.outcome),
             reason=result.reason,
+            message=result.message if level > logging.INFO else None,
             performed=list(result.performed),
         )
 
@@ -323,6 +337,10 @@ def _merge_export(
         status={**result.status, **summary},
         performed=result.performed + export.performed,
     )
+
+
+# Refusals wait for a person (warning); what AWS rejected failed (error); the rest is routine.
+_LOG_LEVELS = {Outcome.REFUSED: logging.WARNING, Outcome.FAILED: logging.ERROR}
 
 
 def retry_delay(result: StepResult, retry: int) -> float:
