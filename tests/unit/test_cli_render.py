@@ -75,3 +75,42 @@ def test_yaml_values_use_camel_case_enum_values_and_leave_out_unset_fields() -> 
     }
     assert type(yaml_value(RecordType.A)) is str
     assert yaml_value([{"port": 80, "dnsName": None}]) == [{"port": 80, "dnsName": None}]
+
+
+def test_every_resource_status_validates_against_the_schema() -> None:
+    from pathlib import Path
+
+    import jsonschema
+
+    from sd_operator.cli import document
+    from sd_operator.reconcile.plan import Blocked, Refusal, TagResource
+
+    schema = json.loads((Path(__file__).parents[2] / "docs" / "plan.schema.json").read_text())
+    res = report().resource
+    reports = [
+        report(),
+        PlanReport(
+            res,
+            plan=Plan(
+                actions=(TagResource("arn:svc", {"team": "a"}),),
+                changes=(Change("service.tags.team", "a", None),),
+            ),
+        ),
+        PlanReport(res, plan=Plan(refusal=Refusal("ImmutableField", "service.dns", "no"))),
+        PlanReport(res, plan=Plan(blocked=Blocked("ServiceInUse", "kept", 15.0, ("2 inst",)))),
+        PlanReport(res, error="AccessDenied: no"),
+    ]
+    doc = json.loads(json.dumps(document(reports, cluster_name="c")))
+    jsonschema.validate(doc, schema)
+    assert [r["status"] for r in doc["resources"]] == [
+        "InSync",
+        "Changes",
+        "Refused",
+        "Blocked",
+        "Error",
+    ]
+    assert doc["resources"][1]["actions"][0]["fields"] == [
+        {"path": "spec.service.tags.team", "desired": "a", "observed": None}
+    ]
+    assert doc["resources"][2]["refusal"]["kind"] == "Replacement"
+    assert doc["resources"][3]["blocked"]["blockers"] == ["2 inst"]
