@@ -3,6 +3,7 @@ refreshes on demand) and every sweep; explicit clean-up on delete."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import kopf
@@ -46,7 +47,7 @@ def refresh(
             _write(body, patch, result)
             raise kopf.TemporaryError(result.message, delay=NAMESPACE_RETRY_SECONDS)
         ns_name, region = ns_spec.name, ns_spec.region
-    spec = type(spec)(**{**spec.__dict__, "region": region})
+    spec = replace(spec, region=region)
     try:
         with handlers.lock(str(body.metadata.uid)):
             result = importer.sync(spec, str(ns_name), name, namespace, _owner(body))

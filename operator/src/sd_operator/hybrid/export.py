@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sd_operator.model.spec import Identity
@@ -283,17 +283,3 @@ def plan_export(
 
 def _comparable(attributes: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in attributes.items() if k != INIT_HEALTH}
-
-
-def owned_ids(observed: Iterable[ObservedInstance], owner: Identity, cluster: str) -> list[str]:
-    return sorted(i.id for i in observed if owned(i, owner, cluster))
-
-
-@dataclass(frozen=True)
-class ExportSummary:
-    """status.endpoints: what the export last did (counts, not the instances)."""
-
-    service: str
-    registered: int = 0
-    unhealthy: int = 0
-    conflicts: tuple[str, ...] = field(default_factory=tuple)
