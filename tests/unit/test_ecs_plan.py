@@ -106,7 +106,6 @@ def plan(
     *,
     cloud_map_service_arn: str | None = CM_ARN,
     namespace_arn: str | None = NS_ARN,
-    declared: str | None = DECLARED,
     region: str | None = None,
 ) -> Plan:
     return plan_ecs(
@@ -115,7 +114,6 @@ def plan(
         namespace_name=NS_NAME,
         namespace_arn=namespace_arn,
         cloud_map_service_arn=cloud_map_service_arn,
-        declared_service_name=declared,
         region=region,
     )
 
@@ -439,7 +437,7 @@ def test_registry_waits_for_the_cloud_map_service() -> None:
 
 def test_service_connect_only_needs_no_cloud_map_service() -> None:
     spec = ecs_spec(registry=None)
-    p = plan(spec, observed(registries=()), cloud_map_service_arn=None, declared=None)
+    p = plan(spec, observed(registries=()), cloud_map_service_arn=None)
     assert fields(p) == ["ecs.serviceConnect.enabled"]
 
 
@@ -486,26 +484,6 @@ def test_awsvpc_registry_with_port_only_is_fine() -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    ("registry", "field"),
-    [
-        (Registry(container_name="app"), "ecs.registry.containerPort"),
-        (Registry(container_port=8080), "ecs.registry.containerName"),
-        (Registry(port=1, container_name="app", container_port=8080), "ecs.registry.port"),
-    ],
-)
-def test_registry_shape_is_refused(registry: Registry, field: str) -> None:
-    p = plan(ecs_spec(registry=registry), observed())
-    assert p.refusal is not None
-    assert (p.refusal.reason, p.refusal.field) == ("InvalidRegistry", field)
-
-
-def test_registry_without_a_declared_cloud_map_service_is_refused() -> None:
-    p = plan(ecs_spec(), observed(), declared=None, cloud_map_service_arn=None)
-    assert p.refusal is not None
-    assert p.refusal.field == "ecs.registry"
-
-
 def test_namespace_in_another_region_is_refused() -> None:
     west = NS_ARN.replace(REGION, "eu-west-1")
     p = plan(ecs_spec(), observed(), namespace_arn=west)
@@ -530,69 +508,6 @@ def test_service_connect_namespace_other_than_the_resources_is_refused() -> None
     assert p.refusal is not None
     assert p.refusal.reason == "NamespaceMismatch"
     assert p.refusal.field == "ecs.serviceConnect.namespace"
-
-
-@pytest.mark.parametrize(
-    ("svc", "field"),
-    [
-        (ServiceConnectService("http", discovery_name=DECLARED), "discoveryName"),
-        (ServiceConnectService(DECLARED), "portName"),
-    ],
-)
-def test_discovery_name_of_the_declared_cloud_map_service_is_refused(
-    svc: ServiceConnectService, field: str
-) -> None:
-    p = plan(ecs_spec(service_connect=sc_spec(svc)), observed())
-    assert p.refusal is not None
-    assert p.refusal.reason == "DiscoveryNameConflict"
-    assert p.refusal.field == f"ecs.serviceConnect.services[0].{field}"
-
-
-@pytest.mark.parametrize(
-    "svc",
-    [
-        ServiceConnectService("http", discovery_name="User"),
-        ServiceConnectService("http", discovery_name="-user"),
-        ServiceConnectService("http", discovery_name="a" * 65),
-        ServiceConnectService("http", discovery_name="user.svc"),
-        ServiceConnectService("Http"),
-    ],
-)
-def test_invalid_discovery_name_is_refused(svc: ServiceConnectService) -> None:
-    p = plan(ecs_spec(service_connect=sc_spec(svc)), observed())
-    assert p.refusal is not None
-    assert p.refusal.reason == "InvalidDiscoveryName"
-
-
-def test_discovery_name_of_64_characters_is_fine() -> None:
-    svc = ServiceConnectService("http", discovery_name="a" * 64)
-    assert plan(ecs_spec(service_connect=sc_spec(svc)), observed()).refusal is None
-
-
-def test_duplicate_discovery_name_is_refused() -> None:
-    spec = ecs_spec(
-        service_connect=sc_spec(
-            ServiceConnectService("http", discovery_name="api"),
-            ServiceConnectService("grpc", discovery_name="api"),
-        )
-    )
-    p = plan(spec, observed())
-    assert p.refusal is not None
-    assert p.refusal.field == "ecs.serviceConnect.services[1].discoveryName"
-
-
-def test_more_than_one_client_alias_is_refused() -> None:
-    svc = replace(HTTP_SC, client_aliases=(ClientAlias(80), ClientAlias(81)))
-    p = plan(ecs_spec(service_connect=sc_spec(svc)), observed())
-    assert p.refusal is not None
-    assert p.refusal.field == "ecs.serviceConnect.services[0].clientAliases"
-
-
-def test_invalid_dns_name_is_refused() -> None:
-    svc = replace(HTTP_SC, client_aliases=(ClientAlias(80, "-bad"),))
-    p = plan(ecs_spec(service_connect=sc_spec(svc)), observed())
-    assert p.refusal is not None
-    assert p.refusal.field == "ecs.serviceConnect.services[0].clientAliases[0].dnsName"
 
 
 def test_disabled_service_connect_is_not_validated() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import re
 from pathlib import Path
@@ -754,3 +755,119 @@ def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="larger than 16 MiB") as caught:
         load_manifests([str(path)])
     assert caught.value.source == str(path)
+
+
+# The ECS shapes the ECS plan used to re-check itself: the CRD refuses them -----------------------
+
+ECS_DISCOVERY = {
+    "apiVersion": "sd-operator.io/v1alpha1",
+    "kind": "ServiceDiscovery",
+    "metadata": {"name": "user", "namespace": "team"},
+    "spec": {
+        "cloudMapNamespace": {"name": "myapp.local"},
+        "service": {"name": "user-service", "healthCheck": {"custom": {}}},
+        "ecs": {
+            "cluster": "production",
+            "service": "user-service",
+            "registry": {"containerName": "app", "containerPort": 8080},
+            "serviceConnect": {
+                "services": [
+                    {
+                        "portName": "http",
+                        "discoveryName": "user-api",
+                        "clientAliases": [{"port": 80, "dnsName": "user-svc"}],
+                    }
+                ]
+            },
+        },
+    },
+}
+
+
+def ecs_refused(change: dict[str, object], entries: list[dict[str, object]] | None = None) -> str:
+    doc = copy.deepcopy(ECS_DISCOVERY)
+    spec = doc["spec"]
+    assert isinstance(spec, dict)
+    for path, value in change.items():
+        *parents, last = path.split(".")
+        node = spec
+        for name in parents:
+            node = node[name]
+        if value is None:
+            del node[last]
+        else:
+            node[last] = value
+    if entries is not None:
+        spec["ecs"]["serviceConnect"]["services"] = entries
+    with pytest.raises(SpecError) as caught:
+        parse_resource(doc)
+    return f"{caught.value.field}: {caught.value.message}"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"ecs.registry": {"containerName": "app"}},
+            "spec.ecs.registry: spec.ecs.registry.containerName and containerPort must be set",
+        ),
+        (
+            {"ecs.registry": {"containerPort": 8080}},
+            "spec.ecs.registry: spec.ecs.registry.containerName and containerPort must be set",
+        ),
+        (
+            {"ecs.registry": {"port": 1, "containerName": "app", "containerPort": 8080}},
+            "spec.ecs.registry: spec.ecs.registry takes either port or containerName",
+        ),
+        (
+            {"service": None},
+            "spec.ecs.registry: spec.ecs.registry registers the ECS tasks into spec.service",
+        ),
+    ],
+)
+def test_registry_shape_is_refused(change: dict[str, object], expected: str) -> None:
+    assert ecs_refused(change).startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ({"portName": "http", "discoveryName": "user-service"}, "must differ from the Cloud Map"),
+        ({"portName": "user-service"}, "must differ from the Cloud Map"),
+        ({"portName": "http", "discoveryName": "User"}, "services[0].discoveryName: Invalid"),
+        ({"portName": "http", "discoveryName": "-user"}, "services[0].discoveryName: Invalid"),
+        ({"portName": "http", "discoveryName": "a" * 65}, "services[0].discoveryName: Too long"),
+        ({"portName": "http", "discoveryName": "user.svc"}, "services[0].discoveryName: Invalid"),
+        ({"portName": "Http"}, "services[0].portName: Invalid value"),
+        (
+            {"portName": "http", "clientAliases": [{"port": 80}, {"port": 81}]},
+            "services[0].clientAliases: at most one clientAlias",
+        ),
+        (
+            {"portName": "http", "clientAliases": [{"port": 80, "dnsName": "-bad"}]},
+            "services[0].clientAliases[0].dnsName: Invalid value",
+        ),
+    ],
+)
+def test_service_connect_entry_is_refused(entry: dict[str, object], expected: str) -> None:
+    assert expected in ecs_refused({}, [entry])
+
+
+def test_duplicate_discovery_name_is_refused() -> None:
+    entries: list[dict[str, object]] = [
+        {"portName": "http", "discoveryName": "api"},
+        {"portName": "grpc", "discoveryName": "api"},
+    ]
+    assert ecs_refused({}, entries) == (
+        "spec.ecs.serviceConnect.services: each Service Connect service needs its own"
+        " discoveryName (portName when discoveryName is omitted)"
+    )
+
+
+def test_discovery_name_of_64_characters_is_fine() -> None:
+    doc = copy.deepcopy(ECS_DISCOVERY)
+    doc["spec"]["ecs"]["serviceConnect"]["services"][0]["discoveryName"] = "a" * 64  # type: ignore[index]
+    sd = discovery(parse_resource(doc))
+    assert sd.ecs is not None
+    assert sd.ecs.service_connect is not None
+    assert sd.ecs.service_connect.services[0].discovery_name == "a" * 64

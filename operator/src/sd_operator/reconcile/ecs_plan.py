@@ -15,7 +15,6 @@ No boto3, no kopf, no I/O.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
@@ -39,9 +38,6 @@ REASON_INVALID_TIMEOUT = "InvalidTimeout"
 REASON_CONTROLLER_UNSUPPORTED = "DeploymentControllerUnsupported"
 REASON_INVALID_REGISTRY = "InvalidRegistry"
 REASON_CLOUD_MAP_SERVICE_PENDING = "CloudMapServicePending"
-REASON_INVALID_DISCOVERY_NAME = "InvalidDiscoveryName"
-REASON_INVALID_CLIENT_ALIAS = "InvalidClientAlias"
-REASON_DISCOVERY_NAME_CONFLICT = "DiscoveryNameConflict"
 REASON_NAMESPACE_MISMATCH = "NamespaceMismatch"
 REASON_NAMESPACE_REGION = "NamespaceRegionMismatch"
 
@@ -58,11 +54,6 @@ _CONTAINER_PAIR_MODES = frozenset({"bridge", "host"})
 _HTTP_APP_PROTOCOLS = frozenset({"http", "http2", "grpc"})
 IDLE_TIMEOUT_DEFAULT_HTTP = 300
 IDLE_TIMEOUT_DEFAULT_TCP = 3600
-
-# ECS API reference, ServiceConnectService.discoveryName and ServiceConnectClientAlias.dnsName.
-_DISCOVERY_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,63}$")
-_DNS_NAME = re.compile(r"^[a-z0-9_.][a-z0-9_.-]{0,126}$")
-MAX_CLIENT_ALIASES = 1
 
 _SC = "ecs.serviceConnect"
 _REGISTRY = "ecs.registry"
@@ -437,78 +428,6 @@ def _refuse(reason: str, path: str, message: str) -> Plan:
     return Plan(refusal=Refusal(reason, path, message))
 
 
-def _static_checks(spec: EcsSpec, declared_service_name: str | None) -> Plan:
-    """Rules that need nothing from AWS (the parser and CEL check most; this is the backstop)."""
-    sc = spec.service_connect
-    if sc is not None and sc.enabled:
-        seen: dict[str, int] = {}
-        for i, svc in enumerate(sc.services):
-            path = f"{_SC}.services[{i}]"
-            discovery = svc.discovery_name or svc.port_name
-            name_field = f"{path}.discoveryName" if svc.discovery_name else f"{path}.portName"
-            if not _DISCOVERY_NAME.match(discovery):
-                return _refuse(
-                    REASON_INVALID_DISCOVERY_NAME,
-                    name_field,
-                    f"discoveryName {discovery!r} is not valid: up to 64 lowercase letters, "
-                    "digits, '_' and '-', not starting with '-'",
-                )
-            if discovery in seen:
-                return _refuse(
-                    REASON_INVALID_DISCOVERY_NAME,
-                    name_field,
-                    f"discoveryName {discovery!r} is used twice (services[{seen[discovery]}] "
-                    "too): it must be unique in the namespace",
-                )
-            seen[discovery] = i
-            if declared_service_name is not None and discovery == declared_service_name:
-                return _refuse(
-                    REASON_DISCOVERY_NAME_CONFLICT,
-                    name_field,
-                    f"Service Connect creates the Cloud Map service {discovery!r} itself, and "
-                    "service.name declares a Cloud Map service of the same name: rename one",
-                )
-            if len(svc.client_aliases) > MAX_CLIENT_ALIASES:
-                return _refuse(
-                    REASON_INVALID_CLIENT_ALIAS,
-                    f"{path}.clientAliases",
-                    f"ECS accepts at most {MAX_CLIENT_ALIASES} clientAlias per Service Connect "
-                    f"service; {len(svc.client_aliases)} are declared",
-                )
-            for j, alias in enumerate(svc.client_aliases):
-                if alias.dns_name is not None and not _DNS_NAME.match(alias.dns_name):
-                    return _refuse(
-                        REASON_INVALID_CLIENT_ALIAS,
-                        f"{path}.clientAliases[{j}].dnsName",
-                        f"dnsName {alias.dns_name!r} is not valid: up to 127 lowercase letters, "
-                        "digits, '_', '-' and '.', not starting with '-'",
-                    )
-    reg = spec.registry
-    if reg is not None:
-        if (reg.container_name is None) != (reg.container_port is None):
-            missing = "containerPort" if reg.container_port is None else "containerName"
-            return _refuse(
-                REASON_INVALID_REGISTRY,
-                f"{_REGISTRY}.{missing}",
-                "registry.containerName and registry.containerPort are given together or not "
-                "at all",
-            )
-        if reg.port is not None and reg.container_name is not None:
-            return _refuse(
-                REASON_INVALID_REGISTRY,
-                f"{_REGISTRY}.port",
-                "give either registry.port or registry.containerName + containerPort, not both",
-            )
-        if declared_service_name is None:
-            return _refuse(
-                REASON_INVALID_REGISTRY,
-                _REGISTRY,
-                "ecs.registry links the ECS service to this resource's Cloud Map service, but "
-                "no service is declared: add spec.service or remove ecs.registry",
-            )
-    return Plan()
-
-
 def _namespace_checks(spec: EcsSpec, namespace: _Namespace, cluster_region: str | None) -> Plan:
     sc = spec.service_connect
     if sc is None or not sc.enabled:
@@ -582,19 +501,16 @@ def plan_ecs(
     namespace_name: str,
     namespace_arn: str | None,
     cloud_map_service_arn: str | None,
-    declared_service_name: str | None,
     region: str | None = None,
 ) -> Plan:
     """Plan the one UpdateService (or none) that makes the ECS service's discovery equal the spec.
 
     `namespace_*` name the resource's Cloud Map namespace (Service Connect uses it);
     `cloud_map_service_arn` is the resource's Cloud Map service (the registry target), None while
-    not created; `declared_service_name` is `spec.service.name` (None without `service`);
-    `region` is the operator's region for the resource, used when no ARN tells the cluster's.
+    not created; `region` is the operator's region for the resource, used when no ARN tells the
+    cluster's. The shape of `spec` (names, registry fields, client aliases) was checked against
+    the CRD when the resource was parsed (model/schema.py); only what needs AWS is checked here.
     """
-    checked = _static_checks(spec, declared_service_name)
-    if not checked.in_sync:
-        return checked
     where = f"{spec.cluster}/{spec.service}"
     if observed is None or observed.status != STATUS_ACTIVE:
         state = "does not exist" if observed is None else f"is {observed.status}"

@@ -352,7 +352,6 @@ class Reconciler:
                         namespace_name=ns_name,
                         namespace_arn=ns.arn if ns else None,
                         cloud_map_service_arn=ids.get("serviceArn"),
-                        declared_service_name=spec.service.name if spec.service else None,
                         region=region,
                     )
                 )
