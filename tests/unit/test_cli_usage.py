@@ -146,3 +146,24 @@ def test_manifest_errors_come_before_the_region_check(
     err = capsys.readouterr().err
     assert "spec.type" in err
     assert "region" not in err
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["run", "plan", "apply", "delete", "refresh", "completion", "demo", "emulator"],
+)
+def test_every_verb_has_examples(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    text = help_text(command, capsys)
+    examples = text.partition("examples: ")[2]
+    assert f"sd-operator {command}" in examples, text
+
+
+def test_version_and_completion(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith("sd-operator ")
+    assert main(["completion", "bash"]) == 0
+    script = capsys.readouterr().out
+    assert "refresh" in script
+    assert "--from-cluster" in script

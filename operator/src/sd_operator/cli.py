@@ -383,6 +383,16 @@ def run_refresh(args: argparse.Namespace) -> int:
 
 
 EXAMPLES = {
+    "run": """examples:
+  sd-operator run --region us-east-1 --cluster-name prod-eks -n payments -n 'team-*'
+  sd-operator run -A --peering sd-operator --liveness http://0.0.0.0:8080/healthz""",
+    "demo": """examples:
+  sd-operator demo                 # operator on a local control plane (free ports)
+  CONTROL_PLANE_DIR=/tmp/cp sd-operator demo
+  sd-operator demo --no-cluster    # the CLI alone""",
+    "emulator": """examples:
+  sd-operator emulator --port 0 --seed-demo
+  sd-operator apply -f examples/myapp --aws-endpoint-url http://127.0.0.1:5000""",
     "plan": """examples:
   sd-operator plan -f examples/myapp
   sd-operator plan -f k8s/ -o markdown > plan.md      # a pull-request comment
@@ -435,6 +445,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the operator: watch CloudMapNamespace and ServiceDiscovery resources "
         "in the current Kubernetes cluster (kubeconfig, or the pod's service account) and keep "
         "AWS Cloud Map and ECS equal to them, correcting or reporting drift.",
+        epilog=EXAMPLES["run"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_common_flags(run)
     scope = run.add_mutually_exclusive_group()
@@ -614,6 +626,8 @@ def _parser() -> argparse.ArgumentParser:
         "examples/myapp expects, apply the examples, change things behind sd-operator's back, "
         "show the drift and correct it, then delete. Runs the operator on a local Kubernetes "
         "control plane, or with --no-cluster only the CLI (plan / apply / delete).",
+        epilog=EXAMPLES["demo"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument(
         "--no-cluster",
@@ -628,6 +642,8 @@ def _parser() -> argparse.ArgumentParser:
         "asynchronous Cloud Map operations, pagination, faults) on a loopback address until "
         "interrupted, and print its endpoint for --aws-endpoint-url. Needs the 'emulator' "
         "extra.",
+        epilog=EXAMPLES["emulator"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     emulator.add_argument("--host", default="127.0.0.1", help="a loopback address")
     emulator.add_argument("--port", type=int, default=5000, help="0: any free port")
