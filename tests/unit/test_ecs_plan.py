@@ -716,7 +716,7 @@ def starting_points(draw: st.DrawFn) -> ObservedEcsService:
     )
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])  # examples: tests/conftest.py profile
 @given(
     data=st.data(),
     start=starting_points(),
