@@ -163,3 +163,23 @@ def test_a_cli_plan_over_many_resources_lists_once(
     calls = emulator.calls()
     assert calls["servicediscovery:ListNamespaces"] == 1
     assert calls["ecs:DescribeServices"] == math.ceil(len(resources) / 10)
+
+
+def test_a_sweep_of_resources_with_recorded_ids_still_lists_once(
+    emulator: Emulator, world: tuple[Reconciler, list[Resource]]
+) -> None:
+    """Ids in status are read through the snapshot's lists: no GetNamespace or GetService per
+    resource while the listed namespace and services hold them."""
+    reconciler, resources = world
+    statuses = [
+        {**STEADY, **reconciler.step(res, STEADY, namespace=NS).status} for res in resources
+    ]
+    assert all(s.get("serviceId") and s.get("namespaceId") for s in statuses)
+    emulator.reset_calls()
+    for res, status in zip(resources, statuses, strict=True):
+        assert reconciler.step(res, status, namespace=NS, cached=True).outcome is Outcome.IN_SYNC
+    calls = emulator.calls()
+    assert calls["servicediscovery:ListNamespaces"] == 1
+    assert calls["servicediscovery:ListServices"] == math.ceil(len(resources) / emulator.page_size)
+    assert calls.get("servicediscovery:GetNamespace", 0) == 0
+    assert calls.get("servicediscovery:GetService", 0) == 0

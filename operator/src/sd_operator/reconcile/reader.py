@@ -138,37 +138,43 @@ class Snapshot:
         for key in [k for k in self._namespace_tags if k[0] == region]:
             del self._namespace_tags[key]
 
+    def _listed_namespaces(self, region: str) -> dict[str, ObservedNamespace]:
+        """The region's namespaces by name, listed once per interval (call with the lock)."""
+        cached = self._namespaces.get(region)
+        if cached is None or not self._fresh(cached[0]):
+            self._forget_namespaces(region)
+            listed = self._adapters.cloudmap(region).list_namespaces()
+            cached = (self._clock(), {n.name: n for n in listed})
+            self._namespaces[region] = cached
+        return cached[1]
+
+    def _tagged(self, region: str, found: ObservedNamespace) -> ObservedNamespace:
+        key = (region, found.arn)
+        if key not in self._namespace_tags:
+            # Every ServiceDiscovery checks its namespace's owner: read its tags once a
+            # snapshot, not once per service.
+            self._namespace_tags[key] = self._adapters.cloudmap(region).tags(found.arn)
+        return replace(found, tags=self._namespace_tags[key])
+
     def find_namespace(
         self, region: str, name: str, *, with_tags: bool
     ) -> ObservedNamespace | None:
         with self._lock:
-            cached = self._namespaces.get(region)
-            if cached is None or not self._fresh(cached[0]):
-                self._forget_namespaces(region)
-                listed = self._adapters.cloudmap(region).list_namespaces()
-                cached = (self._clock(), {n.name: n for n in listed})
-                self._namespaces[region] = cached
-            found = cached[1].get(name)
+            found = self._listed_namespaces(region).get(name)
             if found is None or not with_tags:
                 return found
-            key = (region, found.arn)
-            if key not in self._namespace_tags:
-                # Every ServiceDiscovery checks its namespace's owner: read its tags once a
-                # snapshot, not once per service.
-                self._namespace_tags[key] = self._adapters.cloudmap(region).tags(found.arn)
-            return replace(found, tags=self._namespace_tags[key])
+            return self._tagged(region, found)
 
     def get_namespace(
         self, region: str, namespace_id: str, *, with_tags: bool
     ) -> ObservedNamespace | None:
-        """From the region's listed namespaces when it is there; otherwise GetNamespace, whose
-        NotFound alone says it is gone (a list is no proof)."""
+        """From the region's listed namespaces when it is there (one list for the whole
+        sweep); otherwise GetNamespace, whose NotFound alone says it is gone."""
         with self._lock:
-            cached = self._namespaces.get(region)
-            listed = cached[1].values() if cached is not None and self._fresh(cached[0]) else ()
-            name = next((n.name for n in listed if n.id == namespace_id), None)
-        if name is not None:
-            return self.find_namespace(region, name, with_tags=with_tags)
+            listed = self._listed_namespaces(region).values()
+            found = next((n for n in listed if n.id == namespace_id), None)
+            if found is not None:
+                return self._tagged(region, found) if with_tags else found
         return self._adapters.cloudmap(region).get_namespace(namespace_id, with_tags=with_tags)
 
     def hosted_zone_vpcs(self, region: str, hosted_zone_id: str) -> frozenset[str]:
