@@ -104,7 +104,9 @@ def _service(namespace: str, name: str) -> JSON:
 def _unhandled(kubectl: Kubectl, namespace: str, name: str) -> bool:
     obj = kubectl.get(DISCOVERIES, name, namespace)
     assert obj is not None
-    return not obj.get("status") and not obj["metadata"].get("finalizers")
+    # the CRD defaults status to {observedGeneration: 0}: untouched means no conditions
+    status = obj.get("status") or {}
+    return not status.get("conditions") and not obj["metadata"].get("finalizers")
 
 
 def test_peering_same_priority_nobody_acts_until_one_dies(
