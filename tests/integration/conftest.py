@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from sd_operator.aws.budget import BUDGETS
 from sd_operator.emulator import Emulator
 from sd_operator.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 
@@ -14,6 +15,9 @@ from sd_operator.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 os.environ.setdefault("AWS_ACCESS_KEY_ID", DUMMY_ACCESS_KEY)
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET_KEY)
 os.environ.pop("AWS_PROFILE", None)
+# AWS's rates would make the suite wait on its own budget; tests that are about the budget
+# configure their own.
+BUDGETS.configure({}, scale=100.0)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, TextIO
 
 from sd_operator import logs
+from sd_operator.aws.budget import BUDGETS
 from sd_operator.aws.errors import AwsError
 from sd_operator.kube import KIND_NAMES
 from sd_operator.metrics import package_version
@@ -648,6 +649,13 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--host", default="127.0.0.1", help="a loopback address")
     emulator.add_argument("--port", type=int, default=5000, help="0: any free port")
     emulator.add_argument(
+        "--page-size",
+        type=int,
+        default=0,
+        help="cap every list page at this many items, to exercise pagination with few "
+        "resources (default 0: AWS's page sizes)",
+    )
+    emulator.add_argument(
         "--seed-demo",
         action="store_true",
         help="create the ECS side of examples/myapp (cluster 'production', services "
@@ -690,7 +698,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "emulator":
         from sd_operator.emulator import serve
 
-        serve(args.host, args.port, seed_demo=args.seed_demo)
+        serve(args.host, args.port, page_size=args.page_size, seed_demo=args.seed_demo)
         return EXIT_OK
     if args.command == "demo":
         from sd_operator.demo import run_demo
@@ -720,6 +728,7 @@ def _settings(
         print(f"error: {exc}", file=sys.stderr)
         return None
     logs.configure(settings.log_format, settings.log_level)
+    BUDGETS.configure(settings.aws_rates, settings.aws_rate_scale)
     return settings
 
 

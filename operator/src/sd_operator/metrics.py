@@ -53,6 +53,51 @@ BUILD_INFO.labels(
 ).set(1)
 
 
+# AWS calls, per attempt (botocore retries count once each); api is "service:Action".
+AWS_CALLS = Counter(
+    "sd_operator_aws_calls_total",
+    "AWS API requests by API and outcome (ok, throttled, error)",
+    ["api", "outcome"],
+)
+AWS_CALL_SECONDS = Histogram(
+    "sd_operator_aws_call_seconds",
+    "Latency of one AWS API request (after its budget token was granted)",
+    ["api"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+AWS_BUDGET_WAIT = Histogram(
+    "sd_operator_aws_budget_wait_seconds",
+    "Time an AWS request waited for a token of its API budget",
+    ["api"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+AWS_BUDGET_RATE = Gauge(
+    "sd_operator_aws_budget_rate",
+    "Current allowed request rate of an API budget (requests/s, after throttling cuts)",
+    ["api"],
+)
+
+# The drift sweep: one per interval over every resource.
+SWEEP_SECONDS = Histogram(
+    "sd_operator_sweep_seconds",
+    "Duration of one drift sweep (account read plus every resource's step)",
+    buckets=(0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0),
+)
+SWEEP_READ_SECONDS = Histogram(
+    "sd_operator_sweep_read_seconds",
+    "Duration of the account read that starts a drift sweep",
+    buckets=(0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0),
+)
+SWEEP_RESOURCES = Gauge(
+    "sd_operator_sweep_resources", "Resources stepped by the last drift sweep", ["kind"]
+)
+STATUS_WRITES = Counter(
+    "sd_operator_status_writes_total",
+    "Status patches the drift sweep sent to the API server, by why (change or heartbeat)",
+    ["kind", "reason"],
+)
+
+
 class ResourceConditions(Collector):
     """sd_operator_resources{kind, condition, status}: how many resources this replica
     reconciles have each condition in each status, from the conditions it last wrote."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import get_args
 
+from sd_operator.aws.budget import Rate, parse_rates
 from sd_operator.logs import LogFormat
 from sd_operator.model.schema import region_pattern
 
@@ -23,6 +24,10 @@ class Settings:
     cluster_name: str
     log_format: LogFormat
     log_level: str
+    # Overrides of the AWS API budget's default rates (docs/aws-budget.md), and a factor for
+    # all of them (an account the operator has to itself, or shares with more tools).
+    aws_rates: dict[str, Rate] = field(default_factory=dict)
+    aws_rate_scale: float = 1.0
 
 
 def add_common_flags(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +45,22 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("SD_OPERATOR_CLUSTER_NAME", "default"),
         help="identity of this cluster in ownership tags, so two clusters sharing an AWS account "
         "never touch each other's resources (env SD_OPERATOR_CLUSTER_NAME; default: default)",
+    )
+    parser.add_argument(
+        "--aws-rate",
+        action="append",
+        default=[],
+        metavar="SERVICE:API=RATE[/BURST]",
+        help="requests per second (and burst) the AWS API budget allows for an API, e.g. "
+        "servicediscovery:ListServices=4 or ecs:*=10/40; repeatable, comma lists accepted "
+        "(env SD_OPERATOR_AWS_RATES; defaults: docs/aws-budget.md)",
+    )
+    parser.add_argument(
+        "--aws-rate-scale",
+        type=float,
+        default=None,
+        help="multiply every AWS API budget rate by this factor "
+        "(env SD_OPERATOR_AWS_RATE_SCALE; default: 1)",
     )
     parser.add_argument(
         "--log-format",
@@ -81,10 +102,25 @@ def from_args(
         raise SettingsError(
             f"--cluster-name {args.cluster_name!r} must be 1-128 characters usable in an AWS tag"
         )
+    try:
+        rate_text = ",".join([os.environ.get("SD_OPERATOR_AWS_RATES", ""), *args.aws_rate])
+        aws_rates = parse_rates(rate_text)
+    except ValueError as exc:
+        raise SettingsError(f"--aws-rate {exc}") from exc
+    scale = args.aws_rate_scale
+    if scale is None:
+        try:
+            scale = float(os.environ.get("SD_OPERATOR_AWS_RATE_SCALE") or 1.0)
+        except ValueError as exc:
+            raise SettingsError(f"SD_OPERATOR_AWS_RATE_SCALE: {exc}") from exc
+    if not scale > 0:
+        raise SettingsError(f"--aws-rate-scale must be > 0, got {scale}")
     return Settings(
         region=region,
         endpoint_url=endpoint,
         cluster_name=args.cluster_name,
         log_format=args.log_format,
         log_level=args.log_level,
+        aws_rates=aws_rates,
+        aws_rate_scale=scale,
     )

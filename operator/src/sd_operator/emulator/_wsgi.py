@@ -30,6 +30,7 @@ JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIXES = {
     "Route53AutoNaming_v20170314": "servicediscovery",
     "AmazonEC2ContainerServiceV20141113": "ecs",
+    "ResourceGroupsTaggingAPI_20170126": "tagging",
 }
 # REST protocol services the layer names calls of (SigV4 signing name -> botocore service): the
 # action comes from matching the method and path against botocore's model of the service.

@@ -8,9 +8,12 @@ hook reproduces.
 from __future__ import annotations
 
 import copy
+import json
 import uuid
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from moto.route53.models import FakeZone, route53_backends
 from moto.servicediscovery.models import (
@@ -87,10 +90,10 @@ def _epoch(text: str) -> float:
 
 
 def _apply_filters(
-    items: list[JSON],
+    items: list[Any],
     filters: list[JSON],
-    fields: dict[str, Callable[[JSON], str | None]],
-) -> list[JSON]:
+    fields: Mapping[str, Callable[[Any], str | None]],
+) -> list[Any]:
     """AWS: "If you specify more than one filter, [an item] must match all filters"."""
     kept = items
     for flt in filters:
@@ -617,10 +620,10 @@ class CloudMapLayer:
     def _list(
         self,
         call: Call,
-        items: list[JSON],
+        items: Sequence[Any],
         key: str,
-        fields: dict[str, Callable[[JSON], str | None]],
-        render: Callable[[JSON], JSON] = lambda i: i,
+        fields: Mapping[str, Callable[[Any], str | None]],
+        render: Callable[[Any], JSON] = lambda i: i,
     ) -> Reply:
         max_results = call.body.get("MaxResults")
         try:
@@ -648,10 +651,9 @@ class CloudMapLayer:
             return reply
         b = backend(call)
         items: list[JSON] = reply.json().get("Namespaces") or []
+        counts = Counter(s.namespace_id for s in b.services.values())
         for item in items:
-            item["ServiceCount"] = sum(
-                1 for s in b.services.values() if s.namespace_id == item["Id"]
-            )
+            item["ServiceCount"] = counts[item["Id"]]
         fields: dict[str, Callable[[JSON], str | None]] = {
             "TYPE": lambda i: i.get("Type"),
             "NAME": lambda i: i.get("Name"),
@@ -663,19 +665,20 @@ class CloudMapLayer:
 
     def list_services(self, call: Call, forward: Forward) -> Reply:
         """As list_namespaces; the NAMESPACE_ID filter keeps the services of one namespace
-        (moto returns every service of the region). Adds InstanceCount like AWS."""
-        reply = forward({})
-        if not reply.ok:
-            return reply
+        (moto returns every service of the region). Adds InstanceCount like AWS. Read from
+        moto's state directly and rendered one page at a time: moto renders every service of
+        the region for each page, which made the emulator's cost per page grow with N."""
         b = backend(call)
-        items: list[JSON] = reply.json().get("Services") or []
-        for item in items:
-            service: Service | None = b.services.get(item["Id"])
-            item["InstanceCount"] = len(service.instances) if service else 0
-        fields: dict[str, Callable[[JSON], str | None]] = {
-            "NAMESPACE_ID": lambda i: i.get("NamespaceId"),
+
+        def render(service: Service) -> JSON:
+            item: JSON = json.loads(json.dumps(service.to_json(), default=str))
+            item["InstanceCount"] = len(service.instances)
+            return item
+
+        fields: dict[str, Callable[[Any], str | None]] = {
+            "NAMESPACE_ID": lambda s: s.namespace_id,
         }
-        return self._list(call, items, "Services", fields)
+        return self._list(call, list(b.services.values()), "Services", fields, render)
 
     def list_instances(self, call: Call, forward: Forward) -> Reply:
         """Pages of at most min(page_size, MaxResults) instances (moto pages only on

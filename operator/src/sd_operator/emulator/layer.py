@@ -52,6 +52,7 @@ from .cloudmap import CloudMapLayer
 from .ecs import EcsLayer
 from .faults import FaultRule, Faults
 from .operations import FailRule, Hold, OperationTracker
+from .tagging import TaggingLayer
 
 log = logging.getLogger(__name__)
 CONTROL_PREFIX = "/_emulator/"
@@ -75,10 +76,16 @@ class FidelityLayer:
         self.operations = OperationTracker()
         self.cloudmap = CloudMapLayer(self.operations, page_size)
         self.ecs = EcsLayer(page_size)
+        self.tagging = TaggingLayer(page_size)
         self._reset_backend = reset_backend
         self._lock = threading.RLock()  # one moto call (and its corrections) at a time
         self._handlers: dict[str, Handler] = {}
-        for service, layer in (("servicediscovery", self.cloudmap), ("ecs", self.ecs)):
+        layers: tuple[tuple[str, CloudMapLayer | EcsLayer | TaggingLayer], ...] = (
+            ("servicediscovery", self.cloudmap),
+            ("ecs", self.ecs),
+            ("tagging", self.tagging),
+        )
+        for service, layer in layers:
             for action, handler in layer.handlers().items():
                 self._handlers[f"{service}:{action}"] = handler
 

@@ -12,13 +12,9 @@ from typing import Any
 
 from moto.core.base_backend import BackendDict, backend_lock
 from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
-from werkzeug.serving import BaseWSGIServer, make_server
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+from ._http import KeepAliveServer
 from .clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from .layer import FidelityLayer, configure_operations, fault_rule
 from .seed import CLUSTER, DEMO_SERVICES, seed_demo_ecs
@@ -56,13 +52,6 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-class _QuietHandler(MotoRequestHandler):
-    """moto's request handler without a log line per request (errors are still logged)."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return None
-
-
 class Emulator:
     """moto server on loopback with the fidelity layer in front of it.
 
@@ -71,12 +60,15 @@ class Emulator:
     """
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, *, page_size: int = 2, seed: int = 0
+        self, host: str = "127.0.0.1", port: int = 0, *, page_size: int = 0, seed: int = 0
     ) -> None:
+        """`page_size` 0 answers list calls with AWS's page sizes (Cloud Map and the Tagging
+        API 100, ECS 10 unless maxResults asks for up to 100); a positive value caps every page
+        at that many items, a test setting to exercise pagination with few resources."""
         if not _is_loopback(host):
             raise ValueError(f"the emulator listens on loopback only, not {host!r}")
-        if page_size < 1:
-            raise ValueError("page_size must be >= 1")
+        if page_size < 0:
+            raise ValueError("page_size must be >= 0 (0: AWS's page sizes)")
         self._host = host
         self._port = port
         self._account_id = _next_account_id()
@@ -87,7 +79,7 @@ class Emulator:
             seed=seed,
             reset_backend=lambda: _reset_account(self._account_id),
         )
-        self._server: BaseWSGIServer | None = None
+        self._server: KeepAliveServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -96,9 +88,7 @@ class Emulator:
         """Listen and serve in a daemon thread; returns the endpoint URL."""
         if self._server is not None:
             return self.endpoint_url
-        server = make_server(
-            self._host, self._port, self._layer, threaded=True, request_handler=_QuietHandler
-        )
+        server = KeepAliveServer(self._host, self._port, self._layer)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, name=f"sd-emulator-{server.port}", daemon=True
@@ -145,10 +135,11 @@ class Emulator:
 
     @page_size.setter
     def page_size(self, value: int) -> None:
-        if value < 1:
-            raise ValueError("page_size must be >= 1")
+        if value < 0:
+            raise ValueError("page_size must be >= 0 (0: AWS's page sizes)")
         self._layer.cloudmap.page_size = value
         self._layer.ecs.page_size = value
+        self._layer.tagging.page_size = value
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -243,7 +234,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 0,
     *,
-    page_size: int = 2,
+    page_size: int = 0,
     seed: int = 0,
     seed_demo: bool = False,
 ) -> None:
