@@ -124,7 +124,7 @@ def _demo(use_cluster: bool) -> int:
     from sd_operator.emulator.seed import CLUSTER, seed_demo_ecs
 
     _seed_and_env()
-    with Emulator(page_size=2) as emu:
+    with Emulator() as emu:
         endpoint = emu.endpoint_url
         _banner(f"AWS emulator (moto + fidelity layer) at {endpoint}")
         seed_demo_ecs(endpoint, REGION)
