@@ -33,6 +33,8 @@ def test_throttled_calls_are_counted_and_slow_the_api_for_everyone(emulator: Emu
     assert _calls("ok") - before_ok == 1
     assert budget.current_rate(API) < rate
     seconds = REGISTRY.get_sample_value("sd_operator_aws_call_seconds_count", {"api": API})
-    assert seconds is not None and seconds >= 3
+    assert seconds is not None
+    assert seconds >= 3
     gauge = REGISTRY.get_sample_value("sd_operator_aws_budget_rate", {"api": API})
-    assert gauge is not None and gauge < rate
+    assert gauge is not None
+    assert gauge < rate

@@ -1,9 +1,10 @@
-"""The drift sweep's shared snapshot: batched reads for many resources, and never trusted to
-act on without a fresh read."""
+"""The account view the drift sweep reads once per interval: batched reads for all resources,
+never trusted to act on without a fresh read by id; creates that read no other service's tags."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ from sd_operator.model.spec import (
     ServiceDiscoverySpec,
 )
 from sd_operator.reconcile.converge import converge
-from sd_operator.reconcile.reconciler import Outcome, Reconciler
+from sd_operator.reconcile.reconciler import Outcome, Reconciler, merge_status
 
 REGION = "us-east-1"
 CLUSTER = "sweep"
@@ -59,100 +60,160 @@ def seed_ecs(endpoint: str, names: list[str]) -> None:
         ecs.create_service(cluster=CLUSTER, serviceName=name, taskDefinition=task, desiredCount=1)
 
 
+World = tuple[Reconciler, list[Resource], dict[str, dict[str, Any]]]
+CLOUD_MAP_READS = ("servicediscovery:GetService", "servicediscovery:GetNamespace")
+WRITES = ("servicediscovery:CreateService", "servicediscovery:UpdateService", "ecs:UpdateService")
+
+
+def steady(status: dict[str, Any]) -> dict[str, Any]:
+    return {**status, **STEADY}
+
+
 @pytest.fixture
-def world(emulator: Emulator) -> tuple[Reconciler, list[Resource]]:
+def world(emulator: Emulator) -> World:
     names = [f"svc-{i:02d}" for i in range(23)]
     seed_ecs(emulator.endpoint_url, names)
     reconciler = Reconciler(REGION, emulator.endpoint_url, "sweep-test", snapshot_ttl=60)
     ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
     converge(reconciler, ns, None, deleting=False, timeout=30)
     resources = [discovery(n) for n in names]
+    statuses = {}
     for res in resources:
         done = converge(reconciler, res, NS, deleting=False, timeout=30)
         assert done.last is not None
         assert done.last.outcome is Outcome.IN_SYNC, done.last.message
-    return reconciler, resources
+        statuses[res.identity.name] = steady(done.status)
+    return reconciler, resources, statuses
 
 
-def test_a_sweep_lists_and_describes_once_for_all_resources(
-    emulator: Emulator, world: tuple[Reconciler, list[Resource]]
-) -> None:
-    reconciler, resources = world
+def test_a_sweep_reads_the_account_once_for_all_resources(emulator: Emulator, world: World) -> None:
+    reconciler, resources, statuses = world
     emulator.reset_calls()
+    reconciler.view.refresh(REGION)
     for res in resources:
-        result = reconciler.step(res, STEADY, namespace=NS, cached=True)
+        result = reconciler.step(res, statuses[res.identity.name], namespace=NS, cached=True)
         assert result.outcome is Outcome.IN_SYNC
+        assert not result.performed
     calls = emulator.calls()
     pages = math.ceil(len(resources) / emulator.page_size)
     assert calls["servicediscovery:ListNamespaces"] == 1
     assert calls["servicediscovery:ListServices"] == pages
-    # Every resource was observed once before (at creation), so the first describe of the
-    # sweep carries all of them, ten per call.
+    # namespace + 23 services carry our cluster tag: one tag:GetResources page per 2 (test size)
+    assert calls["tagging:GetResources"] == math.ceil((len(resources) + 1) / emulator.page_size)
     assert calls["ecs:DescribeServices"] == math.ceil(len(resources) / 10)
-    assert calls.get("ecs:UpdateService", 0) == 0
+    assert calls.get("servicediscovery:ListTagsForResource", 0) == 0
+    assert not any(calls.get(api) for api in CLOUD_MAP_READS + WRITES)
 
 
-def test_fresh_reads_cost_a_list_per_resource(
-    emulator: Emulator, world: tuple[Reconciler, list[Resource]]
-) -> None:
-    reconciler, resources = world
+def test_acting_reads_by_id_never_a_list_per_resource(emulator: Emulator, world: World) -> None:
+    reconciler, resources, statuses = world
     emulator.reset_calls()
     for res in resources:
-        assert reconciler.step(res, STEADY, namespace=NS).outcome is Outcome.IN_SYNC
+        outcome = reconciler.step(res, statuses[res.identity.name], namespace=NS).outcome
+        assert outcome is Outcome.IN_SYNC
     calls = emulator.calls()
-    assert calls["servicediscovery:ListNamespaces"] >= len(resources)
+    assert calls["servicediscovery:GetService"] == len(resources)
+    assert calls["servicediscovery:ListTagsForResource"] == len(resources)  # its own tags only
+    assert calls.get("servicediscovery:ListServices", 0) == 0
+    assert calls.get("servicediscovery:ListNamespaces", 0) == 0  # from the view
     assert calls["ecs:DescribeServices"] == len(resources)
 
 
-def test_drift_seen_in_the_snapshot_is_confirmed_fresh_and_corrected(
-    emulator: Emulator, world: tuple[Reconciler, list[Resource]]
+def test_creates_read_no_other_services_tags(emulator: Emulator) -> None:
+    """main read every service's tags of the namespace twice per create (about 0.87 x N^2 tag
+    reads for a cold start); now a create is CreateService, GetService and its own tags."""
+    names = [f"new-{i:02d}" for i in range(12)]
+    reconciler = Reconciler(REGION, emulator.endpoint_url, "sweep-test", snapshot_ttl=60)
+    ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
+    converge(reconciler, ns, None, deleting=False, timeout=30)
+    emulator.page_size = 0  # AWS's page sizes: the view's lists are one page each here
+    emulator.reset_calls()
+    for name in names:
+        res = discovery(name)
+        res = Resource(res.identity, replace(res.spec, ecs=None))  # Cloud Map only
+        done = converge(reconciler, res, NS, deleting=False, timeout=30)
+        assert done.last is not None
+        assert done.last.outcome is Outcome.IN_SYNC, done.last
+    calls = emulator.calls()
+    assert calls["servicediscovery:CreateService"] == len(names)
+    assert calls["servicediscovery:ListTagsForResource"] <= len(names) + 1
+    per_resource = (sum(calls.values()) - calls.get("servicediscovery:GetOperation", 0)) / len(
+        names
+    )
+    assert per_resource <= 3.5, calls
+
+
+def test_without_the_tagging_api_tags_are_read_per_arn_once_per_interval(
+    emulator: Emulator, world: World
 ) -> None:
-    reconciler, resources = world
+    reconciler, resources, statuses = world
+    emulator.inject("tagging:GetResources", error="AccessDeniedException", status=400)
+    emulator.reset_calls()
+    reconciler.view.refresh(REGION)
+    for res in resources:
+        result = reconciler.step(res, statuses[res.identity.name], namespace=NS, cached=True)
+        assert result.outcome is Outcome.IN_SYNC
+    calls = emulator.calls()
+    assert calls["servicediscovery:ListTagsForResource"] == len(resources) + 1
+    assert not any(calls.get(api) for api in CLOUD_MAP_READS + WRITES)
+
+
+def test_drift_seen_in_the_view_is_confirmed_by_id_and_corrected(
+    emulator: Emulator, world: World
+) -> None:
+    reconciler, resources, statuses = world
     sd = client("servicediscovery", emulator.endpoint_url, REGION)
     target = resources[5]
-    for res in resources:  # fill the snapshot
-        reconciler.step(res, STEADY, namespace=NS, cached=True)
-    assert target.spec.service is not None  # type: ignore[union-attr]
-    ns_id = next(n["Id"] for n in sd.list_namespaces()["Namespaces"] if n["Name"] == NS.name)
-    listed: list[Any] = []
-    for page in sd.get_paginator("list_services").paginate(
-        Filters=[{"Name": "NAMESPACE_ID", "Values": [ns_id], "Condition": "EQ"}]
-    ):
-        listed += page["Services"]
-    service_id = next(s["Id"] for s in listed if s["Name"] == target.identity.name)
+    status = statuses[target.identity.name]
     sd.update_service(
-        Id=service_id, Service={"DnsConfig": {"DnsRecords": [{"Type": "A", "TTL": 300}]}}
+        Id=status["serviceId"], Service={"DnsConfig": {"DnsRecords": [{"Type": "A", "TTL": 300}]}}
     )
-    reconciler.snapshot.invalidate(REGION)  # the next interval's snapshot
+    reconciler.view.refresh(REGION)  # the next interval's read
+    emulator.reset_calls()
 
-    result = reconciler.step(target, STEADY, namespace=NS, cached=True)
+    result = reconciler.step(target, status, namespace=NS, cached=True)
 
     assert [c.field for c in result.drift] == ["service.dns.records[0].ttl"]
     assert result.performed
+    calls = emulator.calls()
+    assert calls["servicediscovery:GetService"] >= 1  # confirmed by id before the write
+    assert calls["servicediscovery:UpdateService"] == 1
 
 
-def test_a_stale_snapshot_never_creates_a_twin(emulator: Emulator) -> None:
+def test_a_stale_view_never_creates_a_twin(emulator: Emulator) -> None:
     seed_ecs(emulator.endpoint_url, ["late"])
     sweeper = Reconciler(REGION, emulator.endpoint_url, "sweep-test", snapshot_ttl=60)
     writer = Reconciler(REGION, emulator.endpoint_url, "sweep-test")
     ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
     converge(writer, ns, None, deleting=False, timeout=30)
     late = discovery("late")
-    assert sweeper.step(late, {}, namespace=NS, cached=True).outcome  # snapshot: no service yet
-    sweeper.snapshot.invalidate("eu-west-1")  # other regions only: ours stays stale
-    converge(writer, late, NS, deleting=False, timeout=30)
+    sweeper.view.refresh(REGION)  # no service yet
+    done = converge(writer, late, NS, deleting=False, timeout=30)
     emulator.reset_calls()
 
+    # status lost its ids: the stale view says "absent", AWS says it exists.
     result = sweeper.step(late, STEADY, namespace=NS, cached=True)
+    for _ in range(3):
+        if result.outcome is Outcome.IN_SYNC:
+            break
+        result = sweeper.step(late, steady(merge_status(STEADY, result)), namespace=NS)
 
-    assert result.outcome is Outcome.IN_SYNC
-    assert emulator.calls().get("servicediscovery:CreateService", 0) == 0
+    assert result.outcome is Outcome.IN_SYNC, result
+    assert merge_status(STEADY, result)["serviceId"] == done.status["serviceId"]
+    services = sd_services(emulator)
+    assert [s["Name"] for s in services].count("late") == 1
 
 
-def test_a_cli_plan_over_many_resources_lists_once(
-    emulator: Emulator, world: tuple[Reconciler, list[Resource]]
-) -> None:
-    _, resources = world
+def sd_services(emulator: Emulator) -> list[Any]:
+    sd = client("servicediscovery", emulator.endpoint_url, REGION)
+    listed: list[Any] = []
+    for page in sd.get_paginator("list_services").paginate():
+        listed += page["Services"]
+    return listed
+
+
+def test_a_cli_plan_over_many_resources_lists_once(emulator: Emulator, world: World) -> None:
+    _, resources, _ = world
     fresh = Reconciler(REGION, emulator.endpoint_url, "sweep-test")
     emulator.reset_calls()
 

@@ -1,29 +1,49 @@
-"""How a step reads AWS: fresh for every step, or from a snapshot shared by the drift sweep.
+"""How a step reads AWS: from the account view the drift sweep reads once per interval, or
+fresh (by id) before anything is changed.
 
-The sweep visits every resource each resync interval. Reading fresh would cost each resource its
-own ListNamespaces, ListServices and DescribeServices; the snapshot makes each of those once per
-interval for all resources (DescribeServices in batches of 10 per cluster). A snapshot is only
-ever trusted to say "in sync": before anything is changed, the step reads fresh again.
+The account view (`AccountView`) holds, per region, what a few list calls show for the whole
+account: every namespace (ListNamespaces), every service with its DNS records, TTLs and health
+checks (ListServices, 100 per page, per namespace), the tags of everything the operator owns
+(tag:GetResources, 100 per page; ListTagsForResource per ARN where the Tagging API is refused),
+private namespaces' VPCs (Route 53, one zone per call) and the ECS services resources manage
+(DescribeServices, 10 per call). At N = 1,000 services that is about 25 calls per interval for
+all of them.
+
+The view is only ever trusted to say "in sync" (`ViewReader`). Anything else is read again by
+`FreshReader`: by id where an id is known (GetService / GetNamespace: only NotFound from a read by
+id proves absence), from the view only to find the id of something not yet known to the
+resource. A create that the view wrongly allows is harmless: CreatorRequestId makes a retry
+return what the first attempt created, and a name taken meanwhile is AWS's
+ServiceAlreadyExists, not a twin. Creation steps never read other services' tags: who owns what
+comes from the view's batched tag read.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.aws.ecs import EcsAdapter
+from sd_operator.aws.errors import NotFound, Terminal
 from sd_operator.aws.route53 import Route53
+from sd_operator.aws.tagging import NAMESPACE_TYPE, SERVICE_TYPE, Tagging
 from sd_operator.reconcile.ecs_plan import ObservedEcsService
 from sd_operator.reconcile.observed import ObservedNamespace, ObservedService
+from sd_operator.reconcile.ownership import CLUSTER_TAG
+
+# A namespace or service the view does not know yet (just created) is looked for again at most
+# this often, with a list of namespaces only, not a whole refresh.
+RELIST_SECONDS = 5.0
 
 
 class Reader(Protocol):
-    """find_* scan by name, for what has never been seen; their None is not proof of absence.
-    get_* read by id (with tags); their None is AWS's NotFound, the only proof that it is gone."""
+    """find_* look up by name, for what has never been seen; their None is not proof of
+    absence. get_* read by id (with tags); their None is AWS's NotFound, the only proof that it
+    is gone."""
 
     def find_namespace(
         self, region: str, name: str, *, with_tags: bool
@@ -31,6 +51,10 @@ class Reader(Protocol):
 
     def get_namespace(
         self, region: str, namespace_id: str, *, with_tags: bool
+    ) -> ObservedNamespace | None: ...
+
+    def namespace_of_service(
+        self, region: str, name: str, *, with_tags: bool
     ) -> ObservedNamespace | None: ...
 
     def hosted_zone_vpcs(self, region: str, hosted_zone_id: str) -> frozenset[str]: ...
@@ -45,6 +69,14 @@ class Reader(Protocol):
         self, region: str, service_id: str, *, namespace_id: str | None = None
     ) -> ObservedService | None: ...
 
+    def owned_service(
+        self, region: str, namespace_id: str, owner: Mapping[str, str]
+    ) -> ObservedService | None: ...
+
+    def owned_namespace(
+        self, region: str, owner: Mapping[str, str]
+    ) -> ObservedNamespace | None: ...
+
     def describe_ecs(
         self, region: str, cluster: str, service: str
     ) -> ObservedEcsService | None: ...
@@ -55,13 +87,305 @@ class Adapters:
     cloudmap: Callable[[str], CloudMap]
     ecs: Callable[[str], EcsAdapter]
     route53: Callable[[str], Route53]
+    tagging: Callable[[str], Tagging]
+
+
+@dataclass
+class _RegionView:
+    listed_at: float
+    namespaces_at: float
+    namespaces: dict[str, ObservedNamespace]  # by name
+    services: dict[tuple[str, str], ObservedService]  # by (namespace id, name)
+    service_ids: dict[str, ObservedService]
+    # ARN -> tags of what carries our cluster tag (or, without the Tagging API, what was read
+    # per ARN). An ARN that is missing has no tags we know of: confirm before acting.
+    tags: dict[str, dict[str, str]]
+    zones: dict[str, frozenset[str] | None] = field(default_factory=dict)
+
+
+def _owned(tags: Mapping[str, str], owner: Mapping[str, str]) -> bool:
+    return all(tags.get(k) == v for k, v in owner.items())
+
+
+class AccountView:
+    """The account as the last sweep read it, per region; refreshed when older than `ttl`."""
+
+    def __init__(
+        self,
+        adapters: Adapters,
+        ttl: float,
+        cluster: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._adapters = adapters
+        self._ttl = ttl
+        self._cluster = cluster
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._regions: dict[str, _RegionView] = {}
+        self._no_tagging: set[str] = set()
+        self._ecs: dict[tuple[str, str, str], tuple[float, ObservedEcsService | None]] = {}
+        # service name -> when a resource last asked for it; entries nobody asks about for a
+        # few intervals (deleted resources) leave the batch.
+        self._wanted: dict[tuple[str, str], dict[str, float]] = {}
+
+    # -- refreshing ----------------------------------------------------------------------------
+
+    def refresh(self, region: str) -> None:
+        """Read the region again: namespaces, services, tags, then the ECS services wanted."""
+        with self._lock:
+            self._regions[region] = self._read(region)
+            for key in [k for k in self._ecs if k[0] == region]:
+                del self._ecs[key]
+        for (wanted_region, cluster), names in list(self._wanted.items()):
+            if wanted_region == region and names:
+                self._describe(region, cluster)
+
+    def invalidate(self, region: str) -> None:
+        """Forget a region: the next read refreshes it."""
+        with self._lock:
+            self._regions.pop(region, None)
+            for key in [k for k in self._ecs if k[0] == region]:
+                del self._ecs[key]
+
+    def _read(self, region: str) -> _RegionView:
+        cm = self._adapters.cloudmap(region)
+        now = self._clock()
+        namespaces = {n.name: n for n in cm.list_namespaces()}
+        # ListServices summaries do not name their namespace: one filtered list per namespace
+        # (a region holds at most 50).
+        listed = [s for n in namespaces.values() for s in cm.list_services(n.id)]
+        return _RegionView(
+            listed_at=now,
+            namespaces_at=now,
+            namespaces=namespaces,
+            services={(s.namespace_id, s.name): s for s in listed},
+            service_ids={s.id: s for s in listed},
+            tags=self._read_tags(region, [*namespaces.values()], listed),
+        )
+
+    def _read_tags(
+        self,
+        region: str,
+        namespaces: list[ObservedNamespace],
+        services: list[ObservedService],
+    ) -> dict[str, dict[str, str]]:
+        if region not in self._no_tagging:
+            try:
+                return self._adapters.tagging(region).resources(
+                    (NAMESPACE_TYPE, SERVICE_TYPE), {CLUSTER_TAG: self._cluster}
+                )
+            except Terminal:
+                # No tag:GetResources permission, or an endpoint without the Tagging API: the
+                # per-ARN reads below, once per interval, for this region from now on.
+                self._no_tagging.add(region)
+        cm = self._adapters.cloudmap(region)
+        arns = [n.arn for n in namespaces] + [s.arn for s in services]
+        return {arn: cm.tags(arn) for arn in arns}
+
+    def _region(self, region: str) -> _RegionView:
+        with self._lock:
+            view = self._regions.get(region)
+            if view is None or self._clock() - view.listed_at >= self._ttl:
+                view = self._read(region)
+                self._regions[region] = view
+            return view
+
+    def _relisted_namespaces(self, region: str) -> _RegionView:
+        """A name the view lacks may have been created since: list namespaces again, at most
+        every RELIST_SECONDS (a namespace create makes every ServiceDiscovery look for it)."""
+        with self._lock:
+            view = self._region(region)
+            if self._clock() - view.namespaces_at >= RELIST_SECONDS:
+                listed = self._adapters.cloudmap(region).list_namespaces()
+                view.namespaces = {n.name: n for n in listed}
+                view.namespaces_at = self._clock()
+            return view
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def tags(self, region: str, arn: str) -> dict[str, str] | None:
+        """Tags from the batched read; None when the view has none for that ARN."""
+        return self._region(region).tags.get(arn)
+
+    def namespace_tags(self, region: str, namespace: ObservedNamespace) -> dict[str, str]:
+        """A namespace's tags: from the batched read, else read by ARN once per interval (a
+        namespace created since the last sweep, or one the Tagging API has not caught up
+        with)."""
+        view = self._region(region)
+        with self._lock:
+            if namespace.arn not in view.tags:
+                view.tags[namespace.arn] = self._adapters.cloudmap(region).tags(namespace.arn)
+            return view.tags[namespace.arn]
+
+    def namespace(self, region: str, name: str, *, relist: bool) -> ObservedNamespace | None:
+        view = self._region(region)
+        found = view.namespaces.get(name)
+        if found is None and relist:
+            found = self._relisted_namespaces(region).namespaces.get(name)
+        return found
+
+    def namespaces(self, region: str) -> list[ObservedNamespace]:
+        return list(self._region(region).namespaces.values())
+
+    def service(self, region: str, namespace_id: str, name: str) -> ObservedService | None:
+        return self._region(region).services.get((namespace_id, name))
+
+    def service_by_id(self, region: str, service_id: str) -> ObservedService | None:
+        return self._region(region).service_ids.get(service_id)
+
+    def services(self, region: str, namespace_id: str) -> list[ObservedService]:
+        view = self._region(region)
+        return [s for s in view.service_ids.values() if s.namespace_id == namespace_id]
+
+    def owned_services(
+        self, region: str, namespace_id: str, owner: Mapping[str, str]
+    ) -> list[ObservedService]:
+        view = self._region(region)
+        return [
+            s
+            for s in view.service_ids.values()
+            if s.namespace_id == namespace_id and _owned(view.tags.get(s.arn, {}), owner)
+        ]
+
+    def owned_namespaces(self, region: str, owner: Mapping[str, str]) -> list[ObservedNamespace]:
+        view = self._region(region)
+        return [n for n in view.namespaces.values() if _owned(view.tags.get(n.arn, {}), owner)]
+
+    def hosted_zone_vpcs(self, region: str, hosted_zone_id: str) -> frozenset[str]:
+        """Once per interval per zone. A zone that is gone is NotFound, as a fresh read says."""
+        view = self._region(region)
+        with self._lock:
+            if hosted_zone_id not in view.zones:
+                try:
+                    vpcs: frozenset[str] | None = self._adapters.route53(region).hosted_zone_vpcs(
+                        hosted_zone_id
+                    )
+                except NotFound:
+                    vpcs = None
+                view.zones[hosted_zone_id] = vpcs
+            found = view.zones[hosted_zone_id]
+        if found is None:
+            raise NotFound("GetHostedZone", "NoSuchHostedZone", hosted_zone_id)
+        return found
+
+    # -- ECS -----------------------------------------------------------------------------------
+
+    def want(self, region: str, cluster: str, service: str) -> None:
+        """Note a service some resource manages, so the next batch describes it too."""
+        with self._lock:
+            self._wanted.setdefault((region, cluster), {})[service] = self._clock()
+
+    def _describe(self, region: str, cluster: str) -> dict[str, ObservedEcsService | None]:
+        with self._lock:
+            now = self._clock()
+            wanted = self._wanted.setdefault((region, cluster), {})
+            for name in [n for n, asked in wanted.items() if now - asked > 3 * self._ttl]:
+                del wanted[name]
+            names = sorted(wanted)
+        described = self._adapters.ecs(region).describe(cluster, names) if names else {}
+        with self._lock:
+            for name, observed in described.items():
+                self._ecs[(region, cluster, name)] = (now, observed)
+        return described
+
+    def ecs_service(self, region: str, cluster: str, service: str) -> ObservedEcsService | None:
+        self.want(region, cluster, service)
+        with self._lock:
+            cached = self._ecs.get((region, cluster, service))
+            if cached is not None and self._clock() - cached[0] < self._ttl:
+                return cached[1]
+        return self._describe(region, cluster).get(service)
+
+
+class ViewReader:
+    """Reads for the drift sweep: everything from the account view (trusted for "in sync").
+    By id, what the view does not hold (made since it was read) is read from AWS."""
+
+    def __init__(self, view: AccountView, fresh: FreshReader) -> None:
+        self._view = view
+        self._fresh = fresh
+
+    def invalidate(self, region: str) -> None:
+        self._view.invalidate(region)
+
+    def find_namespace(
+        self, region: str, name: str, *, with_tags: bool
+    ) -> ObservedNamespace | None:
+        found = self._view.namespace(region, name, relist=False)
+        if found is None or not with_tags:
+            return found
+        return replace(found, tags=self._view.tags(region, found.arn) or {})
+
+    def get_namespace(
+        self, region: str, namespace_id: str, *, with_tags: bool
+    ) -> ObservedNamespace | None:
+        found = next((n for n in self._view.namespaces(region) if n.id == namespace_id), None)
+        if found is None:
+            return self._fresh.get_namespace(region, namespace_id, with_tags=with_tags)
+        return self.find_namespace(region, found.name, with_tags=with_tags)
+
+    def namespace_of_service(
+        self, region: str, name: str, *, with_tags: bool
+    ) -> ObservedNamespace | None:
+        return self.find_namespace(region, name, with_tags=with_tags)
+
+    def hosted_zone_vpcs(self, region: str, hosted_zone_id: str) -> frozenset[str]:
+        return self._view.hosted_zone_vpcs(region, hosted_zone_id)
+
+    def list_services(
+        self, region: str, namespace_id: str, *, settled: bool = False
+    ) -> list[ObservedService]:
+        if settled:
+            return self._fresh.list_services(region, namespace_id, settled=True)
+        return self._view.services(region, namespace_id)
+
+    def find_service(self, region: str, namespace_id: str, name: str) -> ObservedService | None:
+        found = self._view.service(region, namespace_id, name)
+        if found is None:
+            return None
+        return replace(found, tags=self._view.tags(region, found.arn) or {})
+
+    def get_service(
+        self, region: str, service_id: str, *, namespace_id: str | None = None
+    ) -> ObservedService | None:
+        found = self._view.service_by_id(region, service_id)
+        if found is None:
+            return self._fresh.get_service(region, service_id)
+        return replace(found, tags=self._view.tags(region, found.arn) or {})
+
+    def owned_service(
+        self, region: str, namespace_id: str, owner: Mapping[str, str]
+    ) -> ObservedService | None:
+        found = self._view.owned_services(region, namespace_id, owner)
+        if not found:
+            return None
+        return replace(found[0], tags=self._view.tags(region, found[0].arn) or {})
+
+    def owned_namespace(self, region: str, owner: Mapping[str, str]) -> ObservedNamespace | None:
+        found = self._view.owned_namespaces(region, owner)
+        if not found:
+            return None
+        return replace(found[0], tags=self._view.tags(region, found[0].arn) or {})
+
+    def want(self, region: str, cluster: str, service: str) -> None:
+        self._view.want(region, cluster, service)
+
+    def describe_ecs(self, region: str, cluster: str, service: str) -> ObservedEcsService | None:
+        return self._view.ecs_service(region, cluster, service)
 
 
 class FreshReader:
-    """Every read goes to AWS: change handlers, the CLI, and a sweep about to act."""
+    """Reads before acting (change handlers, the CLI, a sweep that saw a difference).
 
-    def __init__(self, adapters: Adapters) -> None:
+    What the step works on is read by id (the reconciler asks get_* for every id status
+    records); the view serves only to find the id of what a resource has not seen yet, and for
+    the namespace a ServiceDiscovery checks the owner of (one batched read for all services,
+    not two tag reads per create)."""
+
+    def __init__(self, adapters: Adapters, view: AccountView) -> None:
         self._adapters = adapters
+        self._view = view
 
     def find_namespace(
         self, region: str, name: str, *, with_tags: bool
@@ -73,6 +397,18 @@ class FreshReader:
     ) -> ObservedNamespace | None:
         return self._adapters.cloudmap(region).get_namespace(namespace_id, with_tags=with_tags)
 
+    def namespace_of_service(
+        self, region: str, name: str, *, with_tags: bool
+    ) -> ObservedNamespace | None:
+        """The namespace a ServiceDiscovery works in, and who owns it: from the view (listed
+        again when the name is missing), not two reads per step of every service. It is what
+        the step checks, not what it changes: a namespace deleted meanwhile makes CreateService
+        fail with NamespaceNotFound, which is retried."""
+        found = self._view.namespace(region, name, relist=True)
+        if found is None or not with_tags:
+            return found
+        return replace(found, tags=self._view.namespace_tags(region, found))
+
     def hosted_zone_vpcs(self, region: str, hosted_zone_id: str) -> frozenset[str]:
         return self._adapters.route53(region).hosted_zone_vpcs(hosted_zone_id)
 
@@ -82,152 +418,44 @@ class FreshReader:
         return self._adapters.cloudmap(region).list_services(namespace_id, settled=settled)
 
     def find_service(self, region: str, namespace_id: str, name: str) -> ObservedService | None:
-        return self._adapters.cloudmap(region).find_service(namespace_id, name)
+        """A service the resource has no id for: the id the view lists under that name, read
+        by id. A stale view that misses it lets a create through, which CreatorRequestId or
+        ServiceAlreadyExists (whose id the reconciler then reads) stop from making a twin; a
+        scan of every page per create would cost N/100 ListServices calls per resource."""
+        listed = self._view.service(region, namespace_id, name)
+        if listed is None:
+            return None
+        found = self._adapters.cloudmap(region).get_service(listed.id)
+        if found is None or found.namespace_id != namespace_id or found.name != name:
+            return None
+        return found
 
     def get_service(
         self, region: str, service_id: str, *, namespace_id: str | None = None
     ) -> ObservedService | None:
         return self._adapters.cloudmap(region).get_service(service_id)
 
+    def owned_service(
+        self, region: str, namespace_id: str, owner: Mapping[str, str]
+    ) -> ObservedService | None:
+        cm = self._adapters.cloudmap(region)
+        for candidate in self._view.owned_services(region, namespace_id, owner):
+            found = cm.get_service(candidate.id)
+            if (
+                found is not None
+                and found.namespace_id == namespace_id
+                and _owned(found.tags, owner)
+            ):
+                return found
+        return None
+
+    def owned_namespace(self, region: str, owner: Mapping[str, str]) -> ObservedNamespace | None:
+        cm = self._adapters.cloudmap(region)
+        for candidate in self._view.owned_namespaces(region, owner):
+            found = cm.get_namespace(candidate.id, with_tags=True)
+            if found is not None and _owned(found.tags, owner):
+                return found
+        return None
+
     def describe_ecs(self, region: str, cluster: str, service: str) -> ObservedEcsService | None:
         return self._adapters.ecs(region).describe(cluster, [service])[service]
-
-
-class Snapshot:
-    """List and describe results shared across resources for `ttl` seconds.
-
-    Tags have no batch API, so they are read per resource, fresh; so is a private namespace's
-    VPC (Route 53 GetHostedZone, one zone per call): associations can change. ECS services are
-    described together: every service any resource has asked about in a cluster goes into the
-    same DescribeServices calls (10 per call, the API's limit).
-    """
-
-    def __init__(
-        self,
-        adapters: Adapters,
-        ttl: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._adapters = adapters
-        self._ttl = ttl
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._namespaces: dict[str, tuple[float, dict[str, ObservedNamespace]]] = {}
-        # (region, ARN) -> tags; read with, and dropped with, the region's namespace list
-        self._namespace_tags: dict[tuple[str, str], dict[str, str]] = {}
-        self._services: dict[tuple[str, str], tuple[float, list[ObservedService]]] = {}
-        self._ecs: dict[tuple[str, str, str], tuple[float, ObservedEcsService | None]] = {}
-        # service name -> when a resource last asked for it; entries nobody asks about for a
-        # few intervals (deleted resources) leave the batch.
-        self._wanted: dict[tuple[str, str], dict[str, float]] = {}
-
-    def _fresh(self, stamp: float) -> bool:
-        return self._clock() - stamp < self._ttl
-
-    def invalidate(self, region: str) -> None:
-        """Forget a region after we changed something there."""
-        with self._lock:
-            self._forget_namespaces(region)
-            for listed in [k for k in self._services if k[0] == region]:
-                del self._services[listed]
-            for described in [k for k in self._ecs if k[0] == region]:
-                del self._ecs[described]
-
-    def _forget_namespaces(self, region: str) -> None:
-        self._namespaces.pop(region, None)
-        for key in [k for k in self._namespace_tags if k[0] == region]:
-            del self._namespace_tags[key]
-
-    def _listed_namespaces(self, region: str) -> dict[str, ObservedNamespace]:
-        """The region's namespaces by name, listed once per interval (call with the lock)."""
-        cached = self._namespaces.get(region)
-        if cached is None or not self._fresh(cached[0]):
-            self._forget_namespaces(region)
-            listed = self._adapters.cloudmap(region).list_namespaces()
-            cached = (self._clock(), {n.name: n for n in listed})
-            self._namespaces[region] = cached
-        return cached[1]
-
-    def _tagged(self, region: str, found: ObservedNamespace) -> ObservedNamespace:
-        key = (region, found.arn)
-        if key not in self._namespace_tags:
-            # Every ServiceDiscovery checks its namespace's owner: read its tags once a
-            # snapshot, not once per service.
-            self._namespace_tags[key] = self._adapters.cloudmap(region).tags(found.arn)
-        return replace(found, tags=self._namespace_tags[key])
-
-    def find_namespace(
-        self, region: str, name: str, *, with_tags: bool
-    ) -> ObservedNamespace | None:
-        with self._lock:
-            found = self._listed_namespaces(region).get(name)
-            if found is None or not with_tags:
-                return found
-            return self._tagged(region, found)
-
-    def get_namespace(
-        self, region: str, namespace_id: str, *, with_tags: bool
-    ) -> ObservedNamespace | None:
-        """From the region's listed namespaces when it is there (one list for the whole
-        sweep); otherwise GetNamespace, whose NotFound alone says it is gone."""
-        with self._lock:
-            listed = self._listed_namespaces(region).values()
-            found = next((n for n in listed if n.id == namespace_id), None)
-            if found is not None:
-                return self._tagged(region, found) if with_tags else found
-        return self._adapters.cloudmap(region).get_namespace(namespace_id, with_tags=with_tags)
-
-    def hosted_zone_vpcs(self, region: str, hosted_zone_id: str) -> frozenset[str]:
-        return self._adapters.route53(region).hosted_zone_vpcs(hosted_zone_id)
-
-    def list_services(
-        self, region: str, namespace_id: str, *, settled: bool = False
-    ) -> list[ObservedService]:
-        if settled:
-            return self._adapters.cloudmap(region).list_services(namespace_id, settled=True)
-        with self._lock:
-            cached = self._services.get((region, namespace_id))
-            if cached is None or not self._fresh(cached[0]):
-                listed = self._adapters.cloudmap(region).list_services(namespace_id)
-                cached = (self._clock(), listed)
-                self._services[(region, namespace_id)] = cached
-        return cached[1]
-
-    def find_service(self, region: str, namespace_id: str, name: str) -> ObservedService | None:
-        found = next((s for s in self.list_services(region, namespace_id) if s.name == name), None)
-        return self._adapters.cloudmap(region).with_tags(found) if found else None
-
-    def get_service(
-        self, region: str, service_id: str, *, namespace_id: str | None = None
-    ) -> ObservedService | None:
-        """From `namespace_id`'s listed services when it is there (the sweep's one ListServices
-        per namespace); otherwise GetService, whose NotFound alone says it is gone."""
-        cloudmap = self._adapters.cloudmap(region)
-        if namespace_id is not None:
-            listed = self.list_services(region, namespace_id)
-            found = next((s for s in listed if s.id == service_id), None)
-            if found is not None:
-                return cloudmap.with_tags(found)
-        return cloudmap.get_service(service_id)
-
-    def want(self, region: str, cluster: str, service: str) -> None:
-        """Note a service some resource manages, so the next batch describes it too."""
-        with self._lock:
-            self._wanted.setdefault((region, cluster), {})[service] = self._clock()
-
-    def describe_ecs(self, region: str, cluster: str, service: str) -> ObservedEcsService | None:
-        key = (region, cluster, service)
-        self.want(region, cluster, service)
-        with self._lock:
-            now = self._clock()
-            wanted = self._wanted[(region, cluster)]
-            cached = self._ecs.get(key)
-            if cached is not None and self._fresh(cached[0]):
-                return cached[1]
-            for name in [n for n, asked in wanted.items() if now - asked > 3 * self._ttl]:
-                del wanted[name]
-            names = sorted(wanted)
-            described = self._adapters.ecs(region).describe(cluster, names)
-            for name, observed in described.items():
-                self._ecs[(region, cluster, name)] = (now, observed)
-            return described[service]

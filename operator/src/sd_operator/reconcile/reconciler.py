@@ -15,11 +15,18 @@ from enum import StrEnum
 from typing import Any
 from uuid import uuid4
 
-from sd_operator.aws.clients import AwsConfig, cloudmap_client, ecs_client, route53_client
+from sd_operator.aws.clients import (
+    AwsConfig,
+    cloudmap_client,
+    ecs_client,
+    route53_client,
+    tagging_client,
+)
 from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.aws.ecs import EcsAdapter
 from sd_operator.aws.errors import Conflict, NotFound, Retryable, Terminal
 from sd_operator.aws.route53 import Route53
+from sd_operator.aws.tagging import Tagging
 from sd_operator.model import conditions as cond
 from sd_operator.model.spec import (
     KIND_NAMESPACE,
@@ -59,7 +66,7 @@ from sd_operator.reconcile.plan import (
     plan_service,
     plan_service_delete,
 )
-from sd_operator.reconcile.reader import Adapters, FreshReader, Reader, Snapshot
+from sd_operator.reconcile.reader import AccountView, Adapters, FreshReader, Reader, ViewReader
 from sd_operator.reconcile.render import describe_changes, performed_line, yaml_value
 
 OPERATION_POLL_SECONDS = 1.0
@@ -132,15 +139,21 @@ class Reconciler:
         self.cluster = cluster
         self._clock = clock
         self._ecs: dict[str, EcsAdapter] = {}
-        adapters = Adapters(cloudmap=self.cloudmap, ecs=self.ecs, route53=self.route53)
-        self._fresh = FreshReader(adapters)
-        self.snapshot = Snapshot(adapters, snapshot_ttl)
+        adapters = Adapters(
+            cloudmap=self.cloudmap, ecs=self.ecs, route53=self.route53, tagging=self.tagging
+        )
+        self.view = AccountView(adapters, snapshot_ttl, cluster)
+        self._fresh = FreshReader(adapters, self.view)
+        self.snapshot = ViewReader(self.view, self._fresh)
 
     def _config(self, region: str | None) -> AwsConfig:
         return AwsConfig(region or self.default_region, self.endpoint_url)
 
     def cloudmap(self, region: str | None) -> CloudMap:
         return CloudMap(cloudmap_client(self._config(region)))
+
+    def tagging(self, region: str | None) -> Tagging:
+        return Tagging(tagging_client(self._config(region)))
 
     def route53(self, region: str | None) -> Route53:
         return Route53(route53_client(self._config(region)))
@@ -159,7 +172,7 @@ class Reconciler:
         first DescribeServices batch already carries every service (10 per call)."""
         if isinstance(res.spec, ServiceDiscoverySpec) and res.spec.ecs is not None:
             region = _region(res, namespace) or self.default_region
-            self.snapshot.want(region, res.spec.ecs.cluster, res.spec.ecs.service)
+            self.view.want(region, res.spec.ecs.cluster, res.spec.ecs.service)
 
     def observe(
         self,
@@ -227,7 +240,7 @@ class Reconciler:
         else:
             if observed is None and renamed is None:
                 owner = owner_tags(identity, self.cluster)
-                renamed = self.cloudmap(region).owned_namespace(owner)
+                renamed = read.owned_namespace(region, owner)
             elif observed is not None:
                 observed = _with_vpcs(read, region, observed)
             plan = plan_namespace(spec, identity, self.cluster, observed, renamed)
@@ -273,11 +286,15 @@ class Reconciler:
         )
         ns: ObservedNamespace | None = None
         ns_gone = False
-        if "namespaceId" in known:
+        if not deleting:
+            # What the step checks, not what it changes: from the account view, one batched
+            # read for every service of the namespace (docs/aws-budget.md).
+            ns = read.namespace_of_service(region, ns_name, with_tags=manager is not None)
+        elif "namespaceId" in known:
             by_id = read.get_namespace(region, known["namespaceId"], with_tags=manager is not None)
             ns_gone = by_id is None
             ns = by_id if by_id is not None and by_id.name == ns_name else None
-        if ns is None and not (deleting and ns_gone):
+        if ns is None and deleting and not ns_gone:
             ns = read.find_namespace(region, ns_name, with_tags=manager is not None)
         ids: dict[str, str | None] = {"namespaceId": ns.id} if ns else {}
         if (
@@ -322,7 +339,7 @@ class Reconciler:
             else:
                 if previous is None and ns is not None and observed is None and not gone:
                     owner = owner_tags(identity, self.cluster)
-                    previous = self.cloudmap(region).owned_service(ns.id, owner)
+                    previous = read.owned_service(region, ns.id, owner)
                 plan = plan_service(
                     spec.service,
                     identity,
@@ -337,7 +354,7 @@ class Reconciler:
                 )
         if spec.ecs is not None:
             ecs = spec.ecs
-            self.snapshot.want(region, ecs.cluster, ecs.service)
+            self.view.want(region, ecs.cluster, ecs.service)
             observed_ecs = read.describe_ecs(region, ecs.cluster, ecs.service)
             if observed_ecs is not None:
                 ids["ecsServiceArn"] = observed_ecs.arn
@@ -541,12 +558,11 @@ class Reconciler:
                     message="recorded the create request's id before sending it",
                     retry_after=REQUEST_RECORD_SECONDS,
                 )
-            try:
-                submitted = self._execute(
-                    cm, self.ecs(region), plan, updates, performed, str(request_id or "")
-                )
-            finally:
-                self.snapshot.invalidate(region)
+            # The view is not invalidated: what was changed is read by id from now on, and
+            # the next sweep reads the account again anyway.
+            submitted = self._execute(
+                cm, self.ecs(region), plan, updates, performed, str(request_id or "")
+            )
             if submitted:
                 return StepResult(
                     Outcome.WAITING,
@@ -630,7 +646,16 @@ class Reconciler:
                             "NamespaceNotReady",
                             f"namespace {action.namespace_name} is not created yet",
                         )
-                    service_id, arn = cm.create_service(action, namespace_id, request_id)
+                    try:
+                        service_id, arn = cm.create_service(action, namespace_id, request_id)
+                    except Conflict as exc:
+                        if exc.existing_id is None:
+                            raise
+                        # The account view did not list it yet (it is read once per
+                        # interval): read that one by id next round, where ownership decides
+                        # (ours, adopt, or AlreadyExists). Nothing was created.
+                        updates.update(serviceId=exc.existing_id, namespaceId=namespace_id)
+                        return None
                     updates.update(serviceId=service_id, serviceArn=arn)
                 case DeleteService():
                     with contextlib.suppress(NotFound):  # as for DeleteNamespace
