@@ -450,12 +450,9 @@ class FreshReader:
         return None
 
     def owned_namespace(self, region: str, owner: Mapping[str, str]) -> ObservedNamespace | None:
-        cm = self._adapters.cloudmap(region)
-        for candidate in self._view.owned_namespaces(region, owner):
-            found = cm.get_namespace(candidate.id, with_tags=True)
-            if found is not None and _owned(found.tags, owner):
-                return found
-        return None
+        """Only before creating a namespace: its ListNamespaces page and a tag read per
+        namespace (a region holds at most 50) are affordable there."""
+        return self._adapters.cloudmap(region).owned_namespace(owner)
 
     def describe_ecs(self, region: str, cluster: str, service: str) -> ObservedEcsService | None:
         return self._adapters.ecs(region).describe(cluster, [service])[service]
