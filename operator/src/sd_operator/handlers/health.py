@@ -129,6 +129,7 @@ class PeeringWatch(threading.Thread):
         self.namespace = namespaces[0] if health.literal_namespaces else None
         self.identity = identity
         self.priority = priority
+        self.leading = False  # the drift sweep runs only while this replica acts
         metrics.LEADER.set(0)
 
     def run(self) -> None:
@@ -151,6 +152,7 @@ class PeeringWatch(threading.Thread):
                 now = datetime.datetime.now(datetime.UTC)
                 present = self.identity in peers
                 leading = present and is_leader(peers, self.identity, self.priority, now)
+                self.leading = leading
                 metrics.LEADER.set(1 if leading else 0)
             except ApiException as exc:
                 log.warning("cannot read the peering object", name=self.peering, status=exc.status)

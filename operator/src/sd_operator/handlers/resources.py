@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
@@ -30,7 +31,13 @@ from sd_operator.model.spec import (
 )
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile import status as status_rules
-from sd_operator.reconcile.plan import CONFLICT_RETRY_SECONDS, REASON_CONFLICT, Plan
+from sd_operator.reconcile.plan import (
+    CONFLICT_RETRY_SECONDS,
+    REASON_CONFLICT,
+    REASON_NAMESPACE_NOT_FOUND,
+    REASON_NAMESPACE_NOT_OWNED,
+    Plan,
+)
 from sd_operator.reconcile.reconciler import (
     Outcome,
     Reconciler,
@@ -48,16 +55,42 @@ INSTANCE_POLL_SECONDS = 1.0
 _DONE_WHILE_DELETING = (Outcome.GONE,)
 _EXPORT_AFTER = (Outcome.IN_SYNC, Outcome.DRIFT_REPORTED)
 Slices = kopf.Index[tuple[str, str], SliceView]
+# lastObservedTime alone is written at most every this many resync intervals (docs/drift.md):
+# status is written when something in it changes, so a quiet sweep costs the API server nothing.
+HEARTBEAT_INTERVALS = 5
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+NAMESPACE_PENDING = (REASON_NAMESPACE_NOT_FOUND, REASON_NAMESPACE_NOT_OWNED)
+NAMESPACE_PENDING_SECONDS = 5.0
+NAMESPACE_PENDING_RETRIES = 12
+
+# (body, "Normal" | "Warning", reason, message): kopf's event queue in handlers, the API
+# server directly from the sweep thread.
+Post = Callable[[Mapping[str, Any], str, str, str], None]
+Namespaces = Mapping[tuple[str, str], Collection[NamespaceSpec]]
+
+
+def kopf_post(body: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+    assert isinstance(body, kopf.Body)
+    if type_ == "Warning":
+        kopf.warn(body, reason=reason, message=message)
+    else:
+        kopf.info(body, reason=reason, message=message)
 
 
 class Handlers:
-    """Everything the handlers share: the reconciler and a lock per object, so a drift timer
+    """Everything the handlers share: the reconciler and a lock per object, so the drift sweep
     and a change handler never step the same resource at once."""
 
     def __init__(self, reconciler: Reconciler, resync_seconds: float) -> None:
         self.reconciler = reconciler
         self.resync_seconds = resync_seconds
         self.exporter = Exporter(reconciler.cluster, reconciler.cloudmap)
+        self.heartbeat_seconds = HEARTBEAT_INTERVALS * resync_seconds
+        self.on_forget: list[Callable[[str], None]] = []  # a resource is gone
+        # kopf's live indexes, as the handlers last received them: the sweep runs outside
+        # kopf's handlers and uses them for exports and claims.
+        self.slices: Slices | None = None
+        self.claimants: Sequence[ClaimIndex | None] = ()
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -70,6 +103,8 @@ class Handlers:
             self._locks.pop(uid, None)
         metrics.RESOURCES.forget(uid)
         self.exporter.forget(uid)
+        for forget in self.on_forget:
+            forget(uid)
 
     # The one path every handler takes ------------------------------------------------------
 
@@ -77,7 +112,7 @@ class Handlers:
         self,
         body: kopf.Body,
         patch: kopf.Patch,
-        namespaces: kopf.Index[tuple[str, str], NamespaceSpec] | None,
+        namespaces: Namespaces | None,
         *,
         deleting: bool,
         from_timer: bool = False,
@@ -93,30 +128,17 @@ class Handlers:
                 return  # nothing we could have created from a spec we cannot read
             self._write(body, patch, status, _invalid(exc), res=None)
             return
-        # A Terminal resource is still swept: a refusal costs only reads, and what AWS refused
-        # (IAM, a conflicting zone) may be fixed outside the spec; once per interval is no storm.
-        namespace = _referenced(res, namespaces)
-        clash = self.clash(res, _order(body), namespaces, claimants)
-        with self.lock(res.identity.uid), metrics.STEP_SECONDS.labels(res.identity.kind).time():
-            result = None
-            if clash is not None:
-                # A later claimant changes nothing in AWS, not even when it is deleted: what
-                # is there belongs to the earlier one.
-                result = _conflict(clash, deleting)
-            elif deleting:
-                # Our instances go first: DeleteService is ResourceInUse while any remain.
-                result = self._export(res, status, None, namespace, slices, deleting=True)
-            if result is None:
-                result = self.reconciler.step(
-                    res, status, deleting=deleting, namespace=namespace, cached=from_timer
-                )
-                if not deleting and result.outcome in _EXPORT_AFTER:
-                    result = (
-                        self._export(res, status, result, namespace, slices, refresh=from_timer)
-                        or result
-                    )
-        metrics.RECONCILES.labels(res.identity.kind, str(result.outcome)).inc()
-        self._write(body, patch, status, result, res)
+        result = self.step_and_write(
+            body,
+            patch,
+            res,
+            namespaces,
+            deleting=deleting,
+            cached=from_timer,
+            slices=slices,
+            claimants=claimants,
+        )
+        assert result is not None  # waited for the lock
         if deleting and result.outcome in _DONE_WHILE_DELETING:
             self.forget(res.identity.uid)
             return
@@ -124,11 +146,65 @@ class Handlers:
             delay = retry_delay(result, retry)
             raise kopf.TemporaryError(f"{result.reason}: {result.message}", delay=delay)
 
+    def step_and_write(
+        self,
+        body: kopf.Body,
+        patch: kopf.Patch,
+        res: Resource,
+        namespaces: Namespaces | None,
+        *,
+        deleting: bool = False,
+        cached: bool,
+        slices: Slices | None = None,
+        claimants: Sequence[ClaimIndex | None] = (),
+        post: Post = kopf_post,
+        wait: bool = True,
+    ) -> StepResult | None:
+        """One step of `res` and its status into `patch`. `cached`: read the account view
+        first (the sweep, a resume). `wait=False` (the sweep): None at once if a change handler
+        is stepping the resource."""
+        status: Mapping[str, Any] = dict(body.get("status") or {})
+        # A Terminal resource is still swept: a refusal costs only reads, and what AWS refused
+        # (IAM, a conflicting zone) may be fixed outside the spec; once per interval is no storm.
+        namespace = _referenced(res, namespaces)
+        clash = self.clash(res, _order(body), namespaces, claimants)
+        lock = self.lock(res.identity.uid)
+        if not lock.acquire(blocking=wait):
+            return None
+        try:
+            with metrics.STEP_SECONDS.labels(res.identity.kind).time():
+                result = None
+                if clash is not None:
+                    # A later claimant changes nothing in AWS, not even when it is deleted:
+                    # what is there belongs to the earlier one.
+                    result = _conflict(clash, deleting)
+                elif deleting:
+                    # Our instances go first: DeleteService is ResourceInUse while any remain.
+                    result = self._export(res, status, None, namespace, slices, deleting=True)
+                if result is None:
+                    result = self.reconciler.step(
+                        res, status, deleting=deleting, namespace=namespace, cached=cached
+                    )
+                    if not deleting and result.outcome in _EXPORT_AFTER:
+                        result = (
+                            self._export(res, status, result, namespace, slices, refresh=cached)
+                            or result
+                        )
+        finally:
+            lock.release()
+        metrics.RECONCILES.labels(res.identity.kind, str(result.outcome)).inc()
+        self._write(body, patch, status, result, res, post)
+        return result
+
+    @staticmethod
+    def retry_delay(result: StepResult, retry: int) -> float:
+        return retry_delay(result, retry)
+
     def clash(
         self,
         res: Resource,
         order: tuple[str, str],
-        namespaces: kopf.Index[tuple[str, str], NamespaceSpec] | None,
+        namespaces: Namespaces | None,
         indexes: Sequence[ClaimIndex | None],
     ) -> conflicts.Clash | None:
         """The first claim of `res` that an earlier resource (creationTimestamp, then
@@ -238,6 +314,7 @@ class Handlers:
         previous: Mapping[str, Any],
         result: StepResult,
         res: Resource | None,
+        post: Post = kopf_post,
     ) -> None:
         merged = merge_status(previous, result)
         generation = int(body.metadata.get("generation") or 0)
@@ -255,25 +332,30 @@ class Handlers:
         }
         if derived.observed_generation is not None:
             new_status["observedGeneration"] = derived.observed_generation
-        for key, value in new_status.items():
-            if previous.get(key) != value:
-                patch.status[key] = value
+        changes = {k: v for k, v in new_status.items() if previous.get(k) != v}
+        if set(changes) == {"lastObservedTime"} and not self._heartbeat_due(previous):
+            changes = {}
+        for key, value in changes.items():
+            patch.status[key] = value
         kind = res.identity.kind if res else str(body.get("kind", ""))
         metrics.RESOURCES.record(str(body.metadata.uid), kind, new_status["conditions"])
         for line in result.performed:
             metrics.AWS_CHANGES.labels(kind).inc()
-            kopf.info(body, reason="AwsChanged", message=line)
-        if result.drift:
+            post(body, "Normal", "AwsChanged", line)
+        reported = result.outcome is Outcome.DRIFT_REPORTED
+        # A reported drift stays until someone acts: one Event when status records it, not
+        # one per sweep (an API server write every interval per drifted resource).
+        if result.drift and (not reported or "drift" in changes):
             metrics.DRIFT.labels(kind).inc(len(result.drift))
             drift = describe_changes(result.drift)
-            verb = "reported" if result.outcome is Outcome.DRIFT_REPORTED else "correcting"
-            kopf.warn(body, reason="DriftDetected", message=f"{verb}: {drift}")
+            verb = "reported" if reported else "correcting"
+            post(body, "Warning", "DriftDetected", f"{verb}: {drift}")
         if result.outcome in (Outcome.REFUSED, Outcome.FAILED) and not _same_terminal(
             previous, result
         ):
-            kopf.warn(body, reason=result.reason, message=result.message)
+            post(body, "Warning", result.reason, result.message)
         who = {"kind": kind, "namespace": body.metadata.namespace, "name": body.metadata.name}
-        for change in result.drift:
+        for change in result.drift if not reported or "drift" in changes else ():
             log.warning(
                 "drift",
                 **who,
@@ -285,6 +367,9 @@ class Handlers:
                 else "corrected",
             )
         level = _LOG_LEVELS.get(result.outcome, logging.INFO)
+        if level <= logging.INFO and not (changes or result.performed or result.drift):
+            # A quiet sweep logs nothing per resource (1,000 lines per interval otherwise).
+            level = logging.DEBUG
         log.log(
             level,
             "reconciled",
@@ -294,6 +379,14 @@ class Handlers:
             message=result.message if level > logging.INFO else None,
             performed=list(result.performed),
         )
+
+    def _heartbeat_due(self, previous: Mapping[str, Any]) -> bool:
+        try:
+            last = datetime.strptime(str(previous.get("lastObservedTime")), _TIME_FORMAT)
+        except ValueError:
+            return True
+        age = datetime.now(UTC) - last.replace(tzinfo=UTC)
+        return age.total_seconds() >= self.heartbeat_seconds
 
 
 def _slices_of(slices: Slices | None, namespace: str, service: str) -> tuple[SliceView, ...]:
@@ -345,10 +438,15 @@ _LOG_LEVELS = {Outcome.REFUSED: logging.WARNING, Outcome.FAILED: logging.ERROR}
 
 def retry_delay(result: StepResult, retry: int) -> float:
     """Polling a pending operation keeps its short delay; waiting on something outside (a
-    missing ECS service, a conflict, throttling) backs off exponentially up to 5 minutes."""
+    missing ECS service, a conflict, throttling) backs off exponentially up to 5 minutes. A
+    ServiceDiscovery created with its namespace waits for that namespace at a steady pace for
+    the first minute (it is normally there within seconds; backing off would add minutes to a
+    cold start of many resources)."""
     base = result.retry_after or RETRY_ON_ERROR_SECONDS
     if result.outcome is Outcome.WAITING:
         return base
+    if result.reason in NAMESPACE_PENDING and retry < NAMESPACE_PENDING_RETRIES:
+        return NAMESPACE_PENDING_SECONDS
     return float(min(base * 2 ** min(retry, 10), MAX_RETRY_SECONDS))
 
 
@@ -400,9 +498,7 @@ def _claims_index(body: kopf.Body) -> dict[tuple[str, ...], Claimant] | None:
     return {key: claimant for key in conflicts.coarse_keys(res)}
 
 
-def _referenced(
-    res: Resource, namespaces: kopf.Index[tuple[str, str], NamespaceSpec] | None
-) -> NamespaceSpec | None:
+def _referenced(res: Resource, namespaces: Namespaces | None) -> NamespaceSpec | None:
     if not isinstance(res.spec, ServiceDiscoverySpec) or not res.spec.namespace_ref:
         return None
     if namespaces is None:
@@ -411,8 +507,13 @@ def _referenced(
     return next(iter(found), None) if found else None
 
 
-def register(registry: kopf.OperatorRegistry, handlers: Handlers) -> None:
-    """Wire the handlers for both kinds into `registry`."""
+def register(
+    registry: kopf.OperatorRegistry,
+    handlers: Handlers,
+    seen: Callable[[str | None, Mapping[str, Any]], None] | None = None,
+) -> None:
+    """Wire the handlers for both kinds into `registry`; `seen` gets every watch event (the
+    drift sweep's list of resources)."""
 
     # Explicit ids: kopf derives kwarg names and annotation keys from them, and the default
     # (the qualified name of a nested function) is neither a usable kwarg nor a valid key.
@@ -483,6 +584,20 @@ def register(registry: kopf.OperatorRegistry, handlers: Handlers) -> None:
 
     for plural in (PLURAL_NAMESPACE, PLURAL_DISCOVERY):
         _register_kind(registry, handlers, plural)
+        if seen is not None:
+            _register_watch(registry, plural, seen)
+
+
+def _register_watch(
+    registry: kopf.OperatorRegistry,
+    plural: str,
+    seen: Callable[[str | None, Mapping[str, Any]], None],
+) -> None:
+    # An index handler sees every watch event of the kind, like on.event, without a log line
+    # per event; async: on kopf's event loop, no executor thread each. It indexes nothing.
+    @kopf.index(GROUP, VERSION, plural, registry=registry, id=f"watch_{plural}")
+    async def remember(body: kopf.Body, **_: Any) -> None:
+        seen("MODIFIED", body)
 
 
 def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: str) -> None:
@@ -492,6 +607,7 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
     def handle_reconcile(
         body: kopf.Body,
         patch: kopf.Patch,
+        reason: str = "",
         retry: int = 0,
         cloudmap_namespaces: Any = None,
         endpointslices: Any = None,
@@ -499,11 +615,17 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
         discovery_claims: Any = None,
         **_: Any,
     ) -> None:
+        handlers.slices = endpointslices
+        handlers.claimants = (namespace_claims, discovery_claims)
+        # A restarted operator's first look at resources already in AWS reads the account view
+        # (about 0.02 calls per resource), confirming by id only what looks different.
+        resumed = reason == kopf.Reason.RESUME and retry == 0
         handlers.handle(
             body,
             patch,
             cloudmap_namespaces,
             deleting=False,
+            from_timer=resumed,
             retry=retry,
             slices=endpointslices,
             claimants=(namespace_claims, discovery_claims),
@@ -559,38 +681,6 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
             patch,
             cloudmap_namespaces,
             deleting=True,
-            retry=retry,
-            slices=endpointslices,
-            claimants=(namespace_claims, discovery_claims),
-        )
-
-    @kopf.timer(
-        GROUP,
-        VERSION,
-        plural,
-        registry=registry,
-        id="resync",
-        interval=handlers.resync_seconds,
-        initial_delay=handlers.resync_seconds,
-    )
-    def handle_resync(
-        body: kopf.Body,
-        patch: kopf.Patch,
-        retry: int = 0,
-        cloudmap_namespaces: Any = None,
-        endpointslices: Any = None,
-        namespace_claims: Any = None,
-        discovery_claims: Any = None,
-        **_: Any,
-    ) -> None:
-        if body.metadata.get("deletionTimestamp"):
-            return
-        handlers.handle(
-            body,
-            patch,
-            cloudmap_namespaces,
-            deleting=False,
-            from_timer=True,
             retry=retry,
             slices=endpointslices,
             claimants=(namespace_claims, discovery_claims),

@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -16,6 +17,7 @@ from sd_operator import logs, metrics
 from sd_operator.handlers import imports
 from sd_operator.handlers.health import Health, PeeringWatch
 from sd_operator.handlers.resources import Handlers, register
+from sd_operator.handlers.sweep import KubernetesWriter, Sweeper
 from sd_operator.model.spec import REFRESH_ANNOTATION
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.settings import Settings
@@ -23,16 +25,20 @@ from sd_operator.settings import Settings
 ANNOTATION_PREFIX = "sd-operator.io"
 PRIORITY_CEILING = 10**13  # above any epoch-milliseconds for the next two centuries
 FINALIZER = "sd-operator.io/finalizer"
+EXECUTOR_THREADS = 32
 
 log = logs.get(__name__)
 
 
 def build_registry(
-    settings: Settings, resync_seconds: float, health: Health | None = None
+    settings: Settings,
+    resync_seconds: float,
+    health: Health | None = None,
+    leading: Callable[[], bool] = lambda: True,
 ) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
-    # A snapshot lives a little under one interval, so each sweep of all resources lists and
-    # describes once, and a console change is seen within two intervals at most.
+    # The account view lives a little under one interval: each sweep reads it once, and change
+    # handlers between sweeps find ids in it.
     reconciler = Reconciler(
         settings.region,
         settings.endpoint_url,
@@ -40,7 +46,8 @@ def build_registry(
         snapshot_ttl=resync_seconds * 0.9,
     )
     handlers = Handlers(reconciler, resync_seconds)
-    register(registry, handlers)
+    sweeper = Sweeper(handlers, KubernetesWriter(), interval=resync_seconds, active=leading)
+    register(registry, handlers, sweeper.seen)
     imports.register(registry, handlers)
 
     @kopf.on.login(registry=registry)
@@ -61,13 +68,20 @@ def build_registry(
         )
         settings.persistence.finalizer = FINALIZER
         settings.posting.level = logging.INFO
-        # boto3 is synchronous: handlers run in threads; keep a few so one slow region or a
-        # throttled account does not stall every other resource.
-        settings.execution.max_workers = 8
+        # boto3 is synchronous: handlers run in threads. At 1,000 resources a cold start or a
+        # spec change to many at once is bound by the AWS budget (CreateService 5/s), not by
+        # threads; enough threads that waiting on the budget does not hold up a resource whose
+        # calls have tokens (the drift sweep has its own pool).
+        settings.execution.max_workers = EXECUTOR_THREADS
+        sweeper.start()
         if health is not None and health.literal_namespaces:
             # Only named namespaces: nothing to discover, so no cluster-wide list/watch of
             # namespaces or CRDs (the chart grants neither in this mode).
             settings.scanning.disabled = True
+
+    @kopf.on.cleanup(registry=registry)
+    def stop_sweep(**_: Any) -> None:
+        sweeper.stop()
 
     return registry
 
@@ -116,15 +130,21 @@ def run_operator(settings: Settings, args: argparse.Namespace) -> int:
     identity = own_identity()
     priority = peering_priority(args.priority)
     health = Health(namespaces)
+    watch: PeeringWatch | None = None
     if args.peering:
-        PeeringWatch(health, args.peering, namespaces, identity, priority).start()
+        watch = PeeringWatch(health, args.peering, namespaces, identity, priority)
+        watch.start()
     else:
         metrics.LEADER.set(1)
+
+    def leading() -> bool:
+        return watch is None or watch.leading
+
     if args.metrics_port is not None:
         _, port = metrics.serve(args.metrics_bind_address, args.metrics_port, health.check)
         log.info("serving metrics", url=f"http://{args.metrics_bind_address}:{port}/metrics")
     health.start()
-    registry = build_registry(settings, args.resync_seconds, health)
+    registry = build_registry(settings, args.resync_seconds, health, leading)
     log.info(
         "starting",
         region=settings.region,
