@@ -68,6 +68,7 @@ def test_unchanged_spec_over_many_sweeps_makes_no_update(
     namespaces = namespace_lookup(resources)
     emulator.reset_calls()
     for _ in range(5):
+        reconciler.view.refresh(REGION)  # each sweep starts with one read of the account
         for res in resources:
             plan = reconciler.observe(res, namespace=referenced_namespace(res, namespaces)).plan
             assert plan.in_sync, (res.identity.key, plan)
@@ -88,6 +89,7 @@ def test_out_of_band_disable_is_restored_and_recorded_as_drift(
     assert "serviceConnectConfiguration" not in primary(ecs, "payment-service")
     payment = next(r for r in resources if r.identity.name == "payment-service")
     steady = {"observedGeneration": 1, "conditions": [{"type": cond.SYNCED, "status": "True"}]}
+    reconciler.view.refresh(REGION)  # the sweep's read of the account finds the ids
 
     result = reconciler.step(
         payment, steady, namespace=referenced_namespace(payment, namespace_lookup(resources))

@@ -47,6 +47,7 @@ def build_registry(
     )
     handlers = Handlers(reconciler, resync_seconds)
     sweeper = Sweeper(handlers, KubernetesWriter(), interval=resync_seconds, active=leading)
+    handlers.on_forget.append(sweeper.forget)
     register(registry, handlers, sweeper.seen)
     imports.register(registry, handlers)
 

@@ -177,17 +177,22 @@ class Sweeper:
 
     # -- what exists ---------------------------------------------------------------------------
 
+    def forget(self, uid: str) -> None:
+        """A resource is gone (its delete handler finished)."""
+        with self._lock:
+            self._bodies.pop(uid, None)
+            self._parsed.pop(uid, None)
+            self._follow_ups.pop(uid, None)
+
     def seen(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         """Every watch event of both kinds: keep the newest body of each resource."""
         uid = str(body.get("metadata", {}).get("uid") or "")
         if not uid:
             return
+        if event_type == "DELETED":
+            self.forget(uid)
+            return
         with self._lock:
-            if event_type == "DELETED":
-                self._bodies.pop(uid, None)
-                self._parsed.pop(uid, None)
-                self._follow_ups.pop(uid, None)
-                return
             known = self._bodies.get(uid)
             if known is None or _resource_version(body) >= _resource_version(known):
                 self._bodies[uid] = dict(body)
@@ -278,9 +283,13 @@ class Sweeper:
         meta = body.get("metadata", {})
         uid = str(meta.get("uid") or "")
         kind = str(body.get("kind", ""))
-        if meta.get("deletionTimestamp") or not body.get("status"):
-            # Deletion and a resource's first steps are its change handlers' (with kopf's
-            # retries); the sweep looks after what they have handled.
+        status = body.get("status") or {}
+        if meta.get("deletionTimestamp") or status.get("observedGeneration") != meta.get(
+            "generation"
+        ):
+            # Deletion, and a generation its change handler has not finished (with kopf's
+            # retries, and the create request id it recorded), are the handler's; the sweep
+            # looks after what they have finished.
             return False, False, kind
         res = self._resource(uid, body)
         if res is None:
@@ -300,11 +309,11 @@ class Sweeper:
         if result is None:  # a change handler is stepping it right now
             return False, False, kind
         self._schedule(uid, result)
-        status = patch.get("status")
-        if not status:
+        changed = patch.get("status")
+        if not changed:
             return True, False, kind
-        heartbeat = set(status) == {"lastObservedTime"}
-        answer = self._writer.patch_status(body, status)
+        heartbeat = set(changed) == {"lastObservedTime"}
+        answer = self._writer.patch_status(body, changed)
         metrics.STATUS_WRITES.labels(kind, "heartbeat" if heartbeat else "changed").inc()
         if answer is not None:
             self.seen("MODIFIED", answer)

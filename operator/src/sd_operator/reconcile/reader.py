@@ -123,6 +123,7 @@ class AccountView:
         self._clock = clock
         self._lock = threading.RLock()
         self._regions: dict[str, _RegionView] = {}
+        self._read_locks: dict[str, threading.Lock] = {}
         self._no_tagging: set[str] = set()
         self._ecs: dict[tuple[str, str, str], tuple[float, ObservedEcsService | None]] = {}
         # service name -> when a resource last asked for it; entries nobody asks about for a
@@ -183,24 +184,40 @@ class AccountView:
         arns = [n.arn for n in namespaces] + [s.arn for s in services]
         return {arn: cm.tags(arn) for arn in arns}
 
-    def _region(self, region: str) -> _RegionView:
+    def _region(self, region: str, *, stale_ok: bool = False) -> _RegionView:
+        """The region's view, read first if there is none (or, unless `stale_ok`, if it is
+        older than the ttl). One read per region at a time; the others wait for it."""
         with self._lock:
             view = self._regions.get(region)
-            if view is None or self._clock() - view.listed_at >= self._ttl:
-                view = self._read(region)
+        if view is not None and (stale_ok or self._clock() - view.listed_at < self._ttl):
+            return view
+        with self._reading(region):
+            with self._lock:
+                view = self._regions.get(region)
+            if view is not None and (stale_ok or self._clock() - view.listed_at < self._ttl):
+                return view
+            view = self._read(region)
+            with self._lock:
                 self._regions[region] = view
             return view
 
+    def _reading(self, region: str) -> threading.Lock:
+        with self._lock:
+            return self._read_locks.setdefault(region, threading.Lock())
+
     def _relisted_namespaces(self, region: str) -> _RegionView:
         """A name the view lacks may have been created since: list namespaces again, at most
-        every RELIST_SECONDS (a namespace create makes every ServiceDiscovery look for it)."""
+        every RELIST_SECONDS and by one caller at a time (a namespace create makes every
+        ServiceDiscovery look for it; the others go on with the view as it is)."""
+        view = self._region(region, stale_ok=True)
         with self._lock:
-            view = self._region(region)
-            if self._clock() - view.namespaces_at >= RELIST_SECONDS:
-                listed = self._adapters.cloudmap(region).list_namespaces()
-                view.namespaces = {n.name: n for n in listed}
-                view.namespaces_at = self._clock()
-            return view
+            if self._clock() - view.namespaces_at < RELIST_SECONDS:
+                return view
+            view.namespaces_at = self._clock()
+        listed = self._adapters.cloudmap(region).list_namespaces()
+        with self._lock:
+            view.namespaces = {n.name: n for n in listed}
+        return view
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -209,17 +226,23 @@ class AccountView:
         return self._region(region).tags.get(arn)
 
     def namespace_tags(self, region: str, namespace: ObservedNamespace) -> dict[str, str]:
-        """A namespace's tags: from the batched read, else read by ARN once per interval (a
-        namespace created since the last sweep, or one the Tagging API has not caught up
-        with)."""
-        view = self._region(region)
+        """A namespace's tags: from the batched read, else read by ARN (a namespace created or
+        adopted since the last sweep, or one the Tagging API has not caught up with)."""
+        view = self._region(region, stale_ok=True)
         with self._lock:
-            if namespace.arn not in view.tags:
-                view.tags[namespace.arn] = self._adapters.cloudmap(region).tags(namespace.arn)
-            return view.tags[namespace.arn]
+            known = view.tags.get(namespace.arn)
+        # Not ours by the view: maybe adopted or tagged since; "not owned" blocks the
+        # resource, so it is read again (ours stays ours until the next sweep says otherwise).
+        if known is None or known.get(CLUSTER_TAG) != self._cluster:
+            known = self._adapters.cloudmap(region).tags(namespace.arn)
+            with self._lock:
+                view.tags[namespace.arn] = known
+        return known
 
     def namespace(self, region: str, name: str, *, relist: bool) -> ObservedNamespace | None:
-        view = self._region(region)
+        """`relist` (acting reads): a view of any age will do, a missing name is listed
+        again; otherwise (the sweep) the view is read again once it is older than the ttl."""
+        view = self._region(region, stale_ok=relist)
         found = view.namespaces.get(name)
         if found is None and relist:
             found = self._relisted_namespaces(region).namespaces.get(name)
@@ -228,8 +251,10 @@ class AccountView:
     def namespaces(self, region: str) -> list[ObservedNamespace]:
         return list(self._region(region).namespaces.values())
 
-    def service(self, region: str, namespace_id: str, name: str) -> ObservedService | None:
-        return self._region(region).services.get((namespace_id, name))
+    def service(
+        self, region: str, namespace_id: str, name: str, *, stale_ok: bool = False
+    ) -> ObservedService | None:
+        return self._region(region, stale_ok=stale_ok).services.get((namespace_id, name))
 
     def service_by_id(self, region: str, service_id: str) -> ObservedService | None:
         return self._region(region).service_ids.get(service_id)
@@ -239,9 +264,9 @@ class AccountView:
         return [s for s in view.service_ids.values() if s.namespace_id == namespace_id]
 
     def owned_services(
-        self, region: str, namespace_id: str, owner: Mapping[str, str]
+        self, region: str, namespace_id: str, owner: Mapping[str, str], *, stale_ok: bool = False
     ) -> list[ObservedService]:
-        view = self._region(region)
+        view = self._region(region, stale_ok=stale_ok)
         return [
             s
             for s in view.service_ids.values()
@@ -422,7 +447,7 @@ class FreshReader:
         by id. A stale view that misses it lets a create through, which CreatorRequestId or
         ServiceAlreadyExists (whose id the reconciler then reads) stop from making a twin; a
         scan of every page per create would cost N/100 ListServices calls per resource."""
-        listed = self._view.service(region, namespace_id, name)
+        listed = self._view.service(region, namespace_id, name, stale_ok=True)
         if listed is None:
             return None
         found = self._adapters.cloudmap(region).get_service(listed.id)
@@ -439,7 +464,7 @@ class FreshReader:
         self, region: str, namespace_id: str, owner: Mapping[str, str]
     ) -> ObservedService | None:
         cm = self._adapters.cloudmap(region)
-        for candidate in self._view.owned_services(region, namespace_id, owner):
+        for candidate in self._view.owned_services(region, namespace_id, owner, stale_ok=True):
             found = cm.get_service(candidate.id)
             if (
                 found is not None
