@@ -227,17 +227,16 @@ def test_a_cli_plan_over_many_resources_lists_once(emulator: Emulator, world: Wo
 
 
 def test_a_sweep_of_resources_with_recorded_ids_still_lists_once(
-    emulator: Emulator, world: tuple[Reconciler, list[Resource]]
+    emulator: Emulator, world: World
 ) -> None:
-    """Ids in status are read through the snapshot's lists: no GetNamespace or GetService per
+    """Ids in status are read through the view's lists: no GetNamespace or GetService per
     resource while the listed namespace and services hold them."""
-    reconciler, resources = world
-    statuses = [
-        {**STEADY, **reconciler.step(res, STEADY, namespace=NS).status} for res in resources
-    ]
-    assert all(s.get("serviceId") and s.get("namespaceId") for s in statuses)
+    reconciler, resources, statuses = world
+    assert all(s.get("serviceId") and s.get("namespaceId") for s in statuses.values())
     emulator.reset_calls()
-    for res, status in zip(resources, statuses, strict=True):
+    reconciler.view.refresh(REGION)  # the sweep's one read of the account
+    for res in resources:
+        status = statuses[res.identity.name]
         assert reconciler.step(res, status, namespace=NS, cached=True).outcome is Outcome.IN_SYNC
     calls = emulator.calls()
     assert calls["servicediscovery:ListNamespaces"] == 1
