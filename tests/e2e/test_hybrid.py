@@ -208,7 +208,7 @@ def slice_addresses(kubectl: Kubectl, namespace: str, name: str) -> list[str] | 
 def test_import_follows_the_healthy_instances_and_is_cleaned_up(
     kubectl: Kubectl, namespace: str, start_operator: StartOperator, sd: Any
 ) -> None:
-    start_operator()
+    operator = start_operator()
     # the ECS side, as ECS Service Connect leaves it: an API-only service with custom health
     op = sd.create_http_namespace(Name="ecs-apps")["OperationId"]
     wait_for(lambda: sd.get_operation(OperationId=op)["Operation"]["Status"] == "SUCCESS", "ns")
@@ -262,11 +262,17 @@ def test_import_follows_the_healthy_instances_and_is_cleaned_up(
     sd.update_instance_custom_health_status(
         ServiceId=service_id, InstanceId="t1", Status="UNHEALTHY"
     )
-    kubectl.run("annotate", IMPORTS, "user-service", "-n", namespace, "sd-operator.io/refresh=1")
+    updates = operator.log_text().count("Updating is processed")
+    kubectl.run("annotate", IMPORTS, "user-service", "-n", namespace, "refresh.sd-operator.io/at=1")
     wait_for(
         lambda: slice_addresses(kubectl, namespace, slice_name) == ["10.1.0.2", "10.1.0.3"],
         "the refreshed EndpointSlice",
         timeout=RESYNC_SECONDS + 20,
+    )
+    # the annotation itself ran the import's update handler, not only the next sweep
+    wait_for(
+        lambda: operator.log_text().count("Updating is processed") > updates,
+        "an update handler run for the annotation",
     )
 
     # on the sweep: a task leaves
