@@ -24,6 +24,7 @@ if [ "$layer" = all ]; then
   "$bin/ruff" check .
   "$bin/ruff" format --check .
   "$bin/mypy"
+  "$bin/lint-imports"
 fi
 case "$layer" in
   unit) run_pytest tests/unit ;;
