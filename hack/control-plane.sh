@@ -6,6 +6,8 @@
 #   hack/control-plane.sh down     stop what `up` started, drop the etcd data
 #   hack/control-plane.sh env      print `export KUBECONFIG=...`
 #   hack/control-plane.sh status   running/stopped, pids, URL (exit 0 running, 3 stopped)
+#   hack/control-plane.sh kill-apiserver   SIGKILL kube-apiserver only; etcd and its data stay
+#   hack/control-plane.sh start-apiserver  start it again (same port, pki, etcd), wait until ready
 #
 # Environment:
 #   CONTROL_PLANE_PORT        kube-apiserver port on 127.0.0.1 (default 6443; "auto" = any free port)
@@ -32,7 +34,7 @@ SERVICE_CIDR="10.0.0.0/24"
 SERVICE_IP="10.0.0.1"
 
 usage() {
-  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -237,6 +239,30 @@ wait_for() {  # wait_for WHAT LOGFILE PIDFILE NAME CHECK-FUNCTION
   done
 }
 
+start_apiserver() {  # start_apiserver BINARY ETCD-URL: kube-apiserver on $API_PORT, in the background
+  local bin="$1" etcd_url="$2"
+  log "starting kube-apiserver $KUBE_VERSION on $(api_url)"
+  setsid "$bin" \
+    --etcd-servers "$etcd_url" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+    --cert-dir "$PKI_DIR" \
+    --tls-cert-file "$PKI_DIR/apiserver.crt" --tls-private-key-file "$PKI_DIR/apiserver.key" \
+    --client-ca-file "$PKI_DIR/ca.crt" \
+    --token-auth-file "$PKI_DIR/tokens.csv" \
+    --authorization-mode RBAC \
+    --service-account-key-file "$PKI_DIR/sa.pub" \
+    --service-account-signing-key-file "$PKI_DIR/sa.key" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --api-audiences https://kubernetes.default.svc.cluster.local \
+    --service-cluster-ip-range "$SERVICE_CIDR" \
+    --disable-admission-plugins ServiceAccount \
+    --allow-privileged=true \
+    --profiling=false \
+    --enable-priority-and-fairness=false \
+    </dev/null >>"$LOG_DIR/kube-apiserver.log" 2>&1 9>&- &
+  echo $! >"$APISERVER_PID"
+}
+
 cmd_up() {
   mkdir -p "$STATE_DIR" "$LOG_DIR"
   # The lock fd (9) is closed in the etcd/kube-apiserver processes (9>&-)
@@ -291,26 +317,8 @@ EOF
   echo $! >"$ETCD_PID"
   wait_for etcd "$LOG_DIR/etcd.log" "$ETCD_PID" etcd etcd_healthy
 
-  log "starting kube-apiserver $KUBE_VERSION on $(api_url)"
-  setsid "$apiserver_bin" \
-    --etcd-servers "$etcd_url" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
-    --cert-dir "$PKI_DIR" \
-    --tls-cert-file "$PKI_DIR/apiserver.crt" --tls-private-key-file "$PKI_DIR/apiserver.key" \
-    --client-ca-file "$PKI_DIR/ca.crt" \
-    --token-auth-file "$PKI_DIR/tokens.csv" \
-    --authorization-mode RBAC \
-    --service-account-key-file "$PKI_DIR/sa.pub" \
-    --service-account-signing-key-file "$PKI_DIR/sa.key" \
-    --service-account-issuer https://kubernetes.default.svc.cluster.local \
-    --api-audiences https://kubernetes.default.svc.cluster.local \
-    --service-cluster-ip-range "$SERVICE_CIDR" \
-    --disable-admission-plugins ServiceAccount \
-    --allow-privileged=true \
-    --profiling=false \
-    --enable-priority-and-fairness=false \
-    </dev/null >"$LOG_DIR/kube-apiserver.log" 2>&1 9>&- &
-  echo $! >"$APISERVER_PID"
+  : >"$LOG_DIR/kube-apiserver.log"
+  start_apiserver "$apiserver_bin" "$etcd_url"
   write_kubeconfig
   wait_for kube-apiserver "$LOG_DIR/kube-apiserver.log" "$APISERVER_PID" kube-apiserver apiserver_ready
 
@@ -346,6 +354,47 @@ cmd_down() {
   log "control plane stopped; logs kept in $LOG_DIR"
 }
 
+# The fault tests kill kube-apiserver under a running operator and bring it back on the same
+# port, certificates and etcd (so every object survives), as a crashed or upgraded API server.
+cmd_kill_apiserver() {
+  exec 9>"$STATE_DIR/.lock"
+  flock -w 1800 9 || die "another '$0' is still running for $STATE_DIR"
+  load_state
+  pid_alive "$APISERVER_PID" kube-apiserver || die "kube-apiserver is not running (see: $0 status)"
+  local pid; pid=$(<"$APISERVER_PID")
+  log "killing kube-apiserver (pid $pid, SIGKILL); etcd keeps running"
+  kill -KILL "$pid" 2>/dev/null || true
+  local i
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  rm -f "$APISERVER_PID"
+}
+
+cmd_start_apiserver() {
+  exec 9>"$STATE_DIR/.lock"
+  flock -w 1800 9 || die "another '$0' is still running for $STATE_DIR"
+  load_state
+  pid_alive "$ETCD_PID" etcd || die "etcd is not running: start the whole control plane with: $0 up"
+  if pid_alive "$APISERVER_PID" kube-apiserver; then
+    log "kube-apiserver already running (pid $(<"$APISERVER_PID"))"
+    return 0
+  fi
+  port_in_use "$API_PORT" && die "port 127.0.0.1:$API_PORT is taken; kube-apiserver cannot come back on it"
+  local t0=$SECONDS
+  start_apiserver "$(ensure_kube_apiserver)" "http://127.0.0.1:$ETCD_PORT"
+  # Not wait_for: a failed restart must not take etcd (and every object) down with it.
+  until apiserver_ready; do
+    if ! pid_alive "$APISERVER_PID" kube-apiserver || ((SECONDS - t0 >= TIMEOUT)); then
+      tail -n 30 "$LOG_DIR/kube-apiserver.log" >&2 || true
+      die "kube-apiserver did not come back within ${TIMEOUT}s; log: $LOG_DIR/kube-apiserver.log"
+    fi
+    sleep 0.5
+  done
+  log "kube-apiserver ready again at $(api_url) in $((SECONDS - t0))s"
+}
+
 cmd_env() {
   if ! is_running; then
     log "warning: control plane is not running; start it with: $0 up"
@@ -378,6 +427,8 @@ case "${1:-}" in
   down) cmd_down ;;
   env) cmd_env ;;
   status) cmd_status ;;
+  kill-apiserver) cmd_kill_apiserver ;;
+  start-apiserver) cmd_start_apiserver ;;
   -h | --help | help) usage ;;
   *) usage ;;
 esac
