@@ -8,11 +8,12 @@ random choices from `random.Random(f"{scenario}-{r}")`, so a failing round is re
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -247,3 +248,51 @@ def record(scenario: str, round_id: str, **figures: Any) -> None:
     if report:
         with open(report, "a", encoding="utf-8") as out:
             out.write(line + "\n")
+
+
+@contextlib.contextmanager
+def extra_namespace(kubectl: Kubectl, name: str) -> Iterator[str]:
+    """A second Kubernetes namespace for a test that runs two operators side by side; dropped
+    as the conftest drops its own (no namespace controller runs here: finalize it ourselves)."""
+    import json
+
+    kubectl.run("create", "namespace", name)
+    try:
+        yield name
+    finally:
+        for ref in kubectl.run(
+            "get", f"{NAMESPACES},{DISCOVERIES}", "-n", name, "-o", "name", check=False
+        ).stdout.split():
+            kubectl.run(
+                "patch",
+                ref,
+                "-n",
+                name,
+                "--type=merge",
+                "-p",
+                '{"metadata":{"finalizers":null}}',
+                check=False,
+            )
+        kubectl.run("delete", "namespace", name, "--wait=false", check=False)
+        obj = kubectl.get("namespace", name)
+        if obj is not None:
+            obj["spec"]["finalizers"] = []
+            kubectl.run(
+                "replace",
+                "--raw",
+                f"/api/v1/namespaces/{name}/finalize",
+                "-f",
+                "-",
+                stdin=json.dumps(obj),
+                check=False,
+            )
+
+
+def fault_rules(endpoint_url: str) -> list[JSON]:
+    """The emulator's fault rules with how often each fired (GET /_emulator/faults)."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{endpoint_url}/_emulator/faults", timeout=10) as response:
+        rules: list[JSON] = json.loads(response.read())["faults"]
+    return rules

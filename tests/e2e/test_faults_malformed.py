@@ -20,34 +20,6 @@ pytestmark = pytest.mark.faults
 
 MALFORMED = sorted((FIXTURES / "malformed").glob("*.yaml"))
 
-# What the CLI accepted on the main this suite landed on; the schema work (issue 7 item 2:
-# the CLI validates whole documents as the API server does) removes these.
-CLI_GAPS: dict[str, str] = {
-    "07-yaml-deep-nesting": "issue 7 item 2: RecursionError traceback",
-    "08-alias-bomb-annotations": "issue 7 item 2: annotation values not checked",
-    "17-api-version-without-version": "issue 7 item 2: malformed apiVersion skipped",
-    "18-api-version-number": "issue 7 item 2: malformed apiVersion skipped",
-    "27-labels-number-value": "issue 7 item 2: label values not checked",
-    "28-labels-bool-value": "issue 7 item 2: label values not checked",
-    "29-label-key-invalid": "issue 7 item 2: label keys not checked",
-    "30-label-key-prefix-invalid": "issue 7 item 2: label keys not checked",
-    "31-label-value-too-long": "issue 7 item 2: label values not checked",
-    "32-label-value-invalid": "issue 7 item 2: label values not checked",
-    "33-labels-list": "issue 7 item 2: labels not checked",
-    "34-annotations-number-value": "issue 7 item 2: annotation values not checked",
-    "35-annotations-list": "issue 7 item 2: annotations not checked",
-    "36-annotation-key-invalid": "issue 7 item 2: annotation keys not checked",
-    "37-metadata-misspelt-labels": "issue 7 item 2: unknown metadata fields accepted",
-    "38-finalizers-string": "issue 7 item 2: metadata.finalizers not checked",
-    "39-unknown-top-level-field": "issue 7 item 2: unknown top-level fields accepted",
-}
-
-
-def _param(path: Path) -> object:
-    reason = CLI_GAPS.get(path.stem)
-    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-    return pytest.param(path, id=path.stem, marks=marks)
-
 
 def _created(kubectl: Kubectl, namespace: str) -> list[str]:
     out = kubectl.run(
@@ -96,7 +68,7 @@ def valid_namespace(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("command", ["plan", "apply"])
-@pytest.mark.parametrize("path", [_param(p) for p in MALFORMED])
+@pytest.mark.parametrize("path", MALFORMED, ids=[p.stem for p in MALFORMED])
 def test_cli_refuses_before_any_aws_call(
     path: Path,
     command: str,

@@ -411,9 +411,20 @@ def _ours(doc: Mapping[str, Any], source: str) -> bool:
     group = api_version.rpartition("/")[0] if isinstance(api_version, str) else None
     if group == GROUP:
         return doc.get("kind") != KIND_IMPORT
-    if api_version is None and doc.get("kind") in _kinds():
+    kind = doc.get("kind")
+    if kind not in _kinds():
+        return False
+    if api_version is None:
         raise SpecError(
-            f"apiVersion is required (kind {doc.get('kind')} is {API_VERSION})",
+            f"apiVersion is required (kind {kind} is {API_VERSION})",
+            source=source,
+            field="apiVersion",
+        )
+    # Another group's kind of the same name is skipped; a malformed apiVersion on our kind is a
+    # typo the API server refuses too, not a reason to drop the object silently.
+    if not isinstance(api_version, str) or api_version == GROUP:
+        raise SpecError(
+            f"apiVersion {api_version!r} is not a group/version (kind {kind} is {API_VERSION})",
             source=source,
             field="apiVersion",
         )

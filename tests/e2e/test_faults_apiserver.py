@@ -1,0 +1,122 @@
+"""kube-apiserver killed (SIGKILL) and started again on the same etcd under a running operator
+(hack/control-plane.sh kill-apiserver / start-apiserver). The operator keeps running, picks
+the watches up again, and reconciles what changed while the API server was down and after."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from e2e_support import DISCOVERIES, NAMESPACES, Kubectl, StartOperator, wait_for
+from faults_support import (
+    all_objects,
+    cloudmap_namespace,
+    control_plane,
+    discovery,
+    inventory,
+    record,
+    round_ids,
+    service_keys,
+    services_in,
+    summary,
+)
+
+from sd_operator.emulator import Emulator
+
+pytestmark = pytest.mark.faults
+
+DOWN_SECONDS = 10.0
+TIMEOUT = 180.0
+
+
+def _ready(obj: dict[str, Any]) -> bool:
+    status = obj.get("status") or {}
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    return conditions.get("Ready") == "True" and status.get("observedGeneration") == obj[
+        "metadata"
+    ].get("generation")
+
+
+def _all_ready(kubectl: Kubectl, namespace: str, count: int) -> bool:
+    objs = all_objects(kubectl, namespace)
+    return len(objs) == count and all(_ready(o) for o in objs)
+
+
+def _ttl(sd: Any, service_id: str) -> int:
+    return int(sd.get_service(Id=service_id)["Service"]["DnsConfig"]["DnsRecords"][0]["TTL"])
+
+
+@pytest.mark.timeout(4 * TIMEOUT)
+@pytest.mark.parametrize("round_id", round_ids(1))
+def test_apiserver_killed_and_restarted_under_the_operator(
+    round_id: str,
+    kubectl: Kubectl,
+    namespace: str,
+    start_operator: StartOperator,
+    emulator: Emulator,
+    sd: Any,
+) -> None:
+    op = start_operator()
+    stack = [cloudmap_namespace("shared", "restart.local")] + [
+        discovery(f"svc-{i}", "shared") for i in range(3)
+    ]
+    kubectl.apply(stack, namespace)
+    wait_for(lambda: _all_ready(kubectl, namespace, len(stack)), "the stack Ready", timeout=TIMEOUT)
+    svc0 = kubectl.get(DISCOVERIES, "svc-0", namespace)
+    assert svc0 is not None
+    service_id = svc0["status"]["serviceId"]
+
+    control_plane("kill-apiserver")
+    down = time.monotonic()
+    try:
+        # while it is down: someone changes AWS behind the operator's back
+        op_id = sd.update_service(
+            Id=service_id,
+            Service={"DnsConfig": {"DnsRecords": [{"Type": "A", "TTL": 99}]}},
+        )["OperationId"]
+        wait_for(
+            lambda: sd.get_operation(OperationId=op_id)["Operation"]["Status"] == "SUCCESS",
+            "the out-of-band UpdateService",
+        )
+        time.sleep(DOWN_SECONDS)
+        assert op.running, "the operator exited while the API server was down"
+    finally:
+        control_plane("start-apiserver")
+    down_seconds = time.monotonic() - down
+
+    # after: a spec change and a new resource are reconciled; the drift is corrected
+    restarted = time.monotonic()
+    stack[1]["spec"]["service"]["dns"]["records"][0]["ttl"] = 30
+    stack.append(discovery("svc-new", "shared"))
+    kubectl.apply(stack, namespace)
+    wait_for(
+        lambda: _all_ready(kubectl, namespace, len(stack)) and _ttl(sd, service_id) == 30,
+        "the spec change, the new resource and the drift correction",
+        timeout=TIMEOUT,
+        describe=lambda: "\n".join(summary(o) for o in all_objects(kubectl, namespace)),
+    )
+    recovered_seconds = time.monotonic() - restarted
+    assert op.running
+    assert op.starts == 1, "the operator was restarted"
+    cm = kubectl.get(NAMESPACES, "shared", namespace)
+    assert cm is not None
+    assert len(services_in(sd, cm["status"]["namespaceId"])) == 4
+
+    kubectl.run("delete", f"{DISCOVERIES},{NAMESPACES}", "--all", "-n", namespace, "--wait=false")
+    wait_for(
+        lambda: not all_objects(kubectl, namespace),
+        "every object gone",
+        timeout=TIMEOUT,
+        describe=lambda: "\n".join(summary(o) for o in all_objects(kubectl, namespace)),
+    )
+    namespaces, services = inventory(sd)
+    assert (namespaces, services) == ([], []), (namespaces, service_keys(services))
+    record(
+        "apiserver-restart",
+        round_id,
+        resources=len(stack),
+        apiserver_down_seconds=round(down_seconds, 1),
+        recovered_seconds=round(recovered_seconds, 1),
+        operator_restarts=op.starts - 1,
+    )
