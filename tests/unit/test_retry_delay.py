@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sd_operator.handlers.resources import MAX_RETRY_SECONDS, retry_delay
-from sd_operator.reconcile.reconciler import Outcome, StepResult
+from sd_operator.handlers.resources import MAX_RETRY_SECONDS, Handlers, retry_delay
+from sd_operator.reconcile.reconciler import Outcome, Reconciler, StepResult
 
 
 def test_a_pending_operation_is_polled_at_its_own_pace() -> None:
@@ -16,3 +16,17 @@ def test_a_missing_ecs_service_backs_off_exponentially_to_a_ceiling() -> None:
     delays = [retry_delay(blocked, retry) for retry in range(6)]
     assert delays[:4] == [30.0, 60.0, 120.0, 240.0]
     assert delays[4] == delays[5] == MAX_RETRY_SECONDS
+
+
+def test_polls_of_a_pending_operation_do_not_raise_the_back_off() -> None:
+    """A FAIL after a few polls waits the base delay, not 30 s * 2**polls (kopf's retry count
+    counts the polls too); failures in a row double it; anything else starts again."""
+    handlers = Handlers(Reconciler("us-east-1", None, "unit"), resync_seconds=60.0)
+    for _ in range(6):
+        assert handlers.setbacks("uid-1", Outcome.WAITING) == 0
+    failed = StepResult(Outcome.FAILED, reason="INTERNAL_FAILURE")
+    assert retry_delay(failed, handlers.setbacks("uid-1", Outcome.FAILED)) == 30.0
+    assert retry_delay(failed, handlers.setbacks("uid-1", Outcome.FAILED)) == 60.0
+    assert handlers.setbacks("uid-2", Outcome.ERROR) == 0, "counted per resource"
+    assert handlers.setbacks("uid-1", Outcome.IN_SYNC) == 0
+    assert handlers.setbacks("uid-1", Outcome.BLOCKED) == 0

@@ -52,6 +52,7 @@ log = logs.get(__name__)
 RETRY_ON_ERROR_SECONDS = 30.0
 MAX_RETRY_SECONDS = 300.0
 INSTANCE_POLL_SECONDS = 1.0
+_SETBACKS = (Outcome.ERROR, Outcome.BLOCKED, Outcome.FAILED, Outcome.REFUSED)
 _DONE_WHILE_DELETING = (Outcome.GONE,)
 _EXPORT_AFTER = (Outcome.IN_SYNC, Outcome.DRIFT_REPORTED)
 Slices = kopf.Index[tuple[str, str], SliceView]
@@ -92,15 +93,29 @@ class Handlers:
         self.slices: Slices | None = None
         self.claimants: Sequence[ClaimIndex | None] = ()
         self._locks: dict[str, threading.Lock] = {}
+        self._setbacks: dict[str, int] = {}
         self._guard = threading.Lock()
 
     def lock(self, uid: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(uid, threading.Lock())
 
+    def setbacks(self, uid: str, outcome: Outcome) -> int:
+        """Failed or blocked steps in a row before this one, the exponent of the back-off. Not
+        kopf's retry count: that also counts the polls of a pending operation, so one FAIL after
+        a few polls would wait the 5-minute ceiling instead of 30 s."""
+        with self._guard:
+            if outcome in _SETBACKS:
+                before = self._setbacks.get(uid, 0)
+                self._setbacks[uid] = before + 1
+                return before
+            self._setbacks.pop(uid, None)
+            return 0
+
     def forget(self, uid: str) -> None:
         with self._guard:
             self._locks.pop(uid, None)
+            self._setbacks.pop(uid, None)
         metrics.RESOURCES.forget(uid)
         self.exporter.forget(uid)
         for forget in self.on_forget:
@@ -116,7 +131,6 @@ class Handlers:
         *,
         deleting: bool,
         from_timer: bool = False,
-        retry: int = 0,
         slices: Slices | None = None,
         claimants: Sequence[ClaimIndex | None] = (),
     ) -> None:
@@ -142,8 +156,9 @@ class Handlers:
         if deleting and result.outcome in _DONE_WHILE_DELETING:
             self.forget(res.identity.uid)
             return
+        setbacks = self.setbacks(res.identity.uid, result.outcome)
         if deleting or result.outcome in (Outcome.WAITING, Outcome.ERROR, Outcome.BLOCKED):
-            delay = retry_delay(result, retry)
+            delay = retry_delay(result, setbacks)
             raise kopf.TemporaryError(f"{result.reason}: {result.message}", delay=delay)
 
     def step_and_write(
@@ -626,7 +641,6 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
             cloudmap_namespaces,
             deleting=False,
             from_timer=resumed,
-            retry=retry,
             slices=endpointslices,
             claimants=(namespace_claims, discovery_claims),
         )
@@ -663,13 +677,12 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
                 name=body.metadata.name,
                 requested_at=str(new),
             )
-        handlers.handle(body, patch, cloudmap_namespaces, deleting=False, retry=retry)
+        handlers.handle(body, patch, cloudmap_namespaces, deleting=False)
 
     @kopf.on.delete(GROUP, VERSION, plural, registry=registry, id="delete")
     def handle_delete(
         body: kopf.Body,
         patch: kopf.Patch,
-        retry: int = 0,
         cloudmap_namespaces: Any = None,
         endpointslices: Any = None,
         namespace_claims: Any = None,
@@ -681,7 +694,6 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
             patch,
             cloudmap_namespaces,
             deleting=True,
-            retry=retry,
             slices=endpointslices,
             claimants=(namespace_claims, discovery_claims),
         )
