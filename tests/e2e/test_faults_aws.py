@@ -144,6 +144,7 @@ def test_thirty_percent_throttling(
     )
 
 
+@pytest.mark.timeout(2 * TIMEOUT + 60)
 @pytest.mark.parametrize("round_id", round_ids(1))
 def test_5xx_and_failed_pending_operations(
     round_id: str,

@@ -37,6 +37,7 @@ OPERATOR_SERVICES = 20
 TIMEOUT = 600.0  # the shared 2-core machine ran at a load of 27 while this was measured
 
 
+@pytest.mark.timeout(3 * TIMEOUT)
 @pytest.mark.parametrize("round_id", round_ids(1))
 def test_four_cli_deletes_at_once(
     round_id: str, emulator: Emulator, sd: Any, tmp_path: Path
@@ -77,6 +78,7 @@ def test_four_cli_deletes_at_once(
     )
 
 
+@pytest.mark.timeout(4 * TIMEOUT)
 @pytest.mark.parametrize("round_id", round_ids(1))
 def test_operator_deletes_twenty_at_once(
     round_id: str,
@@ -97,6 +99,7 @@ def test_operator_deletes_twenty_at_once(
         namespace,
         lambda o: bool((o.get("status") or {}).get("namespaceId")),
         "status.namespaceId",
+        timeout=TIMEOUT,
     )
     namespace_id = cm["status"]["namespaceId"]
     wait_for(

@@ -188,6 +188,7 @@ def test_foreign_namespaces_services_and_instances_are_untouched(
     )
 
 
+@pytest.mark.timeout(2 * TIMEOUT)
 def test_retain_leaves_aws_alone_across_a_kill(
     kubectl: Kubectl,
     namespace: str,
