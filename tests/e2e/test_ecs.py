@@ -6,8 +6,8 @@ no UpdateService over many sweeps of an unchanged spec, deletion (Delete: one Up
 before the Cloud Map service goes; Retain: ECS left alone), and a portName the task definition
 does not have refused as Terminal without a retry loop.
 
-AWS-FACTS (ECS): Service Connect is read from the PRIMARY deployment, never the top level; every
-UpdateService with serviceConnectConfiguration or serviceRegistries starts a new deployment;
+docs/aws-facts.md, ECS: Service Connect is read from the PRIMARY deployment, never the top level;
+every UpdateService with serviceConnectConfiguration or serviceRegistries starts a new deployment;
 desiredCount belongs to autoscaling.
 """
 
@@ -76,8 +76,8 @@ def primary(service: JSON) -> JSON:
 
 
 def service_connect(service: JSON) -> JSON | None:
-    """The PRIMARY deployment's serviceConnectConfiguration (AWS-FACTS: not the top level);
-    absent or `enabled: false` is None (Service Connect off)."""
+    """The PRIMARY deployment's serviceConnectConfiguration (docs/aws-facts.md, ECS: not the top
+    level); absent or `enabled: false` is None (Service Connect off)."""
     sc = primary(service).get("serviceConnectConfiguration")
     return dict(sc) if sc and sc.get("enabled") else None
 
@@ -326,7 +326,8 @@ def test_delete_removes_ecs_discovery_before_cloud_map_service(
     status = objs["user-service"]["status"]
     service_id = status["serviceId"]
     count = deployments(emulator, "user-service")
-    # AWS-FACTS: DeleteService fails with ResourceInUse while instances exist (ECS tasks
+    # docs/aws-facts.md, Deletion order: DeleteService fails with ResourceInUse while instances
+    # exist (ECS tasks
     # registered through serviceRegistries). Holding it so keeps the Cloud Map service here
     # long enough to see what the operator did to ECS before asking to delete it.
     emulator.inject(DELETE_CLOUD_MAP_SERVICE, error="ResourceInUse")

@@ -1,4 +1,5 @@
-"""A DnsPrivate namespace's vpc against the emulator: it forces a replacement (AWS-FACTS, "Fields
+"""A DnsPrivate namespace's vpc against the emulator: it forces a replacement (docs/aws-facts.md,
+Replacement: "Fields
 that force replacement": Namespace name, type, vpc), and Cloud Map does not return it, so the
 reconciler reads it from the namespace's hosted zone (Route 53 GetHostedZone)."""
 

@@ -3,7 +3,8 @@ for ECS, the deployment it starts (with DescribeServices' task counts) and the c
 to redeploy; for deletes, what blocks them. `-o json` validates against docs/plan.schema.json.
 
 The emulator returns serviceConnectConfiguration from the PRIMARY deployment and implements
-ListServicesByNamespace, as AWS does (moto alone drops both: see docs/ and AWS-FACTS)."""
+ListServicesByNamespace, as AWS does (moto alone drops both: see docs/ and docs/aws-facts.md, Where
+the emulator corrects moto)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The pure ECS plan: every ECS rule of AWS-FACTS.md that needs no I/O."""
+"""The pure ECS plan: every ECS rule of docs/aws-facts.md that needs no I/O."""
 
 from __future__ import annotations
 

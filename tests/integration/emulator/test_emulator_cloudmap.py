@@ -1,4 +1,5 @@
-"""Cloud Map fidelity: each test names the AWS-FACTS.md behaviour it checks the emulator for."""
+"""Cloud Map fidelity: each test names the docs/aws-facts.md behaviour it checks the emulator
+for."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ def _code(exc: pytest.ExceptionInfo[ClientError]) -> str:
 
 
 def test_namespace_name_collision_carries_existing_id(sd: Any) -> None:
-    """AWS-FACTS: "Names collide with NamespaceAlreadyExists ... (the error carries the
-    existing id)"."""
+    """docs/aws-facts.md, Idempotency and names: "Names collide with NamespaceAlreadyExists ... (the
+    error carries the existing id)"."""
     ns_id = make_namespace(sd, "app.local")
     with pytest.raises(ClientError) as exc:
         sd.create_private_dns_namespace(Name="app.local", Vpc="vpc-2", CreatorRequestId="other")
@@ -34,7 +35,8 @@ def test_namespace_name_collision_carries_existing_id(sd: Any) -> None:
 
 
 def test_namespace_creator_request_id_returns_the_same_operation(sd: Any) -> None:
-    """AWS-FACTS: "Every Create* accepts CreatorRequestId ... so a retry after a crash cannot
+    """docs/aws-facts.md, Idempotency and names: "Every Create* accepts CreatorRequestId ... so a
+    retry after a crash cannot
     create a twin": the same CreatorRequestId answers the first OperationId."""
     first = sd.create_http_namespace(Name="shop", CreatorRequestId="uid-1")["OperationId"]
     again = sd.create_http_namespace(Name="shop", CreatorRequestId="uid-1")["OperationId"]
@@ -52,8 +54,8 @@ def test_two_private_namespaces_in_one_vpc_are_allowed(sd: Any) -> None:
 
 
 def test_service_name_collision_and_creator_request_id(sd: Any) -> None:
-    """AWS-FACTS: ServiceAlreadyExists carries the existing id; the same CreatorRequestId
-    answers the same service instead of a twin."""
+    """docs/aws-facts.md, Idempotency and names: ServiceAlreadyExists carries the existing id; the
+    same CreatorRequestId answers the same service instead of a twin."""
     ns_id = make_namespace(sd)
     created = sd.create_service(Name="web", NamespaceId=ns_id, CreatorRequestId="svc-uid")
     again = sd.create_service(Name="web", NamespaceId=ns_id, CreatorRequestId="svc-uid")
@@ -77,7 +79,8 @@ def test_create_service_in_unknown_namespace_and_type(sd: Any) -> None:
 
 
 def test_delete_service_with_instances_is_resource_in_use(sd: Any) -> None:
-    """AWS-FACTS: "DeleteService fails with ResourceInUse while instances exist"."""
+    """docs/aws-facts.md, Deletion order: "DeleteService fails with ResourceInUse while instances
+    exist"."""
     service_id = make_service(sd, make_namespace(sd))
     wait_operation(
         sd,
@@ -99,7 +102,8 @@ def test_delete_service_with_instances_is_resource_in_use(sd: Any) -> None:
 
 
 def test_delete_namespace_with_services_is_resource_in_use(sd: Any) -> None:
-    """AWS-FACTS: "DeleteNamespace fails with ResourceInUse while services exist"."""
+    """docs/aws-facts.md, Deletion order: "DeleteNamespace fails with ResourceInUse while services
+    exist"."""
     ns_id = make_namespace(sd)
     service_id = make_service(sd, ns_id)
     with pytest.raises(ClientError) as exc:
@@ -111,7 +115,8 @@ def test_delete_namespace_with_services_is_resource_in_use(sd: Any) -> None:
 
 
 def test_list_namespaces_paginates_and_filters(sd: Any) -> None:
-    """AWS-FACTS: "List calls paginate (MaxResults up to 100, NextToken). ListServices/
+    """docs/aws-facts.md, Reading: lists and ids: "List calls paginate (MaxResults up to 100,
+    NextToken). ListServices/
     ListNamespaces accept Filters"; AWS pages first and filters each page."""
     for name in ("n1.local", "n2.local", "n3.local"):
         make_namespace(sd, name, vpc=f"vpc-{name}")
@@ -141,8 +146,8 @@ def test_list_namespaces_paginates_and_filters(sd: Any) -> None:
 
 
 def test_list_services_paginates_and_filters_by_namespace(sd: Any) -> None:
-    """AWS-FACTS: ListServices paginates and takes the NAMESPACE_ID filter (moto returns every
-    service of the region)."""
+    """docs/aws-facts.md, Reading: lists and ids: ListServices paginates and takes the NAMESPACE_ID
+    filter (moto returns every service of the region)."""
     ns_a, ns_b = make_namespace(sd, "a.local"), make_namespace(sd, "b.local", vpc="vpc-b")
     for name in ("s1", "s2", "s3"):
         make_service(sd, ns_a, name)
@@ -169,7 +174,7 @@ def test_list_instances_paginates(sd: Any) -> None:
 
 
 def test_update_service_changes_only_ttls_and_health_check(sd: Any) -> None:
-    """AWS-FACTS, UpdateService: "Can change only record TTLs of existing DnsRecords,
+    """docs/aws-facts.md, UpdateService: "Can change only record TTLs of existing DnsRecords,
     HealthCheckConfig and Description"; moto wipes DnsConfig when the request has none."""
     ns_id = make_namespace(sd)
     service_id = make_service(sd, ns_id, ttl=10)
@@ -195,8 +200,8 @@ def test_update_service_changes_only_ttls_and_health_check(sd: Any) -> None:
 
 
 def test_update_service_omitted_health_check_config_is_removed(sd: Any) -> None:
-    """AWS-FACTS: "Send the full DnsConfig.DnsRecords and HealthCheckConfig every time: what
-    is omitted is removed"."""
+    """docs/aws-facts.md, DNS records and health checks: "Send the full DnsConfig.DnsRecords and
+    HealthCheckConfig every time: what is omitted is removed"."""
     op_id = sd.create_public_dns_namespace(Name="example.com")["OperationId"]
     ns_id = wait_operation(sd, op_id)["Targets"]["NAMESPACE"]
     service_id = sd.create_service(
@@ -214,7 +219,7 @@ def test_update_service_omitted_health_check_config_is_removed(sd: Any) -> None:
 
 
 def test_update_service_in_http_namespace_is_refused(sd: Any) -> None:
-    """AWS-FACTS, UpdateService: "Not allowed for services in HTTP namespaces"."""
+    """docs/aws-facts.md, UpdateService: "Not allowed for services in HTTP namespaces"."""
     service_id = sd.create_service(Name="api", NamespaceId=make_http_namespace(sd))["Service"]["Id"]
     with pytest.raises(ClientError) as exc:
         sd.update_service(Id=service_id, Service={"Description": "x"})
@@ -222,7 +227,7 @@ def test_update_service_in_http_namespace_is_refused(sd: Any) -> None:
 
 
 def test_register_instance_is_an_upsert(sd: Any) -> None:
-    """AWS-FACTS, Instances: "RegisterInstance is an upsert keyed on InstanceId" (moto
+    """docs/aws-facts.md, Instances: "RegisterInstance is an upsert keyed on InstanceId" (moto
     duplicates)."""
     service_id = make_service(sd, make_namespace(sd))
     for ip in ("10.0.0.1", "10.0.0.2"):
@@ -236,8 +241,8 @@ def test_register_instance_is_an_upsert(sd: Any) -> None:
 
 
 def test_discover_instances_works_with_the_client_helper(sd: Any) -> None:
-    """AWS-FACTS: "Server mode: DiscoverInstances uses the `data-` host prefix; use botocore
-    Config(inject_host_prefix=False)" - `client()` sets it."""
+    """docs/aws-facts.md, Where the emulator corrects moto: "Server mode: DiscoverInstances uses the
+    `data-` host prefix; use botocore Config(inject_host_prefix=False)" - `client()` sets it."""
     assert sd.meta.config.inject_host_prefix is False
     service_id = make_service(sd, make_namespace(sd, "disc.local"))
     sd.register_instance(
@@ -248,8 +253,8 @@ def test_discover_instances_works_with_the_client_helper(sd: Any) -> None:
 
 
 def test_update_http_namespace_answers_operation_id(sd: Any) -> None:
-    """Update*Namespace is asynchronous (AWS-FACTS); moto's UpdateHttpNamespace answers a
-    lower-case `operationId` that botocore drops."""
+    """Update*Namespace is asynchronous (docs/aws-facts.md, Asynchronous calls); moto's
+    UpdateHttpNamespace answers a lower-case `operationId` that botocore drops."""
     ns_id = make_http_namespace(sd)
     answer = sd.update_http_namespace(Id=ns_id, Namespace={"Description": "d"})
     assert wait_operation(sd, answer["OperationId"])["Type"] == "UPDATE_NAMESPACE"

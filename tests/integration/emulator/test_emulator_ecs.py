@@ -1,4 +1,4 @@
-"""ECS fidelity: each test names the AWS-FACTS.md behaviour it checks the emulator for."""
+"""ECS fidelity: each test names the docs/aws-facts.md behaviour it checks the emulator for."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def _create(ecs: Any, task_definition: str, name: str = "user-service", **kw: An
 def test_service_connect_is_on_the_primary_deployment(
     ecs: Any, task_definition: str, emulator: Emulator
 ) -> None:
-    """AWS-FACTS: "Service Connect configuration is NOT returned at the top level of
+    """docs/aws-facts.md, ECS: "Service Connect configuration is NOT returned at the top level of
     DescribeServices: read it from the deployment whose status is PRIMARY"; moto drops it."""
     created = _create(ecs, task_definition, serviceConnectConfiguration=SC)["service"]
     assert _primary(created)["serviceConnectConfiguration"] == SC
@@ -80,8 +80,8 @@ def test_service_connect_is_on_the_primary_deployment(
 def test_update_service_connect_starts_a_deployment(
     ecs: Any, task_definition: str, emulator: Emulator
 ) -> None:
-    """AWS-FACTS: "UpdateService with serviceConnectConfiguration or serviceRegistries starts a
-    new deployment"; absent from the PRIMARY deployment means disabled."""
+    """docs/aws-facts.md, ECS: "UpdateService with serviceConnectConfiguration or serviceRegistries
+    starts a new deployment"; absent from the PRIMARY deployment means disabled."""
     _create(ecs, task_definition)
     assert "serviceConnectConfiguration" not in _primary(_describe(ecs))
     updated = ecs.update_service(
@@ -129,7 +129,7 @@ def test_service_registries_update_is_stored_and_deploys(
 
 
 def test_service_connect_port_name_must_exist(ecs: Any, task_definition: str) -> None:
-    """AWS-FACTS: "portName must name a `portMappings[].name` in the service's task
+    """docs/aws-facts.md, ECS: "portName must name a `portMappings[].name` in the service's task
     definition"."""
     _create(ecs, task_definition)
     bad = {**SC, "services": [{**SC["services"][0], "portName": "grpc"}]}
@@ -139,7 +139,7 @@ def test_service_connect_port_name_must_exist(ecs: Any, task_definition: str) ->
 
 
 def test_code_deploy_service_cannot_change_registries(ecs: Any, task_definition: str) -> None:
-    """AWS-FACTS: "CODE_DEPLOY deployment controller: UpdateService cannot change
+    """docs/aws-facts.md, ECS: "CODE_DEPLOY deployment controller: UpdateService cannot change
     registries"."""
     _create(ecs, task_definition, deploymentController={"type": "CODE_DEPLOY"})
     with pytest.raises(ClientError) as exc:
@@ -154,7 +154,7 @@ def test_code_deploy_service_cannot_change_registries(ecs: Any, task_definition:
 def test_deleted_service_is_inactive_and_unlisted(ecs: Any, task_definition: str) -> None:
     """DeleteService API reference: a deleted service "is no longer visible ... in the
     ListServices API operation" but "can still be viewed with the DescribeServices API
-    operation" (status INACTIVE); AWS-FACTS: "INACTIVE services count as not found"."""
+    operation" (status INACTIVE); docs/aws-facts.md, ECS: "INACTIVE services count as not found"."""
     _create(ecs, task_definition)
     _create(ecs, task_definition, name="keep")
     ecs.delete_service(cluster=CLUSTER, service="user-service", force=True)
@@ -181,7 +181,7 @@ def test_create_over_active_service_is_refused(ecs: Any, task_definition: str) -
 
 
 def test_describe_services_takes_at_most_ten(ecs: Any, task_definition: str) -> None:
-    """AWS-FACTS: "DescribeServices takes up to 10 services per call"."""
+    """docs/aws-facts.md, ECS: "DescribeServices takes up to 10 services per call"."""
     with pytest.raises(ClientError) as exc:
         ecs.describe_services(cluster=CLUSTER, services=[f"s{n}" for n in range(11)])
     assert exc.value.response["Error"]["Code"] == "InvalidParameterException"

@@ -1,6 +1,7 @@
 """Injected faults, call counting, isolation and the HTTP control API of the emulator.
 
-AWS-FACTS, Throttling: "Error codes: ThrottlingException and RequestLimitExceeded (handle both),
+docs/aws-facts.md, Throttling and quotas: "Error codes: ThrottlingException and RequestLimitExceeded
+(handle both),
 also 5xx ServiceUnavailable"; moto: "No throttling, latency or 5xx injection built in".
 """
 

@@ -1,5 +1,5 @@
 """Cloud Map instance fidelity the hybrid export and import rely on: each test names the AWS
-behaviour (AWS-FACTS.md or the AWS API reference) it checks the emulator for."""
+behaviour (docs/aws-facts.md or the AWS API reference) it checks the emulator for."""
 
 from __future__ import annotations
 
@@ -101,7 +101,8 @@ def test_deregister_instance_removes_it_and_an_unknown_one_is_not_found(sd: Any)
 
 
 def test_more_than_30_custom_attributes_are_refused(sd: Any) -> None:
-    """AWS-FACTS, Quotas: "30 custom attributes per instance" (AWS_* ones are not custom)."""
+    """docs/aws-facts.md, Throttling and quotas: "30 custom attributes per instance" (AWS_* ones are
+    not custom)."""
     service_id = make_service(sd, make_namespace(sd))
     thirty = {f"k{i}": "v" for i in range(30)}
     _register(sd, service_id, "a", AWS_INSTANCE_IPV4="10.0.0.1", AWS_INSTANCE_PORT="80", **thirty)
@@ -113,8 +114,8 @@ def test_more_than_30_custom_attributes_are_refused(sd: Any) -> None:
 
 
 def test_more_than_1000_instances_per_service_are_refused(sd: Any, emulator: Any) -> None:
-    """AWS-FACTS, Quotas: "1,000 instances per service (not adjustable)"; re-registering an
-    existing instance at the limit is still an update."""
+    """docs/aws-facts.md, Throttling and quotas: "1,000 instances per service (not adjustable)";
+    re-registering an existing instance at the limit is still an update."""
     service_id = make_service(sd, make_namespace(sd))
     for i in range(1000):
         sd.register_instance(

@@ -1,6 +1,6 @@
 """Effects of Cloud Map operations show when the operation is final, not when it is submitted.
 
-AWS-FACTS, Asynchronous calls: Create*Namespace, DeleteNamespace, Update*Namespace and
+docs/aws-facts.md, Asynchronous calls: Create*Namespace, DeleteNamespace, Update*Namespace and
 UpdateService return an OperationId, and "A new namespace's id is known only from GetOperation's
 Targets["NAMESPACE"]". moto applies every change at once; the emulator applies it when the
 operation reaches SUCCESS (and never after a FAIL).
@@ -114,8 +114,8 @@ def test_held_create_that_fails_leaves_no_namespace_and_frees_the_name(
 
 def test_held_overlapping_private_namespace_still_conflicts(sd: Any, emulator: Emulator) -> None:
     """The hosted zone of a namespace being created already counts for ConflictingDomainExists
-    (AWS-FACTS: "FAIL carries ... ConflictingDomainExists when the VPC already has an
-    overlapping private zone")."""
+    (docs/aws-facts.md, Asynchronous calls: "FAIL carries ... ConflictingDomainExists when the VPC
+    already has an overlapping private zone")."""
     emulator.hold_operations(polls=1)
     first = sd.create_private_dns_namespace(Name="corp.local", Vpc="vpc-9")["OperationId"]
     second = sd.create_private_dns_namespace(Name="team.corp.local", Vpc="vpc-9")["OperationId"]

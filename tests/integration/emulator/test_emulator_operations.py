@@ -1,6 +1,7 @@
 """Cloud Map operation lifecycle in the emulator: hold, FAIL, DuplicateRequest, ListOperations.
 
-AWS-FACTS: "Poll GetOperation: SUBMITTED/PENDING are in flight, SUCCESS/FAIL are final. FAIL
+docs/aws-facts.md, Asynchronous calls: "Poll GetOperation: SUBMITTED/PENDING are in flight,
+SUCCESS/FAIL are final. FAIL
 carries ErrorCode/ErrorMessage"; moto: "GetOperation is SUCCESS immediately".
 """
 
@@ -91,8 +92,8 @@ def test_fail_update_service_by_name_keeps_the_service(sd: Any, emulator: Emulat
 
 
 def test_overlapping_private_namespace_in_same_vpc_fails(sd: Any) -> None:
-    """AWS-FACTS: FAIL carries "ConflictingDomainExists when the VPC already has an
-    overlapping private zone"."""
+    """docs/aws-facts.md, Asynchronous calls: FAIL carries "ConflictingDomainExists when the VPC
+    already has an overlapping private zone"."""
     make_namespace(sd, "corp.local", vpc="vpc-9")
     op_id = sd.create_private_dns_namespace(Name="team.corp.local", Vpc="vpc-9")["OperationId"]
     op = wait_operation(sd, op_id)
@@ -102,7 +103,8 @@ def test_overlapping_private_namespace_in_same_vpc_fails(sd: Any) -> None:
 
 
 def test_duplicate_request_while_in_flight(sd: Any, emulator: Emulator) -> None:
-    """AWS-FACTS: "DuplicateRequest means the same request is still in progress"."""
+    """docs/aws-facts.md, Idempotency and names: "DuplicateRequest means the same request is still
+    in progress"."""
     service_id = make_service(sd, make_namespace(sd))
     emulator.hold_operations(polls=1)
     attrs = {"AWS_INSTANCE_IPV4": "10.0.0.1"}
@@ -121,7 +123,8 @@ def test_duplicate_request_while_in_flight(sd: Any, emulator: Emulator) -> None:
 def test_list_operations_paginates_filters_and_keeps_instance_operations(
     sd: Any, emulator: Emulator
 ) -> None:
-    """AWS-FACTS: "List calls paginate"; moto ignores paging and filters, and forgets service
+    """docs/aws-facts.md, Reading: lists and ids: "List calls paginate"; moto ignores paging and
+    filters, and forgets service
     and instance operations on ListOperations (GetOperation then fails)."""
     ns_id = make_namespace(sd)
     service_id = make_service(sd, ns_id)

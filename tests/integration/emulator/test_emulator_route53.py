@@ -51,7 +51,8 @@ def test_each_private_namespace_zone_has_its_own_vpc(sd: Any, r53: Any) -> None:
 def test_a_failed_private_namespace_create_leaves_no_hosted_zone(
     emulator: Emulator, sd: Any, r53: Any
 ) -> None:
-    """AWS-FACTS: "FAIL carries ErrorCode/ErrorMessage (e.g. CANNOT_CREATE_HOSTED_ZONE, ...)"; a
+    """docs/aws-facts.md, Asynchronous calls: "FAIL carries ErrorCode/ErrorMessage (e.g.
+    CANNOT_CREATE_HOSTED_ZONE, ...)"; a
     failed create leaves neither a namespace nor its zone (moto makes the zone at once)."""
     emulator.fail_operations("CREATE_NAMESPACE")
     op_id = sd.create_private_dns_namespace(Name="gone.local", Vpc="vpc-1")["OperationId"]

@@ -430,7 +430,8 @@ class CloudMap:
     def discover_instances(
         self, namespace_name: str, service_name: str, health: str = "HEALTHY"
     ) -> list[DiscoveredInstance]:
-        """DiscoverInstances (1,000/s, AWS-FACTS) rather than ListInstances (~50/s): also
+        """DiscoverInstances (1,000/s, docs/aws-facts.md, Throttling and quotas) rather than
+        ListInstances (~50/s): also
         answers for API-only services such as those ECS Service Connect creates."""
         raw = _call(
             "DiscoverInstances",

@@ -312,8 +312,8 @@ class EcsAdapter:
 
     def services_in_namespace(self, namespace: str) -> tuple[str, ...]:
         """ARNs of the services, in any cluster, whose Service Connect uses `namespace` (a name
-        or ARN), as client or server: ListServicesByNamespace (1 call/s budget, AWS-FACTS), so
-        read only when a plan changes an endpoint."""
+        or ARN), as client or server: ListServicesByNamespace (1 call/s budget, docs/aws-facts.md,
+        Throttling and quotas), so read only when a plan changes an endpoint."""
         arns: list[str] = []
         token: str | None = None
         while True:

@@ -1,7 +1,8 @@
 """AWS emulator for integration tests, e2e tests and the demo (extra `sd-operator[emulator]`).
 
 moto server on loopback behind a thin WSGI fidelity layer that closes the gaps listed in
-AWS-FACTS.md ("Where moto differs") and injects faults. Only this package imports moto.
+docs/aws-facts.md ("Where the emulator corrects moto") and injects faults. Only this package imports
+moto.
 
     from sd_operator.emulator import Emulator, client
 

@@ -2,10 +2,9 @@
 
 Server mode and DiscoverInstances: botocore prefixes the host of DiscoverInstances with
 `data-` (its endpoint is data-servicediscovery.<region>.amazonaws.com), which against
-`http://127.0.0.1:PORT` gives `data-127.0.0.1` and a failed connection (AWS-FACTS, Where moto
-differs: "Server mode: DiscoverInstances uses the `data-` host prefix; use
-botocore Config(inject_host_prefix=False) against a loopback endpoint"). Every client made here
-has inject_host_prefix=False; code that builds its own clients against the emulator must set it.
+`http://127.0.0.1:PORT` gives `data-127.0.0.1` and a failed connection (docs/aws-facts.md, Where
+the emulator corrects moto). Every client made here has inject_host_prefix=False; code that
+builds its own clients against the emulator must set it.
 """
 
 from __future__ import annotations

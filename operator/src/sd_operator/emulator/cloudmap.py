@@ -1,7 +1,7 @@
 """Cloud Map (servicediscovery) fidelity: where moto differs from AWS, make it behave like AWS.
 
 Each hook lets moto do the work and then corrects moto's in-process state or its answer; the
-docstrings quote the line of /work/shared/design/AWS-FACTS.md (or the AWS API reference) that the
+docstrings quote the line of docs/aws-facts.md (or the AWS API reference) that the
 hook reproduces.
 """
 
@@ -160,7 +160,8 @@ class CloudMapLayer:
     # -- helpers -----------------------------------------------------------------------------
 
     def _duplicate(self, op_type: str, key: tuple[str, ...]) -> Reply | None:
-        """AWS-FACTS: "DuplicateRequest means the same request is still in progress". Modelled
+        """docs/aws-facts.md, Idempotency and names: "DuplicateRequest means the same request is
+        still in progress". Modelled
         as: an operation of the same type on the same target is still SUBMITTED/PENDING."""
         op_id = self._tracker.in_flight(op_type, key)
         if op_id is None:
@@ -185,8 +186,8 @@ class CloudMapLayer:
     # -- namespaces --------------------------------------------------------------------------
 
     def create_namespace(self, call: Call, forward: Forward) -> Reply:
-        """AWS-FACTS, Idempotency and names: "Every Create* accepts CreatorRequestId" (the same
-        CreatorRequestId again answers the first request's OperationId instead of a twin) and
+        """docs/aws-facts.md, Idempotency and names: "Every Create* accepts CreatorRequestId" (the
+        same CreatorRequestId again answers the first request's OperationId instead of a twin) and
         "Names collide with NamespaceAlreadyExists ... (the error carries the existing id)".
         moto: "No NamespaceAlreadyExists ...; CreatorRequestId is not honoured".
 
@@ -195,7 +196,8 @@ class CloudMapLayer:
         reports it as a FAIL of the operation ("FAIL carries ErrorCode/ErrorMessage (e.g. ...,
         ConflictingDomainExists when the VPC already has an overlapping private zone)").
 
-        AWS-FACTS: "A new namespace's id is known only from GetOperation's
+        docs/aws-facts.md, Asynchronous calls: "A new namespace's id is known only from
+        GetOperation's
         Targets["NAMESPACE"]": the namespace exists (GetNamespace, ListNamespaces, CreateService)
         only once the operation has succeeded, and a FAIL leaves none. moto adds it at once;
         here it is kept aside until the operation is final. Another create of the same name
@@ -286,11 +288,11 @@ class CloudMapLayer:
         return reply
 
     def delete_namespace(self, call: Call, forward: Forward) -> Reply:
-        """AWS-FACTS, Deletion order: "DeleteNamespace fails with ResourceInUse while services
-        exist (also services that other tools or ECS created)". moto: "DeleteService/
+        """docs/aws-facts.md, Deletion order: "DeleteNamespace fails with ResourceInUse while
+        services exist (also services that other tools or ECS created)". moto: "DeleteService/
         DeleteNamespace succeed while instances/services exist (no ResourceInUse)".
 
-        DeleteNamespace is asynchronous (AWS-FACTS, Asynchronous calls): the namespace stays
+        DeleteNamespace is asynchronous (docs/aws-facts.md, Asynchronous calls): the namespace stays
         (GetNamespace, ListNamespaces) until the operation succeeds; moto removes it at once."""
         b = backend(call)
         ns_id = str(call.body.get("Id", ""))
@@ -323,7 +325,7 @@ class CloudMapLayer:
         return reply
 
     def update_namespace(self, call: Call, forward: Forward) -> Reply:
-        """Update*Namespace are asynchronous (AWS-FACTS, Asynchronous calls). moto's
+        """Update*Namespace are asynchronous (docs/aws-facts.md, Asynchronous calls). moto's
         UpdateHttpNamespace answers `operationId` (lower case), which botocore drops: the
         answer is rewritten to AWS's `OperationId`. The change shows when the operation
         succeeds (moto applies it at once)."""
@@ -353,7 +355,8 @@ class CloudMapLayer:
     # -- services ----------------------------------------------------------------------------
 
     def create_service(self, call: Call, forward: Forward) -> Reply:
-        """AWS-FACTS: "Every Create* accepts CreatorRequestId ... so a retry after a crash
+        """docs/aws-facts.md, Idempotency and names: "Every Create* accepts CreatorRequestId ... so
+        a retry after a crash
         cannot create a twin" (the same CreatorRequestId answers the service it created) and
         "Names collide with ... ServiceAlreadyExists (the error carries the existing id)".
         Also: an unknown namespace is NamespaceNotFound, and the service Type is set as AWS
@@ -392,8 +395,8 @@ class CloudMapLayer:
         return Reply.json_ok({"Service": service.to_json()})
 
     def delete_service(self, call: Call, forward: Forward) -> Reply:
-        """AWS-FACTS, Deletion order: "DeleteService fails with ResourceInUse while instances
-        exist". Also ServiceNotFound for an unknown id (moto answers success)."""
+        """docs/aws-facts.md, Deletion order: "DeleteService fails with ResourceInUse while
+        instances exist". Also ServiceNotFound for an unknown id (moto answers success)."""
         b = backend(call)
         service_id = str(call.body.get("Id", ""))
         service = b.services.get(service_id)
@@ -418,7 +421,7 @@ class CloudMapLayer:
         return reply.with_json(data)
 
     def update_service(self, call: Call, forward: Forward) -> Reply:
-        """AWS-FACTS, UpdateService: "Can change only record TTLs of existing DnsRecords,
+        """docs/aws-facts.md, UpdateService: "Can change only record TTLs of existing DnsRecords,
         HealthCheckConfig and Description", "Send the full DnsConfig.DnsRecords and
         HealthCheckConfig every time: what is omitted is removed", "Not allowed for services in
         HTTP namespaces". moto: "UpdateService without DnsConfig wipes DnsConfig".
@@ -477,12 +480,12 @@ class CloudMapLayer:
     # -- instances ---------------------------------------------------------------------------
 
     def register_instance(self, call: Call, forward: Forward) -> Reply:
-        """AWS-FACTS, Instances: "RegisterInstance is an upsert keyed on InstanceId". moto:
+        """docs/aws-facts.md, Instances: "RegisterInstance is an upsert keyed on InstanceId". moto:
         "re-registering an InstanceId duplicates it". The new registration replaces the old
         one in place.
 
-        Quotas (AWS-FACTS): "1,000 instances per service (not adjustable)" answers
-        ResourceLimitExceeded for a new InstanceId beyond it, and "30 custom attributes per
+        (docs/aws-facts.md, Throttling and quotas): "1,000 instances per service (not adjustable)"
+        answers ResourceLimitExceeded for a new InstanceId beyond it, and "30 custom attributes per
         instance" InvalidInput (AWS_* attributes are not custom). AWS API reference,
         RegisterInstance: with HealthCheckCustomConfig, AWS_INIT_HEALTH_STATUS (HEALTHY or
         UNHEALTHY) sets the initial custom health status, HEALTHY when absent; moto ignores it."""
@@ -565,7 +568,8 @@ class CloudMapLayer:
     # -- operations --------------------------------------------------------------------------
 
     def get_operation(self, call: Call, forward: Forward) -> Reply:
-        """AWS-FACTS: "Poll GetOperation: SUBMITTED/PENDING are in flight, SUCCESS/FAIL are
+        """docs/aws-facts.md, Asynchronous calls: "Poll GetOperation: SUBMITTED/PENDING are in
+        flight, SUCCESS/FAIL are
         final. FAIL carries ErrorCode/ErrorMessage" and "A new namespace's id is known only
         from GetOperation's Targets["NAMESPACE"]"."""
         reply = forward()
@@ -583,7 +587,8 @@ class CloudMapLayer:
         return reply.with_json(data)
 
     def list_operations(self, call: Call, forward: Forward) -> Reply:
-        """AWS-FACTS: "List calls paginate (MaxResults up to 100, NextToken)"; moto ignores
+        """docs/aws-facts.md, Reading: lists and ids: "List calls paginate (MaxResults up to 100,
+        NextToken)"; moto ignores
         MaxResults, NextToken and Filters, and also forgets every operation whose namespace is
         gone (all service and instance operations), which breaks later GetOperation calls:
         this list is built from moto's operations without going through moto's ListOperations.
@@ -643,7 +648,8 @@ class CloudMapLayer:
         return Reply.json_ok(data)
 
     def list_namespaces(self, call: Call, forward: Forward) -> Reply:
-        """AWS-FACTS: "List calls paginate (MaxResults up to 100, NextToken). ListServices/
+        """docs/aws-facts.md, Reading: lists and ids: "List calls paginate (MaxResults up to 100,
+        NextToken). ListServices/
         ListNamespaces accept Filters." moto: "ListNamespaces/ListServices/ListOperations ignore
         MaxResults, NextToken and Filters". Pages are cut first and filtered after, like AWS."""
         reply = forward({})

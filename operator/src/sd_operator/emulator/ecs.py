@@ -1,7 +1,7 @@
 """ECS fidelity: Service Connect read-back, deployments, INACTIVE services, pagination.
 
 Each hook lets moto do the work and then corrects moto's in-process state; the docstrings quote
-the line of /work/shared/design/AWS-FACTS.md (or the AWS API reference) that it reproduces.
+the line of docs/aws-facts.md (or the AWS API reference) that it reproduces.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ DESCRIBE_SERVICES_MAX = 10
 
 # UpdateService parameters that start a new deployment (AWS API reference, UpdateService:
 # "When you update any of these parameters, Amazon ECS starts new tasks with the new
-# configuration"; AWS-FACTS: "UpdateService with serviceConnectConfiguration or
+# configuration"; docs/aws-facts.md, ECS: "UpdateService with serviceConnectConfiguration or
 # serviceRegistries starts a new deployment").
 DEPLOYMENT_PARAMETERS = (
     "serviceConnectConfiguration",
@@ -86,7 +86,7 @@ class EcsLayer:
 
     @staticmethod
     def _check_port_names(b: EC2ContainerServiceBackend, task_def: str | None, sc: JSON) -> str:
-        """AWS-FACTS: "portName must name a `portMappings[].name` in the service's task
+        """docs/aws-facts.md, ECS: "portName must name a `portMappings[].name` in the service's task
         definition" (ECS refuses the call otherwise: aws-cli #7531)."""
         if not task_def or not sc.get("enabled"):
             return ""
@@ -144,8 +144,8 @@ class EcsLayer:
     # -- hooks -------------------------------------------------------------------------------
 
     def create_service(self, call: Call, forward: Forward) -> Reply:
-        """AWS-FACTS: "Service Connect configuration is NOT returned at the top level of
-        DescribeServices: read it from the deployment whose status is PRIMARY"; moto: "ECS
+        """docs/aws-facts.md, ECS: "Service Connect configuration is NOT returned at the top level
+        of DescribeServices: read it from the deployment whose status is PRIMARY"; moto: "ECS
         CreateService/UpdateService drop serviceConnectConfiguration". The configuration is
         stored on the PRIMARY deployment.
 
@@ -175,7 +175,8 @@ class EcsLayer:
         return self._render(forward, cluster, name)
 
     def update_service(self, call: Call, forward: Forward) -> Reply:
-        """AWS-FACTS: "UpdateService with serviceConnectConfiguration or serviceRegistries
+        """docs/aws-facts.md, ECS: "UpdateService with serviceConnectConfiguration or
+        serviceRegistries
         starts a new deployment" and "CODE_DEPLOY deployment controller: UpdateService cannot
         change registries". An INACTIVE service answers ServiceNotActiveException as in AWS.
         moto keeps serviceRegistries itself; the Service Connect configuration goes onto the
@@ -211,7 +212,8 @@ class EcsLayer:
         return self._render(forward, cluster, name)
 
     def describe_services(self, call: Call, forward: Forward) -> Reply:
-        """AWS-FACTS: "DescribeServices takes up to 10 services per call; its `failures` list
+        """docs/aws-facts.md, ECS: "DescribeServices takes up to 10 services per call; its
+        `failures` list
         reports MISSING ones". A deleted service is answered with status INACTIVE, as the
         DeleteService API reference says ("Services in the DRAINING or INACTIVE status can
         still be viewed with the DescribeServices API operation"); moto already does that."""

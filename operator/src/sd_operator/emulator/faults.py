@@ -1,7 +1,7 @@
 """Call counting and injected faults (errors, throttling, latency), deterministic by seed.
 
-AWS-FACTS.md, Throttling: "Error codes: ThrottlingException and RequestLimitExceeded (handle
-both), also 5xx ServiceUnavailable." moto has none of this ("No throttling, latency or 5xx
+docs/aws-facts.md, Throttling and quotas: "Error codes: ThrottlingException and RequestLimitExceeded
+(handle both), also 5xx ServiceUnavailable." moto has none of this ("No throttling, latency or 5xx
 injection built in"), so the layer adds it in front of moto.
 """
 

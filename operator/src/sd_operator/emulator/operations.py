@@ -1,6 +1,6 @@
 """Cloud Map operation lifecycle: SUBMITTED -> PENDING -> SUCCESS | FAIL.
 
-AWS-FACTS.md, Asynchronous calls: "Poll GetOperation: SUBMITTED/PENDING are in flight,
+docs/aws-facts.md, Asynchronous calls: "Poll GetOperation: SUBMITTED/PENDING are in flight,
 SUCCESS/FAIL are final. FAIL carries ErrorCode/ErrorMessage (e.g. CANNOT_CREATE_HOSTED_ZONE,
 ConflictingDomainExists ...)". moto answers SUCCESS at once ("Cloud Map GetOperation is SUCCESS
 immediately (no PENDING, no FAIL)"); this tracker keeps each operation in flight for the

@@ -1,7 +1,7 @@
 """The ECS side of the demo world: what examples/myapp expects to exist before it is applied.
 
-sd-operator never creates ECS services (AWS-FACTS, ECS), so a local run needs them made first:
-cluster `production`, task definitions with named ports, and the two services.
+sd-operator never creates ECS services (docs/aws-facts.md, ECS), so a local run needs them made
+first: cluster `production`, task definitions with named ports, and the two services.
 """
 
 from __future__ import annotations

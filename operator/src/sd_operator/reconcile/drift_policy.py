@@ -2,7 +2,8 @@
 
 Applied to a finished plan. A held field drops out of the plan's changes, and every action that
 would have sent it sends what AWS holds instead: UpdateService sends the full records and health
-check each time (AWS-FACTS), so correcting a description must not carry an ignored TTL back. An
+check each time (docs/aws-facts.md, UpdateService), so correcting a description must not carry an
+ignored TTL back. An
 action left with nothing of its own to change is dropped. Creations are not affected: a new
 resource is made as the spec says.
 

@@ -1,6 +1,6 @@
 """The pure plan: compare what a spec declares with what AWS holds and decide what to do.
 
-No boto3, no kopf, no I/O. Every Cloud Map rule of AWS-FACTS.md that depends on observed state
+No boto3, no kopf, no I/O. Every Cloud Map rule of docs/aws-facts.md that depends on observed state
 lives here, once: which changes are in place, which would need a replacement (refused, naming the
 field), ownership and adoption, and the deletion order.
 """
@@ -290,7 +290,8 @@ def _renamed(kind: str, field_path: str, name: str, previous_name: str, previous
 
 
 def _vpc_check(spec: NamespaceSpec, observed: ObservedNamespace, adopting: bool) -> Plan:
-    """AWS-FACTS: a namespace's vpc forces replacement. Cloud Map does not say which VPC a
+    """docs/aws-facts.md, Replacement: a namespace's vpc forces replacement. Cloud Map does not say
+    which VPC a
     private namespace is in; `observed.vpcs` (its hosted zone's VPCs) does, when it was read.
     A zone listing no VPC at all (AWS always lists one; moto server and other AWS-compatible
     endpoints may not) cannot tell: an advisory, never a refusal (docs/aws-facts.md)."""
@@ -458,7 +459,8 @@ def _ttl_advisories(spec: CloudMapServiceSpec, max_ttl: int) -> tuple[str, ...]:
 
 
 def _replacement_refusal(spec: CloudMapServiceSpec, observed: ObservedService) -> Plan:
-    """Fields AWS cannot change in place (AWS-FACTS: 'Fields that force replacement')."""
+    """Fields AWS cannot change in place (docs/aws-facts.md, Replacement: 'Fields that force
+    replacement')."""
     name = spec.name
     replace = "; delete and recreate the ServiceDiscovery (or use a new service name) to change it"
     want_dns, have_dns = spec.dns, observed.dns

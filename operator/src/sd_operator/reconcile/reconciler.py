@@ -405,7 +405,8 @@ class Reconciler:
         self, plan: Plan, region: str, namespace_arn: str | None, ids: Mapping[str, str | None]
     ) -> Plan:
         """Name the services that must be redeployed to see a changed Service Connect
-        endpoint (AWS-FACTS: clients learn endpoints only when their tasks are replaced)."""
+        endpoint (docs/aws-facts.md, ECS: clients learn endpoints only when their tasks are
+        replaced)."""
         if namespace_arn is None or not any(
             isinstance(a, UpdateEcsService) and a.endpoints_change for a in plan.actions
         ):
