@@ -133,7 +133,6 @@ def plan_for(
         namespace_name=NAMESPACE,
         namespace_arn=cloud_map["namespace_arn"],
         cloud_map_service_arn=cloud_map["service_arn"],
-        declared_service_name="user-service",
     )
 
 
