@@ -12,7 +12,14 @@ import subprocess
 import time
 from typing import Any
 
-from e2e_support import DISCOVERIES, OPERATOR_BIN, Kubectl, StartOperator, stays
+from e2e_support import (
+    DISCOVERIES,
+    OPERATOR_BIN,
+    Kubectl,
+    StartOperator,
+    ready_and_synced,
+    stays,
+)
 from test_lifecycle import change_ttl_out_of_band, create_stack, ttl
 
 from sd_operator.emulator import Emulator
@@ -62,7 +69,16 @@ def test_refresh_reconciles_now_outside_the_sweep_once_per_value(
     assert obj["status"]["refresh"]["honouredAt"]
     assert obj["status"]["drift"][-1]["field"] == "service.dns.records[0].ttl"
 
-    # The same value again is no new request: the drift made now stays until the sweep.
+    # The same value again is no new request: the drift made now stays until the sweep. The
+    # correction's UpdateService operation is polled once more after "honoured"; a change made
+    # before that poll is seen by it, so wait for the reconcile to finish first.
+    kubectl.wait_for_object(
+        DISCOVERIES,
+        "user-service",
+        namespace,
+        lambda o: ready_and_synced(o) and not (o.get("status") or {}).get("operation"),
+        "the refresh's reconcile finished (Ready, Synced, no operation in flight)",
+    )
     change_ttl_out_of_band(sd, service, 300)
     kubectl.run(
         "annotate", DISCOVERIES, "user-service", "-n", namespace, "--overwrite",
