@@ -67,7 +67,9 @@ def sd(emulator: Emulator) -> Any:
 
 
 def apply(reconciler: Reconciler, res: Resource, ns: NamespaceSpec | None = None) -> Any:
-    return converge(reconciler, res, ns, deleting=False, timeout=30)
+    # A bound, not a speed goal: on a loaded 2-core machine the budgeted list calls of a
+    # paginated lookup took longer than 30 s once; converge returns as soon as it is in sync.
+    return converge(reconciler, res, ns, deleting=False, timeout=90)
 
 
 def steady_status(progress: Any, generation: int = 1) -> dict[str, Any]:
