@@ -296,3 +296,18 @@ def fault_rules(endpoint_url: str) -> list[JSON]:
     with urllib.request.urlopen(f"{endpoint_url}/_emulator/faults", timeout=10) as response:
         rules: list[JSON] = json.loads(response.read())["faults"]
     return rules
+
+
+def ready(obj: Mapping[str, Any]) -> bool:
+    """Ready=True for the object's current generation."""
+    status = obj.get("status") or {}
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    return conditions.get("Ready") == "True" and status.get("observedGeneration") == obj[
+        "metadata"
+    ].get("generation")
+
+
+def all_ready(kubectl: Kubectl, namespace: str, count: int) -> bool:
+    """`count` objects of ours in `namespace`, every one ready."""
+    objs = all_objects(kubectl, namespace)
+    return len(objs) == count and all(ready(o) for o in objs)

@@ -11,6 +11,7 @@ import pytest
 from e2e_support import DISCOVERIES, NAMESPACES, Kubectl, StartOperator, wait_for
 from faults_support import (
     all_objects,
+    all_ready,
     cloudmap_namespace,
     control_plane,
     discovery,
@@ -28,19 +29,6 @@ pytestmark = pytest.mark.faults
 
 DOWN_SECONDS = 10.0
 TIMEOUT = 180.0
-
-
-def _ready(obj: dict[str, Any]) -> bool:
-    status = obj.get("status") or {}
-    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
-    return conditions.get("Ready") == "True" and status.get("observedGeneration") == obj[
-        "metadata"
-    ].get("generation")
-
-
-def _all_ready(kubectl: Kubectl, namespace: str, count: int) -> bool:
-    objs = all_objects(kubectl, namespace)
-    return len(objs) == count and all(_ready(o) for o in objs)
 
 
 def _ttl(sd: Any, service_id: str) -> int:
@@ -62,7 +50,7 @@ def test_apiserver_killed_and_restarted_under_the_operator(
         discovery(f"svc-{i}", "shared") for i in range(3)
     ]
     kubectl.apply(stack, namespace)
-    wait_for(lambda: _all_ready(kubectl, namespace, len(stack)), "the stack Ready", timeout=TIMEOUT)
+    wait_for(lambda: all_ready(kubectl, namespace, len(stack)), "the stack Ready", timeout=TIMEOUT)
     svc0 = kubectl.get(DISCOVERIES, "svc-0", namespace)
     assert svc0 is not None
     service_id = svc0["status"]["serviceId"]
@@ -91,7 +79,7 @@ def test_apiserver_killed_and_restarted_under_the_operator(
     stack.append(discovery("svc-new", "shared"))
     kubectl.apply(stack, namespace)
     wait_for(
-        lambda: _all_ready(kubectl, namespace, len(stack)) and _ttl(sd, service_id) == 30,
+        lambda: all_ready(kubectl, namespace, len(stack)) and _ttl(sd, service_id) == 30,
         "the spec change, the new resource and the drift correction",
         timeout=TIMEOUT,
         describe=lambda: "\n".join(summary(o) for o in all_objects(kubectl, namespace)),

@@ -25,6 +25,7 @@ from e2e_support import (
 )
 from faults_support import (
     all_objects,
+    all_ready,
     cloudmap_namespace,
     discovery,
     duplicates,
@@ -49,23 +50,10 @@ SERVICES = 9
 TIMEOUT = 240.0
 
 
-def _ready(obj: dict[str, Any]) -> bool:
-    status = obj.get("status") or {}
-    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
-    return conditions.get("Ready") == "True" and status.get("observedGeneration") == obj[
-        "metadata"
-    ].get("generation")
-
-
 def _stack(aws_name: str) -> list[dict[str, Any]]:
     return [cloudmap_namespace("shared", aws_name)] + [
         discovery(f"svc-{i}", "shared") for i in range(SERVICES)
     ]
-
-
-def _all_ready(kubectl: Kubectl, namespace: str, count: int) -> bool:
-    objs = all_objects(kubectl, namespace)
-    return len(objs) == count and all(_ready(o) for o in objs)
 
 
 def _check_once_each(sd: Any, aws_name: str) -> None:
@@ -102,7 +90,7 @@ def test_thirty_percent_throttling(
             ready_at: dict[str, float] = {}
             while time.monotonic() - started < THROTTLE_SECONDS or len(ready_at) < 2:
                 for name, ns in (("throttled", namespace), ("baseline", base_ns)):
-                    if name not in ready_at and _all_ready(kubectl, ns, len(stack)):
+                    if name not in ready_at and all_ready(kubectl, ns, len(stack)):
                         ready_at[name] = time.monotonic() - started
                 assert time.monotonic() - started < THROTTLE_SECONDS + TIMEOUT, (
                     f"not converged: {sorted(set(('throttled', 'baseline')) - set(ready_at))}\n"
@@ -168,7 +156,7 @@ def test_5xx_and_failed_pending_operations(
     started = time.monotonic()
     kubectl.apply(stack, namespace)
     wait_for(
-        lambda: _all_ready(kubectl, namespace, len(stack)),
+        lambda: all_ready(kubectl, namespace, len(stack)),
         "every resource Ready",
         timeout=TIMEOUT,
         describe=lambda: "\n".join(summary(o) for o in all_objects(kubectl, namespace)),

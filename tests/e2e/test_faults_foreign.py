@@ -23,6 +23,7 @@ from e2e_support import (
 from faults_support import (
     VPC,
     all_objects,
+    all_ready,
     cloudmap_namespace,
     discovery,
     inventory,
@@ -37,19 +38,6 @@ pytestmark = pytest.mark.faults
 
 TIMEOUT = 240.0
 MUTATING = ("Create", "Update", "Delete", "Tag", "Untag", "Register", "Deregister")
-
-
-def _ready(obj: dict[str, Any]) -> bool:
-    status = obj.get("status") or {}
-    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
-    return conditions.get("Ready") == "True" and status.get("observedGeneration") == obj[
-        "metadata"
-    ].get("generation")
-
-
-def _all_ready(kubectl: Kubectl, namespace: str, count: int) -> bool:
-    objs = all_objects(kubectl, namespace)
-    return len(objs) == count and all(_ready(o) for o in objs)
 
 
 def _done(sd: Any, operation_id: str) -> None:
@@ -125,7 +113,7 @@ def test_foreign_namespaces_services_and_instances_are_untouched(
         discovery(f"svc-{i}", "shared") for i in range(3)
     ]
     kubectl.apply(stack, namespace)
-    wait_for(lambda: _all_ready(kubectl, namespace, len(stack)), "our stack Ready", timeout=TIMEOUT)
+    wait_for(lambda: all_ready(kubectl, namespace, len(stack)), "our stack Ready", timeout=TIMEOUT)
     cm = kubectl.get(NAMESPACES, "shared", namespace)
     svc1 = kubectl.get(DISCOVERIES, "svc-1", namespace)
     assert cm is not None
@@ -201,7 +189,7 @@ def test_retain_leaves_aws_alone_across_a_kill(
         discovery(f"svc-{i}", "kept", deletionPolicy="Retain") for i in range(3)
     ]
     kubectl.apply(stack, namespace)
-    wait_for(lambda: _all_ready(kubectl, namespace, len(stack)), "stack Ready", timeout=TIMEOUT)
+    wait_for(lambda: all_ready(kubectl, namespace, len(stack)), "stack Ready", timeout=TIMEOUT)
     before = inventory(sd)
     calls = emulator.calls()
     kubectl.run("delete", f"{DISCOVERIES},{NAMESPACES}", "--all", "-n", namespace, "--wait=false")

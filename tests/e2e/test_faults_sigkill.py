@@ -24,6 +24,7 @@ from faults_support import (
     duplicates,
     inventory,
     long_form,
+    ready,
     record,
     rng,
     round_ids,
@@ -46,14 +47,6 @@ KILLS_PER_PHASE = 3 if long_form() else 2
 PAGE_SIZE = 10
 CONVERGE_TIMEOUT = 300.0
 DELETE_TIMEOUT = 400.0
-
-
-def _ready(obj: dict[str, Any]) -> bool:
-    status = obj.get("status") or {}
-    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
-    return conditions.get("Ready") == "True" and status.get("observedGeneration") == obj[
-        "metadata"
-    ].get("generation")
 
 
 def _has_id(obj: dict[str, Any]) -> bool:
@@ -130,7 +123,7 @@ def test_sigkill_while_converging_and_deleting(
         """Half a point for the AWS id in status, half for Ready: finer than Ready alone, which
         the services reach nearly together once their namespace is there."""
         objs = all_objects(kubectl, namespace)
-        return sum(_has_id(o) / 2 + _ready(o) / 2 for o in objs) / total
+        return sum(_has_id(o) / 2 + ready(o) / 2 for o in objs) / total
 
     converge_kills = _kill_during(op, converged, r, KILLS_PER_PHASE, total)
     wait_for(
@@ -138,7 +131,7 @@ def test_sigkill_while_converging_and_deleting(
         f"all {total} resources Ready",
         timeout=CONVERGE_TIMEOUT,
         describe=lambda: "\n".join(
-            summary(o) for o in all_objects(kubectl, namespace) if not _ready(o)
+            summary(o) for o in all_objects(kubectl, namespace) if not ready(o)
         ),
     )
     converge_seconds = time.monotonic() - started
