@@ -37,13 +37,6 @@ OPERATOR_SERVICES = 20
 TIMEOUT = 600.0  # the shared 2-core machine ran at a load of 27 while this was measured
 
 
-# Not strict: the race shows in some rounds only (1 of 5 long-form rounds after the read-by-id
-# fix; 3 of 3 on ba67555), so a passing round proves nothing either way.
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 7 item 1: a CLI delete can still report 'nothing of ours to delete' for a "
-    "service a shifting ListServices page hid (docs/RELIABILITY.md)",
-)
 @pytest.mark.timeout(3 * TIMEOUT)
 @pytest.mark.parametrize("round_id", round_ids(1))
 def test_four_cli_deletes_at_once(

@@ -18,6 +18,17 @@ from typing import Any
 import pytest
 
 from sd_operator.emulator import Emulator, client
+from sd_operator.model.spec import (
+    CloudMapServiceSpec,
+    HealthCheck,
+    Identity,
+    NamespaceSpec,
+    NamespaceType,
+    Resource,
+    ServiceDiscoverySpec,
+)
+from sd_operator.reconcile.converge import converge
+from sd_operator.reconcile.reconciler import Outcome, Reconciler
 
 REGION = "us-east-1"
 RUNS = 4
@@ -93,3 +104,37 @@ def test_parallel_cli_deletes_leave_nothing_behind(
         assert "nothing of ours to delete" not in output, output
         assert output.count(": deleted") == SERVICES_PER_RUN, output
     assert services_in(sd, namespace_id) == []
+
+
+def test_a_delete_without_ids_does_not_trust_a_list_that_misses_the_service(
+    emulator: Emulator,
+) -> None:
+    """Issue 7: a CLI delete has no status, so no ids. Its account view was read while other
+    runs' deletes shifted the pages (here: read before the service existed, the same view as
+    far as the service is concerned); "not in the list" must not be taken as "already gone"."""
+    ns_spec = NamespaceSpec(name="team.local", type=NamespaceType.HTTP)
+    ns = Resource(Identity("CloudMapNamespace", "payments", "team"), ns_spec)
+    svc = Resource(
+        Identity("ServiceDiscovery", "payments", "svc"),
+        ServiceDiscoverySpec(
+            namespace_ref="team",
+            service=CloudMapServiceSpec(name="svc", health_check=HealthCheck(custom=True)),
+        ),
+    )
+    deleting = Reconciler(REGION, emulator.endpoint_url, "cli")
+    deleting.view.refresh(REGION)  # its view lists neither namespace nor service
+    creating = Reconciler(REGION, emulator.endpoint_url, "cli")
+    for res in (ns, svc):
+        done = converge(creating, res, ns_spec, deleting=False, timeout=90)
+        assert done.last is not None
+        assert done.last.outcome is Outcome.IN_SYNC, done.last
+    sd = client("servicediscovery", emulator.endpoint_url, REGION)
+    namespace_id = done.status["namespaceId"]
+    assert services_in(sd, namespace_id) == ["svc"]
+
+    for res in (svc, ns):
+        gone = converge(deleting, res, ns_spec, deleting=True, timeout=90)
+        assert gone.last is not None
+        assert gone.last.outcome is Outcome.GONE, gone.last
+        assert gone.performed, f"{res.identity}: reported gone without deleting anything"
+    assert sd.list_namespaces()["Namespaces"] == []

@@ -30,7 +30,7 @@ from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.aws.ecs import EcsAdapter
 from sd_operator.aws.errors import NotFound, Terminal
 from sd_operator.aws.route53 import Route53
-from sd_operator.aws.tagging import NAMESPACE_TYPE, SERVICE_TYPE, Tagging
+from sd_operator.aws.tagging import NAMESPACE_TYPE, SERVICE_TYPE, Tagging, resource_id
 from sd_operator.reconcile.ecs_plan import ObservedEcsService
 from sd_operator.reconcile.observed import ObservedNamespace, ObservedService
 from sd_operator.reconcile.ownership import CLUSTER_TAG
@@ -76,6 +76,13 @@ class Reader(Protocol):
     def owned_namespace(
         self, region: str, owner: Mapping[str, str]
     ) -> ObservedNamespace | None: ...
+
+    def tagged_service(self, region: str, owner: Mapping[str, str]) -> ObservedService | None:
+        """The service carrying exactly these owner tags, wherever it is, confirmed by a read
+        by id. For a delete that has no id (the CLI): no list scan that concurrent deletes
+        shift. None is not proof of absence (the Tagging API is eventually consistent, or
+        absent)."""
+        ...
 
     def describe_ecs(
         self, region: str, cluster: str, service: str
@@ -393,6 +400,9 @@ class ViewReader:
             return None
         return replace(found[0], tags=self._view.tags(region, found[0].arn) or {})
 
+    def tagged_service(self, region: str, owner: Mapping[str, str]) -> ObservedService | None:
+        return self._fresh.tagged_service(region, owner)
+
     def want(self, region: str, cluster: str, service: str) -> None:
         self._view.want(region, cluster, service)
 
@@ -478,6 +488,18 @@ class FreshReader:
         """Only before creating a namespace: its ListNamespaces page and a tag read per
         namespace (a region holds at most 50) are affordable there."""
         return self._adapters.cloudmap(region).owned_namespace(owner)
+
+    def tagged_service(self, region: str, owner: Mapping[str, str]) -> ObservedService | None:
+        try:
+            arns = self._adapters.tagging(region).resources((SERVICE_TYPE,), owner)
+        except Terminal:
+            return None  # no Tagging API (permission, endpoint): the caller scans instead
+        cm = self._adapters.cloudmap(region)
+        for arn in sorted(arns):
+            found = cm.get_service(resource_id(arn))
+            if found is not None and _owned(found.tags, owner):
+                return found
+        return None
 
     def describe_ecs(self, region: str, cluster: str, service: str) -> ObservedEcsService | None:
         return self._adapters.ecs(region).describe(cluster, [service])[service]

@@ -397,9 +397,30 @@ class Reconciler:
                 return by_id, None, False
             elif _is_ours(by_id.tags, identity, self.cluster):
                 return None, by_id, False
+        if deleting:
+            return self._service_to_delete(read, region, identity, name, ns), None, False
         if ns is None:
             return None, None, False
         return read.find_service(region, ns.id, name), None, False
+
+    def _service_to_delete(
+        self,
+        read: Reader,
+        region: str,
+        identity: Identity,
+        name: str,
+        ns: ObservedNamespace | None,
+    ) -> ObservedService | None:
+        """A delete without a recorded id (the CLI has no status): the id from the ownership
+        tags, else from a scan by name repeated until two scans agree, then read by id. The
+        account view is not asked: a list read while other deletes shift its pages can miss
+        a service that is still there (docs/aws-facts.md, "Reading: lists and ids")."""
+        tagged = read.tagged_service(region, owner_tags(identity, self.cluster))
+        if tagged is not None or ns is None:
+            return tagged
+        services = read.list_services(region, ns.id, settled=True)
+        listed = next((s for s in services if s.name == name), None)
+        return read.get_service(region, listed.id) if listed else None
 
     def _with_clients(
         self, plan: Plan, region: str, namespace_arn: str | None, ids: Mapping[str, str | None]
