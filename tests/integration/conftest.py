@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from builders import CLUSTER, REGION
 from sd_operator.aws.budget import BUDGETS
-from sd_operator.emulator import Emulator
+from sd_operator.emulator import Emulator, client
 from sd_operator.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
+from sd_operator.reconcile.reconciler import Reconciler
 
 # The operator's own clients take credentials from the environment, as in production.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", DUMMY_ACCESS_KEY)
@@ -37,3 +40,15 @@ def emulator(emulator_session: Emulator) -> Emulator:
     emulator_session.reset()
     emulator_session.page_size = 2
     return emulator_session
+
+
+@pytest.fixture
+def reconciler(emulator: Emulator) -> Reconciler:
+    """The operator's reconciler (cluster builders.CLUSTER) against this test's emulator."""
+    return Reconciler(REGION, emulator.endpoint_url, CLUSTER)
+
+
+@pytest.fixture
+def sd(emulator: Emulator) -> Any:
+    """A plain boto3 Cloud Map client: the test's own view of AWS, and the console."""
+    return client("servicediscovery", emulator.endpoint_url, REGION)

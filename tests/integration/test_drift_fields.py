@@ -6,58 +6,25 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from sd_operator.emulator import Emulator, client
+import builders
+from builders import namespace, namespace_spec
 from sd_operator.model import conditions as cond
-from sd_operator.model.spec import (
-    CloudMapServiceSpec,
-    DnsConfig,
-    DnsRecord,
-    HealthCheck,
-    Identity,
-    NamespaceSpec,
-    NamespaceType,
-    RecordType,
-    Resource,
-    RoutingPolicy,
-    ServiceDiscoverySpec,
-)
+from sd_operator.model.spec import Resource
 from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.reconciler import Outcome, Reconciler, merge_status
 
-REGION = "us-east-1"
 TTL = "spec.service.dns.records[0].ttl"
-NS = NamespaceSpec(name="myapp.local", type=NamespaceType.DNS_PRIVATE, vpc="vpc-0a1b2c3d4e5f60718")
+NS = namespace_spec()
 
 
 def discovery(ttl: int = 10, generation: int = 1, **overrides: Any) -> Resource:
-    spec = ServiceDiscoverySpec(
-        namespace_ref="myapp",
-        service=CloudMapServiceSpec(
-            name="user-service",
-            description="user accounts API",
-            dns=DnsConfig(RoutingPolicy.MULTIVALUE, (DnsRecord(RecordType.A, ttl),)),
-            health_check=HealthCheck(custom=True),
-        ),
-        **overrides,
+    return builders.discovery(
+        ttl, generation=generation, description="user accounts API", **overrides
     )
-    identity = Identity("ServiceDiscovery", "payments", "user-service", "u-sd", generation)
-    return Resource(identity, spec)
-
-
-@pytest.fixture
-def reconciler(emulator: Emulator) -> Reconciler:
-    return Reconciler(REGION, emulator.endpoint_url, "test-cluster")
-
-
-@pytest.fixture
-def sd(emulator: Emulator) -> Any:
-    return client("servicediscovery", emulator.endpoint_url, REGION)
 
 
 def created(reconciler: Reconciler, res: Resource) -> dict[str, Any]:
-    ns = Resource(Identity("CloudMapNamespace", "payments", "myapp", uid="u-ns"), NS)
+    ns = namespace()
     converge(reconciler, ns, None, deleting=False, timeout=30)
     progress = converge(reconciler, res, NS, deleting=False, timeout=30)
     assert progress.last is not None

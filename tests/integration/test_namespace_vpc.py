@@ -9,66 +9,23 @@ from typing import Any
 
 import pytest
 
+import builders
+from builders import REGION, VPC, discovery
 from sd_operator.aws.errors import NotFound
-from sd_operator.emulator import Emulator, client
+from sd_operator.emulator import Emulator
 from sd_operator.model import conditions as cond
-from sd_operator.model.spec import (
-    AdoptionPolicy,
-    CloudMapServiceSpec,
-    DnsConfig,
-    DnsRecord,
-    HealthCheck,
-    Identity,
-    NamespaceSpec,
-    NamespaceType,
-    RecordType,
-    Resource,
-    RoutingPolicy,
-    ServiceDiscoverySpec,
-)
+from sd_operator.model.spec import AdoptionPolicy, Identity, NamespaceSpec, NamespaceType, Resource
 from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.ownership import OWNER_TAG
 from sd_operator.reconcile.plan import REASON_IMMUTABLE
 from sd_operator.reconcile.reconciler import Outcome, Reconciler
 
-REGION = "us-east-1"
-CLUSTER = "test-cluster"
-VPC = "vpc-0a1b2c3d4e5f60718"
 OTHER_VPC = "vpc-0ffeeffeeffeeffee"
 MUTATIONS = ("Create", "Update", "Delete", "Tag", "Untag", "Register", "Deregister", "Associate")
 
 
 def namespace(vpc: str = VPC, **overrides: Any) -> Resource:
-    spec = NamespaceSpec(
-        name="myapp.local",
-        type=NamespaceType.DNS_PRIVATE,
-        vpc=vpc,
-        description=overrides.pop("description", "app"),
-        **overrides,
-    )
-    return Resource(Identity("CloudMapNamespace", "payments", "myapp", uid="u-ns"), spec)
-
-
-def discovery() -> Resource:
-    spec = ServiceDiscoverySpec(
-        namespace_ref="myapp",
-        service=CloudMapServiceSpec(
-            name="user-service",
-            dns=DnsConfig(RoutingPolicy.MULTIVALUE, (DnsRecord(RecordType.A, 10),)),
-            health_check=HealthCheck(custom=True),
-        ),
-    )
-    return Resource(Identity("ServiceDiscovery", "payments", "user-service", uid="u-sd"), spec)
-
-
-@pytest.fixture
-def reconciler(emulator: Emulator) -> Reconciler:
-    return Reconciler(REGION, emulator.endpoint_url, CLUSTER)
-
-
-@pytest.fixture
-def sd(emulator: Emulator) -> Any:
-    return client("servicediscovery", emulator.endpoint_url, REGION)
+    return builders.namespace(vpc=vpc, description=overrides.pop("description", "app"), **overrides)
 
 
 def apply(reconciler: Reconciler, res: Resource, ns: NamespaceSpec | None = None) -> Any:

@@ -5,65 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from sd_operator.emulator import Emulator, client
+from builders import CLUSTER, REGION, discovery, namespace
+from sd_operator.emulator import Emulator
 from sd_operator.model import conditions as cond
 from sd_operator.model.spec import (
     AdoptionPolicy,
-    CloudMapServiceSpec,
     DeletionPolicy,
-    DnsConfig,
-    DnsRecord,
     DriftPolicy,
-    HealthCheck,
-    Identity,
     NamespaceSpec,
-    NamespaceType,
-    RecordType,
     Resource,
-    RoutingPolicy,
-    ServiceDiscoverySpec,
 )
 from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.ownership import OWNER_TAG
 from sd_operator.reconcile.reconciler import Outcome, Reconciler, merge_status
-
-REGION = "us-east-1"
-CLUSTER = "test-cluster"
-
-
-def namespace(**overrides: Any) -> Resource:
-    spec = NamespaceSpec(
-        name=overrides.pop("name", "myapp.local"),
-        type=overrides.pop("type", NamespaceType.DNS_PRIVATE),
-        vpc="vpc-0a1b2c3d4e5f60718",
-        **overrides,
-    )
-    return Resource(Identity("CloudMapNamespace", "payments", "myapp", uid="u-ns"), spec)
-
-
-def discovery(ttl: int = 10, **overrides: Any) -> Resource:
-    spec = ServiceDiscoverySpec(
-        namespace_ref="myapp",
-        service=CloudMapServiceSpec(
-            name="user-service",
-            dns=DnsConfig(RoutingPolicy.MULTIVALUE, (DnsRecord(RecordType.A, ttl),)),
-            health_check=HealthCheck(custom=True),
-        ),
-        **overrides,
-    )
-    return Resource(Identity("ServiceDiscovery", "payments", "user-service", uid="u-sd"), spec)
-
-
-@pytest.fixture
-def reconciler(emulator: Emulator) -> Reconciler:
-    return Reconciler(REGION, emulator.endpoint_url, CLUSTER)
-
-
-@pytest.fixture
-def sd(emulator: Emulator) -> Any:
-    return client("servicediscovery", emulator.endpoint_url, REGION)
 
 
 def apply(reconciler: Reconciler, res: Resource, ns: NamespaceSpec | None = None) -> Any:
@@ -330,3 +284,27 @@ def test_services_are_not_created_in_a_namespace_our_resource_does_not_own(
     apply(reconciler, namespace(adoption_policy=AdoptionPolicy.ADOPT))
     created = apply(reconciler, discovery(), namespace().spec)  # type: ignore[arg-type]
     assert created.last.outcome is Outcome.IN_SYNC
+
+
+def test_a_new_service_costs_one_create_and_is_not_read_back(
+    emulator: Emulator, reconciler: Reconciler, sd: Any
+) -> None:
+    """Issue 9, cold convergence: CreateService's answer is what AWS made, so the step reads
+    neither GetService nor ListTagsForResource after it; the service is in sync and ours."""
+    ns = namespace()
+    apply(reconciler, ns)
+    emulator.reset_calls()
+
+    progress = apply(reconciler, discovery(), ns.spec)  # type: ignore[arg-type]
+
+    assert progress.last.outcome is Outcome.IN_SYNC
+    calls = emulator.calls()
+    assert calls.get("servicediscovery:CreateService") == 1
+    assert "servicediscovery:GetService" not in calls, calls
+    assert "servicediscovery:ListTagsForResource" not in calls, calls
+    service = sd.get_service(Id=progress.status["serviceId"])["Service"]
+    assert service["DnsConfig"]["DnsRecords"] == [{"Type": "A", "TTL": 10}]
+    tags = sd.list_tags_for_resource(ResourceARN=progress.status["serviceArn"])["Tags"]
+    assert {"Key": OWNER_TAG, "Value": "ServiceDiscovery/payments/user-service"} in tags
+    again = reconciler.observe(discovery(), namespace=ns.spec, known=progress.status)  # type: ignore[arg-type]
+    assert again.plan.in_sync

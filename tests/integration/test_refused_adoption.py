@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from sd_operator.emulator import Emulator, client
 from sd_operator.model import conditions as cond
 from sd_operator.model.spec import (
     AdoptionPolicy,
@@ -22,19 +19,6 @@ from sd_operator.reconcile import status as status_rules
 from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.plan import REASON_IMMUTABLE
 from sd_operator.reconcile.reconciler import Outcome, Reconciler, merge_status
-
-REGION = "us-east-1"
-CLUSTER = "test-cluster"
-
-
-@pytest.fixture
-def reconciler(emulator: Emulator) -> Reconciler:
-    return Reconciler(REGION, emulator.endpoint_url, CLUSTER)
-
-
-@pytest.fixture
-def sd(emulator: Emulator) -> Any:
-    return client("servicediscovery", emulator.endpoint_url, REGION)
 
 
 def tags(sd: Any, arn: str) -> list[Any]:

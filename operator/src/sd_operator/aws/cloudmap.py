@@ -312,7 +312,10 @@ class CloudMap:
 
     def create_service(
         self, action: CreateService, namespace_id: str, creator_request_id: str
-    ) -> tuple[str, str]:
+    ) -> ObservedService:
+        """The service as CreateService answers it (AWS's record of what it made, or, for a
+        resent CreatorRequestId, of what the first attempt made), with the tags sent along:
+        Cloud Map applies them in the same call."""
         args: dict[str, Any] = {
             "Name": action.name,
             "NamespaceId": namespace_id,
@@ -333,7 +336,9 @@ class CloudMap:
         elif hc is not None and hc.route53 is not None:
             args["HealthCheckConfig"] = _route53_config(hc.route53)
         raw = _call("CreateService", lambda: self._client.create_service(**args))
-        return raw["Service"]["Id"], raw["Service"]["Arn"]
+        service = raw["Service"]
+        made = self._service(service, service.get("NamespaceId", namespace_id), with_tags=False)
+        return replace(made, tags=dict(action.tags))
 
     def update_service(self, action: UpdateService) -> str:
         change: dict[str, Any] = {"Description": action.description or ""}

@@ -77,11 +77,15 @@ class Reader(Protocol):
         self, region: str, owner: Mapping[str, str]
     ) -> ObservedNamespace | None: ...
 
+    def tagged_namespace(self, region: str, owner: Mapping[str, str]) -> ObservedNamespace | None:
+        """The namespace carrying exactly these owner tags, whatever its name, confirmed by a
+        read by id. For a delete that has no id (the CLI): no list scan that concurrent
+        deletes shift. None is not proof of absence (the Tagging API is eventually
+        consistent, or absent)."""
+        ...
+
     def tagged_service(self, region: str, owner: Mapping[str, str]) -> ObservedService | None:
-        """The service carrying exactly these owner tags, wherever it is, confirmed by a read
-        by id. For a delete that has no id (the CLI): no list scan that concurrent deletes
-        shift. None is not proof of absence (the Tagging API is eventually consistent, or
-        absent)."""
+        """As tagged_namespace, for a service, wherever it is."""
         ...
 
     def describe_ecs(
@@ -400,6 +404,9 @@ class ViewReader:
             return None
         return replace(found[0], tags=self._view.tags(region, found[0].arn) or {})
 
+    def tagged_namespace(self, region: str, owner: Mapping[str, str]) -> ObservedNamespace | None:
+        return self._fresh.tagged_namespace(region, owner)
+
     def tagged_service(self, region: str, owner: Mapping[str, str]) -> ObservedService | None:
         return self._fresh.tagged_service(region, owner)
 
@@ -418,9 +425,20 @@ class FreshReader:
     the namespace a ServiceDiscovery checks the owner of (one batched read for all services,
     not two tag reads per create)."""
 
-    def __init__(self, adapters: Adapters, view: AccountView) -> None:
+    def __init__(
+        self,
+        adapters: Adapters,
+        view: AccountView,
+        answered: Mapping[str, ObservedService] | None = None,
+    ) -> None:
         self._adapters = adapters
         self._view = view
+        self._answered = answered or {}
+
+    def answering(self, answered: Mapping[str, ObservedService]) -> FreshReader:
+        """This reader, reading a service a write of the same step answered with (by id) from
+        that answer: AWS's own record of what it made a moment ago."""
+        return FreshReader(self._adapters, self._view, answered) if answered else self
 
     def find_namespace(
         self, region: str, name: str, *, with_tags: bool
@@ -468,6 +486,9 @@ class FreshReader:
     def get_service(
         self, region: str, service_id: str, *, namespace_id: str | None = None
     ) -> ObservedService | None:
+        answered = self._answered.get(service_id)
+        if answered is not None:
+            return answered
         return self._adapters.cloudmap(region).get_service(service_id)
 
     def owned_service(
@@ -489,14 +510,26 @@ class FreshReader:
         namespace (a region holds at most 50) are affordable there."""
         return self._adapters.cloudmap(region).owned_namespace(owner)
 
-    def tagged_service(self, region: str, owner: Mapping[str, str]) -> ObservedService | None:
+    def _tagged(self, region: str, resource_type: str, owner: Mapping[str, str]) -> list[str]:
+        """Ids of what tag:GetResources lists with exactly these tags (one page: one owner)."""
         try:
-            arns = self._adapters.tagging(region).resources((SERVICE_TYPE,), owner)
+            arns = self._adapters.tagging(region).resources((resource_type,), owner)
         except Terminal:
-            return None  # no Tagging API (permission, endpoint): the caller scans instead
+            return []  # no Tagging API (permission, endpoint): the caller scans instead
+        return [resource_id(arn) for arn in sorted(arns)]
+
+    def tagged_namespace(self, region: str, owner: Mapping[str, str]) -> ObservedNamespace | None:
         cm = self._adapters.cloudmap(region)
-        for arn in sorted(arns):
-            found = cm.get_service(resource_id(arn))
+        for namespace_id in self._tagged(region, NAMESPACE_TYPE, owner):
+            found = cm.get_namespace(namespace_id)
+            if found is not None and _owned(found.tags, owner):
+                return found
+        return None
+
+    def tagged_service(self, region: str, owner: Mapping[str, str]) -> ObservedService | None:
+        cm = self._adapters.cloudmap(region)
+        for service_id in self._tagged(region, SERVICE_TYPE, owner):
+            found = cm.get_service(service_id)
             if found is not None and _owned(found.tags, owner):
                 return found
         return None

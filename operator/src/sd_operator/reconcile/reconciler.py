@@ -222,6 +222,10 @@ class Reconciler:
                 observed = by_id
             elif ours:
                 renamed = by_id
+        if deleting and observed is None and not gone and "namespaceId" not in known:
+            # No id to read (the CLI has no status): the ownership tags name it, as for a
+            # service (_service_to_delete).
+            observed = read.tagged_namespace(region, owner_tags(identity, self.cluster))
         if observed is None and renamed is None and not (deleting and gone):
             observed = read.find_namespace(region, spec.name, with_tags=True)
         # Only a namespace this resource manages is its namespaceId: one that exists under
@@ -490,8 +494,11 @@ class Reconciler:
         performed: list[str] = []
         drift: tuple[Change, ...] = ()
         hold_reported = steady and not deleting
+        # A service this step created is read back from CreateService's answer, not with
+        # GetService + ListTagsForResource (docs/aws-budget.md, cold convergence).
+        answered: dict[str, ObservedService] = {}
         for _ in range(MAX_SYNC_ROUNDS):
-            reader = self.snapshot if cached else None
+            reader = self.snapshot if cached else self._fresh.answering(answered)
             known = {**status, **updates}
             seen = self.observe(
                 res,
@@ -583,7 +590,7 @@ class Reconciler:
             # The view is not invalidated: what was changed is read by id from now on, and
             # the next sweep reads the account again anyway.
             submitted = self._execute(
-                cm, self.ecs(region), plan, updates, performed, str(request_id or "")
+                cm, self.ecs(region), plan, updates, performed, str(request_id or ""), answered
             )
             if submitted:
                 return StepResult(
@@ -645,8 +652,10 @@ class Reconciler:
         updates: dict[str, Any],
         performed: list[str],
         request_id: str,
+        answered: dict[str, ObservedService],
     ) -> str | None:
-        """Carry out synchronous actions in order; stop at the first asynchronous one."""
+        """Carry out synchronous actions in order; stop at the first asynchronous one.
+        `answered`: what a write's own answer showed, by id, for the next round to read."""
         for action in plan.actions:
             operation_id: str | None = None
             match action:
@@ -669,7 +678,7 @@ class Reconciler:
                             f"namespace {action.namespace_name} is not created yet",
                         )
                     try:
-                        service_id, arn = cm.create_service(action, namespace_id, request_id)
+                        made = cm.create_service(action, namespace_id, request_id)
                     except Conflict as exc:
                         if exc.existing_id is None:
                             raise
@@ -678,7 +687,8 @@ class Reconciler:
                         # (ours, adopt, or AlreadyExists). Nothing was created.
                         updates.update(serviceId=exc.existing_id, namespaceId=namespace_id)
                         return None
-                    updates.update(serviceId=service_id, serviceArn=arn)
+                    updates.update(serviceId=made.id, serviceArn=made.arn)
+                    answered[made.id] = made
                 case DeleteService():
                     with contextlib.suppress(NotFound):  # as for DeleteNamespace
                         cm.delete_service(action.id)

@@ -1,0 +1,53 @@
+"""The resources the reconciler tests build, in one place: a CloudMapNamespace payments/myapp
+(myapp.local, DnsPrivate in VPC) and a ServiceDiscovery payments/user-service in it, each with
+keyword overrides of its spec. Shared by the integration tests (and free for unit tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sd_operator.model.spec import (
+    CloudMapServiceSpec,
+    DnsConfig,
+    DnsRecord,
+    HealthCheck,
+    Identity,
+    NamespaceSpec,
+    NamespaceType,
+    RecordType,
+    Resource,
+    RoutingPolicy,
+    ServiceDiscoverySpec,
+)
+
+REGION = "us-east-1"
+CLUSTER = "test-cluster"
+VPC = "vpc-0a1b2c3d4e5f60718"
+
+
+def namespace_spec(**overrides: Any) -> NamespaceSpec:
+    fields: dict[str, Any] = {"name": "myapp.local", "type": NamespaceType.DNS_PRIVATE, "vpc": VPC}
+    return NamespaceSpec(**{**fields, **overrides})
+
+
+def namespace(**overrides: Any) -> Resource:
+    identity = Identity("CloudMapNamespace", "payments", "myapp", uid="u-ns")
+    return Resource(identity, namespace_spec(**overrides))
+
+
+def discovery(
+    ttl: int = 10, *, generation: int = 1, description: str | None = None, **overrides: Any
+) -> Resource:
+    """`overrides`: ServiceDiscoverySpec fields (drift, drift_ignore, ecs, ...)."""
+    spec = ServiceDiscoverySpec(
+        namespace_ref="myapp",
+        service=CloudMapServiceSpec(
+            name="user-service",
+            description=description,
+            dns=DnsConfig(RoutingPolicy.MULTIVALUE, (DnsRecord(RecordType.A, ttl),)),
+            health_check=HealthCheck(custom=True),
+        ),
+        **overrides,
+    )
+    identity = Identity("ServiceDiscovery", "payments", "user-service", "u-sd", generation)
+    return Resource(identity, spec)
