@@ -519,20 +519,14 @@ class FreshReader:
         return [resource_id(arn) for arn in sorted(arns)]
 
     def tagged_namespace(self, region: str, owner: Mapping[str, str]) -> ObservedNamespace | None:
-        cm = self._adapters.cloudmap(region)
-        for namespace_id in self._tagged(region, NAMESPACE_TYPE, owner):
-            found = cm.get_namespace(namespace_id)
-            if found is not None and _owned(found.tags, owner):
-                return found
-        return None
+        read = self._adapters.cloudmap(region).get_namespace
+        ids = self._tagged(region, NAMESPACE_TYPE, owner)
+        return next((n for n in map(read, ids) if n is not None and _owned(n.tags, owner)), None)
 
     def tagged_service(self, region: str, owner: Mapping[str, str]) -> ObservedService | None:
-        cm = self._adapters.cloudmap(region)
-        for service_id in self._tagged(region, SERVICE_TYPE, owner):
-            found = cm.get_service(service_id)
-            if found is not None and _owned(found.tags, owner):
-                return found
-        return None
+        read = self._adapters.cloudmap(region).get_service
+        ids = self._tagged(region, SERVICE_TYPE, owner)
+        return next((s for s in map(read, ids) if s is not None and _owned(s.tags, owner)), None)
 
     def describe_ecs(self, region: str, cluster: str, service: str) -> ObservedEcsService | None:
         return self._adapters.ecs(region).describe(cluster, [service])[service]

@@ -222,7 +222,7 @@ class Reconciler:
                 observed = by_id
             elif ours:
                 renamed = by_id
-        if deleting and observed is None and not gone and "namespaceId" not in known:
+        if deleting and "namespaceId" not in known:
             # No id to read (the CLI has no status): the ownership tags name it, as for a
             # service (_service_to_delete).
             observed = read.tagged_namespace(region, owner_tags(identity, self.cluster))
