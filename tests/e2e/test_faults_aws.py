@@ -10,6 +10,7 @@ retried, so about 1 / 0.7 = 1.43 times as many are expected)."""
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from typing import Any
@@ -46,6 +47,11 @@ pytestmark = pytest.mark.faults
 THROTTLE_RATE = 0.3
 THROTTLE_SECONDS = 120.0 if long_form() else 30.0
 THROTTLED_CALLS_BOUND = 2.0
+# How far below rate x calls the throttled answers may fall before we call the injection broken:
+# each call is throttled with probability THROTTLE_RATE (a binomial count), and 4 standard
+# deviations leave a false failure about once in 30,000 runs. A fixed share (it was 20%) failed
+# CI once a converge took only ~100 calls: 21 of 106 answered is 2.2 deviations below 30%.
+THROTTLED_SHARE_DEVIATIONS = 4.0
 SERVICES = 9
 TIMEOUT = 240.0
 
@@ -54,6 +60,13 @@ def _stack(aws_name: str) -> list[dict[str, Any]]:
     return [cloudmap_namespace("shared", aws_name)] + [
         discovery(f"svc-{i}", "shared") for i in range(SERVICES)
     ]
+
+
+def _fewest_throttled(calls: int) -> float:
+    """The lowest count of throttled answers among `calls` that is still plausibly the
+    injected rate (see THROTTLED_SHARE_DEVIATIONS)."""
+    spread = math.sqrt(calls * THROTTLE_RATE * (1.0 - THROTTLE_RATE))
+    return THROTTLE_RATE * calls - THROTTLED_SHARE_DEVIATIONS * spread
 
 
 def _check_once_each(sd: Any, aws_name: str) -> None:
@@ -125,7 +138,7 @@ def test_thirty_percent_throttling(
         ratio=round(ratio, 2),
         bound=THROTTLED_CALLS_BOUND,
     )
-    assert rule["fired"] >= 0.2 * throttled_calls, (rule, throttled_calls)
+    assert rule["fired"] >= _fewest_throttled(throttled_calls), (rule, throttled_calls)
     assert ratio <= THROTTLED_CALLS_BOUND, (
         f"{throttled_calls} calls throttled vs {baseline_calls} without: {ratio:.2f}x > "
         f"{THROTTLED_CALLS_BOUND}x"
