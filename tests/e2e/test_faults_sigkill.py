@@ -3,10 +3,15 @@ ServiceDiscoveries; 20 in CI's short form) converge, and again while all are del
 Afterwards: every AWS resource once (no duplicates), nothing in AWS that no status names (no
 orphans), and, after the delete, nothing left in AWS and no object held by its finalizer.
 
-A kill point is a fraction of the phase's progress (resources Ready, or objects gone) drawn from
+A kill point is a fraction of the phase's AWS work (the namespace, then CreateService calls
+while converging; DeleteService calls while deleting; as the emulator counts them) drawn from
 the round's seed, plus a short seeded jitter, so the kills land inside the phase on a fast or a
-slow machine alike. Cloud Map operations are held in flight a seeded 1-3 s, so some kills hit
-an operation the restarted operator must resume rather than resend."""
+slow machine alike. Progress read from the API server (ids and Ready in status) was too coarse
+for that: once the namespace exists the services become Ready within a few seconds of each
+other, and a poll of 50 objects takes about as long, so rounds went by with no kill while
+converging. Each phase must see at least one kill. Cloud Map operations are held in flight a
+seeded 1-3 s, so some kills hit an operation the restarted operator must resume rather than
+resend."""
 
 from __future__ import annotations
 
@@ -46,6 +51,10 @@ SERVICES = 49 if long_form() else 19
 KILLS_PER_PHASE = 3 if long_form() else 2
 PAGE_SIZE = 10
 CONVERGE_TIMEOUT = 300.0
+CREATE_NAMESPACE = "servicediscovery:CreatePrivateDnsNamespace"
+CREATE_SERVICE = "servicediscovery:CreateService"
+DELETE_NAMESPACE = "servicediscovery:DeleteNamespace"
+DELETE_SERVICE = "servicediscovery:DeleteService"
 DELETE_TIMEOUT = 400.0
 
 
@@ -65,6 +74,7 @@ def _at_least(progress: Callable[[], float], point: float) -> Callable[[], tuple
 def _kill_during(
     op: OperatorProcess,
     progress: Callable[[], float],
+    finished: Callable[[], bool],
     r: random.Random,
     kills: int,
     total: int,
@@ -72,27 +82,66 @@ def _kill_during(
     """Kill `op` at `kills` seeded progress points (sorted fractions of 0..0.9) and start it
     again after a seeded pause; returns the progress at each kill actually made. A kill waits
     for one resource of progress since the previous kill at least, so each one interrupts work
-    of the restarted operator, not only its start-up."""
+    of the restarted operator, not only its start-up. `finished`: the phase is over (a kill
+    after it does not count)."""
     points = sorted(r.uniform(0.0, 0.9) for _ in range(kills))
     made: list[float] = []
     for drawn in points:
-        jitter = r.uniform(0.0, 1.0)
+        # Short: once the namespace exists the creates come in a burst (the budget's), and the
+        # last ServiceDiscoveries are Ready well under a second after their create.
+        jitter = r.uniform(0.0, 0.1)
         pause = r.uniform(0.0, 1.5)
         point = max(drawn, made[-1] + 1.0 / total) if made else drawn
+        if point >= 1.0:
+            break  # the previous kill came after the phase's last call: none left to interrupt
         (reached,) = wait_for(
-            _at_least(progress, point), f"progress {point:.2f}", timeout=DELETE_TIMEOUT
+            _at_least(progress, point),
+            f"progress {point:.2f}",
+            timeout=DELETE_TIMEOUT,
+            interval=0.05,
         )
         if reached >= 1.0:
-            break  # the phase finished before this point: no kill inside it
+            break  # the phase's calls were all made before this point: no kill inside it
         time.sleep(jitter)
         at = progress()
-        if at >= 1.0:
-            break
         op.kill()
-        made.append(round(at, 3))
+        # Asked while the operator is dead, so nothing can finish in between: a phase not
+        # finished now was not finished when the kill landed.
+        inside = not finished()
         time.sleep(pause)
         op.start()
+        if not inside:
+            break
+        made.append(round(at, 3))
     return made
+
+
+def _creates(emulator: Emulator, sd: Any, total: int) -> Callable[[], float]:
+    """Converging progress: the namespace (one point once it is listed), then one point per
+    CreateService call after that, over `total`, capped at 1. CreateService calls before the
+    namespace exists are refused (NamespaceNotReady) and count for nothing. A resend after a
+    kill counts again, so progress can run ahead of the work; never behind it."""
+    since: list[int] = []
+
+    def progress() -> float:
+        creates = emulator.calls().get(CREATE_SERVICE, 0)
+        if not since:
+            if not sd.list_namespaces()["Namespaces"]:
+                return 0.0
+            since.append(creates)
+        return min((1 + creates - since[0]) / total, 1.0)
+
+    return progress
+
+
+def _deletes(emulator: Emulator, total: int) -> Callable[[], float]:
+    """Deleting progress: DeleteService calls over `total` (the namespace goes last; its
+    DeleteNamespace is refused while services remain, so it is not counted)."""
+
+    def progress() -> float:
+        return min(emulator.calls().get(DELETE_SERVICE, 0) / total, 1.0)
+
+    return progress
 
 
 @pytest.mark.timeout(CONVERGE_TIMEOUT + DELETE_TIMEOUT + 120)
@@ -125,7 +174,11 @@ def test_sigkill_while_converging_and_deleting(
         objs = all_objects(kubectl, namespace)
         return sum(_has_id(o) / 2 + ready(o) / 2 for o in objs) / total
 
-    converge_kills = _kill_during(op, converged, r, KILLS_PER_PHASE, total)
+    creates = _creates(emulator, sd, total)
+    converge_kills = _kill_during(
+        op, creates, lambda: converged() >= 1.0, r, KILLS_PER_PHASE, total
+    )
+    assert converge_kills, "no kill landed while converging"
     wait_for(
         lambda: converged() >= 1.0,
         f"all {total} resources Ready",
@@ -151,6 +204,7 @@ def test_sigkill_while_converging_and_deleting(
     )
     assert {s["Id"] for s in services_in(sd, cm["status"]["namespaceId"])} == declared
     calls = emulator.calls()
+    emulator.reset_calls()
 
     # deletion: everything at once, as `kubectl delete -f dir/` does
     started = time.monotonic()
@@ -159,7 +213,9 @@ def test_sigkill_while_converging_and_deleting(
     def deleted() -> float:
         return 1.0 - len(all_objects(kubectl, namespace)) / total
 
-    delete_kills = _kill_during(op, deleted, r, KILLS_PER_PHASE, total)
+    deletes = _deletes(emulator, total)
+    delete_kills = _kill_during(op, deletes, lambda: deleted() >= 1.0, r, KILLS_PER_PHASE, total)
+    assert delete_kills, "no kill landed while deleting"
     wait_for(
         lambda: deleted() >= 1.0,
         f"all {total} objects gone",
@@ -180,11 +236,11 @@ def test_sigkill_while_converging_and_deleting(
         delete_kills=delete_kills,
         converge_seconds=round(converge_seconds, 1),
         delete_seconds=round(delete_seconds, 1),
-        create_service_calls=calls.get("servicediscovery:CreateService", 0),
-        create_namespace_calls=calls.get("servicediscovery:CreatePrivateDnsNamespace", 0),
-        delete_service_calls=after.get("servicediscovery:DeleteService", 0),
-        delete_namespace_calls=after.get("servicediscovery:DeleteNamespace", 0),
-        total_calls=sum(after.values()),
+        create_service_calls=calls.get(CREATE_SERVICE, 0),
+        create_namespace_calls=calls.get(CREATE_NAMESPACE, 0),
+        delete_service_calls=after.get(DELETE_SERVICE, 0),
+        delete_namespace_calls=after.get(DELETE_NAMESPACE, 0),
+        total_calls=sum(calls.values()) + sum(after.values()),
         duplicates=0,
         orphans=0,
         stuck_finalizers=0,
