@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -20,6 +19,7 @@ from botocore.config import Config
 
 from sd_operator import metrics
 from sd_operator.aws.budget import BUDGETS, THROTTLE_CODES, Budget
+from sd_operator.once import once_per_key
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -111,26 +111,26 @@ def _client(service: str, config: AwsConfig) -> Any:
     return client
 
 
-@cache
+@once_per_key
 def cloudmap_client(config: AwsConfig) -> ServiceDiscoveryClient:
     client: ServiceDiscoveryClient = _client("servicediscovery", config)
     return client
 
 
-@cache
+@once_per_key
 def ecs_client(config: AwsConfig) -> ECSClient:
     client: ECSClient = _client("ecs", config)
     return client
 
 
-@cache
+@once_per_key
 def route53_client(config: AwsConfig) -> Route53Client:
     """Route 53 is global (one endpoint per partition); the region picks the partition."""
     client: Route53Client = _client("route53", config)
     return client
 
 
-@cache
+@once_per_key
 def tagging_client(config: AwsConfig) -> ResourceGroupsTaggingAPIClient:
     client: ResourceGroupsTaggingAPIClient = _client("resourcegroupstaggingapi", config)
     return client

@@ -34,6 +34,7 @@ import yaml
 
 from sd_operator.model.metadata import MetadataError, validate_metadata
 from sd_operator.model.spec import GROUP, KIND_NAMESPACE
+from sd_operator.once import once_per_key
 
 __all__ = ["Invalid", "KindSchema", "kinds", "region_pattern", "type_name"]
 
@@ -399,7 +400,7 @@ def crd_documents() -> Iterator[dict[str, Any]]:
                     yield doc
 
 
-@cache
+@once_per_key
 def kinds(group: str) -> Mapping[str, KindSchema]:
     """The kinds of API group `group`, by kind name, from the packaged CRDs."""
     return {
