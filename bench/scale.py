@@ -1,10 +1,10 @@
 """Benchmark: continuous drift correction at N resources (issue 9's table), end to end.
 
     hack/control-plane.sh up && eval "$(hack/control-plane.sh env)"
-    .venv/bin/python bench/scale.py --n 1000 [--resync-seconds 30] [--out bench/out-1000.json]
+    .venv/bin/python bench/scale.py --n 1000 [--sweep-seconds 30] [--out bench/out-1000.json]
 
 What runs: `sd-operator emulator` (its own process, AWS's page sizes), the local kube-apiserver,
-and `sd-operator run --resync-seconds 30` (its own process, default AWS API budget). N
+and `sd-operator run --sweep-seconds 30` (its own process, default AWS API budget). N
 Cloud Map-only ServiceDiscoveries in one private namespace. Phases, one after the other:
 
 1. cold convergence: create the namespace and N resources; time until all are Ready; AWS calls.
@@ -107,7 +107,7 @@ class Emulator:
 
 
 class Operator:
-    def __init__(self, emulator_url: str, namespace: str, resync: float, logs: Path) -> None:
+    def __init__(self, emulator_url: str, namespace: str, interval: float, logs: Path) -> None:
         self.path = logs / f"operator-{int(time.time())}.log"
         self.out = self.path.open("w")
         args = [
@@ -119,8 +119,8 @@ class Operator:
             REGION,
             "--aws-endpoint-url",
             emulator_url,
-            "--resync-seconds",
-            str(resync),
+            "--sweep-seconds",
+            str(interval),
             "--cluster-name",
             "bench",
             "--log-format",
@@ -238,14 +238,14 @@ def wait_sweeps(op: Operator, count: int, timeout: float) -> None:
         time.sleep(0.5)
 
 
-def steady(op: Operator, emu: Emulator, n: int, sweeps: int, resync: float) -> dict[str, Any]:
-    wait_sweeps(op, 1, resync * 3)  # start at a sweep's end
+def steady(op: Operator, emu: Emulator, n: int, sweeps: int, interval: float) -> dict[str, Any]:
+    wait_sweeps(op, 1, interval * 3)  # start at a sweep's end
     per_sweep, cpu, emu_cpu, durations, writes = [], [], [], [], []
     for _ in range(sweeps):
         calls0, cpu0, ecpu0 = emu.calls(), cpu_seconds(op.pid), cpu_seconds(emu.proc.pid)
         sum0 = op.metric("sd_operator_sweep_seconds_sum")
         w0 = op.metric("sd_operator_status_writes_total")
-        wait_sweeps(op, 1, resync * 3)
+        wait_sweeps(op, 1, interval * 3)
         used = delta(emu.calls(), calls0)
         per_sweep.append(reads(used) / n)
         cpu.append(cpu_seconds(op.pid) - cpu0)
@@ -369,21 +369,21 @@ def cli_apply(emu: Emulator, name: str, throttled: bool) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=100)
-    parser.add_argument("--resync-seconds", type=float, default=30.0)
+    parser.add_argument("--sweep-seconds", type=float, default=30.0)
     parser.add_argument("--sweeps", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--skip-cli", action="store_true", help="skip the 28-service CLI apply")
     args = parser.parse_args()
-    n, resync = args.n, args.resync_seconds
+    n, interval = args.n, args.sweep_seconds
     logs = Path(tempfile.mkdtemp(prefix="sd-bench-"))
-    results: dict[str, Any] = {"n": n, "resync_seconds": resync, "logs": str(logs)}
+    results: dict[str, Any] = {"n": n, "sweep_seconds": interval, "logs": str(logs)}
     emu = Emulator(logs)
     log(f"emulator {emu.url}, logs in {logs}")
     custom, core = kube()
     namespace = f"bench-{uuid.uuid4().hex[:6]}"
     core.create_namespace({"metadata": {"name": namespace}})
     install_crds()
-    op = Operator(emu.url, namespace, resync, logs)
+    op = Operator(emu.url, namespace, interval, logs)
     bench_start = time.monotonic()
     try:
         # 1. cold convergence
@@ -431,7 +431,7 @@ def main() -> int:
         # 2. first observation by a restarted operator
         op.stop()
         calls0 = emu.calls()
-        op = Operator(emu.url, namespace, resync, logs)
+        op = Operator(emu.url, namespace, interval, logs)
         start = time.monotonic()
         while op.metric("sd_operator_reconciles_total") < n + 1:
             if time.monotonic() - start > 600:
@@ -447,7 +447,7 @@ def main() -> int:
         log(f"2. first observation: {results['first_observation']}")
 
         # 3. steady state
-        results["steady"] = steady(op, emu, n + 1, args.sweeps, resync)
+        results["steady"] = steady(op, emu, n + 1, args.sweeps, interval)
         log(f"3. steady: {results['steady']}")
 
         # 4. the naive observer
@@ -455,12 +455,12 @@ def main() -> int:
         log(f"4. naive GetService observer: {results['naive_getservice']}")
 
         # 5. drift
-        latencies = drift(emu, ids, resync * 3)
+        latencies = drift(emu, ids, interval * 3)
         results["drift"] = {
             "latencies_s": latencies,
             "median_s": statistics.median(latencies),
             "worst_s": max(latencies),
-            "within_interval_plus_5": sum(1 for x in latencies if x <= resync + 5),
+            "within_interval_plus_5": sum(1 for x in latencies if x <= interval + 5),
         }
         log(f"5. drift: {results['drift']}")
 
@@ -468,8 +468,8 @@ def main() -> int:
         for api in THROTTLED_APIS:
             emu.control.inject(api, error="ThrottlingException", rate=0.3)
         throttled0 = op.metric("sd_operator_aws_calls_total", outcome="throttled")
-        results["throttled"] = steady(op, emu, n + 1, 2, resync)
-        latencies = drift(emu, ids, resync * 4)
+        results["throttled"] = steady(op, emu, n + 1, 2, interval)
+        latencies = drift(emu, ids, interval * 4)
         results["throttled"]["drift_latencies_s"] = latencies
         results["throttled"]["throttled_calls"] = (
             op.metric("sd_operator_aws_calls_total", outcome="throttled") - throttled0

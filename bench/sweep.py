@@ -1,5 +1,5 @@
 """Benchmark: AWS calls and wall time of one drift sweep over N in-sync ServiceDiscovery
-resources (Cloud Map service + ECS registry each), fresh reads vs the shared snapshot.
+resources (Cloud Map service + ECS registry each), fresh reads vs the shared account view.
 
     .venv/bin/python bench/sweep.py [N ...]        (default: 10 50 100)
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
 
-from test_sweep_snapshot import NS, STEADY, discovery, seed_ecs
+from test_sweep_account_view import NS, STEADY, discovery, seed_ecs
 
 from sd_operator.emulator import Emulator
 from sd_operator.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
@@ -33,20 +33,20 @@ def run(n: int) -> None:
     with Emulator(page_size=100) as emu:
         names = [f"svc-{i:03d}" for i in range(n)]
         seed_ecs(emu.endpoint_url, names)
-        reconciler = Reconciler(REGION, emu.endpoint_url, "bench", snapshot_ttl=3600)
+        reconciler = Reconciler(REGION, emu.endpoint_url, "bench", view_ttl=3600)
         ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="ns"), NS)
         converge(reconciler, ns, None, deleting=False, timeout=60)
         resources = [discovery(name) for name in names]
         for res in resources:
             converge(reconciler, res, NS, deleting=False, timeout=60)
-        for mode in ("fresh", "snapshot"):
+        for mode in ("fresh", "view"):
             times, calls = [], 0
             for _ in range(ROUNDS):
-                reconciler.snapshot.invalidate(REGION)  # each sweep starts a new interval
+                reconciler.view_reader.invalidate(REGION)  # each sweep starts a new interval
                 emu.reset_calls()
                 start = time.perf_counter()
                 for res in resources:
-                    result = reconciler.step(res, STEADY, namespace=NS, cached=mode == "snapshot")
+                    result = reconciler.step(res, STEADY, namespace=NS, from_view=mode == "view")
                     assert result.outcome is Outcome.IN_SYNC, result.message
                 times.append(time.perf_counter() - start)
                 calls = sum(emu.calls().values())

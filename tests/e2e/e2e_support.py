@@ -37,7 +37,7 @@ PEERINGS = "kopfpeerings.kopf.dev"
 
 TIMEOUT = 60.0
 INTERVAL = 0.5
-RESYNC_SECONDS = 3
+SWEEP_SECONDS = 3
 
 T = TypeVar("T")
 JSON = dict[str, Any]
@@ -315,8 +315,8 @@ class OperatorProcess:
             "us-east-1",
             "--aws-endpoint-url",
             endpoint_url,
-            "--resync-seconds",
-            str(RESYNC_SECONDS),
+            "--sweep-seconds",
+            str(SWEEP_SECONDS),
             "--cluster-name",
             "e2e",
             "--log-format",

@@ -22,7 +22,7 @@ from e2e_support import (
     FINALIZER,
     JSON,
     NAMESPACES,
-    RESYNC_SECONDS,
+    SWEEP_SECONDS,
     Kubectl,
     StartOperator,
     condition,
@@ -44,9 +44,9 @@ DESCRIBE_SERVICES = "ecs:DescribeServices"
 DELETE_CLOUD_MAP_SERVICE = "servicediscovery:DeleteService"
 SC_ENABLED_FIELD = "ecs.serviceConnect.enabled"
 MUTATING = ("Create", "Update", "Delete", "Tag", "Untag", "Register", "Deregister")
-# Found and corrected by the periodic resync: a few intervals at most (as in test_lifecycle).
-DRIFT_DEADLINE = 4 * RESYNC_SECONDS + 10
-FAST_RESYNC = 2  # --resync-seconds for the tests that count sweeps
+# Found and corrected by the periodic sweep: a few intervals at most (as in test_lifecycle).
+DRIFT_DEADLINE = 4 * SWEEP_SECONDS + 10
+FAST_SWEEP = 2  # --sweep-seconds for the tests that count sweeps
 
 
 # fixtures ------------------------------------------------------------------------------------
@@ -246,7 +246,7 @@ def test_out_of_band_disable_is_corrected(
 
     obj = wait_for(restored, "Service Connect restored and the drift recorded", timeout=60)
     took = time.monotonic() - started
-    assert took <= DRIFT_DEADLINE, f"restored after {took:.1f}s (resync {RESYNC_SECONDS}s)"
+    assert took <= DRIFT_DEADLINE, f"restored after {took:.1f}s (sweep {SWEEP_SECONDS}s)"
 
     service = ecs_service(ecs, "user-service")
     assert_service_connect_as_declared(
@@ -276,7 +276,7 @@ def test_out_of_band_disable_is_corrected(
     stays(
         lambda: calls_since(emulator, before).get(UPDATE_SERVICE, 0) == 2,
         "exactly one corrective UpdateService",
-        seconds=2 * RESYNC_SECONDS,
+        seconds=2 * SWEEP_SECONDS,
     )
     assert service_connect(ecs_service(ecs, "user-service")) is not None
 
@@ -288,13 +288,13 @@ def test_unchanged_spec_sends_no_update_over_many_sweeps(
     emulator: Emulator,
     ecs: Any,
 ) -> None:
-    start_operator("op", "--resync-seconds", str(FAST_RESYNC))
+    start_operator("op", "--sweep-seconds", str(FAST_SWEEP))
     _, objs = create_stack(kubectl, namespace)
     emulator.reset_calls()
     counts = {name: deployments(emulator, name) for name in objs}
     observed = {name: obj["status"]["lastObservedTime"] for name, obj in objs.items()}
 
-    time.sleep(6 * FAST_RESYNC)
+    time.sleep(6 * FAST_SWEEP)
 
     calls = emulator.calls()
     # the sweeps happened: every ServiceDiscovery looked at its ECS service again
@@ -303,7 +303,7 @@ def test_unchanged_spec_sends_no_update_over_many_sweeps(
         obj = kubectl.get(DISCOVERIES, name, namespace)
         assert obj is not None
         assert obj["status"]["lastObservedTime"] != observed[name], (
-            f"{name} was not swept in {6 * FAST_RESYNC}s (resync {FAST_RESYNC}s)"
+            f"{name} was not swept in {6 * FAST_SWEEP}s (sweep {FAST_SWEEP}s)"
         )
         assert ready_and_synced(obj), obj["status"]
         assert not obj["status"].get("drift"), obj["status"]["drift"]
@@ -403,7 +403,7 @@ def test_unknown_port_name_is_terminal_without_update(
     emulator: Emulator,
     ecs: Any,
 ) -> None:
-    start_operator("op", "--resync-seconds", str(FAST_RESYNC))
+    start_operator("op", "--sweep-seconds", str(FAST_SWEEP))
     svc = example("user-service", namespace, keep_ecs=True)
     svc["spec"]["ecs"]["serviceConnect"]["services"][0]["portName"] = "grpc"
     assert "grpc" not in {port_name for _, port_name, _ in DEMO_SERVICES.values()}
@@ -425,11 +425,11 @@ def test_unknown_port_name_is_terminal_without_update(
     assert "grpc" in terminal["message"], terminal
     assert is_condition(obj, "Synced", "False"), condition(obj, "Synced")
 
-    # several resyncs later: still refused, and ECS never asked to change
+    # several sweeps later: still refused, and ECS never asked to change
     stays(
         lambda: is_condition(kubectl.get(DISCOVERIES, "user-service", namespace), "Terminal"),
         "Terminal=True",
-        seconds=4 * FAST_RESYNC,
+        seconds=4 * FAST_SWEEP,
     )
     calls = emulator.calls()
     assert calls.get(UPDATE_SERVICE, 0) == 0, calls

@@ -18,7 +18,7 @@ from e2e_support import (
     EXAMPLES,
     JSON,
     NAMESPACES,
-    RESYNC_SECONDS,
+    SWEEP_SECONDS,
     Kubectl,
     StartOperator,
     condition,
@@ -243,7 +243,7 @@ def test_reported_drift_is_failed(
         namespace,
         lambda o: reason(o, "Drifted") == "DriftReported",
         "the drift reported",
-        timeout=4 * RESYNC_SECONDS + 10,
+        timeout=4 * SWEEP_SECONDS + 10,
     )
     verdicts_match(kstatus_bin, "drift-reported", reported)
     assert reason(reported, "Stalled") == "DriftReported", condition(reported, "Stalled")

@@ -9,7 +9,7 @@ from typing import Any
 from e2e_support import (
     DISCOVERIES,
     JSON,
-    RESYNC_SECONDS,
+    SWEEP_SECONDS,
     Kubectl,
     StartOperator,
     condition,
@@ -22,7 +22,7 @@ from e2e_support import (
 from sd_operator.emulator import Emulator
 
 OWNER = "sd-operator.io/owner"
-SWEEPS = 3 * RESYNC_SECONDS + 5
+SWEEPS = 3 * SWEEP_SECONDS + 5
 
 
 def endpoint_slice(
@@ -267,7 +267,7 @@ def test_import_follows_the_healthy_instances_and_is_cleaned_up(
     wait_for(
         lambda: slice_addresses(kubectl, namespace, slice_name) == ["10.1.0.2", "10.1.0.3"],
         "the refreshed EndpointSlice",
-        timeout=RESYNC_SECONDS + 20,
+        timeout=SWEEP_SECONDS + 20,
     )
     # the annotation itself ran the import's update handler, not only the next sweep
     wait_for(

@@ -13,7 +13,7 @@ from e2e_support import (
     FINALIZER,
     JSON,
     NAMESPACES,
-    RESYNC_SECONDS,
+    SWEEP_SECONDS,
     Kubectl,
     StartOperator,
     condition,
@@ -32,9 +32,9 @@ TTL_FIELD = "service.dns.records[0].ttl"
 OWNER_TAG = "sd-operator.io/owner"
 CLUSTER_TAG = "sd-operator.io/cluster"
 MUTATING = ("Create", "Update", "Delete", "Tag", "Untag", "Register", "Deregister")
-# A drift must be found and corrected by the periodic resync: a few intervals at most (the
-# timer runs every RESYNC_SECONDS once the object has been idle as long).
-DRIFT_DEADLINE = 4 * RESYNC_SECONDS + 10
+# A drift must be found and corrected by the periodic sweep: a few intervals at most (the
+# timer runs every SWEEP_SECONDS once the object has been idle as long).
+DRIFT_DEADLINE = 4 * SWEEP_SECONDS + 10
 
 
 # AWS, as the test sees it ----------------------------------------------------------------------
@@ -252,7 +252,7 @@ def test_out_of_band_change_is_corrected(
 
     svc = wait_for(corrected, "the TTL drift to be corrected and recorded", timeout=60)
     took = time.monotonic() - started
-    assert took <= DRIFT_DEADLINE, f"drift corrected after {took:.1f}s (resync {RESYNC_SECONDS}s)"
+    assert took <= DRIFT_DEADLINE, f"drift corrected after {took:.1f}s (sweep {SWEEP_SECONDS}s)"
 
     entry = svc["status"]["drift"][-1]
     assert entry["field"] == TTL_FIELD, entry
@@ -307,11 +307,11 @@ def test_drift_report_records_without_correcting(
     assert is_condition(svc, "Ready", "False"), condition(svc, "Ready")
     assert is_condition(svc, "Stalled"), condition(svc, "Stalled")
 
-    # several more resyncs: still reported, never corrected
+    # several more sweeps: still reported, never corrected
     stays(
         lambda: ttl(sd.get_service(Id=service_id)["Service"]) == 300,
         "AWS to keep the out-of-band TTL",
-        seconds=3 * RESYNC_SECONDS,
+        seconds=3 * SWEEP_SECONDS,
     )
     made = calls_since(emulator, before)
     assert not mutating_calls(made), f"drift: Report, yet the operator changed AWS: {made}"
@@ -429,12 +429,12 @@ def test_unowned_namespace_is_not_touched(
     assert AWS_NAME in ready["message"], ready
     assert is_condition(cm, "Synced", "False"), condition(cm, "Synced")
 
-    # a few resyncs later: still refused, and AWS untouched
+    # a few sweeps later: still refused, and AWS untouched
     def still_refused() -> bool:
         obj = kubectl.get(NAMESPACES, "myapp", namespace)
         return (condition(obj, "Ready") or {}).get("reason") == "AlreadyExists"
 
-    stays(still_refused, "Ready reason AlreadyExists", seconds=2 * RESYNC_SECONDS)
+    stays(still_refused, "Ready reason AlreadyExists", seconds=2 * SWEEP_SECONDS)
     made = calls_since(emulator, before)
     assert not mutating_calls(made), f"an unowned namespace was changed: {made}"
     (after,) = aws_namespaces(sd)

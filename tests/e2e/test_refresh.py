@@ -26,7 +26,7 @@ from sd_operator.emulator import Emulator
 from sd_operator.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from sd_operator.model.spec import REFRESH_ANNOTATION
 
-NO_SWEEP = ("--resync-seconds", "3600")
+NO_SWEEP = ("--sweep-seconds", "3600")
 
 
 def cli(kubectl: Kubectl, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -80,7 +80,7 @@ def test_ignored_ttl_is_left_alone_while_the_description_is_corrected(
     assert final.last.outcome is Outcome.IN_SYNC
     assert aws(sd, status["serviceId"]) == (300, "user accounts API")
     # Never shown as drift: the next sweep finds nothing.
-    again = reconciler.step(res, merge_status(status, result), namespace=NS, cached=True)
+    again = reconciler.step(res, merge_status(status, result), namespace=NS, from_view=True)
     assert again.outcome is Outcome.IN_SYNC
     assert again.drift == ()
 
@@ -111,7 +111,7 @@ def test_report_field_is_recorded_not_corrected_and_others_are_corrected(
     assert aws(sd, status["serviceId"]) == (300, "user accounts API")
 
     # Later sweeps keep reporting it (once in status.drift), and correct nothing.
-    swept = reconciler.step(res, merged, namespace=NS, cached=True)
+    swept = reconciler.step(res, merged, namespace=NS, from_view=True)
     assert swept.outcome is Outcome.DRIFT_REPORTED
     assert swept.performed == ()
     assert len(merge_status(merged, swept)["drift"]) == len(merged["drift"])

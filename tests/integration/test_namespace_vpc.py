@@ -82,17 +82,17 @@ def test_another_vpc_is_refused_and_nothing_changes_in_aws(
     assert [n["Id"] for n in sd.list_namespaces(MaxResults=10)["Namespaces"]] == [ns_id]
 
 
-def test_the_drift_sweep_snapshot_also_sees_the_vpc(
+def test_the_drift_sweeps_account_view_also_sees_the_vpc(
     emulator: Emulator, reconciler: Reconciler
 ) -> None:
     progress = apply(reconciler, namespace())
     emulator.reset_calls()
 
-    cached = reconciler.observe(namespace(OTHER_VPC), reader=reconciler.snapshot)
-    swept = reconciler.step(namespace(OTHER_VPC), steady(progress), cached=True)
+    viewed = reconciler.observe(namespace(OTHER_VPC), reader=reconciler.view_reader)
+    swept = reconciler.step(namespace(OTHER_VPC), steady(progress), from_view=True)
 
-    assert cached.plan.refusal is not None
-    assert cached.plan.refusal.field == "vpc"
+    assert viewed.plan.refusal is not None
+    assert viewed.plan.refusal.field == "vpc"
     assert swept.outcome is Outcome.REFUSED
     assert mutating_calls(emulator) == {}
 
@@ -141,7 +141,7 @@ def test_the_vpc_is_read_once_per_namespace_observation_and_never_for_service_di
     assert emulator.calls().get("route53:GetHostedZone", 0) == 0
 
     reconciler.observe(ns)
-    reconciler.observe(ns, reader=reconciler.snapshot)
+    reconciler.observe(ns, reader=reconciler.view_reader)
     assert emulator.calls()["route53:GetHostedZone"] == 2
 
 

@@ -135,8 +135,8 @@ class World:
     def __init__(self, emulator: Emulator) -> None:
         seed_demo_ecs(emulator.endpoint_url, REGION)
         self.emulator = emulator
-        self.reconciler = Reconciler(REGION, emulator.endpoint_url, "sweep-test", snapshot_ttl=60)
-        self.handlers = Handlers(self.reconciler, resync_seconds=30)
+        self.reconciler = Reconciler(REGION, emulator.endpoint_url, "sweep-test", view_ttl=60)
+        self.handlers = Handlers(self.reconciler, sweep_seconds=30)
         self.writer = RecordingWriter()
         self.sweeper = Sweeper(self.handlers, self.writer, interval=30)
         self.bodies = {b["metadata"]["name"]: copy.deepcopy(b) for b in BODIES}
@@ -170,7 +170,7 @@ class World:
                 patch,
                 res,
                 self.namespaces(),
-                cached=False,
+                from_view=False,
                 post=self.writer.post_event,
             )
             raw["status"] = {**(raw.get("status") or {}), **(patch.get("status") or {})}

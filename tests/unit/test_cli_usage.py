@@ -167,3 +167,48 @@ def test_version_and_completion(capsys: pytest.CaptureFixture[str]) -> None:
     script = capsys.readouterr().out
     assert "refresh" in script
     assert "--from-cluster" in script
+
+
+def run_args(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> argparse.Namespace:
+    """What `sd-operator run ARGV` hands the operator, without starting it."""
+    handed: list[argparse.Namespace] = []
+    monkeypatch.setattr(
+        "sd_operator.handlers.runner.run_operator",
+        lambda _settings, args: handed.append(args) or EXIT_OK,
+    )
+    assert main(["run", "--region", "us-east-1", *argv]) == EXIT_OK
+    return handed[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "seconds"),
+    [
+        ([], None, 60.0),
+        (["--sweep-seconds", "5"], None, 5.0),
+        ([], "7", 7.0),
+        (["--sweep-seconds", "5"], "7", 5.0),
+    ],
+    ids=["default", "flag", "env", "flag-over-env"],
+)
+def test_sweep_seconds_from_flag_or_environment(
+    argv: list[str],
+    env: str | None,
+    seconds: float,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if env is None:
+        monkeypatch.delenv("SD_OPERATOR_SWEEP_SECONDS", raising=False)
+    else:
+        monkeypatch.setenv("SD_OPERATOR_SWEEP_SECONDS", env)
+    assert run_args(argv, monkeypatch).sweep_seconds == seconds
+    assert "deprecated" not in capsys.readouterr().err
+
+
+def test_the_deprecated_resync_seconds_flag_still_sets_the_sweep_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("SD_OPERATOR_SWEEP_SECONDS", raising=False)
+    assert run_args(["--resync-seconds", "5"], monkeypatch).sweep_seconds == 5.0
+    err = capsys.readouterr().err
+    assert "--resync-seconds is deprecated; use --sweep-seconds" in err

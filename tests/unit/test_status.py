@@ -268,7 +268,7 @@ def test_resource_not_created_yet_is_not_ready() -> None:
 
 
 def test_retried_error_keeps_a_finished_generations_verdict() -> None:
-    """A throttled resync tells nothing new about AWS: health must not flap."""
+    """A throttled sweep tells nothing new about AWS: health must not flap."""
     done = written(derived(Outcome.IN_SYNC, generation=2), 2)
 
     result = derived(
@@ -538,9 +538,9 @@ def test_drift_history_never_exceeds_its_cap(before: int, new: int) -> None:
     assert history[-1]["field"] == f"tags.n{new - 1}"
 
 
-def test_drift_still_reported_on_the_next_resync_is_not_recorded_again() -> None:
-    """With drift: Report the drift persists, and every resync reports it again: one entry per
-    resync would push the real history out of the ten kept entries within ten resyncs."""
+def test_drift_still_reported_on_the_next_sweep_is_not_recorded_again() -> None:
+    """With drift: Report the drift persists, and every sweep reports it again: one entry per
+    sweep would push the real history out of the ten kept entries within ten sweeps."""
     first = merge_status(
         {}, StepResult(Outcome.DRIFT_REPORTED, status={"lastObservedTime": T0}, drift=(TTL_DRIFT,))
     )

@@ -110,7 +110,7 @@ class PlanReport:
 def plan_resources(
     reconciler: Reconciler, resources: Sequence[Resource], *, deleting: bool = False
 ) -> list[PlanReport]:
-    """One moment's view of every resource: reads go through the reconciler's snapshot, so a
+    """One moment's view of every resource: reads go through the reconciler's account view, so a
     plan over many resources lists each namespace and describes each ECS cluster once."""
     namespaces = namespace_lookup(resources)
     for res in resources:
@@ -121,10 +121,10 @@ def plan_resources(
         namespace = referenced_namespace(res, namespaces)
         try:
             seen = reconciler.observe(
-                res, deleting=deleting, namespace=namespace, reader=reconciler.snapshot
+                res, deleting=deleting, namespace=namespace, reader=reconciler.view_reader
             )
             if not seen.plan.in_sync or seen.reported:
-                # The snapshot is trusted only to say "in sync", as in the sweep: its batched
+                # The account view is trusted only to say "in sync", as in the sweep: its batched
                 # tags (tag:GetResources) lag behind AWS, and some AWS-compatible endpoints
                 # answer it with no Cloud Map resources at all (docs/drift.md).
                 seen = reconciler.observe(res, deleting=deleting, namespace=namespace)
@@ -425,6 +425,25 @@ def add_kube_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--context", help="kubeconfig context (default: the current one)")
 
 
+class _Renamed(argparse.Action):
+    """A flag that was renamed: deployments that still pass the old name keep working, and
+    are told the new one."""
+
+    def __init__(self, *args: Any, new_name: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.new_name = new_name
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"warning: {option_string} is deprecated; use {self.new_name}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors exit 1, as every other error does: `plan` uses 2 for "changes pending"."""
 
@@ -468,10 +487,22 @@ def _parser() -> argparse.ArgumentParser:
         help="watch every namespace (the default when no --namespace is given)",
     )
     run.add_argument(
-        "--resync-seconds",
+        "--sweep-seconds",
         type=float,
-        default=60.0,
-        help="how often each resource is compared with AWS to find drift (default: 60)",
+        metavar="SECONDS",
+        default=os.environ.get("SD_OPERATOR_SWEEP_SECONDS", "60"),
+        help="how often the drift sweep compares every resource with AWS "
+        "(env SD_OPERATOR_SWEEP_SECONDS; default: 60)",
+    )
+    run.add_argument(
+        "--resync-seconds",
+        dest="sweep_seconds",
+        type=float,
+        metavar="SECONDS",
+        action=_Renamed,
+        new_name="--sweep-seconds",
+        default=argparse.SUPPRESS,
+        help="deprecated name of --sweep-seconds",
     )
     run.add_argument(
         "--liveness",

@@ -286,7 +286,7 @@ def run_cluster_demo(
                 "us-east-1",
                 "--aws-endpoint-url",
                 endpoint,
-                "--resync-seconds",
+                "--sweep-seconds",
                 "5",
                 "--cluster-name",
                 OPERATOR_CLUSTER_NAME,

@@ -98,8 +98,8 @@ def register(registry: kopf.OperatorRegistry, handlers: Handlers) -> None:
         PLURAL_IMPORT,
         registry=registry,
         id="refresh",
-        interval=handlers.resync_seconds,
-        initial_delay=handlers.resync_seconds,
+        interval=handlers.sweep_seconds,
+        initial_delay=handlers.sweep_seconds,
     )
     def handle_refresh(
         body: kopf.Body, patch: kopf.Patch, cloudmap_namespaces: Any = None, **_: Any

@@ -56,7 +56,7 @@ _SETBACKS = (Outcome.ERROR, Outcome.BLOCKED, Outcome.FAILED, Outcome.REFUSED)
 _DONE_WHILE_DELETING = (Outcome.GONE,)
 _EXPORT_AFTER = (Outcome.IN_SYNC, Outcome.DRIFT_REPORTED)
 Slices = kopf.Index[tuple[str, str], SliceView]
-# lastObservedTime alone is written at most every this many resync intervals (docs/drift.md):
+# lastObservedTime alone is written at most every this many sweep intervals (docs/drift.md):
 # status is written when something in it changes, so a quiet sweep costs the API server nothing.
 HEARTBEAT_INTERVALS = 5
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -82,11 +82,11 @@ class Handlers:
     """Everything the handlers share: the reconciler and a lock per object, so the drift sweep
     and a change handler never step the same resource at once."""
 
-    def __init__(self, reconciler: Reconciler, resync_seconds: float) -> None:
+    def __init__(self, reconciler: Reconciler, sweep_seconds: float) -> None:
         self.reconciler = reconciler
-        self.resync_seconds = resync_seconds
+        self.sweep_seconds = sweep_seconds
         self.exporter = Exporter(reconciler.cluster, reconciler.cloudmap)
-        self.heartbeat_seconds = HEARTBEAT_INTERVALS * resync_seconds
+        self.heartbeat_seconds = HEARTBEAT_INTERVALS * sweep_seconds
         self.on_forget: list[Callable[[str], None]] = []  # a resource is gone
         # kopf's live indexes, as the handlers last received them: the sweep runs outside
         # kopf's handlers and uses them for exports and claims.
@@ -130,7 +130,7 @@ class Handlers:
         namespaces: Namespaces | None,
         *,
         deleting: bool,
-        from_timer: bool = False,
+        from_view: bool = False,
         slices: Slices | None = None,
         claimants: Sequence[ClaimIndex | None] = (),
     ) -> None:
@@ -148,7 +148,7 @@ class Handlers:
             res,
             namespaces,
             deleting=deleting,
-            cached=from_timer,
+            from_view=from_view,
             slices=slices,
             claimants=claimants,
         )
@@ -169,13 +169,13 @@ class Handlers:
         namespaces: Namespaces | None,
         *,
         deleting: bool = False,
-        cached: bool,
+        from_view: bool,
         slices: Slices | None = None,
         claimants: Sequence[ClaimIndex | None] = (),
         post: Post = kopf_post,
         wait: bool = True,
     ) -> StepResult | None:
-        """One step of `res` and its status into `patch`. `cached`: read the account view
+        """One step of `res` and its status into `patch`. `from_view`: read the account view
         first (the sweep, a resume). `wait=False` (the sweep): None at once if a change handler
         is stepping the resource."""
         status: Mapping[str, Any] = dict(body.get("status") or {})
@@ -198,11 +198,11 @@ class Handlers:
                     result = self._export(res, status, None, namespace, slices, deleting=True)
                 if result is None:
                     result = self.reconciler.step(
-                        res, status, deleting=deleting, namespace=namespace, cached=cached
+                        res, status, deleting=deleting, namespace=namespace, from_view=from_view
                     )
                     if not deleting and result.outcome in _EXPORT_AFTER:
                         result = (
-                            self._export(res, status, result, namespace, slices, refresh=cached)
+                            self._export(res, status, result, namespace, slices, refresh=from_view)
                             or result
                         )
         finally:
@@ -640,7 +640,7 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
             patch,
             cloudmap_namespaces,
             deleting=False,
-            from_timer=resumed,
+            from_view=resumed,
             slices=endpointslices,
             claimants=(namespace_claims, discovery_claims),
         )

@@ -32,7 +32,7 @@ log = logs.get(__name__)
 
 def build_registry(
     settings: Settings,
-    resync_seconds: float,
+    sweep_seconds: float,
     health: Health | None = None,
     leading: Callable[[], bool] = lambda: True,
 ) -> kopf.OperatorRegistry:
@@ -43,10 +43,10 @@ def build_registry(
         settings.region,
         settings.endpoint_url,
         settings.cluster_name,
-        snapshot_ttl=resync_seconds * 0.9,
+        view_ttl=sweep_seconds * 0.9,
     )
-    handlers = Handlers(reconciler, resync_seconds)
-    sweeper = Sweeper(handlers, KubernetesWriter(), interval=resync_seconds, active=leading)
+    handlers = Handlers(reconciler, sweep_seconds)
+    sweeper = Sweeper(handlers, KubernetesWriter(), interval=sweep_seconds, active=leading)
     handlers.on_forget.append(sweeper.forget)
     register(registry, handlers, sweeper.seen)
     imports.register(registry, handlers)
@@ -145,7 +145,7 @@ def run_operator(settings: Settings, args: argparse.Namespace) -> int:
         _, port = metrics.serve(args.metrics_bind_address, args.metrics_port, health.check)
         log.info("serving metrics", url=f"http://{args.metrics_bind_address}:{port}/metrics")
     health.start()
-    registry = build_registry(settings, args.resync_seconds, health, leading)
+    registry = build_registry(settings, args.sweep_seconds, health, leading)
     log.info(
         "starting",
         region=settings.region,

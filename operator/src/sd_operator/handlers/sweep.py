@@ -1,9 +1,9 @@
 """One coordinated drift sweep per interval: read the account once, then step every resource.
 
-Per-resource kopf timers each read a shared snapshot up to 0.9 intervals old, started only after
-their previous run ended and queued behind kopf's worker threads: at 1,000 resources only 827
-were stepped per 30 s interval, and every step PATCHed status. Here one thread, every
-`--resync-seconds` (jittered by +-10% so replicas or operators on one account do not align):
+Per-resource kopf timers each read a shared account view up to 0.9 intervals old, started only
+after their previous run ended and queued behind kopf's worker threads: at 1,000 resources only
+827 were stepped per 30 s interval, and every step PATCHed status. Here one thread, every
+`--sweep-seconds` (jittered by +-10% so replicas or operators on one account do not align):
 
 1. reads the account (`AccountView.refresh`: ListNamespaces, ListServices per namespace,
    tag:GetResources, DescribeServices per 10 ECS services), in the budget's background class so
@@ -243,7 +243,7 @@ class Sweeper:
 
         def one(body: dict[str, Any]) -> tuple[bool, bool, str]:
             with background():
-                return self._step(body, namespaces, cached=True)
+                return self._step(body, namespaces, from_view=True)
 
         with ThreadPoolExecutor(self._workers, thread_name_prefix="sweep") as pool:
             for did_step, did_write, kind in pool.map(one, bodies):
@@ -270,7 +270,7 @@ class Sweeper:
         namespaces = self._namespaces(all_bodies)
         with background():
             for body in bodies:
-                self._step(body, namespaces, cached=False)
+                self._step(body, namespaces, from_view=False)
         return len(bodies)
 
     def _step(
@@ -278,7 +278,7 @@ class Sweeper:
         body: dict[str, Any],
         namespaces: Mapping[tuple[str, str], list[NamespaceSpec]],
         *,
-        cached: bool,
+        from_view: bool,
     ) -> tuple[bool, bool, str]:
         meta = body.get("metadata", {})
         uid = str(meta.get("uid") or "")
@@ -300,7 +300,7 @@ class Sweeper:
             patch,
             res,
             namespaces,
-            cached=cached,
+            from_view=from_view,
             slices=self._handlers.slices,
             claimants=self._handlers.claimants,
             post=self._writer.post_event,

@@ -132,7 +132,7 @@ class Reconciler:
         endpoint_url: str | None,
         cluster: str,
         clock: Callable[[], str] = utc_now,
-        snapshot_ttl: float = 30.0,
+        view_ttl: float = 30.0,
     ) -> None:
         self.default_region = default_region
         self.endpoint_url = endpoint_url
@@ -142,9 +142,9 @@ class Reconciler:
         adapters = Adapters(
             cloudmap=self.cloudmap, ecs=self.ecs, route53=self.route53, tagging=self.tagging
         )
-        self.view = AccountView(adapters, snapshot_ttl, cluster)
+        self.view = AccountView(adapters, view_ttl, cluster)
         self._fresh = FreshReader(adapters, self.view)
-        self.snapshot = ViewReader(self.view, self._fresh)
+        self.view_reader = ViewReader(self.view, self._fresh)
 
     def _config(self, region: str | None) -> AwsConfig:
         return AwsConfig(region or self.default_region, self.endpoint_url)
@@ -168,7 +168,7 @@ class Reconciler:
     # Observation and planning --------------------------------------------------------------
 
     def announce(self, res: Resource, namespace: NamespaceSpec | None) -> None:
-        """Tell the snapshot about a resource's ECS service before anything is read, so the
+        """Tell the account view about a resource's ECS service before anything is read, so the
         first DescribeServices batch already carries every service (10 per call)."""
         if isinstance(res.spec, ServiceDiscoverySpec) and res.spec.ecs is not None:
             region = _region(res, namespace) or self.default_region
@@ -459,14 +459,14 @@ class Reconciler:
         *,
         deleting: bool = False,
         namespace: NamespaceSpec | None = None,
-        cached: bool = False,
+        from_view: bool = False,
     ) -> StepResult:
         """Advance `res` towards its spec (or its deletion) as far as AWS allows right now.
 
-        `cached` (the drift sweep) reads through the shared snapshot first; anything but "in
+        `from_view` (the drift sweep) reads through the account view first; anything but "in
         sync" is read again fresh before it is acted on or reported."""
         try:
-            return self._step(res, status, deleting, namespace, cached)
+            return self._step(res, status, deleting, namespace, from_view)
         except Retryable as exc:
             return StepResult(
                 Outcome.ERROR, reason=exc.code, message=str(exc), retry_after=exc.delay
@@ -480,7 +480,7 @@ class Reconciler:
         status: Mapping[str, Any],
         deleting: bool,
         namespace: NamespaceSpec | None,
-        cached: bool,
+        from_view: bool,
     ) -> StepResult:
         region = _region(res, namespace) or self.default_region
         cm = self.cloudmap(region)
@@ -498,7 +498,7 @@ class Reconciler:
         # GetService + ListTagsForResource (docs/aws-budget.md, cold convergence).
         answered: dict[str, ObservedService] = {}
         for _ in range(MAX_SYNC_ROUNDS):
-            reader = self.snapshot if cached else self._fresh.answering(answered)
+            reader = self.view_reader if from_view else self._fresh.answering(answered)
             known = {**status, **updates}
             seen = self.observe(
                 res,
@@ -508,7 +508,7 @@ class Reconciler:
                 known=known,
                 hold_reported=hold_reported,
             )
-            if cached and (not seen.plan.in_sync or seen.reported):
+            if from_view and (not seen.plan.in_sync or seen.reported):
                 seen = self.observe(
                     res,
                     deleting=deleting,
@@ -516,7 +516,7 @@ class Reconciler:
                     known=known,
                     hold_reported=hold_reported,
                 )
-            cached = False
+            from_view = False
             updates.update(seen.ids)
             updates["lastObservedTime"] = self._clock()
             plan = seen.plan
@@ -721,8 +721,9 @@ def _is_ours(tags: Mapping[str, str], identity: Identity, cluster: str) -> bool:
 def _with_vpcs(read: Reader, region: str, observed: ObservedNamespace) -> ObservedNamespace:
     """A DnsPrivate namespace's VPCs, which only its hosted zone knows (spec.vpc forces a
     replacement, so the plan must see it). One Route 53 GetHostedZone per private namespace per
-    observation, snapshot or fresh: the namespace's own resource only, never a ServiceDiscovery's
-    lookup. A zone that is gone leaves the VPCs unknown (None) rather than failing the step."""
+    observation, from the account view or fresh: the namespace's own resource only, never a
+    ServiceDiscovery's lookup. A zone that is gone leaves the VPCs unknown (None) rather than
+    failing the step."""
     if observed.type is not NamespaceType.DNS_PRIVATE or not observed.hosted_zone_id:
         return observed
     try:
@@ -769,7 +770,7 @@ def merge_status(previous: Mapping[str, Any], result: StepResult) -> dict[str, A
                 "detectedAt": detected,
                 "action": "Reported" if reported else "Corrected",
             }
-            # A reported drift stays until someone acts; record it once, not on every resync.
+            # A reported drift stays until someone acts; record it once, not on every sweep.
             if reported and _same_drift(_last_for(history, c.field), entry):
                 continue
             history.append(entry)

@@ -14,7 +14,7 @@ function of (step result, previous status, generation):
   AWS error, a dependency that is still being created). Reconciling=True, Ready=False;
   observedGeneration stays where it was.
 
-A retried AWS error after a generation has a verdict (typically a throttled resync) keeps that
+A retried AWS error after a generation has a verdict (typically a throttled sweep) keeps that
 verdict: it tells nothing new about AWS, and flipping health on every throttle would flap.
 """
 

@@ -73,7 +73,7 @@ def steady(status: dict[str, Any]) -> dict[str, Any]:
 def world(emulator: Emulator) -> World:
     names = [f"svc-{i:02d}" for i in range(23)]
     seed_ecs(emulator.endpoint_url, names)
-    reconciler = Reconciler(REGION, emulator.endpoint_url, "sweep-test", snapshot_ttl=60)
+    reconciler = Reconciler(REGION, emulator.endpoint_url, "sweep-test", view_ttl=60)
     ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
     converge(reconciler, ns, None, deleting=False, timeout=30)
     resources = [discovery(n) for n in names]
@@ -91,7 +91,7 @@ def test_a_sweep_reads_the_account_once_for_all_resources(emulator: Emulator, wo
     emulator.reset_calls()
     reconciler.view.refresh(REGION)
     for res in resources:
-        result = reconciler.step(res, statuses[res.identity.name], namespace=NS, cached=True)
+        result = reconciler.step(res, statuses[res.identity.name], namespace=NS, from_view=True)
         assert result.outcome is Outcome.IN_SYNC
         assert not result.performed
     calls = emulator.calls()
@@ -123,7 +123,7 @@ def test_creates_read_no_other_services_tags(emulator: Emulator) -> None:
     """main read every service's tags of the namespace twice per create (about 0.87 x N^2 tag
     reads for a cold start); now a create is CreateService, GetService and its own tags."""
     names = [f"new-{i:02d}" for i in range(12)]
-    reconciler = Reconciler(REGION, emulator.endpoint_url, "sweep-test", snapshot_ttl=60)
+    reconciler = Reconciler(REGION, emulator.endpoint_url, "sweep-test", view_ttl=60)
     ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
     converge(reconciler, ns, None, deleting=False, timeout=30)
     emulator.page_size = 0  # AWS's page sizes: the view's lists are one page each here
@@ -151,7 +151,7 @@ def test_without_the_tagging_api_tags_are_read_per_arn_once_per_interval(
     emulator.reset_calls()
     reconciler.view.refresh(REGION)
     for res in resources:
-        result = reconciler.step(res, statuses[res.identity.name], namespace=NS, cached=True)
+        result = reconciler.step(res, statuses[res.identity.name], namespace=NS, from_view=True)
         assert result.outcome is Outcome.IN_SYNC
     calls = emulator.calls()
     assert calls["servicediscovery:ListTagsForResource"] == len(resources) + 1
@@ -171,7 +171,7 @@ def test_drift_seen_in_the_view_is_confirmed_by_id_and_corrected(
     reconciler.view.refresh(REGION)  # the next interval's read
     emulator.reset_calls()
 
-    result = reconciler.step(target, status, namespace=NS, cached=True)
+    result = reconciler.step(target, status, namespace=NS, from_view=True)
 
     assert [c.field for c in result.drift] == ["service.dns.records[0].ttl"]
     assert result.performed
@@ -182,7 +182,7 @@ def test_drift_seen_in_the_view_is_confirmed_by_id_and_corrected(
 
 def test_a_stale_view_never_creates_a_twin(emulator: Emulator) -> None:
     seed_ecs(emulator.endpoint_url, ["late"])
-    sweeper = Reconciler(REGION, emulator.endpoint_url, "sweep-test", snapshot_ttl=60)
+    sweeper = Reconciler(REGION, emulator.endpoint_url, "sweep-test", view_ttl=60)
     writer = Reconciler(REGION, emulator.endpoint_url, "sweep-test")
     ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
     converge(writer, ns, None, deleting=False, timeout=30)
@@ -192,7 +192,7 @@ def test_a_stale_view_never_creates_a_twin(emulator: Emulator) -> None:
     emulator.reset_calls()
 
     # status lost its ids: the stale view says "absent", AWS says it exists.
-    result = sweeper.step(late, STEADY, namespace=NS, cached=True)
+    result = sweeper.step(late, STEADY, namespace=NS, from_view=True)
     for _ in range(3):
         if result.outcome is Outcome.IN_SYNC:
             break
@@ -237,7 +237,7 @@ def test_a_sweep_of_resources_with_recorded_ids_still_lists_once(
     reconciler.view.refresh(REGION)  # the sweep's one read of the account
     for res in resources:
         status = statuses[res.identity.name]
-        assert reconciler.step(res, status, namespace=NS, cached=True).outcome is Outcome.IN_SYNC
+        assert reconciler.step(res, status, namespace=NS, from_view=True).outcome is Outcome.IN_SYNC
     calls = emulator.calls()
     assert calls["servicediscovery:ListNamespaces"] == 1
     assert calls["servicediscovery:ListServices"] == math.ceil(len(resources) / emulator.page_size)
