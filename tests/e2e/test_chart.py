@@ -119,6 +119,26 @@ def test_disruption_budget_spread_and_probes_render(helm: Helm) -> None:
     assert "--metrics-port=9090" in container["args"]
 
 
+@pytest.mark.parametrize(
+    ("sets", "seconds"),
+    [
+        ([], "60"),
+        (["sweepSeconds=15"], "15"),
+        # A values file written for an older chart keeps its interval under the deprecated name.
+        (["resyncSeconds=20"], "20"),
+        (["sweepSeconds=15", "resyncSeconds=20"], "20"),
+    ],
+    ids=["default", "sweepSeconds", "deprecated-resyncSeconds", "resyncSeconds-wins"],
+)
+def test_sweep_interval_renders_from_sweep_seconds_or_its_deprecated_name(
+    helm: Helm, sets: list[str], seconds: str
+) -> None:
+    (deployment,) = of_kind(helm.render(sets=sets), "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert f"--sweep-seconds={seconds}" in container["args"]
+    assert not [a for a in container["args"] if a.startswith("--resync-seconds")]
+
+
 def test_monitoring_objects_render_behind_values(helm: Helm) -> None:
     assert not of_kind(helm.render(), "ServiceMonitor")
     docs = helm.render(values=[CI_VALUES / "monitoring-values.yaml"])

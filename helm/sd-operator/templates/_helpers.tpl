@@ -78,6 +78,16 @@ watched namespace given as a glob (RoleBindings need literal namespaces).
 {{- end }}
 {{- end }}
 
+{{/* The drift sweep interval. resyncSeconds, its deprecated old name, wins when set: only a
+values file written for an older chart sets it, and that file's interval must not change. */}}
+{{- define "sd-operator.sweepSeconds" -}}
+{{- if hasKey .Values "resyncSeconds" }}
+{{- .Values.resyncSeconds }}
+{{- else }}
+{{- .Values.sweepSeconds }}
+{{- end }}
+{{- end }}
+
 {{- define "sd-operator.image" -}}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
