@@ -38,7 +38,7 @@ def namespace(**overrides: Any) -> Resource:
 def discovery(
     ttl: int = 10, *, generation: int = 1, description: str | None = None, **overrides: Any
 ) -> Resource:
-    """`overrides`: ServiceDiscoverySpec fields (drift, drift_ignore, ecs, ...)."""
+    """`overrides`: ServiceDiscoverySpec fields (drift_policy, drift_ignore, ecs, ...)."""
     spec = ServiceDiscoverySpec(
         namespace_ref="myapp",
         service=CloudMapServiceSpec(

@@ -283,7 +283,7 @@ def test_drift_report_records_without_correcting(
     emulator: Emulator,
 ) -> None:
     start_operator()
-    _, svc = create_stack(kubectl, namespace, service_spec={"drift": "Report"})
+    _, svc = create_stack(kubectl, namespace, service_spec={"driftPolicy": "Report"})
     service_id = svc["status"]["serviceId"]
     service = sd.get_service(Id=service_id)["Service"]
 
@@ -314,7 +314,7 @@ def test_drift_report_records_without_correcting(
         seconds=3 * SWEEP_SECONDS,
     )
     made = calls_since(emulator, before)
-    assert not mutating_calls(made), f"drift: Report, yet the operator changed AWS: {made}"
+    assert not mutating_calls(made), f"driftPolicy: Report, yet the operator changed AWS: {made}"
     svc = kubectl.wait_for_object(DISCOVERIES, "user-service", namespace, bool, "to exist")
     assert is_condition(svc, "Drifted"), condition(svc, "Drifted")
     assert all(e["action"] == "Reported" for e in svc["status"]["drift"]), svc["status"]["drift"]

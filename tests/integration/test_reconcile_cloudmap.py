@@ -197,7 +197,7 @@ def test_out_of_band_ttl_change_is_recorded_as_drift_and_corrected(
 def test_drift_report_policy_records_without_correcting(reconciler: Reconciler, sd: Any) -> None:
     ns = namespace()
     apply(reconciler, ns)
-    report = discovery(drift=DriftPolicy.REPORT)
+    report = discovery(drift_policy=DriftPolicy.REPORT)
     created = apply(reconciler, report, ns.spec)  # type: ignore[arg-type]
     service_id = created.status["serviceId"]
     sd.update_service(

@@ -11,6 +11,7 @@ import pytest
 from sd_operator.cli import EXIT_ERROR, EXIT_OK, main
 from sd_operator.settings import SettingsError, add_common_flags, from_args
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 NAMESPACE = """\
 apiVersion: sd-operator.io/v1alpha1
 kind: CloudMapNamespace
@@ -146,6 +147,16 @@ def test_manifest_errors_come_before_the_region_check(
     err = capsys.readouterr().err
     assert "spec.type" in err
     assert "region" not in err
+
+
+def test_plan_refuses_drift_and_drift_policy_that_differ_before_any_aws_call(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The CRD's own rule, evaluated by the CLI: the fixture the API server refuses too.
+    path = FIXTURES / "invalid" / "51-sd-drift-and-drift-policy-differ.yaml"
+    assert main(["plan", "-f", str(path), "--region", "us-east-1"]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "spec.drift: spec.drift, the deprecated name of spec.driftPolicy, differs" in err
 
 
 @pytest.mark.parametrize(

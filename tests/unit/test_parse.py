@@ -133,7 +133,7 @@ def test_defaults_are_applied() -> None:
     assert sd.service.health_check is not None
     assert sd.service.health_check.custom
     assert sd.service.health_check.route53 is None
-    assert sd.drift is DriftPolicy.CORRECT
+    assert sd.drift_policy is DriftPolicy.CORRECT
     assert sd.max_ttl_seconds == 60
     assert sd.deletion_policy is DeletionPolicy.DELETE
     assert sd.adoption_policy is AdoptionPolicy.NEVER
@@ -198,7 +198,7 @@ def test_route53_health_check_in_public_namespace() -> None:
         3,
     )
     assert not sd.service.health_check.custom
-    assert (sd.drift, sd.max_ttl_seconds) == (DriftPolicy.REPORT, 300)
+    assert (sd.drift_policy, sd.max_ttl_seconds) == (DriftPolicy.REPORT, 300)
 
 
 def test_external_namespace_and_other_api_groups_skipped() -> None:
@@ -541,6 +541,42 @@ def test_drift_fields_are_parsed_and_default_to_none() -> None:
         [str(Path(__file__).parents[1] / "fixtures/valid/04-external-namespace.yaml")]
     )
     assert discovery(plain).drift_ignore == discovery(plain).drift_report == ()
+
+
+def drift_discovery(policies: dict[str, str]) -> dict[str, object]:
+    doc = yaml.safe_load(DISCOVERY_IN_API)
+    doc["spec"].update(policies)
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("policies", "expected"),
+    [
+        ({}, DriftPolicy.CORRECT),
+        ({"driftPolicy": "Report"}, DriftPolicy.REPORT),
+        ({"drift": "Report"}, DriftPolicy.REPORT),
+        ({"driftPolicy": "Report", "drift": "Report"}, DriftPolicy.REPORT),
+    ],
+    ids=["default", "driftPolicy", "deprecated-drift-alone", "both-the-same"],
+)
+def test_drift_policy_is_read_from_spec_drift_policy_or_its_deprecated_name(
+    policies: dict[str, str], expected: DriftPolicy
+) -> None:
+    assert discovery(parse_resource(drift_discovery(policies))).drift_policy is expected
+
+
+@pytest.mark.parametrize(
+    "policies",
+    [{"driftPolicy": "Report", "drift": "Correct"}, {"driftPolicy": "Correct", "drift": "Report"}],
+    ids=["report-vs-correct", "correct-vs-report"],
+)
+def test_drift_and_drift_policy_differing_is_refused_by_the_crd_rule(
+    policies: dict[str, str],
+) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_resource(drift_discovery(policies))
+    assert caught.value.field == "spec.drift"
+    assert "the deprecated name of spec.driftPolicy, differs from it" in caught.value.message
 
 
 # Whole documents, as the API server checks them -------------------------------------------------

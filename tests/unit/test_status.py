@@ -407,7 +407,7 @@ def test_corrected_stays_corrected_on_later_in_sync_steps() -> None:
 
 
 def test_reported_drift_is_drifted_and_not_synced() -> None:
-    """drift: Report leaves AWS different from the spec until a person acts: Stalled."""
+    """driftPolicy: Report leaves AWS different from the spec until a person acts: Stalled."""
     got = step(
         Outcome.DRIFT_REPORTED,
         drift=(TTL_DRIFT,),
@@ -423,7 +423,7 @@ def test_reported_drift_is_drifted_and_not_synced() -> None:
     assert got[cond.SYNCED].reason == "DriftReported"
     assert not got[cond.TERMINAL].status
     assert got[cond.STALLED].status
-    assert "drift: Correct" in got[cond.STALLED].message
+    assert "driftPolicy: Correct" in got[cond.STALLED].message
     assert not got[cond.READY].status
 
 
@@ -539,7 +539,7 @@ def test_drift_history_never_exceeds_its_cap(before: int, new: int) -> None:
 
 
 def test_drift_still_reported_on_the_next_sweep_is_not_recorded_again() -> None:
-    """With drift: Report the drift persists, and every sweep reports it again: one entry per
+    """With driftPolicy: Report the drift persists, and every sweep reports it again: one entry per
     sweep would push the real history out of the ten kept entries within ten sweeps."""
     first = merge_status(
         {}, StepResult(Outcome.DRIFT_REPORTED, status={"lastObservedTime": T0}, drift=(TTL_DRIFT,))

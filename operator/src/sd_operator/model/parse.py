@@ -181,7 +181,7 @@ def _discovery_spec(s: Mapping[str, Any], name: str) -> ServiceDiscoverySpec:
         service=_cloud_map_service(s["service"], name) if "service" in s else None,
         ecs=_ecs(s["ecs"]) if "ecs" in s else None,
         region=s.get("region"),
-        drift=DriftPolicy(s["drift"]),
+        drift_policy=DriftPolicy(s.get("driftPolicy", s.get("drift", DriftPolicy.CORRECT))),
         drift_ignore=tuple(s.get("driftFields", {}).get("ignore", ())),
         drift_report=tuple(s.get("driftFields", {}).get("report", ())),
         max_ttl_seconds=s["maxTtlSeconds"],

@@ -216,7 +216,8 @@ class ServiceDiscoverySpec:
     service: CloudMapServiceSpec | None = None
     ecs: EcsSpec | None = None
     region: str | None = None
-    drift: DriftPolicy = DriftPolicy.CORRECT
+    # spec.driftPolicy, or spec.drift, its deprecated name (the CRD refuses the two differing)
+    drift_policy: DriftPolicy = DriftPolicy.CORRECT
     # spec.driftFields: paths as the plan prints them (spec.service.dns.records[0].ttl)
     drift_ignore: tuple[str, ...] = ()
     drift_report: tuple[str, ...] = ()

@@ -741,7 +741,9 @@ def _region(res: Resource, namespace: NamespaceSpec | None) -> str | None:
 
 
 def _drift_policy(res: Resource) -> DriftPolicy:
-    return res.spec.drift if isinstance(res.spec, ServiceDiscoverySpec) else DriftPolicy.CORRECT
+    return (
+        res.spec.drift_policy if isinstance(res.spec, ServiceDiscoverySpec) else DriftPolicy.CORRECT
+    )
 
 
 def _was_steady(res: Resource, status: Mapping[str, Any]) -> bool:

@@ -106,7 +106,7 @@ STATUS_ERROR = "Error"
 
 
 def field_path(field_name: str) -> str:
-    """The path a user writes (and spec.driftPolicy names): relative to the object."""
+    """The path a user writes (and spec.driftFields takes): relative to the object."""
     return f"spec.{field_name}"
 
 

@@ -123,8 +123,8 @@ def _has_verdict(previous: Mapping[str, Any], generation: int) -> bool:
 def _stalled_message(result: StepResult) -> str:
     if result.outcome is Outcome.DRIFT_REPORTED:
         return (
-            f"AWS was changed outside sd-operator and spec.drift is Report: {result.message}; "
-            "undo the change in AWS, or set drift: Correct"
+            "AWS was changed outside sd-operator and spec.driftPolicy is Report: "
+            f"{result.message}; undo the change in AWS, or set driftPolicy: Correct"
         )
     return result.message
 
