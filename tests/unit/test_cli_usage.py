@@ -149,16 +149,6 @@ def test_manifest_errors_come_before_the_region_check(
     assert "region" not in err
 
 
-def test_plan_refuses_drift_and_drift_policy_that_differ_before_any_aws_call(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    # The CRD's own rule, evaluated by the CLI: the fixture the API server refuses too.
-    path = FIXTURES / "invalid" / "51-sd-drift-and-drift-policy-differ.yaml"
-    assert main(["plan", "-f", str(path), "--region", "us-east-1"]) == EXIT_ERROR
-    err = capsys.readouterr().err
-    assert "spec.drift: spec.drift, the deprecated name of spec.driftPolicy, differs" in err
-
-
 @pytest.mark.parametrize(
     "command",
     ["run", "plan", "apply", "delete", "refresh", "completion", "demo", "emulator"],

@@ -216,7 +216,7 @@ class ServiceDiscoverySpec:
     service: CloudMapServiceSpec | None = None
     ecs: EcsSpec | None = None
     region: str | None = None
-    # spec.driftPolicy, or spec.drift, its deprecated name (the CRD refuses the two differing)
+    # spec.driftPolicy, else spec.drift (its deprecated name); driftPolicy wins when both are set
     drift_policy: DriftPolicy = DriftPolicy.CORRECT
     # spec.driftFields: paths as the plan prints them (spec.service.dns.records[0].ttl)
     drift_ignore: tuple[str, ...] = ()
