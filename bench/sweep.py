@@ -23,7 +23,8 @@ from sd_operator.emulator import Emulator
 from sd_operator.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from sd_operator.model.spec import Identity, Resource
 from sd_operator.reconcile.converge import converge
-from sd_operator.reconcile.reconciler import Outcome, Reconciler
+from sd_operator.reconcile.reconciler import Reconciler
+from sd_operator.reconcile.result import Outcome
 
 REGION = "us-east-1"
 ROUNDS = 5

@@ -28,7 +28,8 @@ from sd_operator.model.spec import (
     ServiceDiscoverySpec,
 )
 from sd_operator.reconcile.converge import converge
-from sd_operator.reconcile.reconciler import Outcome, Reconciler
+from sd_operator.reconcile.reconciler import Reconciler
+from sd_operator.reconcile.result import Outcome
 
 REGION = "us-east-1"
 RUNS = 4

@@ -11,7 +11,8 @@ from builders import namespace, namespace_spec
 from sd_operator.model import conditions as cond
 from sd_operator.model.spec import Resource
 from sd_operator.reconcile.converge import converge
-from sd_operator.reconcile.reconciler import Outcome, Reconciler, merge_status
+from sd_operator.reconcile.reconciler import Reconciler
+from sd_operator.reconcile.result import Outcome, merge_status
 
 TTL = "spec.service.dns.records[0].ttl"
 NS = namespace_spec()

@@ -11,6 +11,8 @@ from sd_operator.aws.clients import AwsConfig, ecs_client
 from sd_operator.aws.ecs import EcsAdapter
 from sd_operator.aws.errors import NotFound, Retryable, Terminal
 from sd_operator.emulator import Emulator, client
+from sd_operator.model.actions import Plan, UpdateEcsService
+from sd_operator.model.observed import NamedPort, ObservedEcsService, ObservedRegistry
 from sd_operator.model.spec import (
     ClientAlias,
     DeletionPolicy,
@@ -23,15 +25,7 @@ from sd_operator.model.spec import (
     Timeout,
     Tls,
 )
-from sd_operator.reconcile.ecs_plan import (
-    NamedPort,
-    ObservedEcsService,
-    ObservedRegistry,
-    UpdateEcsService,
-    plan_ecs,
-    plan_ecs_delete,
-)
-from sd_operator.reconcile.plan import Plan
+from sd_operator.reconcile.ecs_plan import plan_ecs, plan_ecs_delete
 
 pytestmark = pytest.mark.integration
 

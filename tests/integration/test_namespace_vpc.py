@@ -18,7 +18,8 @@ from sd_operator.model.spec import AdoptionPolicy, Identity, NamespaceSpec, Name
 from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.ownership import OWNER_TAG
 from sd_operator.reconcile.plan import REASON_IMMUTABLE
-from sd_operator.reconcile.reconciler import Outcome, Reconciler
+from sd_operator.reconcile.reconciler import Reconciler
+from sd_operator.reconcile.result import Outcome
 
 OTHER_VPC = "vpc-0ffeeffeeffeeffee"
 MUTATIONS = ("Create", "Update", "Delete", "Tag", "Untag", "Register", "Deregister", "Associate")

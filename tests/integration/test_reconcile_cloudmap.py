@@ -17,7 +17,8 @@ from sd_operator.model.spec import (
 )
 from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.ownership import OWNER_TAG
-from sd_operator.reconcile.reconciler import Outcome, Reconciler, merge_status
+from sd_operator.reconcile.reconciler import Reconciler
+from sd_operator.reconcile.result import Outcome, merge_status
 
 
 def apply(reconciler: Reconciler, res: Resource, ns: NamespaceSpec | None = None) -> Any:

@@ -16,7 +16,8 @@ from sd_operator.model import conditions as cond
 from sd_operator.model.parse import load_manifests
 from sd_operator.model.spec import Resource
 from sd_operator.reconcile.converge import converge
-from sd_operator.reconcile.reconciler import Outcome, Reconciler
+from sd_operator.reconcile.reconciler import Reconciler
+from sd_operator.reconcile.result import Outcome
 
 REGION = "us-east-1"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "myapp"

@@ -18,7 +18,8 @@ from sd_operator.model.spec import (
 from sd_operator.reconcile import status as status_rules
 from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.plan import REASON_IMMUTABLE
-from sd_operator.reconcile.reconciler import Outcome, Reconciler, merge_status
+from sd_operator.reconcile.reconciler import Reconciler
+from sd_operator.reconcile.result import Outcome, merge_status
 
 
 def tags(sd: Any, arn: str) -> list[Any]:

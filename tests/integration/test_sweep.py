@@ -159,7 +159,7 @@ class World:
     def converge(self, name: str) -> None:
         """What kopf does with the change handler: patch status, step again while waiting."""
         from sd_operator.model.parse import parse_resource
-        from sd_operator.reconcile.reconciler import Outcome
+        from sd_operator.reconcile.result import Outcome
 
         raw = self.bodies[name]
         res = parse_resource(kopf.Body(raw))  # type: ignore[arg-type]

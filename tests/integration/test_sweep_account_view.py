@@ -27,7 +27,8 @@ from sd_operator.model.spec import (
     ServiceDiscoverySpec,
 )
 from sd_operator.reconcile.converge import converge
-from sd_operator.reconcile.reconciler import Outcome, Reconciler, merge_status
+from sd_operator.reconcile.reconciler import Reconciler
+from sd_operator.reconcile.result import Outcome, merge_status
 
 REGION = "us-east-1"
 CLUSTER = "sweep"

@@ -11,7 +11,7 @@ import pytest
 
 from health import EXPECTED, argocd_health, recorded
 from sd_operator.model.conditions import merge
-from sd_operator.reconcile.reconciler import Outcome, StepResult
+from sd_operator.reconcile.result import Outcome, StepResult
 from sd_operator.reconcile.status import Phase, derive, phase
 
 RECORDED = recorded()

@@ -6,6 +6,7 @@ import io
 import json
 
 from sd_operator.cli import PlanReport, render_plan
+from sd_operator.model.actions import Change, Plan
 from sd_operator.model.spec import (
     ClientAlias,
     DnsConfig,
@@ -20,7 +21,6 @@ from sd_operator.model.spec import (
     ServiceDiscoverySpec,
     Tls,
 )
-from sd_operator.reconcile.plan import Change, Plan
 from sd_operator.reconcile.render import yaml_value
 
 CHECK = Route53HealthCheck(Route53CheckType.HTTP, "/", 1)
@@ -83,7 +83,7 @@ def test_every_resource_status_validates_against_the_schema() -> None:
     import jsonschema
 
     from sd_operator.cli import document
-    from sd_operator.reconcile.plan import Blocked, Refusal, TagResource
+    from sd_operator.model.actions import Blocked, Refusal, TagResource
 
     schema = json.loads((Path(__file__).parents[2] / "docs" / "plan.schema.json").read_text())
     res = report().resource

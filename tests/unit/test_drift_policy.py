@@ -3,11 +3,17 @@ AWS holds for them (or are dropped when nothing of theirs is left)."""
 
 from __future__ import annotations
 
+from sd_operator.model.actions import (
+    Change,
+    Plan,
+    TagResource,
+    UntagResource,
+    UpdateEcsService,
+    UpdateService,
+)
 from sd_operator.model.spec import DnsRecord, RecordType
 from sd_operator.reconcile.drift_policy import hold
-from sd_operator.reconcile.ecs_plan import UpdateEcsService
 from sd_operator.reconcile.fields import matches
-from sd_operator.reconcile.plan import Change, Plan, TagResource, UntagResource, UpdateService
 
 TTL = Change("service.dns.records[1].ttl", 10, 300)
 DESCRIPTION = Change("service.description", "api", "edited")

@@ -8,6 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sd_operator.model.actions import Plan, UpdateEcsService
+from sd_operator.model.observed import NamedPort, ObservedEcsService, ObservedRegistry
 from sd_operator.model.spec import (
     ClientAlias,
     DeletionPolicy,
@@ -23,14 +25,9 @@ from sd_operator.model.spec import (
 from sd_operator.reconcile.ecs_plan import (
     IDLE_TIMEOUT_DEFAULT_HTTP,
     IDLE_TIMEOUT_DEFAULT_TCP,
-    NamedPort,
-    ObservedEcsService,
-    ObservedRegistry,
-    UpdateEcsService,
     plan_ecs,
     plan_ecs_delete,
 )
-from sd_operator.reconcile.plan import Plan
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

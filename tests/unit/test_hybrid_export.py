@@ -11,7 +11,6 @@ from sd_operator.hybrid.export import (
     OWNER_ATTRIBUTE,
     DesiredInstance,
     Endpoint,
-    ObservedInstance,
     Refused,
     desired_instances,
     endpoints_of,
@@ -20,6 +19,7 @@ from sd_operator.hybrid.export import (
     registration_attributes,
     slice_view,
 )
+from sd_operator.model.observed import ObservedInstance
 from sd_operator.model.spec import Identity
 
 OWNER = Identity("ServiceDiscovery", "payments", "payment-service", uid="u1")

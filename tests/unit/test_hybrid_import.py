@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from sd_operator.hybrid.imports import (
-    DiscoveredInstance,
     ImportSpec,
     Owner,
     group,
@@ -11,6 +10,7 @@ from sd_operator.hybrid.imports import (
     service_body,
     slice_bodies,
 )
+from sd_operator.model.observed import DiscoveredInstance
 
 SPEC = ImportSpec(None, "myapp.local", "user-service", port=80, port_name="http")
 OWNER = Owner("sd-operator.io/v1alpha1", "CloudMapImport", "user-service", "uid-1")

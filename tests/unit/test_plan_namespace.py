@@ -10,21 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sd_operator.model import conditions as cond
-from sd_operator.model.spec import (
-    AdoptionPolicy,
-    DeletionPolicy,
-    Identity,
-    NamespaceSpec,
-    NamespaceType,
-)
-from sd_operator.reconcile import status as status_rules
-from sd_operator.reconcile.observed import ObservedNamespace, ObservedService
-from sd_operator.reconcile.ownership import CLUSTER_TAG, OWNER_TAG, creator_request_id
-from sd_operator.reconcile.plan import (
-    REASON_ALREADY_EXISTS,
-    REASON_IMMUTABLE,
-    REASON_NAMESPACE_NOT_EMPTY,
-    REASON_OWNED_ELSEWHERE,
+from sd_operator.model.actions import (
     Blocked,
     Change,
     CreateNamespace,
@@ -34,10 +20,26 @@ from sd_operator.reconcile.plan import (
     TagResource,
     UntagResource,
     UpdateNamespace,
+)
+from sd_operator.model.observed import ObservedNamespace, ObservedService
+from sd_operator.model.spec import (
+    AdoptionPolicy,
+    DeletionPolicy,
+    Identity,
+    NamespaceSpec,
+    NamespaceType,
+)
+from sd_operator.reconcile import status as status_rules
+from sd_operator.reconcile.ownership import CLUSTER_TAG, OWNER_TAG, creator_request_id
+from sd_operator.reconcile.plan import (
+    REASON_ALREADY_EXISTS,
+    REASON_IMMUTABLE,
+    REASON_NAMESPACE_NOT_EMPTY,
+    REASON_OWNED_ELSEWHERE,
     plan_namespace,
     plan_namespace_delete,
 )
-from sd_operator.reconcile.reconciler import Outcome, StepResult
+from sd_operator.reconcile.result import Outcome, StepResult
 
 CLUSTER = "prod-eu"
 ME = Identity("CloudMapNamespace", "team-a", "internal", uid="uid-1")

@@ -10,6 +10,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sd_operator.model.actions import (
+    Blocked,
+    Change,
+    CreateService,
+    DeleteService,
+    Plan,
+    Refusal,
+    TagResource,
+    UntagResource,
+    UpdateService,
+)
+from sd_operator.model.observed import ObservedService
 from sd_operator.model.spec import (
     AdoptionPolicy,
     CloudMapServiceSpec,
@@ -24,7 +36,6 @@ from sd_operator.model.spec import (
     Route53HealthCheck,
     RoutingPolicy,
 )
-from sd_operator.reconcile.observed import ObservedService
 from sd_operator.reconcile.ownership import CLUSTER_TAG, OWNER_TAG
 from sd_operator.reconcile.plan import (
     REASON_ALREADY_EXISTS,
@@ -32,15 +43,6 @@ from sd_operator.reconcile.plan import (
     REASON_INVALID_FOR_NAMESPACE,
     REASON_OWNED_ELSEWHERE,
     REASON_SERVICE_IN_USE,
-    Blocked,
-    Change,
-    CreateService,
-    DeleteService,
-    Plan,
-    Refusal,
-    TagResource,
-    UntagResource,
-    UpdateService,
     plan_service,
     plan_service_delete,
 )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from sd_operator.handlers.resources import MAX_RETRY_SECONDS, Handlers, retry_delay
-from sd_operator.reconcile.reconciler import Outcome, Reconciler, StepResult
+from sd_operator.reconcile.reconciler import Reconciler
+from sd_operator.reconcile.result import Outcome, StepResult
 
 
 def test_a_pending_operation_is_polled_at_its_own_pace() -> None:

@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sd_operator.model import conditions as cond
+from sd_operator.model.actions import Change, Plan
 from sd_operator.model.conditions import Condition, find, is_true, merge
-from sd_operator.reconcile.plan import Change, Plan
-from sd_operator.reconcile.reconciler import DRIFT_HISTORY, Outcome, StepResult, merge_status
+from sd_operator.reconcile.result import DRIFT_HISTORY, Outcome, StepResult, merge_status
 from sd_operator.reconcile.status import STALLING_BLOCKS, Derived, derive
 
 T0 = "2024-05-01T10:00:00Z"

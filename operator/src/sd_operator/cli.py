@@ -15,6 +15,7 @@ from sd_operator.aws.budget import BUDGETS
 from sd_operator.aws.errors import AwsError
 from sd_operator.kube import KIND_NAMES
 from sd_operator.metrics import package_version
+from sd_operator.model.actions import Plan
 from sd_operator.model.parse import SpecError, load_manifests, parse_resource
 from sd_operator.model.spec import (
     DeletionPolicy,
@@ -24,14 +25,15 @@ from sd_operator.model.spec import (
 )
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile.converge import converge
-from sd_operator.reconcile.plan import REASON_OWNED_ELSEWHERE, Plan
-from sd_operator.reconcile.reconciler import Outcome, Reconciler
+from sd_operator.reconcile.plan import REASON_OWNED_ELSEWHERE
+from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.render import (
     plan_document,
     render_markdown,
     render_text,
     resource_view,
 )
+from sd_operator.reconcile.result import Outcome
 from sd_operator.settings import Settings, SettingsError, add_common_flags, from_args
 
 # Resources naming their own regions need no --region: the Reconciler's default serves nothing.

@@ -7,8 +7,15 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sd_operator.aws.errors import NotFound, Retryable, translate
-from sd_operator.hybrid.export import ObservedInstance
-from sd_operator.hybrid.imports import DiscoveredInstance
+from sd_operator.model.actions import CreateNamespace, CreateService, UpdateNamespace, UpdateService
+from sd_operator.model.observed import (
+    DiscoveredInstance,
+    ObservedInstance,
+    ObservedNamespace,
+    ObservedOperation,
+    ObservedService,
+    OperationStatus,
+)
 from sd_operator.model.spec import (
     DnsConfig,
     DnsRecord,
@@ -18,18 +25,6 @@ from sd_operator.model.spec import (
     Route53CheckType,
     Route53HealthCheck,
     RoutingPolicy,
-)
-from sd_operator.reconcile.observed import (
-    ObservedNamespace,
-    ObservedOperation,
-    ObservedService,
-    OperationStatus,
-)
-from sd_operator.reconcile.plan import (
-    CreateNamespace,
-    CreateService,
-    UpdateNamespace,
-    UpdateService,
 )
 
 if TYPE_CHECKING:

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sd_operator.aws.errors import NotFound, Retryable, translate
+from sd_operator.model.actions import UpdateEcsService
+from sd_operator.model.observed import NamedPort, ObservedEcsService, ObservedRegistry
 from sd_operator.model.spec import (
     ClientAlias,
     LogConfiguration,
@@ -18,12 +20,6 @@ from sd_operator.model.spec import (
     ServiceConnectService,
     Timeout,
     Tls,
-)
-from sd_operator.reconcile.ecs_plan import (
-    NamedPort,
-    ObservedEcsService,
-    ObservedRegistry,
-    UpdateEcsService,
 )
 
 if TYPE_CHECKING:

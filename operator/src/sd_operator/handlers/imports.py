@@ -17,7 +17,7 @@ from sd_operator.hybrid.imports import Owner, parse_import
 from sd_operator.hybrid.k8s import Kube
 from sd_operator.model import conditions as cond
 from sd_operator.model.spec import API_VERSION, GROUP, KIND_IMPORT, PLURAL_IMPORT, VERSION
-from sd_operator.reconcile.reconciler import utc_now
+from sd_operator.reconcile.result import utc_now
 
 NAMESPACE_RETRY_SECONDS = 15.0
 

@@ -17,6 +17,7 @@ from sd_operator.aws.errors import AwsError, Retryable
 from sd_operator.hybrid.export import SERVICE_NAME_LABEL, SliceView, slice_view
 from sd_operator.hybrid.exporter import Exporter, ExportOutcome, ExportResult
 from sd_operator.model import conditions as cond
+from sd_operator.model.actions import CONFLICT_RETRY_SECONDS, Plan
 from sd_operator.model.parse import SpecError, parse_resource
 from sd_operator.model.spec import (
     GROUP,
@@ -32,20 +33,13 @@ from sd_operator.model.spec import (
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile import status as status_rules
 from sd_operator.reconcile.plan import (
-    CONFLICT_RETRY_SECONDS,
     REASON_CONFLICT,
     REASON_NAMESPACE_NOT_FOUND,
     REASON_NAMESPACE_NOT_OWNED,
-    Plan,
 )
-from sd_operator.reconcile.reconciler import (
-    Outcome,
-    Reconciler,
-    StepResult,
-    merge_status,
-    utc_now,
-)
+from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.render import describe_changes, yaml_value
+from sd_operator.reconcile.result import Outcome, StepResult, merge_status, utc_now
 
 log = logs.get(__name__)
 

@@ -45,7 +45,7 @@ from sd_operator.model.spec import (
     NamespaceSpec,
     Resource,
 )
-from sd_operator.reconcile.reconciler import Outcome, StepResult
+from sd_operator.reconcile.result import Outcome, StepResult
 
 log = logs.get(__name__)
 

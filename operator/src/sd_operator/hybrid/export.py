@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sd_operator.model.observed import ObservedInstance
 from sd_operator.model.spec import Identity
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -212,14 +213,6 @@ def desired_instances(
             f"{MAX_INSTANCES} instances per Cloud Map service (not adjustable)",
         )
     return wanted
-
-
-@dataclass(frozen=True)
-class ObservedInstance:
-    id: str
-    attributes: Mapping[str, str]
-    # Custom health status when known (None: no custom health check, or not read)
-    healthy: bool | None = None
 
 
 def owned(instance: ObservedInstance, owner: Identity, cluster: str) -> bool:

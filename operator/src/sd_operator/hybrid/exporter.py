@@ -19,7 +19,6 @@ from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.aws.errors import NotFound
 from sd_operator.hybrid.export import (
     DesiredInstance,
-    ObservedInstance,
     Refused,
     SliceView,
     desired_instances,
@@ -28,8 +27,8 @@ from sd_operator.hybrid.export import (
     plan_export,
     registration_attributes,
 )
+from sd_operator.model.observed import ObservedInstance, OperationStatus
 from sd_operator.model.spec import EndpointsSpec, Identity
-from sd_operator.reconcile.observed import OperationStatus
 
 
 class ExportOutcome(StrEnum):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sd_operator.hybrid.export import IPV4, IPV6, PORT, SERVICE_NAME_LABEL
+from sd_operator.model.observed import DiscoveredInstance
 
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 MANAGED_BY = "sd-operator.io"
@@ -19,13 +20,6 @@ IMPORT_LABEL = "sd-operator.io/import"
 # The API server accepts up to 1,000 endpoints per slice; Cloud Map holds at most 1,000
 # instances per service, so one slice per address family and port always suffices.
 MAX_SLICE_ENDPOINTS = 1000
-
-
-@dataclass(frozen=True)
-class DiscoveredInstance:
-    id: str
-    attributes: Mapping[str, str]
-    health: str = "HEALTHY"  # HEALTHY | UNHEALTHY | UNKNOWN, as DiscoverInstances reports
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sd_operator.model.spec import NamespaceSpec, Resource
-from sd_operator.reconcile.reconciler import Outcome, Reconciler, StepResult, merge_status
+from sd_operator.reconcile.reconciler import Reconciler
+from sd_operator.reconcile.result import Outcome, StepResult, merge_status
 
 
 @dataclass

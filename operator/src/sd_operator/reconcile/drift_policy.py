@@ -17,17 +17,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from sd_operator.model.spec import DnsRecord, Route53HealthCheck
-from sd_operator.reconcile.ecs_plan import UpdateEcsService
-from sd_operator.reconcile.fields import claims, matches, tag_key, under
-from sd_operator.reconcile.plan import (
+from sd_operator.model.actions import (
     Action,
     Change,
     Plan,
     TagResource,
     UntagResource,
+    UpdateEcsService,
     UpdateService,
 )
+from sd_operator.model.spec import DnsRecord, Route53HealthCheck
+from sd_operator.reconcile.fields import claims, matches, tag_key, under
 
 
 @dataclass(frozen=True)

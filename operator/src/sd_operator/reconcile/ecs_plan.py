@@ -16,9 +16,20 @@ No boto3, no kopf, no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import NamedTuple
+from dataclasses import dataclass, replace
 
+from sd_operator.model.actions import (
+    Blocked,
+    Change,
+    Plan,
+    Refusal,
+    UpdateEcsService,
+)
+from sd_operator.model.observed import (
+    NamedPort,
+    ObservedEcsService,
+    ObservedRegistry,
+)
 from sd_operator.model.spec import (
     ClientAlias,
     DeletionPolicy,
@@ -30,7 +41,6 @@ from sd_operator.model.spec import (
     Timeout,
     Tls,
 )
-from sd_operator.reconcile.plan import Action, Blocked, Change, Plan, Refusal
 
 REASON_ECS_SERVICE_NOT_FOUND = "EcsServiceNotFound"
 REASON_UNKNOWN_PORT_NAME = "UnknownPortName"
@@ -57,80 +67,6 @@ IDLE_TIMEOUT_DEFAULT_TCP = 3600
 
 _SC = "ecs.serviceConnect"
 _REGISTRY = "ecs.registry"
-
-
-class NamedPort(NamedTuple):
-    """A task definition `portMappings[]` entry that has a `name` (the only ones SC can use)."""
-
-    container_name: str
-    container_port: int
-    app_protocol: str | None = None
-
-
-@dataclass(frozen=True)
-class ObservedRegistry:
-    """One `serviceRegistries` entry, as ECS reports it and as UpdateService sends it."""
-
-    registry_arn: str
-    port: int | None = None
-    container_name: str | None = None
-    container_port: int | None = None
-
-
-@dataclass(frozen=True)
-class ObservedEcsService:
-    """An ECS service as DescribeServices (+ DescribeTaskDefinition) reports it.
-
-    `service_connect` comes from the PRIMARY deployment and is None when absent or disabled there.
-    """
-
-    arn: str
-    cluster: str
-    name: str
-    status: str
-    deployment_controller: str
-    task_definition: str
-    network_mode: str
-    port_mappings: Mapping[str, NamedPort] = field(default_factory=dict)
-    registries: tuple[ObservedRegistry, ...] = ()
-    service_connect: ServiceConnect | None = None
-    running_count: int | None = None
-    desired_count: int | None = None
-
-
-@dataclass(frozen=True)
-class UpdateEcsService(Action):
-    """One UpdateService call carrying only what differs; never desiredCount.
-
-    `set_registries` / `set_service_connect` say which of the two fields is sent. `registries`
-    is sent whole (empty removes them); `service_connect` None disables Service Connect.
-
-    The rest is what the plan shows as consequences, never sent: the task counts
-    DescribeServices reported, whether the endpoints other services reach through Service
-    Connect change, and which services of the namespace use Service Connect (None: not read).
-    """
-
-    cluster: str
-    service: str
-    set_registries: bool = False
-    registries: tuple[ObservedRegistry, ...] = ()
-    set_service_connect: bool = False
-    service_connect: ServiceConnect | None = None
-    tasks_running: int | None = field(default=None, compare=False)
-    tasks_desired: int | None = field(default=None, compare=False)
-    endpoints_change: bool = field(default=False, compare=False)
-    clients: tuple[str, ...] | None = field(default=None, compare=False)
-
-    def summary(self) -> str:
-        parts = []
-        if self.set_service_connect:
-            parts.append("service connect" if self.service_connect else "disable service connect")
-        if self.set_registries:
-            parts.append("registries" if self.registries else "remove registries")
-        return (
-            f"update ECS service {self.cluster}/{self.service}: {', '.join(parts)} "
-            "(starts a new deployment)"
-        )
 
 
 # ARNs ------------------------------------------------------------------------------------------

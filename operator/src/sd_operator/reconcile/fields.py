@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import re
 
-from sd_operator.reconcile.ecs_plan import UpdateEcsService
-from sd_operator.reconcile.plan import (
+from sd_operator.model.actions import (
     Action,
     Change,
     CreateNamespace,
     CreateService,
     TagResource,
     UntagResource,
+    UpdateEcsService,
     UpdateNamespace,
     UpdateService,
 )

@@ -8,15 +8,27 @@ field), ownership and adoption, and the deletion order.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import ClassVar
 
+from sd_operator.model.actions import (
+    Action,
+    Blocked,
+    Change,
+    CreateNamespace,
+    CreateService,
+    DeleteNamespace,
+    DeleteService,
+    Plan,
+    Refusal,
+    TagResource,
+    UntagResource,
+    UpdateNamespace,
+    UpdateService,
+)
+from sd_operator.model.observed import ObservedNamespace, ObservedService
 from sd_operator.model.spec import (
     AdoptionPolicy,
     CloudMapServiceSpec,
     DeletionPolicy,
-    DnsConfig,
-    DnsRecord,
     HealthCheck,
     Identity,
     NamespaceSpec,
@@ -24,7 +36,6 @@ from sd_operator.model.spec import (
     Route53CheckType,
     Route53HealthCheck,
 )
-from sd_operator.reconcile.observed import ObservedNamespace, ObservedService
 from sd_operator.reconcile.ownership import (
     Ownership,
     is_user_tag,
@@ -47,171 +58,7 @@ REASON_CONFLICT = "Conflict"
 # Advisories start with the field they are about; this one is the VPC a zone does not list.
 ADVISORY_VPC_UNKNOWN = "vpc: cannot tell"
 
-CONFLICT_RETRY_SECONDS = 60.0
 IN_USE_RETRY_SECONDS = 15.0
-
-
-@dataclass(frozen=True)
-class Change:
-    """One field that differs; `field` is the YAML path under `spec`."""
-
-    field: str
-    desired: object
-    observed: object
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """A change AWS cannot make in place: Terminal until the spec changes."""
-
-    reason: str
-    field: str
-    message: str
-
-
-@dataclass(frozen=True)
-class Blocked:
-    """Something outside the spec stands in the way; retried later without touching AWS.
-    `blockers` names what stands in the way, one entry each, where the plan knows them."""
-
-    reason: str
-    message: str
-    retry_after: float = CONFLICT_RETRY_SECONDS
-    blockers: tuple[str, ...] = ()
-
-
-class Action:
-    """Base of every AWS change. `asynchronous` ones return a Cloud Map OperationId."""
-
-    asynchronous: ClassVar[bool] = False
-
-    def summary(self) -> str:
-        raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class CreateNamespace(Action):
-    asynchronous: ClassVar[bool] = True
-    name: str
-    type: NamespaceType
-    vpc: str | None
-    description: str | None
-    tags: Mapping[str, str]
-
-    def summary(self) -> str:
-        return f"create {self.type} namespace {self.name}"
-
-
-@dataclass(frozen=True)
-class UpdateNamespace(Action):
-    asynchronous: ClassVar[bool] = True
-    id: str
-    name: str
-    type: NamespaceType
-    description: str | None
-
-    def summary(self) -> str:
-        return f"update namespace {self.name} ({self.id}) in place"
-
-
-@dataclass(frozen=True)
-class DeleteNamespace(Action):
-    asynchronous: ClassVar[bool] = True
-    id: str
-    name: str
-
-    def summary(self) -> str:
-        return f"delete namespace {self.name} ({self.id})"
-
-
-@dataclass(frozen=True)
-class TagResource(Action):
-    arn: str
-    tags: Mapping[str, str]
-
-    def summary(self) -> str:
-        keys = ", ".join(sorted(self.tags))
-        return f"tag {self.arn} with {keys}"
-
-
-@dataclass(frozen=True)
-class UntagResource(Action):
-    arn: str
-    keys: tuple[str, ...]
-
-    def summary(self) -> str:
-        return f"remove tags {', '.join(self.keys)} from {self.arn}"
-
-
-@dataclass(frozen=True)
-class CreateService(Action):
-    """`namespace_id` is None only in a CLI plan whose namespace is created earlier in the run."""
-
-    namespace_id: str | None
-    namespace_name: str
-    name: str
-    description: str | None
-    dns: DnsConfig | None
-    health_check: HealthCheck | None
-    tags: Mapping[str, str]
-
-    def summary(self) -> str:
-        return f"create service {self.name} in namespace {self.namespace_name}"
-
-
-@dataclass(frozen=True)
-class UpdateService(Action):
-    """Carries the full records and health check: what UpdateService omits, AWS removes."""
-
-    asynchronous: ClassVar[bool] = True
-    id: str
-    name: str
-    description: str | None
-    records: tuple[DnsRecord, ...]
-    route53: Route53HealthCheck | None
-
-    def summary(self) -> str:
-        return f"update service {self.name} ({self.id}) in place"
-
-
-@dataclass(frozen=True)
-class DeleteService(Action):
-    id: str
-    name: str
-
-    def summary(self) -> str:
-        return f"delete service {self.name} ({self.id})"
-
-
-@dataclass(frozen=True)
-class Plan:
-    actions: tuple[Action, ...] = ()
-    changes: tuple[Change, ...] = ()
-    refusal: Refusal | None = None
-    blocked: Blocked | None = None
-    advisories: tuple[str, ...] = ()
-
-    @property
-    def in_sync(self) -> bool:
-        return not self.actions and self.refusal is None and self.blocked is None
-
-    def then(self, other: Plan) -> Plan:
-        """Sequence two plans; a refusal or a block stops whatever would come after it."""
-        if self.refusal is not None or self.blocked is not None:
-            return Plan(
-                changes=self.changes + other.changes,
-                refusal=self.refusal,
-                blocked=self.blocked,
-                advisories=self.advisories + other.advisories,
-                actions=self.actions,
-            )
-        return Plan(
-            actions=self.actions + other.actions,
-            changes=self.changes + other.changes,
-            refusal=other.refusal,
-            blocked=other.blocked,
-            advisories=self.advisories + other.advisories,
-        )
 
 
 def refuse(reason: str, field_path: str, message: str) -> Plan:

@@ -31,8 +31,7 @@ from sd_operator.aws.ecs import EcsAdapter
 from sd_operator.aws.errors import NotFound, Terminal
 from sd_operator.aws.route53 import Route53
 from sd_operator.aws.tagging import NAMESPACE_TYPE, SERVICE_TYPE, Tagging, resource_id
-from sd_operator.reconcile.ecs_plan import ObservedEcsService
-from sd_operator.reconcile.observed import ObservedNamespace, ObservedService
+from sd_operator.model.observed import ObservedEcsService, ObservedNamespace, ObservedService
 from sd_operator.reconcile.ownership import CLUSTER_TAG
 
 # A namespace or service the view does not know yet (just created) is looked for again at most

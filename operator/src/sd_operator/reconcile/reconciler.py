@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from enum import StrEnum
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import uuid4
 
@@ -28,27 +26,7 @@ from sd_operator.aws.errors import Conflict, NotFound, Retryable, Terminal
 from sd_operator.aws.route53 import Route53
 from sd_operator.aws.tagging import Tagging
 from sd_operator.model import conditions as cond
-from sd_operator.model.spec import (
-    KIND_NAMESPACE,
-    DriftPolicy,
-    Identity,
-    NamespaceSpec,
-    NamespaceType,
-    Resource,
-    ServiceDiscoverySpec,
-)
-from sd_operator.reconcile.drift_policy import Held, hold
-from sd_operator.reconcile.ecs_plan import (
-    UpdateEcsService,
-    ecs_service_label,
-    plan_ecs,
-    plan_ecs_delete,
-)
-from sd_operator.reconcile.observed import ObservedNamespace, ObservedService, OperationStatus
-from sd_operator.reconcile.ownership import Ownership, creator_request_id, owner_tags, ownership
-from sd_operator.reconcile.plan import (
-    REASON_NAMESPACE_NOT_FOUND,
-    REASON_NAMESPACE_NOT_OWNED,
+from sd_operator.model.actions import (
     Action,
     Blocked,
     Change,
@@ -59,51 +37,40 @@ from sd_operator.reconcile.plan import (
     Plan,
     TagResource,
     UntagResource,
+    UpdateEcsService,
     UpdateNamespace,
     UpdateService,
+)
+from sd_operator.model.observed import ObservedNamespace, ObservedService, OperationStatus
+from sd_operator.model.spec import (
+    KIND_NAMESPACE,
+    DriftPolicy,
+    Identity,
+    NamespaceSpec,
+    NamespaceType,
+    Resource,
+    ServiceDiscoverySpec,
+)
+from sd_operator.reconcile.drift_policy import Held, hold
+from sd_operator.reconcile.ecs_plan import ecs_service_label, plan_ecs, plan_ecs_delete
+from sd_operator.reconcile.ownership import Ownership, creator_request_id, owner_tags, ownership
+from sd_operator.reconcile.plan import (
+    REASON_NAMESPACE_NOT_FOUND,
+    REASON_NAMESPACE_NOT_OWNED,
     plan_namespace,
     plan_namespace_delete,
     plan_service,
     plan_service_delete,
 )
 from sd_operator.reconcile.reader import AccountView, Adapters, FreshReader, Reader, ViewReader
-from sd_operator.reconcile.render import describe_changes, performed_line, yaml_value
+from sd_operator.reconcile.render import describe_changes, performed_line
+from sd_operator.reconcile.result import Outcome, StepResult, utc_now
 
 OPERATION_POLL_SECONDS = 1.0
 REQUEST_RECORD_SECONDS = 0.1
 REQUEST_ID = "creatorRequestId"
 CREATES = (CreateNamespace, CreateService)
 MAX_SYNC_ROUNDS = 3
-DRIFT_HISTORY = 10
-
-
-class Outcome(StrEnum):
-    IN_SYNC = "InSync"
-    WAITING = "Waiting"
-    BLOCKED = "Blocked"
-    REFUSED = "Refused"
-    FAILED = "Failed"
-    ERROR = "Error"
-    DRIFT_REPORTED = "DriftReported"
-    GONE = "Gone"
-
-
-@dataclass(frozen=True)
-class StepResult:
-    outcome: Outcome
-    plan: Plan = field(default_factory=Plan)
-    status: Mapping[str, Any] = field(default_factory=dict)
-    performed: tuple[str, ...] = ()
-    drift: tuple[Change, ...] = ()
-    # spec.driftFields Report fields found changed out of band: recorded, never corrected
-    reported: tuple[Change, ...] = ()
-    reason: str = ""
-    message: str = ""
-    retry_after: float | None = None
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _operation_type(action: Action) -> str:
@@ -755,35 +722,3 @@ def _was_steady(res: Resource, status: Mapping[str, Any]) -> bool:
     return cond.is_true(conditions, cond.SYNCED) or (
         drifted is not None and drifted.get("reason") == "DriftReported"
     )
-
-
-def merge_status(previous: Mapping[str, Any], result: StepResult) -> dict[str, Any]:
-    """Fold a step's ids, operation and drift into the previous status (conditions aside)."""
-    merged = {**previous, **result.status}
-    if result.drift:
-        history = list(previous.get("drift") or [])
-        detected = result.status.get("lastObservedTime") or utc_now()
-        for c in result.drift:
-            reported = result.outcome is Outcome.DRIFT_REPORTED or c in result.reported
-            entry = {
-                "field": c.field,
-                "desired": yaml_value(c.desired),
-                "observed": yaml_value(c.observed),
-                "detectedAt": detected,
-                "action": "Reported" if reported else "Corrected",
-            }
-            # A reported drift stays until someone acts; record it once, not on every sweep.
-            if reported and _same_drift(_last_for(history, c.field), entry):
-                continue
-            history.append(entry)
-        merged["drift"] = history[-DRIFT_HISTORY:]
-    return merged
-
-
-def _last_for(history: list[dict[str, Any]], field_path: str) -> dict[str, Any] | None:
-    return next((e for e in reversed(history) if e.get("field") == field_path), None)
-
-
-def _same_drift(before: dict[str, Any] | None, entry: dict[str, Any]) -> bool:
-    keys = ("desired", "observed", "action")
-    return before is not None and all(before.get(k) == entry[k] for k in keys)

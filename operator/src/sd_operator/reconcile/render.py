@@ -13,11 +13,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from sd_operator.model.spec import HealthCheck, Identity, Tls
-from sd_operator.reconcile.ecs_plan import UpdateEcsService
-from sd_operator.reconcile.fields import claims
-from sd_operator.reconcile.plan import (
-    REASON_IMMUTABLE,
+from sd_operator.model.actions import (
     Action,
     Blocked,
     Change,
@@ -29,9 +25,13 @@ from sd_operator.reconcile.plan import (
     Refusal,
     TagResource,
     UntagResource,
+    UpdateEcsService,
     UpdateNamespace,
     UpdateService,
 )
+from sd_operator.model.spec import HealthCheck, Identity, Tls
+from sd_operator.reconcile.fields import claims
+from sd_operator.reconcile.plan import REASON_IMMUTABLE
 
 
 def _camel(name: str) -> str:

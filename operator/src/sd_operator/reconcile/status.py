@@ -33,7 +33,7 @@ from sd_operator.reconcile.plan import (
     REASON_CONFLICT,
     REASON_OWNED_ELSEWHERE,
 )
-from sd_operator.reconcile.reconciler import Outcome, StepResult
+from sd_operator.reconcile.result import Outcome, StepResult
 
 _CORRECTING = "Correcting"
 _CORRECTED = "Corrected"

@@ -1,0 +1,114 @@
+"""What AWS holds, as frozen values the pure plan can compare with the spec."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import NamedTuple
+
+from sd_operator.model.spec import DnsConfig, HealthCheck, NamespaceType, ServiceConnect
+
+
+@dataclass(frozen=True)
+class ObservedNamespace:
+    id: str
+    arn: str
+    name: str
+    type: NamespaceType
+    description: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    hosted_zone_id: str | None = None
+    # VPC ids of a DnsPrivate namespace's hosted zone (Route 53 GetHostedZone): Cloud Map does
+    # not return the VPC. None = not read (other types, or lookups that do not need it).
+    vpcs: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class ObservedService:
+    id: str
+    arn: str
+    name: str
+    namespace_id: str
+    description: str | None = None
+    dns: DnsConfig | None = None
+    health_check: HealthCheck | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    instance_count: int = 0
+    # HTTP (API-only: DiscoverInstances, no DNS), DNS_HTTP or DNS; None when not reported
+    type: str | None = None
+
+
+class OperationStatus(StrEnum):
+    SUBMITTED = "SUBMITTED"
+    PENDING = "PENDING"
+    SUCCESS = "SUCCESS"
+    FAIL = "FAIL"
+
+    @property
+    def done(self) -> bool:
+        return self in (OperationStatus.SUCCESS, OperationStatus.FAIL)
+
+
+@dataclass(frozen=True)
+class ObservedOperation:
+    id: str
+    type: str
+    status: OperationStatus
+    error_code: str | None = None
+    error_message: str | None = None
+    targets: Mapping[str, str] = field(default_factory=dict)
+
+
+class NamedPort(NamedTuple):
+    """A task definition `portMappings[]` entry that has a `name` (the only ones SC can use)."""
+
+    container_name: str
+    container_port: int
+    app_protocol: str | None = None
+
+
+@dataclass(frozen=True)
+class ObservedRegistry:
+    """One `serviceRegistries` entry, as ECS reports it and as UpdateService sends it."""
+
+    registry_arn: str
+    port: int | None = None
+    container_name: str | None = None
+    container_port: int | None = None
+
+
+@dataclass(frozen=True)
+class ObservedEcsService:
+    """An ECS service as DescribeServices (+ DescribeTaskDefinition) reports it.
+
+    `service_connect` comes from the PRIMARY deployment and is None when absent or disabled there.
+    """
+
+    arn: str
+    cluster: str
+    name: str
+    status: str
+    deployment_controller: str
+    task_definition: str
+    network_mode: str
+    port_mappings: Mapping[str, NamedPort] = field(default_factory=dict)
+    registries: tuple[ObservedRegistry, ...] = ()
+    service_connect: ServiceConnect | None = None
+    running_count: int | None = None
+    desired_count: int | None = None
+
+
+@dataclass(frozen=True)
+class ObservedInstance:
+    id: str
+    attributes: Mapping[str, str]
+    # Custom health status when known (None: no custom health check, or not read)
+    healthy: bool | None = None
+
+
+@dataclass(frozen=True)
+class DiscoveredInstance:
+    id: str
+    attributes: Mapping[str, str]
+    health: str = "HEALTHY"  # HEALTHY | UNHEALTHY | UNKNOWN, as DiscoverInstances reports
