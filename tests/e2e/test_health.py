@@ -218,7 +218,7 @@ def test_reported_drift_is_failed(
     kubectl: Kubectl, namespace: str, start_operator: StartOperator, sd: Any, kstatus_bin: str
 ) -> None:
     start_operator()
-    svc = example("user-service", namespace, drift="Report")
+    svc = example("user-service", namespace, driftPolicy="Report")
     kubectl.apply([example("namespace", namespace), svc], namespace)
     ready: JSON = kubectl.wait_for_object(
         DISCOVERIES, "user-service", namespace, ready_and_synced, "Ready"
