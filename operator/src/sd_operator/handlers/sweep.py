@@ -35,7 +35,6 @@ import kopf
 
 from sd_operator import logs, metrics
 from sd_operator.aws.budget import background
-from sd_operator.model.parse import SpecError, parse_resource
 from sd_operator.model.spec import (
     GROUP,
     KIND_NAMESPACE,
@@ -43,7 +42,6 @@ from sd_operator.model.spec import (
     PLURAL_NAMESPACE,
     VERSION,
     NamespaceSpec,
-    Resource,
 )
 from sd_operator.reconcile.result import Outcome, StepResult
 
@@ -170,7 +168,6 @@ class Sweeper:
         self._clock = clock
         self._lock = threading.Lock()
         self._bodies: dict[str, dict[str, Any]] = {}
-        self._parsed: dict[str, tuple[int, Resource | None]] = {}
         self._follow_ups: dict[str, tuple[float, int]] = {}  # uid -> (due, retries)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -181,7 +178,6 @@ class Sweeper:
         """A resource is gone (its delete handler finished)."""
         with self._lock:
             self._bodies.pop(uid, None)
-            self._parsed.pop(uid, None)
             self._follow_ups.pop(uid, None)
 
     def seen(self, event_type: str | None, body: Mapping[str, Any]) -> None:
@@ -197,20 +193,6 @@ class Sweeper:
             if known is None or _resource_version(body) >= _resource_version(known):
                 self._bodies[uid] = dict(body)
 
-    def _resource(self, uid: str, body: Mapping[str, Any]) -> Resource | None:
-        generation = int(body.get("metadata", {}).get("generation") or 0)
-        with self._lock:
-            cached = self._parsed.get(uid)
-        if cached is not None and cached[0] == generation:
-            return cached[1]
-        try:
-            res: Resource | None = parse_resource(_body(body))
-        except SpecError:
-            res = None  # the change handler reported it; nothing to sweep
-        with self._lock:
-            self._parsed[uid] = (generation, res)
-        return res
-
     def _namespaces(
         self, bodies: list[dict[str, Any]]
     ) -> dict[tuple[str, str], list[NamespaceSpec]]:
@@ -218,7 +200,7 @@ class Sweeper:
         for body in bodies:
             if body.get("kind") != KIND_NAMESPACE:
                 continue
-            res = self._resource(str(body["metadata"]["uid"]), body)
+            res = self._handlers.parsed.get(body)
             if res is not None and isinstance(res.spec, NamespaceSpec):
                 key = (res.identity.namespace, res.identity.name)
                 found.setdefault(key, []).append(res.spec)
@@ -291,7 +273,7 @@ class Sweeper:
             # retries, and the create request id it recorded), are the handler's; the sweep
             # looks after what they have finished.
             return False, False, kind
-        res = self._resource(uid, body)
+        res = self._handlers.parsed.get(body)
         if res is None:
             return False, False, kind
         patch = kopf.Patch()

@@ -1,0 +1,69 @@
+"""What a quiet sweep costs: heartbeats spread over their window, one parse per generation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sd_operator.handlers.resources import HEARTBEAT_INTERVALS, Handlers
+from sd_operator.model.spec import GROUP, VERSION
+from sd_operator.reconcile.reconciler import Reconciler
+
+SWEEP = 30.0
+N = 1000
+
+
+def _handlers() -> Handlers:
+    return Handlers(Reconciler("us-east-1", None, "unit"), sweep_seconds=SWEEP)
+
+
+def _observed(ago: float) -> dict[str, Any]:
+    at = datetime.now(UTC) - timedelta(seconds=ago)
+    return {"lastObservedTime": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def _due(handlers: Handlers, ago: float) -> int:
+    return sum(handlers._heartbeat_due(_observed(ago), f"uid-{i}") for i in range(N))
+
+
+def test_heartbeats_of_resources_written_together_spread_over_the_window() -> None:
+    """1,000 statuses written in one sweep (a restart): on main all their heartbeats came due
+    in one later sweep (356 writes in one sweep at N = 1,000); each sweep now takes its share."""
+    handlers = _handlers()
+    share = N / HEARTBEAT_INTERVALS
+    for sweeps in range(1, HEARTBEAT_INTERVALS):
+        due = _due(handlers, sweeps * SWEEP)
+        assert 0.6 * share * sweeps <= due <= 1.4 * share * sweeps, (sweeps, due)
+
+
+def test_every_resource_has_a_heartbeat_once_per_window() -> None:
+    handlers = _handlers()
+    assert _due(handlers, HEARTBEAT_INTERVALS * SWEEP + 2) == N
+    assert _due(handlers, SWEEP - 2) == 0, "never within one interval of the last write"
+    assert handlers._heartbeat_due({}, "uid-1"), "never observed: write it"
+
+
+def _body(generation: int, **status: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "CloudMapNamespace",
+        "metadata": {"name": "apps", "namespace": "ns", "uid": "u-1", "generation": generation},
+        "spec": {"name": "apps.local", "type": "Http"},
+        "status": status,
+    }
+
+
+def test_a_resource_is_parsed_again_only_when_its_generation_changes() -> None:
+    parsed = _handlers().parsed
+    first = parsed.get(_body(1))
+    assert first is not None
+    assert parsed.get(_body(1, lastObservedTime="2026-01-01T00:00:00Z")) is first
+    changed = _body(2)
+    changed["spec"]["name"] = "other.local"
+    second = parsed.get(changed)
+    assert second is not None
+    assert second is not first
+    assert second.spec.name == "other.local"
+    invalid = _body(3)
+    invalid["spec"]["type"] = "Nope"
+    assert parsed.get(invalid) is None
