@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sd_operator.emulator import Emulator
+from sd_devkit.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 
