@@ -466,8 +466,12 @@ def _add_command_plugins(sub: argparse._SubParsersAction[_Parser]) -> None:
     # Without the devkit (a wheel install) its commands still exist, to say how to get them.
     for name, summary in DEVKIT_COMMANDS.items():
         if name not in sub.choices:
-            missing = sub.add_parser(name, help=f"{summary} (needs sd-devkit)", add_help=False)
-            missing.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+            # No option prefix (NUL cannot occur in argv): whatever follows, flags included,
+            # is taken as an ignored argument, so any devkit command line gets the message.
+            missing = sub.add_parser(
+                name, help=f"{summary} (needs sd-devkit)", add_help=False, prefix_chars="\0"
+            )
+            missing.add_argument("arguments", nargs="*", help=argparse.SUPPRESS)
             missing.set_defaults(plugin=_devkit_missing)
 
 
