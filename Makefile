@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test lint unit integration e2e control-plane-up control-plane-down clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml devkit/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# The product and its developer kit (devkit/: the AWS emulator, moto and the demo), which
+	# ships separately: the product's wheel and image carry neither.
+	$(BIN)/pip install --quiet -e '.[dev]' -e ./devkit
 	touch $(STAMP)
 
 setup: $(STAMP)

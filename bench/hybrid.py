@@ -19,10 +19,10 @@ import sys
 import time
 from collections.abc import Callable
 
+from sd_devkit.emulator import Emulator
+from sd_devkit.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from sd_operator.aws.clients import AwsConfig, cloudmap_client
 from sd_operator.aws.cloudmap import CloudMap
-from sd_operator.emulator import Emulator
-from sd_operator.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from sd_operator.hybrid.export import SliceView, desired_instances, endpoints_of, owned, slice_view
 from sd_operator.hybrid.exporter import Exporter, ExportOutcome
 from sd_operator.model.spec import EndpointsSpec, Identity

@@ -44,8 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
 sys.path.insert(0, str(ROOT / "operator" / "src"))
 
-from sd_operator.emulator import EmulatorControl, client  # noqa: E402
-from sd_operator.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY  # noqa: E402
+from sd_devkit.emulator import EmulatorControl, client  # noqa: E402
+from sd_devkit.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY  # noqa: E402
 
 REGION = "us-east-1"
 GROUP, VERSION = "sd-operator.io", "v1alpha1"

@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integrat
 
 from test_sweep_account_view import NS, STEADY, discovery, seed_ecs
 
-from sd_operator.emulator import Emulator
-from sd_operator.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
+from sd_devkit.emulator import Emulator
+from sd_devkit.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from sd_operator.model.spec import Identity, Resource
 from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.reconciler import Reconciler

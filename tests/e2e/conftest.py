@@ -31,7 +31,7 @@ from e2e_support import (
     wait_for,
 )
 
-from sd_operator.emulator import Emulator, client
+from sd_devkit.emulator import Emulator, client
 
 E2E_DIR = Path(__file__).resolve().parent
 OPERATORS = pytest.StashKey[list[OperatorProcess]]()

@@ -28,7 +28,7 @@ from e2e_support import (
     wait_for,
 )
 
-from sd_operator.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
+from sd_devkit.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 
 ROUNDS_ENV = "SD_FAULT_ROUNDS"
 VPC = "vpc-0a1b2c3d4e5f60718"

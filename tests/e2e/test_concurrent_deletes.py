@@ -22,7 +22,7 @@ from e2e_support import (
     wait_for,
 )
 
-from sd_operator.emulator import Emulator
+from sd_devkit.emulator import Emulator
 
 SERVICES = 20
 SETTLE = 180.0

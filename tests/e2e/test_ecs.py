@@ -33,8 +33,8 @@ from e2e_support import (
     wait_for,
 )
 
-from sd_operator.emulator import Emulator, client
-from sd_operator.emulator.seed import CLUSTER, DEMO_SERVICES, seed_demo_ecs
+from sd_devkit.emulator import Emulator, client
+from sd_devkit.emulator.seed import CLUSTER, DEMO_SERVICES, seed_demo_ecs
 
 REGION = "us-east-1"
 AWS_NAMESPACE = "myapp.local"

@@ -23,7 +23,7 @@ from faults_support import (
     summary,
 )
 
-from sd_operator.emulator import Emulator
+from sd_devkit.emulator import Emulator
 
 pytestmark = pytest.mark.faults
 

@@ -40,7 +40,7 @@ from faults_support import (
     summary,
 )
 
-from sd_operator.emulator import Emulator, client
+from sd_devkit.emulator import Emulator, client
 
 pytestmark = pytest.mark.faults
 

@@ -27,7 +27,7 @@ from faults_support import (
     write_manifests,
 )
 
-from sd_operator.emulator import Emulator
+from sd_devkit.emulator import Emulator
 
 pytestmark = pytest.mark.faults
 

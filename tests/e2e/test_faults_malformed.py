@@ -12,9 +12,9 @@ import pytest
 from e2e_support import FIXTURES, Kubectl, expected_api_error
 from faults_support import cloudmap_namespace, write_manifests
 
+from sd_devkit.emulator import Emulator
+from sd_devkit.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from sd_operator.cli import EXIT_ERROR, main
-from sd_operator.emulator import Emulator
-from sd_operator.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 
 pytestmark = pytest.mark.faults
 

@@ -40,7 +40,7 @@ from faults_support import (
     wait_aws_quiet,
 )
 
-from sd_operator.emulator import Emulator
+from sd_devkit.emulator import Emulator
 
 pytestmark = pytest.mark.faults
 

@@ -31,7 +31,7 @@ from e2e_support import (
 )
 
 from health import EXPECTED, argocd_health, kstatus, kstatus_binary, record, recorded
-from sd_operator.emulator import Emulator
+from sd_devkit.emulator import Emulator
 
 HOLD_SECONDS = 8
 RECORD = os.environ.get("SD_OPERATOR_RECORD_STATUS") == "1"

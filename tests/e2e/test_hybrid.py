@@ -19,7 +19,7 @@ from e2e_support import (
     wait_for,
 )
 
-from sd_operator.emulator import Emulator
+from sd_devkit.emulator import Emulator
 
 OWNER = "sd-operator.io/owner"
 SWEEPS = 3 * SWEEP_SECONDS + 5

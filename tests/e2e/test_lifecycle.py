@@ -24,7 +24,7 @@ from e2e_support import (
     wait_for,
 )
 
-from sd_operator.emulator import Emulator
+from sd_devkit.emulator import Emulator
 
 AWS_NAME = "myapp.local"
 VPC = "vpc-0a1b2c3d4e5f60718"

@@ -17,7 +17,7 @@ from e2e_support import (
     ready_and_synced,
 )
 
-from sd_operator.emulator import Emulator
+from sd_devkit.emulator import Emulator
 
 MUTATING = ("Create", "Update", "Delete", "Tag", "Untag", "Register", "Deregister")
 

@@ -26,7 +26,7 @@ from e2e_support import (
     wait_for,
 )
 
-from sd_operator.emulator import Emulator
+from sd_devkit.emulator import Emulator
 
 RELEASE = "sd-operator"  # the chart's full name is the release name: objects are named so
 

@@ -22,8 +22,8 @@ from e2e_support import (
 )
 from test_lifecycle import change_ttl_out_of_band, create_stack, ttl
 
-from sd_operator.emulator import Emulator
-from sd_operator.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
+from sd_devkit.emulator import Emulator
+from sd_devkit.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from sd_operator.model.spec import REFRESH_ANNOTATION
 
 NO_SWEEP = ("--sweep-seconds", "3600")

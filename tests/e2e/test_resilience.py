@@ -17,7 +17,7 @@ from e2e_support import (
     stays,
 )
 
-from sd_operator.emulator import Emulator
+from sd_devkit.emulator import Emulator
 
 CREATE_NAMESPACE = "servicediscovery:CreatePrivateDnsNamespace"
 CREATE_SERVICE = "servicediscovery:CreateService"

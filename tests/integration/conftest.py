@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from builders import CLUSTER, REGION
+from sd_devkit.emulator import Emulator, client
+from sd_devkit.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from sd_operator.aws.budget import BUDGETS
-from sd_operator.emulator import Emulator, client
-from sd_operator.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from sd_operator.reconcile.reconciler import Reconciler
 
 # The operator's own clients take credentials from the environment, as in production.

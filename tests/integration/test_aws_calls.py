@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
+from sd_devkit.emulator import Emulator
 from sd_operator.aws.budget import BUDGETS
 from sd_operator.aws.clients import AwsConfig, cloudmap_client
-from sd_operator.emulator import Emulator
 
 REGION = "us-east-1"
 API = "servicediscovery:ListNamespaces"

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from sd_devkit.emulator import Emulator, client
 from sd_operator.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, main
-from sd_operator.emulator import Emulator, client
 
 REGION = "us-east-1"
 

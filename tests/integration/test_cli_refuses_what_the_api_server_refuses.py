@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from sd_devkit.emulator import Emulator, client
 from sd_operator.cli import EXIT_ERROR, main
-from sd_operator.emulator import Emulator, client
 
 REGION = "us-east-1"
 NAMESPACE = """\

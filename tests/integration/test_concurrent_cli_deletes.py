@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from sd_operator.emulator import Emulator, client
+from sd_devkit.emulator import Emulator, client
 from sd_operator.model.spec import (
     CloudMapServiceSpec,
     HealthCheck,

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from botocore.config import Config
 
+from sd_devkit.emulator import Emulator, client
 from sd_operator.aws.clients import AwsConfig, ecs_client
 from sd_operator.aws.ecs import EcsAdapter
 from sd_operator.aws.errors import NotFound, Retryable, Terminal
-from sd_operator.emulator import Emulator, client
 from sd_operator.model.actions import Plan, UpdateEcsService
 from sd_operator.model.observed import NamedPort, ObservedEcsService, ObservedRegistry
 from sd_operator.model.spec import (

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from sd_devkit.emulator import Emulator
 from sd_operator.aws.clients import AwsConfig, cloudmap_client
 from sd_operator.aws.cloudmap import CloudMap
-from sd_operator.emulator import Emulator
 from sd_operator.hybrid.export import SliceView, slice_view
 from sd_operator.hybrid.exporter import Exporter, ExportOutcome, ExportResult
 from sd_operator.model.spec import EndpointsSpec, Identity

@@ -11,8 +11,8 @@ import pytest
 
 import builders
 from builders import REGION, VPC, discovery
+from sd_devkit.emulator import Emulator
 from sd_operator.aws.errors import NotFound
-from sd_operator.emulator import Emulator
 from sd_operator.model import conditions as cond
 from sd_operator.model.spec import AdoptionPolicy, Identity, NamespaceSpec, NamespaceType, Resource
 from sd_operator.reconcile.converge import converge

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
+from sd_devkit.emulator import client
 from sd_operator.cli import EXIT_CHANGES, EXIT_OK, main
-from sd_operator.emulator import client
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"

@@ -18,10 +18,10 @@ from typing import Any
 import jsonschema
 import pytest
 
+from sd_devkit.demo import examples_dir
+from sd_devkit.emulator import Emulator, client
+from sd_devkit.emulator.seed import CLUSTER, seed_demo_ecs
 from sd_operator.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, main
-from sd_operator.demo import examples_dir
-from sd_operator.emulator import Emulator, client
-from sd_operator.emulator.seed import CLUSTER, seed_demo_ecs
 
 REGION = "us-east-1"
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "plan.schema.json").read_text())

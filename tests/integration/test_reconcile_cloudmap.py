@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from builders import CLUSTER, REGION, discovery, namespace
-from sd_operator.emulator import Emulator
+from sd_devkit.emulator import Emulator
 from sd_operator.model import conditions as cond
 from sd_operator.model.spec import (
     AdoptionPolicy,

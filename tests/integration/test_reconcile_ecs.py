@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from sd_devkit.emulator import Emulator, client
+from sd_devkit.emulator.seed import CLUSTER, seed_demo_ecs
 from sd_operator.cli import namespace_lookup, referenced_namespace
-from sd_operator.emulator import Emulator, client
-from sd_operator.emulator.seed import CLUSTER, seed_demo_ecs
 from sd_operator.model import conditions as cond
 from sd_operator.model.parse import load_manifests
 from sd_operator.model.spec import Resource

@@ -11,8 +11,8 @@ from typing import Any
 import kopf
 import pytest
 
-from sd_operator.emulator import Emulator, client
-from sd_operator.emulator.seed import seed_demo_ecs
+from sd_devkit.emulator import Emulator, client
+from sd_devkit.emulator.seed import seed_demo_ecs
 from sd_operator.handlers.resources import Handlers
 from sd_operator.handlers.sweep import Sweeper
 from sd_operator.model.spec import GROUP, VERSION

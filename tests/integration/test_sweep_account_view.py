@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from sd_devkit.emulator import Emulator, client
 from sd_operator.cli import plan_resources
-from sd_operator.emulator import Emulator, client
 from sd_operator.model.spec import (
     CloudMapServiceSpec,
     DnsConfig,

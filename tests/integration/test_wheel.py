@@ -1,18 +1,21 @@
 """The wheel as the image builds it: a fresh virtualenv from requirements.lock (hashes
 checked, no dependency resolution), the wheel built with the locked backend and installed
-without dependencies, then `sd-operator --version` and `plan` run from it. A dependency
-missing from the lock fails here as an ImportError."""
+without dependencies, then `sd-operator --version`, `plan` and `apply` run from it. A
+dependency missing from the lock fails here as an ImportError. The virtualenv has no sd-devkit:
+the wheel carries neither the emulator nor the demo, and their commands say how to get them."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import tomllib
+import zipfile
+from email.parser import Parser
 from pathlib import Path
 
 import pytest
 
-from sd_operator.emulator import Emulator
+from sd_devkit.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,14 +52,19 @@ def _venv(path: Path, lock: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("wheel")
     build = _venv(tmp / "build", "requirements-build.lock")
     wheels = tmp / "wheels"
     out = _run(build / "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", wheels, ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
-    (wheel,) = wheels.glob("sd_operator-*.whl")
-    runtime = _venv(tmp / "runtime", "requirements.lock")
+    (built,) = wheels.glob("sd_operator-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    runtime = _venv(tmp_path_factory.mktemp("runtime") / "venv", "requirements.lock")
     out = _run(runtime / "pip", "install", "--quiet", "--no-deps", "--no-index", wheel)
     assert out.returncode == 0, out.stdout + out.stderr
     check = _run(runtime / "pip", "check")
@@ -71,24 +79,48 @@ def test_version_from_the_wheel(installed: Path) -> None:
     assert out.stdout.strip() == f"sd-operator {version}"
 
 
-def test_plan_from_the_wheel(installed: Path, emulator: Emulator) -> None:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "AWS_ACCESS_KEY_ID": "AKIAEMULATOREXAMPLE0",
-        "AWS_SECRET_ACCESS_KEY": "emulator-secret-not-a-real-key",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    out = _run(
-        installed / "sd-operator",
-        "plan",
-        "-f",
-        ROOT / "examples" / "myapp" / "namespace.yaml",
-        "--region",
-        "us-east-1",
-        "--aws-endpoint-url",
-        emulator.endpoint_url,
-        env=env,
-    )
+ENV = {
+    "PATH": "/usr/bin:/bin",
+    "AWS_ACCESS_KEY_ID": "AKIAEMULATOREXAMPLE0",
+    "AWS_SECRET_ACCESS_KEY": "emulator-secret-not-a-real-key",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def _cli(installed: Path, verb: str, emulator: Emulator) -> subprocess.CompletedProcess[str]:
+    namespace = ROOT / "examples" / "myapp" / "namespace.yaml"
+    endpoint = ("--region", "us-east-1", "--aws-endpoint-url", emulator.endpoint_url)
+    return _run(installed / "sd-operator", verb, "-f", namespace, *endpoint, env=ENV)
+
+
+def test_plan_and_apply_from_the_wheel(installed: Path, emulator: Emulator) -> None:
+    out = _cli(installed, "plan", emulator)
     # Exit 2: changes pending (the namespace does not exist in the fresh emulator yet).
     assert out.returncode == 2, out.stdout + out.stderr
     assert "action" in out.stdout, out.stdout
+    out = _cli(installed, "apply", emulator)
+    assert out.returncode == 0, out.stdout + out.stderr
+    out = _cli(installed, "plan", emulator)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_wheel_carries_no_devkit(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as whl:
+        names = whl.namelist()
+        (metadata,) = (n for n in names if n.endswith(".dist-info/METADATA"))
+        requires = Parser().parsestr(whl.read(metadata).decode()).get_all("Requires-Dist") or []
+    assert any(n.startswith("sd_operator/cli.py") for n in names), names
+    assert [n for n in names if "emulator" in n or "demo" in n or "devkit" in n] == []
+    assert [r for r in requires if r.startswith("moto")] == []
+
+
+@pytest.mark.parametrize("argv", [["emulator", "--port", "0", "--seed-demo"], ["demo"]])
+def test_devkit_commands_say_how_to_get_it(installed: Path, argv: list[str]) -> None:
+    out = _run(installed / "sd-operator", *argv, env=ENV)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr, out.stderr
+    assert "sd-devkit, which is not installed" in out.stderr, out.stderr
+    assert "make setup" in out.stderr, out.stderr
+    # argparse wraps to the terminal width; compare words, not lines.
+    listed = " ".join(_run(installed / "sd-operator", "--help", env=ENV).stdout.split())
+    assert "(needs sd-devkit)" in listed.partition(f" {argv[0]} ")[2], listed

@@ -18,3 +18,11 @@ def test_test_modules_have_unique_basenames() -> None:
 def test_operator_folder_is_not_a_package() -> None:
     # An operator/__init__.py would shadow the standard library's `operator` module.
     assert not (ROOT / "operator" / "__init__.py").exists()
+
+
+def test_devkit_examples_are_the_top_level_examples() -> None:
+    # The demo reads examples/ as sd-devkit's package data through this symlink (the wheel
+    # build copies it in); a copy in its place would drift from what the docs and tests use.
+    examples = ROOT / "devkit" / "src" / "sd_devkit" / "examples"
+    assert examples.is_symlink()
+    assert examples.resolve() == ROOT / "examples"

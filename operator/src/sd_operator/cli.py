@@ -392,13 +392,6 @@ EXAMPLES = {
     "run": """examples:
   sd-operator run --region us-east-1 --cluster-name prod-eks -n payments -n 'team-*'
   sd-operator run -A --peering sd-operator --liveness http://0.0.0.0:8080/healthz""",
-    "demo": """examples:
-  sd-operator demo                 # operator on a local control plane (free ports)
-  CONTROL_PLANE_DIR=/tmp/cp sd-operator demo
-  sd-operator demo --no-cluster    # the CLI alone""",
-    "emulator": """examples:
-  sd-operator emulator --port 0 --seed-demo
-  sd-operator apply -f examples/myapp --aws-endpoint-url http://127.0.0.1:5000""",
     "plan": """examples:
   sd-operator plan -f examples/myapp
   sd-operator plan -f k8s/ -o markdown > plan.md      # a pull-request comment
@@ -454,6 +447,43 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
 
 
+# Commands another distribution adds: sd-devkit (devkit/) registers `emulator` and `demo` here,
+# so the product neither carries the emulator and moto nor imports them. An entry point is a
+# callable given the subcommand table; it adds its parser and returns what runs the command.
+COMMAND_PLUGINS = "sd_operator.commands"
+DEVKIT_COMMANDS = {
+    "demo": "the guided demo against a local AWS emulator",
+    "emulator": "serve the local AWS emulator until interrupted",
+}
+
+
+def _add_command_plugins(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from importlib.metadata import entry_points
+
+    for plugin in sorted(entry_points(group=COMMAND_PLUGINS), key=lambda ep: ep.name):
+        runner = plugin.load()(sub)
+        sub.choices[plugin.name].set_defaults(plugin=runner)
+    # Without the devkit (a wheel install) its commands still exist, to say how to get them.
+    for name, summary in DEVKIT_COMMANDS.items():
+        if name not in sub.choices:
+            # No option prefix (NUL cannot occur in argv): whatever follows, flags included,
+            # is taken as an ignored argument, so any devkit command line gets the message.
+            missing = sub.add_parser(
+                name, help=f"{summary} (needs sd-devkit)", add_help=False, prefix_chars="\0"
+            )
+            missing.add_argument("arguments", nargs="*", help=argparse.SUPPRESS)
+            missing.set_defaults(plugin=_devkit_missing)
+
+
+def _devkit_missing(args: argparse.Namespace) -> int:
+    print(
+        f"error: `sd-operator {args.command}` is part of sd-devkit, which is not installed; "
+        "from a source checkout of sd-operator run `make setup` (or `pip install -e ./devkit`)",
+        file=sys.stderr,
+    )
+    return EXIT_ERROR
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="sd-operator",
@@ -462,6 +492,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action="version", version=f"sd-operator {package_version('sd-operator')}"
     )
+    parser.set_defaults(plugin=None)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser(
@@ -656,47 +687,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     completion.add_argument("shell", choices=["bash", "zsh"])
 
-    demo = sub.add_parser(
-        "demo",
-        help="the guided demo against a local AWS emulator",
-        description="The guided demo: start a local AWS emulator with the ECS services "
-        "examples/myapp expects, apply the examples, change things behind sd-operator's back, "
-        "show the drift and correct it, then delete. Runs the operator on a local Kubernetes "
-        "control plane, or with --no-cluster only the CLI (plan / apply / delete).",
-        epilog=EXAMPLES["demo"],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    demo.add_argument(
-        "--no-cluster",
-        action="store_true",
-        help="CLI only: skip the local Kubernetes control plane",
-    )
-
-    emulator = sub.add_parser(
-        "emulator",
-        help="serve the local AWS emulator (needs the 'emulator' extra) until interrupted",
-        description="Serve the local AWS emulator (moto with sd-operator's fidelity layer: "
-        "asynchronous Cloud Map operations, pagination, faults) on a loopback address until "
-        "interrupted, and print its endpoint for --aws-endpoint-url. Needs the 'emulator' "
-        "extra.",
-        epilog=EXAMPLES["emulator"],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    emulator.add_argument("--host", default="127.0.0.1", help="a loopback address")
-    emulator.add_argument("--port", type=int, default=5000, help="0: any free port")
-    emulator.add_argument(
-        "--page-size",
-        type=int,
-        default=0,
-        help="cap every list page at this many items, to exercise pagination with few "
-        "resources (default 0: AWS's page sizes)",
-    )
-    emulator.add_argument(
-        "--seed-demo",
-        action="store_true",
-        help="create the ECS side of examples/myapp (cluster 'production', services "
-        "user-service and payment-service, us-east-1) so 'apply -f examples/myapp' works at once",
-    )
+    _add_command_plugins(sub)
     return parser
 
 
@@ -731,15 +722,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_OK
     if args.command == "refresh":
         return run_refresh(args)
-    if args.command == "emulator":
-        from sd_operator.emulator import serve
-
-        serve(args.host, args.port, page_size=args.page_size, seed_demo=args.seed_demo)
-        return EXIT_OK
-    if args.command == "demo":
-        from sd_operator.demo import run_demo
-
-        return run_demo(use_cluster=not args.no_cluster)
+    if args.plugin is not None:
+        return int(args.plugin(args))
     if args.command == "run":
         settings = _settings(args)
         if settings is None:

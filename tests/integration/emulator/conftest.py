@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from emulator_helpers import NO_RETRIES, REGION
 
-from sd_operator.emulator import Emulator, client
+from sd_devkit.emulator import Emulator, client
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 from emulator_helpers import make_namespace
 
-from sd_operator.emulator import Emulator
+from sd_devkit.emulator import Emulator
 
 pytestmark = pytest.mark.integration
 

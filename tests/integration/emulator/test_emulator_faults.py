@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from emulator_helpers import NO_RETRIES, REGION, make_namespace
 
-from sd_operator.emulator import Emulator, EmulatorControl, EmulatorControlError, client
+from sd_devkit.emulator import Emulator, EmulatorControl, EmulatorControlError, client
 
 pytestmark = pytest.mark.integration
 

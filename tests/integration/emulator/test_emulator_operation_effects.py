@@ -21,7 +21,7 @@ from emulator_helpers import (
     make_service,
 )
 
-from sd_operator.emulator import Emulator
+from sd_devkit.emulator import Emulator
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 from emulator_helpers import all_pages, error_field, make_namespace, make_service, wait_operation
 
-from sd_operator.emulator import Emulator
+from sd_devkit.emulator import Emulator
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 from emulator_helpers import NO_RETRIES, REGION, make_namespace, wait_operation
 
-from sd_operator.emulator import Emulator, client
+from sd_devkit.emulator import Emulator, client
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 from emulator_helpers import REGION
 
-from sd_operator.emulator import EmulatorControl, client
+from sd_devkit.emulator import EmulatorControl, client
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +19,7 @@ def test_serve_prints_endpoint_and_stops_on_sigterm() -> None:
         [
             sys.executable,
             "-c",
-            "from sd_operator.emulator import serve; serve('127.0.0.1', 0)",
+            "from sd_devkit.emulator import serve; serve('127.0.0.1', 0)",
         ],
         stdout=subprocess.PIPE,
         text=True,

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 from emulator_helpers import NO_RETRIES, REGION, make_namespace, make_service
 
-from sd_operator.emulator import Emulator, client
+from sd_devkit.emulator import Emulator, client
 
 
 @pytest.fixture

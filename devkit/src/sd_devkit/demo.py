@@ -17,13 +17,9 @@ REGION = "us-east-1"
 
 
 def examples_dir() -> Path:
-    """examples/ of the source tree (editable installs and the repo's own runs)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "examples"
-        if (candidate / "myapp").is_dir():
-            return candidate
-    raise FileNotFoundError("examples/ not found next to the sd-operator sources")
+    """The examples the demo applies: package data, a symlink to the repository's examples/
+    that the wheel build copies in, so an editable install reads the one copy there."""
+    return Path(__file__).parent / "examples"
 
 
 def _banner(text: str) -> None:
@@ -40,14 +36,14 @@ def _cli(*args: str, endpoint: str) -> int:
 
 
 def _expect(code: int, wanted: int, what: str) -> None:
-    from sd_operator.demo_cluster import DemoError
+    from sd_devkit.demo_cluster import DemoError
 
     if code != wanted:
         raise DemoError(f"{what} exited {code}, expected {wanted}")
 
 
 def _seed_and_env() -> None:
-    from sd_operator.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
+    from sd_devkit.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 
     # The operator's own clients read credentials from the environment, as they do in AWS.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", DUMMY_ACCESS_KEY)
@@ -56,8 +52,8 @@ def _seed_and_env() -> None:
 
 def _break_things(endpoint: str) -> None:
     """The console clicks: a TTL raised to 300s and Service Connect switched off."""
-    from sd_operator.emulator import client
-    from sd_operator.emulator.seed import CLUSTER
+    from sd_devkit.emulator import client
+    from sd_devkit.emulator.seed import CLUSTER
 
     _banner("someone raises user-service's TTL to 300s in the console")
     sd = client("servicediscovery", endpoint, REGION)
@@ -79,7 +75,7 @@ def run_demo(use_cluster: bool = True) -> int:
     """Any failure ends the demo with one line on stderr (and exit 1), never a traceback."""
     import subprocess
 
-    from sd_operator.demo_cluster import DemoError
+    from sd_devkit.demo_cluster import DemoError
 
     try:
         return _demo(use_cluster)
@@ -120,8 +116,8 @@ def _preview(endpoint: str, cluster_name: str | None = None) -> None:
 
 
 def _demo(use_cluster: bool) -> int:
-    from sd_operator.emulator import Emulator
-    from sd_operator.emulator.seed import CLUSTER, seed_demo_ecs
+    from sd_devkit.emulator import Emulator
+    from sd_devkit.emulator.seed import CLUSTER, seed_demo_ecs
 
     _seed_and_env()
     with Emulator() as emu:
@@ -130,7 +126,7 @@ def _demo(use_cluster: bool) -> int:
         seed_demo_ecs(endpoint, REGION)
         print(f"ECS cluster {CLUSTER}: services user-service, payment-service (no discovery yet)")
         if use_cluster:
-            from sd_operator.demo_cluster import run_cluster_demo
+            from sd_devkit.demo_cluster import run_cluster_demo
 
             run_cluster_demo(endpoint, examples_dir(), _break_things, _preview)
         else:

@@ -163,7 +163,7 @@ def hybrid_step(cluster: Cluster, endpoint: str, examples: Path) -> None:
     """examples/hybrid: payment-service's pods exported to Cloud Map, user-service's ECS tasks
     imported as a Kubernetes Service. No controller-manager and no ECS run here: the demo plays
     the EndpointSlice controller (three ready pods) and ECS (two tasks registered)."""
-    from sd_operator.emulator import client
+    from sd_devkit.emulator import client
 
     sd = client("servicediscovery", endpoint, "us-east-1")
     print("\n=== hybrid: payment-service on EKS <-> user-service on ECS", flush=True)
@@ -264,7 +264,13 @@ def run_cluster_demo(
     break_things: Callable[[str], None],
     preview: Callable[[str, str], None],
 ) -> None:
-    root = examples.parent
+    # The control plane and the CRDs come from the source checkout the examples link into.
+    root = examples.resolve().parent
+    if not (root / "hack" / "control-plane.sh").is_file():
+        raise DemoError(
+            "the cluster demo needs a source checkout of sd-operator (hack/control-plane.sh); "
+            "`sd-operator demo --no-cluster` runs without one"
+        )
     cluster = Cluster(root)
     operator: subprocess.Popen[bytes] | None = None
     try:

@@ -1,10 +1,10 @@
-"""AWS emulator for integration tests, e2e tests and the demo (extra `sd-operator[emulator]`).
+"""AWS emulator for integration tests, e2e tests and the demo (sd-devkit, devkit/).
 
 moto server on loopback behind a thin WSGI fidelity layer that closes the gaps listed in
 docs/aws-facts.md ("Where the emulator corrects moto") and injects faults. Only this package imports
 moto.
 
-    from sd_operator.emulator import Emulator, client
+    from sd_devkit.emulator import Emulator, client
 
     with Emulator() as emu:
         sd = client("servicediscovery", emu.endpoint_url)
