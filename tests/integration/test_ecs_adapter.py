@@ -14,6 +14,7 @@ from sd_operator.aws.errors import NotFound, Retryable, Terminal
 from sd_operator.model.actions import Plan, UpdateEcsService
 from sd_operator.model.observed import NamedPort, ObservedEcsService, ObservedRegistry
 from sd_operator.model.spec import (
+    CertificateAuthority,
     ClientAlias,
     DeletionPolicy,
     EcsSpec,
@@ -280,7 +281,9 @@ def test_every_service_connect_field_survives_the_round_trip(
                     ingress_port_override=3001,
                     timeout=Timeout(idle_timeout_seconds=60, per_request_timeout_seconds=0),
                     tls=Tls(
-                        "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/ca",
+                        CertificateAuthority(
+                            "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/ca"
+                        ),
                         kms_key="alias/sc",
                         role_arn="arn:aws:iam::123456789012:role/sc-tls",
                     ),

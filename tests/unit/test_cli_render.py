@@ -8,6 +8,7 @@ import json
 from sd_operator.cli import PlanReport, render_plan
 from sd_operator.model.actions import Change, Plan
 from sd_operator.model.spec import (
+    CertificateAuthority,
     ClientAlias,
     DnsConfig,
     DnsRecord,
@@ -21,7 +22,7 @@ from sd_operator.model.spec import (
     ServiceDiscoverySpec,
     Tls,
 )
-from sd_operator.reconcile.render import yaml_value
+from sd_operator.model.wire import encode
 
 CHECK = Route53HealthCheck(Route53CheckType.HTTP, "/", 1)
 
@@ -61,20 +62,22 @@ def test_scalars_keep_their_spelling() -> None:
     assert "desired 'new', observed None" in out.getvalue()
 
 
-def test_yaml_values_use_camel_case_enum_values_and_leave_out_unset_fields() -> None:
+def test_encodes_use_camel_case_enum_values_and_leave_out_unset_fields() -> None:
     dns = DnsConfig(RoutingPolicy.MULTIVALUE, (DnsRecord(RecordType.A, 10),))
-    assert yaml_value(dns) == {"routingPolicy": "MULTIVALUE", "records": [{"type": "A", "ttl": 10}]}
-    assert yaml_value(ClientAlias(80)) == {"port": 80}
-    assert yaml_value(HealthCheck(custom=True)) == {"custom": {}}
-    assert yaml_value(HealthCheck(route53=CHECK)) == {
+    assert encode(dns) == {"routingPolicy": "MULTIVALUE", "records": [{"type": "A", "ttl": 10}]}
+    assert encode(ClientAlias(80)) == {"port": 80}
+    assert encode(HealthCheck(custom=True)) == {"custom": {}}
+    assert encode(HealthCheck(route53=CHECK)) == {
         "route53": {"type": "HTTP", "resourcePath": "/", "failureThreshold": 1}
     }
-    assert yaml_value(Tls("arn:aws:acm-pca:x", role_arn="arn:aws:iam::1:role/r")) == {
+    assert encode(
+        Tls(CertificateAuthority("arn:aws:acm-pca:x"), role_arn="arn:aws:iam::1:role/r")
+    ) == {
         "issuerCertificateAuthority": {"awsPcaAuthorityArn": "arn:aws:acm-pca:x"},
         "roleArn": "arn:aws:iam::1:role/r",
     }
-    assert type(yaml_value(RecordType.A)) is str
-    assert yaml_value([{"port": 80, "dnsName": None}]) == [{"port": 80, "dnsName": None}]
+    assert type(encode(RecordType.A)) is str
+    assert encode([{"port": 80, "dnsName": None}]) == [{"port": 80, "dnsName": None}]
 
 
 def test_every_resource_status_validates_against_the_schema() -> None:

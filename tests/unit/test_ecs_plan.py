@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sd_operator.model.actions import Plan, UpdateEcsService
 from sd_operator.model.observed import NamedPort, ObservedEcsService, ObservedRegistry
 from sd_operator.model.spec import (
+    CertificateAuthority,
     ClientAlias,
     DeletionPolicy,
     EcsSpec,
@@ -329,7 +330,10 @@ def test_discovery_name_change() -> None:
 
 
 def test_tls_and_log_configuration_changes_name_their_fields() -> None:
-    tls = Tls("arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/ca", kms_key="k1")
+    tls = Tls(
+        CertificateAuthority("arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/ca"),
+        kms_key="k1",
+    )
     log = LogConfiguration(
         "awslogs", {"awslogs-group": "/ecs/sc"}, (SecretOption("token", "arn:secret"),)
     )
@@ -349,7 +353,9 @@ def test_tls_and_log_configuration_changes_name_their_fields() -> None:
 
 
 def test_tls_added() -> None:
-    tls = Tls("arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/ca")
+    tls = Tls(
+        CertificateAuthority("arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/ca")
+    )
     spec = ecs_spec(service_connect=sc_spec(replace(HTTP_SC, tls=tls)))
     p = plan(spec, observed(service_connect=ServiceConnect(True, NS_ARN, (HTTP_SC,))))
     assert fields(p) == ["ecs.serviceConnect.services[0].tls"]

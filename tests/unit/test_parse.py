@@ -163,7 +163,7 @@ def test_record_ttl_routing_policy_and_service_connect_defaults() -> None:
         15,
     )
     assert http.tls is not None
-    assert http.tls.aws_pca_authority_arn.endswith(
+    assert http.tls.issuer_certificate_authority.aws_pca_authority_arn.endswith(
         ":certificate-authority/1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"
     )
     assert http.tls.kms_key == "alias/service-connect"

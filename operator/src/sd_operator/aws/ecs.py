@@ -12,15 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sd_operator.aws.errors import NotFound, Retryable, translate
 from sd_operator.model.actions import UpdateEcsService
 from sd_operator.model.observed import NamedPort, ObservedEcsService, ObservedRegistry
-from sd_operator.model.spec import (
-    ClientAlias,
-    LogConfiguration,
-    SecretOption,
-    ServiceConnect,
-    ServiceConnectService,
-    Timeout,
-    Tls,
-)
+from sd_operator.model.spec import ServiceConnect
+from sd_operator.model.wire import decode, encode
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -62,70 +55,11 @@ def _primary(items: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     return next((d for d in items if d.get("status") == DEPLOYMENT_PRIMARY), None)
 
 
-def _registries(raw: Iterable[Mapping[str, Any]]) -> tuple[ObservedRegistry, ...]:
-    return tuple(
-        ObservedRegistry(
-            registry_arn=str(r["registryArn"]),
-            port=_int(r.get("port")),
-            container_name=r.get("containerName"),
-            container_port=_int(r.get("containerPort")),
-        )
-        for r in raw
-    )
-
-
-def _timeout(raw: Mapping[str, Any] | None) -> Timeout | None:
-    if not raw:
-        return None
-    return Timeout(_int(raw.get("idleTimeoutSeconds")), _int(raw.get("perRequestTimeoutSeconds")))
-
-
-def _tls(raw: Mapping[str, Any] | None) -> Tls | None:
-    if not raw:
-        return None
-    authority = raw.get("issuerCertificateAuthority") or {}
-    return Tls(
-        aws_pca_authority_arn=str(authority.get("awsPcaAuthorityArn", "")),
-        kms_key=raw.get("kmsKey"),
-        role_arn=raw.get("roleArn"),
-    )
-
-
-def _log(raw: Mapping[str, Any] | None) -> LogConfiguration | None:
-    if not raw:
-        return None
-    return LogConfiguration(
-        log_driver=str(raw["logDriver"]),
-        options=dict(raw.get("options") or {}),
-        secret_options=tuple(
-            SecretOption(str(s["name"]), str(s["valueFrom"])) for s in raw.get("secretOptions", [])
-        ),
-    )
-
-
 def service_connect_from(raw: Mapping[str, Any] | None) -> ServiceConnect | None:
     """A deployment's serviceConnectConfiguration: absent or disabled is None (off)."""
     if not raw or not raw.get("enabled"):
         return None
-    return ServiceConnect(
-        enabled=True,
-        namespace=raw.get("namespace"),
-        services=tuple(
-            ServiceConnectService(
-                port_name=str(s["portName"]),
-                discovery_name=s.get("discoveryName"),
-                client_aliases=tuple(
-                    ClientAlias(int(a["port"]), a.get("dnsName"))
-                    for a in s.get("clientAliases", [])
-                ),
-                ingress_port_override=_int(s.get("ingressPortOverride")),
-                timeout=_timeout(s.get("timeout")),
-                tls=_tls(s.get("tls")),
-            )
-            for s in raw.get("services", [])
-        ),
-        log_configuration=_log(raw.get("logConfiguration")),
-    )
+    return decode(ServiceConnect, raw)
 
 
 def _named_ports(task_definition: Mapping[str, Any]) -> dict[str, NamedPort]:
@@ -144,86 +78,12 @@ def _named_ports(task_definition: Mapping[str, Any]) -> dict[str, NamedPort]:
 # Writing ---------------------------------------------------------------------------------------
 
 
-def _without_none(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
-
-
-def registry_request(registry: ObservedRegistry) -> dict[str, Any]:
-    return _without_none(
-        {
-            "registryArn": registry.registry_arn,
-            "port": registry.port,
-            "containerName": registry.container_name,
-            "containerPort": registry.container_port,
-        }
-    )
-
-
-def _timeout_request(timeout: Timeout | None) -> dict[str, Any] | None:
-    if timeout is None:
-        return None
-    request = _without_none(
-        {
-            "idleTimeoutSeconds": timeout.idle_timeout_seconds,
-            "perRequestTimeoutSeconds": timeout.per_request_timeout_seconds,
-        }
-    )
-    return request or None
-
-
-def _tls_request(tls: Tls | None) -> dict[str, Any] | None:
-    if tls is None:
-        return None
-    return _without_none(
-        {
-            "issuerCertificateAuthority": {"awsPcaAuthorityArn": tls.aws_pca_authority_arn},
-            "kmsKey": tls.kms_key,
-            "roleArn": tls.role_arn,
-        }
-    )
-
-
-def _log_request(log: LogConfiguration | None) -> dict[str, Any] | None:
-    if log is None:
-        return None
-    return _without_none(
-        {
-            "logDriver": log.log_driver,
-            "options": dict(log.options) or None,
-            "secretOptions": [
-                {"name": s.name, "valueFrom": s.value_from} for s in log.secret_options
-            ]
-            or None,
-        }
-    )
-
-
-def _service_request(svc: ServiceConnectService) -> dict[str, Any]:
-    aliases = [_without_none({"port": a.port, "dnsName": a.dns_name}) for a in svc.client_aliases]
-    return _without_none(
-        {
-            "portName": svc.port_name,
-            "discoveryName": svc.discovery_name,
-            "clientAliases": aliases or None,
-            "ingressPortOverride": svc.ingress_port_override,
-            "timeout": _timeout_request(svc.timeout),
-            "tls": _tls_request(svc.tls),
-        }
-    )
-
-
 def service_connect_request(sc: ServiceConnect | None) -> dict[str, Any]:
     """None disables Service Connect (UpdateService with `enabled: false`)."""
     if sc is None or not sc.enabled:
         return {"enabled": False}
-    return _without_none(
-        {
-            "enabled": True,
-            "namespace": sc.namespace,
-            "services": [_service_request(s) for s in sc.services] or None,
-            "logConfiguration": _log_request(sc.log_configuration),
-        }
-    )
+    request: dict[str, Any] = encode(sc)
+    return request
 
 
 class EcsAdapter:
@@ -260,7 +120,7 @@ class EcsAdapter:
             task_definition=str(task_definition or ""),
             network_mode=mode,
             port_mappings=ports,
-            registries=_registries(raw.get("serviceRegistries", [])),
+            registries=tuple(decode(ObservedRegistry, r) for r in raw.get("serviceRegistries", [])),
             service_connect=service_connect_from(
                 (primary or {}).get("serviceConnectConfiguration")
             ),
@@ -331,7 +191,7 @@ class EcsAdapter:
         """Send only the fields the action sets; returns the ECS service's ARN."""
         request: dict[str, Any] = {"cluster": action.cluster, "service": action.service}
         if action.set_registries:
-            request["serviceRegistries"] = [registry_request(r) for r in action.registries]
+            request["serviceRegistries"] = [encode(r) for r in action.registries]
         if action.set_service_connect:
             request["serviceConnectConfiguration"] = service_connect_request(action.service_connect)
         response = _call("UpdateService", lambda: self._client.update_service(**request))

@@ -32,6 +32,7 @@ from sd_operator.model.spec import (
     Resource,
     ServiceDiscoverySpec,
 )
+from sd_operator.model.wire import encode
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile import status as status_rules
 from sd_operator.reconcile.plan import (
@@ -40,7 +41,7 @@ from sd_operator.reconcile.plan import (
     REASON_NAMESPACE_NOT_OWNED,
 )
 from sd_operator.reconcile.reconciler import Reconciler
-from sd_operator.reconcile.render import describe_changes, yaml_value
+from sd_operator.reconcile.render import describe_changes
 from sd_operator.reconcile.result import Outcome, StepResult, merge_status, utc_now
 
 log = logs.get(__name__)
@@ -407,8 +408,8 @@ class Handlers:
                 "drift",
                 **who,
                 field=f"spec.{change.field}",
-                desired=yaml_value(change.desired),
-                observed=yaml_value(change.observed),
+                desired=encode(change.desired),
+                observed=encode(change.observed),
                 action="reported"
                 if change in result.reported or result.outcome is Outcome.DRIFT_REPORTED
                 else "corrected",

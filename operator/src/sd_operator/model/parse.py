@@ -22,7 +22,6 @@ from sd_operator.model.spec import (
     KIND_IMPORT,
     KIND_NAMESPACE,
     AdoptionPolicy,
-    ClientAlias,
     CloudMapServiceSpec,
     DeletionPolicy,
     DnsConfig,
@@ -33,7 +32,6 @@ from sd_operator.model.spec import (
     ExternalNamespace,
     HealthCheck,
     Identity,
-    LogConfiguration,
     NamespaceSpec,
     NamespaceType,
     RecordType,
@@ -42,13 +40,10 @@ from sd_operator.model.spec import (
     Route53CheckType,
     Route53HealthCheck,
     RoutingPolicy,
-    SecretOption,
     ServiceConnect,
-    ServiceConnectService,
     ServiceDiscoverySpec,
-    Timeout,
-    Tls,
 )
+from sd_operator.model.wire import decode
 
 __all__ = ["MAX_FILE_BYTES", "SpecError", "load_manifests", "parse_resource"]
 
@@ -113,63 +108,13 @@ def _cloud_map_service(s: Mapping[str, Any], default_name: str) -> CloudMapServi
     )
 
 
-def _service_connect_service(e: Mapping[str, Any]) -> ServiceConnectService:
-    timeout, tls = e.get("timeout"), e.get("tls")
-    return ServiceConnectService(
-        port_name=e["portName"],
-        discovery_name=e.get("discoveryName"),
-        client_aliases=tuple(
-            ClientAlias(port=a["port"], dns_name=a.get("dnsName"))
-            for a in e.get("clientAliases", ())
-        ),
-        ingress_port_override=e.get("ingressPortOverride"),
-        timeout=None
-        if timeout is None
-        else Timeout(
-            idle_timeout_seconds=timeout.get("idleTimeoutSeconds"),
-            per_request_timeout_seconds=timeout.get("perRequestTimeoutSeconds"),
-        ),
-        tls=None
-        if tls is None
-        else Tls(
-            aws_pca_authority_arn=tls["issuerCertificateAuthority"]["awsPcaAuthorityArn"],
-            kms_key=tls.get("kmsKey"),
-            role_arn=tls.get("roleArn"),
-        ),
-    )
-
-
-def _service_connect(sc: Mapping[str, Any]) -> ServiceConnect:
-    logs = sc.get("logConfiguration")
-    return ServiceConnect(
-        enabled=sc["enabled"],
-        namespace=sc.get("namespace"),
-        services=tuple(_service_connect_service(e) for e in sc.get("services", ())),
-        log_configuration=None
-        if logs is None
-        else LogConfiguration(
-            log_driver=logs["logDriver"],
-            options=dict(logs.get("options", {})),
-            secret_options=tuple(
-                SecretOption(o["name"], o["valueFrom"]) for o in logs.get("secretOptions", ())
-            ),
-        ),
-    )
-
-
 def _ecs(e: Mapping[str, Any]) -> EcsSpec:
     registry, sc = e.get("registry"), e.get("serviceConnect")
     return EcsSpec(
         cluster=e["cluster"],
         service=e["service"],
-        registry=None
-        if registry is None
-        else Registry(
-            port=registry.get("port"),
-            container_name=registry.get("containerName"),
-            container_port=registry.get("containerPort"),
-        ),
-        service_connect=None if sc is None else _service_connect(sc),
+        registry=None if registry is None else decode(Registry, registry),
+        service_connect=None if sc is None else decode(ServiceConnect, sc),
     )
 
 

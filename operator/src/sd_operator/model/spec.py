@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from sd_operator.model.wire import encode, list_map
+
 GROUP = "sd-operator.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -116,6 +118,13 @@ class HealthCheck:
     custom: bool = False
     route53: Route53HealthCheck | None = None
 
+    def document(self) -> object:
+        """The CRD spells `custom` as an empty object: `custom: {}` or `route53: {...}`."""
+        check: dict[str, object] = {"custom": {}} if self.custom else {}
+        if self.route53 is not None:
+            check["route53"] = encode(self.route53)
+        return check
+
 
 @dataclass(frozen=True)
 class CloudMapServiceSpec:
@@ -135,6 +144,12 @@ class Registry:
     container_port: int | None = None
 
 
+# ECS Service Connect: these dataclasses are the shape of the CRD's spec.ecs.serviceConnect and of
+# ECS's serviceConnectConfiguration alike (the same camelCase keys); model/wire.py derives the
+# parsing, the UpdateService request, the DescribeServices reading and the plan's differences from
+# them, and tests/unit/test_wire.py checks them against the CRD.
+
+
 @dataclass(frozen=True)
 class ClientAlias:
     port: int
@@ -148,8 +163,13 @@ class Timeout:
 
 
 @dataclass(frozen=True)
-class Tls:
+class CertificateAuthority:
     aws_pca_authority_arn: str
+
+
+@dataclass(frozen=True)
+class Tls:
+    issuer_certificate_authority: CertificateAuthority
     kms_key: str | None = None
     role_arn: str | None = None
 
@@ -181,7 +201,7 @@ class LogConfiguration:
 class ServiceConnect:
     enabled: bool = True
     namespace: str | None = None
-    services: tuple[ServiceConnectService, ...] = ()
+    services: tuple[ServiceConnectService, ...] = list_map("port_name")
     log_configuration: LogConfiguration | None = None
 
 

@@ -34,13 +34,12 @@ from sd_operator.model.spec import (
     ClientAlias,
     DeletionPolicy,
     EcsSpec,
-    LogConfiguration,
     Registry,
     ServiceConnect,
     ServiceConnectService,
     Timeout,
-    Tls,
 )
+from sd_operator.model.wire import differences
 
 REASON_ECS_SERVICE_NOT_FOUND = "EcsServiceNotFound"
 REASON_UNKNOWN_PORT_NAME = "UnknownPortName"
@@ -164,7 +163,7 @@ def _canonical_service(
     )
     tls = svc.tls
     if tls is not None:
-        tls = Tls(tls.aws_pca_authority_arn, tls.kms_key or None, tls.role_arn or None)
+        tls = replace(tls, kms_key=tls.kms_key or None, role_arn=tls.role_arn or None)
     return ServiceConnectService(
         port_name=svc.port_name,
         discovery_name=discovery,
@@ -173,12 +172,6 @@ def _canonical_service(
         timeout=_canonical_timeout(svc.timeout, port),
         tls=tls,
     )
-
-
-def _canonical_log(log: LogConfiguration | None) -> LogConfiguration | None:
-    if log is None:
-        return None
-    return LogConfiguration(log.log_driver, dict(log.options), tuple(log.secret_options))
 
 
 def canonical_service_connect(
@@ -206,7 +199,7 @@ def canonical_service_connect(
         enabled=True,
         namespace=ns,
         services=tuple(_canonical_service(s, ns, ports, network_mode) for s in sc.services),
-        log_configuration=_canonical_log(sc.log_configuration),
+        log_configuration=sc.log_configuration,
     )
 
 
@@ -229,108 +222,14 @@ def _changes_if(path: str, desired: object, observed: object) -> list[Change]:
     return [] if desired == observed else [Change(path, desired, observed)]
 
 
-def _timeout_changes(path: str, want: Timeout | None, have: Timeout | None) -> list[Change]:
-    w, h = want or Timeout(), have or Timeout()
-    return _changes_if(
-        f"{path}.idleTimeoutSeconds", w.idle_timeout_seconds, h.idle_timeout_seconds
-    ) + _changes_if(
-        f"{path}.perRequestTimeoutSeconds",
-        w.per_request_timeout_seconds,
-        h.per_request_timeout_seconds,
-    )
-
-
-def _tls_changes(path: str, want: Tls | None, have: Tls | None) -> list[Change]:
-    if want is None or have is None:
-        return _changes_if(
-            path,
-            want.aws_pca_authority_arn if want else None,
-            have.aws_pca_authority_arn if have else None,
-        )
-    return (
-        _changes_if(
-            f"{path}.issuerCertificateAuthority.awsPcaAuthorityArn",
-            want.aws_pca_authority_arn,
-            have.aws_pca_authority_arn,
-        )
-        + _changes_if(f"{path}.kmsKey", want.kms_key, have.kms_key)
-        + _changes_if(f"{path}.roleArn", want.role_arn, have.role_arn)
-    )
-
-
-def _alias_list(aliases: tuple[ClientAlias, ...]) -> list[dict[str, object]]:
-    return [{"port": a.port, "dnsName": a.dns_name} for a in aliases]
-
-
-def _service_changes(
-    path: str, want: ServiceConnectService, have: ServiceConnectService
-) -> list[Change]:
-    changes = _changes_if(f"{path}.discoveryName", want.discovery_name, have.discovery_name)
-    if len(want.client_aliases) != len(have.client_aliases):
-        changes.append(
-            Change(
-                f"{path}.clientAliases",
-                _alias_list(want.client_aliases),
-                _alias_list(have.client_aliases),
-            )
-        )
-    else:
-        for j, (w, h) in enumerate(zip(want.client_aliases, have.client_aliases, strict=True)):
-            changes += _changes_if(f"{path}.clientAliases[{j}].port", w.port, h.port)
-            changes += _changes_if(f"{path}.clientAliases[{j}].dnsName", w.dns_name, h.dns_name)
-    changes += _changes_if(
-        f"{path}.ingressPortOverride", want.ingress_port_override, have.ingress_port_override
-    )
-    changes += _timeout_changes(f"{path}.timeout", want.timeout, have.timeout)
-    changes += _tls_changes(f"{path}.tls", want.tls, have.tls)
-    return changes
-
-
-def _log_changes(
-    path: str, want: LogConfiguration | None, have: LogConfiguration | None
-) -> list[Change]:
-    if want is None or have is None:
-        return _changes_if(
-            path, want.log_driver if want else None, have.log_driver if have else None
-        )
-    return (
-        _changes_if(f"{path}.logDriver", want.log_driver, have.log_driver)
-        + _changes_if(f"{path}.options", dict(want.options), dict(have.options))
-        + _changes_if(
-            f"{path}.secretOptions",
-            [{"name": s.name, "valueFrom": s.value_from} for s in want.secret_options],
-            [{"name": s.name, "valueFrom": s.value_from} for s in have.secret_options],
-        )
-    )
-
-
 def service_connect_changes(
     want: ServiceConnect | None, have: ServiceConnect | None
 ) -> list[Change]:
-    """Differences between two canonical configurations; services are matched by portName."""
+    """Differences between two canonical configurations, field by field (model/wire.py;
+    services are matched by portName). Off on either side is the one change `enabled`."""
     if want is None or have is None:
         return _changes_if(f"{_SC}.enabled", want is not None, have is not None)
-    changes = _changes_if(f"{_SC}.namespace", want.namespace, have.namespace)
-    unmatched = list(have.services)
-    for i, svc in enumerate(want.services):
-        match = next((o for o in unmatched if o.port_name == svc.port_name), None)
-        if match is None:
-            changes.append(Change(f"{_SC}.services[{i}]", svc.port_name, None))
-            continue
-        unmatched.remove(match)
-        changes += _service_changes(f"{_SC}.services[{i}]", svc, match)
-    if unmatched:
-        changes.append(
-            Change(
-                f"{_SC}.services",
-                [s.port_name for s in want.services],
-                [s.port_name for s in have.services],
-            )
-        )
-    changes += _log_changes(
-        f"{_SC}.logConfiguration", want.log_configuration, have.log_configuration
-    )
-    return changes
+    return [Change(*d) for d in differences(_SC, want, have)]
 
 
 def registry_changes(

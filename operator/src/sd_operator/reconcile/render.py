@@ -6,9 +6,7 @@ from it, so the three never disagree. Its contract is docs/plan.schema.json.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from enum import Enum
 from typing import Any, TextIO
 
 import yaml
@@ -29,51 +27,15 @@ from sd_operator.model.actions import (
     UpdateNamespace,
     UpdateService,
 )
-from sd_operator.model.spec import HealthCheck, Identity, Tls
+from sd_operator.model.spec import Identity
+from sd_operator.model.wire import encode
 from sd_operator.reconcile.fields import claims
 from sd_operator.reconcile.plan import REASON_IMMUTABLE
 
 
-def _camel(name: str) -> str:
-    first, *rest = name.split("_")
-    return first + "".join(part.capitalize() for part in rest)
-
-
-def yaml_value(value: object) -> object:
-    """A plan value as the manifests spell it: dataclasses as mappings with camelCase keys and
-    without unset (None) fields, enums as their plain strings, tuples as lists."""
-    if isinstance(value, Enum):
-        return yaml_value(value.value)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, HealthCheck):  # YAML: custom: {} | route53: {...}
-        check: dict[str, object] = {"custom": {}} if value.custom else {}
-        if value.route53 is not None:
-            check["route53"] = yaml_value(value.route53)
-        return check
-    if isinstance(value, Tls):  # YAML nests the CA one level deeper
-        tls = {
-            "issuerCertificateAuthority": {"awsPcaAuthorityArn": value.aws_pca_authority_arn},
-            "kmsKey": value.kms_key,
-            "roleArn": value.role_arn,
-        }
-        return {k: v for k, v in tls.items() if v is not None}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            _camel(f.name): yaml_value(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if getattr(value, f.name) is not None
-        }
-    if isinstance(value, Mapping):
-        return {str(k): yaml_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [yaml_value(v) for v in value]
-    return str(value)
-
-
 def show_value(value: object) -> str:
     """One plan value for the text output: scalars as before, structures in YAML flow style."""
-    plain = yaml_value(value)
+    plain = encode(value)
     if isinstance(plain, (dict, list)):
         text = yaml.safe_dump(plain, default_flow_style=True, sort_keys=False, width=10**6)
         return text.strip()
@@ -137,8 +99,8 @@ def _effect(action: Action) -> str:
 def _field_view(change: Change) -> dict[str, Any]:
     return {
         "path": field_path(change.field),
-        "desired": yaml_value(change.desired),
-        "observed": yaml_value(change.observed),
+        "desired": encode(change.desired),
+        "observed": encode(change.observed),
     }
 
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from sd_operator.model.actions import Change, Plan
-from sd_operator.reconcile.render import yaml_value
+from sd_operator.model.wire import encode
 
 # status.drift keeps the latest this many entries (the drift history)
 DRIFT_HISTORY = 10
@@ -58,8 +58,8 @@ def merge_status(previous: Mapping[str, Any], result: StepResult) -> dict[str, A
             reported = result.outcome is Outcome.DRIFT_REPORTED or c in result.reported
             entry = {
                 "field": c.field,
-                "desired": yaml_value(c.desired),
-                "observed": yaml_value(c.observed),
+                "desired": encode(c.desired),
+                "observed": encode(c.observed),
                 "detectedAt": detected,
                 "action": "Reported" if reported else "Corrected",
             }
