@@ -14,6 +14,7 @@ from sd_operator.aws.errors import NotFound, Retryable, Terminal
 from sd_operator.model.actions import Plan, UpdateEcsService
 from sd_operator.model.observed import NamedPort, ObservedEcsService, ObservedRegistry
 from sd_operator.model.spec import (
+    AccessLogConfiguration,
     CertificateAuthority,
     ClientAlias,
     DeletionPolicy,
@@ -295,6 +296,7 @@ def test_every_service_connect_field_survives_the_round_trip(
                 {"awslogs-group": "/ecs/service-connect", "awslogs-region": REGION},
                 (SecretOption("token", "arn:aws:secretsmanager:us-east-1:1:secret:t"),),
             ),
+            access_log_configuration=AccessLogConfiguration("JSON", "ENABLED"),
         ),
     )
 
@@ -304,6 +306,9 @@ def test_every_service_connect_field_survives_the_round_trip(
     assert observed.service_connect is not None
     assert wanted.service_connect is not None
     assert observed.service_connect.services[0].tls == wanted.service_connect.services[0].tls
+    assert observed.service_connect.access_log_configuration == AccessLogConfiguration(
+        "JSON", "ENABLED"
+    )
     assert plan_for(wanted, observed, cloud_map).in_sync
 
 

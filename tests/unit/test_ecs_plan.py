@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sd_operator.model.actions import Plan, UpdateEcsService
 from sd_operator.model.observed import NamedPort, ObservedEcsService, ObservedRegistry
 from sd_operator.model.spec import (
+    AccessLogConfiguration,
     CertificateAuthority,
     ClientAlias,
     DeletionPolicy,
@@ -350,6 +351,65 @@ def test_tls_and_log_configuration_changes_name_their_fields() -> None:
         "ecs.serviceConnect.logConfiguration.options",
         "ecs.serviceConnect.logConfiguration.secretOptions",
     ]
+
+
+# Access log (ServiceConnectConfiguration.accessLogConfiguration) -----------------------------
+
+AWSLOGS = LogConfiguration("awslogs", {"awslogs-group": "/ecs/sc"})
+JSON_LOG = AccessLogConfiguration("JSON")
+
+
+def with_access_log(access: AccessLogConfiguration | None) -> ServiceConnect:
+    return replace(sc_spec(HTTP_SC, log_configuration=AWSLOGS), access_log_configuration=access)
+
+
+def test_an_access_log_in_the_spec_is_sent_with_service_connect() -> None:
+    spec = ecs_spec(service_connect=with_access_log(JSON_LOG))
+    have = replace(with_access_log(None), namespace=NS_ARN)
+    p = plan(spec, observed(service_connect=have))
+    assert fields(p) == ["ecs.serviceConnect.accessLogConfiguration"]
+    sent = only_action(p).service_connect
+    assert sent is not None
+    assert sent.access_log_configuration == JSON_LOG
+
+
+def test_an_access_log_turned_on_outside_the_spec_is_drift_and_the_update_removes_it() -> None:
+    spec = ecs_spec(service_connect=with_access_log(None))
+    have = replace(with_access_log(AccessLogConfiguration("TEXT", "ENABLED")), namespace=NS_ARN)
+    p = plan(spec, observed(service_connect=have))
+    assert [(c.field, c.desired, c.observed) for c in p.changes] == [
+        (
+            "ecs.serviceConnect.accessLogConfiguration",
+            None,
+            {"format": "TEXT", "includeQueryParameters": "ENABLED"},
+        )
+    ]
+    sent = only_action(p).service_connect
+    assert sent is not None
+    assert sent.access_log_configuration is None
+
+
+def test_query_parameters_disabled_is_the_ecs_default() -> None:
+    declared = ecs_spec(service_connect=with_access_log(AccessLogConfiguration("JSON", "DISABLED")))
+    reported = replace(with_access_log(JSON_LOG), namespace=NS_ARN)
+    assert plan(declared, observed(service_connect=reported)).in_sync
+    enabled = ecs_spec(service_connect=with_access_log(AccessLogConfiguration("JSON", "ENABLED")))
+    assert fields(plan(enabled, observed(service_connect=reported))) == [
+        "ecs.serviceConnect.accessLogConfiguration.includeQueryParameters"
+    ]
+
+
+def test_every_service_connect_update_resends_the_access_log() -> None:
+    """ECS replaces serviceConnectConfiguration whole: an update for any other field that left
+    the access log out would turn it off (docs/aws-facts.md, ECS)."""
+    spec = ecs_spec(service_connect=with_access_log(JSON_LOG))
+    renamed = replace(HTTP_SC, discovery_name="users")
+    have = replace(with_access_log(JSON_LOG), namespace=NS_ARN, services=(renamed,))
+    p = plan(spec, observed(service_connect=have))
+    assert fields(p) == ["ecs.serviceConnect.services[0].discoveryName"]
+    sent = only_action(p).service_connect
+    assert sent is not None
+    assert sent.access_log_configuration == JSON_LOG
 
 
 def test_tls_added() -> None:

@@ -198,11 +198,18 @@ class LogConfiguration:
 
 
 @dataclass(frozen=True)
+class AccessLogConfiguration:
+    format: str
+    include_query_parameters: str | None = None
+
+
+@dataclass(frozen=True)
 class ServiceConnect:
     enabled: bool = True
     namespace: str | None = None
     services: tuple[ServiceConnectService, ...] = list_map("port_name")
     log_configuration: LogConfiguration | None = None
+    access_log_configuration: AccessLogConfiguration | None = None
 
 
 @dataclass(frozen=True)

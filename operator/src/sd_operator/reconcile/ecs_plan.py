@@ -63,6 +63,8 @@ _CONTAINER_PAIR_MODES = frozenset({"bridge", "host"})
 _HTTP_APP_PROTOCOLS = frozenset({"http", "http2", "grpc"})
 IDLE_TIMEOUT_DEFAULT_HTTP = 300
 IDLE_TIMEOUT_DEFAULT_TCP = 3600
+# ServiceConnectAccessLogConfiguration.includeQueryParameters: "By default, ... DISABLED".
+QUERY_PARAMETERS_DEFAULT = "DISABLED"
 
 _SC = "ecs.serviceConnect"
 _REGISTRY = "ecs.registry"
@@ -190,16 +192,21 @@ def canonical_service_connect(
     - ServiceConnectClientAlias.dnsName defaults to `discoveryName.namespace`;
     - ServiceConnectService.ingressPortOverride defaults to the container port in awsvpc mode;
     - TimeoutConfiguration.idleTimeoutSeconds defaults to 300 for http/http2/grpc, 3600 for TCP
-      (PortMapping.appProtocol unset means TCP).
+      (PortMapping.appProtocol unset means TCP);
+    - ServiceConnectAccessLogConfiguration.includeQueryParameters defaults to DISABLED.
     """
     if sc is None or not sc.enabled:
         return None
     ns = namespace.canonical(sc.namespace)
+    access = sc.access_log_configuration
+    if access is not None and access.include_query_parameters == QUERY_PARAMETERS_DEFAULT:
+        access = replace(access, include_query_parameters=None)
     return ServiceConnect(
         enabled=True,
         namespace=ns,
         services=tuple(_canonical_service(s, ns, ports, network_mode) for s in sc.services),
         log_configuration=sc.log_configuration,
+        access_log_configuration=access,
     )
 
 
