@@ -122,14 +122,14 @@ def plan_resources(
     for res in reversed(resources) if deleting else resources:
         namespace = referenced_namespace(res, namespaces)
         try:
-            seen = reconciler.observe(
+            seen = reconciler.plan(
                 res, deleting=deleting, namespace=namespace, reader=reconciler.view_reader
             )
             if not seen.plan.in_sync or seen.reported:
                 # The account view is trusted only to say "in sync", as in the sweep: its batched
                 # tags (tag:GetResources) lag behind AWS, and some AWS-compatible endpoints
                 # answer it with no Cloud Map resources at all (docs/drift.md).
-                seen = reconciler.observe(res, deleting=deleting, namespace=namespace)
+                seen = reconciler.plan(res, deleting=deleting, namespace=namespace)
             reports.append(PlanReport(res, plan=seen.plan))
         except AwsError as exc:
             reports.append(PlanReport(res, error=str(exc)))
