@@ -86,12 +86,33 @@ class Reconciler:
         reader: Reader | None = None,
         known: Mapping[str, Any] | None = None,
         hold_reported: bool = False,
+        from_view: bool = False,
     ) -> Planned:
         """Observe, then plan: what the CLI's plan shows and each round of a step acts on.
+
         `known`: the ids a previous step recorded (status), read by id. `hold_reported`: AWS
         matched this generation before, so a difference in a spec.driftFields Report field is
-        drift to record, not a spec change to carry out. `reader`: fresh unless given."""
+        drift to record, not a spec change to carry out. `reader`: fresh unless given.
+        `from_view` (the sweep, the CLI's plan): read through the account view first, and
+        again with `reader` unless it says "in sync": the view is trusted only for that, as
+        its batched tags (tag:GetResources) lag behind AWS, and some AWS-compatible endpoints
+        answer it with no Cloud Map resources at all (docs/drift.md)."""
         read = reader or self._fresh
+        if from_view:
+            viewed = self._plan(res, self.view_reader, deleting, namespace, known, hold_reported)
+            if viewed.plan.in_sync and not viewed.reported:
+                return viewed
+        return self._plan(res, read, deleting, namespace, known, hold_reported)
+
+    def _plan(
+        self,
+        res: Resource,
+        read: Reader,
+        deleting: bool,
+        namespace: NamespaceSpec | None,
+        known: Mapping[str, Any] | None,
+        hold_reported: bool,
+    ) -> Planned:
         observed = self._observer.observe(
             read, res, deleting=deleting, namespace=namespace, known=known or {}
         )
@@ -158,24 +179,15 @@ class Reconciler:
         # GetService + ListTagsForResource (docs/aws-budget.md, cold convergence).
         answered: dict[str, ObservedService] = {}
         for _ in range(MAX_SYNC_ROUNDS):
-            reader = self.view_reader if from_view else self._fresh.answering(answered)
-            known = {**status, **updates}
             seen = self.plan(
                 res,
                 deleting=deleting,
                 namespace=namespace,
-                reader=reader,
-                known=known,
+                reader=self._fresh.answering(answered),
+                known={**status, **updates},
                 hold_reported=hold_reported,
+                from_view=from_view,
             )
-            if from_view and (not seen.plan.in_sync or seen.reported):
-                seen = self.plan(
-                    res,
-                    deleting=deleting,
-                    namespace=namespace,
-                    known=known,
-                    hold_reported=hold_reported,
-                )
             from_view = False
             updates.update(seen.ids)
             updates["lastObservedTime"] = self._clock()
