@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sd_operator.aws.adapters import Adapters
@@ -42,18 +42,26 @@ OPERATION_TYPES: Mapping[type[Action], str] = {
 }
 
 
+@dataclass(frozen=True)
+class Executed:
+    """`performed`: a line per action carried out, in order; `submitted`: the id of the Cloud
+    Map operation the run stopped at, if any."""
+
+    performed: tuple[str, ...]
+    submitted: str | None
+
+
 @dataclass
-class Run:
-    """One execution of a plan, in one region. `updates`: the status changes the writes make;
-    `performed`: a line per action carried out; `answered`: what a write's own answer showed,
-    by id, for the step's next round to read instead of reading it back."""
+class _Run:
+    """What the methods of one execution share: the region's adapters, the create request's
+    id, the status changes the writes make (`updates`) and what a write's own answer showed,
+    by id (`answered`), for the step's next round to read instead of reading it back."""
 
     cloudmap: CloudMap
     ecs: EcsAdapter
     request_id: str
     updates: dict[str, Any]
     answered: dict[str, ObservedService]
-    performed: list[str] = field(default_factory=list)
 
 
 class _ReadFirst(Exception):
@@ -61,7 +69,7 @@ class _ReadFirst(Exception):
 
 
 A = TypeVar("A", bound=Action)
-_Method = Callable[["Executor", A, Run], "str | None"]
+_Method = Callable[["Executor", A, _Run], "str | None"]
 # Action type -> the Executor method that carries it out (filled by @_executes below).
 EXECUTORS: dict[type[Action], _Method[Any]] = {}
 
@@ -81,24 +89,25 @@ class Executor:
         self._adapters = adapters
         self._clock = clock
 
-    def run(
+    def execute(
         self,
+        plan: Plan,
         region: str,
         request_id: str,
         updates: dict[str, Any],
         answered: dict[str, ObservedService],
-    ) -> Run:
-        return Run(
+    ) -> Executed:
+        """Carry out synchronous actions in order; stop at the first asynchronous one (its
+        operation goes into `updates["operation"]`), or where the step must read again first.
+        `updates` and `answered` are filled in as the writes answer."""
+        run = _Run(
             self._adapters.cloudmap(region),
             self._adapters.ecs(region),
             request_id,
             updates,
             answered,
         )
-
-    def execute(self, plan: Plan, run: Run) -> str | None:
-        """Carry out synchronous actions in order; stop at the first asynchronous one and
-        return its operation id (recorded in `run.updates["operation"]`)."""
+        performed: list[str] = []
         for action in plan.actions:
             method = EXECUTORS.get(type(action))
             if method is None:
@@ -106,34 +115,34 @@ class Executor:
             try:
                 operation_id = method(self, action, run)
             except _ReadFirst:
-                return None
-            run.performed.append(performed_line(action, plan.changes))
+                break
+            performed.append(performed_line(action, plan.changes))
             if operation_id is not None:
-                run.updates["operation"] = {
+                updates["operation"] = {
                     "id": operation_id,
                     "type": OPERATION_TYPES[type(action)],
                     "submittedAt": self._clock(),
                 }
-                return operation_id
-        return None
+                return Executed(tuple(performed), operation_id)
+        return Executed(tuple(performed), None)
 
     @_executes(CreateNamespace)
-    def create_namespace(self, action: CreateNamespace, run: Run) -> str | None:
+    def create_namespace(self, action: CreateNamespace, run: _Run) -> str | None:
         return run.cloudmap.create_namespace(action, run.request_id)
 
     @_executes(UpdateNamespace)
-    def update_namespace(self, action: UpdateNamespace, run: Run) -> str | None:
+    def update_namespace(self, action: UpdateNamespace, run: _Run) -> str | None:
         return run.cloudmap.update_namespace(action)
 
     @_executes(DeleteNamespace)
-    def delete_namespace(self, action: DeleteNamespace, run: Run) -> str | None:
+    def delete_namespace(self, action: DeleteNamespace, run: _Run) -> str | None:
         # NotFound: gone already; the next read by id confirms it.
         with contextlib.suppress(NotFound):
             return run.cloudmap.delete_namespace(action.id)
         return None
 
     @_executes(CreateService)
-    def create_service(self, action: CreateService, run: Run) -> str | None:
+    def create_service(self, action: CreateService, run: _Run) -> str | None:
         namespace_id = action.namespace_id or run.updates.get("namespaceId")
         if not namespace_id:
             raise Retryable(
@@ -156,26 +165,26 @@ class Executor:
         return None
 
     @_executes(UpdateService)
-    def update_service(self, action: UpdateService, run: Run) -> str | None:
+    def update_service(self, action: UpdateService, run: _Run) -> str | None:
         return run.cloudmap.update_service(action)
 
     @_executes(DeleteService)
-    def delete_service(self, action: DeleteService, run: Run) -> str | None:
+    def delete_service(self, action: DeleteService, run: _Run) -> str | None:
         with contextlib.suppress(NotFound):  # as for DeleteNamespace
             run.cloudmap.delete_service(action.id)
         return None
 
     @_executes(UpdateEcsService)
-    def update_ecs_service(self, action: UpdateEcsService, run: Run) -> str | None:
+    def update_ecs_service(self, action: UpdateEcsService, run: _Run) -> str | None:
         run.updates["ecsServiceArn"] = run.ecs.update(action)
         return None
 
     @_executes(TagResource)
-    def tag_resource(self, action: TagResource, run: Run) -> str | None:
+    def tag_resource(self, action: TagResource, run: _Run) -> str | None:
         run.cloudmap.tag(action.arn, action.tags)
         return None
 
     @_executes(UntagResource)
-    def untag_resource(self, action: UntagResource, run: Run) -> str | None:
+    def untag_resource(self, action: UntagResource, run: _Run) -> str | None:
         run.cloudmap.untag(action.arn, action.keys)
         return None

@@ -261,10 +261,9 @@ class Reconciler:
                 )
             # The view is not invalidated: what was changed is read by id from now on, and
             # the next sweep reads the account again anyway.
-            run = self._executor.run(region, str(request_id or ""), updates, answered)
-            submitted = self._executor.execute(plan, run)
-            performed.extend(run.performed)
-            if submitted:
+            done = self._executor.execute(plan, region, str(request_id or ""), updates, answered)
+            performed.extend(done.performed)
+            if done.submitted:
                 return StepResult(
                     Outcome.WAITING,
                     plan,
@@ -273,7 +272,7 @@ class Reconciler:
                     drift,
                     reported=seen.reported,
                     reason="OperationPending",
-                    message=f"waiting for Cloud Map operation {submitted}",
+                    message=f"waiting for Cloud Map operation {done.submitted}",
                     retry_after=OPERATION_POLL_SECONDS,
                 )
         return StepResult(
