@@ -32,7 +32,7 @@ from sd_operator.reconcile.ownership import Ownership, owner_tags, ownership
 from sd_operator.reconcile.reader import Reader
 
 # The status keys that hold ids of what a resource made: each is read by id.
-ID_KEYS = ("namespaceId", "namespaceArn", "serviceId", "serviceArn")
+_ID_KEYS = ("namespaceId", "namespaceArn", "serviceId", "serviceArn")
 
 
 def resource_region(res: Resource, namespace: NamespaceSpec | None) -> str | None:
@@ -67,7 +67,7 @@ class Observer:
         """`known`: the ids a previous step recorded (status): what has an id is read by id,
         and only AWS's NotFound for that id counts as gone; a scan by name serves only what
         was never seen."""
-        ids = {k: str(v) for k, v in known.items() if k in ID_KEYS and v}
+        ids = {k: str(v) for k, v in known.items() if k in _ID_KEYS and v}
         if isinstance(res.spec, NamespaceSpec):
             return self._namespace(read, res.identity, res.spec, deleting, ids)
         return self._discovery(read, res.identity, res.spec, deleting, namespace, ids)

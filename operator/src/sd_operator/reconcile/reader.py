@@ -435,7 +435,7 @@ class ViewReader:
 class FreshReader:
     """Reads before acting (change handlers, the CLI, a sweep that saw a difference).
 
-    What the step works on is read by id (the reconciler asks get_* for every id status
+    What the step works on is read by id (observe.py asks get_* for every id status
     records); the view serves only to find the id of what a resource has not seen yet, and for
     the namespace a ServiceDiscovery checks the owner of (one batched read for all services,
     not two tag reads per create)."""
@@ -488,7 +488,7 @@ class FreshReader:
     def find_service(self, region: str, namespace_id: str, name: str) -> ObservedService | None:
         """A service the resource has no id for: the id the view lists under that name, read
         by id. A stale view that misses it lets a create through, which CreatorRequestId or
-        ServiceAlreadyExists (whose id the reconciler then reads) stop from making a twin; a
+        ServiceAlreadyExists (whose id the executor records for the next read) stop from making a twin; a
         scan of every page per create would cost N/100 ListServices calls per resource."""
         listed = self._view.service(region, namespace_id, name, stale_ok=True)
         if listed is None:
