@@ -488,8 +488,9 @@ class FreshReader:
     def find_service(self, region: str, namespace_id: str, name: str) -> ObservedService | None:
         """A service the resource has no id for: the id the view lists under that name, read
         by id. A stale view that misses it lets a create through, which CreatorRequestId or
-        ServiceAlreadyExists (whose id the executor records for the next read) stop from making a twin; a
-        scan of every page per create would cost N/100 ListServices calls per resource."""
+        ServiceAlreadyExists (whose id the executor records for the next read) stop from
+        making a twin; a scan of every page per create would cost N/100 ListServices calls per
+        resource."""
         listed = self._view.service(region, namespace_id, name, stale_ok=True)
         if listed is None:
             return None
