@@ -17,6 +17,7 @@ from sd_operator.model.observed import (
     DiscoveryObservation,
     NamespaceObservation,
     Observed,
+    ObservedEcsService,
     ObservedNamespace,
     ObservedService,
 )
@@ -119,7 +120,9 @@ class Observer:
             renamed = read.owned_namespace(region, owner_tags(identity, self._cluster))
         elif observed is not None:
             observed = _with_vpcs(read, region, observed)
-        return NamespaceObservation(region, observed, renamed, tuple(services), ids)
+        return NamespaceObservation(
+            region=region, namespace=observed, renamed=renamed, services=tuple(services), ids=ids
+        )
 
     def _discovery(
         self,
@@ -137,14 +140,22 @@ class Observer:
             ns_name, region = namespace.name, namespace.region or spec.region
         else:
             region = spec.region or self._default_region
-            unresolved = DiscoveryObservation(
-                region, None, None, False, None, None, recorded, None, {}
-            )
+            service = None
             if deleting and spec.service is not None and recorded:
                 # The CloudMapNamespace may be deleted first; the service this resource made is
                 # still its to delete, and the recorded id says where it is.
-                return replace(unresolved, service=read.get_service(region, known["serviceId"]))
-            return unresolved
+                service = read.get_service(region, known["serviceId"])
+            return DiscoveryObservation(
+                region=region,
+                namespace_name=None,
+                namespace=None,
+                foreign_namespace=False,
+                service=service,
+                previous=None,
+                service_recorded=recorded,
+                ecs=None,
+                ids={},
+            )
         region = region or self._default_region
         manager = (
             Identity(KIND_NAMESPACE, identity.namespace, spec.namespace_ref)
@@ -164,7 +175,6 @@ class Observer:
         if ns is None and deleting and not ns_gone:
             ns = read.find_namespace(region, ns_name, with_tags=manager is not None)
         ids: dict[str, str | None] = {"namespaceId": ns.id} if ns else {}
-        seen = DiscoveryObservation(region, ns_name, ns, False, None, None, recorded, None, ids)
         if (
             ns is not None
             and manager is not None
@@ -173,7 +183,19 @@ class Observer:
         ):
             # A namespace of that name that our CloudMapNamespace does not (yet) own is someone
             # else's: the plan writes nothing into it, so nothing in it is read.
-            return replace(seen, foreign_namespace=True)
+            return DiscoveryObservation(
+                region=region,
+                namespace_name=ns_name,
+                namespace=ns,
+                foreign_namespace=True,
+                service=None,
+                previous=None,
+                service_recorded=recorded,
+                ecs=None,
+                ids=ids,
+            )
+        observed: ObservedService | None = None
+        previous: ObservedService | None = None
         if spec.service is not None:
             observed, previous, gone = self._service(
                 read, region, identity, spec.service.name, ns, deleting, known
@@ -186,14 +208,23 @@ class Observer:
             if not deleting and ns is not None and lost:
                 # Nothing by id or name: one this resource made under another name (a rename).
                 previous = read.owned_service(region, ns.id, owner_tags(identity, self._cluster))
-            seen = replace(seen, service=observed, previous=previous)
+        observed_ecs: ObservedEcsService | None = None
         if spec.ecs is not None:
             read.want(region, spec.ecs.cluster, spec.ecs.service)
             observed_ecs = read.describe_ecs(region, spec.ecs.cluster, spec.ecs.service)
             if observed_ecs is not None:
                 ids["ecsServiceArn"] = observed_ecs.arn
-            seen = replace(seen, ecs=observed_ecs)
-        return seen
+        return DiscoveryObservation(
+            region=region,
+            namespace_name=ns_name,
+            namespace=ns,
+            foreign_namespace=False,
+            service=observed,
+            previous=previous,
+            service_recorded=recorded,
+            ecs=observed_ecs,
+            ids=ids,
+        )
 
     def _service(
         self,
