@@ -53,7 +53,7 @@ def test_a_private_namespace_is_in_sync_in_its_vpc(
     progress = apply(reconciler, namespace())
     assert progress.last.outcome is Outcome.IN_SYNC
 
-    seen = reconciler.observe(namespace())
+    seen = reconciler.plan(namespace())
 
     assert seen.namespace is not None
     assert seen.namespace.vpcs == frozenset({VPC})
@@ -67,7 +67,7 @@ def test_another_vpc_is_refused_and_nothing_changes_in_aws(
     ns_id = created.status["namespaceId"]
     emulator.reset_calls()
 
-    plan = reconciler.observe(namespace(OTHER_VPC)).plan
+    plan = reconciler.plan(namespace(OTHER_VPC)).plan
     moved = apply(reconciler, namespace(OTHER_VPC, description="moved"))
 
     assert plan.refusal is not None
@@ -89,7 +89,7 @@ def test_the_drift_sweeps_account_view_also_sees_the_vpc(
     progress = apply(reconciler, namespace())
     emulator.reset_calls()
 
-    viewed = reconciler.observe(namespace(OTHER_VPC), reader=reconciler.view_reader)
+    viewed = reconciler.plan(namespace(OTHER_VPC), reader=reconciler.view_reader)
     swept = reconciler.step(namespace(OTHER_VPC), steady(progress), from_view=True)
 
     assert viewed.plan.refusal is not None
@@ -138,11 +138,11 @@ def test_the_vpc_is_read_once_per_namespace_observation_and_never_for_service_di
     apply(reconciler, discovery(), ns.spec)  # type: ignore[arg-type]
     emulator.reset_calls()
 
-    reconciler.observe(discovery(), namespace=ns.spec)  # type: ignore[arg-type]
+    reconciler.plan(discovery(), namespace=ns.spec)  # type: ignore[arg-type]
     assert emulator.calls().get("route53:GetHostedZone", 0) == 0
 
-    reconciler.observe(ns)
-    reconciler.observe(ns, reader=reconciler.view_reader)
+    reconciler.plan(ns)
+    reconciler.plan(ns, reader=reconciler.view_reader)
     assert emulator.calls()["route53:GetHostedZone"] == 2
 
 
@@ -154,7 +154,7 @@ def test_http_namespaces_read_no_hosted_zone(emulator: Emulator, reconciler: Rec
     assert apply(reconciler, http).last.outcome is Outcome.IN_SYNC
     emulator.reset_calls()
 
-    seen = reconciler.observe(http)
+    seen = reconciler.plan(http)
 
     assert seen.plan.in_sync
     assert seen.namespace is not None
@@ -164,7 +164,7 @@ def test_http_namespaces_read_no_hosted_zone(emulator: Emulator, reconciler: Rec
 
 def test_an_unknown_hosted_zone_is_not_found(reconciler: Reconciler) -> None:
     with pytest.raises(NotFound) as exc:
-        reconciler.route53(REGION).hosted_zone_vpcs("Z0000000NOSUCHZONE")
+        reconciler.adapters.route53(REGION).hosted_zone_vpcs("Z0000000NOSUCHZONE")
 
     assert exc.value.code == "NoSuchHostedZone"
     assert exc.value.api == "GetHostedZone"

@@ -44,7 +44,7 @@ def test_namespace_is_created_tagged_and_then_in_sync(reconciler: Reconciler, sd
     tags = sd.list_tags_for_resource(ResourceARN=progress.status["namespaceArn"])["Tags"]
     assert {"Key": OWNER_TAG, "Value": "CloudMapNamespace/payments/myapp"} in tags
     assert {"Key": "team", "Value": "payments"} in tags
-    assert reconciler.observe(namespace(tags={"team": "payments"})).plan.in_sync
+    assert reconciler.plan(namespace(tags={"team": "payments"})).plan.in_sync
     assert sd.get_namespace(Id=ns_id)["Namespace"]["Name"] == "myapp.local"
 
 
@@ -256,7 +256,7 @@ def test_lookups_follow_pagination(emulator: Emulator, reconciler: Reconciler, s
         sd.create_http_namespace(Name=f"other-{i}")
     assert apply(reconciler, namespace()).last.outcome is Outcome.IN_SYNC
     assert emulator.calls()["servicediscovery:ListNamespaces"] > 1
-    assert reconciler.observe(namespace()).plan.in_sync
+    assert reconciler.plan(namespace()).plan.in_sync
 
 
 def test_renaming_a_namespace_in_the_manifest_is_refused(reconciler: Reconciler, sd: Any) -> None:
@@ -307,5 +307,5 @@ def test_a_new_service_costs_one_create_and_is_not_read_back(
     assert service["DnsConfig"]["DnsRecords"] == [{"Type": "A", "TTL": 10}]
     tags = sd.list_tags_for_resource(ResourceARN=progress.status["serviceArn"])["Tags"]
     assert {"Key": OWNER_TAG, "Value": "ServiceDiscovery/payments/user-service"} in tags
-    again = reconciler.observe(discovery(), namespace=ns.spec, known=progress.status)  # type: ignore[arg-type]
+    again = reconciler.plan(discovery(), namespace=ns.spec, known=progress.status)  # type: ignore[arg-type]
     assert again.plan.in_sync

@@ -71,7 +71,7 @@ def test_unchanged_spec_over_many_sweeps_makes_no_update(
     for _ in range(5):
         reconciler.view.refresh(REGION)  # each sweep starts with one read of the account
         for res in resources:
-            plan = reconciler.observe(res, namespace=referenced_namespace(res, namespaces)).plan
+            plan = reconciler.plan(res, namespace=referenced_namespace(res, namespaces)).plan
             assert plan.in_sync, (res.identity.key, plan)
     calls = emulator.calls()
     assert calls.get("ecs:UpdateService", 0) == 0

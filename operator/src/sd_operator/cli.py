@@ -25,6 +25,7 @@ from sd_operator.model.spec import (
 )
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile.converge import converge
+from sd_operator.reconcile.observe import resource_region
 from sd_operator.reconcile.plan import REASON_OWNED_ELSEWHERE
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.render import (
@@ -69,10 +70,7 @@ def referenced_namespace(
 
 def own_region(res: Resource, namespaces: dict[tuple[str, str], NamespaceSpec]) -> str | None:
     """The region a resource names itself: a ServiceDiscovery lives in its namespace's."""
-    namespace = referenced_namespace(res, namespaces)
-    if isinstance(res.spec, ServiceDiscoverySpec) and namespace is not None:
-        return namespace.region or res.spec.region
-    return res.spec.region
+    return resource_region(res, referenced_namespace(res, namespaces))
 
 
 def regions_of(resources: Sequence[Resource]) -> str | None:
@@ -122,14 +120,8 @@ def plan_resources(
     for res in reversed(resources) if deleting else resources:
         namespace = referenced_namespace(res, namespaces)
         try:
-            seen = reconciler.observe(
-                res, deleting=deleting, namespace=namespace, reader=reconciler.view_reader
-            )
-            if not seen.plan.in_sync or seen.reported:
-                # The account view is trusted only to say "in sync", as in the sweep: its batched
-                # tags (tag:GetResources) lag behind AWS, and some AWS-compatible endpoints
-                # answer it with no Cloud Map resources at all (docs/drift.md).
-                seen = reconciler.observe(res, deleting=deleting, namespace=namespace)
+            # As the sweep plans: the account view first, read again fresh unless in sync.
+            seen = reconciler.plan(res, deleting=deleting, namespace=namespace, from_view=True)
             reports.append(PlanReport(res, plan=seen.plan))
         except AwsError as exc:
             reports.append(PlanReport(res, error=str(exc)))

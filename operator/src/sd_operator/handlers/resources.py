@@ -114,7 +114,7 @@ class Handlers:
     def __init__(self, reconciler: Reconciler, sweep_seconds: float) -> None:
         self.reconciler = reconciler
         self.sweep_seconds = sweep_seconds
-        self.exporter = Exporter(reconciler.cluster, reconciler.cloudmap)
+        self.exporter = Exporter(reconciler.cluster, reconciler.adapters.cloudmap)
         self.heartbeat_seconds = HEARTBEAT_INTERVALS * sweep_seconds
         self.parsed = ParsedResources()
         self.on_forget: list[Callable[[str], None]] = []  # a resource is gone

@@ -1,7 +1,8 @@
 """The changes a plan asks for (one dataclass per AWS change) and the plan itself.
 
-Types only: the plan (reconcile/plan.py, ecs_plan.py) makes them, the adapters (aws/) carry
-them out, the CLI renders them; none of those has to import another to share them.
+Types only: the plan (reconcile/plan.py, ecs_plan.py) makes them, reconcile/execute.py carries
+them out through the adapters (aws/), the CLI renders them; none of those has to import another
+to share them.
 """
 
 from __future__ import annotations

@@ -112,3 +112,45 @@ class DiscoveredInstance:
     id: str
     attributes: Mapping[str, str]
     health: str = "HEALTHY"  # HEALTHY | UNHEALTHY | UNKNOWN, as DiscoverInstances reports
+
+
+# What one reconcile step saw for a resource (reconcile/observe.py reads it, reconcile/plan.py
+# plans from it): kept here, with the rest of what AWS holds, so the pure plan needs no reader.
+
+
+@dataclass(frozen=True)
+class NamespaceObservation:
+    """A CloudMapNamespace's step. `ids`: what status should record (None: the recorded id no
+    longer applies)."""
+
+    region: str
+    # The namespace spec.name stands for (deleting: the one this resource made), if any.
+    namespace: ObservedNamespace | None
+    # One this resource made under another name (a rename in the manifest).
+    renamed: ObservedNamespace | None
+    # Deleting: the services still in it (a settled list).
+    services: tuple[ObservedService, ...]
+    ids: Mapping[str, str | None]
+
+
+@dataclass(frozen=True)
+class DiscoveryObservation:
+    """A ServiceDiscovery's step."""
+
+    region: str
+    # None: the CloudMapNamespace spec.namespaceRef names is not in Kubernetes.
+    namespace_name: str | None
+    namespace: ObservedNamespace | None
+    # The namespace exists but the CloudMapNamespace managing it does not own it: nothing
+    # else was read.
+    foreign_namespace: bool
+    service: ObservedService | None
+    # One this resource made under another name or in another namespace.
+    previous: ObservedService | None
+    # Status records a serviceId (what a delete without a namespace still may act on).
+    service_recorded: bool
+    ecs: ObservedEcsService | None
+    ids: Mapping[str, str | None]
+
+
+Observed = NamespaceObservation | DiscoveryObservation

@@ -15,7 +15,7 @@ No boto3, no kopf, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from sd_operator.model.actions import (
@@ -472,3 +472,21 @@ def plan_ecs_delete(
         endpoints_change=clear_sc and _endpoints_change(None, observed.service_connect),
     )
     return Plan(actions=(action,), changes=tuple(changes))
+
+
+def changes_endpoints(plan: Plan) -> bool:
+    """The plan changes an endpoint other services reach through Service Connect: the step
+    then reads which services use the namespace (observe.ecs_clients) for `with_clients`."""
+    return any(isinstance(a, UpdateEcsService) and a.endpoints_change for a in plan.actions)
+
+
+def with_clients(plan: Plan, users: Sequence[str], own: str | None) -> Plan:
+    """Name the services that must be redeployed to see a changed Service Connect endpoint
+    (docs/aws-facts.md, ECS: clients learn endpoints only when their tasks are replaced):
+    every ECS service using the namespace (`users`, ARNs) but the one changed (`own`)."""
+    clients = tuple(ecs_service_label(arn) for arn in users if arn != own)
+    actions = tuple(
+        replace(a, clients=clients) if isinstance(a, UpdateEcsService) and a.endpoints_change else a
+        for a in plan.actions
+    )
+    return replace(plan, actions=actions)

@@ -1,5 +1,8 @@
 """The pure plan: compare what a spec declares with what AWS holds and decide what to do.
 
+`plan_resource` is the whole plan for one resource, from what its step observed
+(reconcile/observe.py); the functions before it plan one AWS resource each.
+
 No boto3, no kopf, no I/O. Every Cloud Map rule of docs/aws-facts.md that depends on observed state
 lives here, once: which changes are in place, which would need a replacement (refused, naming the
 field), ownership and adoption, and the deletion order.
@@ -24,7 +27,13 @@ from sd_operator.model.actions import (
     UpdateNamespace,
     UpdateService,
 )
-from sd_operator.model.observed import ObservedNamespace, ObservedService
+from sd_operator.model.observed import (
+    DiscoveryObservation,
+    NamespaceObservation,
+    Observed,
+    ObservedNamespace,
+    ObservedService,
+)
 from sd_operator.model.spec import (
     AdoptionPolicy,
     CloudMapServiceSpec,
@@ -33,9 +42,13 @@ from sd_operator.model.spec import (
     Identity,
     NamespaceSpec,
     NamespaceType,
+    Resource,
     Route53CheckType,
     Route53HealthCheck,
+    ServiceDiscoverySpec,
 )
+from sd_operator.reconcile.drift_policy import Held, hold
+from sd_operator.reconcile.ecs_plan import plan_ecs, plan_ecs_delete
 from sd_operator.reconcile.ownership import (
     Ownership,
     is_user_tag,
@@ -495,3 +508,120 @@ def plan_service_delete(
             )
         )
     return Plan(actions=(DeleteService(observed.id, spec.name),))
+
+
+# One resource, from its observation ---------------------------------------------------------------
+
+
+def plan_resource(
+    res: Resource,
+    observed: Observed,
+    cluster: str,
+    *,
+    deleting: bool,
+    namespace: NamespaceSpec | None,
+    hold_reported: bool,
+) -> Held:
+    """The plan for `res` from what its step observed, and the differences spec.driftFields
+    holds back. `namespace`: the CloudMapNamespace a ServiceDiscovery references (None: none,
+    or not in Kubernetes). `hold_reported`: AWS matched this generation before, so a difference
+    in a spec.driftFields Report field is drift to record, not a spec change to carry out."""
+    spec = res.spec
+    if isinstance(spec, NamespaceSpec) and isinstance(observed, NamespaceObservation):
+        if deleting:
+            services = observed.services
+            return Held(
+                plan_namespace_delete(spec, res.identity, cluster, observed.namespace, services)
+            )
+        return Held(
+            plan_namespace(spec, res.identity, cluster, observed.namespace, observed.renamed)
+        )
+    if isinstance(spec, ServiceDiscoverySpec) and isinstance(observed, DiscoveryObservation):
+        plan = _plan_discovery(spec, res.identity, cluster, observed, deleting, namespace)
+        if deleting:
+            return Held(plan)
+        return hold(plan, spec.drift_ignore, spec.drift_report if hold_reported else ())
+    raise TypeError(f"{type(observed).__name__} does not observe a {res.identity.kind}")
+
+
+def _plan_discovery(
+    spec: ServiceDiscoverySpec,
+    identity: Identity,
+    cluster: str,
+    seen: DiscoveryObservation,
+    deleting: bool,
+    namespace: NamespaceSpec | None,
+) -> Plan:
+    ns_name, ns = seen.namespace_name, seen.namespace
+    if ns_name is None:
+        if deleting and spec.service is not None and seen.service_recorded and spec.ecs is None:
+            # The CloudMapNamespace may be deleted first; the service this resource made is
+            # still its to delete. With ECS, ECS goes first, and its namespace is unknown.
+            return plan_service_delete(
+                spec.service, identity, cluster, spec.deletion_policy, seen.service
+            )
+        return Plan(
+            blocked=Blocked(
+                REASON_NAMESPACE_NOT_FOUND,
+                f"CloudMapNamespace {spec.namespace_ref} (spec.namespaceRef) does not exist in "
+                f"Kubernetes namespace {identity.namespace}",
+                15.0,
+            )
+        )
+    if seen.foreign_namespace and ns is not None:
+        # Writing services into a namespace our CloudMapNamespace does not own would be
+        # touching what we do not own.
+        return Plan(
+            blocked=Blocked(
+                REASON_NAMESPACE_NOT_OWNED,
+                f"Cloud Map namespace {ns_name} ({ns.id}) is not managed by CloudMapNamespace "
+                f"{identity.namespace}/{spec.namespace_ref} (see its conditions); services "
+                "are created only in a namespace it owns",
+                15.0,
+            )
+        )
+    plan = Plan()
+    if spec.service is not None:
+        # A namespace this apply creates (the CLI) is not in AWS yet: the spec says its type.
+        ns_type = ns.type if ns is not None else namespace.type if namespace is not None else None
+        if deleting:
+            plan = plan_service_delete(
+                spec.service, identity, cluster, spec.deletion_policy, seen.service
+            )
+        elif ns_type is None:
+            plan = Plan(
+                blocked=Blocked(
+                    REASON_NAMESPACE_NOT_FOUND,
+                    f"Cloud Map namespace {ns_name} (spec.cloudMapNamespace.name) does not exist",
+                    30.0,
+                )
+            )
+        else:
+            plan = plan_service(
+                spec.service,
+                identity,
+                cluster,
+                spec.adoption_policy,
+                spec.max_ttl_seconds,
+                ns_type,
+                ns_name,
+                ns.id if ns else None,
+                seen.service,
+                seen.previous,
+            )
+    if spec.ecs is not None:
+        if deleting:
+            # ECS first: AWS keeps a Cloud Map service while ECS tasks are registered in it.
+            plan = plan_ecs_delete(spec.ecs, spec.deletion_policy, seen.ecs).then(plan)
+        else:
+            plan = plan.then(
+                plan_ecs(
+                    spec.ecs,
+                    observed=seen.ecs,
+                    namespace_name=ns_name,
+                    namespace_arn=ns.arn if ns else None,
+                    cloud_map_service_arn=seen.ids.get("serviceArn"),
+                    region=seen.region,
+                )
+            )
+    return plan

@@ -26,12 +26,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from sd_operator.aws.cloudmap import CloudMap
-from sd_operator.aws.ecs import EcsAdapter
+from sd_operator.aws.adapters import Adapters
 from sd_operator.aws.errors import NotFound, Terminal
-from sd_operator.aws.route53 import Route53
-from sd_operator.aws.tagging import NAMESPACE_TYPE, SERVICE_TYPE, Tagging, resource_id
-from sd_operator.model.observed import ObservedEcsService, ObservedNamespace, ObservedService
+from sd_operator.aws.tagging import NAMESPACE_TYPE, SERVICE_TYPE, resource_id
+from sd_operator.model.observed import (
+    ObservedEcsService,
+    ObservedNamespace,
+    ObservedOperation,
+    ObservedService,
+)
 from sd_operator.reconcile.ownership import CLUSTER_TAG
 
 # A namespace or service the view does not know yet (just created) is looked for again at most
@@ -87,17 +90,24 @@ class Reader(Protocol):
         """As tagged_namespace, for a service, wherever it is."""
         ...
 
+    def want(self, region: str, cluster: str, service: str) -> None:
+        """Note an ECS service a resource manages, so the account view's next batch describes
+        it too (10 per DescribeServices call). Not a read."""
+        ...
+
     def describe_ecs(
         self, region: str, cluster: str, service: str
     ) -> ObservedEcsService | None: ...
 
+    def services_in_namespace(self, region: str, namespace_arn: str) -> tuple[str, ...]:
+        """ARNs of the ECS services whose Service Connect uses the namespace. Always fresh:
+        ListServicesByNamespace is read only when a plan changes an endpoint."""
+        ...
 
-@dataclass(frozen=True)
-class Adapters:
-    cloudmap: Callable[[str], CloudMap]
-    ecs: Callable[[str], EcsAdapter]
-    route53: Callable[[str], Route53]
-    tagging: Callable[[str], Tagging]
+    def get_operation(self, region: str, operation_id: str) -> ObservedOperation:
+        """A Cloud Map operation a step submitted; always fresh (it is what the step waits
+        for). NotFound: AWS no longer knows it."""
+        ...
 
 
 @dataclass
@@ -415,11 +425,17 @@ class ViewReader:
     def describe_ecs(self, region: str, cluster: str, service: str) -> ObservedEcsService | None:
         return self._view.ecs_service(region, cluster, service)
 
+    def services_in_namespace(self, region: str, namespace_arn: str) -> tuple[str, ...]:
+        return self._fresh.services_in_namespace(region, namespace_arn)
+
+    def get_operation(self, region: str, operation_id: str) -> ObservedOperation:
+        return self._fresh.get_operation(region, operation_id)
+
 
 class FreshReader:
     """Reads before acting (change handlers, the CLI, a sweep that saw a difference).
 
-    What the step works on is read by id (the reconciler asks get_* for every id status
+    What the step works on is read by id (observe.py asks get_* for every id status
     records); the view serves only to find the id of what a resource has not seen yet, and for
     the namespace a ServiceDiscovery checks the owner of (one batched read for all services,
     not two tag reads per create)."""
@@ -472,8 +488,9 @@ class FreshReader:
     def find_service(self, region: str, namespace_id: str, name: str) -> ObservedService | None:
         """A service the resource has no id for: the id the view lists under that name, read
         by id. A stale view that misses it lets a create through, which CreatorRequestId or
-        ServiceAlreadyExists (whose id the reconciler then reads) stop from making a twin; a
-        scan of every page per create would cost N/100 ListServices calls per resource."""
+        ServiceAlreadyExists (whose id the executor records for the next read) stop from
+        making a twin; a scan of every page per create would cost N/100 ListServices calls per
+        resource."""
         listed = self._view.service(region, namespace_id, name, stale_ok=True)
         if listed is None:
             return None
@@ -527,5 +544,14 @@ class FreshReader:
         ids = self._tagged(region, SERVICE_TYPE, owner)
         return next((s for s in map(read, ids) if s is not None and _owned(s.tags, owner)), None)
 
+    def want(self, region: str, cluster: str, service: str) -> None:
+        self._view.want(region, cluster, service)
+
     def describe_ecs(self, region: str, cluster: str, service: str) -> ObservedEcsService | None:
         return self._adapters.ecs(region).describe(cluster, [service])[service]
+
+    def services_in_namespace(self, region: str, namespace_arn: str) -> tuple[str, ...]:
+        return self._adapters.ecs(region).services_in_namespace(namespace_arn)
+
+    def get_operation(self, region: str, operation_id: str) -> ObservedOperation:
+        return self._adapters.cloudmap(region).get_operation(operation_id)

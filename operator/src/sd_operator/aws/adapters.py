@@ -1,0 +1,47 @@
+"""The adapters of one AWS endpoint, per region: what the reads (reconcile/reader.py), the writes
+(reconcile/execute.py) and the hybrid exporter and importer share.
+
+A region of None is the default region (a resource that names none). The boto3 clients behind
+the adapters are made once per region (clients.py); the adapters are cheap wrappers, except the
+ECS one, which caches task definitions and is therefore kept.
+"""
+
+from __future__ import annotations
+
+from sd_operator.aws.clients import (
+    AwsConfig,
+    cloudmap_client,
+    ecs_client,
+    route53_client,
+    tagging_client,
+)
+from sd_operator.aws.cloudmap import CloudMap
+from sd_operator.aws.ecs import EcsAdapter
+from sd_operator.aws.route53 import Route53
+from sd_operator.aws.tagging import Tagging
+
+
+class Adapters:
+    def __init__(self, default_region: str, endpoint_url: str | None) -> None:
+        self.default_region = default_region
+        self.endpoint_url = endpoint_url
+        self._ecs: dict[str, EcsAdapter] = {}
+
+    def _config(self, region: str | None) -> AwsConfig:
+        return AwsConfig(region or self.default_region, self.endpoint_url)
+
+    def cloudmap(self, region: str | None) -> CloudMap:
+        return CloudMap(cloudmap_client(self._config(region)))
+
+    def tagging(self, region: str | None) -> Tagging:
+        return Tagging(tagging_client(self._config(region)))
+
+    def route53(self, region: str | None) -> Route53:
+        return Route53(route53_client(self._config(region)))
+
+    def ecs(self, region: str | None) -> EcsAdapter:
+        """One adapter per region, kept: it caches task definitions, which never change."""
+        config = self._config(region)
+        if config.region not in self._ecs:
+            self._ecs[config.region] = EcsAdapter(ecs_client(config))
+        return self._ecs[config.region]
