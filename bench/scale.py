@@ -296,24 +296,34 @@ def naive_observer(emu: Emulator, service_ids: list[str]) -> dict[str, Any]:
     }
 
 
-def drift(emu: Emulator, service_ids: list[str], timeout: float) -> list[float]:
+def drift(emu: Emulator, service_ids: list[str], interval: float) -> list[float]:
+    """10 out-of-band TTL changes, made interval / 10 apart: made together they would share one
+    point of the sweep interval, and their latencies would be one sample, not ten."""
     sd = bench_client(emu)
     changed = service_ids[:: max(1, len(service_ids) // 10)][:10]
-    started = {}
-    for service_id in changed:
-        sd.update_service(
-            Id=service_id, Service={"DnsConfig": {"DnsRecords": [{"Type": "A", "TTL": 300}]}}
-        )
-        started[service_id] = time.monotonic()
+    started: dict[str, float] = {}
     latencies: dict[str, float] = {}
-    deadline = time.monotonic() + timeout
-    while len(latencies) < len(changed) and time.monotonic() < deadline:
-        for service_id in changed:
+
+    def look() -> None:
+        for service_id in started:
             if service_id in latencies:
                 continue
             ttl = sd.get_service(Id=service_id)["Service"]["DnsConfig"]["DnsRecords"][0]["TTL"]
             if ttl == 10:
                 latencies[service_id] = time.monotonic() - started[service_id]
+
+    for service_id in changed:
+        sd.update_service(
+            Id=service_id, Service={"DnsConfig": {"DnsRecords": [{"Type": "A", "TTL": 300}]}}
+        )
+        started[service_id] = time.monotonic()
+        next_change = started[service_id] + interval / len(changed)
+        while time.monotonic() < next_change:
+            look()
+            time.sleep(0.5)
+    deadline = time.monotonic() + interval * 4
+    while len(latencies) < len(changed) and time.monotonic() < deadline:
+        look()
         time.sleep(0.5)
     return sorted(latencies.get(s, float("inf")) for s in changed)
 
@@ -463,7 +473,7 @@ def main() -> int:
         log(f"4. naive GetService observer: {results['naive_getservice']}")
 
         # 5. drift
-        latencies = drift(emu, ids, interval * 3)
+        latencies = drift(emu, ids, interval)
         results["drift"] = {
             "latencies_s": latencies,
             "median_s": statistics.median(latencies),
@@ -477,7 +487,7 @@ def main() -> int:
             emu.control.inject(api, error="ThrottlingException", rate=0.3)
         throttled0 = op.metric("sd_operator_aws_calls_total", outcome="throttled")
         results["throttled"] = steady(op, emu, n + 1, 2, interval)
-        latencies = drift(emu, ids, interval * 4)
+        latencies = drift(emu, ids, interval)
         results["throttled"]["drift_latencies_s"] = latencies
         results["throttled"]["throttled_calls"] = (
             op.metric("sd_operator_aws_calls_total", outcome="throttled") - throttled0
