@@ -53,9 +53,13 @@ _SETBACKS = (Outcome.ERROR, Outcome.BLOCKED, Outcome.FAILED, Outcome.REFUSED)
 _DONE_WHILE_DELETING = (Outcome.GONE,)
 _EXPORT_AFTER = (Outcome.IN_SYNC, Outcome.DRIFT_REPORTED)
 Slices = kopf.Index[tuple[str, str], SliceView]
-# lastObservedTime alone is written at most every this many sweep intervals (docs/drift.md):
-# status is written when something in it changes, so a quiet sweep costs the API server nothing.
+# Status is written when something in it changes; lastObservedTime alone is a heartbeat, written
+# at most every HEARTBEAT_INTERVALS sweep intervals and, with more resources, at most
+# HEARTBEAT_WRITES_PER_SWEEP in one sweep: each write costs the operator about 5 ms of CPU (the
+# PATCH and kopf's processing of the watch event it causes), so at N = 1,000 heartbeats every
+# 5 intervals alone cost a second per sweep (docs/drift.md).
 HEARTBEAT_INTERVALS = 5
+HEARTBEAT_WRITES_PER_SWEEP = 50
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 NAMESPACE_PENDING = (REASON_NAMESPACE_NOT_FOUND, REASON_NAMESPACE_NOT_OWNED)
 NAMESPACE_PENDING_SECONDS = 5.0
@@ -415,8 +419,11 @@ class Handlers:
                 else "corrected",
             )
         level = _LOG_LEVELS.get(result.outcome, logging.INFO)
-        if level <= logging.INFO and not (changes or result.performed or result.drift):
-            # A quiet sweep logs nothing per resource (1,000 lines per interval otherwise).
+        if level <= logging.INFO and not (
+            changes.keys() - {"lastObservedTime"} or result.performed or result.drift
+        ):
+            # A quiet sweep logs nothing per resource (1,000 lines per interval otherwise),
+            # and neither does a heartbeat.
             level = logging.DEBUG
         log.log(
             level,
@@ -427,6 +434,12 @@ class Handlers:
             message=result.message if level > logging.INFO else None,
             performed=list(result.performed),
         )
+
+    def size_heartbeats(self, resources: int) -> None:
+        """The heartbeat window for `resources`: HEARTBEAT_INTERVALS sweeps, or as many as
+        keep the heartbeats of one sweep within HEARTBEAT_WRITES_PER_SWEEP."""
+        sweeps = max(HEARTBEAT_INTERVALS, math.ceil(resources / HEARTBEAT_WRITES_PER_SWEEP))
+        self.heartbeat_seconds = sweeps * self.sweep_seconds
 
     def _heartbeat_due(self, previous: Mapping[str, Any], uid: str) -> bool:
         """Once per heartbeat window, at a point of the window set by the resource's uid: a
@@ -578,8 +591,11 @@ def register(
 
     # Explicit ids: kopf derives kwarg names and annotation keys from them, and the default
     # (the qualified name of a nested function) is neither a usable kwarg nor a valid key.
+    # The index handlers run for every watch event, including the one each status write
+    # causes: async, on kopf's event loop, because kopf runs a sync handler in an executor
+    # thread, a hop that cost more than the handler (docs/drift.md, step 3).
     @kopf.index(GROUP, VERSION, PLURAL_NAMESPACE, registry=registry, id="cloudmap_namespaces")
-    def cloudmap_namespaces(
+    async def cloudmap_namespaces(
         body: kopf.Body, namespace: str | None, name: str | None, **_: Any
     ) -> dict[tuple[str, str], NamespaceSpec] | None:
         res = handlers.parsed.get(body)
@@ -596,13 +612,13 @@ def register(
         id="endpointslices",
         labels={SERVICE_NAME_LABEL: kopf.PRESENT},
     )
-    def endpointslices(
+    async def endpointslices(
         body: kopf.Body, namespace: str | None, labels: kopf.Labels, **_: Any
     ) -> dict[tuple[str, str], SliceView]:
         return {(namespace or "", labels[SERVICE_NAME_LABEL]): slice_view(body)}
 
     @kopf.index(GROUP, VERSION, PLURAL_DISCOVERY, registry=registry, id="exports")
-    def exports(
+    async def exports(
         body: kopf.Body, namespace: str | None, spec: kopf.Spec, **_: Any
     ) -> dict[tuple[str, str], dict[str, Any]] | None:
         source = (spec.get("endpoints") or {}).get("fromService") or {}
@@ -635,11 +651,11 @@ def register(
 
     # Who else claims the AWS resources a resource declares (conflicts.coarse_keys).
     @kopf.index(GROUP, VERSION, PLURAL_NAMESPACE, registry=registry, id="namespace_claims")
-    def namespace_claims(body: kopf.Body, **_: Any) -> dict[tuple[str, ...], Claimant] | None:
+    async def namespace_claims(body: kopf.Body, **_: Any) -> dict[tuple[str, ...], Claimant] | None:
         return _claims_index(body, handlers.parsed)
 
     @kopf.index(GROUP, VERSION, PLURAL_DISCOVERY, registry=registry, id="discovery_claims")
-    def discovery_claims(body: kopf.Body, **_: Any) -> dict[tuple[str, ...], Claimant] | None:
+    async def discovery_claims(body: kopf.Body, **_: Any) -> dict[tuple[str, ...], Claimant] | None:
         return _claims_index(body, handlers.parsed)
 
     for plural in (PLURAL_NAMESPACE, PLURAL_DISCOVERY):

@@ -10,9 +10,9 @@ after their previous run ended and queued behind kopf's worker threads: at 1,000
    user-initiated changes go first;
 2. steps every resource from that view, in a small thread pool: a resource in sync costs no AWS
    call; one that looks different is read again by id before anything is written;
-3. writes status only where something in it changed. lastObservedTime alone is written at most
-   every HEARTBEAT_INTERVALS intervals (docs/drift.md): a quiet sweep costs the API server
-   nothing.
+3. writes status only where something in it changed. lastObservedTime alone is a heartbeat,
+   at most every HEARTBEAT_INTERVALS intervals and at most HEARTBEAT_WRITES_PER_SWEEP per sweep
+   (docs/drift.md): a sweep over resources in sync costs the API server only those.
 
 The resources come from kopf's watch stream (`seen`, an on.event handler): one body per
 resource, the latest, so memory is bounded by the number of resources. A step that leaves work
@@ -162,7 +162,10 @@ class Sweeper:
         self._handlers = handlers
         self._writer = writer
         self._interval = interval
-        self._workers = workers
+        # One pool for the operator's life: its threads keep their kubernetes clients and TLS
+        # connections (KubernetesWriter's are per thread); a pool per sweep built new ones each
+        # interval.
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="sweep")
         self._active = active
         self._rng = rng or random.Random()
         self._clock = clock
@@ -227,12 +230,12 @@ class Sweeper:
             with background():
                 return self._step(body, namespaces, from_view=True)
 
-        with ThreadPoolExecutor(self._workers, thread_name_prefix="sweep") as pool:
-            for did_step, did_write, kind in pool.map(one, bodies):
-                stepped += did_step
-                written += did_write
-                if did_step:
-                    kinds[kind] = kinds.get(kind, 0) + 1
+        self._handlers.size_heartbeats(len(bodies))
+        for did_step, did_write, kind in self._pool.map(one, bodies):
+            stepped += did_step
+            written += did_write
+            if did_step:
+                kinds[kind] = kinds.get(kind, 0) + 1
         seconds = self._clock() - started
         metrics.SWEEP_SECONDS.observe(seconds)
         for kind, count in kinds.items():
@@ -338,3 +341,4 @@ class Sweeper:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        self._pool.shutdown(wait=False)
