@@ -305,12 +305,12 @@ def drift(emu: Emulator, service_ids: list[str], interval: float) -> list[float]
     latencies: dict[str, float] = {}
 
     def look() -> None:
-        for service_id in started:
+        for service_id, at in started.items():
             if service_id in latencies:
                 continue
             ttl = sd.get_service(Id=service_id)["Service"]["DnsConfig"]["DnsRecords"][0]["TTL"]
             if ttl == 10:
-                latencies[service_id] = time.monotonic() - started[service_id]
+                latencies[service_id] = time.monotonic() - at
 
     for service_id in changed:
         sd.update_service(
