@@ -119,7 +119,8 @@ class Handlers:
         self.reconciler = reconciler
         self.sweep_seconds = sweep_seconds
         self.exporter = Exporter(reconciler.cluster, reconciler.adapters.cloudmap)
-        self.heartbeat_seconds = HEARTBEAT_INTERVALS * sweep_seconds
+        self.heartbeat_seconds = 0.0
+        self.size_heartbeats(0)  # the sweep sizes it for the resources it finds
         self.parsed = ParsedResources()
         self.on_forget: list[Callable[[str], None]] = []  # a resource is gone
         # kopf's live indexes, as the handlers last received them: the sweep runs outside

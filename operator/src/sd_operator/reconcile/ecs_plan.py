@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeGuard
 
 from sd_operator.model.actions import (
     Blocked,
@@ -474,10 +475,14 @@ def plan_ecs_delete(
     return Plan(actions=(action,), changes=tuple(changes))
 
 
+def _changes_endpoint(action: object) -> TypeGuard[UpdateEcsService]:
+    return isinstance(action, UpdateEcsService) and action.endpoints_change
+
+
 def changes_endpoints(plan: Plan) -> bool:
     """The plan changes an endpoint other services reach through Service Connect: the step
     then reads which services use the namespace (observe.ecs_clients) for `with_clients`."""
-    return any(isinstance(a, UpdateEcsService) and a.endpoints_change for a in plan.actions)
+    return any(_changes_endpoint(a) for a in plan.actions)
 
 
 def with_clients(plan: Plan, users: Sequence[str], own: str | None) -> Plan:
@@ -486,7 +491,6 @@ def with_clients(plan: Plan, users: Sequence[str], own: str | None) -> Plan:
     every ECS service using the namespace (`users`, ARNs) but the one changed (`own`)."""
     clients = tuple(ecs_service_label(arn) for arn in users if arn != own)
     actions = tuple(
-        replace(a, clients=clients) if isinstance(a, UpdateEcsService) and a.endpoints_change else a
-        for a in plan.actions
+        replace(a, clients=clients) if _changes_endpoint(a) else a for a in plan.actions
     )
     return replace(plan, actions=actions)
