@@ -96,14 +96,16 @@ def _kill_during(
         point = round(max(drawn, made[-1] + 1.0 / total) if made else drawn, 6)
         if point >= 1.0:
             break  # the previous kill came after the phase's last call: none left to interrupt
-        (reached,) = wait_for(
+        # Progress may pass the point, even reach 1, between two polls: the calls come in
+        # bursts. The kill is still made, since the phase goes on after its last call (the
+        # namespace's held operation, status writes, finalizers); `finished` decides whether it
+        # landed inside. Giving up at 1 instead left a round with no kill while deleting.
+        wait_for(
             _at_least(progress, point),
             f"progress {point:.2f}",
             timeout=DELETE_TIMEOUT,
             interval=0.05,
         )
-        if reached >= 1.0:
-            break  # the phase's calls were all made before this point: no kill inside it
         time.sleep(jitter)
         at = progress()
         op.kill()
