@@ -24,7 +24,9 @@ from sd_operator.model.spec import (
 
 log = logs.get(__name__)
 
-GLOB_CHARS = frozenset("*?[")
+# What makes a --namespace value a pattern to kopf (negation, globs, a comma-separated list),
+# and fnmatch's character class: kopf then watches every namespace that matches.
+GLOB_CHARS = frozenset("!*?,[")
 RECHECK_SECONDS = 5.0
 PEERING_POLL_SECONDS = 10.0
 
