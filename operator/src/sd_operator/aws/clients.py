@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -99,12 +100,25 @@ class _CallHook:
         metrics.AWS_BUDGET_RATE.labels(api).set(self._budget.current_rate(api))
 
 
+# One boto3 Session for every client. Each Session has its own loader, which parses botocore's
+# endpoint and partition data (about 7 MiB in memory) and each service model again; a Session
+# per client held that once per client. A Session is not thread-safe, its clients are: clients
+# are made under the lock.
+_SESSION_LOCK = threading.Lock()
+
+
+@cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
 def _client(service: str, config: AwsConfig) -> Any:
-    client = boto3.session.Session().client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=config.endpoint_url,
-        config=_botocore_config(config),
-    )
+    with _SESSION_LOCK:
+        client = _session().client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=config.endpoint_url,
+            config=_botocore_config(config),
+        )
     hook = _CallHook(str(client.meta.service_model.endpoint_prefix), config)
     client.meta.events.register("before-send", hook.before_send)
     client.meta.events.register("needs-retry", hook.after_attempt)
