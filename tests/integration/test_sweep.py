@@ -14,7 +14,7 @@ import pytest
 from sd_devkit.emulator import Emulator, client
 from sd_devkit.emulator.seed import seed_demo_ecs
 from sd_operator.handlers.resources import Handlers
-from sd_operator.handlers.sweep import Sweeper
+from sd_operator.handlers.sweep import Sweeper, SweepReport
 from sd_operator.model.spec import GROUP, VERSION
 from sd_operator.reconcile.reconciler import Reconciler
 
@@ -138,7 +138,10 @@ class World:
         self.reconciler = Reconciler(REGION, emulator.endpoint_url, "sweep-test", view_ttl=60)
         self.handlers = Handlers(self.reconciler, sweep_seconds=30)
         self.writer = RecordingWriter()
-        self.sweeper = Sweeper(self.handlers, self.writer, interval=30)
+        self.reports: list[SweepReport] = []
+        self.sweeper = Sweeper(
+            self.handlers, self.writer, interval=30, on_swept=self.reports.append
+        )
         self.bodies = {b["metadata"]["name"]: copy.deepcopy(b) for b in BODIES}
         for name in self.bodies:
             self.converge(name)
@@ -203,6 +206,7 @@ def test_a_sweep_with_nothing_drifted_writes_nothing_and_calls_no_get(world: Wor
     report = world.sweeper.sweep()
 
     assert report.stepped == len(BODIES)
+    assert world.reports == [report]  # what the operator's heap settler is called with
     assert world.writer.patches == []  # no status PATCH
     assert world.writer.events == []
     calls = _calls(world.emulator)

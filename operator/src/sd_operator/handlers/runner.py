@@ -17,6 +17,7 @@ import kopf
 from sd_operator import logs, metrics
 from sd_operator.handlers import imports
 from sd_operator.handlers.health import Health, PeeringWatch, is_literal
+from sd_operator.handlers.heap import HeapSettler
 from sd_operator.handlers.resources import Handlers, register
 from sd_operator.handlers.sweep import KubernetesWriter, Sweeper
 from sd_operator.model.spec import REFRESH_ANNOTATION
@@ -92,7 +93,14 @@ def build_registry(
         view_ttl=sweep_seconds * 0.9,
     )
     handlers = Handlers(reconciler, sweep_seconds)
-    sweeper = Sweeper(handlers, KubernetesWriter(), interval=sweep_seconds, active=leading)
+    settle = HeapSettler()
+    sweeper = Sweeper(
+        handlers,
+        KubernetesWriter(),
+        interval=sweep_seconds,
+        active=leading,
+        on_swept=lambda report: settle(report.resources),
+    )
     handlers.on_forget.append(sweeper.forget)
     register(registry, handlers, sweeper.seen)
     imports.register(registry, handlers)

@@ -158,6 +158,7 @@ class Sweeper:
         active: Callable[[], bool] = lambda: True,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_swept: Callable[[SweepReport], object] = lambda _: None,
     ) -> None:
         self._handlers = handlers
         self._writer = writer
@@ -169,6 +170,7 @@ class Sweeper:
         self._active = active
         self._rng = rng or random.Random()
         self._clock = clock
+        self._on_swept = on_swept
         self._lock = threading.Lock()
         self._bodies: dict[str, dict[str, Any]] = {}
         self._follow_ups: dict[str, tuple[float, int]] = {}  # uid -> (due, retries)
@@ -241,7 +243,9 @@ class Sweeper:
         for kind, count in kinds.items():
             metrics.SWEEP_RESOURCES.labels(kind).set(count)
         log.info("swept", resources=len(bodies), stepped=stepped, written=written, seconds=seconds)
-        return SweepReport(len(bodies), stepped, written, seconds)
+        report = SweepReport(len(bodies), stepped, written, seconds)
+        self._on_swept(report)
+        return report
 
     def follow_up(self) -> int:
         """Step, fresh, every resource whose follow-up is due; returns how many."""
