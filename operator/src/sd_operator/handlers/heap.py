@@ -9,11 +9,14 @@ collection: 0.15-0.19 s of CPU that scanned every long-lived object and freed ab
 
 `gc.freeze()` moves every tracked object into a permanent generation that collections do not
 scan; reference counting still frees a frozen object when the last reference to it goes. So
-after a sweep has loaded what the operator keeps (the first sweep, and again whenever the
-resources have grown by a quarter since), collect once and freeze. The cost: a frozen object
-that later becomes part of an unreachable cycle is never freed. The collection just before each
-freeze frees the cycles that exist then, and what can be frozen is bounded by the heap at those
-points; everything made after the last freeze is collected as usual.
+after a quiet sweep (one that stepped every resource it holds: no change handler had work in
+flight) that holds a quarter more resources than the last freeze, or is the first, collect once
+and freeze. The cost: a frozen object that later becomes part of an unreachable cycle is never
+freed. The collection just before each freeze frees the cycles that exist then, and a quiet
+operator holds few objects that are about to become such cycles: freezing during a cold start,
+with kopf's 1,000 handler tasks in flight, left its peak RSS about 15 MiB higher. Everything made
+after the last freeze is collected as usual. While some resource's change handler never
+finishes (it keeps failing), no sweep is quiet and the collector runs as CPython's default.
 """
 
 from __future__ import annotations
@@ -29,12 +32,14 @@ GROWTH = 1.25
 
 
 class HeapSettler:
-    """Called with the resource count after each sweep; freezes when that count is new."""
+    """Called after each sweep with how many resources it held and stepped."""
 
     def __init__(self) -> None:
         self._settled_at: int | None = None
 
-    def __call__(self, resources: int) -> bool:
+    def __call__(self, resources: int, stepped: int) -> bool:
+        if stepped < resources:
+            return False
         if self._settled_at is not None and resources <= self._settled_at * GROWTH:
             return False
         freed = gc.collect()

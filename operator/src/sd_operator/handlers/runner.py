@@ -99,7 +99,7 @@ def build_registry(
         KubernetesWriter(),
         interval=sweep_seconds,
         active=leading,
-        on_swept=lambda report: settle(report.resources),
+        on_swept=lambda report: settle(report.resources, report.stepped),
     )
     handlers.on_forget.append(sweeper.forget)
     register(registry, handlers, sweeper.seen)
