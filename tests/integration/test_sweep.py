@@ -132,10 +132,10 @@ BODIES = [
 
 
 class World:
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: Emulator, view_ttl: float = 60) -> None:
         seed_demo_ecs(emulator.endpoint_url, REGION)
         self.emulator = emulator
-        self.reconciler = Reconciler(REGION, emulator.endpoint_url, "sweep-test", view_ttl=60)
+        self.reconciler = Reconciler(REGION, emulator.endpoint_url, "sweep-test", view_ttl=view_ttl)
         self.handlers = Handlers(self.reconciler, sweep_seconds=30)
         self.writer = RecordingWriter()
         self.reports: list[SweepReport] = []
@@ -215,6 +215,22 @@ def test_a_sweep_with_nothing_drifted_writes_nothing_and_calls_no_get(world: Wor
     assert not [a for a in action if a.startswith(AWS_WRITES)], calls
     # Two namespaces, one list page each; tags in one page; one describe; two hosted zones.
     assert sum(calls.values()) <= 8, calls
+
+
+def test_a_sweep_whose_steps_outlast_the_view_reads_the_account_once(emulator: Emulator) -> None:
+    # Under throttling a sweep's steps can take longer than the view lives; the first step
+    # after that read the whole account again while the other workers waited for it.
+    emulator.page_size = 0
+    world = World(emulator, view_ttl=0.0)  # older than the ttl as soon as it is read
+    world.emulator.reset_calls()
+
+    report = world.sweeper.sweep()
+
+    assert report.stepped == len(BODIES)
+    calls = _calls(world.emulator)
+    assert calls["servicediscovery:ListNamespaces"] == 1, calls
+    assert calls["servicediscovery:ListServices"] == 2, calls  # two namespaces, one page each
+    assert calls["tagging:GetResources"] == 1, calls
 
 
 def test_drift_in_every_managed_field_is_found_by_the_sweep_and_corrected(world: World) -> None:

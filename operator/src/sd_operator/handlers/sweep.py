@@ -43,6 +43,7 @@ from sd_operator.model.spec import (
     VERSION,
     NamespaceSpec,
 )
+from sd_operator.reconcile.reader import view_as_read
 from sd_operator.reconcile.result import Outcome, StepResult
 
 log = logs.get(__name__)
@@ -229,7 +230,7 @@ class Sweeper:
         kinds: dict[str, int] = {}
 
         def one(body: dict[str, Any]) -> tuple[bool, bool, str]:
-            with background():
+            with background(), view_as_read():
                 return self._step(body, namespaces, from_view=True)
 
         self._handlers.size_heartbeats(len(bodies))
