@@ -241,3 +241,18 @@ def test_plan_into_a_closed_pipe_exits_quietly(emulator: Emulator, tmp_path: Pat
     assert proc.wait(timeout=60) == EXIT_ERROR
     assert "Traceback" not in stderr
     assert "BrokenPipeError" not in stderr
+
+
+def test_a_read_throttled_past_botocores_attempts_while_planning_is_tried_again(
+    emulator: Emulator, tmp_path: Path, sd: Any
+) -> None:
+    # Six throttled answers in a row outlast one call's attempts. Before the plan tried again,
+    # apply then answered "1 resource(s) cannot be applied" and changed nothing (it did so in
+    # bench/scale.py's 30% throttled run).
+    emulator.inject("tagging:GetResources", error="ThrottlingException", count=6)
+    path = write(tmp_path, ns=namespace(), a=service("alpha"))
+
+    assert cli(emulator, "apply", "-f", str(path)) == EXIT_OK
+
+    assert services_in(sd, namespace_named(sd, "myapp.local")["Id"]) == ["alpha"]
+    assert emulator.calls()["tagging:GetResources"] > 6

@@ -6,13 +6,14 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TextIO
 
 from sd_operator import logs
 from sd_operator.aws.budget import BUDGETS
-from sd_operator.aws.errors import AwsError
+from sd_operator.aws.errors import AwsError, Retryable
 from sd_operator.kube import KIND_NAMES
 from sd_operator.metrics import package_version
 from sd_operator.model.actions import Plan
@@ -46,6 +47,9 @@ _REGION_HINT = (
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
+# How long `plan` keeps trying a resource whose reads fail transiently (throttling, 5xx) after
+# botocore's own attempts; `apply` uses its --timeout.
+PLAN_RETRY_SECONDS = 60.0
 
 
 def _label(res: Resource) -> str:
@@ -108,23 +112,37 @@ class PlanReport:
 
 
 def plan_resources(
-    reconciler: Reconciler, resources: Sequence[Resource], *, deleting: bool = False
+    reconciler: Reconciler,
+    resources: Sequence[Resource],
+    *,
+    deleting: bool = False,
+    retry_seconds: float = PLAN_RETRY_SECONDS,
 ) -> list[PlanReport]:
     """One moment's view of every resource: reads go through the reconciler's account view, so a
-    plan over many resources lists each namespace and describes each ECS cluster once."""
+    plan over many resources lists each namespace and describes each ECS cluster once. A read
+    that fails transiently is tried again for up to `retry_seconds` in all: under throttling,
+    a read that ran out of botocore's attempts made apply refuse the whole manifest."""
     namespaces = namespace_lookup(resources)
     for res in resources:
         reconciler.announce(res, referenced_namespace(res, namespaces))
+    deadline = time.monotonic() + retry_seconds
     reports = []
     # A deletion runs in reverse order (ECS links and services before their namespace).
     for res in reversed(resources) if deleting else resources:
         namespace = referenced_namespace(res, namespaces)
-        try:
-            # As the sweep plans: the account view first, read again fresh unless in sync.
-            seen = reconciler.plan(res, deleting=deleting, namespace=namespace, from_view=True)
-            reports.append(PlanReport(res, plan=seen.plan))
-        except AwsError as exc:
-            reports.append(PlanReport(res, error=str(exc)))
+        while True:
+            try:
+                # As the sweep plans: the account view first, read again fresh unless in sync.
+                seen = reconciler.plan(res, deleting=deleting, namespace=namespace, from_view=True)
+                reports.append(PlanReport(res, plan=seen.plan))
+            except Retryable as exc:
+                if time.monotonic() + exc.delay < deadline:
+                    time.sleep(exc.delay)
+                    continue
+                reports.append(PlanReport(res, error=str(exc)))
+            except AwsError as exc:
+                reports.append(PlanReport(res, error=str(exc)))
+            break
     return reports
 
 
@@ -176,10 +194,13 @@ def _stops_apply(report: PlanReport) -> bool:
     return report.error is not None or (report.plan is not None and report.plan.refusal is not None)
 
 
-def check_before_apply(reconciler: Reconciler, resources: Sequence[Resource], out: TextIO) -> bool:
+def check_before_apply(
+    reconciler: Reconciler, resources: Sequence[Resource], out: TextIO, timeout: float
+) -> bool:
     """Plan every resource first: if any is refused or cannot be planned, say which and why,
     and change nothing."""
-    stoppers = [r for r in plan_resources(reconciler, resources) if _stops_apply(r)]
+    planned = plan_resources(reconciler, resources, retry_seconds=timeout)
+    stoppers = [r for r in planned if _stops_apply(r)]
     for report in stoppers:
         head = f"{_label(report.resource)} ({report.resource.source})"
         if report.error is not None:
@@ -220,7 +241,7 @@ def apply_resources(
     out: TextIO,
 ) -> int:
     namespaces = namespace_lookup(resources)
-    if not deleting and not check_before_apply(reconciler, resources, out):
+    if not deleting and not check_before_apply(reconciler, resources, out, timeout):
         return EXIT_ERROR
     ordered = list(reversed(resources)) if deleting else list(resources)
     done = Outcome.GONE if deleting else Outcome.IN_SYNC
