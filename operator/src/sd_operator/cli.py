@@ -126,24 +126,31 @@ def plan_resources(
     for res in resources:
         reconciler.announce(res, referenced_namespace(res, namespaces))
     deadline = time.monotonic() + retry_seconds
-    reports = []
     # A deletion runs in reverse order (ECS links and services before their namespace).
-    for res in reversed(resources) if deleting else resources:
-        namespace = referenced_namespace(res, namespaces)
-        while True:
-            try:
-                # As the sweep plans: the account view first, read again fresh unless in sync.
-                seen = reconciler.plan(res, deleting=deleting, namespace=namespace, from_view=True)
-                reports.append(PlanReport(res, plan=seen.plan))
-            except Retryable as exc:
-                if time.monotonic() + exc.delay < deadline:
-                    time.sleep(exc.delay)
-                    continue
-                reports.append(PlanReport(res, error=str(exc)))
-            except AwsError as exc:
-                reports.append(PlanReport(res, error=str(exc)))
-            break
-    return reports
+    return [
+        _plan_one(reconciler, res, referenced_namespace(res, namespaces), deleting, deadline)
+        for res in (reversed(resources) if deleting else resources)
+    ]
+
+
+def _plan_one(
+    reconciler: Reconciler,
+    res: Resource,
+    namespace: NamespaceSpec | None,
+    deleting: bool,
+    deadline: float,
+) -> PlanReport:
+    while True:
+        try:
+            # As the sweep plans: the account view first, read again fresh unless in sync.
+            seen = reconciler.plan(res, deleting=deleting, namespace=namespace, from_view=True)
+            return PlanReport(res, plan=seen.plan)
+        except Retryable as exc:
+            if time.monotonic() + exc.delay >= deadline:
+                return PlanReport(res, error=str(exc))
+            time.sleep(exc.delay)
+        except AwsError as exc:
+            return PlanReport(res, error=str(exc))
 
 
 def document(
