@@ -47,6 +47,29 @@ def _hosted_zone(call: Call, namespace: Namespace) -> FakeZone | None:
     return zones.get(str(zone_id).replace("/hostedzone/", ""))
 
 
+def _service_json(service: Service) -> JSON:
+    """A service as Cloud Map's CreateService / GetService / ListServices answer it, rendered
+    from the attributes moto stores: moto's own renderers have moved between patch releases
+    (5.2.6 dropped `Service.to_json`), its stored state has not (moto_surface.py)."""
+    item: JSON = {
+        "Id": service.id,
+        "Arn": service.arn,
+        "Name": service.name,
+        "NamespaceId": service.namespace_id,
+        "Description": service.description,
+        "Type": service.service_type,
+        "CreateDate": service.created,
+        "CreatorRequestId": service.creator_request_id,
+        "DnsConfig": service.dns_config,
+        "HealthCheckConfig": service.health_check_config,
+        "HealthCheckCustomConfig": service.health_check_custom_config,
+    }
+    rendered: JSON = json.loads(
+        json.dumps({k: v for k, v in item.items() if v not in (None, {}, "")}, default=str)
+    )
+    return rendered
+
+
 def _invalid(message: str) -> Reply:
     return Reply.error("InvalidInput", message)
 
@@ -367,7 +390,7 @@ class CloudMapLayer:
         if request_id:
             for existing in b.services.values():
                 if existing.creator_request_id == request_id:
-                    return Reply.json_ok({"Service": existing.to_json()})
+                    return Reply.json_ok({"Service": _service_json(existing)})
         dns_config = body.get("DnsConfig") or {}
         ns_id = body.get("NamespaceId") or dns_config.get("NamespaceId")
         if not ns_id:
@@ -392,7 +415,7 @@ class CloudMapLayer:
         service = b.services[str(reply.json()["Service"]["Id"])]
         if not service.service_type:
             service.service_type = "HTTP" if namespace.type == "HTTP" else "DNS_HTTP"
-        return Reply.json_ok({"Service": service.to_json()})
+        return Reply.json_ok({"Service": _service_json(service)})
 
     def delete_service(self, call: Call, forward: Forward) -> Reply:
         """docs/aws-facts.md, Deletion order: "DeleteService fails with ResourceInUse while
@@ -677,7 +700,7 @@ class CloudMapLayer:
         b = backend(call)
 
         def render(service: Service) -> JSON:
-            item: JSON = json.loads(json.dumps(service.to_json(), default=str))
+            item = _service_json(service)
             item["InstanceCount"] = len(service.instances)
             return item
 
