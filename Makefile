@@ -1,17 +1,17 @@
 # Every target installs what it needs; a fresh clone runs `make demo` or `make test` directly.
+# What is installed is exactly uv.lock (`uv sync --locked`): nothing floats on a new machine.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+UV = $(shell PYTHON=$(PYTHON) hack/uv.sh)
 
-.PHONY: setup demo test lint unit integration e2e control-plane-up control-plane-down clean
+.PHONY: setup demo test lint unit integration e2e lock test-latest control-plane-up control-plane-down clean
 
-$(STAMP): pyproject.toml devkit/pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	# The product and its developer kit (devkit/: the AWS emulator, moto and the demo), which
-	# ships separately: the product's wheel and image carry neither.
-	$(BIN)/pip install --quiet -e '.[dev]' -e ./devkit
+# The product, the dev group and the devkit workspace member (devkit/: the AWS emulator, moto
+# and the demo, which the product's wheel and image do not carry), all at uv.lock's versions.
+$(STAMP): uv.lock pyproject.toml devkit/pyproject.toml hack/uv-requirements.txt
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --python $(PYTHON) --quiet
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -36,6 +36,16 @@ integration: setup
 e2e: setup
 	hack/test.sh e2e
 
+# Re-resolve on purpose: `make lock` keeps every version it can, `make lock ARGS=--upgrade`
+# moves to the newest the ranges allow (a commit of its own, then a full `make test`).
+lock:
+	hack/lock.sh $(ARGS)
+
+# Unit + integration against the newest versions the ranges allow, in a venv of its own and
+# without touching uv.lock: an upstream release breaks this deliberate run, not a fresh clone.
+test-latest:
+	hack/test-latest.sh
+
 control-plane-up:
 	hack/control-plane.sh up
 
@@ -44,4 +54,4 @@ control-plane-down:
 
 clean:
 	hack/control-plane.sh down || true
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-latest .pytest_cache .mypy_cache .ruff_cache

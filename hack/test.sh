@@ -10,7 +10,8 @@ layer=${1:-all}
 if [ "$layer" = faults ] && [ -n "${2:-}" ]; then
   export SD_FAULT_ROUNDS=$2
 fi
-bin=.venv/bin
+venv=${VENV:-.venv}
+bin=$venv/bin
 # A free port: another checkout's control plane on 6443 must not fail this run.
 export CONTROL_PLANE_PORT=${CONTROL_PLANE_PORT:-auto}
 
@@ -26,6 +27,8 @@ run_pytest() {
 }
 
 if [ "$layer" = all ]; then
+  # What is installed is what uv.lock names, nothing more or less (`make setup` installs it).
+  UV_PROJECT_ENVIRONMENT=$venv "$(hack/uv.sh)" sync --locked --check --quiet
   "$bin/ruff" check .
   "$bin/ruff" format --check .
   "$bin/mypy"

@@ -1,5 +1,6 @@
 """The image's inputs: a lint-clean Dockerfile on a digest-pinned base, installing only from
-the locked, hash-checked dependency sets, which still satisfy pyproject.toml."""
+the locked, hash-checked dependency sets, which still satisfy pyproject.toml and name the same
+versions as uv.lock, the one lock `make setup` installs."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def pins(lock: Path) -> dict[str, tuple[str, int]]:
         if not line:
             continue
         spec, *options = line.split(" --hash=")
-        name, sep, version = spec.strip().partition("==")
+        name, sep, version = spec.split(";", 1)[0].strip().partition("==")
         assert sep, f"{lock.name}: {spec!r} is not pinned with =="
         hashes = [o for o in options if re.fullmatch(r"sha256:[0-9a-f]{64}", o.strip())]
         out[re.sub(r"[-_.]+", "-", name.lower())] = (version, len(hashes))
@@ -92,3 +93,30 @@ def test_locks_satisfy_pyproject() -> None:
                 f"{LOCKS[which].name} pins {name}=={version}, pyproject.toml wants {text}: "
                 "run hack/lock.sh"
             )
+
+
+def _uv_lock_versions() -> dict[str, str]:
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    return {p["name"]: p["version"] for p in lock["package"] if "version" in p}
+
+
+def test_the_image_lock_names_uv_locks_versions() -> None:
+    """requirements.lock is exported from uv.lock (hack/lock.sh): the image runs what the tests
+    ran. On main before the one lock, boto3 1.44.18 was tested and 1.44.8 shipped."""
+    tested = _uv_lock_versions()
+    shipped = pins(LOCKS["runtime"])
+    differ = {
+        name: (version, tested.get(name))
+        for name, (version, _) in shipped.items()
+        if tested.get(name) != version
+    }
+    assert not differ, f"requirements.lock vs uv.lock (image, tested): {differ}: run make lock"
+
+
+def test_uv_is_bootstrapped_at_the_required_version() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    required = project["tool"]["uv"]["required-version"].removeprefix("==")
+    bootstrap = pins(ROOT / "hack" / "uv-requirements.txt")
+    assert set(bootstrap) == {"uv"}
+    version, hashes = bootstrap["uv"]
+    assert (version, hashes > 0) == (required, True), "run make lock"
