@@ -12,7 +12,7 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.route53.models import FakeZone, route53_backends
@@ -58,15 +58,19 @@ def _service_json(service: Service) -> JSON:
         "NamespaceId": service.namespace_id,
         "Description": service.description,
         "Type": service.service_type,
-        "CreateDate": service.created,
+        # Epoch seconds, as AWS's JSON protocol sends timestamps; moto stored a float up to
+        # 5.2.5 and a naive UTC datetime from 5.2.6.
+        "CreateDate": (
+            service.created.replace(tzinfo=UTC).timestamp()
+            if isinstance(service.created, datetime)
+            else service.created
+        ),
         "CreatorRequestId": service.creator_request_id,
         "DnsConfig": service.dns_config,
         "HealthCheckConfig": service.health_check_config,
         "HealthCheckCustomConfig": service.health_check_custom_config,
     }
-    rendered: JSON = json.loads(
-        json.dumps({k: v for k, v in item.items() if v not in (None, {}, "")}, default=str)
-    )
+    rendered: JSON = json.loads(json.dumps(item, default=str))
     return rendered
 
 
