@@ -18,8 +18,10 @@ from sd_operator.reconcile.reconciler import Reconciler
 os.environ.setdefault("AWS_ACCESS_KEY_ID", DUMMY_ACCESS_KEY)
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET_KEY)
 os.environ.pop("AWS_PROFILE", None)
-# AWS's rates would make the suite wait on its own budget; tests that are about the budget
-# configure their own.
+# AWS's rates would make the suite wait on its own budget (ListNamespaces at 0.5/s); tests that
+# are about the budget configure their own. The environment reaches the CLI's own settings,
+# which configure the budget again for every in-process `main([...])`.
+os.environ["SD_OPERATOR_AWS_RATE_SCALE"] = "100"
 BUDGETS.configure({}, scale=100.0)
 
 
