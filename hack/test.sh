@@ -4,6 +4,8 @@
 # Usage: hack/test.sh [all|unit|integration|e2e|faults [ROUNDS]]
 # `faults` runs only the fault suite (pytest -m faults, docs/RELIABILITY.md); with ROUNDS (or
 # SD_FAULT_ROUNDS) its long form, e.g. `hack/test.sh faults 20`. `all` and `e2e` run its short form.
+# SD_TEST_WORKERS sets pytest-xdist's workers for unit + integration (default 2: both cores) and
+# SD_E2E_WORKERS for e2e (default 3: its tests mostly wait on the operator, not on the CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 layer=${1:-all}
@@ -14,6 +16,8 @@ venv=${VENV:-.venv}
 bin=$venv/bin
 # A free port: another checkout's control plane on 6443 must not fail this run.
 export CONTROL_PLANE_PORT=${CONTROL_PLANE_PORT:-auto}
+workers=${SD_TEST_WORKERS:-2}
+e2e_workers=${SD_E2E_WORKERS:-3}
 
 # pytest exits 5 when it collected nothing: a silently empty suite must fail, not pass.
 run_pytest() {
@@ -26,42 +30,68 @@ run_pytest() {
   return "$rc"
 }
 
-if [ "$layer" = all ]; then
-  # What is installed is what uv.lock names, nothing more or less (`make setup` installs it).
-  UV_PROJECT_ENVIRONMENT=$venv "$(hack/uv.sh)" sync --locked --check --quiet
-  "$bin/ruff" check .
-  "$bin/ruff" format --check .
-  "$bin/mypy"
-  "$bin/lint-imports"
-fi
+# The Go tools (kube-apiserver, etcd, helm, kstatus) build in the background while the checks,
+# unit and integration tests run: on a fresh machine they take minutes, on a warm one nothing.
+tools_pid=
+tools_log=
+started=0
+cleanup() {
+  if [ -n "$tools_pid" ]; then kill -- "-$tools_pid" 2>/dev/null || true; fi
+  if [ "$started" = 1 ]; then hack/control-plane.sh down || true; fi
+}
+trap cleanup EXIT
+build_tools() {
+  mkdir -p .test-results
+  tools_log=.test-results/tools-build.log
+  # its own process group, so that an early failure stops the Go builds with it
+  setsid hack/tools.sh all >"$tools_log" 2>&1 &
+  echo "building the control-plane tools in the background (log: $tools_log)" >&2
+  tools_pid=$!
+}
+wait_tools() {
+  if [ -n "$tools_pid" ] && ! wait "$tools_pid"; then
+    cat "$tools_log" >&2
+    echo "error: building the control-plane tools failed" >&2
+    return 1
+  fi
+  tools_pid=
+}
+
+with_control_plane() {
+  wait_tools
+  if ! hack/control-plane.sh status >/dev/null 2>&1; then
+    started=1
+    hack/control-plane.sh up
+  fi
+  eval "$(hack/control-plane.sh env)"
+  # tests/e2e/test_health.py reads status through the real kstatus library
+  KSTATUS=$(hack/tools.sh kstatus)
+  export KSTATUS
+  "$@"
+}
+
+e2e() { run_pytest -n "$e2e_workers" --dist loadgroup --durations=10 "$@" tests/e2e; }
+
 case "$layer" in
-  unit) run_pytest tests/unit ;;
-  integration) run_pytest tests/integration ;;
-  e2e|all|faults)
-    started=0
-    if ! hack/control-plane.sh status >/dev/null 2>&1; then
-      hack/control-plane.sh up
-      started=1
-    fi
-    stop() { if [ "$started" = 1 ]; then hack/control-plane.sh down || true; fi; }
-    trap stop EXIT
-    eval "$(hack/control-plane.sh env)"
-    # tests/e2e/test_health.py reads status through the real kstatus library
-    KSTATUS=$(hack/tools.sh kstatus)
-    export KSTATUS
-    case "$layer" in
-      e2e) run_pytest tests/e2e ;;
-      faults) run_pytest -m faults tests/e2e ;;
-      *)
-        # The emulators record each AWS action the operator calls; tests/iam then compares the
-        # record with docs/iam-policy.json, so it runs last, on this run's record only.
-        mkdir -p .test-results
-        export SD_OPERATOR_EMULATOR_CALL_LOG=$PWD/.test-results/aws-actions.txt
-        rm -f "$SD_OPERATOR_EMULATOR_CALL_LOG"
-        run_pytest tests --ignore=tests/iam
-        run_pytest tests/iam
-        ;;
-    esac
+  unit) run_pytest -n "$workers" tests/unit ;;
+  integration) run_pytest -n "$workers" tests/integration ;;
+  e2e) with_control_plane e2e ;;
+  faults) with_control_plane e2e -m faults ;;
+  all)
+    build_tools
+    # What is installed is what uv.lock names, nothing more or less (`make setup` installs it).
+    UV_PROJECT_ENVIRONMENT=$venv "$(hack/uv.sh)" sync --locked --check --quiet
+    "$bin/ruff" check .
+    "$bin/ruff" format --check .
+    "$bin/mypy"
+    "$bin/lint-imports"
+    # The emulators record each AWS action the operator calls; tests/iam then compares the
+    # record with docs/iam-policy.json, so it runs last, on this run's record only.
+    export SD_OPERATOR_EMULATOR_CALL_LOG=$PWD/.test-results/aws-actions.txt
+    rm -f "$SD_OPERATOR_EMULATOR_CALL_LOG"
+    run_pytest -n "$workers" --durations=10 tests/unit tests/integration
+    with_control_plane e2e
+    run_pytest tests/iam
     ;;
   *) echo "usage: $0 [all|unit|integration|e2e|faults [ROUNDS]]" >&2; exit 2 ;;
 esac
