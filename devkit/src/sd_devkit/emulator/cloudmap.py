@@ -12,7 +12,7 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.route53.models import FakeZone, route53_backends
@@ -47,6 +47,14 @@ def _hosted_zone(call: Call, namespace: Namespace) -> FakeZone | None:
     return zones.get(str(zone_id).replace("/hostedzone/", ""))
 
 
+def _seconds(stamp: float | datetime) -> float:
+    """A timestamp moto stores, as the epoch seconds Cloud Map's JSON answers carry: moto 5.2.5
+    stores epoch floats, 5.2.6 naive UTC datetimes (`utcnow()`)."""
+    if isinstance(stamp, datetime):
+        return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+    return float(stamp)
+
+
 def _service_json(service: Service) -> JSON:
     """A service as Cloud Map's CreateService / GetService / ListServices answer it, rendered
     from the attributes moto stores: moto's own renderers have moved between patch releases
@@ -58,7 +66,7 @@ def _service_json(service: Service) -> JSON:
         "NamespaceId": service.namespace_id,
         "Description": service.description,
         "Type": service.service_type,
-        "CreateDate": service.created,
+        "CreateDate": _seconds(service.created),
         "CreatorRequestId": service.creator_request_id,
         "DnsConfig": service.dns_config,
         "HealthCheckConfig": service.health_check_config,
@@ -624,7 +632,7 @@ class CloudMapLayer:
                     "Id": op.id,
                     "Status": self._tracker.peek(op.id),
                     "Type": op.operation_type,
-                    "UpdateDate": op.updated,
+                    "UpdateDate": _seconds(op.updated),
                     "NAMESPACE": op.targets.get("NAMESPACE"),
                     "SERVICE": op.targets.get("SERVICE"),
                 }
