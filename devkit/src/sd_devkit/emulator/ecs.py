@@ -7,12 +7,11 @@ the line of docs/aws-facts.md (or the AWS API reference) that it reproduces.
 from __future__ import annotations
 
 import copy
+import secrets
 from typing import Any
 
 from moto.core.utils import utcnow
-from moto.ecs.exceptions import ECSException
-from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
-from moto.moto_api._internal import mock_random
+from moto.ecs.models import EC2ContainerServiceBackend, Service, TaskDefinition, ecs_backends
 
 from ._wsgi import JSON, Call, Forward, Handler, Reply, page
 
@@ -47,6 +46,16 @@ def _name(value: Any, default: str = "") -> str:
 
 def _invalid(message: str) -> Reply:
     return Reply.error("InvalidParameterException", message)
+
+
+def _task_definition(b: EC2ContainerServiceBackend, ref: str) -> TaskDefinition | None:
+    """The task definition an ARN, `family:revision` or `family` (its latest revision) names,
+    read from what moto stores ({family: {revision: definition}})."""
+    family, _, revision = ref.rsplit("/", maxsplit=1)[-1].partition(":")
+    revisions = b.task_definitions.get(family) or {}
+    if not revision:
+        return revisions[max(revisions)] if revisions else None
+    return revisions.get(int(revision)) if revision.isdigit() else None
 
 
 def primary_deployment(service: Service) -> dict[str, Any] | None:
@@ -90,9 +99,8 @@ class EcsLayer:
         definition" (ECS refuses the call otherwise: aws-cli #7531)."""
         if not task_def or not sc.get("enabled"):
             return ""
-        try:
-            definition = b.describe_task_definition(task_def)
-        except ECSException:
+        definition = _task_definition(b, task_def)
+        if definition is None:
             return ""
         containers: list[JSON] = list(definition.container_definitions)
         names = {
@@ -116,7 +124,7 @@ class EcsLayer:
         if old is None:
             return
         now = utcnow()
-        deployment_id = f"ecs-svc/{mock_random.randint(0, 32**12)}"
+        deployment_id = f"ecs-svc/{secrets.randbelow(32**12)}"  # the form moto's ids take
         new = copy.deepcopy(old)
         new.update(
             {
