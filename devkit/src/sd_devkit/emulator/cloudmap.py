@@ -15,17 +15,17 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.route53.models import FakeZone, route53_backends
-from moto.servicediscovery.models import (
+from ._wsgi import JSON, Call, Forward, Handler, Reply, page
+from .moto_surface import (
+    FakeZone,
     Namespace,
     Operation,
     Service,
     ServiceDiscoveryBackend,
+    get_partition,
+    route53_backends,
     servicediscovery_backends,
 )
-from moto.utilities.utils import get_partition
-
-from ._wsgi import JSON, Call, Forward, Handler, Reply, page
 from .operations import Failure, OperationTracker
 
 DEFAULT_MAX_RESULTS = 100  # Cloud Map List* without MaxResults return up to 100 items

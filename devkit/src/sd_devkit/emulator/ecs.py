@@ -10,10 +10,15 @@ import copy
 import secrets
 from typing import Any
 
-from moto.core.utils import utcnow
-from moto.ecs.models import EC2ContainerServiceBackend, Service, TaskDefinition, ecs_backends
-
 from ._wsgi import JSON, Call, Forward, Handler, Reply, page
+from .moto_surface import (
+    EC2ContainerServiceBackend,
+    EcsService,
+    TaskDefinition,
+    ecs_backends,
+    servicediscovery_backends,
+    utcnow,
+)
 
 DEFAULT_MAX_RESULTS = 10  # ECS ListServices/ListServicesByNamespace without maxResults: 10
 DESCRIBE_SERVICES_MAX = 10
@@ -58,7 +63,7 @@ def _task_definition(b: EC2ContainerServiceBackend, ref: str) -> TaskDefinition 
     return revisions.get(int(revision)) if revision.isdigit() else None
 
 
-def primary_deployment(service: Service) -> dict[str, Any] | None:
+def primary_deployment(service: EcsService) -> dict[str, Any] | None:
     return next((d for d in service.deployments if d.get("status") == "PRIMARY"), None)
 
 
@@ -116,7 +121,7 @@ class EcsLayer:
                 )
         return ""
 
-    def _start_deployment(self, call: Call, service: Service, sc: JSON | None) -> None:
+    def _start_deployment(self, call: Call, service: EcsService, sc: JSON | None) -> None:
         """A new PRIMARY deployment; the previous PRIMARY becomes ACTIVE (older ones are gone,
         as if their tasks had drained). Service Connect configuration is carried over from the
         previous PRIMARY unless the request sets it; `{enabled: false}` removes it."""
@@ -251,8 +256,6 @@ class EcsLayer:
         """moto: "ListServicesByNamespace is not implemented (HTTP 500 in server mode)". The
         ACTIVE services whose PRIMARY deployment uses Service Connect in the namespace (given
         by name or ARN, as the API takes either)."""
-        from moto.servicediscovery.models import servicediscovery_backends
-
         wanted = str(call.body.get("namespace", ""))
         sd = servicediscovery_backends[call.account][call.region]
         namespace = next(

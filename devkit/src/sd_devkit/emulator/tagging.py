@@ -12,9 +12,8 @@ eventual consistency; the emulator answers what is tagged now.
 
 from __future__ import annotations
 
-from moto.servicediscovery.models import servicediscovery_backends
-
 from ._wsgi import JSON, Call, Forward, Handler, Reply, page
+from .moto_surface import servicediscovery_backends
 
 MAX_PER_PAGE = 100
 
