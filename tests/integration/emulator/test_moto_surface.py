@@ -4,7 +4,7 @@ Each listed module and name must exist, and each listed attribute on real instan
 own API made: a plain moto server in this process (no fidelity layer), in an account of its own
 selected with the `x-moto-account-id` header, as the layer selects each emulator's. A moto
 release that moves any of them fails here with one message naming each missing surface and the
-moto version.
+moto version (`make test-moto MOTO=x.y.z` runs this on another moto release).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ Beyond Python names the emulator relies on one HTTP convention: moto serves the 
 
 tests/integration/emulator/test_moto_surface.py checks every entry against the installed moto, on
 instances made through moto's API, and names each one missing with the moto version. A name
-missing here already fails `from .moto_surface import ...` with the same list.
+missing here already fails `from .moto_surface import ...` with the same list. `make test-moto
+MOTO=x.y.z` runs the emulator's own tests, this one included, on another moto release.
 """
 
 from __future__ import annotations
