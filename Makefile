@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV = $(shell PYTHON=$(PYTHON) hack/uv.sh)
 
-.PHONY: setup demo test lint unit integration e2e lock test-latest control-plane-up control-plane-down clean
+.PHONY: setup demo test lint unit integration e2e lock test-latest test-moto control-plane-up control-plane-down clean
 
 # The product, the dev group and the devkit workspace member (devkit/: the AWS emulator, moto
 # and the demo, which the product's wheel and image do not carry), all at uv.lock's versions.
@@ -46,6 +46,12 @@ lock:
 test-latest:
 	hack/test-latest.sh
 
+# The emulator's own tests against another moto release (`make test-moto MOTO=5.2.5`), in a venv
+# of its own (.venv-moto) with uv.lock's versions but that moto: uv.lock and .venv stay as they are.
+test-moto:
+	@test -n "$(MOTO)" || { echo "usage: make test-moto MOTO=<moto version, e.g. 5.2.5>" >&2; exit 2; }
+	hack/test-moto.sh $(MOTO)
+
 control-plane-up:
 	hack/control-plane.sh up
 
@@ -54,4 +60,4 @@ control-plane-down:
 
 clean:
 	hack/control-plane.sh down || true
-	rm -rf $(VENV) .venv-latest .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-latest .venv-moto .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,7 @@ for."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -76,6 +77,21 @@ def test_create_service_in_unknown_namespace_and_type(sd: Any) -> None:
     http = sd.create_service(Name="api", NamespaceId=make_http_namespace(sd))["Service"]
     assert dns["Type"] == "DNS_HTTP"
     assert http["Type"] == "HTTP"
+
+
+def test_service_create_date_is_one_instant_in_every_answer(sd: Any) -> None:
+    """CreateService, GetService and ListServices carry the service's CreateDate (AWS API
+    reference, Service / ServiceSummary), a timestamp: epoch seconds on the wire, so botocore
+    answers the same timezone-aware instant in all three. moto 5.2.6 stores a naive datetime
+    where 5.2.5 stored epoch seconds."""
+    ns_id = make_namespace(sd)
+    created = sd.create_service(Name="web", NamespaceId=ns_id)["Service"]
+    got = sd.get_service(Id=created["Id"])["Service"]
+    (listed,) = sd.list_services()["Services"]
+    stamps = [created["CreateDate"], got["CreateDate"], listed["CreateDate"]]
+    assert all(stamp.tzinfo is not None for stamp in stamps)
+    assert max(stamps) - min(stamps) < timedelta(seconds=1)  # moto's GetService keeps ms only
+    assert abs(datetime.now(UTC) - created["CreateDate"]) < timedelta(minutes=5)
 
 
 def test_delete_service_with_instances_is_resource_in_use(sd: Any) -> None:

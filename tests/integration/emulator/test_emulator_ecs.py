@@ -136,6 +136,11 @@ def test_service_connect_port_name_must_exist(ecs: Any, task_definition: str) ->
     with pytest.raises(ClientError) as exc:
         ecs.update_service(cluster=CLUSTER, service="user-service", serviceConnectConfiguration=bad)
     assert exc.value.response["Error"]["Code"] == "InvalidParameterException"
+    # The task definition named by family (its latest revision) or family:revision, too.
+    for ref in ("user-service", "user-service:1"):
+        with pytest.raises(ClientError) as exc:
+            _create(ecs, ref, name="other", serviceConnectConfiguration=bad)
+        assert "portName 'grpc'" in exc.value.response["Error"]["Message"]
 
 
 def test_code_deploy_service_cannot_change_registries(ecs: Any, task_definition: str) -> None:

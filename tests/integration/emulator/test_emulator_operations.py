@@ -154,3 +154,19 @@ def test_list_operations_paginates_filters_and_keeps_instance_operations(
         sd.list_operations, "Operations", Filters=[{"Name": "SERVICE_ID", "Values": [service_id]}]
     )
     assert {o["Id"] for o in by_service} == {register, pending}
+
+
+def test_list_operations_update_date_filter(sd: Any) -> None:
+    """AWS API reference, ListOperations: UPDATE_DATE takes BETWEEN and two values, "the start
+    date and end date in Unix date/time format". moto 5.2.6 stores operation dates as datetimes
+    (5.2.5: epoch seconds); the filter reads either."""
+    op_id = sd.create_http_namespace(Name="dated")["OperationId"]
+    now = time.time()
+
+    def between(low: float, high: float) -> list[str]:
+        window = [{"Name": "UPDATE_DATE", "Values": [str(low), str(high)], "Condition": "BETWEEN"}]
+        operations, _ = all_pages(sd.list_operations, "Operations", Filters=window)
+        return [o["Id"] for o in operations]
+
+    assert between(now - 300, now + 300) == [op_id]
+    assert between(now - 900, now - 600) == []

@@ -2,7 +2,7 @@
 
 moto server on loopback behind a thin WSGI fidelity layer that closes the gaps listed in
 docs/aws-facts.md ("Where the emulator corrects moto") and injects faults. Only this package imports
-moto.
+moto, and within it only moto_surface.py: the list of the moto surfaces the emulator relies on.
 
     from sd_devkit.emulator import Emulator, client
 

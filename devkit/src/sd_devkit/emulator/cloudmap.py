@@ -15,17 +15,17 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.route53.models import FakeZone, route53_backends
-from moto.servicediscovery.models import (
+from ._wsgi import JSON, Call, Forward, Handler, Reply, page
+from .moto_surface import (
+    FakeZone,
     Namespace,
     Operation,
     Service,
     ServiceDiscoveryBackend,
+    get_partition,
+    route53_backends,
     servicediscovery_backends,
 )
-from moto.utilities.utils import get_partition
-
-from ._wsgi import JSON, Call, Forward, Handler, Reply, page
 from .operations import Failure, OperationTracker
 
 DEFAULT_MAX_RESULTS = 100  # Cloud Map List* without MaxResults return up to 100 items
@@ -47,6 +47,14 @@ def _hosted_zone(call: Call, namespace: Namespace) -> FakeZone | None:
     return zones.get(str(zone_id).replace("/hostedzone/", ""))
 
 
+def _seconds(stamp: float | datetime) -> float:
+    """A timestamp moto stores, as the epoch seconds Cloud Map's JSON answers carry: moto 5.2.5
+    stores epoch floats, 5.2.6 naive UTC datetimes (`utcnow()`)."""
+    if isinstance(stamp, datetime):
+        return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+    return float(stamp)
+
+
 def _service_json(service: Service) -> JSON:
     """A service as Cloud Map's CreateService / GetService / ListServices answer it, rendered
     from the attributes moto stores: moto's own renderers have moved between patch releases
@@ -58,13 +66,7 @@ def _service_json(service: Service) -> JSON:
         "NamespaceId": service.namespace_id,
         "Description": service.description,
         "Type": service.service_type,
-        # Epoch seconds, as AWS's JSON protocol sends timestamps; moto stored a float up to
-        # 5.2.5 and a naive UTC datetime from 5.2.6.
-        "CreateDate": (
-            service.created.replace(tzinfo=UTC).timestamp()
-            if isinstance(service.created, datetime)
-            else service.created
-        ),
+        "CreateDate": _seconds(service.created),
         "CreatorRequestId": service.creator_request_id,
         "DnsConfig": service.dns_config,
         "HealthCheckConfig": service.health_check_config,
@@ -628,7 +630,7 @@ class CloudMapLayer:
                     "Id": op.id,
                     "Status": self._tracker.peek(op.id),
                     "Type": op.operation_type,
-                    "UpdateDate": op.updated,
+                    "UpdateDate": _seconds(op.updated),
                     "NAMESPACE": op.targets.get("NAMESPACE"),
                     "SERVICE": op.targets.get("SERVICE"),
                 }

@@ -7,14 +7,18 @@ the line of docs/aws-facts.md (or the AWS API reference) that it reproduces.
 from __future__ import annotations
 
 import copy
+import secrets
 from typing import Any
 
-from moto.core.utils import utcnow
-from moto.ecs.exceptions import ECSException
-from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
-from moto.moto_api._internal import mock_random
-
 from ._wsgi import JSON, Call, Forward, Handler, Reply, page
+from .moto_surface import (
+    EC2ContainerServiceBackend,
+    EcsService,
+    TaskDefinition,
+    ecs_backends,
+    servicediscovery_backends,
+    utcnow,
+)
 
 DEFAULT_MAX_RESULTS = 10  # ECS ListServices/ListServicesByNamespace without maxResults: 10
 DESCRIBE_SERVICES_MAX = 10
@@ -49,7 +53,17 @@ def _invalid(message: str) -> Reply:
     return Reply.error("InvalidParameterException", message)
 
 
-def primary_deployment(service: Service) -> dict[str, Any] | None:
+def _task_definition(b: EC2ContainerServiceBackend, ref: str) -> TaskDefinition | None:
+    """The task definition an ARN, `family:revision` or `family` (its latest revision) names,
+    read from what moto stores ({family: {revision: definition}})."""
+    family, _, revision = ref.rsplit("/", maxsplit=1)[-1].partition(":")
+    revisions = b.task_definitions.get(family) or {}
+    if not revision:
+        return revisions[max(revisions)] if revisions else None
+    return revisions.get(int(revision)) if revision.isdigit() else None
+
+
+def primary_deployment(service: EcsService) -> dict[str, Any] | None:
     return next((d for d in service.deployments if d.get("status") == "PRIMARY"), None)
 
 
@@ -90,9 +104,8 @@ class EcsLayer:
         definition" (ECS refuses the call otherwise: aws-cli #7531)."""
         if not task_def or not sc.get("enabled"):
             return ""
-        try:
-            definition = b.describe_task_definition(task_def)
-        except ECSException:
+        definition = _task_definition(b, task_def)
+        if definition is None:
             return ""
         containers: list[JSON] = list(definition.container_definitions)
         names = {
@@ -108,7 +121,7 @@ class EcsLayer:
                 )
         return ""
 
-    def _start_deployment(self, call: Call, service: Service, sc: JSON | None) -> None:
+    def _start_deployment(self, call: Call, service: EcsService, sc: JSON | None) -> None:
         """A new PRIMARY deployment; the previous PRIMARY becomes ACTIVE (older ones are gone,
         as if their tasks had drained). Service Connect configuration is carried over from the
         previous PRIMARY unless the request sets it; `{enabled: false}` removes it."""
@@ -116,7 +129,7 @@ class EcsLayer:
         if old is None:
             return
         now = utcnow()
-        deployment_id = f"ecs-svc/{mock_random.randint(0, 32**12)}"
+        deployment_id = f"ecs-svc/{secrets.randbelow(32**12)}"  # the form moto's ids take
         new = copy.deepcopy(old)
         new.update(
             {
@@ -243,8 +256,6 @@ class EcsLayer:
         """moto: "ListServicesByNamespace is not implemented (HTTP 500 in server mode)". The
         ACTIVE services whose PRIMARY deployment uses Service Connect in the namespace (given
         by name or ARN, as the API takes either)."""
-        from moto.servicediscovery.models import servicediscovery_backends
-
         wanted = str(call.body.get("namespace", ""))
         sd = servicediscovery_backends[call.account][call.region]
         namespace = next(

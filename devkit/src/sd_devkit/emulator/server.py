@@ -10,13 +10,16 @@ import threading
 from types import FrameType, TracebackType
 from typing import Any
 
-from moto.core.base_backend import BackendDict, backend_lock
-from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
 from ._http import KeepAliveServer
 from .clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from .layer import FidelityLayer, configure_operations, fault_rule
+from .moto_surface import (
+    DEFAULT_ACCOUNT_ID,
+    BackendDict,
+    DomainDispatcherApplication,
+    backend_lock,
+    create_backend_app,
+)
 from .seed import CLUSTER, DEMO_SERVICES, seed_demo_ecs
 
 DEMO_REGION = "us-east-1"

@@ -12,9 +12,8 @@ eventual consistency; the emulator answers what is tagged now.
 
 from __future__ import annotations
 
-from moto.servicediscovery.models import servicediscovery_backends
-
 from ._wsgi import JSON, Call, Forward, Handler, Reply, page
+from .moto_surface import servicediscovery_backends
 
 MAX_PER_PAGE = 100
 
@@ -64,7 +63,9 @@ class TaggingLayer:
         for arn in arns:
             if not _wanted(_type_of(arn), type_filters):
                 continue
-            tags = {t["Key"]: t["Value"] for t in b.tagger.list_tags_for_resource(arn)["Tags"]}
+            # moto's stored tags ({arn: {key: value}}), not its renderer's {"Tags": [...]}
+            stored = b.tagger.tags.get(arn) or {}
+            tags = {key: value or "" for key, value in stored.items()}
             if tags and _matches(tags, tag_filters):
                 tag_list = [{"Key": k, "Value": v} for k, v in tags.items()]
                 matched.append({"ResourceARN": arn, "Tags": tag_list})
