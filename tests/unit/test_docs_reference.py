@@ -1,6 +1,6 @@
 """The docs that must not drift from the code: docs/reference/ is generated from the CRDs
 (hack/crd_reference.py) and committed, so a CRD change without a regenerated reference fails
-here."""
+here; and the README, which the site does not cover, links only to files that exist."""
 
 from __future__ import annotations
 
@@ -98,3 +98,11 @@ def test_every_field_description_and_rule_is_in_the_reference(source: str) -> No
     assert not absent, f"{page.name} lacks {absent}: {FIX}"
     unlisted = [r["rule"] for r in rules if f"`{r['rule']}`" not in text]
     assert not unlisted, f"{page.name} lacks the CEL rules {unlisted}: {FIX}"
+
+
+def test_readme_is_a_front_door() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 150, "README.md is the front door: move details to docs/"
+    for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme):
+        if "://" not in target:
+            assert (ROOT / target).exists(), f"README.md links to {target}, which does not exist"
