@@ -1,7 +1,7 @@
 """What GitOps tools read from our status: the real kstatus library (hack/kstatus, built by
 `hack/tools.sh kstatus`) and the shipped Argo CD health script run in Lua 5.1 (lupa).
 
-The README's health table is EXPECTED below; tests/fixtures/status/ holds statuses recorded
+docs/health.md's health table is EXPECTED below; tests/fixtures/status/ holds statuses recorded
 from live resources by tests/e2e/test_health.py (SD_OPERATOR_RECORD_STATUS=1 rewrites them),
 which the unit tests feed to the Lua script and the e2e tests to kstatus.
 """
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HEALTH_LUA = ROOT / "docs" / "argocd" / "health.lua"
 RECORDED = ROOT / "tests" / "fixtures" / "status"
 
-# situation -> (kstatus verdict, Argo CD health), as in README.md's health table
+# situation -> (kstatus verdict, Argo CD health), as in docs/health.md's health table
 EXPECTED = {
     "not-reached-yet": ("InProgress", "Progressing"),
     "ready": ("Current", "Healthy"),

@@ -1,5 +1,5 @@
 -- Argo CD health for sd-operator.io CloudMapNamespace and ServiceDiscovery (both kinds).
--- It reads status the way kstatus does (README: "Health for Flux, Argo CD and kubectl wait"),
+-- It reads status the way kstatus does (docs/health.md: "Health for Flux, Argo CD and kubectl wait"),
 -- so Argo CD and Flux agree: Stalled -> Degraded, Reconciling or an unobserved generation ->
 -- Progressing, Ready -> Healthy.
 local hs = {status = "Progressing", message = "waiting for sd-operator to report status"}

@@ -1,5 +1,5 @@
 """What Flux (kstatus) and Argo CD (docs/argocd/health.lua) read from live resources, against
-README.md's health table: the real sigs.k8s.io/cli-utils kstatus library (hack/kstatus) and
+docs/health.md's health table: the real sigs.k8s.io/cli-utils kstatus library (hack/kstatus) and
 the shipped Lua script, on objects the operator wrote.
 
 SD_OPERATOR_RECORD_STATUS=1 also writes each object to tests/fixtures/status/, the set the unit

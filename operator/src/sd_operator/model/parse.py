@@ -231,7 +231,7 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
-# Limits, documented in the README: a manifest file (or standard input) of at most 16 MiB; a
+# Limits, documented in docs/cli.md: a manifest file (or standard input) of at most 16 MiB; a
 # document nested at most 100 levels deep, to which aliases add at most 100,000 nodes (an "alias
 # bomb" is a few lines that expand to billions).
 MAX_FILE_BYTES = 16 * 1024 * 1024

@@ -1,7 +1,7 @@
 """Conditions derived in one place from a step's outcome (ACK's pattern: one derivation).
 
 The verdicts are what kstatus (Flux, kpt, cli-utils), `kubectl wait --for=condition=...`, the
-Argo CD health script (docs/argocd/health.lua) and people read; README.md ("Health for Flux,
+Argo CD health script (docs/argocd/health.lua) and people read; docs/health.md ("Health for Flux,
 Argo CD and `kubectl wait`") has the table. Every step ends in one of three phases, a pure
 function of (step result, previous status, generation):
 
