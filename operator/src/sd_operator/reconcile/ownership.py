@@ -1,12 +1,27 @@
-"""Who owns an AWS resource, decided from the tags sd-operator writes on everything it creates."""
+"""Who owns an AWS resource, decided from the tags sd-operator writes on everything it creates,
+adopts, or configures (docs/ownership.md).
+
+One rule for every AWS object the operator changes: ours (our marker), unclaimed and empty (we
+may take it and write the marker), or someone else's (we adopt it only when asked). Cloud Map
+namespaces and services carry the marker as their owner tags; an ECS service, which the
+operator never owns, carries it for the parts of its discovery configuration the operator set
+or adopted (`ecs_parts`).
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
 from sd_operator.model.spec import Identity
+
+# Condition reasons of ownership (one name per concept across status, events, logs and the CLI).
+# Someone else's marker is on it: nothing is changed, whatever adoptionPolicy says.
+REASON_OWNED_ELSEWHERE = "OwnedElsewhere"
+# An ECS service's registry or Service Connect was set outside sd-operator: adoptionPolicy: Adopt
+# takes it over.
+REASON_ADOPTION_REQUIRED = "AdoptionRequired"
 
 OWNER_TAG = "sd-operator.io/owner"
 CLUSTER_TAG = "sd-operator.io/cluster"
@@ -49,3 +64,36 @@ def creator_request_id(identity: Identity, cluster: str, nonce: str) -> str:
 
 def is_user_tag(key: str) -> bool:
     return not key.startswith(RESERVED_PREFIXES)
+
+
+# ECS services ----------------------------------------------------------------------------------
+
+
+class EcsPart(StrEnum):
+    """The two parts of an ECS service's discovery configuration, as spec.ecs names them."""
+
+    REGISTRY = "registry"
+    SERVICE_CONNECT = "serviceConnect"
+
+
+ECS_PART_TAGS: Mapping[EcsPart, str] = {
+    EcsPart.REGISTRY: "sd-operator.io/ecs-registry",
+    EcsPart.SERVICE_CONNECT: "sd-operator.io/ecs-service-connect",
+}
+# The value of a part's tag: the operator set it on an empty part, or adopted what it found.
+PART_SET = "set"
+PART_ADOPTED = "adopted"
+
+
+def ecs_parts(tags: Mapping[str, str]) -> dict[EcsPart, str]:
+    """The parts an ECS service's marker says its owner holds, and how (set / adopted)."""
+    return {part: tags[key] for part, key in ECS_PART_TAGS.items() if key in tags}
+
+
+def ecs_marker(identity: Identity, cluster: str, parts: Mapping[EcsPart, str]) -> dict[str, str]:
+    return {**owner_tags(identity, cluster), **{ECS_PART_TAGS[p]: how for p, how in parts.items()}}
+
+
+def ecs_marker_keys(tags: Iterable[str]) -> tuple[str, ...]:
+    ours = {OWNER_TAG, CLUSTER_TAG, *ECS_PART_TAGS.values()}
+    return tuple(sorted(k for k in tags if k in ours))

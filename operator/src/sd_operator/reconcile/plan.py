@@ -35,6 +35,7 @@ from sd_operator.model.observed import (
     ObservedService,
 )
 from sd_operator.model.spec import (
+    KIND_NAMESPACE,
     AdoptionPolicy,
     CloudMapServiceSpec,
     DeletionPolicy,
@@ -48,8 +49,9 @@ from sd_operator.model.spec import (
     ServiceDiscoverySpec,
 )
 from sd_operator.reconcile.drift_policy import Held, hold
-from sd_operator.reconcile.ecs_plan import plan_ecs, plan_ecs_delete
+from sd_operator.reconcile.ecs_plan import EcsOwner, plan_ecs_owned, plan_ecs_release
 from sd_operator.reconcile.ownership import (
+    REASON_OWNED_ELSEWHERE,
     Ownership,
     is_user_tag,
     owner_of,
@@ -57,11 +59,11 @@ from sd_operator.reconcile.ownership import (
     ownership,
 )
 
-# Condition reasons, one name per concept across status, events, logs and the CLI.
+# Condition reasons, one name per concept across status, events, logs and the CLI (the
+# ownership ones, shared with the ECS plan, are in ownership.py).
 REASON_IMMUTABLE = "ImmutableField"
 REASON_INVALID_FOR_NAMESPACE = "InvalidForNamespace"
 REASON_ALREADY_EXISTS = "AlreadyExists"
-REASON_OWNED_ELSEWHERE = "OwnedElsewhere"
 REASON_NAMESPACE_NOT_EMPTY = "NamespaceNotEmpty"
 REASON_SERVICE_IN_USE = "ServiceInUse"
 REASON_NAMESPACE_NOT_FOUND = "NamespaceNotFound"
@@ -610,13 +612,19 @@ def _plan_discovery(
                 seen.previous,
             )
     if spec.ecs is not None:
+        owner = _ecs_owner(spec, identity, cluster, seen)
+        service_arn = seen.service.arn if owner.cloud_map_service_ours and seen.service else None
         if deleting:
             # ECS first: AWS keeps a Cloud Map service while ECS tasks are registered in it.
-            plan = plan_ecs_delete(spec.ecs, spec.deletion_policy, seen.ecs).then(plan)
+            release = plan_ecs_release(
+                spec.ecs, owner, seen.ecs, service_arn, ns_name, ns.arn if ns else None
+            )
+            plan = release.then(plan)
         else:
             plan = plan.then(
-                plan_ecs(
+                plan_ecs_owned(
                     spec.ecs,
+                    owner,
                     observed=seen.ecs,
                     namespace_name=ns_name,
                     namespace_arn=ns.arn if ns else None,
@@ -625,3 +633,34 @@ def _plan_discovery(
                 )
             )
     return plan
+
+
+def _ecs_owner(
+    spec: ServiceDiscoverySpec, identity: Identity, cluster: str, seen: DiscoveryObservation
+) -> EcsOwner:
+    """What the ECS plan's ownership rule needs to know of this resource's own Cloud Map
+    service and namespace (for ECS services configured before the marker existed)."""
+    service = seen.service
+    service_ours = (
+        service is not None and ownership(service.tags, identity, cluster) is Ownership.OURS
+    )
+    manager = (
+        Identity(KIND_NAMESPACE, identity.namespace, spec.namespace_ref)
+        if spec.namespace_ref is not None
+        else None
+    )
+    namespace_ours = (
+        manager is not None
+        and seen.namespace is not None
+        and not seen.foreign_namespace
+        and ownership(seen.namespace.tags, manager, cluster) is Ownership.OURS
+    )
+    return EcsOwner(
+        identity=identity,
+        cluster=cluster,
+        adoption=spec.adoption_policy,
+        deletion=spec.deletion_policy,
+        cloud_map_service_ours=service_ours,
+        cloud_map_service_created=service_ours,
+        namespace_ours=namespace_ours,
+    )
