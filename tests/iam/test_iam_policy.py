@@ -61,7 +61,6 @@ ON_BEHALF = {
 # test calls it (an entry the tests do call is harmless: the policy grants it either way).
 UNEXERCISED: dict[str, str] = {
     "servicediscovery:CreatePublicDnsNamespace": "no integration or e2e test reaches this call yet",
-    "servicediscovery:UntagResource": "no integration or e2e test reaches this call yet",
     "servicediscovery:UpdateHttpNamespace": "no integration or e2e test reaches this call yet",
     "servicediscovery:UpdatePublicDnsNamespace": "no integration or e2e test reaches this call yet",
 }

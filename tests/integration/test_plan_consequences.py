@@ -181,9 +181,10 @@ def test_plan_delete_of_everything_is_ordered_and_starts_deployments(
     assert names[-1] == "myapp"
     user = resource(doc, "user-service")
     kinds = [a["type"] for a in user["actions"]]
-    assert kinds == ["UpdateEcsService", "DeleteService"]
+    # ECS first; its ownership marker goes with what it marked (docs/ownership.md).
+    assert kinds == ["UpdateEcsService", "UntagResource", "DeleteService"]
     assert user["actions"][0]["consequences"][0]["kind"] == "NewDeployment"
-    assert user["actions"][1]["kind"] == "Delete"
+    assert user["actions"][2]["kind"] == "Delete"
 
 
 def test_apply_reports_the_consequences_it_caused(emulator: Emulator, applied: Path) -> None:

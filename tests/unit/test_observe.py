@@ -26,7 +26,7 @@ from sd_operator.model.spec import (
     ServiceConnect,
     ServiceConnectService,
 )
-from sd_operator.reconcile.ownership import owner_tags
+from sd_operator.reconcile.ownership import PART_SET, EcsPart, ecs_marker, owner_tags
 from sd_operator.reconcile.plan import REASON_NAMESPACE_NOT_OWNED
 from sd_operator.reconcile.reader import Reader
 from sd_operator.reconcile.reconciler import Reconciler
@@ -154,7 +154,9 @@ SC = ServiceConnect(True, None, (ServiceConnectService("http", discovery_name="u
 
 
 def ecs_observed(service_connect: ServiceConnect) -> ObservedEcsService:
+    """Service Connect the ServiceDiscovery set: the ECS service carries its marker."""
     ports = {"http": NamedPort("app", 8080, "http")}
+    marker = ecs_marker(discovery().identity, CLUSTER, {EcsPart.SERVICE_CONNECT: PART_SET})
     return ObservedEcsService(
         ECS_ARN,
         "prod",
@@ -166,6 +168,7 @@ def ecs_observed(service_connect: ServiceConnect) -> ObservedEcsService:
         ports,
         (),
         service_connect,
+        tags=marker,
     )
 
 

@@ -125,7 +125,7 @@ def test_defaults_are_applied() -> None:
     ns = namespace(by_name(resources, "internal-api"))
     assert ns.type is NamespaceType.HTTP
     assert (ns.vpc, ns.description, ns.region, dict(ns.tags)) == (None, None, None, {})
-    assert ns.deletion_policy is DeletionPolicy.DELETE
+    assert ns.deletion_policy is None  # unset: created deleted, adopted given back
     assert ns.adoption_policy is AdoptionPolicy.NEVER
     sd = discovery(by_name(resources, "orders"))
     assert sd.service is not None
@@ -135,7 +135,7 @@ def test_defaults_are_applied() -> None:
     assert sd.service.health_check.route53 is None
     assert sd.drift_policy is DriftPolicy.CORRECT
     assert sd.max_ttl_seconds == 60
-    assert sd.deletion_policy is DeletionPolicy.DELETE
+    assert sd.deletion_policy is None
     assert sd.adoption_policy is AdoptionPolicy.NEVER
     assert sd.ecs is not None
     assert sd.ecs.registry is not None
@@ -287,7 +287,7 @@ def test_null_is_the_same_as_absent() -> None:
         "spec": {"name": "api", "type": "Http", "vpc": None, "deletionPolicy": None},
     }
     ns = namespace(parse_resource(doc))
-    assert (ns.vpc, ns.deletion_policy) == (None, DeletionPolicy.DELETE)
+    assert (ns.vpc, ns.deletion_policy) == (None, None)
 
 
 def test_missing_spec_is_refused() -> None:

@@ -30,7 +30,12 @@ from sd_operator.model.spec import (
     NamespaceType,
 )
 from sd_operator.reconcile import status as status_rules
-from sd_operator.reconcile.ownership import CLUSTER_TAG, OWNER_TAG, creator_request_id
+from sd_operator.reconcile.ownership import (
+    CLUSTER_TAG,
+    OWNER_TAG,
+    adoption_record,
+    creator_request_id,
+)
 from sd_operator.reconcile.plan import (
     REASON_ALREADY_EXISTS,
     REASON_IMMUTABLE,
@@ -260,7 +265,7 @@ def test_adopting_a_namespace_whose_zone_lists_no_vpc_tags_it_with_the_doubt_sai
     )
 
     assert plan.refusal is None
-    assert plan.actions == (TagResource(ARN, {OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER}),)
+    assert plan.actions == (TagResource(ARN, adopted_tags({"team": "a"})),)
     assert len(plan.advisories) == 1
     assert "cannot tell" in plan.advisories[0]
 
@@ -313,7 +318,7 @@ def test_adopting_a_namespace_in_the_declared_vpc_tags_it() -> None:
         observed(tags={"team": "a"}, vpcs=frozenset({"vpc-1"})),
     )
 
-    assert plan.actions == (TagResource(ARN, {OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER}),)
+    assert plan.actions == (TagResource(ARN, adopted_tags({"team": "a"})),)
     assert plan.refusal is None
 
 
@@ -358,18 +363,24 @@ def test_unowned_namespace_is_not_touched_without_adoption_even_when_it_differs(
     assert plan.actions == ()
 
 
+def adopted_tags(found: dict[str, str]) -> dict[str, str]:
+    """What adopting a namespace that has `found` tags writes: the owner tags and the record."""
+    return {OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER, **adoption_record(found)}
+
+
 def test_adopted_namespace_is_tagged_with_owner_tags() -> None:
     plan = plan_namespace(
         spec(adoption_policy=AdoptionPolicy.ADOPT), ME, CLUSTER, observed(tags={"team": "a"})
     )
 
-    assert plan.actions == (TagResource(ARN, {OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER}),)
+    assert plan.actions == (TagResource(ARN, adopted_tags({"team": "a"})),)
     assert Change("adoptionPolicy", "Adopt", "not managed by sd-operator") in plan.changes
     assert plan.blocked is None
     assert plan.refusal is None
 
 
-def test_adoption_also_brings_description_and_tags_to_the_spec() -> None:
+def test_adoption_brings_description_and_tags_to_the_spec_and_removes_no_tag_it_found() -> None:
+    """Issue #21, 2: adoption adds our tags and removes none it did not write."""
     plan = plan_namespace(
         spec(adoption_policy=AdoptionPolicy.ADOPT, description="mine", tags={"team": "a"}),
         ME,
@@ -377,10 +388,10 @@ def test_adoption_also_brings_description_and_tags_to_the_spec() -> None:
         observed(tags={"legacy": "1"}, description="theirs"),
     )
 
-    update, tag, untag = plan.actions
+    update, tag = plan.actions
     assert isinstance(update, UpdateNamespace)
-    assert tag == TagResource(ARN, {"team": "a", OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER})
-    assert untag == UntagResource(ARN, ("legacy",))
+    assert tag == TagResource(ARN, {"team": "a", **adopted_tags({"legacy": "1"})})
+    assert not any(isinstance(a, UntagResource) for a in plan.actions)
 
 
 def test_adoption_of_a_namespace_of_another_type_is_refused() -> None:

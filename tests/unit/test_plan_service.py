@@ -36,7 +36,7 @@ from sd_operator.model.spec import (
     Route53HealthCheck,
     RoutingPolicy,
 )
-from sd_operator.reconcile.ownership import CLUSTER_TAG, OWNER_TAG
+from sd_operator.reconcile.ownership import CLUSTER_TAG, OWNER_TAG, adoption_record
 from sd_operator.reconcile.plan import (
     REASON_ALREADY_EXISTS,
     REASON_IMMUTABLE,
@@ -541,7 +541,8 @@ def test_adopted_service_is_tagged_and_brought_to_the_spec() -> None:
     p = plan(svc(description="mine"), seen(tags={"team": "a"}), adoption=AdoptionPolicy.ADOPT)
 
     assert [type(a) for a in p.actions] == [UpdateService, TagResource]
-    assert p.actions[1] == TagResource(ARN, {OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER})
+    record = adoption_record({"team": "a"})
+    assert p.actions[1] == TagResource(ARN, {OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER, **record})
     assert Change("adoptionPolicy", "Adopt", "not managed by sd-operator") in p.changes
 
 

@@ -27,7 +27,7 @@ from sd_operator.model.spec import (
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.observe import resource_region
-from sd_operator.reconcile.plan import REASON_OWNED_ELSEWHERE
+from sd_operator.reconcile.ownership import REASON_OWNED_ELSEWHERE
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.render import (
     plan_document,

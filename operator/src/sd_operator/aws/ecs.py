@@ -17,6 +17,7 @@ from sd_operator.model.wire import decode, encode
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_ecs.type_defs import TagTypeDef
 
 T = TypeVar("T")
 
@@ -126,6 +127,7 @@ class EcsAdapter:
             ),
             running_count=_int(raw.get("runningCount")),
             desired_count=_int(raw.get("desiredCount")),
+            tags={str(t["key"]): str(t.get("value", "")) for t in raw.get("tags") or []},
         )
 
     def describe(
@@ -142,7 +144,10 @@ class EcsAdapter:
     ) -> dict[str, ObservedEcsService | None]:
         found: dict[str, ObservedEcsService | None] = dict.fromkeys(batch)
         try:
-            response = self._client.describe_services(cluster=cluster, services=list(batch))
+            # The tags come in the same call: they carry the ownership marker.
+            response = self._client.describe_services(
+                cluster=cluster, services=list(batch), include=["TAGS"]
+            )
         except Exception as exc:
             error = translate("DescribeServices", exc)
             if isinstance(error, NotFound):  # ClusterNotFoundException: none of them exists
@@ -196,3 +201,14 @@ class EcsAdapter:
             request["serviceConnectConfiguration"] = service_connect_request(action.service_connect)
         response = _call("UpdateService", lambda: self._client.update_service(**request))
         return str(response["service"]["serviceArn"])
+
+    def tag(self, arn: str, tags: Mapping[str, str]) -> None:
+        """TagResource on an ECS service (its ownership marker; needs the long ARN format)."""
+        request: list[TagTypeDef] = [{"key": k, "value": v} for k, v in tags.items()]
+        _call("TagResource", lambda: self._client.tag_resource(resourceArn=arn, tags=request))
+
+    def untag(self, arn: str, keys: Sequence[str]) -> None:
+        _call(
+            "UntagResource",
+            lambda: self._client.untag_resource(resourceArn=arn, tagKeys=list(keys)),
+        )

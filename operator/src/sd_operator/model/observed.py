@@ -97,6 +97,9 @@ class ObservedEcsService:
     service_connect: ServiceConnect | None = None
     running_count: int | None = None
     desired_count: int | None = None
+    # The service's tags (DescribeServices include=TAGS): the ownership marker of its discovery
+    # configuration is read from them (reconcile/ownership.py).
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

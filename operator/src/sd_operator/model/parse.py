@@ -65,6 +65,12 @@ class SpecError(Exception):
 # Validated documents -> the typed model ----------------------------------------------------------
 
 
+def _deletion_policy(s: Mapping[str, Any]) -> DeletionPolicy | None:
+    """No default in the CRD: unset gives adopted resources back, `Delete` deletes them."""
+    value = s.get("deletionPolicy")
+    return None if value is None else DeletionPolicy(value)
+
+
 def _namespace_spec(s: Mapping[str, Any]) -> NamespaceSpec:
     return NamespaceSpec(
         name=s["name"],
@@ -73,7 +79,7 @@ def _namespace_spec(s: Mapping[str, Any]) -> NamespaceSpec:
         description=s.get("description"),
         tags=dict(s.get("tags", {})),
         region=s.get("region"),
-        deletion_policy=DeletionPolicy(s["deletionPolicy"]),
+        deletion_policy=_deletion_policy(s),
         adoption_policy=AdoptionPolicy(s["adoptionPolicy"]),
     )
 
@@ -130,7 +136,7 @@ def _discovery_spec(s: Mapping[str, Any], name: str) -> ServiceDiscoverySpec:
         drift_ignore=tuple(s.get("driftFields", {}).get("ignore", ())),
         drift_report=tuple(s.get("driftFields", {}).get("report", ())),
         max_ttl_seconds=s["maxTtlSeconds"],
-        deletion_policy=DeletionPolicy(s["deletionPolicy"]),
+        deletion_policy=_deletion_policy(s),
         adoption_policy=AdoptionPolicy(s["adoptionPolicy"]),
         endpoints=_endpoints(s["endpoints"]) if "endpoints" in s else None,
     )

@@ -33,6 +33,9 @@ class NamespaceType(StrEnum):
 
 
 class DeletionPolicy(StrEnum):
+    """spec.deletionPolicy; unset (None) deletes what the resource created and gives back
+    what it adopted, DELETE deletes both (docs/ownership.md)."""
+
     DELETE = "Delete"
     RETAIN = "Retain"
 
@@ -88,7 +91,7 @@ class NamespaceSpec:
     description: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     region: str | None = None
-    deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
+    deletion_policy: DeletionPolicy | None = None
     adoption_policy: AdoptionPolicy = AdoptionPolicy.NEVER
 
 
@@ -249,7 +252,7 @@ class ServiceDiscoverySpec:
     drift_ignore: tuple[str, ...] = ()
     drift_report: tuple[str, ...] = ()
     max_ttl_seconds: int = 60
-    deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
+    deletion_policy: DeletionPolicy | None = None
     adoption_policy: AdoptionPolicy = AdoptionPolicy.NEVER
     endpoints: EndpointsSpec | None = None
 

@@ -5,6 +5,11 @@ The operator owns exactly two things of the named ECS service: `serviceRegistrie
 owned whole: an absent `registry` means no registry, an absent or disabled `serviceConnect` means
 Service Connect off.
 
+Neither is ever taken from someone else (`plan_ecs_owned`, `plan_ecs_release`): the ECS service
+carries a marker (tags, reconcile/ownership.py) naming the resource that set or adopted each part,
+and a part that is set and not ours is refused (OwnedElsewhere, AdoptionRequired) before anything
+is compared. `plan_ecs` and `plan_ecs_delete` plan the parts they are given.
+
 Every UpdateService that carries either field starts a new ECS deployment (every task is
 replaced), so desired and observed are compared only after both are brought to one canonical
 form in which AWS defaults are filled in the same way: an unchanged spec must never send an update,
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TypeGuard
 
 from sd_operator.model.actions import (
@@ -24,6 +30,8 @@ from sd_operator.model.actions import (
     Change,
     Plan,
     Refusal,
+    TagResource,
+    UntagResource,
     UpdateEcsService,
 )
 from sd_operator.model.observed import (
@@ -32,15 +40,31 @@ from sd_operator.model.observed import (
     ObservedRegistry,
 )
 from sd_operator.model.spec import (
+    AdoptionPolicy,
     ClientAlias,
     DeletionPolicy,
     EcsSpec,
+    Identity,
     Registry,
     ServiceConnect,
     ServiceConnectService,
     Timeout,
 )
 from sd_operator.model.wire import differences
+from sd_operator.reconcile.ownership import (
+    ECS_PART_TAGS,
+    PART_ADOPTED,
+    PART_SET,
+    REASON_ADOPTION_REQUIRED,
+    REASON_OWNED_ELSEWHERE,
+    EcsPart,
+    Ownership,
+    ecs_marker,
+    ecs_marker_keys,
+    ecs_parts,
+    owner_of,
+    ownership,
+)
 
 REASON_ECS_SERVICE_NOT_FOUND = "EcsServiceNotFound"
 REASON_UNKNOWN_PORT_NAME = "UnknownPortName"
@@ -345,14 +369,17 @@ def plan_ecs(
     namespace_arn: str | None,
     cloud_map_service_arn: str | None,
     region: str | None = None,
+    manage: frozenset[EcsPart] = frozenset(EcsPart),
 ) -> Plan:
     """Plan the one UpdateService (or none) that makes the ECS service's discovery equal the spec.
 
     `namespace_*` name the resource's Cloud Map namespace (Service Connect uses it);
     `cloud_map_service_arn` is the resource's Cloud Map service (the registry target), None while
     not created; `region` is the operator's region for the resource, used when no ARN tells the
-    cluster's. The shape of `spec` (names, registry fields, client aliases) was checked against
-    the CRD when the resource was parsed (model/schema.py); only what needs AWS is checked here.
+    cluster's. `manage`: the parts this resource holds (`plan_ecs_owned` decides); a part it
+    does not hold is left as it is. The shape of `spec` (names, registry fields, client aliases)
+    was checked against the CRD when the resource was parsed (model/schema.py); only what needs
+    AWS is checked here.
     """
     where = f"{spec.cluster}/{spec.service}"
     if observed is None or observed.status != STATUS_ACTIVE:
@@ -388,9 +415,13 @@ def plan_ecs(
     have_sc = canonical_service_connect(
         observed.service_connect, namespace, observed.port_mappings, observed.network_mode
     )
-    sc_changes = service_connect_changes(want_sc, have_sc)
+    sc_changes = (
+        service_connect_changes(want_sc, have_sc) if EcsPart.SERVICE_CONNECT in manage else []
+    )
     want_reg = desired_registries(spec.registry, cloud_map_service_arn)
-    reg_changes = registry_changes(want_reg, observed.registries)
+    reg_changes = (
+        registry_changes(want_reg, observed.registries) if EcsPart.REGISTRY in manage else []
+    )
     changes = tuple(sc_changes + reg_changes)
     if not changes:
         return Plan()
@@ -430,17 +461,26 @@ def _endpoints_change(want: ServiceConnect | None, have: ServiceConnect | None) 
 
 
 def plan_ecs_delete(
-    spec: EcsSpec, policy: DeletionPolicy, observed: ObservedEcsService | None
+    spec: EcsSpec,
+    policy: DeletionPolicy | None,
+    observed: ObservedEcsService | None,
+    parts: frozenset[EcsPart] | None = None,
 ) -> Plan:
     """Delete: remove the registries and Service Connect this spec set (one UpdateService).
 
+    `parts`: the parts to clear (`plan_ecs_release` decides); None: the ones the spec declares.
     Retain, or an ECS service already gone, leaves everything as it is.
     """
     if policy is DeletionPolicy.RETAIN or observed is None or observed.status != STATUS_ACTIVE:
         return Plan()
-    sc_declared = spec.service_connect is not None and spec.service_connect.enabled
-    clear_registries = spec.registry is not None and bool(observed.registries)
-    clear_sc = sc_declared and observed.service_connect is not None
+    if parts is None:
+        sc_declared = spec.service_connect is not None and spec.service_connect.enabled
+        parts = frozenset(
+            [EcsPart.REGISTRY] * (spec.registry is not None)
+            + [EcsPart.SERVICE_CONNECT] * sc_declared
+        )
+    clear_registries = EcsPart.REGISTRY in parts and bool(observed.registries)
+    clear_sc = EcsPart.SERVICE_CONNECT in parts and observed.service_connect is not None
     if not (clear_registries or clear_sc):
         return Plan()
     changes: list[Change] = []
@@ -473,6 +513,231 @@ def plan_ecs_delete(
         endpoints_change=clear_sc and _endpoints_change(None, observed.service_connect),
     )
     return Plan(actions=(action,), changes=tuple(changes))
+
+
+# Ownership -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EcsOwner:
+    """Who plans for an ECS service, and what of theirs the plan can recognise without a
+    marker. `cloud_map_service_ours`: the resource's Cloud Map service (the registry target)
+    carries its owner tags; `..._created`: and was created, not adopted, so a delete removes
+    it. `namespace_ours`: its CloudMapNamespace owns the resource's namespace."""
+
+    identity: Identity
+    cluster: str
+    adoption: AdoptionPolicy = AdoptionPolicy.NEVER
+    deletion: DeletionPolicy | None = None
+    cloud_map_service_ours: bool = False
+    cloud_map_service_created: bool = False
+    namespace_ours: bool = False
+
+
+def _declared(spec: EcsSpec) -> frozenset[EcsPart]:
+    """The parts the spec says anything about (`serviceConnect: {enabled: false}` too: it asks
+    for Service Connect off, which changes someone else's as much as setting it would)."""
+    return frozenset(
+        [EcsPart.REGISTRY] * (spec.registry is not None)
+        + [EcsPart.SERVICE_CONNECT] * (spec.service_connect is not None)
+    )
+
+
+def _present(observed: ObservedEcsService) -> frozenset[EcsPart]:
+    return frozenset(
+        [EcsPart.REGISTRY] * bool(observed.registries)
+        + [EcsPart.SERVICE_CONNECT] * (observed.service_connect is not None)
+    )
+
+
+def _legacy(
+    observed: ObservedEcsService,
+    owner: EcsOwner,
+    namespace: _Namespace,
+    cloud_map_service_arn: str | None,
+) -> frozenset[EcsPart]:
+    """Parts set before the marker existed that are recognisably this resource's: a registry
+    into its own Cloud Map service, Service Connect in a namespace its CloudMapNamespace owns."""
+    registry = (
+        owner.cloud_map_service_ours
+        and cloud_map_service_arn is not None
+        and bool(observed.registries)
+        and all(r.registry_arn == cloud_map_service_arn for r in observed.registries)
+    )
+    sc = observed.service_connect
+    service_connect = (
+        owner.namespace_ours
+        and sc is not None
+        and sc.namespace is not None
+        and namespace.is_same(sc.namespace)
+    )
+    return frozenset([EcsPart.REGISTRY] * registry + [EcsPart.SERVICE_CONNECT] * service_connect)
+
+
+def _found(part: EcsPart, observed: ObservedEcsService) -> str:
+    if part is EcsPart.REGISTRY:
+        arns = ", ".join(r.registry_arn for r in observed.registries)
+        return f"registry {arns}"
+    sc = observed.service_connect
+    return f"Service Connect in namespace {sc.namespace if sc else '?'}"
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """The parts the resource holds once this plan is carried out (part -> set / adopted),
+    and the ones it adopts with it."""
+
+    held: dict[EcsPart, str]
+    adopted: tuple[EcsPart, ...]
+
+
+def _claim(
+    spec: EcsSpec,
+    owner: EcsOwner,
+    observed: ObservedEcsService,
+    legacy: frozenset[EcsPart],
+) -> _Claim | Plan:
+    """The one ownership rule, per part: ours (our marker), unclaimed and empty (taken),
+    set by someone else (adopted only with adoptionPolicy: Adopt). Another owner's marker
+    refuses the whole service: one owner per ECS service."""
+    where = f"{spec.cluster}/{spec.service}"
+    match ownership(observed.tags, owner.identity, owner.cluster):
+        case Ownership.OTHER:
+            return Plan(
+                blocked=Blocked(
+                    REASON_OWNED_ELSEWHERE,
+                    f"ECS service {where}: its discovery configuration is managed by "
+                    f"{owner_of(observed.tags)}; nothing was changed",
+                    blockers=(f"ECS service {where} ({observed.arn})",),
+                )
+            )
+        case Ownership.OURS:
+            held = ecs_parts(observed.tags)
+        case _:
+            held = {}
+    present = _present(observed)
+    adopted: list[EcsPart] = []
+    foreign: list[EcsPart] = []
+    for part in EcsPart:
+        if part in held or part not in _declared(spec):
+            continue
+        if part not in present or part in legacy:
+            held[part] = PART_SET
+        elif owner.adoption is AdoptionPolicy.ADOPT:
+            held[part] = PART_ADOPTED
+            adopted.append(part)
+        else:
+            foreign.append(part)
+    if foreign:
+        found = [_found(p, observed) for p in foreign]
+        return Plan(
+            blocked=Blocked(
+                REASON_ADOPTION_REQUIRED,
+                f"ECS service {where} already has {' and '.join(found)}, not set by "
+                "sd-operator; nothing was changed. Set adoptionPolicy: Adopt to take it over, "
+                "or remove it from the ECS service",
+                blockers=tuple(f"ECS service {where}: {f}" for f in found),
+            )
+        )
+    return _Claim(held, tuple(adopted))
+
+
+def plan_ecs_owned(
+    spec: EcsSpec,
+    owner: EcsOwner,
+    *,
+    observed: ObservedEcsService | None,
+    namespace_name: str,
+    namespace_arn: str | None,
+    cloud_map_service_arn: str | None,
+    region: str | None = None,
+) -> Plan:
+    """`plan_ecs` for the parts this resource holds, after the ownership rule (`_claim`); the
+    marker is written before the UpdateService it covers (a write that fails after it leaves
+    a claim we retry, never a configuration nobody claims)."""
+    content = partial(
+        plan_ecs,
+        spec,
+        observed=observed,
+        namespace_name=namespace_name,
+        namespace_arn=namespace_arn,
+        cloud_map_service_arn=cloud_map_service_arn,
+        region=region,
+    )
+    if observed is None or observed.status != STATUS_ACTIVE:
+        return content()
+    namespace = _Namespace(namespace_name, namespace_arn)
+    legacy = _legacy(observed, owner, namespace, cloud_map_service_arn)
+    claim = _claim(spec, owner, observed, legacy)
+    if isinstance(claim, Plan):
+        return claim
+    update = content(manage=frozenset(claim.held))
+    if update.refusal is not None or update.blocked is not None:
+        return update
+    declared = _declared(spec)
+    marker = ecs_marker(
+        owner.identity, owner.cluster, {p: h for p, h in claim.held.items() if p in declared}
+    )
+    to_set = {k: v for k, v in marker.items() if observed.tags.get(k) != v}
+    # A part we hold and no longer declare is cleared by `content`; its tag goes once it is.
+    present = _present(observed)
+    released = tuple(ECS_PART_TAGS[p] for p in claim.held if p not in declared and p not in present)
+    plan = Plan()
+    if claim.adopted:
+        where = f"{spec.cluster}/{spec.service}"
+        found = " and ".join(_found(p, observed) for p in claim.adopted)
+        plan = Plan(changes=(Change("adoptionPolicy", "Adopt", f"ECS service {where}: {found}"),))
+    if to_set:
+        plan = plan.then(Plan(actions=(TagResource(observed.arn, to_set),)))
+    plan = plan.then(update)
+    if released:
+        plan = plan.then(Plan(actions=(UntagResource(observed.arn, released),)))
+    return plan
+
+
+def plan_ecs_release(
+    spec: EcsSpec,
+    owner: EcsOwner,
+    observed: ObservedEcsService | None,
+    cloud_map_service_arn: str | None,
+    namespace_name: str | None,
+    namespace_arn: str | None,
+) -> Plan:
+    """Delete: clear only what this resource holds, then remove its marker.
+
+    A part it set is cleared. A part it adopted is given back as it is, unless
+    `deletionPolicy: Delete` says otherwise, or it is a registry into the Cloud Map service
+    this resource created (which the delete removes: ECS would keep registering tasks into
+    it, and Cloud Map refuses to delete a service that holds instances). Someone else's
+    marker, or none we can recognise, leaves the ECS service as it is."""
+    if owner.deletion is DeletionPolicy.RETAIN or observed is None:
+        return Plan()
+    if observed.status != STATUS_ACTIVE:
+        return Plan()
+    found = ownership(observed.tags, owner.identity, owner.cluster)
+    if found is Ownership.OTHER:
+        return Plan()
+    held = ecs_parts(observed.tags) if found is Ownership.OURS else {}
+    namespace = _Namespace(namespace_name or "", namespace_arn)
+    legacy = _legacy(observed, owner, namespace, cloud_map_service_arn) & _declared(spec)
+    into_created = (
+        owner.cloud_map_service_created
+        and cloud_map_service_arn is not None
+        and all(r.registry_arn == cloud_map_service_arn for r in observed.registries)
+    )
+    clear = {p for p in legacy if p not in held}
+    for part, how in held.items():
+        if (
+            how != PART_ADOPTED
+            or owner.deletion is DeletionPolicy.DELETE
+            or (part is EcsPart.REGISTRY and into_created)
+        ):
+            clear.add(part)
+    plan = plan_ecs_delete(spec, owner.deletion, observed, frozenset(clear))
+    keys = ecs_marker_keys(observed.tags) if found is Ownership.OURS else ()
+    if keys and plan.refusal is None:
+        plan = plan.then(Plan(actions=(UntagResource(observed.arn, keys),)))
+    return plan
 
 
 def _changes_endpoint(action: object) -> TypeGuard[UpdateEcsService]:

@@ -181,10 +181,22 @@ class Executor:
 
     @_executes(TagResource)
     def tag_resource(self, action: TagResource, run: _Run) -> str | None:
-        run.cloudmap.tag(action.arn, action.tags)
+        if _is_ecs(action.arn):
+            run.ecs.tag(action.arn, action.tags)
+        else:
+            run.cloudmap.tag(action.arn, action.tags)
         return None
 
     @_executes(UntagResource)
     def untag_resource(self, action: UntagResource, run: _Run) -> str | None:
-        run.cloudmap.untag(action.arn, action.keys)
+        if _is_ecs(action.arn):
+            run.ecs.untag(action.arn, action.keys)
+        else:
+            run.cloudmap.untag(action.arn, action.keys)
         return None
+
+
+def _is_ecs(arn: str) -> bool:
+    """An ECS service's ARN (`arn:PARTITION:ecs:...`): its ownership marker is written there."""
+    parts = arn.split(":", 3)
+    return len(parts) > 2 and parts[2] == "ecs"

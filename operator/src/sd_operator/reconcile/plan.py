@@ -35,6 +35,7 @@ from sd_operator.model.observed import (
     ObservedService,
 )
 from sd_operator.model.spec import (
+    KIND_NAMESPACE,
     AdoptionPolicy,
     CloudMapServiceSpec,
     DeletionPolicy,
@@ -48,20 +49,27 @@ from sd_operator.model.spec import (
     ServiceDiscoverySpec,
 )
 from sd_operator.reconcile.drift_policy import Held, hold
-from sd_operator.reconcile.ecs_plan import plan_ecs, plan_ecs_delete
+from sd_operator.reconcile.ecs_plan import EcsOwner, plan_ecs_owned, plan_ecs_release
 from sd_operator.reconcile.ownership import (
+    ADOPTED_TAG,
+    REASON_OWNED_ELSEWHERE,
     Ownership,
+    adoption_record,
+    found_at_adoption,
+    given_back_keys,
+    gives_back,
+    is_adopted,
     is_user_tag,
     owner_of,
     owner_tags,
     ownership,
 )
 
-# Condition reasons, one name per concept across status, events, logs and the CLI.
+# Condition reasons, one name per concept across status, events, logs and the CLI (the
+# ownership ones, shared with the ECS plan, are in ownership.py).
 REASON_IMMUTABLE = "ImmutableField"
 REASON_INVALID_FOR_NAMESPACE = "InvalidForNamespace"
 REASON_ALREADY_EXISTS = "AlreadyExists"
-REASON_OWNED_ELSEWHERE = "OwnedElsewhere"
 REASON_NAMESPACE_NOT_EMPTY = "NamespaceNotEmpty"
 REASON_SERVICE_IN_USE = "ServiceInUse"
 REASON_NAMESPACE_NOT_FOUND = "NamespaceNotFound"
@@ -85,10 +93,21 @@ def _tag_plan(
     extra: Mapping[str, str],
     field_path: str,
 ) -> Plan:
-    """Declared tags are set; undeclared user tags are removed; sd-operator and aws: tags stay."""
+    """Declared tags are set; undeclared user tags are removed, but never one an adopted
+    resource had when it was adopted (`extra` adopting it now: none of its tags);
+    sd-operator and aws: tags stay."""
     want = {**desired_user_tags, **extra}
     to_set = {k: v for k, v in want.items() if observed.get(k) != v}
-    to_remove = tuple(sorted(k for k in observed if is_user_tag(k) and k not in desired_user_tags))
+    record = {**observed, **extra}
+
+    def found(key: str) -> bool:
+        return ADOPTED_TAG in extra or found_at_adoption(key, record)
+
+    to_remove = tuple(
+        sorted(
+            k for k in observed if is_user_tag(k) and k not in desired_user_tags and not found(k)
+        )
+    )
     actions: list[Action] = []
     changes = [
         Change(f"{field_path}.{k}", v, observed.get(k))
@@ -125,7 +144,9 @@ def _claim(
                 )
             ), {}
         case Ownership.UNOWNED if adoption is AdoptionPolicy.ADOPT:
-            return None, owner_tags(identity, cluster)
+            # Adoption takes ownership, nothing else: our tags are added, theirs recorded and
+            # kept (ownership.adoption_record).
+            return None, {**owner_tags(identity, cluster), **adoption_record(tags)}
         case _:
             return Plan(
                 blocked=Blocked(
@@ -134,6 +155,15 @@ def _claim(
                     "sd-operator; nothing was changed. Set adoptionPolicy: Adopt to take it over",
                 )
             ), {}
+
+
+def _give_back(arn: str, tags: Mapping[str, str], field_path: str) -> Plan:
+    """An adopted resource as it was found: our marker and the tags we added go, the rest
+    stays (a found tag whose value the spec changed keeps the spec's value: AWS keeps no
+    earlier value to restore)."""
+    keys = given_back_keys(tags)
+    changes = tuple(Change(f"{field_path}.{k}", None, tags[k]) for k in keys if is_user_tag(k))
+    return Plan(actions=(UntagResource(arn, keys),), changes=changes)
 
 
 # Namespaces ------------------------------------------------------------------------------------
@@ -250,11 +280,14 @@ def plan_namespace_delete(
     observed: ObservedNamespace | None,
     services: Sequence[ObservedService],
 ) -> Plan:
-    """Delete only what we own, and only once no service is left (AWS: ResourceInUse)."""
+    """Delete only what we own, and only once no service is left (AWS: ResourceInUse); one
+    we adopted is given back instead, unless deletionPolicy: Delete."""
     if observed is None or spec.deletion_policy is DeletionPolicy.RETAIN:
         return Plan()
     if ownership(observed.tags, identity, cluster) is not Ownership.OURS:
         return Plan()
+    if gives_back(spec.deletion_policy, observed.tags):
+        return _give_back(observed.arn, observed.tags, "tags")
     if services:
         names = ", ".join(sorted(s.name for s in services))
         return Plan(
@@ -488,14 +521,17 @@ def plan_service_delete(
     spec: CloudMapServiceSpec,
     identity: Identity,
     cluster: str,
-    policy: DeletionPolicy,
+    policy: DeletionPolicy | None,
     observed: ObservedService | None,
 ) -> Plan:
-    """Delete the service once no instance is registered (AWS: ResourceInUse otherwise)."""
+    """Delete the service once no instance is registered (AWS: ResourceInUse otherwise); one
+    we adopted is given back instead, unless deletionPolicy: Delete."""
     if observed is None or policy is DeletionPolicy.RETAIN:
         return Plan()
     if ownership(observed.tags, identity, cluster) is not Ownership.OURS:
         return Plan()
+    if gives_back(policy, observed.tags):
+        return _give_back(observed.arn, observed.tags, "service.tags")
     if observed.instance_count:
         return Plan(
             blocked=Blocked(
@@ -610,13 +646,19 @@ def _plan_discovery(
                 seen.previous,
             )
     if spec.ecs is not None:
+        owner = _ecs_owner(spec, identity, cluster, seen)
+        service_arn = seen.service.arn if owner.cloud_map_service_ours and seen.service else None
         if deleting:
             # ECS first: AWS keeps a Cloud Map service while ECS tasks are registered in it.
-            plan = plan_ecs_delete(spec.ecs, spec.deletion_policy, seen.ecs).then(plan)
+            release = plan_ecs_release(
+                spec.ecs, owner, seen.ecs, service_arn, ns_name, ns.arn if ns else None
+            )
+            plan = release.then(plan)
         else:
             plan = plan.then(
-                plan_ecs(
+                plan_ecs_owned(
                     spec.ecs,
+                    owner,
                     observed=seen.ecs,
                     namespace_name=ns_name,
                     namespace_arn=ns.arn if ns else None,
@@ -625,3 +667,36 @@ def _plan_discovery(
                 )
             )
     return plan
+
+
+def _ecs_owner(
+    spec: ServiceDiscoverySpec, identity: Identity, cluster: str, seen: DiscoveryObservation
+) -> EcsOwner:
+    """What the ECS plan's ownership rule needs to know of this resource's own Cloud Map
+    service and namespace (for ECS services configured before the marker existed)."""
+    service = seen.service
+    service_ours = (
+        service is not None and ownership(service.tags, identity, cluster) is Ownership.OURS
+    )
+    manager = (
+        Identity(KIND_NAMESPACE, identity.namespace, spec.namespace_ref)
+        if spec.namespace_ref is not None
+        else None
+    )
+    namespace_ours = (
+        manager is not None
+        and seen.namespace is not None
+        and not seen.foreign_namespace
+        and ownership(seen.namespace.tags, manager, cluster) is Ownership.OURS
+    )
+    return EcsOwner(
+        identity=identity,
+        cluster=cluster,
+        adoption=spec.adoption_policy,
+        deletion=spec.deletion_policy,
+        cloud_map_service_ours=service_ours,
+        cloud_map_service_created=service_ours
+        and service is not None
+        and not is_adopted(service.tags),
+        namespace_ours=namespace_ours,
+    )

@@ -233,7 +233,9 @@ class Reconciler:
                 )
             if steady and not deleting and not performed:
                 drift = plan.changes + seen.reported
-                if _drift_policy(res) is DriftPolicy.REPORT:
+                # A plan that only writes an ownership marker (an ECS service configured before
+                # the marker existed) changes nothing of the spec's: not drift to report.
+                if drift and _drift_policy(res) is DriftPolicy.REPORT:
                     return StepResult(
                         Outcome.DRIFT_REPORTED,
                         plan,

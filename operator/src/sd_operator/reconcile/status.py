@@ -27,11 +27,11 @@ from typing import Any
 
 from sd_operator.model import conditions as cond
 from sd_operator.model.conditions import Condition
+from sd_operator.reconcile.ownership import REASON_ADOPTION_REQUIRED, REASON_OWNED_ELSEWHERE
 from sd_operator.reconcile.plan import (
     ADVISORY_VPC_UNKNOWN,
     REASON_ALREADY_EXISTS,
     REASON_CONFLICT,
-    REASON_OWNED_ELSEWHERE,
 )
 from sd_operator.reconcile.result import Outcome, StepResult
 
@@ -41,7 +41,9 @@ _REPORTED = "DriftReported"
 
 # Blocks that only a person can lift (another owner, a resource not ours to adopt); the others
 # (NamespaceNotFound, EcsServiceNotFound, ...) wait for something that is on its way.
-STALLING_BLOCKS = frozenset({REASON_OWNED_ELSEWHERE, REASON_ALREADY_EXISTS, REASON_CONFLICT})
+STALLING_BLOCKS = frozenset(
+    {REASON_OWNED_ELSEWHERE, REASON_ALREADY_EXISTS, REASON_ADOPTION_REQUIRED, REASON_CONFLICT}
+)
 # What a retried error on a finished generation leaves as it was.
 _VERDICT = (cond.READY, cond.RECONCILING, cond.STALLED, cond.TERMINAL)
 
