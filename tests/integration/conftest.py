@@ -11,6 +11,7 @@ import pytest
 from builders import CLUSTER, REGION
 from sd_devkit.emulator import Emulator, client
 from sd_devkit.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
+from sd_operator.aws.adapters import Adapters
 from sd_operator.aws.budget import BUDGETS
 from sd_operator.reconcile.reconciler import Reconciler
 
@@ -45,7 +46,7 @@ def emulator(emulator_session: Emulator) -> Emulator:
 @pytest.fixture
 def reconciler(emulator: Emulator) -> Reconciler:
     """The operator's reconciler (cluster builders.CLUSTER) against this test's emulator."""
-    return Reconciler(REGION, emulator.endpoint_url, CLUSTER)
+    return Reconciler(Adapters(REGION, emulator.endpoint_url), CLUSTER)
 
 
 @pytest.fixture

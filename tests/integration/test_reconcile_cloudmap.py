@@ -7,6 +7,7 @@ from typing import Any
 
 from builders import CLUSTER, REGION, discovery, namespace
 from sd_devkit.emulator import Emulator
+from sd_operator.aws.adapters import Adapters
 from sd_operator.model import conditions as cond
 from sd_operator.model.spec import (
     AdoptionPolicy,
@@ -60,7 +61,7 @@ def test_restart_while_operation_pending_resumes_without_a_second_create(
     status = merge_status(merge_status({}, recorded), first)
     assert status["operation"]["type"] == "CREATE_NAMESPACE"
 
-    restarted = Reconciler(REGION, emulator.endpoint_url, CLUSTER)
+    restarted = Reconciler(Adapters(REGION, emulator.endpoint_url), CLUSTER)
     progress_status: dict[str, Any] = status
     for _ in range(10):
         result = restarted.step(namespace(), progress_status)
@@ -84,7 +85,7 @@ def test_crash_after_sending_a_create_reuses_its_recorded_request_id(
     assert sent.outcome is Outcome.WAITING
     lost = dict(recorded)  # what was persisted: the request id, not the operation
 
-    restarted = Reconciler(REGION, emulator.endpoint_url, CLUSTER)
+    restarted = Reconciler(Adapters(REGION, emulator.endpoint_url), CLUSTER)
     result = restarted.step(namespace(), lost)
 
     assert result.status["operation"]["id"] == sent.status["operation"]["id"]

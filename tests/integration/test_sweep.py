@@ -13,6 +13,7 @@ import pytest
 
 from sd_devkit.emulator import Emulator, client
 from sd_devkit.emulator.seed import seed_demo_ecs
+from sd_operator.aws.adapters import Adapters
 from sd_operator.handlers.resources import Handlers
 from sd_operator.handlers.sweep import Sweeper, SweepReport
 from sd_operator.model.spec import GROUP, VERSION
@@ -135,7 +136,9 @@ class World:
     def __init__(self, emulator: Emulator, view_ttl: float = 60) -> None:
         seed_demo_ecs(emulator.endpoint_url, REGION)
         self.emulator = emulator
-        self.reconciler = Reconciler(REGION, emulator.endpoint_url, "sweep-test", view_ttl=view_ttl)
+        self.reconciler = Reconciler(
+            Adapters(REGION, emulator.endpoint_url), "sweep-test", view_ttl=view_ttl
+        )
         self.handlers = Handlers(self.reconciler, sweep_seconds=30)
         self.writer = RecordingWriter()
         self.reports: list[SweepReport] = []

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, TextIO
 
 from sd_operator import logs
+from sd_operator.aws.adapters import Adapters
 from sd_operator.aws.budget import BUDGETS
 from sd_operator.aws.errors import AwsError, Retryable
 from sd_operator.kube import KIND_NAMES
@@ -802,7 +803,7 @@ def run_cli(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_ERROR
-    reconciler = Reconciler(settings.region, settings.endpoint_url, settings.cluster_name)
+    reconciler = Reconciler(Adapters(settings.region, settings.endpoint_url), settings.cluster_name)
     if args.command == "plan":
         reports = plan_resources(reconciler, resources, deleting=args.delete)
         render_plan(

@@ -52,20 +52,22 @@ class Reconciler:
 
     def __init__(
         self,
-        default_region: str,
-        endpoint_url: str | None,
+        adapters: Adapters,
         cluster: str,
         clock: Callable[[], str] = utc_now,
         view_ttl: float = 30.0,
     ) -> None:
-        self.default_region = default_region
+        """`adapters`: the AWS endpoint every read and write goes to, passed in so a caller
+        decides what the outside world is (`Adapters(region, endpoint_url)` for AWS itself);
+        their default region serves resources that name none."""
+        self.default_region = adapters.default_region
         self.cluster = cluster
         self._clock = clock
-        self.adapters = Adapters(default_region, endpoint_url)
+        self.adapters = adapters
         self.view = AccountView(self.adapters, view_ttl, cluster)
         self._fresh = FreshReader(self.adapters, self.view)
         self.view_reader = ViewReader(self.view, self._fresh)
-        self._observer = Observer(cluster, default_region)
+        self._observer = Observer(cluster, self.default_region)
         self._executor = Executor(self.adapters, clock)
 
     def _region(self, res: Resource, namespace: NamespaceSpec | None) -> str:
