@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from builders import CLUSTER, REGION
+from fake_time import FakeTime
 from sd_devkit.emulator import Emulator, client
 from sd_devkit.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from sd_operator.aws.adapters import Adapters
@@ -47,6 +48,12 @@ def emulator(emulator_session: Emulator) -> Emulator:
 def reconciler(emulator: Emulator) -> Reconciler:
     """The operator's reconciler (cluster builders.CLUSTER) against this test's emulator."""
     return Reconciler(Adapters(REGION, emulator.endpoint_url), CLUSTER)
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    """Waits of the step loop (converge) that cost no real time."""
+    return FakeTime()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from builders import CLUSTER, REGION, discovery, namespace
+from fake_time import FakeTime
 from sd_devkit.emulator import Emulator
 from sd_operator.aws.adapters import Adapters
 from sd_operator.model import conditions as cond
@@ -16,7 +17,6 @@ from sd_operator.model.spec import (
     NamespaceSpec,
     Resource,
 )
-from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.ownership import OWNER_TAG
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome, merge_status
@@ -25,7 +25,7 @@ from sd_operator.reconcile.result import Outcome, merge_status
 def apply(reconciler: Reconciler, res: Resource, ns: NamespaceSpec | None = None) -> Any:
     # A bound, not a speed goal: on a loaded 2-core machine the budgeted list calls of a
     # paginated lookup took longer than 30 s once; converge returns as soon as it is in sync.
-    return converge(reconciler, res, ns, deleting=False, timeout=90)
+    return FakeTime().converge(reconciler, res, ns, deleting=False, timeout=90)
 
 
 def steady_status(progress: Any, generation: int = 1) -> dict[str, Any]:
@@ -103,7 +103,7 @@ def test_apply_delete_apply_creates_the_namespace_again(reconciler: Reconciler, 
     first = apply(reconciler, namespace())
     assert first.last.outcome is Outcome.IN_SYNC
     assert first.status.get("creatorRequestId") is None
-    gone = converge(reconciler, namespace(), None, deleting=True, timeout=30)
+    gone = FakeTime().converge(reconciler, namespace(), None, deleting=True, timeout=30)
     assert gone.last is not None
     assert gone.last.outcome is Outcome.GONE
 
@@ -220,13 +220,13 @@ def test_namespace_holding_a_foreign_service_is_kept_until_it_is_gone(
     created = apply(reconciler, namespace())
     foreign = sd.create_service(Name="legacy", NamespaceId=created.status["namespaceId"])
 
-    blocked = converge(reconciler, namespace(), None, deleting=True, timeout=5)
+    blocked = FakeTime().converge(reconciler, namespace(), None, deleting=True, timeout=5)
     assert blocked.last.outcome is Outcome.BLOCKED
     assert "legacy" in blocked.last.message
     assert sd.get_namespace(Id=created.status["namespaceId"])["Namespace"]
 
     sd.delete_service(Id=foreign["Service"]["Id"])
-    gone = converge(reconciler, namespace(), None, deleting=True, timeout=30)
+    gone = FakeTime().converge(reconciler, namespace(), None, deleting=True, timeout=30)
     assert gone.last.outcome is Outcome.GONE
     assert not [n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == "myapp.local"]
 
@@ -234,7 +234,7 @@ def test_namespace_holding_a_foreign_service_is_kept_until_it_is_gone(
 def test_retain_policy_leaves_aws_alone_on_delete(reconciler: Reconciler, sd: Any) -> None:
     retained = namespace(deletion_policy=DeletionPolicy.RETAIN)
     apply(reconciler, retained)
-    gone = converge(reconciler, retained, None, deleting=True, timeout=5)
+    gone = FakeTime().converge(reconciler, retained, None, deleting=True, timeout=5)
     assert gone.last.outcome is Outcome.GONE
     assert gone.performed == []
     assert [n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == "myapp.local"]

@@ -28,11 +28,14 @@ def converge(
     deleting: bool,
     timeout: float,
     on_change: Callable[[str], None] = lambda _: None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Progress:
     """Step until AWS matches (or the resource is gone), waiting out Cloud Map operations and
-    transient errors; blocked, refused and failed outcomes end it at once."""
+    transient errors; blocked, refused and failed outcomes end it at once. `sleep` and the
+    monotonic `clock` are how it waits and when `timeout` runs out (the CLI: real time)."""
     progress = Progress(res)
-    deadline = time.monotonic() + timeout
+    deadline = clock() + timeout
     while True:
         result = reconciler.step(res, progress.status, deleting=deleting, namespace=namespace)
         progress.status = merge_status(progress.status, result)
@@ -41,6 +44,6 @@ def converge(
             progress.performed.append(line)
             on_change(line)
         retry = result.outcome in (Outcome.WAITING, Outcome.ERROR)
-        if not retry or time.monotonic() >= deadline:
+        if not retry or clock() >= deadline:
             return progress
-        time.sleep(min(result.retry_after or 1.0, max(0.0, deadline - time.monotonic())))
+        sleep(min(result.retry_after or 1.0, max(0.0, deadline - clock())))
