@@ -17,6 +17,7 @@ from sd_operator.model.spec import (
     NamespaceSpec,
     Resource,
 )
+from sd_operator.reconcile.converge import FIRST_POLL_SECONDS
 from sd_operator.reconcile.ownership import OWNER_TAG
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome, merge_status
@@ -71,6 +72,26 @@ def test_restart_while_operation_pending_resumes_without_a_second_create(
     assert result.outcome is Outcome.IN_SYNC
     assert progress_status.get("operation") is None
     assert emulator.calls().get("servicediscovery:CreatePrivateDnsNamespace") == 1
+
+
+def test_apply_sends_a_create_at_once_and_polls_its_operation_soon_then_less_often(
+    emulator: Emulator, reconciler: Reconciler, fake_time: FakeTime
+) -> None:
+    """converge's status does not outlive it (the CLI): there is no request id to persist
+    before the create, so the create goes out without a wait (the operator's steps record it
+    first: test_restart_while_operation_pending_resumes_without_a_second_create). Its
+    operation, pending for three polls, is polled after 0.05 s, then at twice the interval
+    each time, so apply ends close to when AWS is done."""
+    emulator.hold_operations(polls=3)
+
+    progress = fake_time.converge(reconciler, namespace(), None, deleting=False, timeout=30)
+
+    assert progress.last is not None
+    assert progress.last.outcome is Outcome.IN_SYNC
+    assert fake_time.slept == [FIRST_POLL_SECONDS * 2**n for n in range(4)]
+    calls = emulator.calls()
+    assert calls["servicediscovery:CreatePrivateDnsNamespace"] == 1
+    assert calls["servicediscovery:GetOperation"] == 4
 
 
 def test_crash_after_sending_a_create_reuses_its_recorded_request_id(

@@ -144,13 +144,18 @@ class Reconciler:
         deleting: bool = False,
         namespace: NamespaceSpec | None = None,
         from_view: bool = False,
+        durable: bool = True,
     ) -> StepResult:
         """Advance `res` towards its spec (or its deletion) as far as AWS allows right now.
 
         `from_view` (the drift sweep) reads through the account view first; anything but "in
-        sync" is read again fresh before it is acted on or reported."""
+        sync" is read again fresh before it is acted on or reported. `durable`: the caller
+        persists status between steps (the operator), so a create's request id is recorded
+        (returned, RecordingRequest) before the create is sent; a caller whose status does not
+        outlive it (the CLI's converge) has nothing to record first, and the same step sends
+        the create instead of observing everything again in the next one."""
         try:
-            return self._step(res, status, deleting, namespace, from_view)
+            return self._step(res, status, deleting, namespace, from_view, durable)
         except Retryable as exc:
             return StepResult(
                 Outcome.ERROR, reason=exc.code, message=str(exc), retry_after=exc.delay
@@ -165,6 +170,7 @@ class Reconciler:
         deleting: bool,
         namespace: NamespaceSpec | None,
         from_view: bool,
+        durable: bool,
     ) -> StepResult:
         region = self._region(res, namespace)
         updates: dict[str, Any] = {}
@@ -247,20 +253,22 @@ class Reconciler:
                     )
             request_id = updates.get(REQUEST_ID) or status.get(REQUEST_ID)
             if request_id is None and any(isinstance(a, CREATES) for a in plan.actions):
-                # Recorded (persisted by the caller) before it is ever sent: see
+                # Recorded (persisted by a durable caller) before it is ever sent: see
                 # ownership.creator_request_id.
-                updates[REQUEST_ID] = creator_request_id(res.identity, self.cluster, uuid4().hex)
-                return StepResult(
-                    Outcome.WAITING,
-                    plan,
-                    updates,
-                    tuple(performed),
-                    drift,
-                    reported=seen.reported,
-                    reason="RecordingRequest",
-                    message="recorded the create request's id before sending it",
-                    retry_after=REQUEST_RECORD_SECONDS,
-                )
+                request_id = creator_request_id(res.identity, self.cluster, uuid4().hex)
+                updates[REQUEST_ID] = request_id
+                if durable:
+                    return StepResult(
+                        Outcome.WAITING,
+                        plan,
+                        updates,
+                        tuple(performed),
+                        drift,
+                        reported=seen.reported,
+                        reason="RecordingRequest",
+                        message="recorded the create request's id before sending it",
+                        retry_after=REQUEST_RECORD_SECONDS,
+                    )
             # The view is not invalidated: what was changed is read by id from now on, and
             # the next sweep reads the account again anyway.
             done = self._executor.execute(plan, region, str(request_id or ""), updates, answered)
