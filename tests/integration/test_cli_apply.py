@@ -1,6 +1,8 @@
 """The CLI's `main([...])` in-process against the AWS emulator: apply changes nothing when any
 resource is refused, skips services whose namespace did not get ready, and says why delete left
-something in AWS; plan and apply work without --region when every resource names its region."""
+something in AWS; plan and apply work without --region when every resource names its region.
+How apply steps (`apply_resources`, in fake time): a service finds the namespace created in the
+same apply at once."""
 
 from __future__ import annotations
 
@@ -14,8 +16,13 @@ from typing import Any
 
 import pytest
 
+from fake_time import FakeTime
 from sd_devkit.emulator import Emulator, client
-from sd_operator.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, main
+from sd_operator.aws.adapters import Adapters
+from sd_operator.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, apply_resources, main
+from sd_operator.model.parse import load_manifests
+from sd_operator.reconcile.converge import FIRST_POLL_SECONDS
+from sd_operator.reconcile.reconciler import Reconciler
 
 REGION = "us-east-1"
 
@@ -176,6 +183,42 @@ def test_delete_says_what_was_kept_and_what_was_not_ours(
     assert "CloudMapNamespace payments/myapp: kept in AWS (deletionPolicy: Retain)" in again
     assert "nothing to do" not in again
     assert namespace_named(sd, "myapp.local")
+
+
+# Steps ---------------------------------------------------------------------------------------
+
+
+def test_a_service_applied_with_its_namespace_is_created_without_waiting_for_it(
+    emulator: Emulator, sd: Any, tmp_path: Path, fake_time: FakeTime
+) -> None:
+    """apply plans everything first, through the account view, before the namespace exists.
+    The namespace's create operation names the new namespace, which is then read by id and so
+    known to the view: the service is created in its first step. It used to find the view
+    without the namespace, fail NamespaceNotReady and wait 10 s for a relist."""
+    manifests = write(tmp_path / "m", ns=namespace(), a=service("a"))
+    reconciler = Reconciler(Adapters(REGION, emulator.endpoint_url), "default")
+    out = io.StringIO()
+
+    code = apply_resources(
+        reconciler,
+        load_manifests([str(manifests)]),
+        deleting=False,
+        timeout=60,
+        out=out,
+        sleep=fake_time.sleep,
+        clock=fake_time.clock,
+    )
+
+    assert code == EXIT_OK, out.getvalue()
+    assert out.getvalue().splitlines() == [
+        "CloudMapNamespace payments/myapp: create DnsPrivate namespace myapp.local",
+        "CloudMapNamespace payments/myapp: done",
+        "ServiceDiscovery payments/a: create service a in namespace myapp.local",
+        "ServiceDiscovery payments/a: done",
+    ]
+    assert fake_time.slept == [FIRST_POLL_SECONDS], "only the namespace's operation is waited for"
+    assert emulator.calls()["servicediscovery:CreateService"] == 1
+    assert services_in(sd, namespace_named(sd, "myapp.local")["Id"]) == ["a"]
 
 
 # Regions -------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from sd_operator.model.actions import Change, CreateNamespace, CreateService, Pl
 from sd_operator.model.observed import ObservedNamespace, ObservedService, OperationStatus
 from sd_operator.model.spec import DriftPolicy, NamespaceSpec, Resource, ServiceDiscoverySpec
 from sd_operator.reconcile.ecs_plan import changes_endpoints, with_clients
-from sd_operator.reconcile.execute import Executor
+from sd_operator.reconcile.execute import OPERATION_TYPES, Executor
 from sd_operator.reconcile.observe import Observer, ecs_clients, resource_region
 from sd_operator.reconcile.ownership import creator_request_id
 from sd_operator.reconcile.plan import plan_resource
@@ -34,6 +34,7 @@ REQUEST_RECORD_SECONDS = 0.1
 REQUEST_ID = "creatorRequestId"
 CREATES = (CreateNamespace, CreateService)
 MAX_SYNC_ROUNDS = 3
+CREATE_NAMESPACE = OPERATION_TYPES[CreateNamespace]
 
 
 @dataclass(frozen=True)
@@ -312,6 +313,12 @@ class Reconciler:
                 retry_after=OPERATION_POLL_SECONDS,
             )
         updates["operation"] = None
+        created = op.targets.get("NAMESPACE")
+        if op.status is OperationStatus.SUCCESS and op.type == CREATE_NAMESPACE and created:
+            # The namespace this resource created has an id now: from here on it is read by
+            # id, which also tells the account view (reader.FreshReader.get_namespace), so the
+            # services created with it find it at once.
+            updates["namespaceId"] = created
         if op.status is OperationStatus.FAIL:
             # AWS may answer a reused CreatorRequestId with this failure again: the next
             # attempt draws a new one.
