@@ -21,14 +21,22 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", DUMMY_ACCESS_KEY)
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET_KEY)
 os.environ.pop("AWS_PROFILE", None)
 # AWS's rates would make the suite wait on its own budget; tests that are about the budget
-# configure their own.
-BUDGETS.configure({}, scale=100.0)
+# configure their own. The in-process CLI tests pass the same scale with --aws-rate-scale.
+RATE_SCALE = 100.0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True)
+def budgets() -> None:
+    """Fresh budgets for every test: the process's budgets are shared state, and a test that
+    throttled an API (its rate cut for everyone) or ran the CLI's main() (which configures the
+    budgets from its own flags) slowed every test after it on that worker."""
+    BUDGETS.configure({}, scale=RATE_SCALE)
 
 
 @pytest.fixture(scope="session")

@@ -66,7 +66,9 @@ def write(directory: Path, **files: str) -> Path:
 
 
 def cli(emulator: Emulator, *args: str, region: bool = True) -> int:
+    # The suite's budget scale (conftest.RATE_SCALE): main() configures the budgets itself.
     flags = ["--aws-endpoint-url", emulator.endpoint_url, "--log-level", "WARNING"]
+    flags += ["--aws-rate-scale", "100"]
     return main([*args, *flags, *(["--region", REGION] if region else [])])
 
 
