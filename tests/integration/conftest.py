@@ -23,6 +23,8 @@ os.environ.pop("AWS_PROFILE", None)
 # AWS's rates would make the suite wait on its own budget; tests that are about the budget
 # configure their own. The in-process CLI tests pass the same scale with --aws-rate-scale.
 RATE_SCALE = 100.0
+# The page size of the emulator's lists in tests marked `paged` (tests about paging).
+PAGED = 2
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -41,14 +43,16 @@ def budgets() -> None:
 
 @pytest.fixture(scope="session")
 def emulator_session() -> Iterator[Emulator]:
-    with Emulator(page_size=2, seed=0) as emu:
+    with Emulator(seed=0) as emu:
         yield emu
 
 
 @pytest.fixture
-def emulator(emulator_session: Emulator) -> Emulator:
+def emulator(emulator_session: Emulator, request: pytest.FixtureRequest) -> Emulator:
+    """The session's emulator, reset, answering lists with AWS's page sizes; a test marked
+    `paged` gets two items per page, so a few resources take several pages."""
     emulator_session.reset()
-    emulator_session.page_size = 2
+    emulator_session.page_size = PAGED if request.node.get_closest_marker("paged") else 0
     return emulator_session
 
 

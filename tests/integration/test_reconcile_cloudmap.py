@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from builders import CLUSTER, REGION, discovery, namespace
 from fake_time import FakeTime
 from sd_devkit.emulator import Emulator
@@ -273,6 +275,7 @@ def test_sustained_throttling_is_retryable_not_terminal(emulator: Emulator) -> N
     assert apply(reconciler, namespace()).last.outcome is Outcome.IN_SYNC
 
 
+@pytest.mark.paged
 def test_lookups_follow_pagination(emulator: Emulator, reconciler: Reconciler, sd: Any) -> None:
     for i in range(5):
         sd.create_http_namespace(Name=f"other-{i}")

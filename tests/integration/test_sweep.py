@@ -195,7 +195,6 @@ class World:
 
 @pytest.fixture
 def world(emulator: Emulator) -> World:
-    emulator.page_size = 0
     return World(emulator)
 
 
@@ -223,7 +222,6 @@ def test_a_sweep_with_nothing_drifted_writes_nothing_and_calls_no_get(world: Wor
 def test_a_sweep_whose_steps_outlast_the_view_reads_the_account_once(emulator: Emulator) -> None:
     # Under throttling a sweep's steps can take longer than the view lives; the first step
     # after that read the whole account again while the other workers waited for it.
-    emulator.page_size = 0
     world = World(emulator, view_ttl=0.0)  # older than the ttl as soon as it is read
     world.emulator.reset_calls()
 

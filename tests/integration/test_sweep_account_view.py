@@ -88,6 +88,7 @@ def world(emulator: Emulator) -> World:
     return reconciler, resources, statuses
 
 
+@pytest.mark.paged
 def test_a_sweep_reads_the_account_once_for_all_resources(emulator: Emulator, world: World) -> None:
     reconciler, resources, statuses = world
     emulator.reset_calls()
@@ -128,7 +129,6 @@ def test_creates_read_no_other_services_tags(emulator: Emulator) -> None:
     reconciler = Reconciler(Adapters(REGION, emulator.endpoint_url), "sweep-test", view_ttl=60)
     ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
     FakeTime().converge(reconciler, ns, None, deleting=False, timeout=30)
-    emulator.page_size = 0  # AWS's page sizes: the view's lists are one page each here
     emulator.reset_calls()
     for name in names:
         res = discovery(name)
@@ -228,6 +228,7 @@ def test_a_cli_plan_over_many_resources_lists_once(emulator: Emulator, world: Wo
     assert calls["ecs:DescribeServices"] == math.ceil(len(resources) / 10)
 
 
+@pytest.mark.paged
 def test_a_sweep_of_resources_with_recorded_ids_still_lists_once(
     emulator: Emulator, world: World
 ) -> None:
