@@ -18,9 +18,6 @@ import pytest
 from sd_devkit.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
-# One worker builds the wheel and its virtualenvs once for every test here (pytest -n): with
-# the tests spread over two workers, each built them (70 s apiece on a loaded 2-core machine).
-pytestmark = pytest.mark.xdist_group("wheel")
 
 
 def _run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
