@@ -21,6 +21,7 @@ from test_sweep_account_view import NS, STEADY, discovery, seed_ecs
 
 from sd_devkit.emulator import Emulator
 from sd_devkit.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
+from sd_operator.aws.adapters import Adapters
 from sd_operator.model.spec import Identity, Resource
 from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.reconciler import Reconciler
@@ -34,7 +35,7 @@ def run(n: int) -> None:
     with Emulator(page_size=100) as emu:
         names = [f"svc-{i:03d}" for i in range(n)]
         seed_ecs(emu.endpoint_url, names)
-        reconciler = Reconciler(REGION, emu.endpoint_url, "bench", view_ttl=3600)
+        reconciler = Reconciler(Adapters(REGION, emu.endpoint_url), "bench", view_ttl=3600)
         ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="ns"), NS)
         converge(reconciler, ns, None, deleting=False, timeout=60)
         resources = [discovery(name) for name in names]

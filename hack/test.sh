@@ -70,7 +70,7 @@ with_control_plane() {
   "$@"
 }
 
-e2e() { run_pytest -n "$e2e_workers" --dist loadgroup --durations=10 "$@" tests/e2e; }
+e2e() { run_pytest -n "$e2e_workers" --durations=10 "$@" tests/e2e; }
 
 case "$layer" in
   unit) run_pytest -n "$workers" tests/unit ;;

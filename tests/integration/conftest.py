@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from builders import CLUSTER, REGION
+from fake_time import FakeTime
 from sd_devkit.emulator import Emulator, client
 from sd_devkit.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
+from sd_operator.aws.adapters import Adapters
 from sd_operator.aws.budget import BUDGETS
 from sd_operator.reconcile.reconciler import Reconciler
 
@@ -18,11 +20,11 @@ from sd_operator.reconcile.reconciler import Reconciler
 os.environ.setdefault("AWS_ACCESS_KEY_ID", DUMMY_ACCESS_KEY)
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET_KEY)
 os.environ.pop("AWS_PROFILE", None)
-# AWS's rates would make the suite wait on its own budget (ListNamespaces at 0.5/s); tests that
-# are about the budget configure their own. The environment reaches the CLI's own settings,
-# which configure the budget again for every in-process `main([...])`.
-os.environ["SD_OPERATOR_AWS_RATE_SCALE"] = "100"
-BUDGETS.configure({}, scale=100.0)
+# AWS's rates would make the suite wait on its own budget; tests that are about the budget
+# configure their own. The in-process CLI tests pass the same scale with --aws-rate-scale.
+RATE_SCALE = 100.0
+# The page size of the emulator's lists in tests marked `paged` (tests about paging).
+PAGED = 2
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -31,23 +33,39 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+@pytest.fixture(autouse=True)
+def budgets() -> None:
+    """Fresh budgets for every test: the process's budgets are shared state, and a test that
+    throttled an API (its rate cut for everyone) or ran the CLI's main() (which configures the
+    budgets from its own flags) slowed every test after it on that worker."""
+    BUDGETS.configure({}, scale=RATE_SCALE)
+
+
 @pytest.fixture(scope="session")
 def emulator_session() -> Iterator[Emulator]:
-    with Emulator(page_size=2, seed=0) as emu:
+    with Emulator(seed=0) as emu:
         yield emu
 
 
 @pytest.fixture
-def emulator(emulator_session: Emulator) -> Emulator:
+def emulator(emulator_session: Emulator, request: pytest.FixtureRequest) -> Emulator:
+    """The session's emulator, reset, answering lists with AWS's page sizes; a test marked
+    `paged` gets two items per page, so a few resources take several pages."""
     emulator_session.reset()
-    emulator_session.page_size = 2
+    emulator_session.page_size = PAGED if request.node.get_closest_marker("paged") else 0
     return emulator_session
 
 
 @pytest.fixture
 def reconciler(emulator: Emulator) -> Reconciler:
     """The operator's reconciler (cluster builders.CLUSTER) against this test's emulator."""
-    return Reconciler(REGION, emulator.endpoint_url, CLUSTER)
+    return Reconciler(Adapters(REGION, emulator.endpoint_url), CLUSTER)
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    """Waits of the step loop (converge) that cost no real time."""
+    return FakeTime()
 
 
 @pytest.fixture

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
+from fake_time import FakeTime
 from sd_devkit.emulator import Emulator, client
+from sd_operator.aws.adapters import Adapters
 from sd_operator.model.spec import (
     CloudMapServiceSpec,
     HealthCheck,
@@ -27,7 +29,6 @@ from sd_operator.model.spec import (
     Resource,
     ServiceDiscoverySpec,
 )
-from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome
 
@@ -122,11 +123,11 @@ def test_a_delete_without_ids_does_not_trust_a_list_that_misses_the_service(
             service=CloudMapServiceSpec(name="svc", health_check=HealthCheck(custom=True)),
         ),
     )
-    deleting = Reconciler(REGION, emulator.endpoint_url, "cli")
+    deleting = Reconciler(Adapters(REGION, emulator.endpoint_url), "cli")
     deleting.view.refresh(REGION)  # its view lists neither namespace nor service
-    creating = Reconciler(REGION, emulator.endpoint_url, "cli")
+    creating = Reconciler(Adapters(REGION, emulator.endpoint_url), "cli")
     for res in (ns, svc):
-        done = converge(creating, res, ns_spec, deleting=False, timeout=90)
+        done = FakeTime().converge(creating, res, ns_spec, deleting=False, timeout=90)
         assert done.last is not None
         assert done.last.outcome is Outcome.IN_SYNC, done.last
     sd = client("servicediscovery", emulator.endpoint_url, REGION)
@@ -134,7 +135,7 @@ def test_a_delete_without_ids_does_not_trust_a_list_that_misses_the_service(
     assert services_in(sd, namespace_id) == ["svc"]
 
     for res in (svc, ns):
-        gone = converge(deleting, res, ns_spec, deleting=True, timeout=90)
+        gone = FakeTime().converge(deleting, res, ns_spec, deleting=True, timeout=90)
         assert gone.last is not None
         assert gone.last.outcome is Outcome.GONE, gone.last
         assert gone.performed, f"{res.identity}: reported gone without deleting anything"

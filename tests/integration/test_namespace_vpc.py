@@ -11,11 +11,11 @@ import pytest
 
 import builders
 from builders import REGION, VPC, discovery
+from fake_time import FakeTime
 from sd_devkit.emulator import Emulator
 from sd_operator.aws.errors import NotFound
 from sd_operator.model import conditions as cond
 from sd_operator.model.spec import AdoptionPolicy, Identity, NamespaceSpec, NamespaceType, Resource
-from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.ownership import OWNER_TAG
 from sd_operator.reconcile.plan import REASON_IMMUTABLE
 from sd_operator.reconcile.reconciler import Reconciler
@@ -30,7 +30,7 @@ def namespace(vpc: str = VPC, **overrides: Any) -> Resource:
 
 
 def apply(reconciler: Reconciler, res: Resource, ns: NamespaceSpec | None = None) -> Any:
-    return converge(reconciler, res, ns, deleting=False, timeout=30)
+    return FakeTime().converge(reconciler, res, ns, deleting=False, timeout=30)
 
 
 def mutating_calls(emulator: Emulator) -> dict[str, int]:

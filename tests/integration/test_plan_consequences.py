@@ -30,6 +30,8 @@ SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "plan.schema.json").re
 def cli(emulator: Emulator, *args: str) -> tuple[int, str]:
     out = io.StringIO()
     flags = ["--aws-endpoint-url", emulator.endpoint_url, "--region", REGION]
+    # The suite's budget scale (conftest.RATE_SCALE): main() configures the budgets itself.
+    flags += ["--aws-rate-scale", "100"]
     with redirect_stdout(out):
         code = main([*args, *flags, "--log-level", "WARNING"])
     return code, out.getvalue()

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from builders import CLUSTER, REGION, discovery, namespace
+from fake_time import FakeTime
 from sd_devkit.emulator import Emulator
+from sd_operator.aws.adapters import Adapters
 from sd_operator.model import conditions as cond
 from sd_operator.model.spec import (
     AdoptionPolicy,
@@ -15,7 +19,7 @@ from sd_operator.model.spec import (
     NamespaceSpec,
     Resource,
 )
-from sd_operator.reconcile.converge import converge
+from sd_operator.reconcile.converge import FIRST_POLL_SECONDS
 from sd_operator.reconcile.ownership import OWNER_TAG
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome, merge_status
@@ -24,7 +28,7 @@ from sd_operator.reconcile.result import Outcome, merge_status
 def apply(reconciler: Reconciler, res: Resource, ns: NamespaceSpec | None = None) -> Any:
     # A bound, not a speed goal: on a loaded 2-core machine the budgeted list calls of a
     # paginated lookup took longer than 30 s once; converge returns as soon as it is in sync.
-    return converge(reconciler, res, ns, deleting=False, timeout=90)
+    return FakeTime().converge(reconciler, res, ns, deleting=False, timeout=90)
 
 
 def steady_status(progress: Any, generation: int = 1) -> dict[str, Any]:
@@ -60,7 +64,7 @@ def test_restart_while_operation_pending_resumes_without_a_second_create(
     status = merge_status(merge_status({}, recorded), first)
     assert status["operation"]["type"] == "CREATE_NAMESPACE"
 
-    restarted = Reconciler(REGION, emulator.endpoint_url, CLUSTER)
+    restarted = Reconciler(Adapters(REGION, emulator.endpoint_url), CLUSTER)
     progress_status: dict[str, Any] = status
     for _ in range(10):
         result = restarted.step(namespace(), progress_status)
@@ -70,6 +74,26 @@ def test_restart_while_operation_pending_resumes_without_a_second_create(
     assert result.outcome is Outcome.IN_SYNC
     assert progress_status.get("operation") is None
     assert emulator.calls().get("servicediscovery:CreatePrivateDnsNamespace") == 1
+
+
+def test_apply_sends_a_create_at_once_and_polls_its_operation_soon_then_less_often(
+    emulator: Emulator, reconciler: Reconciler, fake_time: FakeTime
+) -> None:
+    """converge's status does not outlive it (the CLI): there is no request id to persist
+    before the create, so the create goes out without a wait (the operator's steps record it
+    first: test_restart_while_operation_pending_resumes_without_a_second_create). Its
+    operation, pending for three polls, is polled after 0.05 s, then at twice the interval
+    each time, so apply ends close to when AWS is done."""
+    emulator.hold_operations(polls=3)
+
+    progress = fake_time.converge(reconciler, namespace(), None, deleting=False, timeout=30)
+
+    assert progress.last is not None
+    assert progress.last.outcome is Outcome.IN_SYNC
+    assert fake_time.slept == [FIRST_POLL_SECONDS * 2**n for n in range(4)]
+    calls = emulator.calls()
+    assert calls["servicediscovery:CreatePrivateDnsNamespace"] == 1
+    assert calls["servicediscovery:GetOperation"] == 4
 
 
 def test_crash_after_sending_a_create_reuses_its_recorded_request_id(
@@ -84,7 +108,7 @@ def test_crash_after_sending_a_create_reuses_its_recorded_request_id(
     assert sent.outcome is Outcome.WAITING
     lost = dict(recorded)  # what was persisted: the request id, not the operation
 
-    restarted = Reconciler(REGION, emulator.endpoint_url, CLUSTER)
+    restarted = Reconciler(Adapters(REGION, emulator.endpoint_url), CLUSTER)
     result = restarted.step(namespace(), lost)
 
     assert result.status["operation"]["id"] == sent.status["operation"]["id"]
@@ -102,7 +126,7 @@ def test_apply_delete_apply_creates_the_namespace_again(reconciler: Reconciler, 
     first = apply(reconciler, namespace())
     assert first.last.outcome is Outcome.IN_SYNC
     assert first.status.get("creatorRequestId") is None
-    gone = converge(reconciler, namespace(), None, deleting=True, timeout=30)
+    gone = FakeTime().converge(reconciler, namespace(), None, deleting=True, timeout=30)
     assert gone.last is not None
     assert gone.last.outcome is Outcome.GONE
 
@@ -219,13 +243,13 @@ def test_namespace_holding_a_foreign_service_is_kept_until_it_is_gone(
     created = apply(reconciler, namespace())
     foreign = sd.create_service(Name="legacy", NamespaceId=created.status["namespaceId"])
 
-    blocked = converge(reconciler, namespace(), None, deleting=True, timeout=5)
+    blocked = FakeTime().converge(reconciler, namespace(), None, deleting=True, timeout=5)
     assert blocked.last.outcome is Outcome.BLOCKED
     assert "legacy" in blocked.last.message
     assert sd.get_namespace(Id=created.status["namespaceId"])["Namespace"]
 
     sd.delete_service(Id=foreign["Service"]["Id"])
-    gone = converge(reconciler, namespace(), None, deleting=True, timeout=30)
+    gone = FakeTime().converge(reconciler, namespace(), None, deleting=True, timeout=30)
     assert gone.last.outcome is Outcome.GONE
     assert not [n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == "myapp.local"]
 
@@ -233,15 +257,15 @@ def test_namespace_holding_a_foreign_service_is_kept_until_it_is_gone(
 def test_retain_policy_leaves_aws_alone_on_delete(reconciler: Reconciler, sd: Any) -> None:
     retained = namespace(deletion_policy=DeletionPolicy.RETAIN)
     apply(reconciler, retained)
-    gone = converge(reconciler, retained, None, deleting=True, timeout=5)
+    gone = FakeTime().converge(reconciler, retained, None, deleting=True, timeout=5)
     assert gone.last.outcome is Outcome.GONE
     assert gone.performed == []
     assert [n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == "myapp.local"]
 
 
-def test_sustained_throttling_is_retryable_not_terminal(
-    emulator: Emulator, reconciler: Reconciler
-) -> None:
+def test_sustained_throttling_is_retryable_not_terminal(emulator: Emulator) -> None:
+    # Throttling past botocore's retries (one here: its own backoff is not under test).
+    reconciler = Reconciler(Adapters(REGION, emulator.endpoint_url, max_attempts=1), CLUSTER)
     emulator.inject("servicediscovery:ListNamespaces", error="ThrottlingException", rate=1.0)
     result = reconciler.step(namespace(), {})
     assert result.outcome is Outcome.ERROR
@@ -251,6 +275,7 @@ def test_sustained_throttling_is_retryable_not_terminal(
     assert apply(reconciler, namespace()).last.outcome is Outcome.IN_SYNC
 
 
+@pytest.mark.paged
 def test_lookups_follow_pagination(emulator: Emulator, reconciler: Reconciler, sd: Any) -> None:
     for i in range(5):
         sd.create_http_namespace(Name=f"other-{i}")

@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
+from fake_time import FakeTime
 from sd_devkit.emulator import Emulator, client
 from sd_devkit.emulator.seed import CLUSTER, seed_demo_ecs
+from sd_operator.aws.adapters import Adapters
 from sd_operator.cli import namespace_lookup, referenced_namespace
 from sd_operator.model import conditions as cond
 from sd_operator.model.parse import load_manifests
 from sd_operator.model.spec import Resource
-from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome
 
@@ -26,11 +27,11 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "myapp"
 @pytest.fixture
 def world(emulator: Emulator) -> tuple[Reconciler, list[Resource]]:
     seed_demo_ecs(emulator.endpoint_url, REGION)
-    reconciler = Reconciler(REGION, emulator.endpoint_url, "ecs-test")
+    reconciler = Reconciler(Adapters(REGION, emulator.endpoint_url), "ecs-test")
     resources = load_manifests([str(EXAMPLES)])
     namespaces = namespace_lookup(resources)
     for res in resources:
-        done = converge(
+        done = FakeTime().converge(
             reconciler, res, referenced_namespace(res, namespaces), deleting=False, timeout=30
         )
         assert done.last is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fake_time import FakeTime
 from sd_operator.model import conditions as cond
 from sd_operator.model.spec import (
     AdoptionPolicy,
@@ -16,7 +17,6 @@ from sd_operator.model.spec import (
     ServiceDiscoverySpec,
 )
 from sd_operator.reconcile import status as status_rules
-from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.plan import REASON_IMMUTABLE
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome, merge_status
@@ -42,7 +42,7 @@ def test_adopting_a_namespace_of_another_type_sets_no_namespace_id_and_is_not_re
         ),
     )
 
-    progress = converge(reconciler, res, None, deleting=False, timeout=30)
+    progress = FakeTime().converge(reconciler, res, None, deleting=False, timeout=30)
 
     result = progress.last
     assert result is not None
@@ -65,7 +65,7 @@ def test_adopting_a_service_that_cannot_be_changed_sets_no_service_id(
         Identity("CloudMapNamespace", "payments", "myapp", uid="u-ns"),
         NamespaceSpec(name="myapp.local", type=NamespaceType.HTTP),
     )
-    created = converge(reconciler, namespace, None, deleting=False, timeout=30)
+    created = FakeTime().converge(reconciler, namespace, None, deleting=False, timeout=30)
     ns_id = created.status["namespaceId"]
     existing = sd.create_service(
         Name="user-service", NamespaceId=ns_id, HealthCheckCustomConfig={}
@@ -80,7 +80,9 @@ def test_adopting_a_service_that_cannot_be_changed_sets_no_service_id(
         ),
     )
 
-    progress = converge(reconciler, discovery, namespace.spec, deleting=False, timeout=30)
+    progress = FakeTime().converge(
+        reconciler, discovery, namespace.spec, deleting=False, timeout=30
+    )
 
     assert progress.last is not None
     assert progress.last.outcome is Outcome.REFUSED

@@ -13,6 +13,7 @@ import pytest
 
 from sd_devkit.emulator import Emulator, client
 from sd_devkit.emulator.seed import seed_demo_ecs
+from sd_operator.aws.adapters import Adapters
 from sd_operator.handlers.resources import Handlers
 from sd_operator.handlers.sweep import Sweeper, SweepReport
 from sd_operator.model.spec import GROUP, VERSION
@@ -135,7 +136,9 @@ class World:
     def __init__(self, emulator: Emulator, view_ttl: float = 60) -> None:
         seed_demo_ecs(emulator.endpoint_url, REGION)
         self.emulator = emulator
-        self.reconciler = Reconciler(REGION, emulator.endpoint_url, "sweep-test", view_ttl=view_ttl)
+        self.reconciler = Reconciler(
+            Adapters(REGION, emulator.endpoint_url), "sweep-test", view_ttl=view_ttl
+        )
         self.handlers = Handlers(self.reconciler, sweep_seconds=30)
         self.writer = RecordingWriter()
         self.reports: list[SweepReport] = []
@@ -192,7 +195,6 @@ class World:
 
 @pytest.fixture
 def world(emulator: Emulator) -> World:
-    emulator.page_size = 0
     return World(emulator)
 
 
@@ -220,7 +222,6 @@ def test_a_sweep_with_nothing_drifted_writes_nothing_and_calls_no_get(world: Wor
 def test_a_sweep_whose_steps_outlast_the_view_reads_the_account_once(emulator: Emulator) -> None:
     # Under throttling a sweep's steps can take longer than the view lives; the first step
     # after that read the whole account again while the other workers waited for it.
-    emulator.page_size = 0
     world = World(emulator, view_ttl=0.0)  # older than the ttl as soon as it is read
     world.emulator.reset_calls()
 

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+from fake_time import FakeTime
 from sd_devkit.emulator import Emulator, client
+from sd_operator.aws.adapters import Adapters
 from sd_operator.cli import plan_resources
 from sd_operator.model.spec import (
     CloudMapServiceSpec,
@@ -26,7 +28,6 @@ from sd_operator.model.spec import (
     RoutingPolicy,
     ServiceDiscoverySpec,
 )
-from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome, merge_status
 
@@ -74,19 +75,20 @@ def steady(status: dict[str, Any]) -> dict[str, Any]:
 def world(emulator: Emulator) -> World:
     names = [f"svc-{i:02d}" for i in range(23)]
     seed_ecs(emulator.endpoint_url, names)
-    reconciler = Reconciler(REGION, emulator.endpoint_url, "sweep-test", view_ttl=60)
+    reconciler = Reconciler(Adapters(REGION, emulator.endpoint_url), "sweep-test", view_ttl=60)
     ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
-    converge(reconciler, ns, None, deleting=False, timeout=30)
+    FakeTime().converge(reconciler, ns, None, deleting=False, timeout=30)
     resources = [discovery(n) for n in names]
     statuses = {}
     for res in resources:
-        done = converge(reconciler, res, NS, deleting=False, timeout=30)
+        done = FakeTime().converge(reconciler, res, NS, deleting=False, timeout=30)
         assert done.last is not None
         assert done.last.outcome is Outcome.IN_SYNC, done.last.message
         statuses[res.identity.name] = steady(done.status)
     return reconciler, resources, statuses
 
 
+@pytest.mark.paged
 def test_a_sweep_reads_the_account_once_for_all_resources(emulator: Emulator, world: World) -> None:
     reconciler, resources, statuses = world
     emulator.reset_calls()
@@ -124,15 +126,14 @@ def test_creates_read_no_other_services_tags(emulator: Emulator) -> None:
     """main read every service's tags of the namespace twice per create (about 0.87 x N^2 tag
     reads for a cold start); now a create is CreateService, GetService and its own tags."""
     names = [f"new-{i:02d}" for i in range(12)]
-    reconciler = Reconciler(REGION, emulator.endpoint_url, "sweep-test", view_ttl=60)
+    reconciler = Reconciler(Adapters(REGION, emulator.endpoint_url), "sweep-test", view_ttl=60)
     ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
-    converge(reconciler, ns, None, deleting=False, timeout=30)
-    emulator.page_size = 0  # AWS's page sizes: the view's lists are one page each here
+    FakeTime().converge(reconciler, ns, None, deleting=False, timeout=30)
     emulator.reset_calls()
     for name in names:
         res = discovery(name)
         res = Resource(res.identity, replace(res.spec, ecs=None))  # Cloud Map only
-        done = converge(reconciler, res, NS, deleting=False, timeout=30)
+        done = FakeTime().converge(reconciler, res, NS, deleting=False, timeout=30)
         assert done.last is not None
         assert done.last.outcome is Outcome.IN_SYNC, done.last
     calls = emulator.calls()
@@ -183,13 +184,13 @@ def test_drift_seen_in_the_view_is_confirmed_by_id_and_corrected(
 
 def test_a_stale_view_never_creates_a_twin(emulator: Emulator) -> None:
     seed_ecs(emulator.endpoint_url, ["late"])
-    sweeper = Reconciler(REGION, emulator.endpoint_url, "sweep-test", view_ttl=60)
-    writer = Reconciler(REGION, emulator.endpoint_url, "sweep-test")
+    sweeper = Reconciler(Adapters(REGION, emulator.endpoint_url), "sweep-test", view_ttl=60)
+    writer = Reconciler(Adapters(REGION, emulator.endpoint_url), "sweep-test")
     ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
-    converge(writer, ns, None, deleting=False, timeout=30)
+    FakeTime().converge(writer, ns, None, deleting=False, timeout=30)
     late = discovery("late")
     sweeper.view.refresh(REGION)  # no service yet
-    done = converge(writer, late, NS, deleting=False, timeout=30)
+    done = FakeTime().converge(writer, late, NS, deleting=False, timeout=30)
     emulator.reset_calls()
 
     # status lost its ids: the stale view says "absent", AWS says it exists.
@@ -215,7 +216,7 @@ def sd_services(emulator: Emulator) -> list[Any]:
 
 def test_a_cli_plan_over_many_resources_lists_once(emulator: Emulator, world: World) -> None:
     _, resources, _ = world
-    fresh = Reconciler(REGION, emulator.endpoint_url, "sweep-test")
+    fresh = Reconciler(Adapters(REGION, emulator.endpoint_url), "sweep-test")
     emulator.reset_calls()
 
     ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
@@ -227,6 +228,7 @@ def test_a_cli_plan_over_many_resources_lists_once(emulator: Emulator, world: Wo
     assert calls["ecs:DescribeServices"] == math.ceil(len(resources) / 10)
 
 
+@pytest.mark.paged
 def test_a_sweep_of_resources_with_recorded_ids_still_lists_once(
     emulator: Emulator, world: World
 ) -> None:

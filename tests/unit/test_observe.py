@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from builders import CLUSTER, REGION, discovery, namespace, namespace_spec
+from sd_operator.aws.adapters import Adapters
 from sd_operator.model.actions import CreateNamespace, UpdateEcsService
 from sd_operator.model.observed import (
     NamedPort,
@@ -122,7 +123,7 @@ class FakeReader:
 
 def reconciler() -> Reconciler:
     # No endpoint and no credentials: a read that went around the Reader would fail.
-    return Reconciler(REGION, None, CLUSTER)
+    return Reconciler(Adapters(REGION, None), CLUSTER)
 
 
 def plan_with(reader: Reader, res: Resource, **kwargs: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sd_operator.aws.adapters import Adapters
 from sd_operator.handlers.resources import (
     HEARTBEAT_INTERVALS,
     HEARTBEAT_WRITES_PER_SWEEP,
@@ -18,7 +19,7 @@ N = 1000
 
 
 def _handlers() -> Handlers:
-    return Handlers(Reconciler("us-east-1", None, "unit"), sweep_seconds=SWEEP)
+    return Handlers(Reconciler(Adapters("us-east-1", None), "unit"), sweep_seconds=SWEEP)
 
 
 def _observed(ago: float) -> dict[str, Any]:

@@ -7,11 +7,12 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TextIO
 
 from sd_operator import logs
+from sd_operator.aws.adapters import Adapters
 from sd_operator.aws.budget import BUDGETS
 from sd_operator.aws.errors import AwsError, Retryable
 from sd_operator.kube import KIND_NAMES
@@ -117,18 +118,23 @@ def plan_resources(
     *,
     deleting: bool = False,
     retry_seconds: float = PLAN_RETRY_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> list[PlanReport]:
     """One moment's view of every resource: reads go through the reconciler's account view, so a
     plan over many resources lists each namespace and describes each ECS cluster once. A read
-    that fails transiently is tried again for up to `retry_seconds` in all: under throttling,
-    a read that ran out of botocore's attempts made apply refuse the whole manifest."""
+    that fails transiently is tried again for up to `retry_seconds` in all (by `clock`, waiting
+    with `sleep`): under throttling, a read that ran out of botocore's attempts made apply
+    refuse the whole manifest."""
     namespaces = namespace_lookup(resources)
     for res in resources:
         reconciler.announce(res, referenced_namespace(res, namespaces))
-    deadline = time.monotonic() + retry_seconds
+    deadline = clock() + retry_seconds
     # A deletion runs in reverse order (ECS links and services before their namespace).
     return [
-        _plan_one(reconciler, res, referenced_namespace(res, namespaces), deleting, deadline)
+        _plan_one(
+            reconciler, res, referenced_namespace(res, namespaces), deleting, deadline, sleep, clock
+        )
         for res in (reversed(resources) if deleting else resources)
     ]
 
@@ -139,6 +145,8 @@ def _plan_one(
     namespace: NamespaceSpec | None,
     deleting: bool,
     deadline: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
 ) -> PlanReport:
     while True:
         try:
@@ -146,9 +154,9 @@ def _plan_one(
             seen = reconciler.plan(res, deleting=deleting, namespace=namespace, from_view=True)
             return PlanReport(res, plan=seen.plan)
         except Retryable as exc:
-            if time.monotonic() + exc.delay >= deadline:
+            if clock() + exc.delay >= deadline:
                 return PlanReport(res, error=str(exc))
-            time.sleep(exc.delay)
+            sleep(exc.delay)
         except AwsError as exc:
             return PlanReport(res, error=str(exc))
 
@@ -202,11 +210,16 @@ def _stops_apply(report: PlanReport) -> bool:
 
 
 def check_before_apply(
-    reconciler: Reconciler, resources: Sequence[Resource], out: TextIO, timeout: float
+    reconciler: Reconciler,
+    resources: Sequence[Resource],
+    out: TextIO,
+    timeout: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> bool:
     """Plan every resource first: if any is refused or cannot be planned, say which and why,
     and change nothing."""
-    planned = plan_resources(reconciler, resources, retry_seconds=timeout)
+    planned = plan_resources(reconciler, resources, retry_seconds=timeout, sleep=sleep, clock=clock)
     stoppers = [r for r in planned if _stops_apply(r)]
     for report in stoppers:
         head = f"{_label(report.resource)} ({report.resource.source})"
@@ -246,9 +259,15 @@ def apply_resources(
     deleting: bool,
     timeout: float,
     out: TextIO,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> int:
+    """`apply` / `delete`: each resource stepped until it settles, waiting with `sleep` and
+    timing out by the monotonic `clock` (real time, unless a test passes its own)."""
     namespaces = namespace_lookup(resources)
-    if not deleting and not check_before_apply(reconciler, resources, out, timeout):
+    if not deleting and not check_before_apply(
+        reconciler, resources, out, timeout, sleep=sleep, clock=clock
+    ):
         return EXIT_ERROR
     ordered = list(reversed(resources)) if deleting else list(resources)
     done = Outcome.GONE if deleting else Outcome.IN_SYNC
@@ -273,6 +292,8 @@ def apply_resources(
             deleting=deleting,
             timeout=timeout,
             on_change=report,
+            sleep=sleep,
+            clock=clock,
         )
         last = progress.last
         assert last is not None
@@ -802,7 +823,7 @@ def run_cli(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_ERROR
-    reconciler = Reconciler(settings.region, settings.endpoint_url, settings.cluster_name)
+    reconciler = Reconciler(Adapters(settings.region, settings.endpoint_url), settings.cluster_name)
     if args.command == "plan":
         reports = plan_resources(reconciler, resources, deleting=args.delete)
         render_plan(

@@ -130,6 +130,7 @@ def test_delete_namespace_with_services_is_resource_in_use(sd: Any) -> None:
     assert sd.list_namespaces()["Namespaces"] == []
 
 
+@pytest.mark.paged
 def test_list_namespaces_paginates_and_filters(sd: Any) -> None:
     """docs/aws-facts.md, Reading: lists and ids: "List calls paginate (MaxResults up to 100,
     NextToken). ListServices/
@@ -161,6 +162,7 @@ def test_list_namespaces_paginates_and_filters(sd: Any) -> None:
     assert _code(exc) == "InvalidInput"
 
 
+@pytest.mark.paged
 def test_list_services_paginates_and_filters_by_namespace(sd: Any) -> None:
     """docs/aws-facts.md, Reading: lists and ids: ListServices paginates and takes the NAMESPACE_ID
     filter (moto returns every service of the region)."""
@@ -178,6 +180,7 @@ def test_list_services_paginates_and_filters_by_namespace(sd: Any) -> None:
     assert all(s["InstanceCount"] == 0 for s in services)
 
 
+@pytest.mark.paged
 def test_list_instances_paginates(sd: Any) -> None:
     service_id = make_service(sd, make_namespace(sd))
     for n in range(5):

@@ -192,6 +192,7 @@ def test_describe_services_takes_at_most_ten(ecs: Any, task_definition: str) -> 
     assert exc.value.response["Error"]["Code"] == "InvalidParameterException"
 
 
+@pytest.mark.paged
 def test_list_services_paginates(ecs: Any, task_definition: str) -> None:
     for n in range(5):
         _create(ecs, task_definition, name=f"svc-{n}")

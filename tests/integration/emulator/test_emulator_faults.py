@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from emulator_helpers import NO_RETRIES, REGION, make_namespace
+from emulator_helpers import NO_RETRIES, REGION, make_namespace, make_service
 
 from sd_devkit.emulator import Emulator, EmulatorControl, EmulatorControlError, client
 
@@ -169,6 +169,12 @@ def test_control_api_over_http(sd: Any, ecs: Any, emulator: Emulator) -> None:
     ecs.create_cluster(clusterName="c")
     ecs.create_service(cluster="c", serviceName="s", desiredCount=0)
     assert control.deployments("c", "s") == 1
+
+    service_id = make_service(sd, make_namespace(sd, "seeded.local"))
+    control.seed_instances(service_id, {"i-1": {"AWS_INSTANCE_IPV4": "10.0.0.1"}})
+    assert [i["Id"] for i in sd.list_instances(ServiceId=service_id)["Instances"]] == ["i-1"]
+    with pytest.raises(EmulatorControlError, match="registered already"):
+        control.seed_instances(service_id, {"i-1": {"AWS_INSTANCE_IPV4": "10.0.0.2"}})
 
     control.inject("ecs:*", error=None, latency=0.01)
     control.clear_faults()

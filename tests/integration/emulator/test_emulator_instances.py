@@ -115,12 +115,13 @@ def test_more_than_30_custom_attributes_are_refused(sd: Any) -> None:
 
 def test_more_than_1000_instances_per_service_are_refused(sd: Any, emulator: Any) -> None:
     """docs/aws-facts.md, Throttling and quotas: "1,000 instances per service (not adjustable)";
-    re-registering an existing instance at the limit is still an update."""
+    re-registering an existing instance at the limit is still an update. The first 999 are
+    seeded at once (the same quotas apply); the 1,000th and what follows go through
+    RegisterInstance."""
     service_id = make_service(sd, make_namespace(sd))
-    for i in range(1000):
-        sd.register_instance(
-            ServiceId=service_id, InstanceId=f"i-{i}", Attributes={"AWS_INSTANCE_IPV4": "10.0.0.1"}
-        )
+    address = {"AWS_INSTANCE_IPV4": "10.0.0.1"}
+    emulator.seed_instances(service_id, {f"i-{i}": address for i in range(999)})
+    _register(sd, service_id, "i-999", **address)
     with pytest.raises(ClientError) as exc:
         sd.register_instance(
             ServiceId=service_id, InstanceId="i-1000", Attributes={"AWS_INSTANCE_IPV4": "10.0.0.1"}
@@ -129,3 +130,9 @@ def test_more_than_1000_instances_per_service_are_refused(sd: Any, emulator: Any
     sd.register_instance(
         ServiceId=service_id, InstanceId="i-0", Attributes={"AWS_INSTANCE_IPV4": "10.0.0.9"}
     )
+    listed = sd.get_paginator("list_instances").paginate(ServiceId=service_id)
+    instances = {i["Id"]: i["Attributes"] for page in listed for i in page["Instances"]}
+    assert len(instances) == 1000
+    assert instances["i-0"]["AWS_INSTANCE_IPV4"] == "10.0.0.9"
+    with pytest.raises(ValueError, match="ResourceLimitExceeded"):
+        emulator.seed_instances(service_id, {"i-1001": address})

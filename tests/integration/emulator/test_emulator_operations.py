@@ -120,6 +120,7 @@ def test_duplicate_request_while_in_flight(sd: Any, emulator: Emulator) -> None:
     sd.register_instance(ServiceId=service_id, InstanceId="i-1", Attributes=attrs)
 
 
+@pytest.mark.paged
 def test_list_operations_paginates_filters_and_keeps_instance_operations(
     sd: Any, emulator: Emulator
 ) -> None:

@@ -30,6 +30,7 @@ def _all(tagging: Any, **kwargs: Any) -> tuple[dict[str, dict[str, str]], int]:
             return found, pages
 
 
+@pytest.mark.paged
 def test_get_resources_filters_by_type_and_tag_and_pages(
     emulator: Emulator, sd: Any, tagging: Any
 ) -> None:

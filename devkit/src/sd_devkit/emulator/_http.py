@@ -20,6 +20,11 @@ from ._wsgi import WSGIApp
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # A reply goes out as two writes, the headers and then the body. With Nagle's algorithm
+    # the body waited for the client to acknowledge the headers, which a client delays (40 ms
+    # on Linux): every call took about 50 ms (1,000 RegisterInstance calls, 50 s) instead of
+    # a few. TCP_NODELAY sends the body at once.
+    disable_nagle_algorithm = True
     app: WSGIApp
     server_port: int
 

@@ -149,6 +149,35 @@ def _apply_filters(
     return kept
 
 
+def _registration_refused(service: Service, instance_id: str, attributes: JSON) -> Reply | None:
+    """RegisterInstance's quotas (docs/aws-facts.md, Throttling and quotas): "30 custom
+    attributes per instance" (AWS_* ones are not custom), "1,000 instances per service (not
+    adjustable)" for a new InstanceId."""
+    custom = [k for k in attributes if not str(k).startswith("AWS_")]
+    if len(custom) > MAX_CUSTOM_ATTRIBUTES:
+        return _invalid(
+            f"an instance can have at most {MAX_CUSTOM_ATTRIBUTES} custom attributes, "
+            f"got {len(custom)}"
+        )
+    known = {i.instance_id for i in service.instances}
+    if instance_id not in known and len(known) >= MAX_INSTANCES_PER_SERVICE:
+        return Reply.error(
+            "ResourceLimitExceeded",
+            f"service {service.id} already has {len(known)} instances, the maximum",
+        )
+    return None
+
+
+def _init_health(service: Service, instance_id: str, attributes: JSON) -> None:
+    """AWS_INIT_HEALTH_STATUS of a registration sets a custom health check's status."""
+    if service.health_check_custom_config is None:
+        return
+    init = attributes.get("AWS_INIT_HEALTH_STATUS")
+    for instance in service.instances:
+        if instance.instance_id == instance_id:
+            instance.health_status = "UNHEALTHY" if init == "UNHEALTHY" else "HEALTHY"
+
+
 class CloudMapLayer:
     def __init__(self, tracker: OperationTracker, page_size: int) -> None:
         self._tracker = tracker
@@ -521,27 +550,35 @@ class CloudMapLayer:
         b = backend(call)
         service = b.services.get(str(call.body.get("ServiceId", "")))
         attributes: JSON = call.body.get("Attributes") or {}
+        instance_id = str(call.body.get("InstanceId", ""))
         if service is not None:
-            custom = [k for k in attributes if not str(k).startswith("AWS_")]
-            if len(custom) > MAX_CUSTOM_ATTRIBUTES:
-                return _invalid(
-                    f"an instance can have at most {MAX_CUSTOM_ATTRIBUTES} custom attributes, "
-                    f"got {len(custom)}"
-                )
-            instance_id = str(call.body.get("InstanceId", ""))
-            known = {i.instance_id for i in service.instances}
-            if instance_id not in known and len(known) >= MAX_INSTANCES_PER_SERVICE:
-                return Reply.error(
-                    "ResourceLimitExceeded",
-                    f"service {service.id} already has {len(known)} instances, the maximum",
-                )
+            refused = _registration_refused(service, instance_id, attributes)
+            if refused is not None:
+                return refused
         reply = self._instance_operation(call, forward, "REGISTER_INSTANCE")
-        init = attributes.get("AWS_INIT_HEALTH_STATUS")
-        if reply.ok and service is not None and service.health_check_custom_config is not None:
-            for instance in service.instances:
-                if instance.instance_id == call.body.get("InstanceId"):
-                    instance.health_status = "UNHEALTHY" if init == "UNHEALTHY" else "HEALTHY"
+        if reply.ok and service is not None:
+            _init_health(service, instance_id, attributes)
         return reply
+
+    def seed_instances(
+        self, account: str, region: str, service_id: str, instances: Mapping[str, JSON]
+    ) -> None:
+        """Register new instances (id -> attributes) in moto's state at once, for a test that
+        needs a service with many: each as a RegisterInstance whose operation succeeded (the
+        same refusals, the same initial health), without a call over HTTP for each."""
+        b = servicediscovery_backends[account][region]
+        service = b.services.get(service_id)
+        if service is None:
+            raise ValueError(f"no service {service_id} in {region}")
+        for instance_id, attributes in instances.items():
+            if any(i.instance_id == instance_id for i in service.instances):
+                raise ValueError(f"instance {instance_id} is registered already")
+            refused = _registration_refused(service, instance_id, attributes)
+            if refused is not None:
+                error = refused.json()
+                raise ValueError(f"instance {instance_id}: {error['__type']}: {error['message']}")
+            b.register_instance(service_id, instance_id, str(uuid.uuid4()), dict(attributes))
+            _init_health(service, instance_id, attributes)
 
     def update_instance_custom_health_status(self, call: Call, forward: Forward) -> Reply:
         """AWS API reference, UpdateInstanceCustomHealthStatus: "You can use it to change the

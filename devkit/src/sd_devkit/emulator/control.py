@@ -89,6 +89,12 @@ class EmulatorControl:
     def clear_operation_rules(self) -> None:
         self._request("DELETE", "operations")
 
+    def seed_instances(
+        self, service_id: str, instances: dict[str, dict[str, str]], region: str = "us-east-1"
+    ) -> None:
+        body = {"serviceId": service_id, "region": region, "instances": instances}
+        self._request("POST", "instances", body)
+
     def calls(self) -> dict[str, int]:
         return {str(k): int(v) for k, v in self._request("GET", "calls")["calls"].items()}
 

@@ -20,6 +20,9 @@ counts:
                                            "message": ..., "count": null}}
     DELETE /_emulator/operations                  no hold, no fail rules
     GET    /_emulator/deployments?cluster=C&service=S[&region=R] -> {"deployments": 2}
+    POST   /_emulator/instances  {"serviceId": "srv-...", "region": "us-east-1",
+                                  "instances": {"i-1": {"AWS_INSTANCE_IPV4": ...}, ...}}
+                                  register new instances at once (a test near a quota)
     POST   /_emulator/reset                       moto state of this emulator + layer state
 """
 
@@ -102,6 +105,10 @@ class FidelityLayer:
     def deployments(self, cluster: str, service: str, region: str) -> int:
         with self._lock:
             return self.ecs.deployments(self.account_id, region, cluster, service)
+
+    def seed_instances(self, region: str, service_id: str, instances: dict[str, JSON]) -> None:
+        with self._lock:
+            self.cloudmap.seed_instances(self.account_id, region, service_id, instances)
 
     # -- WSGI --------------------------------------------------------------------------------
 
@@ -202,6 +209,14 @@ class FidelityLayer:
                 query["cluster"], query["service"], query.get("region", "us-east-1")
             )
             return ok({"deployments": count})
+        if route == "instances" and method == "POST":
+            _only(body, {"serviceId", "region", "instances"}, "instances")
+            instances = body["instances"]
+            if not isinstance(instances, dict):
+                raise ValueError("instances must map instance ids to their attributes")
+            region = str(body.get("region") or "us-east-1")
+            self.seed_instances(region, str(body["serviceId"]), instances)
+            return ok({})
         if route == "reset" and method == "POST":
             self.reset()
             return ok({})

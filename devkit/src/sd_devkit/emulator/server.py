@@ -218,6 +218,15 @@ class Emulator:
     def clear_operation_rules(self) -> None:
         self._layer.operations.clear_rules()
 
+    def seed_instances(
+        self, service_id: str, instances: dict[str, dict[str, str]], region: str = "us-east-1"
+    ) -> None:
+        """Register new instances (id -> attributes) of a Cloud Map service at once, as
+        RegisterInstance calls whose operations succeeded would (its quotas refuse the same,
+        ValueError here): a test that needs a service near 1,000 instances makes them without
+        a call over HTTP each."""
+        self._layer.seed_instances(region, service_id, dict(instances))
+
     # -- observation ---------------------------------------------------------------------------
 
     def calls(self) -> dict[str, int]:

@@ -22,13 +22,22 @@ from sd_operator.aws.tagging import Tagging
 
 
 class Adapters:
-    def __init__(self, default_region: str, endpoint_url: str | None) -> None:
+    def __init__(
+        self,
+        default_region: str,
+        endpoint_url: str | None,
+        *,
+        max_attempts: int = AwsConfig.max_attempts,
+    ) -> None:
+        """`max_attempts`: how often botocore retries one call (its `max_attempts`) before
+        the adapters classify the error; tests of what follows pass fewer than AWS needs."""
         self.default_region = default_region
         self.endpoint_url = endpoint_url
+        self.max_attempts = max_attempts
         self._ecs: dict[str, EcsAdapter] = {}
 
     def _config(self, region: str | None) -> AwsConfig:
-        return AwsConfig(region or self.default_region, self.endpoint_url)
+        return AwsConfig(region or self.default_region, self.endpoint_url, self.max_attempts)
 
     def cloudmap(self, region: str | None) -> CloudMap:
         return CloudMap(cloudmap_client(self._config(region)))

@@ -15,6 +15,7 @@ import aiohttp
 import kopf
 
 from sd_operator import logs, metrics
+from sd_operator.aws.adapters import Adapters
 from sd_operator.handlers import imports
 from sd_operator.handlers.health import Health, PeeringWatch, is_literal
 from sd_operator.handlers.heap import HeapSettler
@@ -87,8 +88,7 @@ def build_registry(
     # The account view lives a little under one interval: each sweep reads it once, and change
     # handlers between sweeps find ids in it.
     reconciler = Reconciler(
-        settings.region,
-        settings.endpoint_url,
+        Adapters(settings.region, settings.endpoint_url),
         settings.cluster_name,
         view_ttl=sweep_seconds * 0.9,
     )

@@ -11,6 +11,13 @@ from sd_operator.model.spec import NamespaceSpec, Resource
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome, StepResult, merge_status
 
+# The first poll of a Cloud Map operation that is still pending, doubled on every poll that
+# finds it pending, up to the step's own pace (retry_after): AWS finishes many operations (an
+# HTTP namespace, a service update) within a second or two, and an apply that polled once a
+# second waited up to a second past each of them. About five more GetOperation calls per
+# operation, against a budget of 100 per second.
+FIRST_POLL_SECONDS = 0.05
+
 
 @dataclass
 class Progress:
@@ -28,19 +35,33 @@ def converge(
     deleting: bool,
     timeout: float,
     on_change: Callable[[str], None] = lambda _: None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Progress:
     """Step until AWS matches (or the resource is gone), waiting out Cloud Map operations and
-    transient errors; blocked, refused and failed outcomes end it at once."""
+    transient errors; blocked, refused and failed outcomes end it at once. `sleep` and the
+    monotonic `clock` are how it waits and when `timeout` runs out (the CLI: real time)."""
     progress = Progress(res)
-    deadline = time.monotonic() + timeout
+    deadline = clock() + timeout
+    poll, polled = FIRST_POLL_SECONDS, None  # the pace of polling operation `polled`
     while True:
-        result = reconciler.step(res, progress.status, deleting=deleting, namespace=namespace)
+        # Not durable: the status lives only as long as this loop.
+        result = reconciler.step(
+            res, progress.status, deleting=deleting, namespace=namespace, durable=False
+        )
         progress.status = merge_status(progress.status, result)
         progress.last = result
         for line in result.performed:
             progress.performed.append(line)
             on_change(line)
         retry = result.outcome in (Outcome.WAITING, Outcome.ERROR)
-        if not retry or time.monotonic() >= deadline:
+        if not retry or clock() >= deadline:
             return progress
-        time.sleep(min(result.retry_after or 1.0, max(0.0, deadline - time.monotonic())))
+        wait = result.retry_after or 1.0
+        operation = progress.status.get("operation")
+        if result.outcome is Outcome.WAITING and operation:
+            if operation.get("id") != polled:
+                poll, polled = FIRST_POLL_SECONDS, operation.get("id")
+            wait = min(wait, poll)
+            poll *= 2
+        sleep(min(wait, max(0.0, deadline - clock())))

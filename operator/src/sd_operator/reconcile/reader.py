@@ -260,6 +260,23 @@ class AccountView:
             view.namespaces = {n.name: n for n in listed}
         return view
 
+    def learn_namespace(
+        self, region: str, namespace: ObservedNamespace, *, with_tags: bool
+    ) -> None:
+        """A namespace read by id, which proves it exists: lookups by name find it from now
+        on, and its tags if they were read. A namespace created since the view was read was
+        otherwise missing until the next relist (RELIST_SECONDS): the CLI's apply reads the
+        view while planning, before it creates the namespace, and each of its services then
+        failed NamespaceNotReady and waited 10 s. Nothing is read here: a region the view has
+        not read yet lists the namespace when it is read."""
+        with self._lock:
+            view = self._regions.get(region)
+            if view is None:
+                return
+            view.namespaces[namespace.name] = replace(namespace, tags={})
+            if with_tags:
+                view.tags[namespace.arn] = dict(namespace.tags)
+
     # -- lookups -------------------------------------------------------------------------------
 
     def tags(self, region: str, arn: str) -> dict[str, str] | None:
@@ -484,7 +501,10 @@ class FreshReader:
     def get_namespace(
         self, region: str, namespace_id: str, *, with_tags: bool
     ) -> ObservedNamespace | None:
-        return self._adapters.cloudmap(region).get_namespace(namespace_id, with_tags=with_tags)
+        found = self._adapters.cloudmap(region).get_namespace(namespace_id, with_tags=with_tags)
+        if found is not None:
+            self._view.learn_namespace(region, found, with_tags=with_tags)
+        return found
 
     def namespace_of_service(
         self, region: str, name: str, *, with_tags: bool

@@ -21,7 +21,7 @@ from sd_operator.model.actions import Change, CreateNamespace, CreateService, Pl
 from sd_operator.model.observed import ObservedNamespace, ObservedService, OperationStatus
 from sd_operator.model.spec import DriftPolicy, NamespaceSpec, Resource, ServiceDiscoverySpec
 from sd_operator.reconcile.ecs_plan import changes_endpoints, with_clients
-from sd_operator.reconcile.execute import Executor
+from sd_operator.reconcile.execute import OPERATION_TYPES, Executor
 from sd_operator.reconcile.observe import Observer, ecs_clients, resource_region
 from sd_operator.reconcile.ownership import creator_request_id
 from sd_operator.reconcile.plan import plan_resource
@@ -34,6 +34,7 @@ REQUEST_RECORD_SECONDS = 0.1
 REQUEST_ID = "creatorRequestId"
 CREATES = (CreateNamespace, CreateService)
 MAX_SYNC_ROUNDS = 3
+CREATE_NAMESPACE = OPERATION_TYPES[CreateNamespace]
 
 
 @dataclass(frozen=True)
@@ -52,20 +53,22 @@ class Reconciler:
 
     def __init__(
         self,
-        default_region: str,
-        endpoint_url: str | None,
+        adapters: Adapters,
         cluster: str,
         clock: Callable[[], str] = utc_now,
         view_ttl: float = 30.0,
     ) -> None:
-        self.default_region = default_region
+        """`adapters`: the AWS endpoint every read and write goes to, passed in so a caller
+        decides what the outside world is (`Adapters(region, endpoint_url)` for AWS itself);
+        their default region serves resources that name none."""
+        self.default_region = adapters.default_region
         self.cluster = cluster
         self._clock = clock
-        self.adapters = Adapters(default_region, endpoint_url)
+        self.adapters = adapters
         self.view = AccountView(self.adapters, view_ttl, cluster)
         self._fresh = FreshReader(self.adapters, self.view)
         self.view_reader = ViewReader(self.view, self._fresh)
-        self._observer = Observer(cluster, default_region)
+        self._observer = Observer(cluster, self.default_region)
         self._executor = Executor(self.adapters, clock)
 
     def _region(self, res: Resource, namespace: NamespaceSpec | None) -> str:
@@ -142,13 +145,18 @@ class Reconciler:
         deleting: bool = False,
         namespace: NamespaceSpec | None = None,
         from_view: bool = False,
+        durable: bool = True,
     ) -> StepResult:
         """Advance `res` towards its spec (or its deletion) as far as AWS allows right now.
 
         `from_view` (the drift sweep) reads through the account view first; anything but "in
-        sync" is read again fresh before it is acted on or reported."""
+        sync" is read again fresh before it is acted on or reported. `durable`: the caller
+        persists status between steps (the operator), so a create's request id is recorded
+        (returned, RecordingRequest) before the create is sent; a caller whose status does not
+        outlive it (the CLI's converge) has nothing to record first, and the same step sends
+        the create instead of observing everything again in the next one."""
         try:
-            return self._step(res, status, deleting, namespace, from_view)
+            return self._step(res, status, deleting, namespace, from_view, durable)
         except Retryable as exc:
             return StepResult(
                 Outcome.ERROR, reason=exc.code, message=str(exc), retry_after=exc.delay
@@ -163,6 +171,7 @@ class Reconciler:
         deleting: bool,
         namespace: NamespaceSpec | None,
         from_view: bool,
+        durable: bool,
     ) -> StepResult:
         region = self._region(res, namespace)
         updates: dict[str, Any] = {}
@@ -247,20 +256,22 @@ class Reconciler:
                     )
             request_id = updates.get(REQUEST_ID) or status.get(REQUEST_ID)
             if request_id is None and any(isinstance(a, CREATES) for a in plan.actions):
-                # Recorded (persisted by the caller) before it is ever sent: see
+                # Recorded (persisted by a durable caller) before it is ever sent: see
                 # ownership.creator_request_id.
-                updates[REQUEST_ID] = creator_request_id(res.identity, self.cluster, uuid4().hex)
-                return StepResult(
-                    Outcome.WAITING,
-                    plan,
-                    updates,
-                    tuple(performed),
-                    drift,
-                    reported=seen.reported,
-                    reason="RecordingRequest",
-                    message="recorded the create request's id before sending it",
-                    retry_after=REQUEST_RECORD_SECONDS,
-                )
+                request_id = creator_request_id(res.identity, self.cluster, uuid4().hex)
+                updates[REQUEST_ID] = request_id
+                if durable:
+                    return StepResult(
+                        Outcome.WAITING,
+                        plan,
+                        updates,
+                        tuple(performed),
+                        drift,
+                        reported=seen.reported,
+                        reason="RecordingRequest",
+                        message="recorded the create request's id before sending it",
+                        retry_after=REQUEST_RECORD_SECONDS,
+                    )
             # The view is not invalidated: what was changed is read by id from now on, and
             # the next sweep reads the account again anyway.
             done = self._executor.execute(plan, region, str(request_id or ""), updates, answered)
@@ -304,6 +315,12 @@ class Reconciler:
                 retry_after=OPERATION_POLL_SECONDS,
             )
         updates["operation"] = None
+        created = op.targets.get("NAMESPACE")
+        if op.status is OperationStatus.SUCCESS and op.type == CREATE_NAMESPACE and created:
+            # The namespace this resource created has an id now: from here on it is read by
+            # id, which also tells the account view (reader.FreshReader.get_namespace), so the
+            # services created with it find it at once.
+            updates["namespaceId"] = created
         if op.status is OperationStatus.FAIL:
             # AWS may answer a reused CreatorRequestId with this failure again: the next
             # attempt draws a new one.
