@@ -7,7 +7,6 @@ tests fail (not skip) with a message saying how to start it.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -28,7 +27,6 @@ from e2e_support import (
     StartOperator,
     kubectl_binary,
     load_docs,
-    wait_for,
 )
 
 from sd_devkit.emulator import Emulator, client
@@ -113,51 +111,12 @@ def _namespace_name(node_name: str) -> str:
     return f"e2e-{slug}-{uuid.uuid4().hex[:6]}"
 
 
-def _drop_namespace(kubectl: Kubectl, namespace: str) -> None:
-    """Delete our objects (finalizers removed: no operator runs any more), then the namespace;
-    no namespace controller runs in the local control plane, so finalize it ourselves."""
-    for kind in (DISCOVERIES, "cloudmapimports.sd-operator.io", NAMESPACES, PEERINGS):
-        listed = kubectl.run("get", kind, "-n", namespace, "-o", "name", check=False)
-        for ref in listed.stdout.split():
-            kubectl.run(
-                "patch",
-                ref,
-                "-n",
-                namespace,
-                "--type=merge",
-                "-p",
-                '{"metadata":{"finalizers":null}}',
-                check=False,
-            )
-            kubectl.run(
-                "delete", ref, "-n", namespace, "--ignore-not-found", "--wait=false", check=False
-            )
-    kubectl.run("delete", "namespace", namespace, "--ignore-not-found", "--wait=false")
-    obj = kubectl.get("namespace", namespace)
-    if obj is not None:
-        obj["spec"]["finalizers"] = []
-        kubectl.run(
-            "replace",
-            "--raw",
-            f"/api/v1/namespaces/{namespace}/finalize",
-            "-f",
-            "-",
-            stdin=json.dumps(obj),
-            check=False,
-        )
-        wait_for(
-            lambda: kubectl.get("namespace", namespace) is None,
-            f"namespace {namespace} to go",
-            timeout=30,
-        )
-
-
 @pytest.fixture
 def namespace(request: pytest.FixtureRequest, kubectl: Kubectl, crds: list[str]) -> Iterator[str]:
     name = _namespace_name(request.node.name)
-    kubectl.run("create", "namespace", name)
+    kubectl.create_namespace(name)
     yield name
-    _drop_namespace(kubectl, name)
+    kubectl.drop_namespace(name)
 
 
 @pytest.fixture(scope="module")
@@ -165,9 +124,9 @@ def module_namespace(
     request: pytest.FixtureRequest, kubectl: Kubectl, crds: list[str]
 ) -> Iterator[str]:
     name = _namespace_name(request.module.__name__)
-    kubectl.run("create", "namespace", name)
+    kubectl.create_namespace(name)
     yield name
-    _drop_namespace(kubectl, name)
+    kubectl.drop_namespace(name)
 
 
 # the AWS emulator ----------------------------------------------------------------------------

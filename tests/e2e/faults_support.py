@@ -144,11 +144,7 @@ def wait_aws_quiet(sd: Any, *, seconds: float = 1.0) -> None:
 
 
 def objects(kubectl: Kubectl, kind: str, namespace: str) -> list[JSON]:
-    import json
-
-    out = kubectl.run("get", kind, "-n", namespace, "-o", "json").stdout
-    items: list[JSON] = json.loads(out)["items"]
-    return items
+    return kubectl.objects(kind, namespace)
 
 
 def all_objects(kubectl: Kubectl, namespace: str) -> list[JSON]:
@@ -253,39 +249,12 @@ def record(scenario: str, round_id: str, **figures: Any) -> None:
 @contextlib.contextmanager
 def extra_namespace(kubectl: Kubectl, name: str) -> Iterator[str]:
     """A second Kubernetes namespace for a test that runs two operators side by side; dropped
-    as the conftest drops its own (no namespace controller runs here: finalize it ourselves)."""
-    import json
-
-    kubectl.run("create", "namespace", name)
+    as the conftest drops its own."""
+    kubectl.create_namespace(name)
     try:
         yield name
     finally:
-        for ref in kubectl.run(
-            "get", f"{NAMESPACES},{DISCOVERIES}", "-n", name, "-o", "name", check=False
-        ).stdout.split():
-            kubectl.run(
-                "patch",
-                ref,
-                "-n",
-                name,
-                "--type=merge",
-                "-p",
-                '{"metadata":{"finalizers":null}}',
-                check=False,
-            )
-        kubectl.run("delete", "namespace", name, "--wait=false", check=False)
-        obj = kubectl.get("namespace", name)
-        if obj is not None:
-            obj["spec"]["finalizers"] = []
-            kubectl.run(
-                "replace",
-                "--raw",
-                f"/api/v1/namespaces/{name}/finalize",
-                "-f",
-                "-",
-                stdin=json.dumps(obj),
-                check=False,
-            )
+        kubectl.drop_namespace(name)
 
 
 def fault_rules(endpoint_url: str) -> list[JSON]:

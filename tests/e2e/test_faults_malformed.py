@@ -21,11 +21,12 @@ pytestmark = pytest.mark.faults
 MALFORMED = sorted((FIXTURES / "malformed").glob("*.yaml"))
 
 
-def _created(kubectl: Kubectl, namespace: str) -> list[str]:
-    out = kubectl.run(
-        "get", "cloudmapnamespaces,servicediscoveries", "-n", namespace, "-o", "name"
-    ).stdout
-    return out.split()
+def _created(kubectl: Kubectl, namespace: str) -> list[tuple[str, str]]:
+    return [
+        (kind, obj["metadata"]["name"])
+        for kind in ("cloudmapnamespaces", "servicediscoveries")
+        for obj in kubectl.objects(kind, namespace)
+    ]
 
 
 def test_enough_malformed_manifests() -> None:
@@ -49,8 +50,8 @@ def test_api_server_refuses(path: Path, kubectl: Kubectl, module_namespace: str)
         check=False,
     )
     created = _created(kubectl, module_namespace)
-    for ref in created:
-        kubectl.run("delete", ref, "-n", module_namespace, "--wait=false", check=False)
+    for kind, name in created:
+        kubectl.delete(kind, name, module_namespace)
     assert proc.returncode != 0, f"{path.name} was accepted:\n{proc.stdout}"
     assert expected in proc.stderr, (
         f"{path.name}: refused, but without {expected!r}:\n{proc.stderr}"

@@ -8,6 +8,7 @@ from typing import Any
 
 from e2e_support import (
     DISCOVERIES,
+    IMPORTS,
     JSON,
     SWEEP_SECONDS,
     Kubectl,
@@ -193,9 +194,6 @@ def test_not_ready_endpoints_leave_without_custom_health_and_retain_keeps_them(
     kubectl.delete(DISCOVERIES, "payment-service", namespace)
     kubectl.wait_gone(DISCOVERIES, "payment-service", namespace)
     assert sorted(ours(sd, service_id)) == ["10.0.1.2"]
-
-
-IMPORTS = "cloudmapimports.sd-operator.io"
 
 
 def slice_addresses(kubectl: Kubectl, namespace: str, name: str) -> list[str] | None:
