@@ -46,7 +46,7 @@ TIMEOUT = 60.0
 INTERVAL = 0.5
 # Polls of the API server: a GET on a kept-alive connection is cheap.
 API_INTERVAL = 0.2
-SWEEP_SECONDS = 3
+SWEEP_SECONDS = 1
 
 T = TypeVar("T")
 JSON = dict[str, Any]
@@ -84,6 +84,35 @@ def stays(
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         assert probe(), f"expected {what} for {seconds:.0f}s, but it stopped holding"
+        time.sleep(interval)
+
+
+def holds_over_sweeps(
+    op: OperatorProcess,
+    probe: Callable[[], bool],
+    what: str,
+    *,
+    sweeps: int,
+    timeout: float = TIMEOUT,
+    interval: float = API_INTERVAL,
+) -> None:
+    """Assert that `probe` holds on every poll while the operator runs `sweeps` whole drift
+    sweeps, all of them begun after this call: "nothing happened over N sweeps" is proven by
+    the operator's N sweep records, not by a number of seconds. The first record after this
+    call may be of a sweep begun before it, so one more is awaited."""
+    first = op.sweeps()
+    deadline = time.monotonic() + timeout
+    while True:
+        assert probe(), f"expected {what} over {sweeps} sweeps, but it stopped holding"
+        done = op.sweeps() - first
+        if done > sweeps:
+            return
+        assert op.running, f"operator {op.name} exited ({op.proc and op.proc.returncode})"
+        if time.monotonic() >= deadline:
+            raise WaitTimeout(
+                f"timed out after {timeout:.0f}s waiting for {sweeps} sweeps of operator "
+                f"{op.name} ({done} records seen) while checking {what}"
+            )
         time.sleep(interval)
 
 
@@ -537,6 +566,15 @@ class OperatorProcess:
             for r in self.log_records()
             if r.get("event") == "reconciled" and r.get("name") == name
         ]
+
+    def sweeps(self) -> int:
+        """How many whole drift sweeps the operator has logged: `swept` records of sweeps that
+        stepped every resource they knew (a resource whose change handler was busy is not)."""
+        return sum(
+            1
+            for r in self.log_records()
+            if r.get("event") == "swept" and r.get("stepped") == r.get("resources")
+        )
 
     def wait_logged(self, text: str, *, timeout: float = TIMEOUT) -> None:
         def probe() -> bool:

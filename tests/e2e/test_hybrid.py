@@ -15,8 +15,8 @@ from e2e_support import (
     StartOperator,
     condition,
     example,
+    holds_over_sweeps,
     ready_and_synced,
-    stays,
     wait_for,
 )
 
@@ -85,7 +85,7 @@ def export_stack(kubectl: Kubectl, namespace: str, addresses: list[str]) -> JSON
 def test_endpoints_are_exported_followed_and_cleaned_up(
     kubectl: Kubectl, namespace: str, start_operator: StartOperator, sd: Any, emulator: Emulator
 ) -> None:
-    start_operator()
+    operator = start_operator()
     ips = [f"10.0.0.{i}" for i in range(1, 5)]
     obj = export_stack(kubectl, namespace, ips)
     service_id = obj["status"]["serviceId"]
@@ -130,7 +130,8 @@ def test_endpoints_are_exported_followed_and_cleaned_up(
         "status.endpoints counts the unhealthy instance",
     )
     before = emulator.calls()
-    stays(
+    holds_over_sweeps(
+        operator,
         lambda: (
             not any(
                 emulator.calls().get(api, 0) != before.get(api, 0)
@@ -142,7 +143,7 @@ def test_endpoints_are_exported_followed_and_cleaned_up(
             )
         ),
         "no instance call while nothing changes",
-        seconds=SWEEPS,
+        sweeps=3,
     )
 
     # delete: our instances go, ECS's task stays, so the service is kept (ResourceInUse)
