@@ -16,17 +16,13 @@ from pathlib import Path
 
 import pytest
 from e2e_support import (
-    CRD_DIR,
-    DISCOVERIES,
-    NAMESPACES,
     OPERATOR_BIN,
-    PEERINGS,
     ROOT,
     Kubectl,
     OperatorProcess,
     StartOperator,
+    apply_crds,
     kubectl_binary,
-    load_docs,
 )
 
 from sd_devkit.emulator import Emulator, client
@@ -83,23 +79,7 @@ def kubectl() -> Kubectl:
 
 @pytest.fixture(scope="session")
 def crds(kubectl: Kubectl) -> list[str]:
-    """crds/*.yaml applied server-side and Established."""
-    kubectl.run("apply", "--server-side", "--force-conflicts", "-f", str(CRD_DIR))
-    names = sorted(
-        doc["metadata"]["name"]
-        for path in sorted(CRD_DIR.glob("*.yaml"))
-        for doc in load_docs(path)
-        if doc.get("kind") == "CustomResourceDefinition"
-    )
-    assert {NAMESPACES, DISCOVERIES, PEERINGS} <= set(names), names
-    kubectl.run(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        *(f"crd/{n}" for n in names),
-        timeout=90,
-    )
-    return names
+    return apply_crds(kubectl)
 
 
 # a fresh namespace per test ------------------------------------------------------------------

@@ -356,6 +356,26 @@ class Kubectl:
         )
 
 
+def apply_crds(kubectl: Kubectl) -> list[str]:
+    """crds/*.yaml applied server-side and Established; their names."""
+    kubectl.run("apply", "--server-side", "--force-conflicts", "-f", str(CRD_DIR))
+    names = sorted(
+        doc["metadata"]["name"]
+        for path in sorted(CRD_DIR.glob("*.yaml"))
+        for doc in load_docs(path)
+        if doc.get("kind") == "CustomResourceDefinition"
+    )
+    assert {NAMESPACES, DISCOVERIES, PEERINGS} <= set(names), names
+    kubectl.run(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        *(f"crd/{n}" for n in names),
+        timeout=90,
+    )
+    return names
+
+
 def _describe(obj: JSON | None) -> str:
     if obj is None:
         return "(object not found)"

@@ -218,7 +218,9 @@ def write_manifests(path: Path, docs: Sequence[Mapping[str, Any]]) -> Path:
 CONTROL_PLANE = ROOT / "hack" / "control-plane.sh"
 
 
-def control_plane(command: str, timeout: float = 300) -> str:
+def control_plane(command: str, state_dir: Path, timeout: float = 300) -> str:
+    """hack/control-plane.sh `command` on the control plane kept in `state_dir`."""
+    env = {**os.environ, "CONTROL_PLANE_DIR": str(state_dir), "CONTROL_PLANE_PORT": "auto"}
     proc = subprocess.run(
         [str(CONTROL_PLANE), command],
         capture_output=True,
@@ -226,6 +228,7 @@ def control_plane(command: str, timeout: float = 300) -> str:
         timeout=timeout,
         check=False,
         cwd=ROOT,
+        env=env,
     )
     assert proc.returncode == 0, (
         f"hack/control-plane.sh {command} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
