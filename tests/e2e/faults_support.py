@@ -171,17 +171,21 @@ def summary(obj: Mapping[str, Any]) -> str:
 # the CLI as its own process ------------------------------------------------------------------
 
 
-def cli_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+def cli_env(aws_rate_scale: float = 1.0) -> dict[str, str]:
+    """The CLI's environment: AWS's own budget unless `aws_rate_scale` says otherwise."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SD_OPERATOR_AWS"))}
     env.update(
         AWS_ACCESS_KEY_ID=DUMMY_ACCESS_KEY,
         AWS_SECRET_ACCESS_KEY=DUMMY_SECRET_KEY,
         AWS_EC2_METADATA_DISABLED="true",
+        SD_OPERATOR_AWS_RATE_SCALE=str(aws_rate_scale),
     )
     return env
 
 
-def cli_process(endpoint_url: str, *args: str) -> subprocess.Popen[str]:
+def cli_process(
+    endpoint_url: str, *args: str, aws_rate_scale: float = 1.0
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             str(OPERATOR_BIN),
@@ -196,13 +200,15 @@ def cli_process(endpoint_url: str, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=cli_env(),
+        env=cli_env(aws_rate_scale),
         cwd=ROOT,
     )
 
 
-def cli(endpoint_url: str, *args: str, timeout: float = 120) -> tuple[int, str]:
-    proc = cli_process(endpoint_url, *args)
+def cli(
+    endpoint_url: str, *args: str, timeout: float = 120, aws_rate_scale: float = 1.0
+) -> tuple[int, str]:
+    proc = cli_process(endpoint_url, *args, aws_rate_scale=aws_rate_scale)
     out, _ = proc.communicate(timeout=timeout)
     return proc.returncode, out
 
