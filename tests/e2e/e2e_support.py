@@ -87,6 +87,28 @@ def stays(
         time.sleep(interval)
 
 
+def holds_until(
+    probe: Callable[[], bool],
+    what: str,
+    until: Callable[[], bool],
+    proof: str,
+    *,
+    timeout: float = TIMEOUT,
+    interval: float = API_INTERVAL,
+) -> None:
+    """Assert that `probe` holds on every poll until `until()` does: the event (`proof`) that
+    shows the time that passed was time in which the claim could have failed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert probe(), f"expected {what} until {proof}, but it stopped holding"
+        if until():
+            assert probe(), f"expected {what} until {proof}, but it stopped holding"
+            return
+        if time.monotonic() >= deadline:
+            raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {proof} ({what})")
+        time.sleep(interval)
+
+
 def holds_over_sweeps(
     op: OperatorProcess,
     probe: Callable[[], bool],
@@ -94,26 +116,18 @@ def holds_over_sweeps(
     *,
     sweeps: int,
     timeout: float = TIMEOUT,
-    interval: float = API_INTERVAL,
 ) -> None:
     """Assert that `probe` holds on every poll while the operator runs `sweeps` whole drift
     sweeps, all of them begun after this call: "nothing happened over N sweeps" is proven by
     the operator's N sweep records, not by a number of seconds. The first record after this
     call may be of a sweep begun before it, so one more is awaited."""
     first = op.sweeps()
-    deadline = time.monotonic() + timeout
-    while True:
-        assert probe(), f"expected {what} over {sweeps} sweeps, but it stopped holding"
-        done = op.sweeps() - first
-        if done > sweeps:
-            return
+
+    def swept() -> bool:
         assert op.running, f"operator {op.name} exited ({op.proc and op.proc.returncode})"
-        if time.monotonic() >= deadline:
-            raise WaitTimeout(
-                f"timed out after {timeout:.0f}s waiting for {sweeps} sweeps of operator "
-                f"{op.name} ({done} records seen) while checking {what}"
-            )
-        time.sleep(interval)
+        return op.sweeps() - first > sweeps
+
+    holds_until(probe, what, swept, f"{sweeps} sweeps of operator {op.name}", timeout=timeout)
 
 
 def kubectl_binary() -> str:
