@@ -76,7 +76,11 @@ case "$layer" in
   unit) run_pytest -n "$workers" tests/unit ;;
   integration) run_pytest -n "$workers" tests/integration ;;
   e2e) with_control_plane e2e ;;
-  faults) with_control_plane e2e -m faults ;;
+  faults)
+    # the CLI's half of the malformed manifests needs no API server: it is an integration test
+    run_pytest -n "$workers" -m faults tests/integration
+    with_control_plane e2e -m faults
+    ;;
   all)
     build_tools
     # What is installed is what uv.lock names, nothing more or less (`make setup` installs it).

@@ -7,7 +7,6 @@ tests fail (not skip) with a message saying how to start it.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -17,18 +16,13 @@ from pathlib import Path
 
 import pytest
 from e2e_support import (
-    CRD_DIR,
-    DISCOVERIES,
-    NAMESPACES,
     OPERATOR_BIN,
-    PEERINGS,
     ROOT,
     Kubectl,
     OperatorProcess,
     StartOperator,
+    apply_crds,
     kubectl_binary,
-    load_docs,
-    wait_for,
 )
 
 from sd_devkit.emulator import Emulator, client
@@ -85,23 +79,7 @@ def kubectl() -> Kubectl:
 
 @pytest.fixture(scope="session")
 def crds(kubectl: Kubectl) -> list[str]:
-    """crds/*.yaml applied server-side and Established."""
-    kubectl.run("apply", "--server-side", "--force-conflicts", "-f", str(CRD_DIR))
-    names = sorted(
-        doc["metadata"]["name"]
-        for path in sorted(CRD_DIR.glob("*.yaml"))
-        for doc in load_docs(path)
-        if doc.get("kind") == "CustomResourceDefinition"
-    )
-    assert {NAMESPACES, DISCOVERIES, PEERINGS} <= set(names), names
-    kubectl.run(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        *(f"crd/{n}" for n in names),
-        timeout=90,
-    )
-    return names
+    return apply_crds(kubectl)
 
 
 # a fresh namespace per test ------------------------------------------------------------------
@@ -113,51 +91,12 @@ def _namespace_name(node_name: str) -> str:
     return f"e2e-{slug}-{uuid.uuid4().hex[:6]}"
 
 
-def _drop_namespace(kubectl: Kubectl, namespace: str) -> None:
-    """Delete our objects (finalizers removed: no operator runs any more), then the namespace;
-    no namespace controller runs in the local control plane, so finalize it ourselves."""
-    for kind in (DISCOVERIES, "cloudmapimports.sd-operator.io", NAMESPACES, PEERINGS):
-        listed = kubectl.run("get", kind, "-n", namespace, "-o", "name", check=False)
-        for ref in listed.stdout.split():
-            kubectl.run(
-                "patch",
-                ref,
-                "-n",
-                namespace,
-                "--type=merge",
-                "-p",
-                '{"metadata":{"finalizers":null}}',
-                check=False,
-            )
-            kubectl.run(
-                "delete", ref, "-n", namespace, "--ignore-not-found", "--wait=false", check=False
-            )
-    kubectl.run("delete", "namespace", namespace, "--ignore-not-found", "--wait=false")
-    obj = kubectl.get("namespace", namespace)
-    if obj is not None:
-        obj["spec"]["finalizers"] = []
-        kubectl.run(
-            "replace",
-            "--raw",
-            f"/api/v1/namespaces/{namespace}/finalize",
-            "-f",
-            "-",
-            stdin=json.dumps(obj),
-            check=False,
-        )
-        wait_for(
-            lambda: kubectl.get("namespace", namespace) is None,
-            f"namespace {namespace} to go",
-            timeout=30,
-        )
-
-
 @pytest.fixture
 def namespace(request: pytest.FixtureRequest, kubectl: Kubectl, crds: list[str]) -> Iterator[str]:
     name = _namespace_name(request.node.name)
-    kubectl.run("create", "namespace", name)
+    kubectl.create_namespace(name)
     yield name
-    _drop_namespace(kubectl, name)
+    kubectl.drop_namespace(name)
 
 
 @pytest.fixture(scope="module")
@@ -165,9 +104,9 @@ def module_namespace(
     request: pytest.FixtureRequest, kubectl: Kubectl, crds: list[str]
 ) -> Iterator[str]:
     name = _namespace_name(request.module.__name__)
-    kubectl.run("create", "namespace", name)
+    kubectl.create_namespace(name)
     yield name
-    _drop_namespace(kubectl, name)
+    kubectl.drop_namespace(name)
 
 
 # the AWS emulator ----------------------------------------------------------------------------

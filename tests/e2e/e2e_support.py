@@ -2,6 +2,11 @@
 
 Nothing here imports the operator's reconcile code: the operator runs as `sd-operator run` in a
 separate process and is observed only through the Kubernetes API, its log and the AWS emulator.
+
+Reads (get, list, events) go through the kubernetes client, one kept-alive connection per test
+process: a kubectl process per poll cost ~0.2 s of CPU on the shared 2-core machine, a read
+here ~20 ms. What a test says about kubectl itself (apply, its CRD validation messages, the
+printer columns) still runs kubectl.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,11 +39,14 @@ API_VERSION = f"{GROUP}/{VERSION}"
 FINALIZER = "sd-operator.io/finalizer"
 NAMESPACES = "cloudmapnamespaces.sd-operator.io"
 DISCOVERIES = "servicediscoveries.sd-operator.io"
+IMPORTS = "cloudmapimports.sd-operator.io"
 PEERINGS = "kopfpeerings.kopf.dev"
 
 TIMEOUT = 60.0
 INTERVAL = 0.5
-SWEEP_SECONDS = 3
+# Polls of the API server: a GET on a kept-alive connection is cheap.
+API_INTERVAL = 0.2
+SWEEP_SECONDS = 1
 
 T = TypeVar("T")
 JSON = dict[str, Any]
@@ -78,6 +87,49 @@ def stays(
         time.sleep(interval)
 
 
+def holds_until(
+    probe: Callable[[], bool],
+    what: str,
+    until: Callable[[], bool],
+    proof: str,
+    *,
+    timeout: float = TIMEOUT,
+    interval: float = API_INTERVAL,
+) -> None:
+    """Assert that `probe` holds on every poll until `until()` does: the event (`proof`) that
+    shows the time that passed was time in which the claim could have failed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert probe(), f"expected {what} until {proof}, but it stopped holding"
+        if until():
+            assert probe(), f"expected {what} until {proof}, but it stopped holding"
+            return
+        if time.monotonic() >= deadline:
+            raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {proof} ({what})")
+        time.sleep(interval)
+
+
+def holds_over_sweeps(
+    op: OperatorProcess,
+    probe: Callable[[], bool],
+    what: str,
+    *,
+    sweeps: int,
+    timeout: float = TIMEOUT,
+) -> None:
+    """Assert that `probe` holds on every poll while the operator runs `sweeps` whole drift
+    sweeps, all of them begun after this call: "nothing happened over N sweeps" is proven by
+    the operator's N sweep records, not by a number of seconds. The first record after this
+    call may be of a sweep begun before it, so one more is awaited."""
+    first = op.sweeps()
+
+    def swept() -> bool:
+        assert op.running, f"operator {op.name} exited ({op.proc and op.proc.returncode})"
+        return op.sweeps() - first > sweeps
+
+    holds_until(probe, what, swept, f"{sweeps} sweeps of operator {op.name}", timeout=timeout)
+
+
 def kubectl_binary() -> str:
     if Path("/usr/bin/kubectl").exists():
         return "/usr/bin/kubectl"
@@ -101,6 +153,10 @@ class Kubectl:
     def __init__(self, binary: str, kubeconfig: str) -> None:
         self.binary = binary
         self.kubeconfig = kubeconfig
+        self._client: Any = None
+        # kubectl's names of a resource (plural, singular, kind, short names, with and without
+        # the group) -> its collection path (with {namespace} where namespaced)
+        self._paths: dict[str, str] = {}
 
     def run(
         self,
@@ -140,29 +196,136 @@ class Kubectl:
             args += ["-n", namespace]
         return self.run(*args, stdin=text, check=check)
 
+    # reads through the API -----------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from kubernetes import config  # type: ignore[import-untyped]
+
+            self._client = config.new_client_from_config(config_file=self.kubeconfig)
+        return self._client
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Sequence[tuple[str, str]] = (),
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> JSON | None:
+        """One API request; the answer's JSON, or None when the object does not exist (404)."""
+        from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped]
+
+        try:
+            answer = self.client.call_api(
+                path,
+                method,
+                query_params=list(query),
+                header_params={"Content-Type": content_type, "Accept": "application/json"},
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+                _request_timeout=TIMEOUT,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise AssertionError(f"{method} {path}: {exc.status} {exc.reason}\n{exc.body}") from exc
+        data: JSON = json.loads(answer.data)
+        return data
+
+    def _discover(self) -> None:
+        groups = [("", "/api/v1")]
+        listed = self.request("GET", "/apis") or {}
+        for group in listed.get("groups", []):
+            groups.append((group["name"], f"/apis/{group['preferredVersion']['groupVersion']}"))
+        for group, prefix in groups:
+            for res in (self.request("GET", prefix) or {}).get("resources", []):
+                if "/" in res["name"]:
+                    continue  # a subresource
+                where = "/namespaces/{namespace}" if res["namespaced"] else ""
+                path = f"{prefix}{where}/{res['name']}"
+                names = {res["name"], res.get("singularName") or "", res["kind"].lower()}
+                names |= set(res.get("shortNames") or [])
+                for name in filter(None, names):
+                    self._paths.setdefault(name, path)  # the core group first, as kubectl
+                    if group:
+                        self._paths.setdefault(f"{name}.{group}", path)
+
+    def path(self, kind: str, namespace: str | None = None, name: str | None = None) -> str:
+        """The API path of `kind` (any name kubectl accepts), in `namespace`, of `name`."""
+        key = kind.lower()
+        if key not in self._paths:
+            self._discover()  # once, and again for a resource defined since (a new CRD)
+        assert key in self._paths, f"the API server serves no resource called {kind!r}"
+        path = self._paths[key]
+        if "{namespace}" in path:
+            assert namespace, f"{kind} is namespaced: which namespace?"
+            path = path.replace("{namespace}", urllib.parse.quote(namespace))
+        return f"{path}/{urllib.parse.quote(name)}" if name else path
+
     def get(self, kind: str, name: str, namespace: str | None = None) -> JSON | None:
         """The object as JSON, or None when it does not exist."""
-        args = ["get", kind, name, "-o", "json", "--ignore-not-found"]
-        if namespace:
-            args += ["-n", namespace]
-        out = self.run(*args).stdout.strip()
-        return json.loads(out) if out else None
+        return self.request("GET", self.path(kind, namespace, name))
+
+    def objects(self, kind: str, namespace: str, **selectors: str) -> list[JSON]:
+        """The objects of `kind` in `namespace` (fieldSelector=..., labelSelector=...)."""
+        query = [(key, value) for key, value in selectors.items()]
+        found = self.request("GET", self.path(kind, namespace), query=query) or {}
+        items: list[JSON] = found.get("items", [])
+        return items
+
+    def merge_patch(
+        self, kind: str, name: str, namespace: str | None, patch: Mapping[str, Any]
+    ) -> JSON | None:
+        return self.request(
+            "PATCH",
+            self.path(kind, namespace, name),
+            body=dict(patch),
+            content_type="application/merge-patch+json",
+        )
 
     def delete(
         self, kind: str, name: str, namespace: str | None = None, *, wait: bool = False
     ) -> None:
-        args = ["delete", kind, name, "--ignore-not-found", f"--wait={str(wait).lower()}"]
-        if namespace:
-            args += ["-n", namespace]
-        self.run(*args)
+        """Ask for the deletion (absent already is fine); with `wait`, until it is gone."""
+        self.request("DELETE", self.path(kind, namespace, name))
+        if wait:
+            assert namespace, "wait for a namespaced object"
+            self.wait_gone(kind, name, namespace)
 
     def events(self, namespace: str, name: str | None = None) -> list[JSON]:
         """core/v1 Events in `namespace` (about the object `name` when given), oldest first."""
-        args = ["get", "events", "-n", namespace, "-o", "json"]
-        if name:
-            args += ["--field-selector", f"involvedObject.name={name}"]
-        items: list[JSON] = json.loads(self.run(*args).stdout)["items"]
+        selectors = {"fieldSelector": f"involvedObject.name={name}"} if name else {}
+        items = self.objects("events", namespace, **selectors)
         return sorted(items, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+
+    def create_namespace(self, name: str) -> None:
+        self.request("POST", "/api/v1/namespaces", body={"metadata": {"name": name}})
+
+    def drop_namespace(self, namespace: str) -> None:
+        """Delete our objects (finalizers removed: no operator runs any more), then the
+        namespace; no namespace controller runs in the local control plane, so finalize it
+        ourselves."""
+        for kind in (DISCOVERIES, IMPORTS, NAMESPACES, PEERINGS):
+            for obj in self.objects(kind, namespace):
+                name = obj["metadata"]["name"]
+                self.merge_patch(kind, name, namespace, {"metadata": {"finalizers": None}})
+                self.delete(kind, name, namespace)
+        self.delete("namespace", namespace)
+        obj = self.get("namespace", namespace)
+        if obj is not None:
+            obj["spec"]["finalizers"] = []
+            self.request("PUT", f"/api/v1/namespaces/{namespace}/finalize", body=obj)
+            wait_for(
+                lambda: self.get("namespace", namespace) is None,
+                f"namespace {namespace} to go",
+                timeout=30,
+                interval=API_INTERVAL,
+            )
 
     def wait_for_object(
         self,
@@ -173,7 +336,7 @@ class Kubectl:
         what: str,
         *,
         timeout: float = TIMEOUT,
-        interval: float = INTERVAL,
+        interval: float = API_INTERVAL,
     ) -> JSON:
         """Poll the object until `predicate(obj)` holds; return the object."""
         last: dict[str, JSON | None] = {"obj": None}
@@ -202,8 +365,29 @@ class Kubectl:
             probe,
             f"{kind} {namespace}/{name} to be deleted",
             timeout=timeout,
+            interval=API_INTERVAL,
             describe=lambda: _describe(last["obj"]),
         )
+
+
+def apply_crds(kubectl: Kubectl) -> list[str]:
+    """crds/*.yaml applied server-side and Established; their names."""
+    kubectl.run("apply", "--server-side", "--force-conflicts", "-f", str(CRD_DIR))
+    names = sorted(
+        doc["metadata"]["name"]
+        for path in sorted(CRD_DIR.glob("*.yaml"))
+        for doc in load_docs(path)
+        if doc.get("kind") == "CustomResourceDefinition"
+    )
+    assert {NAMESPACES, DISCOVERIES, PEERINGS} <= set(names), names
+    kubectl.run(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        *(f"crd/{n}" for n in names),
+        timeout=90,
+    )
+    return names
 
 
 def _describe(obj: JSON | None) -> str:
@@ -416,6 +600,15 @@ class OperatorProcess:
             for r in self.log_records()
             if r.get("event") == "reconciled" and r.get("name") == name
         ]
+
+    def sweeps(self) -> int:
+        """How many whole drift sweeps the operator has logged: `swept` records of sweeps that
+        stepped every resource they knew (a resource whose change handler was busy is not)."""
+        return sum(
+            1
+            for r in self.log_records()
+            if r.get("event") == "swept" and r.get("stepped") == r.get("resources")
+        )
 
     def wait_logged(self, text: str, *, timeout: float = TIMEOUT) -> None:
         def probe() -> bool:

@@ -144,11 +144,7 @@ def wait_aws_quiet(sd: Any, *, seconds: float = 1.0) -> None:
 
 
 def objects(kubectl: Kubectl, kind: str, namespace: str) -> list[JSON]:
-    import json
-
-    out = kubectl.run("get", kind, "-n", namespace, "-o", "json").stdout
-    items: list[JSON] = json.loads(out)["items"]
-    return items
+    return kubectl.objects(kind, namespace)
 
 
 def all_objects(kubectl: Kubectl, namespace: str) -> list[JSON]:
@@ -175,17 +171,21 @@ def summary(obj: Mapping[str, Any]) -> str:
 # the CLI as its own process ------------------------------------------------------------------
 
 
-def cli_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+def cli_env(aws_rate_scale: float = 1.0) -> dict[str, str]:
+    """The CLI's environment: AWS's own budget unless `aws_rate_scale` says otherwise."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SD_OPERATOR_AWS"))}
     env.update(
         AWS_ACCESS_KEY_ID=DUMMY_ACCESS_KEY,
         AWS_SECRET_ACCESS_KEY=DUMMY_SECRET_KEY,
         AWS_EC2_METADATA_DISABLED="true",
+        SD_OPERATOR_AWS_RATE_SCALE=str(aws_rate_scale),
     )
     return env
 
 
-def cli_process(endpoint_url: str, *args: str) -> subprocess.Popen[str]:
+def cli_process(
+    endpoint_url: str, *args: str, aws_rate_scale: float = 1.0
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             str(OPERATOR_BIN),
@@ -200,13 +200,15 @@ def cli_process(endpoint_url: str, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=cli_env(),
+        env=cli_env(aws_rate_scale),
         cwd=ROOT,
     )
 
 
-def cli(endpoint_url: str, *args: str, timeout: float = 120) -> tuple[int, str]:
-    proc = cli_process(endpoint_url, *args)
+def cli(
+    endpoint_url: str, *args: str, timeout: float = 120, aws_rate_scale: float = 1.0
+) -> tuple[int, str]:
+    proc = cli_process(endpoint_url, *args, aws_rate_scale=aws_rate_scale)
     out, _ = proc.communicate(timeout=timeout)
     return proc.returncode, out
 
@@ -222,7 +224,9 @@ def write_manifests(path: Path, docs: Sequence[Mapping[str, Any]]) -> Path:
 CONTROL_PLANE = ROOT / "hack" / "control-plane.sh"
 
 
-def control_plane(command: str, timeout: float = 300) -> str:
+def control_plane(command: str, state_dir: Path, timeout: float = 300) -> str:
+    """hack/control-plane.sh `command` on the control plane kept in `state_dir`."""
+    env = {**os.environ, "CONTROL_PLANE_DIR": str(state_dir), "CONTROL_PLANE_PORT": "auto"}
     proc = subprocess.run(
         [str(CONTROL_PLANE), command],
         capture_output=True,
@@ -230,6 +234,7 @@ def control_plane(command: str, timeout: float = 300) -> str:
         timeout=timeout,
         check=False,
         cwd=ROOT,
+        env=env,
     )
     assert proc.returncode == 0, (
         f"hack/control-plane.sh {command} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
@@ -253,39 +258,12 @@ def record(scenario: str, round_id: str, **figures: Any) -> None:
 @contextlib.contextmanager
 def extra_namespace(kubectl: Kubectl, name: str) -> Iterator[str]:
     """A second Kubernetes namespace for a test that runs two operators side by side; dropped
-    as the conftest drops its own (no namespace controller runs here: finalize it ourselves)."""
-    import json
-
-    kubectl.run("create", "namespace", name)
+    as the conftest drops its own."""
+    kubectl.create_namespace(name)
     try:
         yield name
     finally:
-        for ref in kubectl.run(
-            "get", f"{NAMESPACES},{DISCOVERIES}", "-n", name, "-o", "name", check=False
-        ).stdout.split():
-            kubectl.run(
-                "patch",
-                ref,
-                "-n",
-                name,
-                "--type=merge",
-                "-p",
-                '{"metadata":{"finalizers":null}}',
-                check=False,
-            )
-        kubectl.run("delete", "namespace", name, "--wait=false", check=False)
-        obj = kubectl.get("namespace", name)
-        if obj is not None:
-            obj["spec"]["finalizers"] = []
-            kubectl.run(
-                "replace",
-                "--raw",
-                f"/api/v1/namespaces/{name}/finalize",
-                "-f",
-                "-",
-                stdin=json.dumps(obj),
-                check=False,
-            )
+        kubectl.drop_namespace(name)
 
 
 def fault_rules(endpoint_url: str) -> list[JSON]:

@@ -73,8 +73,7 @@ def test_deleting_twenty_discoveries_and_their_namespace_at_once(
     def left() -> list[str]:
         names = []
         for kind in (DISCOVERIES, NAMESPACES):
-            listed = kubectl.run("get", kind, "-n", namespace, "-o", "name").stdout.split()
-            names += listed
+            names += [f"{kind}/{o['metadata']['name']}" for o in kubectl.objects(kind, namespace)]
         return names
 
     wait_for(lambda: not left(), "every object to be gone (finalizers released)", timeout=SETTLE)

@@ -27,9 +27,9 @@ from e2e_support import (
     StartOperator,
     condition,
     example,
+    holds_over_sweeps,
     is_condition,
     ready_and_synced,
-    stays,
     wait_for,
 )
 
@@ -46,7 +46,10 @@ SC_ENABLED_FIELD = "ecs.serviceConnect.enabled"
 MUTATING = ("Create", "Update", "Delete", "Tag", "Untag", "Register", "Deregister")
 # Found and corrected by the periodic sweep: a few intervals at most (as in test_lifecycle).
 DRIFT_DEADLINE = 4 * SWEEP_SECONDS + 10
-FAST_SWEEP = 2  # --sweep-seconds for the tests that count sweeps
+FAST_SWEEP = SWEEP_SECONDS  # --sweep-seconds for the tests that count sweeps
+# An unchanged spec over this many sweeps: their starts span at least 6 x 0.9 intervals (the
+# sweep's jitter), more than the heartbeat's window of 5 intervals, so lastObservedTime moves.
+SWEEPS = 7
 
 
 # fixtures ------------------------------------------------------------------------------------
@@ -222,7 +225,7 @@ def test_out_of_band_disable_is_corrected(
     emulator: Emulator,
     ecs: Any,
 ) -> None:
-    start_operator()
+    op = start_operator()
     cm, objs = create_stack(kubectl, namespace, ("user-service",))
     obj = objs["user-service"]
     generation = obj["metadata"]["generation"]
@@ -273,10 +276,11 @@ def test_out_of_band_disable_is_corrected(
     assert any(SC_ENABLED_FIELD in m for m in warnings), warnings
 
     # corrected once: the test's UpdateService and one from the operator, none after that
-    stays(
+    holds_over_sweeps(
+        op,
         lambda: calls_since(emulator, before).get(UPDATE_SERVICE, 0) == 2,
         "exactly one corrective UpdateService",
-        seconds=2 * SWEEP_SECONDS,
+        sweeps=2,
     )
     assert service_connect(ecs_service(ecs, "user-service")) is not None
 
@@ -288,13 +292,15 @@ def test_unchanged_spec_sends_no_update_over_many_sweeps(
     emulator: Emulator,
     ecs: Any,
 ) -> None:
-    start_operator("op", "--sweep-seconds", str(FAST_SWEEP))
+    op = start_operator("op", "--sweep-seconds", str(FAST_SWEEP))
     _, objs = create_stack(kubectl, namespace)
     emulator.reset_calls()
     counts = {name: deployments(emulator, name) for name in objs}
     observed = {name: obj["status"]["lastObservedTime"] for name, obj in objs.items()}
 
-    time.sleep(6 * FAST_SWEEP)
+    holds_over_sweeps(
+        op, lambda: not emulator.calls().get(UPDATE_SERVICE), "no UpdateService", sweeps=SWEEPS
+    )
 
     calls = emulator.calls()
     # the sweeps happened: every ServiceDiscovery looked at its ECS service again
@@ -303,7 +309,7 @@ def test_unchanged_spec_sends_no_update_over_many_sweeps(
         obj = kubectl.get(DISCOVERIES, name, namespace)
         assert obj is not None
         assert obj["status"]["lastObservedTime"] != observed[name], (
-            f"{name} was not swept in {6 * FAST_SWEEP}s (sweep {FAST_SWEEP}s)"
+            f"{name} was not swept in {SWEEPS} sweeps of {FAST_SWEEP}s"
         )
         assert ready_and_synced(obj), obj["status"]
         assert not obj["status"].get("drift"), obj["status"]["drift"]
@@ -403,7 +409,7 @@ def test_unknown_port_name_is_terminal_without_update(
     emulator: Emulator,
     ecs: Any,
 ) -> None:
-    start_operator("op", "--sweep-seconds", str(FAST_SWEEP))
+    op = start_operator("op", "--sweep-seconds", str(FAST_SWEEP))
     svc = example("user-service", namespace, keep_ecs=True)
     svc["spec"]["ecs"]["serviceConnect"]["services"][0]["portName"] = "grpc"
     assert "grpc" not in {port_name for _, port_name, _ in DEMO_SERVICES.values()}
@@ -426,10 +432,11 @@ def test_unknown_port_name_is_terminal_without_update(
     assert is_condition(obj, "Synced", "False"), condition(obj, "Synced")
 
     # several sweeps later: still refused, and ECS never asked to change
-    stays(
+    holds_over_sweeps(
+        op,
         lambda: is_condition(kubectl.get(DISCOVERIES, "user-service", namespace), "Terminal"),
         "Terminal=True",
-        seconds=4 * FAST_SWEEP,
+        sweeps=4,
     )
     calls = emulator.calls()
     assert calls.get(UPDATE_SERVICE, 0) == 0, calls

@@ -1,14 +1,27 @@
 """kube-apiserver killed (SIGKILL) and started again on the same etcd under a running operator
 (hack/control-plane.sh kill-apiserver / start-apiserver). The operator keeps running, picks
-the watches up again, and reconciles what changed while the API server was down and after."""
+the watches up again, and reconciles what changed while the API server was down and after.
+
+On a control plane of this module's own: the tests that other pytest-xdist workers run
+meanwhile keep the shared one."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import DISCOVERIES, NAMESPACES, Kubectl, StartOperator, wait_for
+from e2e_support import (
+    DISCOVERIES,
+    NAMESPACES,
+    Kubectl,
+    StartOperator,
+    apply_crds,
+    kubectl_binary,
+    wait_for,
+)
 from faults_support import (
     all_objects,
     all_ready,
@@ -31,6 +44,27 @@ DOWN_SECONDS = 10.0
 TIMEOUT = 180.0
 
 
+@pytest.fixture(scope="module")
+def control_plane_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    state = tmp_path_factory.mktemp("control-plane")
+    control_plane("up", state)
+    try:
+        yield state
+    finally:
+        control_plane("down", state)
+
+
+@pytest.fixture(scope="module")
+def kubectl(control_plane_dir: Path) -> Kubectl:
+    """The conftest's fixtures (namespace, start_operator) use this module's control plane."""
+    return Kubectl(kubectl_binary(), str(control_plane_dir / "kubeconfig"))
+
+
+@pytest.fixture(scope="module")
+def crds(kubectl: Kubectl) -> list[str]:
+    return apply_crds(kubectl)
+
+
 def _ttl(sd: Any, service_id: str) -> int:
     return int(sd.get_service(Id=service_id)["Service"]["DnsConfig"]["DnsRecords"][0]["TTL"])
 
@@ -44,6 +78,7 @@ def test_apiserver_killed_and_restarted_under_the_operator(
     start_operator: StartOperator,
     emulator: Emulator,
     sd: Any,
+    control_plane_dir: Path,
 ) -> None:
     op = start_operator()
     stack = [cloudmap_namespace("shared", "restart.local")] + [
@@ -55,7 +90,7 @@ def test_apiserver_killed_and_restarted_under_the_operator(
     assert svc0 is not None
     service_id = svc0["status"]["serviceId"]
 
-    control_plane("kill-apiserver")
+    control_plane("kill-apiserver", control_plane_dir)
     down = time.monotonic()
     try:
         # while it is down: someone changes AWS behind the operator's back
@@ -70,7 +105,7 @@ def test_apiserver_killed_and_restarted_under_the_operator(
         time.sleep(DOWN_SECONDS)
         assert op.running, "the operator exited while the API server was down"
     finally:
-        control_plane("start-apiserver")
+        control_plane("start-apiserver", control_plane_dir)
     down_seconds = time.monotonic() - down
 
     # after: a spec change and a new resource are reconciled; the drift is corrected

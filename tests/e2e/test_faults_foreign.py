@@ -17,7 +17,7 @@ from e2e_support import (
     Kubectl,
     StartOperator,
     condition,
-    stays,
+    holds_until,
     wait_for,
 )
 from faults_support import (
@@ -108,7 +108,7 @@ def test_foreign_namespaces_services_and_instances_are_untouched(
     _register(sd, foreign_svc, "their-task-1")
     foreign_before = _state(sd, foreign_ns, foreign_svc)
 
-    start_operator()
+    op = start_operator()
     stack = [cloudmap_namespace("shared", "ours.local")] + [
         discovery(f"svc-{i}", "shared") for i in range(3)
     ]
@@ -141,7 +141,20 @@ def test_foreign_namespaces_services_and_instances_are_untouched(
         objs = {o["metadata"]["name"]: o for o in all_objects(kubectl, namespace)}
         return set(objs) == {"shared", "svc-1"}
 
-    stays(held, "svc-1 and the namespace held while others' things are in the way", seconds=6)
+    def refused() -> bool:
+        """The operator has tried to delete both and AWS refused (ResourceInUse): they are held
+        by what is in the way, not because their deletes have not been tried yet."""
+        return all(
+            any(r.get("outcome") == "Blocked" for r in op.reconciled(name))
+            for name in ("svc-1", "shared")
+        )
+
+    holds_until(
+        held,
+        "svc-1 and the namespace held while others' things are in the way",
+        refused,
+        "the operator's deletes of both refused by AWS",
+    )
     assert sd.list_instances(ServiceId=ours_svc1)["Instances"] == hand_instance
     assert _state(sd, ours_ns, intruder) == intruder_before
     assert _state(sd, foreign_ns, foreign_svc) == foreign_before

@@ -8,14 +8,15 @@ from typing import Any
 
 from e2e_support import (
     DISCOVERIES,
+    IMPORTS,
     JSON,
     SWEEP_SECONDS,
     Kubectl,
     StartOperator,
     condition,
     example,
+    holds_over_sweeps,
     ready_and_synced,
-    stays,
     wait_for,
 )
 
@@ -84,7 +85,7 @@ def export_stack(kubectl: Kubectl, namespace: str, addresses: list[str]) -> JSON
 def test_endpoints_are_exported_followed_and_cleaned_up(
     kubectl: Kubectl, namespace: str, start_operator: StartOperator, sd: Any, emulator: Emulator
 ) -> None:
-    start_operator()
+    operator = start_operator()
     ips = [f"10.0.0.{i}" for i in range(1, 5)]
     obj = export_stack(kubectl, namespace, ips)
     service_id = obj["status"]["serviceId"]
@@ -129,7 +130,8 @@ def test_endpoints_are_exported_followed_and_cleaned_up(
         "status.endpoints counts the unhealthy instance",
     )
     before = emulator.calls()
-    stays(
+    holds_over_sweeps(
+        operator,
         lambda: (
             not any(
                 emulator.calls().get(api, 0) != before.get(api, 0)
@@ -141,7 +143,7 @@ def test_endpoints_are_exported_followed_and_cleaned_up(
             )
         ),
         "no instance call while nothing changes",
-        seconds=SWEEPS,
+        sweeps=3,
     )
 
     # delete: our instances go, ECS's task stays, so the service is kept (ResourceInUse)
@@ -193,9 +195,6 @@ def test_not_ready_endpoints_leave_without_custom_health_and_retain_keeps_them(
     kubectl.delete(DISCOVERIES, "payment-service", namespace)
     kubectl.wait_gone(DISCOVERIES, "payment-service", namespace)
     assert sorted(ours(sd, service_id)) == ["10.0.1.2"]
-
-
-IMPORTS = "cloudmapimports.sd-operator.io"
 
 
 def slice_addresses(kubectl: Kubectl, namespace: str, name: str) -> list[str] | None:

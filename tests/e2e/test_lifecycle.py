@@ -18,9 +18,9 @@ from e2e_support import (
     StartOperator,
     condition,
     example,
+    holds_over_sweeps,
     is_condition,
     ready_and_synced,
-    stays,
     wait_for,
 )
 
@@ -282,7 +282,7 @@ def test_drift_report_records_without_correcting(
     sd: Any,
     emulator: Emulator,
 ) -> None:
-    start_operator()
+    op = start_operator()
     _, svc = create_stack(kubectl, namespace, service_spec={"driftPolicy": "Report"})
     service_id = svc["status"]["serviceId"]
     service = sd.get_service(Id=service_id)["Service"]
@@ -308,10 +308,11 @@ def test_drift_report_records_without_correcting(
     assert is_condition(svc, "Stalled"), condition(svc, "Stalled")
 
     # several more sweeps: still reported, never corrected
-    stays(
+    holds_over_sweeps(
+        op,
         lambda: ttl(sd.get_service(Id=service_id)["Service"]) == 300,
         "AWS to keep the out-of-band TTL",
-        seconds=3 * SWEEP_SECONDS,
+        sweeps=3,
     )
     made = calls_since(emulator, before)
     assert not mutating_calls(made), f"driftPolicy: Report, yet the operator changed AWS: {made}"
@@ -411,7 +412,7 @@ def test_unowned_namespace_is_not_touched(
     (theirs,) = aws_namespaces(sd)
     before = emulator.calls()
 
-    start_operator()
+    op = start_operator()
     kubectl.apply(example("namespace", namespace), namespace)
     cm = kubectl.wait_for_object(
         NAMESPACES,
@@ -434,7 +435,7 @@ def test_unowned_namespace_is_not_touched(
         obj = kubectl.get(NAMESPACES, "myapp", namespace)
         return (condition(obj, "Ready") or {}).get("reason") == "AlreadyExists"
 
-    stays(still_refused, "Ready reason AlreadyExists", seconds=2 * SWEEP_SECONDS)
+    holds_over_sweeps(op, still_refused, "Ready reason AlreadyExists", sweeps=2)
     made = calls_since(emulator, before)
     assert not mutating_calls(made), f"an unowned namespace was changed: {made}"
     (after,) = aws_namespaces(sd)

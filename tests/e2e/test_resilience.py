@@ -10,11 +10,13 @@ from e2e_support import (
     DISCOVERIES,
     JSON,
     NAMESPACES,
+    PEERINGS,
     Kubectl,
+    OperatorProcess,
     StartOperator,
     example,
+    holds_until,
     ready_and_synced,
-    stays,
 )
 
 from sd_devkit.emulator import Emulator
@@ -23,11 +25,17 @@ CREATE_NAMESPACE = "servicediscovery:CreatePrivateDnsNamespace"
 CREATE_SERVICE = "servicediscovery:CreateService"
 GET_OPERATION = "servicediscovery:GetOperation"
 PEERING = "sd-operator-e2e"
-# kopf's peering: a peer counts as alive until its last keep-alive + lifetime (60s by default,
-# refreshed every 50-55s); a survivor resumes only after that.
-TAKEOVER_TIMEOUT = 60 + 45
+# kopf's peering: a peer counts as alive until its last keep-alive + its lifetime (60 s by
+# default, renewed 5-10 s before; --peering-lifetime), and a survivor resumes only after that:
+# 10 s here, keep-alives every 1-5 s.
+LIFETIME = 10
+TAKEOVER_TIMEOUT = LIFETIME + 45
 PAUSED_SAME = "Pausing all operators"
+SAME_PRIORITY = "Possibly conflicting operators with the same priority"
 RESUMED = "Resuming operations"
+# How many times each paused replica must have looked at the peering again (and stayed
+# paused) before the test believes it stays so.
+RE_EVALUATIONS = 2
 
 
 def aws_namespaces(sd: Any, name: str = "myapp.local") -> list[JSON]:
@@ -101,6 +109,26 @@ def _service(namespace: str, name: str) -> JSON:
     return doc
 
 
+def _peered(start_operator: StartOperator, name: str, *extra: str) -> OperatorProcess:
+    return start_operator(name, "--peering", PEERING, "--peering-lifetime", str(LIFETIME), *extra)
+
+
+def _same_priority_warnings(op: OperatorProcess) -> int:
+    """kopf warns on every look at the peering object that finds an equal-priority peer alive
+    (each keep-alive of either replica), and stays paused."""
+    return sum(1 for r in op.log_records() if str(r.get("event", "")).startswith(SAME_PRIORITY))
+
+
+def _keepalive(kubectl: Kubectl, namespace: str, op: OperatorProcess) -> str | None:
+    """The last keep-alive kopf wrote for `op` into the peering object (its identity ends in
+    its pid)."""
+    obj = kubectl.get(PEERINGS, PEERING, namespace) or {}
+    for identity, peer in (obj.get("status") or {}).items():
+        if identity.endswith(f"/{op.pid}") and isinstance(peer, dict):
+            return str(peer.get("lastseen"))
+    return None
+
+
 def _unhandled(kubectl: Kubectl, namespace: str, name: str) -> bool:
     obj = kubectl.get(DISCOVERIES, name, namespace)
     assert obj is not None
@@ -118,24 +146,29 @@ def test_peering_same_priority_nobody_acts_until_one_dies(
     """Two replicas given equal priorities: kopf pauses both; once one is killed, the survivor
     resumes after the dead peer's lifetime and reconciles."""
     _peering(kubectl, namespace)
-    first = start_operator("first", "--peering", PEERING, "--priority", "7")
+    first = _peered(start_operator, "first", "--priority", "7")
     kubectl.apply([example("namespace", namespace), _service(namespace, "svc-a")], namespace)
     kubectl.wait_for_object(NAMESPACES, "myapp", namespace, ready_and_synced, "Ready")
     kubectl.wait_for_object(DISCOVERIES, "svc-a", namespace, ready_and_synced, "Ready")
     assert emulator.calls().get(CREATE_SERVICE) == 1
 
     assert not first.logged(PAUSED_SAME)
-    second = start_operator("second", "--peering", PEERING, "--priority", "7")
+    second = _peered(start_operator, "second", "--priority", "7")
     # kopf: the running replica pauses ("Pausing all operators, including self"); the new one
     # starts paused and warns about its equal-priority peer
     first.wait_logged(PAUSED_SAME)
     second.wait_logged("Possibly conflicting operators with the same priority")
 
     kubectl.apply(_service(namespace, "svc-b"), namespace)
-    stays(
+    warned = {op.name: _same_priority_warnings(op) for op in (first, second)}
+    holds_until(
         lambda: _unhandled(kubectl, namespace, "svc-b"),
         "svc-b untouched while both replicas are paused",
-        seconds=8,
+        lambda: all(
+            _same_priority_warnings(op) >= warned[op.name] + RE_EVALUATIONS
+            for op in (first, second)
+        ),
+        f"each replica to find its equal-priority peer alive {RE_EVALUATIONS} more times",
     )
     assert emulator.calls().get(CREATE_SERVICE) == 1, emulator.calls()
     assert not second.logged(RESUMED), "the new replica acted next to an equal-priority peer"
@@ -168,17 +201,30 @@ def test_peering_one_active_replica_and_takeover(
     """Two replicas without --priority (as a Deployment runs them): the one started first
     acts; when it is killed, the other one takes over and reconciles a new resource."""
     _peering(kubectl, namespace)
-    active = start_operator("active", "--peering", PEERING)
+    active = _peered(start_operator, "active")
     # kopf starts every peered replica paused; the first resumes at once (no peer of higher
     # or equal priority); a later one ranks lower and stays paused while the first lives
     active.wait_logged(RESUMED)
-    standby = start_operator("standby", "--peering", PEERING)
+    standby = _peered(start_operator, "standby")
     standby.wait_logged("Initial authentication has finished")
 
     kubectl.apply([example("namespace", namespace), _service(namespace, "svc-a")], namespace)
     kubectl.wait_for_object(NAMESPACES, "myapp", namespace, ready_and_synced, "Ready")
     kubectl.wait_for_object(DISCOVERIES, "svc-a", namespace, ready_and_synced, "Ready")
-    stays(lambda: not standby.reconciled("svc-a"), "the standby replica idle", seconds=6)
+    # Each keep-alive of the active replica is a change of the peering object the standby
+    # looks at again: idle across those, it keeps to its rank.
+    seen = {_keepalive(kubectl, namespace, active)}
+
+    def keepalives() -> bool:
+        seen.add(_keepalive(kubectl, namespace, active))
+        return len(seen) > RE_EVALUATIONS
+
+    holds_until(
+        lambda: not standby.reconciled("svc-a"),
+        "the standby replica idle",
+        keepalives,
+        f"{RE_EVALUATIONS} keep-alives of the active replica",
+    )
     assert active.reconciled("svc-a")
     assert not active.logged("Pausing")
     assert not standby.logged(RESUMED), "the standby replica resumed while the active one lived"

@@ -29,8 +29,17 @@ spec: {name: api, type: Http}
         ["plan", "-f", "x.yaml", "-o", "yaml"],
         ["apply", "-f", "x.yaml", "--timeout", "soon"],
         ["run", "--namespace", "a", "--all-namespaces"],
+        ["run", "--peering-lifetime", "0"],
     ],
-    ids=["no-command", "unknown-command", "missing-f", "bad-output", "bad-timeout", "exclusive"],
+    ids=[
+        "no-command",
+        "unknown-command",
+        "missing-f",
+        "bad-output",
+        "bad-timeout",
+        "exclusive",
+        "peering-lifetime-0",
+    ],
 )
 def test_usage_errors_exit_1(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
@@ -213,3 +222,18 @@ def test_the_deprecated_resync_seconds_flag_still_sets_the_sweep_and_says_so(
     assert run_args(["--resync-seconds", "5"], monkeypatch).sweep_seconds == 5.0
     err = capsys.readouterr().err
     assert "--resync-seconds is deprecated; use --sweep-seconds" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "seconds"),
+    [([], None, 60), (["--peering-lifetime", "10"], None, 10), ([], "12", 12)],
+    ids=["default", "flag", "env"],
+)
+def test_peering_lifetime_from_flag_or_environment(
+    argv: list[str], env: str | None, seconds: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if env is None:
+        monkeypatch.delenv("SD_OPERATOR_PEERING_LIFETIME", raising=False)
+    else:
+        monkeypatch.setenv("SD_OPERATOR_PEERING_LIFETIME", env)
+    assert run_args(argv, monkeypatch).peering_lifetime == seconds

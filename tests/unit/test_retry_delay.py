@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from sd_operator.aws.adapters import Adapters
-from sd_operator.handlers.resources import MAX_RETRY_SECONDS, Handlers, retry_delay
+from sd_operator.handlers.resources import (
+    MAX_RETRY_SECONDS,
+    NAMESPACE_PENDING_RETRIES,
+    NAMESPACE_PENDING_SECONDS,
+    Handlers,
+    retry_delay,
+)
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome, StepResult
 
@@ -32,3 +38,14 @@ def test_polls_of_a_pending_operation_do_not_raise_the_back_off() -> None:
     assert handlers.setbacks("uid-2", Outcome.ERROR) == 0, "counted per resource"
     assert handlers.setbacks("uid-1", Outcome.IN_SYNC) == 0
     assert handlers.setbacks("uid-1", Outcome.BLOCKED) == 0
+
+
+def test_a_service_created_with_its_namespace_waits_for_it_at_a_steady_pace() -> None:
+    """Its CloudMapNamespace is there and its AWS namespace is being created (NamespaceNotReady,
+    as CreateService raises it): polled every NAMESPACE_PENDING_SECONDS for the first minute, as
+    a missing namespace is, not backed off from AWS errors' 10 s (a cold start of a namespace
+    and its services waited 10 s, then 20 s, for a namespace ready within seconds)."""
+    not_ready = StepResult(Outcome.ERROR, reason="NamespaceNotReady", retry_after=10.0)
+    delays = [retry_delay(not_ready, retry) for retry in range(NAMESPACE_PENDING_RETRIES)]
+    assert delays == [NAMESPACE_PENDING_SECONDS] * NAMESPACE_PENDING_RETRIES
+    assert retry_delay(not_ready, NAMESPACE_PENDING_RETRIES) > NAMESPACE_PENDING_SECONDS

@@ -525,6 +525,16 @@ def _devkit_missing(args: argparse.Namespace) -> int:
     return EXIT_ERROR
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of seconds >= 1, not {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="sd-operator",
@@ -605,6 +615,15 @@ def _parser() -> argparse.ArgumentParser:
         help="peering priority: the highest-priority replica acts, the others stand by; "
         "replicas of equal priority all pause (kopf). Default: earlier-started replicas "
         "rank higher, so identical Deployment pods need no flag",
+    )
+    run.add_argument(
+        "--peering-lifetime",
+        type=_positive_int,
+        metavar="SECONDS",
+        default=os.environ.get("SD_OPERATOR_PEERING_LIFETIME", "60"),
+        help="with --peering: how long the other replicas count this one as alive after its "
+        "last keep-alive (kopf renews it 5-10 s before); a standby takes over at most this "
+        "long after the active replica died (env SD_OPERATOR_PEERING_LIFETIME; default: 60)",
     )
     peering = run.add_mutually_exclusive_group()
     peering.add_argument(

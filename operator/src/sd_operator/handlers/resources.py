@@ -39,6 +39,7 @@ from sd_operator.reconcile.plan import (
     REASON_CONFLICT,
     REASON_NAMESPACE_NOT_FOUND,
     REASON_NAMESPACE_NOT_OWNED,
+    REASON_NAMESPACE_NOT_READY,
 )
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.render import describe_changes
@@ -61,7 +62,11 @@ Slices = kopf.Index[tuple[str, str], SliceView]
 HEARTBEAT_INTERVALS = 5
 HEARTBEAT_WRITES_PER_SWEEP = 50
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-NAMESPACE_PENDING = (REASON_NAMESPACE_NOT_FOUND, REASON_NAMESPACE_NOT_OWNED)
+NAMESPACE_PENDING = (
+    REASON_NAMESPACE_NOT_FOUND,
+    REASON_NAMESPACE_NOT_OWNED,
+    REASON_NAMESPACE_NOT_READY,
+)
 NAMESPACE_PENDING_SECONDS = 5.0
 NAMESPACE_PENDING_RETRIES = 12
 

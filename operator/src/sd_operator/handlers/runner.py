@@ -42,6 +42,7 @@ API_REQUEST_CONNECTIONS = 32
 # scanning of CRDs and namespaces.
 WATCHED_KINDS = 4
 SCANNING_WATCHES = 2
+PEERING_LIFETIME = 60  # kopf's default
 
 log = logs.get(__name__)
 
@@ -81,9 +82,11 @@ def build_registry(
     health: Health | None = None,
     leading: Callable[[], bool] = lambda: True,
     api_connections: int | None = None,
+    peering_lifetime: int = PEERING_LIFETIME,
 ) -> kopf.OperatorRegistry:
     """`api_connections`: the bound of kopf's connection pool (api_connection_limit); None
-    keeps kopf's own unbounded session."""
+    keeps kopf's own unbounded session. `peering_lifetime`: kopf's settings.peering.lifetime,
+    how long the other replicas count this one as alive after its last keep-alive."""
     registry = kopf.OperatorRegistry()
     # The account view lives a little under one interval: each sweep reads it once, and change
     # handlers between sweeps find ids in it.
@@ -126,6 +129,7 @@ def build_registry(
         )
         settings.persistence.finalizer = FINALIZER
         settings.posting.level = logging.INFO
+        settings.peering.lifetime = peering_lifetime
         # boto3 is synchronous: handlers run in threads. At 1,000 resources a cold start or a
         # spec change to many at once is bound by the AWS budget (CreateService 5/s), not by
         # threads; enough threads that waiting on the budget does not hold up a resource whose
@@ -208,6 +212,7 @@ def run_operator(settings: Settings, args: argparse.Namespace) -> int:
         health,
         leading,
         api_connections=api_connection_limit(namespaces, peering=bool(args.peering)),
+        peering_lifetime=args.peering_lifetime,
     )
     log.info(
         "starting",

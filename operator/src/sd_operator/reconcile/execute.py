@@ -31,6 +31,7 @@ from sd_operator.model.actions import (
     UpdateService,
 )
 from sd_operator.model.observed import ObservedService
+from sd_operator.reconcile.plan import REASON_NAMESPACE_NOT_READY
 from sd_operator.reconcile.render import performed_line
 
 # The Cloud Map operation each asynchronous action submits, as GetOperation names its type.
@@ -147,7 +148,7 @@ class Executor:
         if not namespace_id:
             raise Retryable(
                 "CreateService",
-                "NamespaceNotReady",
+                REASON_NAMESPACE_NOT_READY,
                 f"namespace {action.namespace_name} is not created yet",
             )
         try:

@@ -74,6 +74,8 @@ REASON_NAMESPACE_NOT_EMPTY = "NamespaceNotEmpty"
 REASON_SERVICE_IN_USE = "ServiceInUse"
 REASON_NAMESPACE_NOT_FOUND = "NamespaceNotFound"
 REASON_NAMESPACE_NOT_OWNED = "NamespaceNotOwned"
+# Its CloudMapNamespace exists and its AWS namespace is being created: no id to create in yet.
+REASON_NAMESPACE_NOT_READY = "NamespaceNotReady"
 # Another resource, earlier, declares the same AWS resource (reconcile/conflicts.py).
 REASON_CONFLICT = "Conflict"
 # Advisories start with the field they are about; this one is the VPC a zone does not list.
