@@ -107,13 +107,6 @@ def all_services(sd: Any) -> list[JSON]:
     return [s for page in pages for s in page["Services"]]
 
 
-def services_in(sd: Any, namespace_id: str) -> list[JSON]:
-    pages = sd.get_paginator("list_services").paginate(
-        Filters=[{"Name": "NAMESPACE_ID", "Values": [namespace_id], "Condition": "EQ"}]
-    )
-    return [s for page in pages for s in page["Services"]]
-
-
 def inventory(sd: Any) -> tuple[list[JSON], list[JSON]]:
     return all_namespaces(sd), all_services(sd)
 

@@ -35,6 +35,7 @@ from e2e_support import (
 
 from sd_devkit.emulator import Emulator, client
 from sd_devkit.emulator.seed import CLUSTER, DEMO_SERVICES, seed_demo_ecs
+from support import calls_since, mutating_calls
 
 REGION = "us-east-1"
 AWS_NAMESPACE = "myapp.local"
@@ -43,7 +44,6 @@ UPDATE_SERVICE = "ecs:UpdateService"
 DESCRIBE_SERVICES = "ecs:DescribeServices"
 DELETE_CLOUD_MAP_SERVICE = "servicediscovery:DeleteService"
 SC_ENABLED_FIELD = "ecs.serviceConnect.enabled"
-MUTATING = ("Create", "Update", "Delete", "Tag", "Untag", "Register", "Deregister")
 # Found and corrected by the periodic sweep: a few intervals at most (as in test_lifecycle).
 DRIFT_DEADLINE = 4 * SWEEP_SECONDS + 10
 FAST_SWEEP = SWEEP_SECONDS  # --sweep-seconds for the tests that count sweeps
@@ -91,19 +91,6 @@ def cloud_map_service(sd: Any, service_id: str) -> JSON | None:
     except sd.exceptions.ServiceNotFound:
         return None
     return found
-
-
-def calls_since(emulator: Emulator, before: dict[str, int]) -> dict[str, int]:
-    now = emulator.calls()
-    return {api: n - before.get(api, 0) for api, n in now.items() if n != before.get(api, 0)}
-
-
-def mutating_calls(calls: dict[str, int]) -> dict[str, int]:
-    return {
-        api: n
-        for api, n in calls.items()
-        if api.split(":", 1)[1].startswith(MUTATING) and not api.endswith("GetOperation")
-    }
 
 
 def deployments(emulator: Emulator, service: str) -> int:

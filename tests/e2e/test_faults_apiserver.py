@@ -32,11 +32,11 @@ from faults_support import (
     record,
     round_ids,
     service_keys,
-    services_in,
     summary,
 )
 
 from sd_devkit.emulator import Emulator
+from support import services_in
 
 pytestmark = pytest.mark.faults
 

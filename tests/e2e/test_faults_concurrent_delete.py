@@ -21,13 +21,13 @@ from faults_support import (
     record,
     round_ids,
     service_keys,
-    services_in,
     stuck_finalizers,
     summary,
     write_manifests,
 )
 
 from sd_devkit.emulator import Emulator
+from support import services_in
 
 pytestmark = pytest.mark.faults
 

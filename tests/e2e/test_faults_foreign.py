@@ -28,11 +28,11 @@ from faults_support import (
     discovery,
     inventory,
     record,
-    services_in,
     summary,
 )
 
 from sd_devkit.emulator import Emulator
+from support import services_in
 
 pytestmark = pytest.mark.faults
 

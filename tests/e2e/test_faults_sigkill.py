@@ -34,13 +34,13 @@ from faults_support import (
     rng,
     round_ids,
     service_keys,
-    services_in,
     stuck_finalizers,
     summary,
     wait_aws_quiet,
 )
 
 from sd_devkit.emulator import Emulator
+from support import services_in
 
 pytestmark = pytest.mark.faults
 

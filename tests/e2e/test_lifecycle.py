@@ -25,13 +25,13 @@ from e2e_support import (
 )
 
 from sd_devkit.emulator import Emulator
+from support import calls_since, mutating_calls
 
 AWS_NAME = "myapp.local"
 VPC = "vpc-0a1b2c3d4e5f60718"
 TTL_FIELD = "service.dns.records[0].ttl"
 OWNER_TAG = "sd-operator.io/owner"
 CLUSTER_TAG = "sd-operator.io/cluster"
-MUTATING = ("Create", "Update", "Delete", "Tag", "Untag", "Register", "Deregister")
 # A drift must be found and corrected by the periodic sweep: a few intervals at most (the
 # timer runs every SWEEP_SECONDS once the object has been idle as long).
 DRIFT_DEADLINE = 4 * SWEEP_SECONDS + 10
@@ -85,19 +85,6 @@ def change_ttl_out_of_band(sd: Any, service: JSON, value: int) -> None:
         f"out-of-band UpdateService {op}",
     )
     assert ttl(sd.get_service(Id=service["Id"])["Service"]) == value
-
-
-def mutating_calls(calls: dict[str, int]) -> dict[str, int]:
-    return {
-        api: n
-        for api, n in calls.items()
-        if api.split(":", 1)[1].startswith(MUTATING) and not api.endswith("GetOperation")
-    }
-
-
-def calls_since(emulator: Emulator, before: dict[str, int]) -> dict[str, int]:
-    now = emulator.calls()
-    return {api: n - before.get(api, 0) for api, n in now.items() if n != before.get(api, 0)}
 
 
 # Kubernetes helpers --------------------------------------------------------------------------

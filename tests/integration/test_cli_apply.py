@@ -17,13 +17,14 @@ from typing import Any
 import pytest
 
 from fake_time import FakeTime
-from sd_devkit.emulator import Emulator, client
+from sd_devkit.emulator import Emulator
 from sd_operator.aws.adapters import Adapters
 from sd_operator.aws.errors import RETRY_DELAY_SECONDS
-from sd_operator.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, apply_resources, main
+from sd_operator.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, apply_resources
 from sd_operator.model.parse import load_manifests
 from sd_operator.reconcile.converge import FIRST_POLL_SECONDS
 from sd_operator.reconcile.reconciler import Reconciler
+from support import cli, mutating_calls, service_names_in
 
 REGION = "us-east-1"
 
@@ -66,38 +67,8 @@ def write(directory: Path, **files: str) -> Path:
     return directory
 
 
-def cli(emulator: Emulator, *args: str, region: bool = True) -> int:
-    # The suite's budget scale (conftest.RATE_SCALE): main() configures the budgets itself.
-    flags = ["--aws-endpoint-url", emulator.endpoint_url, "--log-level", "WARNING"]
-    flags += ["--aws-rate-scale", "100"]
-    return main([*args, *flags, *(["--region", REGION] if region else [])])
-
-
-@pytest.fixture
-def sd(emulator: Emulator) -> Any:
-    return client("servicediscovery", emulator.endpoint_url, REGION)
-
-
 def namespace_named(sd: Any, name: str) -> dict[str, Any]:
     return next(n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == name)
-
-
-def services_in(sd: Any, namespace_id: str) -> list[str]:
-    found = sd.list_services(
-        Filters=[{"Name": "NAMESPACE_ID", "Values": [namespace_id], "Condition": "EQ"}]
-    )["Services"]
-    return sorted(s["Name"] for s in found)
-
-
-MUTATIONS = ("Create", "Update", "Delete", "Tag", "Untag", "Register", "Deregister")
-
-
-def mutating_calls(emulator: Emulator) -> dict[str, int]:
-    return {
-        name: count
-        for name, count in emulator.calls().items()
-        if name.partition(":")[2].startswith(MUTATIONS)
-    }
 
 
 def test_apply_changes_nothing_when_one_resource_is_refused(
@@ -120,10 +91,10 @@ def test_apply_changes_nothing_when_one_resource_is_refused(
     )
     assert "nothing was changed" in out
     assert "done" not in out
-    assert mutating_calls(emulator) == {}
+    assert mutating_calls(emulator.calls()) == {}
     ns = namespace_named(sd, "myapp.local")
     assert sd.get_namespace(Id=ns["Id"])["Namespace"]["Description"] == "first"
-    assert services_in(sd, ns["Id"]) == ["b"]
+    assert service_names_in(sd, ns["Id"]) == ["b"]
 
 
 def test_blocked_resource_does_not_stop_the_others(
@@ -141,7 +112,7 @@ def test_blocked_resource_does_not_stop_the_others(
     out = capsys.readouterr().out
     assert code == EXIT_ERROR
     assert "CloudMapNamespace payments/taken: Blocked (AlreadyExists)" in out
-    assert services_in(sd, namespace_named(sd, "myapp.local")["Id"]) == ["a"]
+    assert service_names_in(sd, namespace_named(sd, "myapp.local")["Id"]) == ["a"]
 
 
 def test_services_of_a_namespace_that_is_not_ready_are_skipped_at_once(
@@ -163,7 +134,7 @@ def test_services_of_a_namespace_that_is_not_ready_are_skipped_at_once(
             f"ServiceDiscovery payments/{name}: skipped: CloudMapNamespace myapp is not ready "
             "(AlreadyExists)" in out
         )
-    assert services_in(sd, foreign) == []
+    assert service_names_in(sd, foreign) == []
 
 
 def test_delete_says_what_was_kept_and_what_was_not_ours(
@@ -228,7 +199,7 @@ def test_a_service_applied_with_its_namespace_is_created_without_waiting_for_it(
     ]
     assert fake_time.slept == [FIRST_POLL_SECONDS], "only the namespace's operation is waited for"
     assert emulator.calls()["servicediscovery:CreateService"] == 1
-    assert services_in(sd, namespace_named(sd, "myapp.local")["Id"]) == ["a"]
+    assert service_names_in(sd, namespace_named(sd, "myapp.local")["Id"]) == ["a"]
 
 
 def test_a_read_throttled_past_botocores_attempts_while_planning_is_tried_again(
@@ -245,7 +216,7 @@ def test_a_read_throttled_past_botocores_attempts_while_planning_is_tried_again(
     code, out = apply_steps(reconciler, path, fake_time)
 
     assert code == EXIT_OK, out
-    assert services_in(sd, namespace_named(sd, "myapp.local")["Id"]) == ["alpha"]
+    assert service_names_in(sd, namespace_named(sd, "myapp.local")["Id"]) == ["alpha"]
     assert emulator.calls()["tagging:GetResources"] > 2
     assert fake_time.slept[0] == RETRY_DELAY_SECONDS, "the plan waited, then read again"
 
@@ -264,10 +235,10 @@ def test_no_region_flag_needed_when_every_resource_names_its_region(
     emulator: Emulator, sd: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     manifests = write(tmp_path / "m", ns=namespace(extra=f"  region: {REGION}\n"), a=service("a"))
-    assert cli(emulator, "plan", "-f", str(manifests), region=False) == EXIT_CHANGES
-    assert cli(emulator, "apply", "-f", str(manifests), region=False) == EXIT_OK
-    assert cli(emulator, "plan", "-f", str(manifests), region=False) == EXIT_OK
-    assert services_in(sd, namespace_named(sd, "myapp.local")["Id"]) == ["a"]
+    assert cli(emulator, "plan", "-f", str(manifests), region=None) == EXIT_CHANGES
+    assert cli(emulator, "apply", "-f", str(manifests), region=None) == EXIT_OK
+    assert cli(emulator, "plan", "-f", str(manifests), region=None) == EXIT_OK
+    assert service_names_in(sd, namespace_named(sd, "myapp.local")["Id"]) == ["a"]
 
 
 @pytest.mark.usefixtures("no_region_env")
@@ -275,7 +246,7 @@ def test_a_resource_without_region_needs_the_flag(
     emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     manifests = write(tmp_path / "m", ns=namespace(), a=service("a"))
-    assert cli(emulator, "plan", "-f", str(manifests), region=False) == EXIT_ERROR
+    assert cli(emulator, "plan", "-f", str(manifests), region=None) == EXIT_ERROR
     err = capsys.readouterr().err
     assert "no AWS region: pass --region or set AWS_REGION (or AWS_DEFAULT_REGION)" in err
     assert emulator.calls() == {}

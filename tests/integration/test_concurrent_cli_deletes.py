@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -31,6 +30,7 @@ from sd_operator.model.spec import (
 )
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome
+from support import service_names_in
 
 REGION = "us-east-1"
 RUNS = 4
@@ -71,14 +71,6 @@ def sd_operator(emulator: Emulator, command: str, path: Path) -> subprocess.Pope
     )
 
 
-def services_in(sd: Any, namespace_id: str) -> list[str]:
-    """Every service of the namespace (nothing changes the list while the test reads it)."""
-    pages = sd.get_paginator("list_services").paginate(
-        Filters=[{"Name": "NAMESPACE_ID", "Values": [namespace_id], "Condition": "EQ"}]
-    )
-    return sorted(s["Name"] for page in pages for s in page["Services"])
-
-
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_parallel_cli_deletes_leave_nothing_behind(
     emulator: Emulator, tmp_path: Path, round_: int
@@ -96,7 +88,7 @@ def test_parallel_cli_deletes_leave_nothing_behind(
     apply = sd_operator(emulator, "apply", tmp_path)
     out, _ = apply.communicate(timeout=120)
     assert apply.returncode == 0, out
-    assert len(services_in(sd, namespace_id)) == RUNS * SERVICES_PER_RUN
+    assert len(service_names_in(sd, namespace_id)) == RUNS * SERVICES_PER_RUN
 
     runs = [sd_operator(emulator, "delete", path) for path in files]
     outputs = [run.communicate(timeout=120)[0] for run in runs]
@@ -105,7 +97,7 @@ def test_parallel_cli_deletes_leave_nothing_behind(
         assert run.returncode == 0, output
         assert "nothing of ours to delete" not in output, output
         assert output.count(": deleted") == SERVICES_PER_RUN, output
-    assert services_in(sd, namespace_id) == []
+    assert service_names_in(sd, namespace_id) == []
 
 
 def test_a_delete_without_ids_does_not_trust_a_list_that_misses_the_service(
@@ -132,7 +124,7 @@ def test_a_delete_without_ids_does_not_trust_a_list_that_misses_the_service(
         assert done.last.outcome is Outcome.IN_SYNC, done.last
     sd = client("servicediscovery", emulator.endpoint_url, REGION)
     namespace_id = done.status["namespaceId"]
-    assert services_in(sd, namespace_id) == ["svc"]
+    assert service_names_in(sd, namespace_id) == ["svc"]
 
     for res in (svc, ns):
         gone = FakeTime().converge(deleting, res, ns_spec, deleting=True, timeout=90)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from sd_devkit.emulator import Emulator, client
-from sd_operator.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, main
+from sd_operator.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 from sd_operator.model import conditions as cond
 from sd_operator.model.parse import load_manifests
 from sd_operator.model.spec import NamespaceSpec
@@ -26,6 +26,7 @@ from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.ownership import CLUSTER_TAG, OWNER_TAG
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome
+from support import cli
 
 REGION = "us-east-1"
 ECS_CLUSTER = "prod"
@@ -138,11 +139,6 @@ def _task_definition(ecs: Any, family: str) -> str:
 
 
 @pytest.fixture
-def sd(emulator: Emulator) -> Any:
-    return client("servicediscovery", emulator.endpoint_url, REGION)
-
-
-@pytest.fixture
 def ecs(emulator: Emulator) -> Any:
     return client("ecs", emulator.endpoint_url, REGION)
 
@@ -235,11 +231,6 @@ def write(directory: Path, *docs: str, service: str = VICTIM) -> Path:
     for i, doc in enumerate(docs):
         (directory / f"{i:02d}.yaml").write_text(doc.replace("SERVICE", service))
     return directory
-
-
-def cli(emulator: Emulator, *args: str) -> int:
-    flags = ["--aws-endpoint-url", emulator.endpoint_url, "--log-level", "WARNING"]
-    return main([*args, *flags, "--region", REGION])
 
 
 def plan_json(

@@ -20,9 +20,9 @@ from sd_operator.reconcile.ownership import OWNER_TAG
 from sd_operator.reconcile.plan import REASON_IMMUTABLE
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome
+from support import ASSOCIATING, mutating_calls
 
 OTHER_VPC = "vpc-0ffeeffeeffeeffee"
-MUTATIONS = ("Create", "Update", "Delete", "Tag", "Untag", "Register", "Deregister", "Associate")
 
 
 def namespace(vpc: str = VPC, **overrides: Any) -> Resource:
@@ -31,12 +31,6 @@ def namespace(vpc: str = VPC, **overrides: Any) -> Resource:
 
 def apply(reconciler: Reconciler, res: Resource, ns: NamespaceSpec | None = None) -> Any:
     return FakeTime().converge(reconciler, res, ns, deleting=False, timeout=30)
-
-
-def mutating_calls(emulator: Emulator) -> dict[str, int]:
-    return {
-        api: n for api, n in emulator.calls().items() if api.partition(":")[2].startswith(MUTATIONS)
-    }
 
 
 def steady(progress: Any) -> dict[str, Any]:
@@ -77,7 +71,7 @@ def test_another_vpc_is_refused_and_nothing_changes_in_aws(
     assert moved.last.reason == REASON_IMMUTABLE
     assert moved.last.message.startswith("spec.vpc: namespace myapp.local")
     assert f"VPC {VPC}, not {OTHER_VPC}" in moved.last.message
-    assert mutating_calls(emulator) == {}
+    assert mutating_calls(emulator.calls(), ASSOCIATING) == {}
     held = sd.get_namespace(Id=ns_id)["Namespace"]
     assert held["Description"] == "app"
     assert [n["Id"] for n in sd.list_namespaces(MaxResults=10)["Namespaces"]] == [ns_id]
@@ -95,7 +89,7 @@ def test_the_drift_sweeps_account_view_also_sees_the_vpc(
     assert viewed.plan.refusal is not None
     assert viewed.plan.refusal.field == "vpc"
     assert swept.outcome is Outcome.REFUSED
-    assert mutating_calls(emulator) == {}
+    assert mutating_calls(emulator.calls(), ASSOCIATING) == {}
 
 
 def test_adopting_an_unowned_namespace_in_another_vpc_is_refused_and_not_tagged(
@@ -113,7 +107,7 @@ def test_adopting_an_unowned_namespace_in_another_vpc_is_refused_and_not_tagged(
     assert f"myapp.local ({ns_id}) is in VPC {OTHER_VPC}, not {VPC}" in adopted.last.message
     assert "exists in another VPC" in adopted.last.message
     assert sd.list_tags_for_resource(ResourceARN=arn)["Tags"] == []
-    assert mutating_calls(emulator) == {}
+    assert mutating_calls(emulator.calls(), ASSOCIATING) == {}
 
 
 def test_adopting_an_unowned_namespace_in_the_declared_vpc_tags_it(

@@ -9,11 +9,9 @@ examples/myapp's Cloud Map resources must still work there, and apply be idempot
 from __future__ import annotations
 
 import copy
-import io
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,8 @@ import pytest
 import yaml
 
 from sd_devkit.emulator import client
-from sd_operator.cli import EXIT_CHANGES, EXIT_OK, main
+from sd_operator.cli import EXIT_CHANGES, EXIT_OK
+from support import cli_output
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -70,16 +69,6 @@ def manifests(directory: Path) -> Path:
     return directory
 
 
-def cli(endpoint: str, *args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    with redirect_stdout(out):
-        # The suite's budget scale (conftest.RATE_SCALE): at AWS's own, ListNamespaces
-        # (0.5/s) made the four commands wait 4 s on the budget, which is not what this tests.
-        scale = ("--aws-rate-scale", "100")
-        code = main([*args, "--aws-endpoint-url", endpoint, "--region", REGION, *scale])
-    return code, out.getvalue()
-
-
 def aws(endpoint: str) -> tuple[list[str], list[str]]:
     sd: Any = client("servicediscovery", endpoint, REGION)
     namespaces = sorted(n["Name"] for n in sd.list_namespaces()["Namespaces"])
@@ -90,11 +79,11 @@ def aws(endpoint: str) -> tuple[list[str], list[str]]:
 def test_plan_apply_plan_delete_against_plain_moto(moto_endpoint: str, tmp_path: Path) -> None:
     path = str(manifests(tmp_path))
 
-    planned, planned_out = cli(moto_endpoint, "plan", "-f", path)
-    applied, applied_out = cli(moto_endpoint, "apply", "-f", path)
+    planned, planned_out = cli_output(moto_endpoint, "plan", "-f", path)
+    applied, applied_out = cli_output(moto_endpoint, "apply", "-f", path)
     assert aws(moto_endpoint) == (["myapp.local"], ["payment-service", "user-service"])
-    again, again_out = cli(moto_endpoint, "plan", "-f", path)
-    deleted, deleted_out = cli(moto_endpoint, "delete", "-f", path)
+    again, again_out = cli_output(moto_endpoint, "plan", "-f", path)
+    deleted, deleted_out = cli_output(moto_endpoint, "delete", "-f", path)
 
     assert planned == EXIT_CHANGES, planned_out
     assert applied == EXIT_OK, applied_out

@@ -8,10 +8,8 @@ the emulator corrects moto)."""
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
-from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -21,24 +19,15 @@ import pytest
 from sd_devkit.demo import examples_dir
 from sd_devkit.emulator import Emulator, client
 from sd_devkit.emulator.seed import CLUSTER, seed_demo_ecs
-from sd_operator.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, main
+from sd_operator.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from support import cli_output
 
 REGION = "us-east-1"
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "plan.schema.json").read_text())
 
 
-def cli(emulator: Emulator, *args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    flags = ["--aws-endpoint-url", emulator.endpoint_url, "--region", REGION]
-    # The suite's budget scale (conftest.RATE_SCALE): main() configures the budgets itself.
-    flags += ["--aws-rate-scale", "100"]
-    with redirect_stdout(out):
-        code = main([*args, *flags, "--log-level", "WARNING"])
-    return code, out.getvalue()
-
-
 def plan_json(emulator: Emulator, manifests: Path, *extra: str) -> tuple[int, dict[str, Any]]:
-    code, out = cli(emulator, "plan", "-o", "json", "-f", str(manifests), *extra)
+    code, out = cli_output(emulator, "plan", "-o", "json", "-f", str(manifests), *extra)
     doc = json.loads(out)
     jsonschema.validate(doc, SCHEMA)
     return code, doc
@@ -53,7 +42,7 @@ def applied(emulator: Emulator, tmp_path: Path) -> Path:
     seed_demo_ecs(emulator.endpoint_url, REGION)
     manifests = tmp_path / "myapp"
     shutil.copytree(examples_dir() / "myapp", manifests)
-    code, out = cli(emulator, "apply", "-f", str(manifests))
+    code, out = cli_output(emulator, "apply", "-f", str(manifests))
     assert code == EXIT_OK, out
     return manifests
 
@@ -96,7 +85,7 @@ def test_routing_policy_change_is_a_refusal_naming_replacement(
     assert refusal["kind"] == "Replacement"
     assert refusal["field"] == "spec.service.dns.routingPolicy"
     assert "delete and recreate" in refusal["message"]
-    _, text = cli(emulator, "plan", "-f", str(applied))
+    _, text = cli_output(emulator, "plan", "-f", str(applied))
     assert "replacement needed, refused: spec.service.dns.routingPolicy" in text
 
 
@@ -122,7 +111,7 @@ def test_service_connect_change_names_the_deployment_and_the_clients(
     assert clients["kind"] == "ClientRedeploy"
     assert clients["services"] == [f"{CLUSTER}/payment-service"]
 
-    _, text = cli(emulator, "plan", "-f", str(applied))
+    _, text = cli_output(emulator, "plan", "-f", str(applied))
     assert f"starts a new deployment of ECS service {CLUSTER}/user-service" in text
     assert f"redeploy {CLUSTER}/payment-service to see it" in text
 
@@ -143,7 +132,7 @@ def test_markdown_has_summary_tables_and_collapsed_details(
 ) -> None:
     edit(applied, "user-service", "ttl: 10", "ttl: 30")
     edit(applied, "payment-service", "routingPolicy: MULTIVALUE", "routingPolicy: WEIGHTED")
-    code, md = cli(emulator, "plan", "-o", "markdown", "-f", str(applied))
+    code, md = cli_output(emulator, "plan", "-o", "markdown", "-f", str(applied))
     assert code == EXIT_ERROR
     lines = md.splitlines()
     assert lines[0] == ("### Plan (apply): 1 action(s) on 1 resource(s), 1 refused, 1 in sync")
@@ -192,7 +181,7 @@ def test_plan_delete_of_everything_is_ordered_and_starts_deployments(
 def test_apply_reports_the_consequences_it_caused(emulator: Emulator, applied: Path) -> None:
     """The same lines go into the AwsChanged Events the operator posts."""
     edit(applied, "user-service", "- port: 80", "- port: 8080")
-    code, out = cli(emulator, "apply", "-f", str(applied))
+    code, out = cli_output(emulator, "apply", "-f", str(applied))
     assert code == EXIT_OK, out
     assert f"starts a new deployment of ECS service {CLUSTER}/user-service" in out
     assert f"redeploy {CLUSTER}/payment-service to see it" in out
