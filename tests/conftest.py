@@ -1,12 +1,21 @@
 """Hypothesis profiles. `ci` (CI=true, as CI runs `.ci/run`) draws the property tests in full;
 `dev`, the default elsewhere, draws a quick sample so a local `make unit` stays fast.
-HYPOTHESIS_PROFILE=ci|dev picks one explicitly."""
+HYPOTHESIS_PROFILE=ci|dev picks one explicitly.
+
+The AWS emulator's fixtures, shared by the integration and e2e layers (support.py has the
+helpers they share)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import Any
 
+import pytest
 from hypothesis import settings
+
+from sd_devkit.emulator import Emulator, client
+from support import REGION
 
 # Drawing a whole ECS spec and its starting point is slow on a loaded machine: no deadline.
 settings.register_profile("ci", max_examples=400, deadline=None)
@@ -14,3 +23,34 @@ settings.register_profile("dev", max_examples=40, deadline=None)
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
 )
+
+
+# the AWS emulator, for the integration and e2e layers -----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def emulator_session() -> Iterator[Emulator]:
+    """One emulator per session (per xdist worker), in this process."""
+    with Emulator(seed=0) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emulator_page_size() -> int:
+    """The page size of the emulator's lists for this test: 0 answers with AWS's page sizes. A
+    layer's conftest overrides it (integration: 2 for tests marked `paged`; e2e: always 2)."""
+    return 0
+
+
+@pytest.fixture
+def emulator(emulator_session: Emulator, emulator_page_size: int) -> Emulator:
+    """The session's emulator, reset, at this test's page size."""
+    emulator_session.reset()
+    emulator_session.page_size = emulator_page_size
+    return emulator_session
+
+
+@pytest.fixture
+def sd(emulator: Emulator) -> Any:
+    """A plain boto3 Cloud Map client: the test's own view of AWS, and the console."""
+    return client("servicediscovery", emulator.endpoint_url, REGION)

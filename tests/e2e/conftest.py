@@ -25,7 +25,7 @@ from e2e_support import (
     kubectl_binary,
 )
 
-from sd_devkit.emulator import Emulator, client
+from sd_devkit.emulator import Emulator
 
 E2E_DIR = Path(__file__).resolve().parent
 OPERATORS = pytest.StashKey[list[OperatorProcess]]()
@@ -112,23 +112,12 @@ def module_namespace(
 # the AWS emulator ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def emulator_session() -> Iterator[Emulator]:
-    with Emulator(host="127.0.0.1", page_size=2, seed=0) as emu:
-        yield emu
+# tests/conftest.py has the emulator (in this process) and `sd`; e2e lists are always paged.
 
 
 @pytest.fixture
-def emulator(emulator_session: Emulator) -> Emulator:
-    emulator_session.reset()
-    emulator_session.page_size = 2
-    return emulator_session
-
-
-@pytest.fixture
-def sd(emulator: Emulator):  # type: ignore[no-untyped-def]
-    """A boto3 servicediscovery client for the emulator (the test's view of AWS)."""
-    return client("servicediscovery", emulator.endpoint_url, "us-east-1")
+def emulator_page_size() -> int:
+    return 2
 
 
 # the operator --------------------------------------------------------------------------------

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from builders import CLUSTER, REGION
 from fake_time import FakeTime
-from sd_devkit.emulator import Emulator, client
+from sd_devkit.emulator import Emulator
 from sd_devkit.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from sd_operator.aws.adapters import Adapters
 from sd_operator.aws.budget import BUDGETS
@@ -41,19 +39,11 @@ def budgets() -> None:
     BUDGETS.configure({}, scale=RATE_SCALE)
 
 
-@pytest.fixture(scope="session")
-def emulator_session() -> Iterator[Emulator]:
-    with Emulator(seed=0) as emu:
-        yield emu
-
-
 @pytest.fixture
-def emulator(emulator_session: Emulator, request: pytest.FixtureRequest) -> Emulator:
-    """The session's emulator, reset, answering lists with AWS's page sizes; a test marked
-    `paged` gets two items per page, so a few resources take several pages."""
-    emulator_session.reset()
-    emulator_session.page_size = PAGED if request.node.get_closest_marker("paged") else 0
-    return emulator_session
+def emulator_page_size(request: pytest.FixtureRequest) -> int:
+    """Lists answer with AWS's page sizes; a test marked `paged` gets two items per page, so a
+    few resources take several pages."""
+    return PAGED if request.node.get_closest_marker("paged") else 0
 
 
 @pytest.fixture
@@ -66,9 +56,3 @@ def reconciler(emulator: Emulator) -> Reconciler:
 def fake_time() -> FakeTime:
     """Waits of the step loop (converge) that cost no real time."""
     return FakeTime()
-
-
-@pytest.fixture
-def sd(emulator: Emulator) -> Any:
-    """A plain boto3 Cloud Map client: the test's own view of AWS, and the console."""
-    return client("servicediscovery", emulator.endpoint_url, REGION)
