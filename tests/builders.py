@@ -36,18 +36,28 @@ def namespace(**overrides: Any) -> Resource:
 
 
 def discovery(
-    ttl: int = 10, *, generation: int = 1, description: str | None = None, **overrides: Any
+    ttl: int = 10,
+    *,
+    generation: int = 1,
+    description: str | None = None,
+    name: str = "user-service",
+    namespace: str = "payments",
+    namespace_ref: str = "myapp",
+    uid: str = "u-sd",
+    **overrides: Any,
 ) -> Resource:
-    """`overrides`: ServiceDiscoverySpec fields (drift_policy, drift_ignore, ecs, ...)."""
+    """ServiceDiscovery `namespace`/`name` (its Cloud Map service `name` too) in the
+    CloudMapNamespace `namespace_ref`: one A record of `ttl`, a custom health check.
+    `overrides`: ServiceDiscoverySpec fields (drift_policy, drift_ignore, ecs, ...)."""
     spec = ServiceDiscoverySpec(
-        namespace_ref="myapp",
+        namespace_ref=namespace_ref,
         service=CloudMapServiceSpec(
-            name="user-service",
+            name=name,
             description=description,
             dns=DnsConfig(RoutingPolicy.MULTIVALUE, (DnsRecord(RecordType.A, ttl),)),
             health_check=HealthCheck(custom=True),
         ),
         **overrides,
     )
-    identity = Identity("ServiceDiscovery", "payments", "user-service", "u-sd", generation)
+    identity = Identity("ServiceDiscovery", namespace, name, uid, generation)
     return Resource(identity, spec)

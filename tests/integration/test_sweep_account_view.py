@@ -9,24 +9,18 @@ from typing import Any
 
 import pytest
 
+import builders
 from fake_time import FakeTime
 from sd_devkit.emulator import Emulator, client
 from sd_operator.aws.adapters import Adapters
 from sd_operator.cli import plan_resources
 from sd_operator.model.spec import (
-    CloudMapServiceSpec,
-    DnsConfig,
-    DnsRecord,
     EcsSpec,
-    HealthCheck,
     Identity,
     NamespaceSpec,
     NamespaceType,
-    RecordType,
     Registry,
     Resource,
-    RoutingPolicy,
-    ServiceDiscoverySpec,
 )
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome, merge_status
@@ -38,16 +32,13 @@ STEADY = {"observedGeneration": 1, "conditions": [{"type": "Synced", "status": "
 
 
 def discovery(name: str) -> Resource:
-    spec = ServiceDiscoverySpec(
+    return builders.discovery(
+        name=name,
+        namespace="apps",
         namespace_ref="sweep",
-        service=CloudMapServiceSpec(
-            name=name,
-            dns=DnsConfig(RoutingPolicy.MULTIVALUE, (DnsRecord(RecordType.A, 10),)),
-            health_check=HealthCheck(custom=True),
-        ),
+        uid=f"uid-{name}",
         ecs=EcsSpec(cluster=CLUSTER, service=name, registry=Registry()),
     )
-    return Resource(Identity("ServiceDiscovery", "apps", name, uid=f"uid-{name}"), spec)
 
 
 def seed_ecs(endpoint: str, names: list[str]) -> None:
