@@ -39,6 +39,7 @@ class RecordingWriter:
     def __init__(self) -> None:
         self.patches: list[tuple[str, dict[str, Any]]] = []
         self.events: list[tuple[str, str, str]] = []
+        self.latest: dict[str, dict[str, Any]] = {}  # name -> the body as last patched
 
     def patch_status(
         self, body: Mapping[str, Any], status: Mapping[str, Any]
@@ -47,6 +48,7 @@ class RecordingWriter:
         updated = copy.deepcopy(dict(body))
         updated["status"] = {**(updated.get("status") or {}), **status}
         updated["metadata"]["resourceVersion"] = str(next(_versions))
+        self.latest[body["metadata"]["name"]] = updated
         return updated
 
     def post_event(self, body: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
@@ -142,8 +144,13 @@ class World:
         self.handlers = Handlers(self.reconciler, sweep_seconds=30)
         self.writer = RecordingWriter()
         self.reports: list[SweepReport] = []
+        self.now = 0.0  # the sweeper's clock: a test moves it on to make follow-ups due
         self.sweeper = Sweeper(
-            self.handlers, self.writer, interval=30, on_swept=self.reports.append
+            self.handlers,
+            self.writer,
+            interval=30,
+            on_swept=self.reports.append,
+            clock=lambda: self.now,
         )
         self.bodies = {b["metadata"]["name"]: copy.deepcopy(b) for b in BODIES}
         for name in self.bodies:
@@ -190,7 +197,8 @@ class World:
         return str(self.bodies[name]["status"]["serviceId"])
 
     def status(self, name: str) -> dict[str, Any]:
-        return dict(self.sweeper._bodies[f"uid-{name}"]["status"])
+        """The status as the API server (the writer) holds it after the sweep's patches."""
+        return dict(self.writer.latest.get(name, self.bodies[name])["status"])
 
 
 @pytest.fixture
@@ -264,7 +272,7 @@ def test_drift_in_every_managed_field_is_found_by_the_sweep_and_corrected(world:
 
     world.sweeper.sweep()
     for _ in range(10):  # Cloud Map operations: followed up, fresh, when due
-        world.sweeper._follow_ups = {k: (0.0, n) for k, (_, n) in world.sweeper._follow_ups.items()}
+        world.now += 3600  # past any follow-up's delay
         if not world.sweeper.follow_up():
             break
 
