@@ -32,12 +32,11 @@ from faults_support import (
 )
 
 from sd_devkit.emulator import Emulator
-from support import services_in
+from support import calls_since, mutating_calls, services_in
 
 pytestmark = pytest.mark.faults
 
 TIMEOUT = 240.0
-MUTATING = ("Create", "Update", "Delete", "Tag", "Untag", "Register", "Deregister")
 
 
 def _done(sd: Any, operation_id: str) -> None:
@@ -209,12 +208,7 @@ def test_retain_leaves_aws_alone_across_a_kill(
     op.kill()
     op.start()
     wait_for(lambda: not all_objects(kubectl, namespace), "every object gone", timeout=TIMEOUT)
-    after = emulator.calls()
-    made = {
-        api: n - calls.get(api, 0)
-        for api, n in after.items()
-        if api.split(":", 1)[1].startswith(MUTATING) and n != calls.get(api, 0)
-    }
+    made = mutating_calls(calls_since(emulator, calls))
     assert made == {}, f"deletionPolicy: Retain, yet AWS was changed: {made}"
     assert inventory(sd) == before
     (kept,) = before[0]

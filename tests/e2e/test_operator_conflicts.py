@@ -18,19 +18,12 @@ from e2e_support import (
 )
 
 from sd_devkit.emulator import Emulator
-
-MUTATING = ("Create", "Update", "Delete", "Tag", "Untag", "Register", "Deregister")
+from support import mutating_calls
 
 
 def conflicted(obj: JSON) -> bool:
     ready = condition(obj, "Ready") or {}
     return ready.get("status") == "False" and ready.get("reason") == "Conflict"
-
-
-def mutating(emulator: Emulator) -> dict[str, int]:
-    return {
-        api: n for api, n in emulator.calls().items() if api.split(":", 1)[1].startswith(MUTATING)
-    }
 
 
 def test_a_later_claimant_of_a_namespace_or_service_gets_a_conflict_and_changes_nothing(
@@ -74,7 +67,7 @@ def test_a_later_claimant_of_a_namespace_or_service_gets_a_conflict_and_changes_
     kubectl.wait_gone(DISCOVERIES, "user-service-twin", namespace)
     kubectl.wait_gone(NAMESPACES, "myapp-twin", namespace)
 
-    assert mutating(emulator) == {}
+    assert mutating_calls(emulator.calls()) == {}
     assert sd.get_service(Id=service_id)["Service"]["Name"] == "user-service"
     still = kubectl.wait_for_object(
         DISCOVERIES, "user-service", namespace, ready_and_synced, "still Ready"
