@@ -7,7 +7,14 @@ import time
 
 import pytest
 
-from sd_operator.aws.budget import DEFAULT_RATES, Budget, Rate, background, parse_rates
+from sd_operator.aws.budget import (
+    DEFAULT_RATES,
+    Budget,
+    GiveUp,
+    Rate,
+    background,
+    parse_rates,
+)
 
 
 class Clock:
@@ -88,3 +95,42 @@ def test_rates_from_flags() -> None:
     for bad in ("ListServices=4", "ecs:UpdateService", "ecs:UpdateService=-1", "ecs:x=1/0"):
         with pytest.raises(ValueError, match=bad.split("=")[0]):
             parse_rates(bad)
+
+
+def test_a_background_call_gives_up_waiting_once_its_caller_stops() -> None:
+    """The sweep's reads wait behind everything else; when the operator stops (SIGTERM) they
+    give up at once instead of holding the exit until a token comes (seconds, throttled)."""
+    api = "tagging:GetResources"
+    budget = Budget({api: Rate(0.01, 1.0)})  # one token now, the next in 100 s
+    budget.acquire(api)
+    stopping = threading.Event()
+    outcome: list[str] = []
+
+    def sweep() -> None:
+        try:
+            with background(until=stopping):
+                budget.acquire(api)
+            outcome.append("got a token")
+        except GiveUp:
+            outcome.append("gave up")
+
+    swept = threading.Thread(target=sweep)
+    swept.start()
+    swept.join(0.3)
+    assert swept.is_alive(), "the call should be waiting for its token"
+    stopped = time.monotonic()
+    stopping.set()
+    swept.join(5)
+    assert outcome == ["gave up"]
+    assert time.monotonic() - stopped < 1.5
+
+
+def test_a_foreground_call_is_not_given_up() -> None:
+    api = "servicediscovery:GetService"
+    budget = Budget({api: Rate(20.0, 1.0)})
+    stopping = threading.Event()
+    stopping.set()
+    budget.acquire(api)
+    budget.acquire(api)  # waits its 50 ms: only background(until=...) calls give up
+    with pytest.raises(GiveUp), background(until=stopping):
+        budget.acquire(api)

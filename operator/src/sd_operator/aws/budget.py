@@ -17,7 +17,9 @@ recovers by 5% of the configured rate per second without throttling.
 
 Priority: calls made inside `background()` (the drift sweep) yield to calls made outside it
 (change handlers, the CLI, hybrid registrations): while a foreground call waits for a token of
-an API, background calls of that API wait behind it.
+an API, background calls of that API wait behind it. `background(until=event)`: once the event
+is set, its calls stop waiting for tokens and raise `GiveUp` (the operator is stopping; a
+throttled account's sweep would otherwise hold the exit for as long as its reads take).
 """
 
 from __future__ import annotations
@@ -92,15 +94,28 @@ DEFAULT_RATES: Mapping[str, Rate] = {
     "tagging:*": Rate(5.0, 10.0),
 }
 
-_background: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "sd_operator_background", default=False
+
+class GiveUp(BaseException):
+    """A background call's `until` event was set: the caller is stopping. A BaseException, so
+    that the adapters' classification of AWS errors (`except Exception`) lets it through to
+    the code that set the event, which expects it."""
+
+
+@dataclass(frozen=True)
+class _Background:
+    until: threading.Event | None
+
+
+_background: contextvars.ContextVar[_Background | None] = contextvars.ContextVar(
+    "sd_operator_background", default=None
 )
 
 
 @contextmanager
-def background() -> Iterator[None]:
-    """Calls made inside yield to foreground calls of the same API."""
-    token = _background.set(True)
+def background(until: threading.Event | None = None) -> Iterator[None]:
+    """Calls made inside yield to foreground calls of the same API; once `until` is set, they
+    raise GiveUp instead of waiting for a token."""
+    token = _background.set(_Background(until))
     try:
         yield
     finally:
@@ -163,14 +178,17 @@ class _Bucket:
         if self._factor < 1.0 and now - self._last_decrease > DECREASE_INTERVAL_SECONDS:
             self._factor = min(1.0, self._factor + elapsed * RECOVERY_PER_SECOND)
 
-    def acquire(self, background: bool) -> float:
-        """Take one token, waiting as long as needed; returns the seconds waited."""
+    def acquire(self, background: bool, until: threading.Event | None = None) -> float:
+        """Take one token, waiting as long as needed; returns the seconds waited. GiveUp once
+        `until` is set."""
         start = self._clock()
         with self._cond:
             if not background:
                 self._foreground_waiting += 1
             try:
                 while True:
+                    if until is not None and until.is_set():
+                        raise GiveUp
                     self._refill()
                     may = not background or self._foreground_waiting == 0
                     if may and self._tokens >= 1.0:
@@ -225,7 +243,10 @@ class Budget:
 
     def acquire(self, api: str) -> float:
         """Wait for a token of `api` ("servicediscovery:ListServices"); seconds waited."""
-        return self._bucket(api).acquire(_background.get())
+        context = _background.get()
+        if context is None:
+            return self._bucket(api).acquire(background=False)
+        return self._bucket(api).acquire(background=True, until=context.until)
 
     def throttled(self, api: str) -> None:
         """AWS said slow down: every caller of this API slows down."""

@@ -34,7 +34,7 @@ from typing import Any, Protocol, cast
 import kopf
 
 from sd_operator import logs, metrics
-from sd_operator.aws.budget import background
+from sd_operator.aws.budget import GiveUp, background
 from sd_operator.model.spec import (
     GROUP,
     KIND_NAMESPACE,
@@ -223,14 +223,20 @@ class Sweeper:
         regions = {self._handlers.reconciler.default_region}
         for spec_list in namespaces.values():
             regions.update(s.region for s in spec_list if s.region)
-        with background(), metrics.SWEEP_READ_SECONDS.time():
+        with background(until=self._stop), metrics.SWEEP_READ_SECONDS.time():
             for region in sorted(regions):
+                if self._stop.is_set():
+                    break
                 self._handlers.reconciler.view.refresh(region)
         stepped = written = 0
         kinds: dict[str, int] = {}
 
         def one(body: dict[str, Any]) -> tuple[bool, bool, str]:
-            with background(), view_as_read():
+            if self._stop.is_set():
+                # The operator is stopping (SIGTERM): the steps not begun yet wait for the next
+                # start, instead of holding the exit for as long as a whole sweep takes.
+                return False, False, str(body.get("kind", ""))
+            with background(until=self._stop), view_as_read():
                 return self._step(body, namespaces, from_view=True)
 
         self._handlers.size_heartbeats(len(bodies))
@@ -258,10 +264,14 @@ class Sweeper:
         if not bodies:
             return 0
         namespaces = self._namespaces(all_bodies)
-        with background():
+        stepped = 0
+        with background(until=self._stop):
             for body in bodies:
+                if self._stop.is_set():
+                    break
                 self._step(body, namespaces, from_view=False)
-        return len(bodies)
+                stepped += 1
+        return stepped
 
     def _step(
         self,
@@ -334,6 +344,8 @@ class Sweeper:
                     started = self._clock()
                     self.sweep()
                     next_sweep = started + self._next_interval()
+            except GiveUp:  # stopping: its reads gave up waiting for the AWS budget
+                break
             except Exception:  # one failed sweep must not end drift correction
                 log.exception("sweep failed; trying again next interval")
                 next_sweep = self._clock() + self._next_interval()
