@@ -261,32 +261,30 @@ class Reconciler:
                 request_id = creator_request_id(res.identity, self.cluster, uuid4().hex)
                 updates[REQUEST_ID] = request_id
                 if durable:
-                    return StepResult(
-                        Outcome.WAITING,
+                    return _waiting(
                         plan,
                         updates,
-                        tuple(performed),
+                        performed,
                         drift,
-                        reported=seen.reported,
-                        reason="RecordingRequest",
-                        message="recorded the create request's id before sending it",
-                        retry_after=REQUEST_RECORD_SECONDS,
+                        seen.reported,
+                        "RecordingRequest",
+                        "recorded the create request's id before sending it",
+                        REQUEST_RECORD_SECONDS,
                     )
             # The view is not invalidated: what was changed is read by id from now on, and
             # the next sweep reads the account again anyway.
             done = self._executor.execute(plan, region, str(request_id or ""), updates, answered)
             performed.extend(done.performed)
             if done.submitted:
-                return StepResult(
-                    Outcome.WAITING,
+                return _waiting(
                     plan,
                     updates,
-                    tuple(performed),
+                    performed,
                     drift,
-                    reported=seen.reported,
-                    reason="OperationPending",
-                    message=f"waiting for Cloud Map operation {done.submitted}",
-                    retry_after=OPERATION_POLL_SECONDS,
+                    seen.reported,
+                    "OperationPending",
+                    f"waiting for Cloud Map operation {done.submitted}",
+                    OPERATION_POLL_SECONDS,
                 )
         return StepResult(
             Outcome.ERROR,
@@ -349,4 +347,29 @@ def _was_steady(res: Resource, status: Mapping[str, Any]) -> bool:
     drifted = cond.find(conditions, cond.DRIFTED)
     return cond.is_true(conditions, cond.SYNCED) or (
         drifted is not None and drifted.get("reason") == "DriftReported"
+    )
+
+
+def _waiting(
+    plan: Plan,
+    updates: dict[str, Any],
+    performed: list[str],
+    drift: tuple[Change, ...],
+    reported: tuple[Change, ...],
+    reason: str,
+    message: str,
+    retry_after: float,
+) -> StepResult:
+    """A step that wrote what it could and waits: a create's request id being recorded, or a
+    Cloud Map operation in flight."""
+    return StepResult(
+        Outcome.WAITING,
+        plan,
+        updates,
+        tuple(performed),
+        drift,
+        reported=reported,
+        reason=reason,
+        message=message,
+        retry_after=retry_after,
     )
