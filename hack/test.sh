@@ -70,7 +70,10 @@ with_control_plane() {
   "$@"
 }
 
-e2e() { run_pytest -n "$e2e_workers" --durations=10 "$@" tests/e2e; }
+# e2e test by test (--dist load), not file by file as pyproject's addopts say: its module
+# fixtures are cheap (a namespace, the CRDs), and a file such as test_lifecycle.py or
+# test_ecs.py, ~100 s of waiting each, no longer holds one worker while the others are idle.
+e2e() { run_pytest -n "$e2e_workers" --dist load --durations=10 "$@" tests/e2e; }
 
 case "$layer" in
   unit) run_pytest -n "$workers" tests/unit ;;
