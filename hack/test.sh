@@ -30,40 +30,53 @@ run_pytest() {
   return "$rc"
 }
 
-# The Go tools (kube-apiserver, etcd, helm, kstatus) build in the background while the checks,
-# unit and integration tests run: on a fresh machine they take minutes, on a warm one nothing.
-tools_pid=
-tools_log=
+# The Go tools build in the background while the checks, unit and integration tests run: on a
+# fresh machine they take most of the run, on a warm one nothing. Two groups, so that the e2e
+# layer starts as soon as it can: the control plane's (etcd, kube-apiserver) first, and helm +
+# kstatus, which only a few e2e tests call (marker `test_tools`), at a lower CPU priority beside
+# them, then beside the first e2e tests.
+declare -A tools_pid=()
 started=0
 cleanup() {
-  if [ -n "$tools_pid" ]; then kill -- "-$tools_pid" 2>/dev/null || true; fi
+  local pid
+  for pid in "${tools_pid[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
   if [ "$started" = 1 ]; then hack/control-plane.sh down || true; fi
 }
 trap cleanup EXIT
 build_tools() {
   mkdir -p .test-results
-  tools_log=.test-results/tools-build.log
-  # its own process group, so that an early failure stops the Go builds with it
-  setsid hack/tools.sh all >"$tools_log" 2>&1 &
-  echo "building the control-plane tools in the background (log: $tools_log)" >&2
-  tools_pid=$!
+  # each group in its own process group, so that an early failure stops its Go builds with it
+  setsid hack/tools.sh control-plane >.test-results/tools-control-plane.log 2>&1 &
+  tools_pid[control-plane]=$!
+  setsid nice -n 10 hack/tools.sh test-tools >.test-results/tools-test-tools.log 2>&1 &
+  tools_pid[test-tools]=$!
+  echo "building the Go tools in the background (logs: .test-results/tools-*.log)" >&2
 }
+# wait_tools GROUP: the group's build, if this run started one, has finished and succeeded.
 wait_tools() {
-  if [ -n "$tools_pid" ] && ! wait "$tools_pid"; then
-    cat "$tools_log" >&2
-    echo "error: building the control-plane tools failed" >&2
+  local pid=${tools_pid[$1]:-}
+  [ -n "$pid" ] || return 0
+  unset "tools_pid[$1]"
+  if ! wait "$pid"; then
+    cat ".test-results/tools-$1.log" >&2
+    echo "error: building the Go tools ($1) failed" >&2
     return 1
   fi
-  tools_pid=
 }
 
 with_control_plane() {
-  wait_tools
+  wait_tools control-plane
   if ! hack/control-plane.sh status >/dev/null 2>&1; then
     started=1
     hack/control-plane.sh up
   fi
   eval "$(hack/control-plane.sh env)"
+  "$@"
+}
+
+# The tests marked test_tools call helm or kstatus: on a fresh machine those build meanwhile.
+with_test_tools() {
+  wait_tools test-tools
   # tests/e2e/test_health.py reads status through the real kstatus library
   KSTATUS=$(hack/tools.sh kstatus)
   export KSTATUS
@@ -78,14 +91,16 @@ e2e() { run_pytest -n "$e2e_workers" --dist load --durations=10 "$@" tests/e2e; 
 case "$layer" in
   unit) run_pytest -n "$workers" tests/unit ;;
   integration) run_pytest -n "$workers" tests/integration ;;
-  e2e) with_control_plane e2e ;;
+  e2e) with_control_plane with_test_tools e2e ;;
   faults)
     # the CLI's half of the malformed manifests needs no API server: it is an integration test
     run_pytest -n "$workers" -m faults tests/integration
-    with_control_plane e2e -m faults
+    with_control_plane with_test_tools e2e -m faults
     ;;
   all)
     build_tools
+    # `make test` installs here, after the Go builds started: on a fresh machine both download.
+    make --no-print-directory setup VENV="$venv"
     # What is installed is what uv.lock names, nothing more or less (`make setup` installs it).
     UV_PROJECT_ENVIRONMENT=$venv "$(hack/uv.sh)" sync --locked --check --quiet
     "$bin/ruff" check .
@@ -98,7 +113,8 @@ case "$layer" in
     export SD_OPERATOR_EMULATOR_CALL_LOG=$PWD/.test-results/aws-actions.txt
     rm -f "$SD_OPERATOR_EMULATOR_CALL_LOG"
     run_pytest -n "$workers" --durations=10 tests/unit tests/integration
-    with_control_plane e2e
+    with_control_plane e2e -m "not test_tools"
+    with_test_tools e2e -m test_tools
     run_pytest tests/iam
     ;;
   *) echo "usage: $0 [all|unit|integration|e2e|faults [ROUNDS]]" >&2; exit 2 ;;

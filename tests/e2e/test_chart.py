@@ -20,6 +20,9 @@ from chart_support import CHART as CHART_DIR
 from chart_support import CI_VALUES, MONITORING_CRDS, Helm, helm_binary, of_kind
 from e2e_support import JSON, Kubectl, dump_docs
 
+# It calls helm, which a fresh machine builds beside the first e2e tests (hack/test.sh).
+pytestmark = pytest.mark.test_tools
+
 
 @pytest.fixture(scope="module")
 def helm(kubectl: Kubectl) -> Helm:

@@ -33,6 +33,9 @@ from e2e_support import (
 from health import EXPECTED, argocd_health, kstatus, kstatus_binary, record, recorded
 from sd_devkit.emulator import Emulator
 
+# It calls kstatus, which a fresh machine builds beside the first e2e tests (hack/test.sh).
+pytestmark = pytest.mark.test_tools
+
 HOLD_SECONDS = 8
 RECORD = os.environ.get("SD_OPERATOR_RECORD_STATUS") == "1"
 

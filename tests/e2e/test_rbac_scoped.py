@@ -28,6 +28,9 @@ from e2e_support import (
 
 from sd_devkit.emulator import Emulator
 
+# It calls helm, which a fresh machine builds beside the first e2e tests (hack/test.sh).
+pytestmark = pytest.mark.test_tools
+
 RELEASE = "sd-operator"  # the chart's full name is the release name: objects are named so
 
 
