@@ -19,6 +19,7 @@ from sd_operator.kube import KIND_NAMES
 from sd_operator.metrics import package_version
 from sd_operator.model.actions import Plan
 from sd_operator.model.parse import SpecError, load_manifests, parse_resource
+from sd_operator.model.redact import redact_arns
 from sd_operator.model.spec import (
     DeletionPolicy,
     NamespaceSpec,
@@ -155,10 +156,10 @@ def _plan_one(
             return PlanReport(res, plan=seen.plan)
         except Retryable as exc:
             if clock() + exc.delay >= deadline:
-                return PlanReport(res, error=str(exc))
+                return PlanReport(res, error=redact_arns(str(exc)))
             sleep(exc.delay)
         except AwsError as exc:
-            return PlanReport(res, error=str(exc))
+            return PlanReport(res, error=redact_arns(str(exc)))
 
 
 def document(

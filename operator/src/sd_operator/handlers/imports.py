@@ -16,6 +16,7 @@ from sd_operator.hybrid.importer import Importer, ImportResult
 from sd_operator.hybrid.imports import Owner, parse_import
 from sd_operator.hybrid.k8s import Kube
 from sd_operator.model import conditions as cond
+from sd_operator.model.redact import own_arns, redact_arns
 from sd_operator.model.spec import API_VERSION, GROUP, KIND_IMPORT, PLURAL_IMPORT, VERSION
 from sd_operator.reconcile.result import utc_now
 
@@ -52,15 +53,20 @@ def refresh(
         with handlers.lock(str(body.metadata.uid)):
             result = importer.sync(spec, str(ns_name), name, namespace, _owner(body))
     except Retryable as exc:
-        raise kopf.TemporaryError(str(exc), delay=exc.delay) from exc
+        raise kopf.TemporaryError(_shown(exc, body), delay=exc.delay) from exc
     except AwsError as exc:
-        result = ImportResult(False, exc.code, str(exc))
+        result = ImportResult(False, exc.code, _shown(exc, body))
     except ApiException as exc:
         raise kopf.TemporaryError(f"Kubernetes API: {exc.status} {exc.reason}") from exc
     _write(body, patch, result)
     for line in result.performed:
         kopf.info(body, reason="KubernetesChanged", message=line)
     log.info("imported", namespace=namespace, name=name, reason=result.reason, **result.status)
+
+
+def _shown(exc: AwsError, body: kopf.Body) -> str:
+    """AWS error text as the import's readers see it (its condition, kopf's Event)."""
+    return redact_arns(str(exc), own_arns(body.get("status") or {}))
 
 
 def _write(body: kopf.Body, patch: kopf.Patch, result: ImportResult) -> None:

@@ -15,12 +15,13 @@ from typing import Any
 import kopf
 
 from sd_operator import logs, metrics
-from sd_operator.aws.errors import AwsError, Retryable
+from sd_operator.aws.errors import AwsError
 from sd_operator.hybrid.export import SERVICE_NAME_LABEL, SliceView, slice_view
 from sd_operator.hybrid.exporter import Exporter, ExportOutcome, ExportResult
 from sd_operator.model import conditions as cond
 from sd_operator.model.actions import CONFLICT_RETRY_SECONDS, Plan
 from sd_operator.model.parse import SpecError, parse_resource
+from sd_operator.model.redact import redact
 from sd_operator.model.spec import (
     GROUP,
     PLURAL_DISCOVERY,
@@ -32,7 +33,6 @@ from sd_operator.model.spec import (
     Resource,
     ServiceDiscoverySpec,
 )
-from sd_operator.model.wire import encode
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile import status as status_rules
 from sd_operator.reconcile.plan import (
@@ -41,7 +41,7 @@ from sd_operator.reconcile.plan import (
     REASON_NAMESPACE_NOT_OWNED,
     REASON_NAMESPACE_NOT_READY,
 )
-from sd_operator.reconcile.reconciler import Reconciler
+from sd_operator.reconcile.reconciler import Reconciler, error_result
 from sd_operator.reconcile.render import describe_changes
 from sd_operator.reconcile.result import Outcome, StepResult, merge_status, utc_now
 
@@ -324,12 +324,8 @@ class Handlers:
                 slices=views,
                 refresh=refresh,
             )
-        except Retryable as exc:
-            return StepResult(
-                Outcome.ERROR, reason=exc.code, message=str(exc), retry_after=exc.delay
-            )
         except AwsError as exc:
-            return StepResult(Outcome.FAILED, reason=exc.code, message=str(exc))
+            return error_result(exc, status)
         return _merge_export(result, export, deleting=deleting, clear=wanted is None)
 
     def export_from_slice(
@@ -414,12 +410,13 @@ class Handlers:
             post(body, "Warning", result.reason, result.message)
         who = {"kind": kind, "namespace": body.metadata.namespace, "name": body.metadata.name}
         for change in result.drift if not reported or "drift" in changes else ():
+            shown = redact(change)
             log.warning(
                 "drift",
                 **who,
                 field=f"spec.{change.field}",
-                desired=encode(change.desired),
-                observed=encode(change.observed),
+                desired=shown.desired,
+                observed=shown.observed,
                 action="reported"
                 if change in result.reported or result.outcome is Outcome.DRIFT_REPORTED
                 else "corrected",

@@ -9,16 +9,17 @@ anything waits on it, so a restarted operator resumes polling instead of repeati
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
 from sd_operator.aws.adapters import Adapters
-from sd_operator.aws.errors import Conflict, NotFound, Retryable, Terminal
+from sd_operator.aws.errors import AwsError, NotFound, Retryable
 from sd_operator.model import conditions as cond
 from sd_operator.model.actions import Change, CreateNamespace, CreateService, Plan
 from sd_operator.model.observed import ObservedNamespace, ObservedService, OperationStatus
+from sd_operator.model.redact import own_arns, redact_arns
 from sd_operator.model.spec import DriftPolicy, NamespaceSpec, Resource, ServiceDiscoverySpec
 from sd_operator.reconcile.ecs_plan import changes_endpoints, with_clients
 from sd_operator.reconcile.execute import OPERATION_TYPES, Executor
@@ -157,12 +158,8 @@ class Reconciler:
         the create instead of observing everything again in the next one."""
         try:
             return self._step(res, status, deleting, namespace, from_view, durable)
-        except Retryable as exc:
-            return StepResult(
-                Outcome.ERROR, reason=exc.code, message=str(exc), retry_after=exc.delay
-            )
-        except (Terminal, NotFound, Conflict) as exc:
-            return StepResult(Outcome.FAILED, reason=exc.code, message=str(exc))
+        except AwsError as exc:
+            return error_result(exc, status)
 
     def _step(
         self,
@@ -177,7 +174,7 @@ class Reconciler:
         updates: dict[str, Any] = {}
         operation = status.get("operation")
         if operation:
-            waited = self._poll_operation(region, operation, updates)
+            waited = self._poll_operation(region, operation, updates, own_arns(status))
             if waited is not None:
                 return waited
         steady = _was_steady(res, status)
@@ -298,7 +295,11 @@ class Reconciler:
         )
 
     def _poll_operation(
-        self, region: str, operation: Mapping[str, Any], updates: dict[str, Any]
+        self,
+        region: str,
+        operation: Mapping[str, Any],
+        updates: dict[str, Any],
+        own: Collection[str],
     ) -> StepResult | None:
         try:
             op = self._fresh.get_operation(region, operation["id"])
@@ -327,10 +328,22 @@ class Reconciler:
                 Outcome.FAILED,
                 status=updates,
                 reason=op.error_code or "OperationFailed",
-                message=f"Cloud Map operation {op.id} ({op.type}) failed: "
-                f"{op.error_code}: {op.error_message}",
+                message=redact_arns(
+                    f"Cloud Map operation {op.id} ({op.type}) failed: "
+                    f"{op.error_code}: {op.error_message}",
+                    own,
+                ),
             )
         return None
+
+
+def error_result(exc: AwsError, status: Mapping[str, Any]) -> StepResult:
+    """An AWS error as a step's verdict, retried or failed. Its text becomes condition messages
+    and Events the resource's readers see: ARNs but the resource's own are masked in it."""
+    message = redact_arns(str(exc), own_arns(status))
+    if isinstance(exc, Retryable):
+        return StepResult(Outcome.ERROR, reason=exc.code, message=message, retry_after=exc.delay)
+    return StepResult(Outcome.FAILED, reason=exc.code, message=message)
 
 
 def _drift_policy(res: Resource) -> DriftPolicy:

@@ -27,6 +27,7 @@ from sd_operator.model.actions import (
     UpdateNamespace,
     UpdateService,
 )
+from sd_operator.model.redact import redact
 from sd_operator.model.spec import Identity
 from sd_operator.model.wire import encode
 from sd_operator.reconcile.fields import claims
@@ -46,7 +47,7 @@ def describe_changes(changes: Iterable[Change]) -> str:
     """`spec.<field>: desired X, observed Y` for each change, as conditions and Events say it."""
     return "; ".join(
         f"spec.{c.field}: desired {show_value(c.desired)}, observed {show_value(c.observed)}"
-        for c in changes
+        for c in map(redact, changes)
     )
 
 
@@ -97,11 +98,8 @@ def _effect(action: Action) -> str:
 
 
 def _field_view(change: Change) -> dict[str, Any]:
-    return {
-        "path": field_path(change.field),
-        "desired": encode(change.desired),
-        "observed": encode(change.observed),
-    }
+    shown = redact(change)
+    return {"path": field_path(shown.field), "desired": shown.desired, "observed": shown.observed}
 
 
 def _ttl_consequence(fields: Sequence[Change]) -> list[dict[str, Any]]:

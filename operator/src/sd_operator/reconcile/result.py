@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from sd_operator.model.actions import Change, Plan
-from sd_operator.model.wire import encode
+from sd_operator.model.redact import redact
 
 # status.drift keeps the latest this many entries (the drift history)
 DRIFT_HISTORY = 10
@@ -56,10 +56,11 @@ def merge_status(previous: Mapping[str, Any], result: StepResult) -> dict[str, A
         detected = result.status.get("lastObservedTime") or utc_now()
         for c in result.drift:
             reported = result.outcome is Outcome.DRIFT_REPORTED or c in result.reported
+            shown = redact(c)
             entry = {
                 "field": c.field,
-                "desired": encode(c.desired),
-                "observed": encode(c.observed),
+                "desired": shown.desired,
+                "observed": shown.observed,
                 "detectedAt": detected,
                 "action": "Reported" if reported else "Corrected",
             }
