@@ -492,7 +492,7 @@ class FakeAdapters:
         self.aws = aws or FakeAws()
         self._regions: dict[str, _Region] = {}
 
-    def region(self, region: str | None = None) -> _Region:
+    def _region(self, region: str | None) -> _Region:
         name = region or self.default_region
         if name not in self._regions:
             cm = FakeCloudMap(self.aws, name)
@@ -503,13 +503,13 @@ class FakeAdapters:
         return self._regions[name]
 
     def cloudmap(self, region: str | None) -> FakeCloudMap:
-        return self.region(region).cloudmap
+        return self._region(region).cloudmap
 
     def ecs(self, region: str | None) -> FakeEcs:
-        return self.region(region).ecs
+        return self._region(region).ecs
 
     def tagging(self, region: str | None) -> FakeTagging:
-        return self.region(region).tagging
+        return self._region(region).tagging
 
     def route53(self, region: str | None) -> FakeRoute53:
-        return self.region(region).route53
+        return self._region(region).route53

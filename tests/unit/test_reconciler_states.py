@@ -120,10 +120,6 @@ def ttl(world: World, service_id: str) -> int:
     return dns.records[0].ttl
 
 
-def ours(res: Resource) -> dict[str, str]:
-    return {OWNER_TAG: res.identity.key, CLUSTER_TAG: CLUSTER}
-
-
 # ECS: team B's world (as Terraform made it) and team A's resources (test_ecs_ownership) ----------
 
 
