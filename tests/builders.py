@@ -1,6 +1,7 @@
 """The resources the reconciler tests build, in one place: a CloudMapNamespace payments/myapp
 (myapp.local, DnsPrivate in VPC) and a ServiceDiscovery payments/user-service in it, each with
-keyword overrides of its spec. Shared by the integration tests (and free for unit tests)."""
+keyword overrides of its spec; and team A's manifests of the ECS ownership tests (YAML, as users
+write them). Shared by the integration tests and the unit tests."""
 
 from __future__ import annotations
 
@@ -61,3 +62,81 @@ def discovery(
     )
     identity = Identity("ServiceDiscovery", namespace, name, uid, generation)
     return Resource(identity, spec)
+
+
+# Team A's manifests beside team B's world (docs/ownership.md): test_ecs_ownership through the
+# CLI and the emulator, test_reconciler_states in process. SERVICE: the ECS service named.
+
+TEAM_A_NAMESPACE = """\
+apiVersion: sd-operator.io/v1alpha1
+kind: CloudMapNamespace
+metadata: {name: teama, namespace: team-a}
+spec: {name: teama, type: Http}
+"""
+# Service Connect in team A's own namespace, on team B's ECS service.
+SERVICE_CONNECT_ON_VICTIM = """\
+apiVersion: sd-operator.io/v1alpha1
+kind: ServiceDiscovery
+metadata: {name: api, namespace: team-a}
+spec:
+  namespaceRef: {name: teama}
+  ecs:
+    cluster: prod
+    service: SERVICE
+    serviceConnect:
+      enabled: true
+      services: [{portName: http, discoveryName: api-a, clientAliases: [{port: 80}]}]
+"""
+# Only a registry (into team A's own Cloud Map service), on team B's ECS service.
+REGISTRY_ON_VICTIM = """\
+apiVersion: sd-operator.io/v1alpha1
+kind: ServiceDiscovery
+metadata: {name: api, namespace: team-a}
+spec:
+  namespaceRef: {name: teama}
+  service: {name: api-a}
+  ecs:
+    cluster: prod
+    service: SERVICE
+    registry: {containerName: app, containerPort: 8080}
+"""
+# Team A's own ECS service, both parts, in its own namespace.
+BOTH_ON_OWN = """\
+apiVersion: sd-operator.io/v1alpha1
+kind: ServiceDiscovery
+metadata: {name: web, namespace: team-a}
+spec:
+  namespaceRef: {name: teama}
+  service: {name: web}
+  ecs:
+    cluster: prod
+    service: teama-web
+    registry: {containerName: app, containerPort: 8080}
+    serviceConnect:
+      enabled: true
+      services: [{portName: http, discoveryName: web-sc, clientAliases: [{port: 80}]}]
+"""
+ADOPT_API = """\
+apiVersion: sd-operator.io/v1alpha1
+kind: ServiceDiscovery
+metadata: {name: api, namespace: team-a}
+spec:
+  cloudMapNamespace: {name: teamb}
+  adoptionPolicy: Adopt
+  service: {name: api}
+"""
+# Team B's Service Connect, declared as it is, adopted.
+ADOPT_SERVICE_CONNECT = """\
+apiVersion: sd-operator.io/v1alpha1
+kind: ServiceDiscovery
+metadata: {name: api, namespace: team-a}
+spec:
+  cloudMapNamespace: {name: teamb}
+  adoptionPolicy: Adopt
+  ecs:
+    cluster: prod
+    service: teamb-api
+    serviceConnect:
+      enabled: true
+      services: [{portName: http, discoveryName: api, clientAliases: [{port: 80}]}]
+"""

@@ -16,6 +16,14 @@ from typing import Any
 
 import pytest
 
+from builders import (
+    ADOPT_API,
+    ADOPT_SERVICE_CONNECT,
+    BOTH_ON_OWN,
+    REGISTRY_ON_VICTIM,
+    SERVICE_CONNECT_ON_VICTIM,
+    TEAM_A_NAMESPACE,
+)
 from sd_devkit.emulator import Emulator, client
 from sd_operator.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 from sd_operator.model import conditions as cond
@@ -36,80 +44,6 @@ REASON_ADOPTION_REQUIRED = "AdoptionRequired"
 REASON_OWNED_ELSEWHERE = "OwnedElsewhere"
 REGISTRY_TAG = "sd-operator.io/ecs-registry"
 SERVICE_CONNECT_TAG = "sd-operator.io/ecs-service-connect"
-
-TEAM_A_NAMESPACE = """\
-apiVersion: sd-operator.io/v1alpha1
-kind: CloudMapNamespace
-metadata: {name: teama, namespace: team-a}
-spec: {name: teama, type: Http}
-"""
-# Service Connect in team A's own namespace, on team B's ECS service.
-SERVICE_CONNECT_ON_VICTIM = """\
-apiVersion: sd-operator.io/v1alpha1
-kind: ServiceDiscovery
-metadata: {name: api, namespace: team-a}
-spec:
-  namespaceRef: {name: teama}
-  ecs:
-    cluster: prod
-    service: SERVICE
-    serviceConnect:
-      enabled: true
-      services: [{portName: http, discoveryName: api-a, clientAliases: [{port: 80}]}]
-"""
-# Only a registry (into team A's own Cloud Map service), on team B's ECS service.
-REGISTRY_ON_VICTIM = """\
-apiVersion: sd-operator.io/v1alpha1
-kind: ServiceDiscovery
-metadata: {name: api, namespace: team-a}
-spec:
-  namespaceRef: {name: teama}
-  service: {name: api-a}
-  ecs:
-    cluster: prod
-    service: SERVICE
-    registry: {containerName: app, containerPort: 8080}
-"""
-# Team A's own ECS service, both parts, in its own namespace.
-BOTH_ON_OWN = """\
-apiVersion: sd-operator.io/v1alpha1
-kind: ServiceDiscovery
-metadata: {name: web, namespace: team-a}
-spec:
-  namespaceRef: {name: teama}
-  service: {name: web}
-  ecs:
-    cluster: prod
-    service: teama-web
-    registry: {containerName: app, containerPort: 8080}
-    serviceConnect:
-      enabled: true
-      services: [{portName: http, discoveryName: web-sc, clientAliases: [{port: 80}]}]
-"""
-ADOPT_API = """\
-apiVersion: sd-operator.io/v1alpha1
-kind: ServiceDiscovery
-metadata: {name: api, namespace: team-a}
-spec:
-  cloudMapNamespace: {name: teamb}
-  adoptionPolicy: Adopt
-  service: {name: api}
-"""
-# Team B's Service Connect, declared as it is, adopted.
-ADOPT_SERVICE_CONNECT = """\
-apiVersion: sd-operator.io/v1alpha1
-kind: ServiceDiscovery
-metadata: {name: api, namespace: team-a}
-spec:
-  cloudMapNamespace: {name: teamb}
-  adoptionPolicy: Adopt
-  ecs:
-    cluster: prod
-    service: teamb-api
-    serviceConnect:
-      enabled: true
-      services: [{portName: http, discoveryName: api, clientAliases: [{port: 80}]}]
-"""
 
 
 @dataclass(frozen=True)

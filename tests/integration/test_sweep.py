@@ -138,10 +138,9 @@ class World:
     def __init__(self, emulator: Emulator, view_ttl: float = 60) -> None:
         seed_demo_ecs(emulator.endpoint_url, REGION)
         self.emulator = emulator
-        self.reconciler = Reconciler(
-            Adapters(REGION, emulator.endpoint_url), "sweep-test", view_ttl=view_ttl
-        )
-        self.handlers = Handlers(self.reconciler, sweep_seconds=30)
+        adapters = Adapters(REGION, emulator.endpoint_url)
+        self.reconciler = Reconciler(adapters, "sweep-test", view_ttl=view_ttl)
+        self.handlers = Handlers(self.reconciler, sweep_seconds=30, cloudmap=adapters.cloudmap)
         self.writer = RecordingWriter()
         self.reports: list[SweepReport] = []
         self.now = 0.0  # the sweeper's clock: a test moves it on to make follow-ups due

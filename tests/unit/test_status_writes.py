@@ -19,7 +19,8 @@ N = 1000
 
 
 def _handlers() -> Handlers:
-    return Handlers(Reconciler(Adapters("us-east-1", None), "unit"), sweep_seconds=SWEEP)
+    adapters = Adapters("us-east-1", None)
+    return Handlers(Reconciler(adapters, "unit"), sweep_seconds=SWEEP, cloudmap=adapters.cloudmap)
 
 
 def _observed(ago: float) -> dict[str, Any]:

@@ -88,7 +88,7 @@ def _write(body: kopf.Body, patch: kopf.Patch, result: ImportResult) -> None:
 
 
 def register(registry: kopf.OperatorRegistry, handlers: Handlers) -> None:
-    importer = Importer(handlers.reconciler.adapters.cloudmap, Kube)
+    importer = Importer(handlers.cloudmap, Kube)
 
     @kopf.on.resume(GROUP, VERSION, PLURAL_IMPORT, registry=registry, id="import")
     @kopf.on.create(GROUP, VERSION, PLURAL_IMPORT, registry=registry, id="import")

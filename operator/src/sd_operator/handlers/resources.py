@@ -15,6 +15,7 @@ from typing import Any
 import kopf
 
 from sd_operator import logs, metrics
+from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.aws.errors import AwsError
 from sd_operator.hybrid.export import SERVICE_NAME_LABEL, SliceView, slice_view
 from sd_operator.hybrid.exporter import Exporter, ExportOutcome, ExportResult
@@ -120,10 +121,18 @@ class Handlers:
     """Everything the handlers share: the reconciler and a lock per object, so the drift sweep
     and a change handler never step the same resource at once."""
 
-    def __init__(self, reconciler: Reconciler, sweep_seconds: float) -> None:
+    def __init__(
+        self,
+        reconciler: Reconciler,
+        sweep_seconds: float,
+        cloudmap: Callable[[str | None], CloudMap],
+    ) -> None:
+        """`cloudmap`: the Cloud Map adapter per region of the hybrid exporter and importer,
+        which call more of it (instances) than the reconciler's adapters offer."""
         self.reconciler = reconciler
         self.sweep_seconds = sweep_seconds
-        self.exporter = Exporter(reconciler.cluster, reconciler.adapters.cloudmap)
+        self.cloudmap = cloudmap
+        self.exporter = Exporter(reconciler.cluster, cloudmap)
         self.heartbeat_seconds = 0.0
         self.size_heartbeats(0)  # the sweep sizes it for the resources it finds
         self.parsed = ParsedResources()

@@ -90,12 +90,9 @@ def build_registry(
     registry = kopf.OperatorRegistry()
     # The account view lives a little under one interval: each sweep reads it once, and change
     # handlers between sweeps find ids in it.
-    reconciler = Reconciler(
-        Adapters(settings.region, settings.endpoint_url),
-        settings.cluster_name,
-        view_ttl=sweep_seconds * 0.9,
-    )
-    handlers = Handlers(reconciler, sweep_seconds)
+    adapters = Adapters(settings.region, settings.endpoint_url)
+    reconciler = Reconciler(adapters, settings.cluster_name, view_ttl=sweep_seconds * 0.9)
+    handlers = Handlers(reconciler, sweep_seconds, adapters.cloudmap)
     settle = HeapSettler()
     sweeper = Sweeper(
         handlers,

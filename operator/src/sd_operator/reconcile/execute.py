@@ -13,9 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sd_operator.aws.adapters import Adapters
-from sd_operator.aws.cloudmap import CloudMap
-from sd_operator.aws.ecs import EcsAdapter
+from sd_operator.aws.api import AwsAdapters, CloudMapApi, EcsApi
 from sd_operator.aws.errors import Conflict, NotFound, Retryable
 from sd_operator.model.actions import (
     Action,
@@ -58,8 +56,8 @@ class _Run:
     id, the status changes the writes make (`updates`) and what a write's own answer showed,
     by id (`answered`), for the step's next round to read instead of reading it back."""
 
-    cloudmap: CloudMap
-    ecs: EcsAdapter
+    cloudmap: CloudMapApi
+    ecs: EcsApi
     request_id: str
     updates: dict[str, Any]
     answered: dict[str, ObservedService]
@@ -86,7 +84,7 @@ def _executes(kind: type[A]) -> Callable[[_Method[A]], _Method[A]]:
 
 
 class Executor:
-    def __init__(self, adapters: Adapters, clock: Callable[[], str]) -> None:
+    def __init__(self, adapters: AwsAdapters, clock: Callable[[], str]) -> None:
         self._adapters = adapters
         self._clock = clock
 

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from sd_operator.aws.adapters import Adapters
+from sd_operator.aws.api import AwsAdapters
 from sd_operator.aws.errors import NotFound, Terminal
 from sd_operator.aws.tagging import NAMESPACE_TYPE, SERVICE_TYPE, resource_id
 from sd_operator.model.observed import (
@@ -152,7 +152,7 @@ class AccountView:
 
     def __init__(
         self,
-        adapters: Adapters,
+        adapters: AwsAdapters,
         ttl: float,
         cluster: str,
         clock: Callable[[], float] = time.monotonic,
@@ -480,7 +480,7 @@ class FreshReader:
 
     def __init__(
         self,
-        adapters: Adapters,
+        adapters: AwsAdapters,
         view: AccountView,
         answered: Mapping[str, ObservedService] | None = None,
     ) -> None:

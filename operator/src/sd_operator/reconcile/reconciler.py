@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
-from sd_operator.aws.adapters import Adapters
+from sd_operator.aws.api import AwsAdapters
 from sd_operator.aws.errors import AwsError, NotFound, Retryable
 from sd_operator.model import conditions as cond
 from sd_operator.model.actions import Change, CreateNamespace, CreateService, Plan
@@ -54,7 +54,7 @@ class Reconciler:
 
     def __init__(
         self,
-        adapters: Adapters,
+        adapters: AwsAdapters,
         cluster: str,
         clock: Callable[[], str] = utc_now,
         view_ttl: float = 30.0,
