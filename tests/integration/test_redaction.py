@@ -23,6 +23,7 @@ from sd_devkit.demo import examples_dir
 from sd_devkit.emulator import Emulator, client
 from sd_devkit.emulator.seed import CLUSTER as ECS_CLUSTER
 from sd_devkit.emulator.seed import seed_demo_ecs
+from sd_operator.aws.adapters import Adapters
 from sd_operator.cli import EXIT_CHANGES, EXIT_OK
 from sd_operator.handlers.resources import Handlers
 from sd_operator.model.parse import parse_resource
@@ -169,7 +170,9 @@ def test_a_reported_drift_names_the_keys_without_the_values(
 ) -> None:
     edit(manifests / "user-service.yaml", "driftPolicy: Correct", "driftPolicy: Report")
     cluster = Cluster(manifests)
-    handlers = Handlers(reconciler, sweep_seconds=30)
+    handlers = Handlers(
+        reconciler, sweep_seconds=30, cloudmap=Adapters(REGION, emulator.endpoint_url).cloudmap
+    )
     cluster.converge(handlers, "myapp")
     cluster.converge(handlers, "user-service")
     cluster.events.clear()
