@@ -134,14 +134,7 @@ def plan_resources(
     return _plan_each(reconciler, resources, resources, plan, retry_seconds, sleep, clock)
 
 
-def plan_deletion(
-    reconciler: Reconciler,
-    resources: Sequence[Resource],
-    *,
-    retry_seconds: float = PLAN_RETRY_SECONDS,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> list[PlanReport]:
+def plan_deletion(reconciler: Reconciler, resources: Sequence[Resource]) -> list[PlanReport]:
     """What `delete` would do, read as `plan_resources` reads, in the order `delete` goes:
     reversed (ECS links and services before their namespace)."""
 
@@ -149,7 +142,9 @@ def plan_deletion(
         return reconciler.plan_delete(res, namespace=namespace, from_view=True)
 
     ordered = list(reversed(resources))
-    return _plan_each(reconciler, resources, ordered, plan, retry_seconds, sleep, clock)
+    return _plan_each(
+        reconciler, resources, ordered, plan, PLAN_RETRY_SECONDS, time.sleep, time.monotonic
+    )
 
 
 def _plan_each(

@@ -189,7 +189,7 @@ class Reconciler:
             )
 
         intent = _Intent(plan, Outcome.IN_SYNC, steady)
-        return self._guarded(res, status, intent, namespace, from_view, durable)
+        return _caught(lambda: self._step(res, status, intent, namespace, from_view, durable))
 
     def delete_step(
         self,
@@ -207,25 +207,7 @@ class Reconciler:
             return self.plan_delete(res, namespace=namespace, reader=read, known=known)
 
         intent = _Intent(plan, Outcome.GONE)
-        return self._guarded(res, status, intent, namespace, False, durable)
-
-    def _guarded(
-        self,
-        res: Resource,
-        status: Mapping[str, Any],
-        intent: _Intent,
-        namespace: NamespaceSpec | None,
-        from_view: bool,
-        durable: bool,
-    ) -> StepResult:
-        try:
-            return self._step(res, status, intent, namespace, from_view, durable)
-        except Retryable as exc:
-            return StepResult(
-                Outcome.ERROR, reason=exc.code, message=str(exc), retry_after=exc.delay
-            )
-        except (Terminal, NotFound, Conflict) as exc:
-            return StepResult(Outcome.FAILED, reason=exc.code, message=str(exc))
+        return _caught(lambda: self._step(res, status, intent, namespace, False, durable))
 
     def _step(
         self,
@@ -339,6 +321,16 @@ class Reconciler:
                 f"{op.error_code}: {op.error_message}",
             )
         return None
+
+
+def _caught(step: Callable[[], StepResult]) -> StepResult:
+    """`step`, with an AWS error it raises as its result: classified once, at the adapters."""
+    try:
+        return step()
+    except Retryable as exc:
+        return StepResult(Outcome.ERROR, reason=exc.code, message=str(exc), retry_after=exc.delay)
+    except (Terminal, NotFound, Conflict) as exc:
+        return StepResult(Outcome.FAILED, reason=exc.code, message=str(exc))
 
 
 @dataclass(frozen=True)
