@@ -37,10 +37,10 @@ def run(n: int) -> None:
         seed_ecs(emu.endpoint_url, names)
         reconciler = Reconciler(Adapters(REGION, emu.endpoint_url), "bench", view_ttl=3600)
         ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="ns"), NS)
-        converge(reconciler, ns, None, deleting=False, timeout=60)
+        converge(reconciler, ns, None, timeout=60)
         resources = [discovery(name) for name in names]
         for res in resources:
-            converge(reconciler, res, NS, deleting=False, timeout=60)
+            converge(reconciler, res, NS, timeout=60)
         for mode in ("fresh", "view"):
             times, calls = [], 0
             for _ in range(ROUNDS):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from sd_operator.model.spec import NamespaceSpec, Resource
-from sd_operator.reconcile.converge import Progress, converge
+from sd_operator.reconcile.converge import Progress, converge, converge_delete
 from sd_operator.reconcile.reconciler import Reconciler
 
 
@@ -35,3 +35,15 @@ class FakeTime:
     ) -> Progress:
         """reconcile.converge waiting in this time."""
         return converge(reconciler, res, namespace, sleep=self.sleep, clock=self.clock, **kwargs)
+
+    def converge_delete(
+        self,
+        reconciler: Reconciler,
+        res: Resource,
+        namespace: NamespaceSpec | None,
+        **kwargs: Any,
+    ) -> Progress:
+        """reconcile.converge_delete waiting in this time."""
+        return converge_delete(
+            reconciler, res, namespace, sleep=self.sleep, clock=self.clock, **kwargs
+        )

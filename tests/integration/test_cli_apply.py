@@ -169,7 +169,6 @@ def apply_steps(reconciler: Reconciler, manifests: Path, time: FakeTime) -> tupl
     code = apply_resources(
         reconciler,
         resources,
-        deleting=False,
         timeout=60,
         out=out,
         sleep=time.sleep,

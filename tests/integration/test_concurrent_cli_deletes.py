@@ -119,7 +119,7 @@ def test_a_delete_without_ids_does_not_trust_a_list_that_misses_the_service(
     deleting.view.refresh(REGION)  # its view lists neither namespace nor service
     creating = Reconciler(Adapters(REGION, emulator.endpoint_url), "cli")
     for res in (ns, svc):
-        done = FakeTime().converge(creating, res, ns_spec, deleting=False, timeout=90)
+        done = FakeTime().converge(creating, res, ns_spec, timeout=90)
         assert done.last is not None
         assert done.last.outcome is Outcome.IN_SYNC, done.last
     sd = client("servicediscovery", emulator.endpoint_url, REGION)
@@ -127,7 +127,7 @@ def test_a_delete_without_ids_does_not_trust_a_list_that_misses_the_service(
     assert service_names_in(sd, namespace_id) == ["svc"]
 
     for res in (svc, ns):
-        gone = FakeTime().converge(deleting, res, ns_spec, deleting=True, timeout=90)
+        gone = FakeTime().converge_delete(deleting, res, ns_spec, timeout=90)
         assert gone.last is not None
         assert gone.last.outcome is Outcome.GONE, gone.last
         assert gone.performed, f"{res.identity}: reported gone without deleting anything"

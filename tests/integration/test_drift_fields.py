@@ -26,8 +26,8 @@ def discovery(ttl: int = 10, generation: int = 1, **overrides: Any) -> Resource:
 
 def created(reconciler: Reconciler, res: Resource) -> dict[str, Any]:
     ns = namespace()
-    FakeTime().converge(reconciler, ns, None, deleting=False, timeout=30)
-    progress = FakeTime().converge(reconciler, res, NS, deleting=False, timeout=30)
+    FakeTime().converge(reconciler, ns, None, timeout=30)
+    progress = FakeTime().converge(reconciler, res, NS, timeout=30)
     assert progress.last is not None
     assert progress.last.outcome is Outcome.IN_SYNC
     return {
@@ -76,7 +76,7 @@ def test_ignored_ttl_is_left_alone_while_the_description_is_corrected(
         ("service.description", "user accounts API")
     ]
     assert result.performed == (f"update service user-service ({status['serviceId']}) in place",)
-    final = FakeTime().converge(reconciler, res, NS, deleting=False, timeout=30)
+    final = FakeTime().converge(reconciler, res, NS, timeout=30)
     assert final.last is not None
     assert final.last.outcome is Outcome.IN_SYNC
     assert aws(sd, status["serviceId"]) == (300, "user accounts API")
@@ -91,7 +91,7 @@ def test_ignored_field_is_not_changed_by_a_spec_change_either(
 ) -> None:
     status = created(reconciler, discovery(ttl=10, drift_ignore=(TTL,)))
     changed = discovery(ttl=30, generation=2, drift_ignore=(TTL,))
-    progress = FakeTime().converge(reconciler, changed, NS, deleting=False, timeout=30)
+    progress = FakeTime().converge(reconciler, changed, NS, timeout=30)
     assert progress.performed == []
     assert aws(sd, status["serviceId"]) == (10, "user accounts API")
 
@@ -119,5 +119,5 @@ def test_report_field_is_recorded_not_corrected_and_others_are_corrected(
 
     # A change of the spec itself is carried out.
     changed = discovery(ttl=30, generation=2, drift_report=("spec.service.dns.records[*].ttl",))
-    FakeTime().converge(reconciler, changed, NS, deleting=False, timeout=30)
+    FakeTime().converge(reconciler, changed, NS, timeout=30)
     assert aws(sd, status["serviceId"]) == (30, "user accounts API")

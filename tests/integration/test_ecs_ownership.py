@@ -239,10 +239,10 @@ def test_refusal_is_stalled_in_status_naming_the_ecs_service(
     )
     namespace, discovery = resources
     assert isinstance(namespace.spec, NamespaceSpec)
-    assert converge(reconciler, namespace, None, deleting=False, timeout=30).last is not None
+    assert converge(reconciler, namespace, None, timeout=30).last is not None
     emulator.reset_calls()
 
-    progress = converge(reconciler, discovery, namespace.spec, deleting=False, timeout=30)
+    progress = converge(reconciler, discovery, namespace.spec, timeout=30)
 
     result = progress.last
     assert result is not None
@@ -538,8 +538,8 @@ def test_marking_an_ecs_service_configured_before_the_marker_is_not_drift_to_rep
     reporting = BOTH_ON_OWN + "  driftPolicy: Report\n"
     namespace, web = load_manifests([str(write(tmp_path / "m", TEAM_A_NAMESPACE, reporting))])
     assert isinstance(namespace.spec, NamespaceSpec)
-    converge(reconciler, namespace, None, deleting=False, timeout=30)
-    done = converge(reconciler, web, namespace.spec, deleting=False, timeout=30)
+    converge(reconciler, namespace, None, timeout=30)
+    done = converge(reconciler, web, namespace.spec, timeout=30)
     assert done.last is not None
     assert done.last.outcome is Outcome.IN_SYNC, done.last.message
     arn = describe(ecs, "teama-web")["serviceArn"]

@@ -30,7 +30,7 @@ def namespace(vpc: str = VPC, **overrides: Any) -> Resource:
 
 
 def apply(reconciler: Reconciler, res: Resource, ns: NamespaceSpec | None = None) -> Any:
-    return FakeTime().converge(reconciler, res, ns, deleting=False, timeout=30)
+    return FakeTime().converge(reconciler, res, ns, timeout=30)
 
 
 def steady(progress: Any) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from sd_operator.reconcile.result import Outcome, merge_status
 def apply(reconciler: Reconciler, res: Resource, ns: NamespaceSpec | None = None) -> Any:
     # A bound, not a speed goal: on a loaded 2-core machine the budgeted list calls of a
     # paginated lookup took longer than 30 s once; converge returns as soon as it is in sync.
-    return FakeTime().converge(reconciler, res, ns, deleting=False, timeout=90)
+    return FakeTime().converge(reconciler, res, ns, timeout=90)
 
 
 def steady_status(progress: Any, generation: int = 1) -> dict[str, Any]:
@@ -86,7 +86,7 @@ def test_apply_sends_a_create_at_once_and_polls_its_operation_soon_then_less_oft
     each time, so apply ends close to when AWS is done."""
     emulator.hold_operations(polls=3)
 
-    progress = fake_time.converge(reconciler, namespace(), None, deleting=False, timeout=30)
+    progress = fake_time.converge(reconciler, namespace(), None, timeout=30)
 
     assert progress.last is not None
     assert progress.last.outcome is Outcome.IN_SYNC
@@ -126,7 +126,7 @@ def test_apply_delete_apply_creates_the_namespace_again(reconciler: Reconciler, 
     first = apply(reconciler, namespace())
     assert first.last.outcome is Outcome.IN_SYNC
     assert first.status.get("creatorRequestId") is None
-    gone = FakeTime().converge(reconciler, namespace(), None, deleting=True, timeout=30)
+    gone = FakeTime().converge_delete(reconciler, namespace(), None, timeout=30)
     assert gone.last is not None
     assert gone.last.outcome is Outcome.GONE
 
@@ -243,13 +243,13 @@ def test_namespace_holding_a_foreign_service_is_kept_until_it_is_gone(
     created = apply(reconciler, namespace())
     foreign = sd.create_service(Name="legacy", NamespaceId=created.status["namespaceId"])
 
-    blocked = FakeTime().converge(reconciler, namespace(), None, deleting=True, timeout=5)
+    blocked = FakeTime().converge_delete(reconciler, namespace(), None, timeout=5)
     assert blocked.last.outcome is Outcome.BLOCKED
     assert "legacy" in blocked.last.message
     assert sd.get_namespace(Id=created.status["namespaceId"])["Namespace"]
 
     sd.delete_service(Id=foreign["Service"]["Id"])
-    gone = FakeTime().converge(reconciler, namespace(), None, deleting=True, timeout=30)
+    gone = FakeTime().converge_delete(reconciler, namespace(), None, timeout=30)
     assert gone.last.outcome is Outcome.GONE
     assert not [n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == "myapp.local"]
 
@@ -257,7 +257,7 @@ def test_namespace_holding_a_foreign_service_is_kept_until_it_is_gone(
 def test_retain_policy_leaves_aws_alone_on_delete(reconciler: Reconciler, sd: Any) -> None:
     retained = namespace(deletion_policy=DeletionPolicy.RETAIN)
     apply(reconciler, retained)
-    gone = FakeTime().converge(reconciler, retained, None, deleting=True, timeout=5)
+    gone = FakeTime().converge_delete(reconciler, retained, None, timeout=5)
     assert gone.last.outcome is Outcome.GONE
     assert gone.performed == []
     assert [n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == "myapp.local"]

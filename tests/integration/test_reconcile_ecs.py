@@ -32,7 +32,7 @@ def world(emulator: Emulator) -> tuple[Reconciler, list[Resource]]:
     namespaces = namespace_lookup(resources)
     for res in resources:
         done = FakeTime().converge(
-            reconciler, res, referenced_namespace(res, namespaces), deleting=False, timeout=30
+            reconciler, res, referenced_namespace(res, namespaces), timeout=30
         )
         assert done.last is not None
         assert done.last.outcome is Outcome.IN_SYNC, done.last.message

@@ -42,7 +42,7 @@ def test_adopting_a_namespace_of_another_type_sets_no_namespace_id_and_is_not_re
         ),
     )
 
-    progress = FakeTime().converge(reconciler, res, None, deleting=False, timeout=30)
+    progress = FakeTime().converge(reconciler, res, None, timeout=30)
 
     result = progress.last
     assert result is not None
@@ -65,7 +65,7 @@ def test_adopting_a_service_that_cannot_be_changed_sets_no_service_id(
         Identity("CloudMapNamespace", "payments", "myapp", uid="u-ns"),
         NamespaceSpec(name="myapp.local", type=NamespaceType.HTTP),
     )
-    created = FakeTime().converge(reconciler, namespace, None, deleting=False, timeout=30)
+    created = FakeTime().converge(reconciler, namespace, None, timeout=30)
     ns_id = created.status["namespaceId"]
     existing = sd.create_service(
         Name="user-service", NamespaceId=ns_id, HealthCheckCustomConfig={}
@@ -80,9 +80,7 @@ def test_adopting_a_service_that_cannot_be_changed_sets_no_service_id(
         ),
     )
 
-    progress = FakeTime().converge(
-        reconciler, discovery, namespace.spec, deleting=False, timeout=30
-    )
+    progress = FakeTime().converge(reconciler, discovery, namespace.spec, timeout=30)
 
     assert progress.last is not None
     assert progress.last.outcome is Outcome.REFUSED

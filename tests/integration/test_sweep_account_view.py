@@ -68,11 +68,11 @@ def world(emulator: Emulator) -> World:
     seed_ecs(emulator.endpoint_url, names)
     reconciler = Reconciler(Adapters(REGION, emulator.endpoint_url), "sweep-test", view_ttl=60)
     ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
-    FakeTime().converge(reconciler, ns, None, deleting=False, timeout=30)
+    FakeTime().converge(reconciler, ns, None, timeout=30)
     resources = [discovery(n) for n in names]
     statuses = {}
     for res in resources:
-        done = FakeTime().converge(reconciler, res, NS, deleting=False, timeout=30)
+        done = FakeTime().converge(reconciler, res, NS, timeout=30)
         assert done.last is not None
         assert done.last.outcome is Outcome.IN_SYNC, done.last.message
         statuses[res.identity.name] = steady(done.status)
@@ -119,12 +119,12 @@ def test_creates_read_no_other_services_tags(emulator: Emulator) -> None:
     names = [f"new-{i:02d}" for i in range(12)]
     reconciler = Reconciler(Adapters(REGION, emulator.endpoint_url), "sweep-test", view_ttl=60)
     ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
-    FakeTime().converge(reconciler, ns, None, deleting=False, timeout=30)
+    FakeTime().converge(reconciler, ns, None, timeout=30)
     emulator.reset_calls()
     for name in names:
         res = discovery(name)
         res = Resource(res.identity, replace(res.spec, ecs=None))  # Cloud Map only
-        done = FakeTime().converge(reconciler, res, NS, deleting=False, timeout=30)
+        done = FakeTime().converge(reconciler, res, NS, timeout=30)
         assert done.last is not None
         assert done.last.outcome is Outcome.IN_SYNC, done.last
     calls = emulator.calls()
@@ -178,10 +178,10 @@ def test_a_stale_view_never_creates_a_twin(emulator: Emulator) -> None:
     sweeper = Reconciler(Adapters(REGION, emulator.endpoint_url), "sweep-test", view_ttl=60)
     writer = Reconciler(Adapters(REGION, emulator.endpoint_url), "sweep-test")
     ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
-    FakeTime().converge(writer, ns, None, deleting=False, timeout=30)
+    FakeTime().converge(writer, ns, None, timeout=30)
     late = discovery("late")
     sweeper.view.refresh(REGION)  # no service yet
-    done = FakeTime().converge(writer, late, NS, deleting=False, timeout=30)
+    done = FakeTime().converge(writer, late, NS, timeout=30)
     emulator.reset_calls()
 
     # status lost its ids: the stale view says "absent", AWS says it exists.

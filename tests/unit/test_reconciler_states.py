@@ -93,7 +93,8 @@ class World:
     ) -> tuple[StepResult, dict[str, Any]]:
         # A CLI run: a process of its own, with an account view of its own.
         cli = Reconciler(self.adapters, CLUSTER)
-        progress = self.time.converge(cli, res, ns, deleting=deleting, timeout=60)
+        run = self.time.converge_delete if deleting else self.time.converge
+        progress = run(cli, res, ns, timeout=60)
         assert progress.last is not None
         self.performed = progress.performed
         return progress.last, progress.status
@@ -1008,9 +1009,8 @@ def test_reconciler_state(case: Case) -> None:
     if case.converge:
         result, status = world.converge(case.res, case.namespace, deleting=case.deleting)
     else:
-        result = world.reconciler.step(
-            case.res, status, deleting=case.deleting, namespace=case.namespace
-        )
+        step = world.reconciler.delete_step if case.deleting else world.reconciler.step
+        result = step(case.res, status, namespace=case.namespace)
         status = merge_status(status, result)
 
     assert (result.outcome, result.reason) == (case.outcome, case.why), result.message

@@ -12,7 +12,7 @@ from sd_operator.model import conditions as cond
 from sd_operator.model.actions import Change, Plan
 from sd_operator.model.conditions import Condition, find, is_true, merge
 from sd_operator.reconcile.result import DRIFT_HISTORY, Outcome, StepResult, merge_status
-from sd_operator.reconcile.status import STALLING_BLOCKS, Derived, derive
+from sd_operator.reconcile.status import STALLING_BLOCKS, Derived, derive, derive_teardown
 
 T0 = "2024-05-01T10:00:00Z"
 T1 = "2024-05-01T10:05:00Z"
@@ -31,7 +31,8 @@ def derived(
     deleting: bool = False,
     **fields: Any,
 ) -> Derived:
-    return derive(StepResult(outcome, **fields), previous or {}, generation, deleting=deleting)
+    rules = derive_teardown if deleting else derive
+    return rules(StepResult(outcome, **fields), previous or {}, generation)
 
 
 def step(

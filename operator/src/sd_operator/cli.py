@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NoReturn, TextIO
 
 from sd_operator import logs
@@ -27,10 +28,10 @@ from sd_operator.model.spec import (
     ServiceDiscoverySpec,
 )
 from sd_operator.reconcile import conflicts
-from sd_operator.reconcile.converge import converge
+from sd_operator.reconcile.converge import Progress, converge, converge_delete
 from sd_operator.reconcile.observe import resource_region
 from sd_operator.reconcile.ownership import REASON_OWNED_ELSEWHERE
-from sd_operator.reconcile.reconciler import Reconciler
+from sd_operator.reconcile.reconciler import Planned, Reconciler
 from sd_operator.reconcile.render import (
     plan_document,
     render_markdown,
@@ -117,43 +118,66 @@ def plan_resources(
     reconciler: Reconciler,
     resources: Sequence[Resource],
     *,
-    deleting: bool = False,
     retry_seconds: float = PLAN_RETRY_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> list[PlanReport]:
-    """One moment's view of every resource: reads go through the reconciler's account view, so a
-    plan over many resources lists each namespace and describes each ECS cluster once. A read
-    that fails transiently is tried again for up to `retry_seconds` in all (by `clock`, waiting
-    with `sleep`): under throttling, a read that ran out of botocore's attempts made apply
-    refuse the whole manifest."""
+    """What `apply` would do. One moment's view of every resource: reads go through the
+    reconciler's account view, so a plan over many resources lists each namespace and
+    describes each ECS cluster once. A read that fails transiently is tried again for up to
+    `retry_seconds` in all (by `clock`, waiting with `sleep`): under throttling, a read that
+    ran out of botocore's attempts made apply refuse the whole manifest."""
+
+    def plan(res: Resource, namespace: NamespaceSpec | None) -> Planned:
+        # As the sweep plans: the account view first, read again fresh unless in sync.
+        return reconciler.plan(res, namespace=namespace, from_view=True)
+
+    return _plan_each(reconciler, resources, resources, plan, retry_seconds, sleep, clock)
+
+
+def plan_deletion(reconciler: Reconciler, resources: Sequence[Resource]) -> list[PlanReport]:
+    """What `delete` would do, read as `plan_resources` reads, in the order `delete` goes:
+    reversed (ECS links and services before their namespace)."""
+
+    def plan(res: Resource, namespace: NamespaceSpec | None) -> Planned:
+        return reconciler.plan_delete(res, namespace=namespace, from_view=True)
+
+    ordered = list(reversed(resources))
+    return _plan_each(
+        reconciler, resources, ordered, plan, PLAN_RETRY_SECONDS, time.sleep, time.monotonic
+    )
+
+
+def _plan_each(
+    reconciler: Reconciler,
+    resources: Sequence[Resource],
+    ordered: Sequence[Resource],
+    plan: Callable[[Resource, NamespaceSpec | None], Planned],
+    retry_seconds: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> list[PlanReport]:
     namespaces = namespace_lookup(resources)
     for res in resources:
         reconciler.announce(res, referenced_namespace(res, namespaces))
     deadline = clock() + retry_seconds
-    # A deletion runs in reverse order (ECS links and services before their namespace).
     return [
-        _plan_one(
-            reconciler, res, referenced_namespace(res, namespaces), deleting, deadline, sleep, clock
-        )
-        for res in (reversed(resources) if deleting else resources)
+        _plan_one(res, referenced_namespace(res, namespaces), plan, deadline, sleep, clock)
+        for res in ordered
     ]
 
 
 def _plan_one(
-    reconciler: Reconciler,
     res: Resource,
     namespace: NamespaceSpec | None,
-    deleting: bool,
+    plan: Callable[[Resource, NamespaceSpec | None], Planned],
     deadline: float,
     sleep: Callable[[float], None],
     clock: Callable[[], float],
 ) -> PlanReport:
     while True:
         try:
-            # As the sweep plans: the account view first, read again fresh unless in sync.
-            seen = reconciler.plan(res, deleting=deleting, namespace=namespace, from_view=True)
-            return PlanReport(res, plan=seen.plan)
+            return PlanReport(res, plan=plan(res, namespace).plan)
         except Retryable as exc:
             if clock() + exc.delay >= deadline:
                 return PlanReport(res, error=redact_arns(str(exc)))
@@ -163,9 +187,11 @@ def _plan_one(
 
 
 def document(
-    reports: Sequence[PlanReport], *, cluster_name: str, deleting: bool = False
+    reports: Sequence[PlanReport], *, cluster_name: str, operation: str = "apply"
 ) -> dict[str, Any]:
-    return plan_document([r.view() for r in reports], cluster_name=cluster_name, deleting=deleting)
+    return plan_document(
+        [r.view() for r in reports], cluster_name=cluster_name, operation=operation
+    )
 
 
 def render_plan(
@@ -174,9 +200,9 @@ def render_plan(
     output: str = "text",
     *,
     cluster_name: str = "",
-    deleting: bool = False,
+    operation: str = "apply",
 ) -> None:
-    doc = document(reports, cluster_name=cluster_name, deleting=deleting)
+    doc = document(reports, cluster_name=cluster_name, operation=operation)
     if output == "json":
         json.dump(doc, out, indent=2)
         print(file=out)
@@ -243,11 +269,13 @@ def check_before_apply(
     return not stoppers
 
 
-def _settled(res: Resource, deleting: bool, performed: bool) -> str:
+def _applied(res: Resource, performed: bool) -> str:
+    return "done" if performed else "nothing to do"
+
+
+def _deleted(res: Resource, performed: bool) -> str:
     if performed:
-        return "deleted" if deleting else "done"
-    if not deleting:
-        return "nothing to do"
+        return "deleted"
     if res.spec.deletion_policy is DeletionPolicy.RETAIN:
         return "kept in AWS (deletionPolicy: Retain)"
     return "nothing of ours to delete"
@@ -257,21 +285,47 @@ def apply_resources(
     reconciler: Reconciler,
     resources: Sequence[Resource],
     *,
-    deleting: bool,
     timeout: float,
     out: TextIO,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> int:
-    """`apply` / `delete`: each resource stepped until it settles, waiting with `sleep` and
-    timing out by the monotonic `clock` (real time, unless a test passes its own)."""
-    namespaces = namespace_lookup(resources)
-    if not deleting and not check_before_apply(
-        reconciler, resources, out, timeout, sleep=sleep, clock=clock
-    ):
+    """`apply`: every resource planned first (nothing changes if one is refused), then each
+    stepped until it settles, waiting with `sleep` and timing out by the monotonic `clock`
+    (real time, unless a test passes its own)."""
+    if not check_before_apply(reconciler, resources, out, timeout, sleep=sleep, clock=clock):
         return EXIT_ERROR
-    ordered = list(reversed(resources)) if deleting else list(resources)
-    done = Outcome.GONE if deleting else Outcome.IN_SYNC
+    settle = partial(converge, reconciler, timeout=timeout, sleep=sleep, clock=clock)
+    return _settle_each(resources, resources, settle, Outcome.IN_SYNC, _applied, out)
+
+
+def delete_resources(
+    reconciler: Reconciler,
+    resources: Sequence[Resource],
+    *,
+    timeout: float,
+    out: TextIO,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """`delete`: each resource, in reverse order (ECS links and services before their
+    namespace), stepped until what it made is gone; `sleep` and `clock` as for apply."""
+    settle = partial(converge_delete, reconciler, timeout=timeout, sleep=sleep, clock=clock)
+    ordered = list(reversed(resources))
+    return _settle_each(resources, ordered, settle, Outcome.GONE, _deleted, out)
+
+
+def _settle_each(
+    resources: Sequence[Resource],
+    ordered: Sequence[Resource],
+    settle: Callable[..., Progress],
+    done: Outcome,
+    settled: Callable[[Resource, bool], str],
+    out: TextIO,
+) -> int:
+    """Converge each of `ordered` with `settle` until its outcome is `done`; what settled
+    says how it ended."""
+    namespaces = namespace_lookup(resources)
     not_ready: dict[tuple[str, str], str] = {}  # CloudMapNamespaces that did not get in sync
     code = EXIT_OK
     for res in ordered:
@@ -286,20 +340,11 @@ def apply_resources(
         def report(line: str, label: str = label) -> None:
             print(f"{label}: {line}", file=out, flush=True)
 
-        progress = converge(
-            reconciler,
-            res,
-            referenced_namespace(res, namespaces),
-            deleting=deleting,
-            timeout=timeout,
-            on_change=report,
-            sleep=sleep,
-            clock=clock,
-        )
+        progress = settle(res, referenced_namespace(res, namespaces), on_change=report)
         last = progress.last
         assert last is not None
         if last.outcome is done:
-            print(f"{label}: {_settled(res, deleting, bool(progress.performed))}", file=out)
+            print(f"{label}: {settled(res, bool(progress.performed))}", file=out)
             for advisory in last.plan.advisories:
                 print(f"  ! {advisory}", file=out)
         else:
@@ -844,24 +889,22 @@ def run_cli(args: argparse.Namespace) -> int:
         )
         return EXIT_ERROR
     reconciler = Reconciler(Adapters(settings.region, settings.endpoint_url), settings.cluster_name)
+    # The one place the intent is chosen: apply the manifests, or delete what they made.
+    delete = args.command == "delete" or (args.command == "plan" and args.delete)
     if args.command == "plan":
-        reports = plan_resources(reconciler, resources, deleting=args.delete)
+        planner = plan_deletion if delete else plan_resources
+        reports = planner(reconciler, resources)
         render_plan(
             reports,
             sys.stdout,
             args.output,
             cluster_name=settings.cluster_name,
-            deleting=args.delete,
+            operation="delete" if delete else "apply",
         )
         _hint_cluster_name(reports, args)
         return plan_exit_code(reports)
-    return apply_resources(
-        reconciler,
-        resources,
-        deleting=args.command == "delete",
-        timeout=args.timeout,
-        out=sys.stdout,
-    )
+    settle = delete_resources if delete else apply_resources
+    return settle(reconciler, resources, timeout=args.timeout, out=sys.stdout)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ from sd_operator.model.spec import (
     REFRESH_ANNOTATION,
     VERSION,
     DeletionPolicy,
+    EndpointsSpec,
+    Identity,
     NamespaceSpec,
     Resource,
     ServiceDiscoverySpec,
@@ -45,6 +47,7 @@ from sd_operator.reconcile.plan import (
 from sd_operator.reconcile.reconciler import Reconciler, error_result
 from sd_operator.reconcile.render import describe_changes
 from sd_operator.reconcile.result import Outcome, StepResult, merge_status, utc_now
+from sd_operator.reconcile.status import Derived
 
 log = logs.get(__name__)
 
@@ -52,7 +55,6 @@ RETRY_ON_ERROR_SECONDS = 30.0
 MAX_RETRY_SECONDS = 300.0
 INSTANCE_POLL_SECONDS = 1.0
 _SETBACKS = (Outcome.ERROR, Outcome.BLOCKED, Outcome.FAILED, Outcome.REFUSED)
-_DONE_WHILE_DELETING = (Outcome.GONE,)
 _EXPORT_AFTER = (Outcome.IN_SYNC, Outcome.DRIFT_REPORTED)
 Slices = kopf.Index[tuple[str, str], SliceView]
 # Status is written when something in it changes; lastObservedTime alone is a heartbeat, written
@@ -171,7 +173,7 @@ class Handlers:
         for forget in self.on_forget:
             forget(uid)
 
-    # The one path every handler takes ------------------------------------------------------
+    # One path per intent: apply the spec, or delete what the resource made ------------------
 
     def handle(
         self,
@@ -179,37 +181,53 @@ class Handlers:
         patch: kopf.Patch,
         namespaces: Namespaces | None,
         *,
-        deleting: bool,
         from_view: bool = False,
         slices: Slices | None = None,
         claimants: Sequence[ClaimIndex | None] = (),
     ) -> None:
-        status: Mapping[str, Any] = dict(body.get("status") or {})
+        """Apply the spec (create, update, resume, refresh): one step; kopf retries while it
+        waits or is held up."""
         try:
-            res = parse_resource(body, source=f"{body.metadata.namespace}/{body.metadata.name}")
+            res = _parse(body)
         except SpecError as exc:
-            if deleting:
-                return  # nothing we could have created from a spec we cannot read
-            self._write(body, patch, status, _invalid(exc), res=None)
+            self._write(body, patch, dict(body.get("status") or {}), _invalid(exc), res=None)
             return
         result = self.step_and_write(
             body,
             patch,
             res,
             namespaces,
-            deleting=deleting,
             from_view=from_view,
             slices=slices,
             claimants=claimants,
         )
         assert result is not None  # waited for the lock
-        if deleting and result.outcome in _DONE_WHILE_DELETING:
+        setbacks = self.setbacks(res.identity.uid, result.outcome)
+        if result.outcome in (Outcome.WAITING, Outcome.ERROR, Outcome.BLOCKED):
+            raise _retry(result, setbacks)
+
+    def handle_delete(
+        self,
+        body: kopf.Body,
+        patch: kopf.Patch,
+        namespaces: Namespaces | None,
+        *,
+        slices: Slices | None = None,
+        claimants: Sequence[ClaimIndex | None] = (),
+    ) -> None:
+        """Delete what the resource made: kopf keeps the finalizer, and retries, until it is
+        gone."""
+        try:
+            res = _parse(body)
+        except SpecError:
+            return  # nothing we could have created from a spec we cannot read
+        result = self.delete_and_write(
+            body, patch, res, namespaces, slices=slices, claimants=claimants
+        )
+        if result.outcome is Outcome.GONE:
             self.forget(res.identity.uid)
             return
-        setbacks = self.setbacks(res.identity.uid, result.outcome)
-        if deleting or result.outcome in (Outcome.WAITING, Outcome.ERROR, Outcome.BLOCKED):
-            delay = retry_delay(result, setbacks)
-            raise kopf.TemporaryError(f"{result.reason}: {result.message}", delay=delay)
+        raise _retry(result, self.setbacks(res.identity.uid, result.outcome))
 
     def step_and_write(
         self,
@@ -218,47 +236,78 @@ class Handlers:
         res: Resource,
         namespaces: Namespaces | None,
         *,
-        deleting: bool = False,
         from_view: bool,
         slices: Slices | None = None,
         claimants: Sequence[ClaimIndex | None] = (),
         post: Post = kopf_post,
         wait: bool = True,
     ) -> StepResult | None:
-        """One step of `res` and its status into `patch`. `from_view`: read the account view
-        first (the sweep, a resume). `wait=False` (the sweep): None at once if a change handler
-        is stepping the resource."""
+        """One step applying `res`'s spec, and its status into `patch`. `from_view`: read the
+        account view first (the sweep, a resume). `wait=False` (the sweep): None at once if a
+        change handler is stepping the resource."""
+        namespace = _referenced(res, namespaces)
+
+        def apply(status: Mapping[str, Any], clash: conflicts.Clash | None) -> StepResult:
+            if clash is not None:
+                return _held_by(clash)
+            result = self.reconciler.step(res, status, namespace=namespace, from_view=from_view)
+            if result.outcome not in _EXPORT_AFTER:
+                return result
+            return self._export(res, status, result, namespace, slices, refresh=from_view) or result
+
+        step = _Step(apply, status_rules.derive, post, wait)
+        return self._step_and_write(body, patch, res, namespaces, claimants, step)
+
+    def delete_and_write(
+        self,
+        body: kopf.Body,
+        patch: kopf.Patch,
+        res: Resource,
+        namespaces: Namespaces | None,
+        *,
+        slices: Slices | None = None,
+        claimants: Sequence[ClaimIndex | None] = (),
+    ) -> StepResult:
+        """One step of the deletion of what `res` made, and its status into `patch`."""
+        namespace = _referenced(res, namespaces)
+
+        def delete(status: Mapping[str, Any], clash: conflicts.Clash | None) -> StepResult:
+            if clash is not None:
+                # A later claimant changes nothing in AWS, not even when it is deleted: what
+                # is there belongs to the earlier one.
+                return StepResult(Outcome.GONE, reason=REASON_CONFLICT, message=clash.message)
+            # Our instances go first: DeleteService is ResourceInUse while any remain.
+            withdrawn = self._withdraw(res, status, namespace)
+            return withdrawn or self.reconciler.delete_step(res, status, namespace=namespace)
+
+        step = _Step(delete, status_rules.derive_teardown)
+        result = self._step_and_write(body, patch, res, namespaces, claimants, step)
+        assert result is not None  # waited for the lock
+        return result
+
+    def _step_and_write(
+        self,
+        body: kopf.Body,
+        patch: kopf.Patch,
+        res: Resource,
+        namespaces: Namespaces | None,
+        claimants: Sequence[ClaimIndex | None],
+        step: _Step,
+    ) -> StepResult | None:
         status: Mapping[str, Any] = dict(body.get("status") or {})
         # A Terminal resource is still swept: a refusal costs only reads, and what AWS refused
         # (IAM, a conflicting zone) may be fixed outside the spec; once per interval is no storm.
-        namespace = _referenced(res, namespaces)
         clash = self.clash(res, _order(body), namespaces, claimants)
         lock = self.lock(res.identity.uid)
-        if not lock.acquire(blocking=wait):
+        if not lock.acquire(blocking=step.wait):
             return None
         try:
             with metrics.STEP_SECONDS.labels(res.identity.kind).time():
-                result = None
-                if clash is not None:
-                    # A later claimant changes nothing in AWS, not even when it is deleted:
-                    # what is there belongs to the earlier one.
-                    result = _conflict(clash, deleting)
-                elif deleting:
-                    # Our instances go first: DeleteService is ResourceInUse while any remain.
-                    result = self._export(res, status, None, namespace, slices, deleting=True)
-                if result is None:
-                    result = self.reconciler.step(
-                        res, status, deleting=deleting, namespace=namespace, from_view=from_view
-                    )
-                    if not deleting and result.outcome in _EXPORT_AFTER:
-                        result = (
-                            self._export(res, status, result, namespace, slices, refresh=from_view)
-                            or result
-                        )
+                result = step.run(status, clash)
         finally:
             lock.release()
         metrics.RECONCILES.labels(res.identity.kind, str(result.outcome)).inc()
-        self._write(body, patch, status, result, res, post)
+        self._write(body, patch, status, result, res, step.post, step.derive)
         return result
 
     @staticmethod
@@ -304,30 +353,59 @@ class Handlers:
         namespace: NamespaceSpec | None,
         slices: Slices | None,
         *,
-        deleting: bool = False,
         refresh: bool = False,
     ) -> StepResult | None:
-        """Run the endpoint export after a step that left the Cloud Map service in sync (or,
-        deleting, before the step). None: nothing to export, the step's result stands."""
-        spec = res.spec
-        if not isinstance(spec, ServiceDiscoverySpec) or spec.service is None:
+        """Run the endpoint export after a step that left the Cloud Map service in sync. None:
+        nothing to export, the step's result stands."""
+        target = _export_target(res, status, result)
+        if target is None:
             return None
-        exported = bool(status.get("endpoints"))
-        if spec.endpoints is None and not exported:
-            return None
-        service_id = (result.status if result else {}).get("serviceId") or status.get("serviceId")
-        if not service_id:
-            return None
-        if deleting and spec.deletion_policy is DeletionPolicy.RETAIN:
-            return None
-        wanted = None if deleting else spec.endpoints
+        spec, service_id = target
+        wanted = spec.endpoints
         views = _slices_of(slices, res.identity.namespace, wanted.service) if wanted else ()
+        export = self._sync_export(
+            res.identity, spec, namespace, service_id, wanted, views, refresh, status
+        )
+        if isinstance(export, StepResult):
+            return export
+        return _merge_export(result, export, clear=wanted is None)
+
+    def _withdraw(
+        self, res: Resource, status: Mapping[str, Any], namespace: NamespaceSpec | None
+    ) -> StepResult | None:
+        """Before a delete step: deregister the instances the export registered. None: none
+        is left, the delete step goes on."""
+        target = _export_target(res, status, None)
+        if target is None or res.spec.deletion_policy is DeletionPolicy.RETAIN:
+            return None
+        spec, service_id = target
+        export = self._sync_export(
+            res.identity, spec, namespace, service_id, None, (), False, status
+        )
+        if isinstance(export, StepResult):
+            return export
+        return _pending(None, export) if export.outcome is ExportOutcome.PENDING else None
+
+    def _sync_export(
+        self,
+        identity: Identity,
+        spec: ServiceDiscoverySpec,
+        namespace: NamespaceSpec | None,
+        service_id: str,
+        wanted: EndpointsSpec | None,
+        views: tuple[SliceView, ...],
+        refresh: bool,
+        status: Mapping[str, Any],
+    ) -> ExportResult | StepResult:
+        """The export of `wanted` (None: no instance of ours) into the service; an AWS error as
+        the step's result."""
+        assert spec.service is not None
         try:
-            export = self.exporter.sync(
-                res.identity,
+            return self.exporter.sync(
+                identity,
                 wanted,
                 region=(namespace.region if namespace else None) or spec.region,
-                service_id=str(service_id),
+                service_id=service_id,
                 service_name=spec.service.name,
                 custom_health=bool(spec.service.health_check and spec.service.health_check.custom),
                 slices=views,
@@ -335,7 +413,6 @@ class Handlers:
             )
         except AwsError as exc:
             return error_result(exc, status)
-        return _merge_export(result, export, deleting=deleting, clear=wanted is None)
 
     def export_from_slice(
         self,
@@ -377,12 +454,11 @@ class Handlers:
         result: StepResult,
         res: Resource | None,
         post: Post = kopf_post,
+        derive: Callable[[StepResult, Mapping[str, Any], int], Derived] = status_rules.derive,
     ) -> None:
         merged = merge_status(previous, result)
         generation = int(body.metadata.get("generation") or 0)
-        derived = status_rules.derive(
-            result, previous, generation, deleting=bool(body.metadata.get("deletionTimestamp"))
-        )
+        derived = derive(result, previous, generation)
         new_status = {
             **{k: v for k, v in merged.items() if k != "conditions"},
             "conditions": cond.merge(
@@ -479,28 +555,43 @@ def _slices_of(slices: Slices | None, namespace: str, service: str) -> tuple[Sli
     return tuple(found) if found else ()
 
 
-def _merge_export(
-    result: StepResult | None, export: ExportResult, *, deleting: bool, clear: bool
-) -> StepResult | None:
-    """Fold the export into the step's result: a refusal or work in flight is the resource's
-    outcome too (Stalled / Reconciling), so GitOps tools see it."""
+def _export_target(
+    res: Resource, status: Mapping[str, Any], result: StepResult | None
+) -> tuple[ServiceDiscoverySpec, str] | None:
+    """(the spec, the Cloud Map service's id) when `res` exports endpoints, or did."""
+    spec = res.spec
+    if not isinstance(spec, ServiceDiscoverySpec) or spec.service is None:
+        return None
+    if spec.endpoints is None and not status.get("endpoints"):
+        return None
+    service_id = (result.status if result else {}).get("serviceId") or status.get("serviceId")
+    return (spec, str(service_id)) if service_id else None
+
+
+def _pending(result: StepResult | None, export: ExportResult) -> StepResult:
+    """The export waits for instances: the resource's outcome too (Reconciling), so GitOps
+    tools see it."""
+    return StepResult(
+        Outcome.WAITING,
+        result.plan if result else Plan(),
+        {**(result.status if result else {}), "endpoints": export.status},
+        (result.performed if result else ()) + export.performed,
+        reason="InstancesPending",
+        message=export.message,
+        retry_after=INSTANCE_POLL_SECONDS,
+    )
+
+
+def _merge_export(result: StepResult | None, export: ExportResult, *, clear: bool) -> StepResult:
+    """Fold the export into the step's result: a refusal is the resource's outcome too
+    (Stalled), so GitOps tools see it."""
+    if export.outcome is ExportOutcome.PENDING:
+        return _pending(result, export)
     summary: dict[str, Any] = {"endpoints": export.status}
     if export.outcome is ExportOutcome.REFUSED:
         summary = {}
     elif clear and export.outcome is ExportOutcome.IN_SYNC and not export.status["registered"]:
         summary = {"endpoints": None}  # nothing of ours is left: the export is over
-    if export.outcome is ExportOutcome.PENDING:
-        return StepResult(
-            Outcome.WAITING,
-            result.plan if result else Plan(),
-            {**(result.status if result else {}), **summary},
-            (result.performed if result else ()) + export.performed,
-            reason="InstancesPending",
-            message=export.message,
-            retry_after=INSTANCE_POLL_SECONDS,
-        )
-    if deleting:
-        return None  # our instances are gone: the step deletes the service
     assert result is not None
     if export.outcome is ExportOutcome.REFUSED:
         return replace(
@@ -563,15 +654,34 @@ def _order(body: kopf.Body) -> tuple[str, str]:
     return created, f"{body.metadata.namespace}/{body.metadata.name}"
 
 
-def _conflict(clash: conflicts.Clash, deleting: bool) -> StepResult:
-    if deleting:
-        return StepResult(Outcome.GONE, reason=REASON_CONFLICT, message=clash.message)
+def _held_by(clash: conflicts.Clash) -> StepResult:
     return StepResult(
         Outcome.BLOCKED,
         reason=REASON_CONFLICT,
         message=f"{clash.message}; nothing was changed in AWS",
         retry_after=CONFLICT_RETRY_SECONDS,
     )
+
+
+def _parse(body: kopf.Body) -> Resource:
+    return parse_resource(body, source=f"{body.metadata.namespace}/{body.metadata.name}")
+
+
+def _retry(result: StepResult, setbacks: int) -> kopf.TemporaryError:
+    return kopf.TemporaryError(
+        f"{result.reason}: {result.message}", delay=retry_delay(result, setbacks)
+    )
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One intent's step for `_step_and_write`: `run(status, clash)` (the clash: an earlier
+    claimant of what `res` declares, if any) and how its status is derived."""
+
+    run: Callable[[Mapping[str, Any], conflicts.Clash | None], StepResult]
+    derive: Callable[[StepResult, Mapping[str, Any], int], Derived]
+    post: Post = kopf_post
+    wait: bool = True
 
 
 def _claims_index(
@@ -712,7 +822,6 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
             body,
             patch,
             cloudmap_namespaces,
-            deleting=False,
             from_view=resumed,
             slices=endpointslices,
             claimants=(namespace_claims, discovery_claims),
@@ -750,7 +859,7 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
                 name=body.metadata.name,
                 requested_at=str(new),
             )
-        handlers.handle(body, patch, cloudmap_namespaces, deleting=False)
+        handlers.handle(body, patch, cloudmap_namespaces)
 
     @kopf.on.delete(GROUP, VERSION, plural, registry=registry, id="delete")
     def handle_delete(
@@ -762,11 +871,10 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
         discovery_claims: Any = None,
         **_: Any,
     ) -> None:
-        handlers.handle(
+        handlers.handle_delete(
             body,
             patch,
             cloudmap_namespaces,
-            deleting=True,
             slices=endpointslices,
             claimants=(namespace_claims, discovery_claims),
         )

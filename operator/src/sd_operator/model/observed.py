@@ -127,7 +127,7 @@ class NamespaceObservation:
     longer applies)."""
 
     region: str
-    # The namespace spec.name stands for (deleting: the one this resource made), if any.
+    # The namespace spec.name stands for (for a delete: the one this resource made), if any.
     namespace: ObservedNamespace | None
     # One this resource made under another name (a rename in the manifest).
     renamed: ObservedNamespace | None

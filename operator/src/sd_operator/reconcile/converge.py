@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,23 +32,54 @@ def converge(
     res: Resource,
     namespace: NamespaceSpec | None,
     *,
-    deleting: bool,
     timeout: float,
     on_change: Callable[[str], None] = lambda _: None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> Progress:
-    """Step until AWS matches (or the resource is gone), waiting out Cloud Map operations and
-    transient errors; blocked, refused and failed outcomes end it at once. `sleep` and the
-    monotonic `clock` are how it waits and when `timeout` runs out (the CLI: real time)."""
+    """Apply `res`: step until AWS matches its spec (the CLI's `apply`)."""
+
+    def step(status: Mapping[str, Any]) -> StepResult:
+        # Not durable: the status lives only as long as the loop.
+        return reconciler.step(res, status, namespace=namespace, durable=False)
+
+    return _settle(res, step, timeout, on_change, sleep, clock)
+
+
+def converge_delete(
+    reconciler: Reconciler,
+    res: Resource,
+    namespace: NamespaceSpec | None,
+    *,
+    timeout: float,
+    on_change: Callable[[str], None] = lambda _: None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Progress:
+    """Delete what `res` made: step until it is gone (the CLI's `delete`)."""
+
+    def step(status: Mapping[str, Any]) -> StepResult:
+        return reconciler.delete_step(res, status, namespace=namespace, durable=False)
+
+    return _settle(res, step, timeout, on_change, sleep, clock)
+
+
+def _settle(
+    res: Resource,
+    step: Callable[[Mapping[str, Any]], StepResult],
+    timeout: float,
+    on_change: Callable[[str], None],
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> Progress:
+    """Step until the step settles, waiting out Cloud Map operations and transient errors;
+    blocked, refused and failed outcomes end it at once. `sleep` and the monotonic `clock` are
+    how it waits and when `timeout` runs out (the CLI: real time)."""
     progress = Progress(res)
     deadline = clock() + timeout
     poll, polled = FIRST_POLL_SECONDS, None  # the pace of polling operation `polled`
     while True:
-        # Not durable: the status lives only as long as this loop.
-        result = reconciler.step(
-            res, progress.status, deleting=deleting, namespace=namespace, durable=False
-        )
+        result = step(progress.status)
         progress.status = merge_status(progress.status, result)
         progress.last = result
         for line in result.performed:

@@ -1,5 +1,6 @@
 """Observe: what AWS holds for one resource, read through a Reader only, as a typed
-observation (model/observed.py) that the pure plan (plan.py) decides from.
+observation (model/observed.py) that the pure plan (plan.py) decides from: what applying the
+spec needs (`Observer.observe`), or what the deletion of the resource acts on (`observe_owned`).
 
 What is read depends only on the spec, the ids status records and what was read before it,
 never on a plan; the one read that does follow the plan (`ecs_clients`) is asked for by the
@@ -50,7 +51,9 @@ def ecs_clients(read: Reader, region: str, namespace: ObservedNamespace) -> tupl
 
 
 class Observer:
-    """Reads what one resource's plan needs. `cluster`: whose ownership tags count as ours."""
+    """Reads what one resource's plan needs: `observe` what applying its spec needs,
+    `observe_owned` what its deletion needs (only what it made, found by id or its ownership
+    tags). `cluster`: whose ownership tags count as ours."""
 
     def __init__(self, cluster: str, default_region: str) -> None:
         self._cluster = cluster
@@ -61,46 +64,47 @@ class Observer:
         read: Reader,
         res: Resource,
         *,
-        deleting: bool,
         namespace: NamespaceSpec | None,
         known: Mapping[str, object],
     ) -> Observed:
         """`known`: the ids a previous step recorded (status): what has an id is read by id,
         and only AWS's NotFound for that id counts as gone; a scan by name serves only what
         was never seen."""
-        ids = {k: str(v) for k, v in known.items() if k in _ID_KEYS and v}
+        ids = _recorded(known)
         if isinstance(res.spec, NamespaceSpec):
-            return self._namespace(read, res.identity, res.spec, deleting, ids)
-        return self._discovery(read, res.identity, res.spec, deleting, namespace, ids)
+            return self._namespace(read, res.identity, res.spec, ids)
+        return self._discovery(read, res.identity, res.spec, namespace, ids)
+
+    def observe_owned(
+        self,
+        read: Reader,
+        res: Resource,
+        *,
+        namespace: NamespaceSpec | None,
+        known: Mapping[str, object],
+    ) -> Observed:
+        """What a deletion of `res` acts on; `known` as for `observe`."""
+        ids = _recorded(known)
+        if isinstance(res.spec, NamespaceSpec):
+            return self._owned_namespace(read, res.identity, res.spec, ids)
+        return self._owned_discovery(read, res.identity, res.spec, namespace, ids)
 
     def _is_ours(self, tags: Mapping[str, str], identity: Identity) -> bool:
         return ownership(tags, identity, self._cluster) is Ownership.OURS
 
     def _namespace(
-        self,
-        read: Reader,
-        identity: Identity,
-        spec: NamespaceSpec,
-        deleting: bool,
-        known: Mapping[str, str],
+        self, read: Reader, identity: Identity, spec: NamespaceSpec, known: Mapping[str, str]
     ) -> NamespaceObservation:
         region = spec.region or self._default_region
         observed: ObservedNamespace | None = None
         renamed: ObservedNamespace | None = None
-        gone = False
         if "namespaceId" in known:
             by_id = read.get_namespace(region, known["namespaceId"], with_tags=True)
-            gone = by_id is None
-            ours = by_id is not None and self._is_ours(by_id.tags, identity)
-            if by_id is not None and (by_id.name == spec.name or (deleting and ours)):
+            if by_id is not None and by_id.name == spec.name:
                 observed = by_id
-            elif ours:
+            elif by_id is not None and self._is_ours(by_id.tags, identity):
                 renamed = by_id
-        if deleting and "namespaceId" not in known:
-            # No id to read (the CLI has no status): the ownership tags name it, as for a
-            # service (_service_to_delete).
-            observed = read.tagged_namespace(region, owner_tags(identity, self._cluster))
-        if observed is None and renamed is None and not (deleting and gone):
+        if observed is None and renamed is None:
             observed = read.find_namespace(region, spec.name, with_tags=True)
         # Only a namespace this resource manages is its namespaceId: one that exists under
         # another owner, or whose adoption is refused, is not (status would call it Ready).
@@ -109,121 +113,159 @@ class Observer:
             {"namespaceId": observed.id, "namespaceArn": observed.arn}
             if observed is not None and managed
             else {"namespaceId": None, "namespaceArn": None}
-            if not deleting
-            else {}
         )
-        services: list[ObservedService] = []
-        if deleting:
-            if observed is not None:
-                services = read.list_services(region, observed.id, settled=True)
-        elif observed is None and renamed is None:
+        if observed is None and renamed is None:
             renamed = read.owned_namespace(region, owner_tags(identity, self._cluster))
         elif observed is not None:
             observed = _with_vpcs(read, region, observed)
         return NamespaceObservation(
-            region=region, namespace=observed, renamed=renamed, services=tuple(services), ids=ids
+            region=region, namespace=observed, renamed=renamed, services=(), ids=ids
         )
+
+    def _owned_namespace(
+        self, read: Reader, identity: Identity, spec: NamespaceSpec, known: Mapping[str, str]
+    ) -> NamespaceObservation:
+        region = spec.region or self._default_region
+        observed: ObservedNamespace | None = None
+        gone = False
+        if "namespaceId" in known:
+            by_id = read.get_namespace(region, known["namespaceId"], with_tags=True)
+            gone = by_id is None
+            if by_id is not None and (
+                by_id.name == spec.name or self._is_ours(by_id.tags, identity)
+            ):
+                observed = by_id
+        else:
+            # No id to read (the CLI has no status): the ownership tags name it, as for a
+            # service (_service_to_delete).
+            observed = read.tagged_namespace(region, owner_tags(identity, self._cluster))
+        if observed is None and not gone:
+            observed = read.find_namespace(region, spec.name, with_tags=True)
+        ours = observed is not None and self._is_ours(observed.tags, identity)
+        ids: dict[str, str | None] = {}
+        services: list[ObservedService] = []
+        if observed is not None and ours:
+            ids = {"namespaceId": observed.id, "namespaceArn": observed.arn}
+            # Only ours is deleted, and only once it holds no service: theirs is not listed.
+            services = read.list_services(region, observed.id, settled=True)
+        return NamespaceObservation(
+            region=region, namespace=observed, renamed=None, services=tuple(services), ids=ids
+        )
+
+    def _location(
+        self, spec: ServiceDiscoverySpec, namespace: NamespaceSpec | None
+    ) -> tuple[str | None, str]:
+        """(the Cloud Map namespace's name, None when its CloudMapNamespace is not in
+        Kubernetes; the region the resource lives in)."""
+        if spec.cloud_map_namespace is not None:
+            return spec.cloud_map_namespace.name, spec.region or self._default_region
+        if namespace is not None:
+            return namespace.name, namespace.region or spec.region or self._default_region
+        return None, spec.region or self._default_region
 
     def _discovery(
         self,
         read: Reader,
         identity: Identity,
         spec: ServiceDiscoverySpec,
-        deleting: bool,
         namespace: NamespaceSpec | None,
         known: Mapping[str, str],
     ) -> DiscoveryObservation:
-        recorded = "serviceId" in known
-        if spec.cloud_map_namespace is not None:
-            ns_name, region = spec.cloud_map_namespace.name, spec.region
-        elif namespace is not None:
-            ns_name, region = namespace.name, namespace.region or spec.region
-        else:
-            region = spec.region or self._default_region
-            service = None
-            if deleting and spec.service is not None and recorded:
-                # The CloudMapNamespace may be deleted first; the service this resource made is
-                # still its to delete, and the recorded id says where it is.
-                service = read.get_service(region, known["serviceId"])
-            return DiscoveryObservation(
-                region=region,
-                namespace_name=None,
-                namespace=None,
-                foreign_namespace=False,
-                service=service,
-                previous=None,
-                service_recorded=recorded,
-                ecs=None,
-                ids={},
-            )
-        region = region or self._default_region
-        manager = (
-            Identity(KIND_NAMESPACE, identity.namespace, spec.namespace_ref)
-            if spec.namespace_ref
-            else None
-        )
+        ns_name, region = self._location(spec, namespace)
         ns: ObservedNamespace | None = None
-        ns_gone = False
-        if not deleting:
+        foreign = False
+        ids: dict[str, str | None] = {}
+        service: ObservedService | None = None
+        previous: ObservedService | None = None
+        ecs: ObservedEcsService | None = None
+        if ns_name is not None:
+            manager = _manager(identity, spec)
             # What the step checks, not what it changes: from the account view, one batched
             # read for every service of the namespace (docs/aws-budget.md).
             ns = read.namespace_of_service(region, ns_name, with_tags=manager is not None)
-        elif "namespaceId" in known:
-            by_id = read.get_namespace(region, known["namespaceId"], with_tags=manager is not None)
-            ns_gone = by_id is None
-            ns = by_id if by_id is not None and by_id.name == ns_name else None
-        if ns is None and deleting and not ns_gone:
-            ns = read.find_namespace(region, ns_name, with_tags=manager is not None)
-        ids: dict[str, str | None] = {"namespaceId": ns.id} if ns else {}
-        if (
-            ns is not None
-            and manager is not None
-            and not deleting
-            and ownership(ns.tags, manager, self._cluster) is not Ownership.OURS
-        ):
-            # A namespace of that name that our CloudMapNamespace does not (yet) own is someone
-            # else's: the plan writes nothing into it, so nothing in it is read.
-            return DiscoveryObservation(
-                region=region,
-                namespace_name=ns_name,
-                namespace=ns,
-                foreign_namespace=True,
-                service=None,
-                previous=None,
-                service_recorded=recorded,
-                ecs=None,
-                ids=ids,
+            ids = {"namespaceId": ns.id} if ns else {}
+            # A namespace of that name that our CloudMapNamespace does not (yet) own is
+            # someone else's: the plan writes nothing into it, so nothing in it is read.
+            foreign = (
+                ns is not None
+                and manager is not None
+                and ownership(ns.tags, manager, self._cluster) is not Ownership.OURS
             )
-        observed: ObservedService | None = None
-        previous: ObservedService | None = None
-        if spec.service is not None:
-            observed, previous, gone = self._service(
-                read, region, identity, spec.service.name, ns, deleting, known
-            )
-            if observed is not None and self._is_ours(observed.tags, identity):
-                ids.update(serviceId=observed.id, serviceArn=observed.arn)
-            elif not deleting:
-                ids.update(serviceId=None, serviceArn=None)
-            lost = observed is None and previous is None and not gone
-            if not deleting and ns is not None and lost:
-                # Nothing by id or name: one this resource made under another name (a rename).
-                previous = read.owned_service(region, ns.id, owner_tags(identity, self._cluster))
-        observed_ecs: ObservedEcsService | None = None
-        if spec.ecs is not None:
-            read.want(region, spec.ecs.cluster, spec.ecs.service)
-            observed_ecs = read.describe_ecs(region, spec.ecs.cluster, spec.ecs.service)
-            if observed_ecs is not None:
-                ids["ecsServiceArn"] = observed_ecs.arn
+        if ns_name is not None and not foreign:
+            if spec.service is not None:
+                service, previous = self._service(
+                    read, region, identity, spec.service.name, ns, known
+                )
+                if service is not None and self._is_ours(service.tags, identity):
+                    ids.update(serviceId=service.id, serviceArn=service.arn)
+                else:
+                    ids.update(serviceId=None, serviceArn=None)
+            ecs = _ecs(read, region, spec, ids)
+        return DiscoveryObservation(
+            region=region,
+            namespace_name=ns_name,
+            namespace=ns,
+            foreign_namespace=foreign,
+            service=service,
+            previous=previous,
+            service_recorded="serviceId" in known,
+            ecs=ecs,
+            ids=ids,
+        )
+
+    def _owned_discovery(
+        self,
+        read: Reader,
+        identity: Identity,
+        spec: ServiceDiscoverySpec,
+        namespace: NamespaceSpec | None,
+        known: Mapping[str, str],
+    ) -> DiscoveryObservation:
+        ns_name, region = self._location(spec, namespace)
+        ns: ObservedNamespace | None = None
+        ids: dict[str, str | None] = {}
+        service: ObservedService | None = None
+        ecs: ObservedEcsService | None = None
+        if ns_name is None:
+            if spec.service is not None and "serviceId" in known:
+                # The CloudMapNamespace may be deleted first; the service this resource made
+                # is still its to delete, and the recorded id says where it is.
+                service = read.get_service(region, known["serviceId"])
+        else:
+            ns = self._namespace_of_owned(read, region, ns_name, bool(spec.namespace_ref), known)
+            ids = {"namespaceId": ns.id} if ns else {}
+            if spec.service is not None:
+                service = self._service_to_delete(
+                    read, region, identity, spec.service.name, ns, known
+                )
+                if service is not None and self._is_ours(service.tags, identity):
+                    ids.update(serviceId=service.id, serviceArn=service.arn)
+            ecs = _ecs(read, region, spec, ids)
         return DiscoveryObservation(
             region=region,
             namespace_name=ns_name,
             namespace=ns,
             foreign_namespace=False,
-            service=observed,
-            previous=previous,
-            service_recorded=recorded,
-            ecs=observed_ecs,
+            service=service,
+            previous=None,
+            service_recorded="serviceId" in known,
+            ecs=ecs,
             ids=ids,
+        )
+
+    @staticmethod
+    def _namespace_of_owned(
+        read: Reader, region: str, name: str, with_tags: bool, known: Mapping[str, str]
+    ) -> ObservedNamespace | None:
+        """The namespace a deleted ServiceDiscovery's service is in: by the recorded id (one
+        proven gone is not looked for by name), else by name, fresh."""
+        if "namespaceId" not in known:
+            return read.find_namespace(region, name, with_tags=with_tags)
+        by_id = read.get_namespace(region, known["namespaceId"], with_tags=with_tags)
+        if by_id is None:
+            return None
+        return (
+            by_id if by_id.name == name else read.find_namespace(region, name, with_tags=with_tags)
         )
 
     def _service(
@@ -233,27 +275,23 @@ class Observer:
         identity: Identity,
         name: str,
         ns: ObservedNamespace | None,
-        deleting: bool,
         known: Mapping[str, str],
-    ) -> tuple[ObservedService | None, ObservedService | None, bool]:
+    ) -> tuple[ObservedService | None, ObservedService | None]:
         """(the service `name` stands for, one this resource made under another name or in
-        another namespace, whether the recorded id is proven gone)."""
+        another namespace)."""
         service_id = known.get("serviceId")
+        ns_id = ns.id if ns else None
         if service_id:
-            ns_id = ns.id if ns else None
             by_id = read.get_service(region, service_id, namespace_id=ns_id)
-            if by_id is None:
-                if deleting:
-                    return None, None, True
-            elif deleting or (by_id.name == name and by_id.namespace_id == ns_id):
-                return by_id, None, False
-            elif self._is_ours(by_id.tags, identity):
-                return None, by_id, False
-        if deleting:
-            return self._service_to_delete(read, region, identity, name, ns), None, False
-        if ns is None:
-            return None, None, False
-        return read.find_service(region, ns.id, name), None, False
+            if by_id is not None and by_id.name == name and by_id.namespace_id == ns_id:
+                return by_id, None
+            if by_id is not None and self._is_ours(by_id.tags, identity):
+                return None, by_id
+        found = read.find_service(region, ns.id, name) if ns is not None else None
+        if found is None and ns is not None:
+            # Nothing by id or name: one this resource made under another name (a rename).
+            return None, read.owned_service(region, ns.id, owner_tags(identity, self._cluster))
+        return found, None
 
     def _service_to_delete(
         self,
@@ -262,17 +300,46 @@ class Observer:
         identity: Identity,
         name: str,
         ns: ObservedNamespace | None,
+        known: Mapping[str, str],
     ) -> ObservedService | None:
-        """A delete without a recorded id (the CLI has no status): the id from the ownership
-        tags, else from a scan by name repeated until two scans agree, then read by id. The
-        account view is not asked: a list read while other deletes shift its pages can miss
-        a service that is still there (docs/aws-facts.md, "Reading: lists and ids")."""
+        """By the recorded id (None: proven gone). Without one (the CLI has no status): the
+        id from the ownership tags, else from a scan by name repeated until two scans agree,
+        then read by id. The account view is not asked: a list read while other deletes
+        shift its pages can miss a service that is still there (docs/aws-facts.md,
+        "Reading: lists and ids")."""
+        service_id = known.get("serviceId")
+        if service_id:
+            return read.get_service(region, service_id, namespace_id=ns.id if ns else None)
         tagged = read.tagged_service(region, owner_tags(identity, self._cluster))
         if tagged is not None or ns is None:
             return tagged
         services = read.list_services(region, ns.id, settled=True)
         listed = next((s for s in services if s.name == name), None)
         return read.get_service(region, listed.id) if listed else None
+
+
+def _recorded(known: Mapping[str, object]) -> dict[str, str]:
+    return {k: str(v) for k, v in known.items() if k in _ID_KEYS and v}
+
+
+def _manager(identity: Identity, spec: ServiceDiscoverySpec) -> Identity | None:
+    """The CloudMapNamespace whose namespace this ServiceDiscovery's services go into."""
+    if not spec.namespace_ref:
+        return None
+    return Identity(KIND_NAMESPACE, identity.namespace, spec.namespace_ref)
+
+
+def _ecs(
+    read: Reader, region: str, spec: ServiceDiscoverySpec, ids: dict[str, str | None]
+) -> ObservedEcsService | None:
+    """The ECS service spec.ecs names (its ARN into `ids`), if it exists."""
+    if spec.ecs is None:
+        return None
+    read.want(region, spec.ecs.cluster, spec.ecs.service)
+    observed = read.describe_ecs(region, spec.ecs.cluster, spec.ecs.service)
+    if observed is not None:
+        ids["ecsServiceArn"] = observed.arn
+    return observed
 
 
 def _with_vpcs(read: Reader, region: str, observed: ObservedNamespace) -> ObservedNamespace:

@@ -97,7 +97,7 @@ def found_at_adoption(key: str, tags: Mapping[str, str]) -> bool:
 
 
 def gives_back(policy: DeletionPolicy | None, tags: Mapping[str, str]) -> bool:
-    """Deleting the resource gives an adopted AWS resource back instead of deleting it, unless
+    """Deleting the resource gives an adopted AWS resource back instead of removing it, unless
     the spec says `deletionPolicy: Delete` (left unset, it does not)."""
     return is_adopted(tags) and policy is not DeletionPolicy.DELETE
 

@@ -1,7 +1,8 @@
 """The pure plan: compare what a spec declares with what AWS holds and decide what to do.
 
-`plan_resource` is the whole plan for one resource, from what its step observed
-(reconcile/observe.py); the functions before it plan one AWS resource each.
+`plan_resource` (apply the spec) and `plan_teardown` (delete what the resource made) are the
+whole plan for one resource, from what its step observed (reconcile/observe.py); the functions
+before them plan one AWS resource each.
 
 No boto3, no kopf, no I/O. Every Cloud Map rule of docs/aws-facts.md that depends on observed state
 lives here, once: which changes are in place, which would need a replacement (refused, naming the
@@ -556,30 +557,47 @@ def plan_resource(
     observed: Observed,
     cluster: str,
     *,
-    deleting: bool,
     namespace: NamespaceSpec | None,
     hold_reported: bool,
 ) -> Held:
-    """The plan for `res` from what its step observed, and the differences spec.driftFields
-    holds back. `namespace`: the CloudMapNamespace a ServiceDiscovery references (None: none,
-    or not in Kubernetes). `hold_reported`: AWS matched this generation before, so a difference
-    in a spec.driftFields Report field is drift to record, not a spec change to carry out."""
+    """The plan that applies `res`'s spec, from what its step observed, and the differences
+    spec.driftFields holds back. `namespace`: the CloudMapNamespace a ServiceDiscovery
+    references (None: none, or not in Kubernetes). `hold_reported`: AWS matched this
+    generation before, so a difference in a spec.driftFields Report field is drift to record,
+    not a spec change to carry out."""
     spec = res.spec
     if isinstance(spec, NamespaceSpec) and isinstance(observed, NamespaceObservation):
-        if deleting:
-            services = observed.services
-            return Held(
-                plan_namespace_delete(spec, res.identity, cluster, observed.namespace, services)
-            )
         return Held(
             plan_namespace(spec, res.identity, cluster, observed.namespace, observed.renamed)
         )
     if isinstance(spec, ServiceDiscoverySpec) and isinstance(observed, DiscoveryObservation):
-        plan = _plan_discovery(spec, res.identity, cluster, observed, deleting, namespace)
-        if deleting:
-            return Held(plan)
+        plan = _plan_discovery(spec, res.identity, cluster, observed, namespace)
         return hold(plan, spec.drift_ignore, spec.drift_report if hold_reported else ())
     raise TypeError(f"{type(observed).__name__} does not observe a {res.identity.kind}")
+
+
+def plan_teardown(res: Resource, observed: Observed, cluster: str) -> Plan:
+    """The plan that deletes what `res` made (per its deletionPolicy), from what its delete
+    step observed (Observer.observe_owned)."""
+    spec = res.spec
+    if isinstance(spec, NamespaceSpec) and isinstance(observed, NamespaceObservation):
+        return plan_namespace_delete(
+            spec, res.identity, cluster, observed.namespace, observed.services
+        )
+    if isinstance(spec, ServiceDiscoverySpec) and isinstance(observed, DiscoveryObservation):
+        return _teardown_discovery(spec, res.identity, cluster, observed)
+    raise TypeError(f"{type(observed).__name__} does not observe a {res.identity.kind}")
+
+
+def _no_namespace_ref(spec: ServiceDiscoverySpec, identity: Identity) -> Plan:
+    return Plan(
+        blocked=Blocked(
+            REASON_NAMESPACE_NOT_FOUND,
+            f"CloudMapNamespace {spec.namespace_ref} (spec.namespaceRef) does not exist in "
+            f"Kubernetes namespace {identity.namespace}",
+            15.0,
+        )
+    )
 
 
 def _plan_discovery(
@@ -587,25 +605,11 @@ def _plan_discovery(
     identity: Identity,
     cluster: str,
     seen: DiscoveryObservation,
-    deleting: bool,
     namespace: NamespaceSpec | None,
 ) -> Plan:
     ns_name, ns = seen.namespace_name, seen.namespace
     if ns_name is None:
-        if deleting and spec.service is not None and seen.service_recorded and spec.ecs is None:
-            # The CloudMapNamespace may be deleted first; the service this resource made is
-            # still its to delete. With ECS, ECS goes first, and its namespace is unknown.
-            return plan_service_delete(
-                spec.service, identity, cluster, spec.deletion_policy, seen.service
-            )
-        return Plan(
-            blocked=Blocked(
-                REASON_NAMESPACE_NOT_FOUND,
-                f"CloudMapNamespace {spec.namespace_ref} (spec.namespaceRef) does not exist in "
-                f"Kubernetes namespace {identity.namespace}",
-                15.0,
-            )
-        )
+        return _no_namespace_ref(spec, identity)
     if seen.foreign_namespace and ns is not None:
         # Writing services into a namespace our CloudMapNamespace does not own would be
         # touching what we do not own.
@@ -619,56 +623,67 @@ def _plan_discovery(
             )
         )
     plan = Plan()
-    if spec.service is not None:
-        # A namespace this apply creates (the CLI) is not in AWS yet: the spec says its type.
-        ns_type = ns.type if ns is not None else namespace.type if namespace is not None else None
-        if deleting:
-            plan = plan_service_delete(
-                spec.service, identity, cluster, spec.deletion_policy, seen.service
+    # A namespace this apply creates (the CLI) is not in AWS yet: the spec says its type.
+    ns_type = ns.type if ns is not None else namespace.type if namespace is not None else None
+    if spec.service is not None and ns_type is None:
+        plan = Plan(
+            blocked=Blocked(
+                REASON_NAMESPACE_NOT_FOUND,
+                f"Cloud Map namespace {ns_name} (spec.cloudMapNamespace.name) does not exist",
+                30.0,
             )
-        elif ns_type is None:
-            plan = Plan(
-                blocked=Blocked(
-                    REASON_NAMESPACE_NOT_FOUND,
-                    f"Cloud Map namespace {ns_name} (spec.cloudMapNamespace.name) does not exist",
-                    30.0,
-                )
-            )
-        else:
-            plan = plan_service(
-                spec.service,
-                identity,
-                cluster,
-                spec.adoption_policy,
-                spec.max_ttl_seconds,
-                ns_type,
-                ns_name,
-                ns.id if ns else None,
-                seen.service,
-                seen.previous,
-            )
-    if spec.ecs is not None:
-        owner = _ecs_owner(spec, identity, cluster, seen)
-        service_arn = seen.service.arn if owner.cloud_map_service_ours and seen.service else None
-        if deleting:
-            # ECS first: AWS keeps a Cloud Map service while ECS tasks are registered in it.
-            release = plan_ecs_release(
-                spec.ecs, owner, seen.ecs, service_arn, ns_name, ns.arn if ns else None
-            )
-            plan = release.then(plan)
-        else:
-            plan = plan.then(
-                plan_ecs_owned(
-                    spec.ecs,
-                    owner,
-                    observed=seen.ecs,
-                    namespace_name=ns_name,
-                    namespace_arn=ns.arn if ns else None,
-                    cloud_map_service_arn=seen.ids.get("serviceArn"),
-                    region=seen.region,
-                )
-            )
-    return plan
+        )
+    elif spec.service is not None and ns_type is not None:
+        plan = plan_service(
+            spec.service,
+            identity,
+            cluster,
+            spec.adoption_policy,
+            spec.max_ttl_seconds,
+            ns_type,
+            ns_name,
+            ns.id if ns else None,
+            seen.service,
+            seen.previous,
+        )
+    if spec.ecs is None:
+        return plan
+    return plan.then(
+        plan_ecs_owned(
+            spec.ecs,
+            _ecs_owner(spec, identity, cluster, seen),
+            observed=seen.ecs,
+            namespace_name=ns_name,
+            namespace_arn=ns.arn if ns else None,
+            cloud_map_service_arn=seen.ids.get("serviceArn"),
+            region=seen.region,
+        )
+    )
+
+
+def _teardown_discovery(
+    spec: ServiceDiscoverySpec, identity: Identity, cluster: str, seen: DiscoveryObservation
+) -> Plan:
+    ns_name, ns = seen.namespace_name, seen.namespace
+    service = (
+        plan_service_delete(spec.service, identity, cluster, spec.deletion_policy, seen.service)
+        if spec.service is not None
+        else Plan()
+    )
+    if ns_name is None:
+        # The CloudMapNamespace may be deleted first; the service this resource made is
+        # still its to delete. With ECS, ECS goes first, and its namespace is unknown.
+        deletable = spec.service is not None and seen.service_recorded and spec.ecs is None
+        return service if deletable else _no_namespace_ref(spec, identity)
+    if spec.ecs is None:
+        return service
+    owner = _ecs_owner(spec, identity, cluster, seen)
+    service_arn = seen.service.arn if owner.cloud_map_service_ours and seen.service else None
+    # ECS first: AWS keeps a Cloud Map service while ECS tasks are registered in it.
+    release = plan_ecs_release(
+        spec.ecs, owner, seen.ecs, service_arn, ns_name, ns.arn if ns else None
+    )
+    return release.then(service)
 
 
 def _ecs_owner(

@@ -1,16 +1,18 @@
 """One reconcile step, in three parts: observe AWS (observe.py, every read through a Reader),
 plan (plan.py, pure), execute (execute.py, the only writer); then say what the status should be.
 
-Shared by the kopf handlers and the CLI: the CLI's plan is `Reconciler.plan`, its apply steps
-with `Reconciler.step`, as the operator does. A step submits at most one asynchronous Cloud Map
-operation and returns at once with it in `status["operation"]`; the caller persists that before
-anything waits on it, so a restarted operator resumes polling instead of repeating the call.
+Shared by the kopf handlers and the CLI. Each intent has its own entry points, chosen once by
+the caller: applying a spec is `Reconciler.plan` / `Reconciler.step`, the deletion of what a
+resource made is `Reconciler.plan_delete` / `Reconciler.delete_step`; the CLI plans and steps
+through them as the operator does. A step submits at most one asynchronous Cloud Map operation
+and returns at once with it in `status["operation"]`; the caller persists that before anything
+waits on it, so a restarted operator resumes polling instead of repeating the call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
@@ -18,14 +20,20 @@ from sd_operator.aws.api import AwsAdapters
 from sd_operator.aws.errors import AwsError, NotFound, Retryable
 from sd_operator.model import conditions as cond
 from sd_operator.model.actions import Change, CreateNamespace, CreateService, Plan
-from sd_operator.model.observed import ObservedNamespace, ObservedService, OperationStatus
+from sd_operator.model.observed import (
+    Observed,
+    ObservedNamespace,
+    ObservedService,
+    OperationStatus,
+)
 from sd_operator.model.redact import own_arns, redact_arns
 from sd_operator.model.spec import DriftPolicy, NamespaceSpec, Resource, ServiceDiscoverySpec
+from sd_operator.reconcile.drift_policy import Held
 from sd_operator.reconcile.ecs_plan import changes_endpoints, with_clients
 from sd_operator.reconcile.execute import OPERATION_TYPES, Executor
 from sd_operator.reconcile.observe import Observer, ecs_clients, resource_region
 from sd_operator.reconcile.ownership import creator_request_id
-from sd_operator.reconcile.plan import plan_resource
+from sd_operator.reconcile.plan import plan_resource, plan_teardown
 from sd_operator.reconcile.reader import AccountView, FreshReader, Reader, ViewReader
 from sd_operator.reconcile.render import describe_changes
 from sd_operator.reconcile.result import Outcome, StepResult, utc_now
@@ -85,14 +93,14 @@ class Reconciler:
         self,
         res: Resource,
         *,
-        deleting: bool = False,
         namespace: NamespaceSpec | None = None,
         reader: Reader | None = None,
         known: Mapping[str, Any] | None = None,
         hold_reported: bool = False,
         from_view: bool = False,
     ) -> Planned:
-        """Observe, then plan: what the CLI's plan shows and each round of a step acts on.
+        """Observe, then plan applying the spec: what the CLI's plan shows and each round of a
+        step acts on.
 
         `known`: the ids a previous step recorded (status), read by id. `hold_reported`: AWS
         matched this generation before, so a difference in a spec.driftFields Report field is
@@ -101,33 +109,47 @@ class Reconciler:
         again with `reader` unless it says "in sync": the view is trusted only for that, as
         its batched tags (tag:GetResources) lag behind AWS, and some AWS-compatible endpoints
         answer it with no Cloud Map resources at all (docs/drift.md)."""
-        read = reader or self._fresh
-        if from_view:
-            viewed = self._plan(res, self.view_reader, deleting, namespace, known, hold_reported)
-            if viewed.plan.in_sync and not viewed.reported:
-                return viewed
-        return self._plan(res, read, deleting, namespace, known, hold_reported)
 
-    def _plan(
+        def once(read: Reader) -> Planned:
+            observed = self._observer.observe(read, res, namespace=namespace, known=known or {})
+            held = plan_resource(
+                res, observed, self.cluster, namespace=namespace, hold_reported=hold_reported
+            )
+            return self._planned(read, observed, held)
+
+        return self._view_first(once, reader, from_view)
+
+    def plan_delete(
         self,
         res: Resource,
-        read: Reader,
-        deleting: bool,
-        namespace: NamespaceSpec | None,
-        known: Mapping[str, Any] | None,
-        hold_reported: bool,
+        *,
+        namespace: NamespaceSpec | None = None,
+        reader: Reader | None = None,
+        known: Mapping[str, Any] | None = None,
+        from_view: bool = False,
     ) -> Planned:
-        observed = self._observer.observe(
-            read, res, deleting=deleting, namespace=namespace, known=known or {}
-        )
-        held = plan_resource(
-            res,
-            observed,
-            self.cluster,
-            deleting=deleting,
-            namespace=namespace,
-            hold_reported=hold_reported,
-        )
+        """Observe what `res` made, then plan its deletion: what the CLI's `plan --delete` shows
+        and each round of a delete step acts on. `known`, `reader`, `from_view`: as for
+        `plan`."""
+
+        def once(read: Reader) -> Planned:
+            observed = self._observer.observe_owned(
+                read, res, namespace=namespace, known=known or {}
+            )
+            return self._planned(read, observed, Held(plan_teardown(res, observed, self.cluster)))
+
+        return self._view_first(once, reader, from_view)
+
+    def _view_first(
+        self, once: Callable[[Reader], Planned], reader: Reader | None, from_view: bool
+    ) -> Planned:
+        if from_view:
+            viewed = once(self.view_reader)
+            if viewed.plan.in_sync and not viewed.reported:
+                return viewed
+        return once(reader or self._fresh)
+
+    def _planned(self, read: Reader, observed: Observed, held: Held) -> Planned:
         plan = held.plan
         if observed.namespace is not None and changes_endpoints(plan):
             # The one read that follows the plan: ListServicesByNamespace (1 call/s) only for
@@ -143,12 +165,11 @@ class Reconciler:
         res: Resource,
         status: Mapping[str, Any],
         *,
-        deleting: bool = False,
         namespace: NamespaceSpec | None = None,
         from_view: bool = False,
         durable: bool = True,
     ) -> StepResult:
-        """Advance `res` towards its spec (or its deletion) as far as AWS allows right now.
+        """Advance `res` towards its spec as far as AWS allows right now.
 
         `from_view` (the drift sweep) reads through the account view first; anything but "in
         sync" is read again fresh before it is acted on or reported. `durable`: the caller
@@ -156,141 +177,116 @@ class Reconciler:
         (returned, RecordingRequest) before the create is sent; a caller whose status does not
         outlive it (the CLI's converge) has nothing to record first, and the same step sends
         the create instead of observing everything again in the next one."""
-        try:
-            return self._step(res, status, deleting, namespace, from_view, durable)
-        except AwsError as exc:
-            return error_result(exc, status)
+        steady = _was_steady(res, status)
+
+        def plan(read: Reader, known: Mapping[str, Any], from_view: bool) -> Planned:
+            return self.plan(
+                res,
+                namespace=namespace,
+                reader=read,
+                known=known,
+                hold_reported=steady,
+                from_view=from_view,
+            )
+
+        intent = _Intent(plan, Outcome.IN_SYNC, steady)
+        return _caught(
+            lambda: self._step(res, status, intent, namespace, from_view, durable), status
+        )
+
+    def delete_step(
+        self,
+        res: Resource,
+        status: Mapping[str, Any],
+        *,
+        namespace: NamespaceSpec | None = None,
+        durable: bool = True,
+    ) -> StepResult:
+        """Advance the deletion of what `res` made (its deletionPolicy applies) as far as AWS
+        allows right now; Gone once nothing of it is left to delete. `durable`: as for
+        `step`."""
+
+        def plan(read: Reader, known: Mapping[str, Any], from_view: bool) -> Planned:
+            return self.plan_delete(res, namespace=namespace, reader=read, known=known)
+
+        intent = _Intent(plan, Outcome.GONE)
+        return _caught(lambda: self._step(res, status, intent, namespace, False, durable), status)
 
     def _step(
         self,
         res: Resource,
         status: Mapping[str, Any],
-        deleting: bool,
+        intent: _Intent,
         namespace: NamespaceSpec | None,
         from_view: bool,
         durable: bool,
     ) -> StepResult:
         region = self._region(res, namespace)
-        updates: dict[str, Any] = {}
+        done = _Progress()
         operation = status.get("operation")
         if operation:
-            waited = self._poll_operation(region, operation, updates, own_arns(status))
+            waited = self._poll_operation(region, operation, done.updates, own_arns(status))
             if waited is not None:
                 return waited
-        steady = _was_steady(res, status)
-        performed: list[str] = []
-        drift: tuple[Change, ...] = ()
-        hold_reported = steady and not deleting
-        # A service this step created is read back from CreateService's answer, not with
-        # GetService + ListTagsForResource (docs/aws-budget.md, cold convergence).
-        answered: dict[str, ObservedService] = {}
         for _ in range(MAX_SYNC_ROUNDS):
-            seen = self.plan(
-                res,
-                deleting=deleting,
-                namespace=namespace,
-                reader=self._fresh.answering(answered),
-                known={**status, **updates},
-                hold_reported=hold_reported,
-                from_view=from_view,
-            )
+            reader = self._fresh.answering(done.answered)
+            seen = intent.plan(reader, {**status, **done.updates}, from_view)
             from_view = False
-            updates.update(seen.ids)
-            updates["lastObservedTime"] = self._clock()
-            plan = seen.plan
-            if plan.refusal is not None:
-                return StepResult(
-                    Outcome.REFUSED,
-                    plan,
-                    updates,
-                    tuple(performed),
-                    reason=plan.refusal.reason,
-                    message=f"spec.{plan.refusal.field}: {plan.refusal.message}",
-                )
-            if not plan.actions:
-                # Actions ahead of a block still run (e.g. create the Cloud Map service an
-                # ECS registry waits for); only a plan with nothing left to do reports it.
-                if plan.blocked is not None:
-                    return StepResult(
-                        Outcome.BLOCKED,
-                        plan,
-                        updates,
-                        tuple(performed),
-                        drift,
-                        reason=plan.blocked.reason,
-                        message=plan.blocked.message,
-                        retry_after=plan.blocked.retry_after,
-                    )
-                if status.get(REQUEST_ID) or updates.get(REQUEST_ID):
-                    updates[REQUEST_ID] = None  # that create is done: the next one is new
-                if seen.reported and not performed:
-                    return StepResult(
-                        Outcome.DRIFT_REPORTED,
-                        plan,
-                        updates,
-                        drift=seen.reported,
-                        reported=seen.reported,
-                        reason="DriftReported",
-                        message=describe_changes(seen.reported),
-                    )
-                outcome = Outcome.GONE if deleting else Outcome.IN_SYNC
-                return StepResult(
-                    outcome, plan, updates, tuple(performed), drift, reported=seen.reported
-                )
-            if steady and not deleting and not performed:
-                drift = plan.changes + seen.reported
-                # A plan that only writes an ownership marker (an ECS service configured before
-                # the marker existed) changes nothing of the spec's: not drift to report.
-                if drift and _drift_policy(res) is DriftPolicy.REPORT:
-                    return StepResult(
-                        Outcome.DRIFT_REPORTED,
-                        plan,
-                        updates,
-                        drift=drift,
-                        reported=drift,
-                        reason="DriftReported",
-                        message=describe_changes(drift),
-                    )
-            request_id = updates.get(REQUEST_ID) or status.get(REQUEST_ID)
-            if request_id is None and any(isinstance(a, CREATES) for a in plan.actions):
-                # Recorded (persisted by a durable caller) before it is ever sent: see
-                # ownership.creator_request_id.
-                request_id = creator_request_id(res.identity, self.cluster, uuid4().hex)
-                updates[REQUEST_ID] = request_id
-                if durable:
-                    return _waiting(
-                        plan,
-                        updates,
-                        performed,
-                        drift,
-                        seen.reported,
-                        "RecordingRequest",
-                        "recorded the create request's id before sending it",
-                        REQUEST_RECORD_SECONDS,
-                    )
-            # The view is not invalidated: what was changed is read by id from now on, and
-            # the next sweep reads the account again anyway.
-            done = self._executor.execute(plan, region, str(request_id or ""), updates, answered)
-            performed.extend(done.performed)
-            if done.submitted:
-                return _waiting(
-                    plan,
-                    updates,
-                    performed,
-                    drift,
-                    seen.reported,
-                    "OperationPending",
-                    f"waiting for Cloud Map operation {done.submitted}",
-                    OPERATION_POLL_SECONDS,
-                )
-        return StepResult(
+            done.updates.update(seen.ids)
+            done.updates["lastObservedTime"] = self._clock()
+            verdict = _verdict(res, status, intent, seen, done)
+            if verdict is None:
+                verdict = self._carry_out(res, region, status, seen, done, durable)
+            if verdict is not None:
+                return verdict
+        return done.result(
             Outcome.ERROR,
-            plan,
-            updates,
-            tuple(performed),
-            drift,
+            seen.plan,
             reason="NotConverging",
             message="AWS did not reflect the changes made; retrying",
+            retry_after=OPERATION_POLL_SECONDS,
+        )
+
+    def _carry_out(
+        self,
+        res: Resource,
+        region: str,
+        status: Mapping[str, Any],
+        seen: Planned,
+        done: _Progress,
+        durable: bool,
+    ) -> StepResult | None:
+        """Execute `seen`'s plan; a result if the step waits now (None: observe again)."""
+        plan = seen.plan
+        request_id = done.updates.get(REQUEST_ID) or status.get(REQUEST_ID)
+        if request_id is None and any(isinstance(a, CREATES) for a in plan.actions):
+            # Recorded (persisted by a durable caller) before it is ever sent: see
+            # ownership.creator_request_id.
+            request_id = creator_request_id(res.identity, self.cluster, uuid4().hex)
+            done.updates[REQUEST_ID] = request_id
+            if durable:
+                return done.result(
+                    Outcome.WAITING,
+                    plan,
+                    reported=seen.reported,
+                    reason="RecordingRequest",
+                    message="recorded the create request's id before sending it",
+                    retry_after=REQUEST_RECORD_SECONDS,
+                )
+        # The view is not invalidated: what was changed is read by id from now on, and
+        # the next sweep reads the account again anyway.
+        executed = self._executor.execute(
+            plan, region, str(request_id or ""), done.updates, done.answered
+        )
+        done.performed.extend(executed.performed)
+        if not executed.submitted:
+            return None
+        return done.result(
+            Outcome.WAITING,
+            plan,
+            reported=seen.reported,
+            reason="OperationPending",
+            message=f"waiting for Cloud Map operation {executed.submitted}",
             retry_after=OPERATION_POLL_SECONDS,
         )
 
@@ -346,6 +342,107 @@ def error_result(exc: AwsError, status: Mapping[str, Any]) -> StepResult:
     return StepResult(Outcome.FAILED, reason=exc.code, message=message)
 
 
+def _caught(step: Callable[[], StepResult], status: Mapping[str, Any]) -> StepResult:
+    """`step`, with an AWS error it raises as its result (`error_result`)."""
+    try:
+        return step()
+    except AwsError as exc:
+        return error_result(exc, status)
+
+
+@dataclass(frozen=True)
+class _Intent:
+    """What a step plans each round, `plan(reader, known ids, from_view)`, and the outcome it
+    ends in once nothing is left to do: applying the spec, or the deletion of what it made.
+    `steady` (applying a generation AWS matched before): what the first round finds different
+    was changed outside the operator, drift."""
+
+    plan: Callable[[Reader, Mapping[str, Any], bool], Planned]
+    done: Outcome
+    steady: bool = False
+
+
+@dataclass
+class _Progress:
+    """What a step has done so far, over its rounds."""
+
+    updates: dict[str, Any] = field(default_factory=dict)
+    performed: list[str] = field(default_factory=list)
+    drift: tuple[Change, ...] = ()
+    # A service this step created is read back from CreateService's answer, not with
+    # GetService + ListTagsForResource (docs/aws-budget.md, cold convergence).
+    answered: dict[str, ObservedService] = field(default_factory=dict)
+
+    def result(self, outcome: Outcome, plan: Plan, **fields: Any) -> StepResult:
+        """The step's result with what it has done: every result of a step is built here."""
+        fields.setdefault("drift", self.drift)
+        return StepResult(outcome, plan, self.updates, tuple(self.performed), **fields)
+
+
+def _verdict(
+    res: Resource,
+    status: Mapping[str, Any],
+    intent: _Intent,
+    seen: Planned,
+    done: _Progress,
+) -> StepResult | None:
+    """How the step ends before it acts on `seen`'s plan, if it does: refused, nothing left
+    to do, or drift to report (None: carry the plan out)."""
+    plan = seen.plan
+    if plan.refusal is not None:
+        return done.result(
+            Outcome.REFUSED,
+            plan,
+            drift=(),
+            reason=plan.refusal.reason,
+            message=f"spec.{plan.refusal.field}: {plan.refusal.message}",
+        )
+    if not plan.actions:
+        return _settled(status, intent, seen, done)
+    if intent.steady and not done.performed:
+        done.drift = plan.changes + seen.reported
+        # A plan that only writes an ownership marker (an ECS service configured before
+        # the marker existed) changes nothing of the spec's: not drift to report.
+        if done.drift and _drift_policy(res) is DriftPolicy.REPORT:
+            return done.result(
+                Outcome.DRIFT_REPORTED,
+                plan,
+                reported=done.drift,
+                reason="DriftReported",
+                message=describe_changes(done.drift),
+            )
+    return None
+
+
+def _settled(
+    status: Mapping[str, Any], intent: _Intent, seen: Planned, done: _Progress
+) -> StepResult:
+    """A plan with no action left: blocked, drift reported, or done."""
+    plan = seen.plan
+    # Actions ahead of a block still run (e.g. create the Cloud Map service an ECS registry
+    # waits for); only a plan with nothing left to do reports it.
+    if plan.blocked is not None:
+        return done.result(
+            Outcome.BLOCKED,
+            plan,
+            reason=plan.blocked.reason,
+            message=plan.blocked.message,
+            retry_after=plan.blocked.retry_after,
+        )
+    if status.get(REQUEST_ID) or done.updates.get(REQUEST_ID):
+        done.updates[REQUEST_ID] = None  # that create is done: the next one is new
+    if seen.reported and not done.performed:
+        return done.result(
+            Outcome.DRIFT_REPORTED,
+            plan,
+            drift=seen.reported,
+            reported=seen.reported,
+            reason="DriftReported",
+            message=describe_changes(seen.reported),
+        )
+    return done.result(intent.done, plan, reported=seen.reported)
+
+
 def _drift_policy(res: Resource) -> DriftPolicy:
     return (
         res.spec.drift_policy if isinstance(res.spec, ServiceDiscoverySpec) else DriftPolicy.CORRECT
@@ -360,29 +457,4 @@ def _was_steady(res: Resource, status: Mapping[str, Any]) -> bool:
     drifted = cond.find(conditions, cond.DRIFTED)
     return cond.is_true(conditions, cond.SYNCED) or (
         drifted is not None and drifted.get("reason") == "DriftReported"
-    )
-
-
-def _waiting(
-    plan: Plan,
-    updates: dict[str, Any],
-    performed: list[str],
-    drift: tuple[Change, ...],
-    reported: tuple[Change, ...],
-    reason: str,
-    message: str,
-    retry_after: float,
-) -> StepResult:
-    """A step that wrote what it could and waits: a create's request id being recorded, or a
-    Cloud Map operation in flight."""
-    return StepResult(
-        Outcome.WAITING,
-        plan,
-        updates,
-        tuple(performed),
-        drift,
-        reported=reported,
-        reason=reason,
-        message=message,
-        retry_after=retry_after,
     )

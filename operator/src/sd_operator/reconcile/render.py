@@ -253,15 +253,16 @@ def resource_view(
 
 
 def plan_document(
-    resources: Sequence[dict[str, Any]], *, cluster_name: str, deleting: bool
+    resources: Sequence[dict[str, Any]], *, cluster_name: str, operation: str
 ) -> dict[str, Any]:
+    """`operation`: "apply" or "delete", what the plan is for."""
     counts = {
         s: sum(r["status"] == s for r in resources)
         for s in (STATUS_IN_SYNC, STATUS_CHANGES, STATUS_REFUSED, STATUS_BLOCKED, STATUS_ERROR)
     }
     return {
         "formatVersion": FORMAT_VERSION,
-        "operation": "delete" if deleting else "apply",
+        "operation": operation,
         "clusterName": cluster_name,
         "summary": {
             "resources": len(resources),

@@ -139,21 +139,31 @@ def _advisory_reason(advisories: tuple[str, ...]) -> str:
     return "TtlAboveMax"
 
 
-def derive(
-    result: StepResult,
-    previous: Mapping[str, Any],
-    generation: int,
-    *,
-    deleting: bool = False,
-) -> Derived:
-    conditions = previous.get("conditions")
+def derive(result: StepResult, previous: Mapping[str, Any], generation: int) -> Derived:
+    """The conditions after a step that applies the spec."""
+    if result.outcome is Outcome.ERROR and not result.drift and _has_verdict(previous, generation):
+        conditions = previous.get("conditions")
+        kept = [_kept(cond.find(conditions, t), t) for t in _VERDICT]
+        return Derived([*_observation(result, previous), *kept], generation)
+    reason = result.reason or str(result.outcome)
+    not_ready = Condition(cond.READY, False, reason, result.message or "not in AWS yet")
+    return _derived(result, previous, generation, not_ready)
+
+
+def derive_teardown(result: StepResult, previous: Mapping[str, Any], generation: int) -> Derived:
+    """The conditions after a step that deletes what the resource made."""
+    not_ready = Condition(cond.READY, False, "Deleting", result.message or "being deleted")
+    return _derived(result, previous, generation, not_ready)
+
+
+def _observation(result: StepResult, previous: Mapping[str, Any]) -> list[Condition]:
+    """Synced, Drifted and Advisory: what this step saw, whatever it concludes."""
     outcome = result.outcome
-    terminal = outcome in (Outcome.REFUSED, Outcome.FAILED)
     if outcome is Outcome.IN_SYNC:
         sync = Condition(cond.SYNCED, True, "InSync", "AWS matches the spec")
     else:
         sync = Condition(cond.SYNCED, False, result.reason or str(outcome), result.message)
-    drifted = _drift_condition(result, cond.find(conditions, cond.DRIFTED))
+    drifted = _drift_condition(result, cond.find(previous.get("conditions"), cond.DRIFTED))
     advisories = result.plan.advisories
     advisory = Condition(
         cond.ADVISORY,
@@ -161,22 +171,21 @@ def derive(
         _advisory_reason(advisories),
         "; ".join(advisories),
     )
-    if (
-        outcome is Outcome.ERROR
-        and not result.drift
-        and not deleting
-        and _has_verdict(previous, generation)
-    ):
-        kept = [_kept(cond.find(conditions, t), t) for t in _VERDICT]
-        return Derived([sync, drifted, advisory, *kept], generation)
+    return [sync, drifted, advisory]
+
+
+def _derived(
+    result: StepResult, previous: Mapping[str, Any], generation: int, not_ready: Condition
+) -> Derived:
+    """Every condition from the step's verdict; `not_ready`: Ready until the step is done."""
+    sync, drifted, advisory = _observation(result, previous)
+    terminal = result.outcome in (Outcome.REFUSED, Outcome.FAILED)
     step_phase = phase(result)
-    reason = result.reason or str(outcome)
+    reason = result.reason or str(result.outcome)
     if step_phase is Phase.DONE:
         ready = Condition(cond.READY, True, "InSync", f"AWS matches generation {generation}")
-    elif deleting:
-        ready = Condition(cond.READY, False, "Deleting", result.message or "being deleted")
     else:
-        ready = Condition(cond.READY, False, reason, result.message or "not in AWS yet")
+        ready = not_ready
     in_flight = step_phase is Phase.IN_FLIGHT
     stalled = step_phase is Phase.STALLED
     return Derived(
