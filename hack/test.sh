@@ -110,7 +110,7 @@ case "$layer" in
     (site=$(mktemp -d) && trap 'rm -rf "$site"' EXIT && "$bin/mkdocs" build --strict --site-dir "$site") # docs/ (not --quiet: it hides the warnings --strict counts)
     # The emulators record each AWS action the operator calls; tests/iam then compares the
     # record with docs/iam-policy.json, so it runs last, on this run's record only.
-    export SD_OPERATOR_EMULATOR_CALL_LOG=$PWD/.test-results/aws-actions.txt
+    export SD_OPERATOR_EMULATOR_CALL_LOG=$PWD/.test-results/aws-calls.jsonl
     rm -f "$SD_OPERATOR_EMULATOR_CALL_LOG"
     run_pytest -n "$workers" --durations=10 tests/unit tests/integration
     with_control_plane e2e -m "not test_tools"

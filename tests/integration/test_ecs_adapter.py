@@ -28,6 +28,7 @@ from sd_operator.model.spec import (
     Tls,
 )
 from sd_operator.reconcile.ecs_plan import plan_ecs, plan_ecs_delete
+from sd_operator.reconcile.ownership import CLUSTER_TAG
 
 pytestmark = pytest.mark.integration
 
@@ -87,11 +88,15 @@ def task_definition(ecs: Any) -> str:
 
 
 def create_service(ecs: Any, task_definition: str, name: str = "user-service", **kw: Any) -> str:
+    # With the marker the operator writes before it updates a service (docs/ownership.md), so
+    # the adapter's calls are the ones the IAM policy allows (docs/iam.md).
+    marker = [{"key": CLUSTER_TAG, "value": "test-cluster"}]
     answer = ecs.create_service(
         cluster=CLUSTER,
         serviceName=name,
         taskDefinition=task_definition,
         desiredCount=DESIRED_COUNT,
+        tags=marker,
         **kw,
     )
     return str(answer["service"]["serviceArn"])

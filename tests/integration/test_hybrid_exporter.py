@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from sd_devkit.emulator import Emulator
+from sd_devkit.emulator import Emulator, client
 from sd_operator.aws.clients import AwsConfig, cloudmap_client
 from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.hybrid.export import SliceView, slice_view
 from sd_operator.hybrid.exporter import Exporter, ExportOutcome, ExportResult
 from sd_operator.model.spec import EndpointsSpec, Identity
+from sd_operator.reconcile.ownership import owner_tags
 
 REGION = "us-east-1"
 OWNER = Identity("ServiceDiscovery", "payments", "pay", uid="uid-1")
@@ -33,9 +34,13 @@ def _slice(*ips: str) -> SliceView:
 @pytest.fixture
 def setup(emulator: Emulator) -> tuple[CloudMap, Any, str]:
     sd = cloudmap_client(AwsConfig(REGION, emulator.endpoint_url))
-    op = sd.create_http_namespace(Name="apps")["OperationId"]
-    ns_id = sd.get_operation(OperationId=op)["Operation"]["Targets"]["NAMESPACE"]
-    service_id = sd.create_service(Name="pay", NamespaceId=ns_id)["Service"]["Id"]
+    # What the ServiceDiscovery made before it exports, with its tags, by the test's own client:
+    # the call log (docs/iam.md) holds only the calls under test.
+    made = client("servicediscovery", emulator.endpoint_url, REGION)
+    op = made.create_http_namespace(Name="apps")["OperationId"]
+    ns_id = made.get_operation(OperationId=op)["Operation"]["Targets"]["NAMESPACE"]
+    tags = [{"Key": k, "Value": v} for k, v in owner_tags(OWNER, "c1").items()]
+    service_id = made.create_service(Name="pay", NamespaceId=ns_id, Tags=tags)["Service"]["Id"]
     return CloudMap(sd), sd, service_id
 
 

@@ -388,7 +388,7 @@ def test_adoption_brings_description_and_tags_to_the_spec_and_removes_no_tag_it_
         observed(tags={"legacy": "1"}, description="theirs"),
     )
 
-    update, tag = plan.actions
+    tag, update = plan.actions
     assert isinstance(update, UpdateNamespace)
     assert tag == TagResource(ARN, {"team": "a", **adopted_tags({"legacy": "1"})})
     assert not any(isinstance(a, UntagResource) for a in plan.actions)

@@ -540,9 +540,9 @@ def test_unowned_service_is_not_touched_without_adoption() -> None:
 def test_adopted_service_is_tagged_and_brought_to_the_spec() -> None:
     p = plan(svc(description="mine"), seen(tags={"team": "a"}), adoption=AdoptionPolicy.ADOPT)
 
-    assert [type(a) for a in p.actions] == [UpdateService, TagResource]
+    assert [type(a) for a in p.actions] == [TagResource, UpdateService]
     record = adoption_record({"team": "a"})
-    assert p.actions[1] == TagResource(ARN, {OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER, **record})
+    assert p.actions[0] == TagResource(ARN, {OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER, **record})
     assert Change("adoptionPolicy", "Adopt", "not managed by sd-operator") in p.changes
 
 

@@ -125,7 +125,9 @@ class FidelityLayer:
             with self._lock:
                 return call_app(self._app, environ, raw).send(start_response)
         self.faults.record(call.api)
-        calllog.record(call.api, str(environ.get("HTTP_USER_AGENT", "")))
+        if calllog.wanted(str(environ.get("HTTP_USER_AGENT", ""))):
+            with self._lock:
+                calllog.record(call)
         decision = self.faults.decide(call.api)
         if decision.latency:
             time.sleep(decision.latency)

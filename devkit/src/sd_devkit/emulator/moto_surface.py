@@ -174,8 +174,10 @@ SURFACES: tuple[Surface, ...] = (
             "task_definition",
             "deployment_controller",
             "deployments",
+            "tags",
         ),
-        "deployments (dicts) carry Service Connect; INACTIVE services unlisted",
+        "deployments (dicts) carry Service Connect; INACTIVE services unlisted; tags for the"
+        " call log",
         alias="EcsService",
     ),
     Surface(_ECS, "TaskDefinition", ("container_definitions",), "portName must name a port"),

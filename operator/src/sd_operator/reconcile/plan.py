@@ -125,6 +125,12 @@ def _tag_plan(
     return Plan(actions=tuple(actions), changes=tuple(changes))
 
 
+def _marked_first(plan: Plan, update: Plan, tags: Plan, *, adopting: bool) -> Plan:
+    """The update, then the tags; while adopting (the tags write our marker) the tags first: the
+    IAM policy lets an update through only on what carries our marker (docs/iam.md)."""
+    return plan.then(tags).then(update) if adopting else plan.then(update).then(tags)
+
+
 def _claim(
     kind: str,
     name: str,
@@ -266,14 +272,14 @@ def plan_namespace(
         plan = plan.then(
             Plan(changes=(Change("adoptionPolicy", "Adopt", "not managed by sd-operator"),))
         )
+    update = Plan()
     if (spec.description or None) != (observed.description or None):
-        plan = plan.then(
-            Plan(
-                actions=(UpdateNamespace(observed.id, spec.name, spec.type, spec.description),),
-                changes=(Change("description", spec.description, observed.description),),
-            )
+        update = Plan(
+            actions=(UpdateNamespace(observed.id, spec.name, spec.type, spec.description),),
+            changes=(Change("description", spec.description, observed.description),),
         )
-    return plan.then(_tag_plan(observed.arn, spec.tags, observed.tags, adopt_tags, "tags"))
+    tags = _tag_plan(observed.arn, spec.tags, observed.tags, adopt_tags, "tags")
+    return _marked_first(plan, update, tags, adopting=bool(adopt_tags))
 
 
 def plan_namespace_delete(
@@ -507,17 +513,19 @@ def plan_service(
             f"service {spec.name} is in an Http namespace, where AWS cannot update a service "
             "(UpdateService is refused): restore the field, or recreate the ServiceDiscovery",
         )
+    update = Plan()
     if changes:
         route53 = spec.health_check.route53 if spec.health_check else None
-        update = UpdateService(
+        action = UpdateService(
             id=observed.id,
             name=spec.name,
             description=spec.description,
             records=spec.dns.records if spec.dns else (),
             route53=_effective_route53(route53) if route53 else None,
         )
-        plan = plan.then(Plan(actions=(update,), changes=tuple(changes)))
-    return plan.then(_tag_plan(observed.arn, spec.tags, observed.tags, adopt_tags, "service.tags"))
+        update = Plan(actions=(action,), changes=tuple(changes))
+    tags = _tag_plan(observed.arn, spec.tags, observed.tags, adopt_tags, "service.tags")
+    return _marked_first(plan, update, tags, adopting=bool(adopt_tags))
 
 
 def plan_service_delete(
