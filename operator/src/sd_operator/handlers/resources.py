@@ -19,7 +19,7 @@ from sd_operator.aws.errors import AwsError
 from sd_operator.hybrid.export import SERVICE_NAME_LABEL, SliceView, slice_view
 from sd_operator.hybrid.exporter import Exporter, ExportOutcome, ExportResult
 from sd_operator.model import conditions as cond
-from sd_operator.model.actions import CONFLICT_RETRY_SECONDS, Plan
+from sd_operator.model.actions import CONFLICT_RETRY_SECONDS
 from sd_operator.model.parse import SpecError, parse_resource
 from sd_operator.model.redact import redact
 from sd_operator.model.spec import (
@@ -68,6 +68,7 @@ NAMESPACE_PENDING = (
     REASON_NAMESPACE_NOT_READY,
 )
 NAMESPACE_PENDING_SECONDS = 5.0
+REASON_EXPORT_OFF = "ExportDisabled"
 NAMESPACE_PENDING_RETRIES = 12
 
 # (body, "Normal" | "Warning", reason, message): kopf's event queue in handlers, the API
@@ -120,10 +121,19 @@ class Handlers:
     """Everything the handlers share: the reconciler and a lock per object, so the drift sweep
     and a change handler never step the same resource at once."""
 
-    def __init__(self, reconciler: Reconciler, sweep_seconds: float) -> None:
+    def __init__(self, reconciler: Reconciler, sweep_seconds: float, export: bool = True) -> None:
         self.reconciler = reconciler
         self.sweep_seconds = sweep_seconds
-        self.exporter = Exporter(reconciler.cluster, reconciler.adapters.cloudmap)
+        # Off (--no-export): no EndpointSlice is watched; spec.endpoints is refused, and what
+        # a resource exported is still deregistered when it is deleted or drops the field.
+        self.export = export
+        self.exporter = Exporter(
+            reconciler.cluster,
+            reconciler.adapters.cloudmap,
+            lambda region, service_id: reconciler.view.service_tags(
+                region or reconciler.default_region, service_id
+            ),
+        )
         self.heartbeat_seconds = 0.0
         self.size_heartbeats(0)  # the sweep sizes it for the resources it finds
         self.parsed = ParsedResources()
@@ -312,6 +322,14 @@ class Handlers:
         if deleting and spec.deletion_policy is DeletionPolicy.RETAIN:
             return None
         wanted = None if deleting else spec.endpoints
+        if wanted is not None and not self.export:
+            export = ExportResult(
+                ExportOutcome.REFUSED,
+                message="spec.endpoints: this operator runs with --no-export (chart value "
+                "export.enabled: false): nothing is exported",
+                reason=REASON_EXPORT_OFF,
+            )
+            return _merge_export(result, export, deleting=False, clear=False)
         views = _slices_of(slices, res.identity.namespace, wanted.service) if wanted else ()
         try:
             export = self.exporter.sync(
@@ -474,37 +492,38 @@ def _merge_export(
     result: StepResult | None, export: ExportResult, *, deleting: bool, clear: bool
 ) -> StepResult | None:
     """Fold the export into the step's result: a refusal or work in flight is the resource's
-    outcome too (Stalled / Reconciling), so GitOps tools see it."""
+    outcome too (Stalled / Reconciling), so GitOps tools see it. `result` None: no step ran
+    (an EndpointSlice event, or a deletion before its step)."""
     summary: dict[str, Any] = {"endpoints": export.status}
     if export.outcome is ExportOutcome.REFUSED:
         summary = {}
     elif clear and export.outcome is ExportOutcome.IN_SYNC and not export.status["registered"]:
         summary = {"endpoints": None}  # nothing of ours is left: the export is over
+    step = result or StepResult(Outcome.IN_SYNC)
     if export.outcome is ExportOutcome.PENDING:
         return StepResult(
             Outcome.WAITING,
-            result.plan if result else Plan(),
-            {**(result.status if result else {}), **summary},
-            (result.performed if result else ()) + export.performed,
+            step.plan,
+            {**step.status, **summary},
+            step.performed + export.performed,
             reason="InstancesPending",
             message=export.message,
             retry_after=INSTANCE_POLL_SECONDS,
         )
     if deleting:
         return None  # our instances are gone: the step deletes the service
-    assert result is not None
     if export.outcome is ExportOutcome.REFUSED:
         return replace(
-            result,
+            step,
             outcome=Outcome.REFUSED,
-            status={**result.status, **summary},
-            reason="EndpointsRefused",
-            message=f"spec.{export.field}: {export.message}",
+            status={**step.status, **summary},
+            reason=export.reason,
+            message=export.message,
         )
     return replace(
-        result,
-        status={**result.status, **summary},
-        performed=result.performed + export.performed,
+        step,
+        status={**step.status, **summary},
+        performed=step.performed + export.performed,
     )
 
 
@@ -607,6 +626,28 @@ def register(
         assert isinstance(res.spec, NamespaceSpec)
         return {(namespace or "", name or ""): res.spec}
 
+    if handlers.export:
+        _register_export(registry, handlers)
+
+    # Who else claims the AWS resources a resource declares (conflicts.coarse_keys).
+    @kopf.index(GROUP, VERSION, PLURAL_NAMESPACE, registry=registry, id="namespace_claims")
+    async def namespace_claims(body: kopf.Body, **_: Any) -> dict[tuple[str, ...], Claimant] | None:
+        return _claims_index(body, handlers.parsed)
+
+    @kopf.index(GROUP, VERSION, PLURAL_DISCOVERY, registry=registry, id="discovery_claims")
+    async def discovery_claims(body: kopf.Body, **_: Any) -> dict[tuple[str, ...], Claimant] | None:
+        return _claims_index(body, handlers.parsed)
+
+    for plural in (PLURAL_NAMESPACE, PLURAL_DISCOVERY):
+        _register_kind(registry, handlers, plural)
+        if seen is not None:
+            _register_watch(registry, plural, seen)
+
+
+def _register_export(registry: kopf.OperatorRegistry, handlers: Handlers) -> None:
+    """EndpointSlices are watched only to export: an operator running with --no-export needs
+    no permission to read them."""
+
     @kopf.index(
         "discovery.k8s.io",
         "v1",
@@ -651,20 +692,6 @@ def register(
         found = exports.get((namespace or "", labels[SERVICE_NAME_LABEL])) if exports else None
         for sd_body in found or ():
             handlers.export_from_slice(sd_body, cloudmap_namespaces, endpointslices)
-
-    # Who else claims the AWS resources a resource declares (conflicts.coarse_keys).
-    @kopf.index(GROUP, VERSION, PLURAL_NAMESPACE, registry=registry, id="namespace_claims")
-    async def namespace_claims(body: kopf.Body, **_: Any) -> dict[tuple[str, ...], Claimant] | None:
-        return _claims_index(body, handlers.parsed)
-
-    @kopf.index(GROUP, VERSION, PLURAL_DISCOVERY, registry=registry, id="discovery_claims")
-    async def discovery_claims(body: kopf.Body, **_: Any) -> dict[tuple[str, ...], Claimant] | None:
-        return _claims_index(body, handlers.parsed)
-
-    for plural in (PLURAL_NAMESPACE, PLURAL_DISCOVERY):
-        _register_kind(registry, handlers, plural)
-        if seen is not None:
-            _register_watch(registry, plural, seen)
 
 
 def _register_watch(
