@@ -248,3 +248,38 @@ def _get(kubectl: Kubectl, kind: str, name: str, namespace: str) -> JSON:
     obj = kubectl.get(kind, name, namespace)
     assert obj is not None, f"{kind} {namespace}/{name} is missing"
     return obj
+
+
+@pytest.mark.parametrize(
+    ("values", "endpointslices", "services", "flags"),
+    [
+        ("(defaults)", {"get", "list", "watch", "create", "patch", "update", "delete"}, True, []),
+        ("export-only-values.yaml", {"get", "list", "watch"}, False, ["--no-import"]),
+        ("hybrid-off-values.yaml", set(), False, ["--no-import", "--no-export"]),
+        (
+            "import-limited-values.yaml",
+            {"get", "list", "watch", "create", "patch", "update", "delete"},
+            True,
+            [
+                "--import-from-namespaces=shared.local,team-a-*",
+                "--import-exclude-cidrs=10.96.0.0/12,10.244.0.0/16",
+                "--no-export",
+            ],
+        ),
+    ],
+)
+def test_hybrid_values_grant_and_pass_only_what_each_direction_needs(
+    helm: Helm, values: str, endpointslices: set[str], services: bool, flags: list[str]
+) -> None:
+    docs = helm.render(values=[] if values == "(defaults)" else [CI_VALUES / values])
+    (role,) = of_kind(docs, "ClusterRole")
+    verbs: dict[str, set[str]] = {}
+    for rule in role["rules"]:
+        for resource in rule["resources"]:
+            verbs.setdefault(resource, set()).update(rule["verbs"])
+    assert verbs.get("endpointslices", set()) == endpointslices
+    assert ("services" in verbs) is services
+    (deployment,) = of_kind(docs, "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    hybrid = [a for a in container["args"] if a.startswith(("--import", "--no-", "--export"))]
+    assert hybrid == flags

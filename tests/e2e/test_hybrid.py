@@ -35,7 +35,11 @@ def endpoint_slice(
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "labels": {"kubernetes.io/service-name": "payment-service"},
+            "labels": {
+                "kubernetes.io/service-name": "payment-service",
+                # what the EndpointSlice controller (not running here) labels its slices with
+                "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+            },
         },
         "addressType": "IPv4",
         "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],

@@ -30,6 +30,7 @@ spec: {name: api, type: Http}
         ["apply", "-f", "x.yaml", "--timeout", "soon"],
         ["run", "--namespace", "a", "--all-namespaces"],
         ["run", "--peering-lifetime", "0"],
+        ["run", "--import-exclude-cidrs", "10.96.0.0/12,not-a-range"],
     ],
     ids=[
         "no-command",
@@ -39,6 +40,7 @@ spec: {name: api, type: Http}
         "bad-timeout",
         "exclusive",
         "peering-lifetime-0",
+        "bad-cidr",
     ],
 )
 def test_usage_errors_exit_1(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:

@@ -31,9 +31,14 @@ def _slice(
     endpoints: list[dict[str, Any]],
     ports: list[dict[str, Any]] | None = None,
     address_type: str = "IPv4",
+    managed_by: str = "endpointslice-controller.k8s.io",
 ) -> dict[str, Any]:
+    labels = {
+        "kubernetes.io/service-name": "payment-service",
+        "endpointslice.kubernetes.io/managed-by": managed_by,
+    }
     return {
-        "metadata": {"name": name, "labels": {"kubernetes.io/service-name": "payment-service"}},
+        "metadata": {"name": name, "labels": labels},
         "addressType": address_type,
         "ports": ports if ports is not None else [{"name": "http", "port": 8080}],
         "endpoints": endpoints,
@@ -240,3 +245,14 @@ def test_instances_of_other_writers_are_never_touched() -> None:
         {}, [ecs_task, other_cluster], owner=OWNER, cluster=CLUSTER, custom_health=False
     )
     assert empty.calls == 0
+
+
+def test_only_the_endpointslice_controllers_slices_are_exported() -> None:
+    """A slice anyone can write (by hand, or our own import's) names addresses that are not
+    the Service's pods: exporting it would register them under this cluster's name."""
+    by_hand = _slice("by-hand", [_ep("169.254.169.254")])
+    del by_hand["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"]
+    imported = _slice("imported", [_ep("10.9.0.1")], managed_by="sd-operator.io")
+    pods = _slice("pods", [_ep("10.0.0.1")])
+    eps = _endpoints(by_hand, imported, pods)
+    assert [e.address for e in eps] == ["10.0.0.1"]

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
+
+import pytest
+
 from sd_operator.hybrid.imports import (
+    ImportLimits,
     ImportSpec,
     Owner,
+    address_refusal,
     group,
     needs_update,
+    owned_by,
     service_body,
     slice_bodies,
 )
@@ -77,3 +84,76 @@ def test_server_defaults_are_no_change_but_a_new_address_is() -> None:
     assert not needs_update(current, desired)
     changed = {**desired, "spec": {**desired["spec"], "ports": [{"name": "http", "port": 81}]}}
     assert needs_update(current, changed)
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("127.8.9.10", "loopback"),
+        ("::1", "loopback"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("169.254.169.254", "link-local"),
+        ("fe80::1", "link-local"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("224.0.0.251", "multicast"),
+        ("ff02::1", "multicast"),
+        ("10.96.0.10", "cluster-range"),
+        ("fd00:10:96::a", "cluster-range"),
+        ("10.1.0.1", None),
+        ("fd00::3", None),
+        ("203.0.113.7", None),
+    ],
+)
+def test_special_and_cluster_addresses_are_refused_with_a_reason(
+    address: str, reason: str | None
+) -> None:
+    cluster = (ipaddress.ip_network("10.96.0.0/12"), ipaddress.ip_network("fd00:10:96::/108"))
+    assert address_refusal(address, cluster) == reason
+
+
+def test_refused_addresses_are_dropped_and_counted_not_written() -> None:
+    """Regression: one loopback or link-local instance went into the slice, and the API server
+    refused the whole slice (422)."""
+    grouped = group(
+        [
+            _inst("t1", AWS_INSTANCE_IPV4="10.1.0.1", AWS_INSTANCE_PORT="3000"),
+            _inst("lo", AWS_INSTANCE_IPV4="127.0.0.1", AWS_INSTANCE_PORT="3000"),
+            _inst("imds", AWS_INSTANCE_IPV4="169.254.169.254", AWS_INSTANCE_PORT="3000"),
+            _inst("lo6", AWS_INSTANCE_IPV6="::1", AWS_INSTANCE_PORT="3000"),
+            _inst("svc", AWS_INSTANCE_IPV4="10.96.0.1", AWS_INSTANCE_PORT="3000"),
+        ],
+        target_port=None,
+        excluded=(ipaddress.ip_network("10.96.0.0/12"),),
+    )
+    assert grouped.ipv4 == {3000: ("10.1.0.1",)}
+    assert grouped.ipv6 == {}
+    assert grouped.dropped == {"cluster-range": 1, "link-local": 1, "loopback": 2}
+    assert grouped.skipped == ()
+    assert grouped.count == 1
+
+
+@pytest.mark.parametrize(
+    ("allowed", "name", "permitted"),
+    [
+        (None, "anything.local", True),
+        (("shared.local",), "shared.local", True),
+        (("shared.local",), "team-b.local", False),
+        (("team-a-*",), "team-a-apps", True),
+        (("team-a-*",), "team-b-apps", False),
+        ((), "shared.local", False),
+    ],
+)
+def test_import_limits_permit_only_listed_namespaces(
+    allowed: tuple[str, ...] | None, name: str, permitted: bool
+) -> None:
+    assert ImportLimits(from_namespaces=allowed).permits(name) is permitted
+
+
+def test_ownership_is_the_owner_reference_uid_not_the_name() -> None:
+    body = service_body(SPEC, "user-service", "payments", OWNER)
+    assert owned_by(body, OWNER)
+    same_name_other_uid = Owner(OWNER.api_version, OWNER.kind, OWNER.name, "uid-2")
+    assert not owned_by(body, same_name_other_uid)
+    assert not owned_by({"metadata": {"name": "user-service"}}, OWNER)

@@ -191,7 +191,11 @@ def hybrid_step(cluster: Cluster, endpoint: str, examples: Path) -> None:
         "metadata": {
             "name": "payment-service-eks-1",
             "namespace": NAMESPACE,
-            "labels": {"kubernetes.io/service-name": "payment-service-eks"},
+            "labels": {
+                "kubernetes.io/service-name": "payment-service-eks",
+                # the demo plays the EndpointSlice controller: only its slices are exported
+                "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+            },
         },
         "addressType": "IPv4",
         "ports": [{"name": "https", "port": 8443, "protocol": "TCP"}],

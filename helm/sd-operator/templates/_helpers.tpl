@@ -131,13 +131,20 @@ and annotations on them, the operator writes their status) and post events. */}}
 - apiGroups: [sd-operator.io]
   resources: [cloudmapnamespaces/finalizers, servicediscoveries/finalizers, cloudmapimports/finalizers]
   verbs: [patch, update]
-# Hybrid export reads EndpointSlices; CloudMapImport maintains a Service and EndpointSlices.
+{{- if .Values.import.enabled }}
+# CloudMapImport maintains a Service and EndpointSlices (and lists its own slices).
 - apiGroups: [discovery.k8s.io]
   resources: [endpointslices]
   verbs: [get, list, watch, create, patch, update, delete]
 - apiGroups: [""]
   resources: [services]
   verbs: [get, create, patch, update, delete]
+{{- else if .Values.export.enabled }}
+# Hybrid export watches EndpointSlices; it writes none.
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [get, list, watch]
+{{- end }}
 - apiGroups: [""]
   resources: [events]
   verbs: [create]

@@ -16,6 +16,7 @@ from sd_operator import logs
 from sd_operator.aws.adapters import Adapters
 from sd_operator.aws.budget import BUDGETS
 from sd_operator.aws.errors import AwsError, Retryable
+from sd_operator.hybrid import options as hybrid_options
 from sd_operator.kube import KIND_NAMES
 from sd_operator.metrics import package_version
 from sd_operator.model.actions import Plan
@@ -602,6 +603,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_common_flags(run)
+    hybrid_options.add_flags(run)
     scope = run.add_mutually_exclusive_group()
     scope.add_argument(
         "--namespace",

@@ -13,7 +13,7 @@ from sd_operator import logs
 from sd_operator.aws.errors import AwsError, Retryable
 from sd_operator.handlers.resources import Handlers
 from sd_operator.hybrid.importer import Importer, ImportResult
-from sd_operator.hybrid.imports import Owner, parse_import
+from sd_operator.hybrid.imports import ImportLimits, Owner, parse_import
 from sd_operator.hybrid.k8s import Kube
 from sd_operator.model import conditions as cond
 from sd_operator.model.redact import own_arns, redact_arns
@@ -87,8 +87,10 @@ def _write(body: kopf.Body, patch: kopf.Patch, result: ImportResult) -> None:
         patch.status["lastRefreshTime"] = now
 
 
-def register(registry: kopf.OperatorRegistry, handlers: Handlers) -> None:
-    importer = Importer(handlers.cloudmap, Kube)
+def register(
+    registry: kopf.OperatorRegistry, handlers: Handlers, limits: ImportLimits | None = None
+) -> None:
+    importer = Importer(handlers.cloudmap, Kube, limits)
 
     @kopf.on.resume(GROUP, VERSION, PLURAL_IMPORT, registry=registry, id="import")
     @kopf.on.create(GROUP, VERSION, PLURAL_IMPORT, registry=registry, id="import")

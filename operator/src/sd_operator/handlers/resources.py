@@ -71,6 +71,7 @@ NAMESPACE_PENDING = (
     REASON_NAMESPACE_NOT_READY,
 )
 NAMESPACE_PENDING_SECONDS = 5.0
+REASON_EXPORT_OFF = "ExportDisabled"
 NAMESPACE_PENDING_RETRIES = 12
 
 # (body, "Normal" | "Warning", reason, message): kopf's event queue in handlers, the API
@@ -128,13 +129,23 @@ class Handlers:
         reconciler: Reconciler,
         sweep_seconds: float,
         cloudmap: Callable[[str | None], CloudMap],
+        export: bool = True,
     ) -> None:
         """`cloudmap`: the Cloud Map adapter per region of the hybrid exporter and importer,
         which call more of it (instances) than the reconciler's adapters offer."""
         self.reconciler = reconciler
         self.sweep_seconds = sweep_seconds
         self.cloudmap = cloudmap
-        self.exporter = Exporter(reconciler.cluster, cloudmap)
+        # Off (--no-export): no EndpointSlice is watched; spec.endpoints is refused, and what
+        # a resource exported is still deregistered when it is deleted or drops the field.
+        self.export = export
+        self.exporter = Exporter(
+            reconciler.cluster,
+            cloudmap,
+            lambda region, service_id: reconciler.view.service_tags(
+                region or reconciler.default_region, service_id
+            ),
+        )
         self.heartbeat_seconds = 0.0
         self.size_heartbeats(0)  # the sweep sizes it for the resources it finds
         self.parsed = ParsedResources()
@@ -362,6 +373,14 @@ class Handlers:
             return None
         spec, service_id = target
         wanted = spec.endpoints
+        if wanted is not None and not self.export:
+            refused = ExportResult(
+                ExportOutcome.REFUSED,
+                message="spec.endpoints: this operator runs with --no-export (chart value "
+                "export.enabled: false): nothing is exported",
+                reason=REASON_EXPORT_OFF,
+            )
+            return _merge_export(result, refused, clear=False)
         views = _slices_of(slices, res.identity.namespace, wanted.service) if wanted else ()
         export = self._sync_export(
             res.identity, spec, namespace, service_id, wanted, views, refresh, status
@@ -584,7 +603,7 @@ def _pending(result: StepResult | None, export: ExportResult) -> StepResult:
 
 def _merge_export(result: StepResult | None, export: ExportResult, *, clear: bool) -> StepResult:
     """Fold the export into the step's result: a refusal is the resource's outcome too
-    (Stalled), so GitOps tools see it."""
+    (Stalled), so GitOps tools see it. `result` None: no step ran (an EndpointSlice event)."""
     if export.outcome is ExportOutcome.PENDING:
         return _pending(result, export)
     summary: dict[str, Any] = {"endpoints": export.status}
@@ -592,19 +611,19 @@ def _merge_export(result: StepResult | None, export: ExportResult, *, clear: boo
         summary = {}
     elif clear and export.outcome is ExportOutcome.IN_SYNC and not export.status["registered"]:
         summary = {"endpoints": None}  # nothing of ours is left: the export is over
-    assert result is not None
+    step = result or StepResult(Outcome.IN_SYNC)
     if export.outcome is ExportOutcome.REFUSED:
         return replace(
-            result,
+            step,
             outcome=Outcome.REFUSED,
-            status={**result.status, **summary},
-            reason="EndpointsRefused",
-            message=f"spec.{export.field}: {export.message}",
+            status={**step.status, **summary},
+            reason=export.reason,
+            message=export.message,
         )
     return replace(
-        result,
-        status={**result.status, **summary},
-        performed=result.performed + export.performed,
+        step,
+        status={**step.status, **summary},
+        performed=step.performed + export.performed,
     )
 
 
@@ -726,6 +745,28 @@ def register(
         assert isinstance(res.spec, NamespaceSpec)
         return {(namespace or "", name or ""): res.spec}
 
+    if handlers.export:
+        _register_export(registry, handlers)
+
+    # Who else claims the AWS resources a resource declares (conflicts.coarse_keys).
+    @kopf.index(GROUP, VERSION, PLURAL_NAMESPACE, registry=registry, id="namespace_claims")
+    async def namespace_claims(body: kopf.Body, **_: Any) -> dict[tuple[str, ...], Claimant] | None:
+        return _claims_index(body, handlers.parsed)
+
+    @kopf.index(GROUP, VERSION, PLURAL_DISCOVERY, registry=registry, id="discovery_claims")
+    async def discovery_claims(body: kopf.Body, **_: Any) -> dict[tuple[str, ...], Claimant] | None:
+        return _claims_index(body, handlers.parsed)
+
+    for plural in (PLURAL_NAMESPACE, PLURAL_DISCOVERY):
+        _register_kind(registry, handlers, plural)
+        if seen is not None:
+            _register_watch(registry, plural, seen)
+
+
+def _register_export(registry: kopf.OperatorRegistry, handlers: Handlers) -> None:
+    """EndpointSlices are watched only to export: an operator running with --no-export needs
+    no permission to read them."""
+
     @kopf.index(
         "discovery.k8s.io",
         "v1",
@@ -770,20 +811,6 @@ def register(
         found = exports.get((namespace or "", labels[SERVICE_NAME_LABEL])) if exports else None
         for sd_body in found or ():
             handlers.export_from_slice(sd_body, cloudmap_namespaces, endpointslices)
-
-    # Who else claims the AWS resources a resource declares (conflicts.coarse_keys).
-    @kopf.index(GROUP, VERSION, PLURAL_NAMESPACE, registry=registry, id="namespace_claims")
-    async def namespace_claims(body: kopf.Body, **_: Any) -> dict[tuple[str, ...], Claimant] | None:
-        return _claims_index(body, handlers.parsed)
-
-    @kopf.index(GROUP, VERSION, PLURAL_DISCOVERY, registry=registry, id="discovery_claims")
-    async def discovery_claims(body: kopf.Body, **_: Any) -> dict[tuple[str, ...], Claimant] | None:
-        return _claims_index(body, handlers.parsed)
-
-    for plural in (PLURAL_NAMESPACE, PLURAL_DISCOVERY):
-        _register_kind(registry, handlers, plural)
-        if seen is not None:
-            _register_watch(registry, plural, seen)
 
 
 def _register_watch(

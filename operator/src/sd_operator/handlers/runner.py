@@ -21,6 +21,8 @@ from sd_operator.handlers.health import Health, PeeringWatch, is_literal
 from sd_operator.handlers.heap import HeapSettler
 from sd_operator.handlers.resources import Handlers, register
 from sd_operator.handlers.sweep import KubernetesWriter, Sweeper
+from sd_operator.hybrid import options as hybrid_options
+from sd_operator.hybrid.options import HybridSettings
 from sd_operator.model.spec import REFRESH_ANNOTATION
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.settings import Settings
@@ -83,16 +85,19 @@ def build_registry(
     leading: Callable[[], bool] = lambda: True,
     api_connections: int | None = None,
     peering_lifetime: int = PEERING_LIFETIME,
+    hybrid: HybridSettings | None = None,
 ) -> kopf.OperatorRegistry:
     """`api_connections`: the bound of kopf's connection pool (api_connection_limit); None
     keeps kopf's own unbounded session. `peering_lifetime`: kopf's settings.peering.lifetime,
-    how long the other replicas count this one as alive after its last keep-alive."""
+    how long the other replicas count this one as alive after its last keep-alive. `hybrid`:
+    export and import on or off, and the import's limits (default: both on, no limits)."""
+    hybrid = hybrid or HybridSettings()
     registry = kopf.OperatorRegistry()
     # The account view lives a little under one interval: each sweep reads it once, and change
     # handlers between sweeps find ids in it.
     adapters = Adapters(settings.region, settings.endpoint_url)
     reconciler = Reconciler(adapters, settings.cluster_name, view_ttl=sweep_seconds * 0.9)
-    handlers = Handlers(reconciler, sweep_seconds, adapters.cloudmap)
+    handlers = Handlers(reconciler, sweep_seconds, adapters.cloudmap, export=hybrid.export_enabled)
     settle = HeapSettler()
     sweeper = Sweeper(
         handlers,
@@ -103,7 +108,8 @@ def build_registry(
     )
     handlers.on_forget.append(sweeper.forget)
     register(registry, handlers, sweeper.seen)
-    imports.register(registry, handlers)
+    if hybrid.import_enabled:
+        imports.register(registry, handlers, hybrid.limits)
 
     @kopf.on.login(registry=registry)
     async def login(**kwargs: Any) -> kopf.ConnectionInfo | kopf.AiohttpSession | None:
@@ -210,6 +216,7 @@ def run_operator(settings: Settings, args: argparse.Namespace) -> int:
         leading,
         api_connections=api_connection_limit(namespaces, peering=bool(args.peering)),
         peering_lifetime=args.peering_lifetime,
+        hybrid=hybrid_options.from_args(args),
     )
     log.info(
         "starting",

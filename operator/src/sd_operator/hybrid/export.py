@@ -17,6 +17,11 @@ from sd_operator.model.observed import ObservedInstance
 from sd_operator.model.spec import Identity
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
+# The EndpointSlice controller's slices hold the addresses of the Service's own pods. A slice
+# anyone else writes (a tenant's hand-made one, our own import) could name any address, and
+# exporting it would register that address under this cluster's name.
+EXPORTED_MANAGER = "endpointslice-controller.k8s.io"
 OWNER_ATTRIBUTE = "sd-operator.io/owner"
 CLUSTER_ATTRIBUTE = "sd-operator.io/cluster"
 NAMESPACE_ATTRIBUTE = "sd-operator.io/namespace"
@@ -72,6 +77,7 @@ class SliceView:
     address_type: str
     ports: tuple[SlicePort, ...]
     endpoints: tuple[SliceEndpoint, ...]
+    managed_by: str | None = None
 
 
 def slice_view(body: Mapping[str, Any]) -> SliceView:
@@ -98,11 +104,13 @@ def slice_view(body: Mapping[str, Any]) -> SliceView:
     ports = tuple(
         SlicePort(str(p.get("name") or ""), p.get("port")) for p in body.get("ports") or []
     )
+    meta = body.get("metadata") or {}
     return SliceView(
-        name=str((body.get("metadata") or {}).get("name", "")),
+        name=str(meta.get("name", "")),
         address_type=str(body.get("addressType", "")),
         ports=ports,
         endpoints=tuple(endpoints),
+        managed_by=(meta.get("labels") or {}).get(MANAGED_BY_LABEL),
     )
 
 
@@ -119,10 +127,11 @@ def endpoints_of(
 ) -> tuple[Endpoint, ...] | Refused:
     """The Service's endpoints on one port. An address in several slices (a slice being
     replaced) is one endpoint, ready if any slice says so. FQDN slices carry no address Cloud
-    Map can register and are left out."""
+    Map can register, and slices the EndpointSlice controller did not write are not the
+    Service's pods: both are left out."""
     merged: dict[tuple[str, str], Endpoint] = {}
     for view in sorted(slices, key=lambda v: v.name):
-        if view.address_type not in _FAMILIES:
+        if view.address_type not in _FAMILIES or view.managed_by != EXPORTED_MANAGER:
             continue
         port = _pick_port(view, port_name)
         if isinstance(port, Refused):

@@ -11,7 +11,7 @@ upsert and the first sync reads the service again.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -29,6 +29,16 @@ from sd_operator.hybrid.export import (
 )
 from sd_operator.model.observed import ObservedInstance, OperationStatus
 from sd_operator.model.spec import EndpointsSpec, Identity
+from sd_operator.reconcile.ownership import (
+    REASON_OWNED_ELSEWHERE,
+    Ownership,
+    ownership,
+)
+
+REASON_REFUSED = "EndpointsRefused"
+REASON_SERVICE_NOT_FOUND = "ServiceNotFound"
+# (region, service id) -> the Cloud Map service's tags, None when there is no such service.
+ServiceTags = Callable[[str | None, str], Mapping[str, str] | None]
 
 
 class ExportOutcome(StrEnum):
@@ -43,7 +53,7 @@ class ExportResult:
     status: dict[str, object] = field(default_factory=dict)
     performed: tuple[str, ...] = ()
     message: str = ""
-    field: str = ""
+    reason: str = ""
     calls: int = 0
 
 
@@ -65,9 +75,15 @@ class Exporter:
     """One per operator; state per ServiceDiscovery uid. Callers serialise calls for one
     resource (the handlers' per-object lock)."""
 
-    def __init__(self, cluster: str, cloudmap: Callable[[str | None], CloudMap]) -> None:
+    def __init__(
+        self,
+        cluster: str,
+        cloudmap: Callable[[str | None], CloudMap],
+        service_tags: ServiceTags,
+    ) -> None:
         self.cluster = cluster
         self._cloudmap = cloudmap
+        self._service_tags = service_tags
         self._states: dict[str, _State] = {}
         self._guard = threading.Lock()
 
@@ -106,7 +122,12 @@ class Exporter:
         refresh: bool = False,
     ) -> ExportResult:
         """Make the service's instances owned by `owner` equal to the Service's endpoints
-        (none when `spec` is None: a removed spec.endpoints, or a deletion)."""
+        (none when `spec` is None: a removed spec.endpoints, or a deletion). Nothing is
+        registered into a service that is not this resource's: `service_id` comes from its
+        status, which is not proof of ownership."""
+        refused = self._not_ours(owner, region, service_id)
+        if refused is not None:
+            return refused
         cm = self._cloudmap(region)
         state = self._state(owner, service_id, cm, refresh, custom_health)
         calls = self._poll(cm, state)
@@ -194,10 +215,34 @@ class Exporter:
                 )
         return calls
 
+    def _not_ours(
+        self, owner: Identity, region: str | None, service_id: str
+    ) -> ExportResult | None:
+        tags = self._service_tags(region, service_id)
+        if tags is None:
+            return ExportResult(
+                ExportOutcome.REFUSED,
+                message=f"Cloud Map service {service_id} (status.serviceId) does not exist: "
+                "no instance is registered",
+                reason=REASON_SERVICE_NOT_FOUND,
+            )
+        if ownership(tags, owner, self.cluster) is Ownership.OURS:
+            return None
+        return ExportResult(
+            ExportOutcome.REFUSED,
+            # Who does own it is not said: status.serviceId may name any service of the account.
+            message=f"Cloud Map service {service_id} (status.serviceId) does not carry this "
+            "resource's owner tags: no instance is registered",
+            reason=REASON_OWNED_ELSEWHERE,
+        )
+
     @staticmethod
     def _refused(refused: Refused, calls: int) -> ExportResult:
         return ExportResult(
-            ExportOutcome.REFUSED, message=refused.message, field=refused.field, calls=calls
+            ExportOutcome.REFUSED,
+            message=f"spec.{refused.field}: {refused.message}",
+            reason=REASON_REFUSED,
+            calls=calls,
         )
 
 

@@ -12,6 +12,7 @@ from sd_operator.aws.errors import NotFound
 from sd_operator.hybrid.imports import (
     IMPORT_LABEL,
     Endpoints,
+    ImportLimits,
     ImportSpec,
     Owner,
     group,
@@ -20,9 +21,14 @@ from sd_operator.hybrid.imports import (
     service_body,
     slice_bodies,
 )
-from sd_operator.hybrid.k8s import Kube
+from sd_operator.hybrid.k8s import Kube, Rejected
 
 API_ONLY = "HTTP"  # Cloud Map service type of API-only services (no DNS records)
+# Condition reasons of an import (Ready False).
+REASON_NOT_PERMITTED = "NamespaceNotPermitted"
+REASON_SERVICE_NOT_OWNED = "ServiceNotOwned"
+REASON_WRITE_REJECTED = "WriteRejected"
+NOTHING = Endpoints({}, {}, ())
 
 
 @dataclass(frozen=True)
@@ -36,13 +42,32 @@ class ImportResult:
 
 
 class Importer:
-    def __init__(self, cloudmap: Callable[[str | None], CloudMap], kube: Callable[[], Kube]):
+    def __init__(
+        self,
+        cloudmap: Callable[[str | None], CloudMap],
+        kube: Callable[[], Kube],
+        limits: ImportLimits | None = None,
+    ):
         self._cloudmap = cloudmap
         self._kube = kube
+        self._limits = limits or ImportLimits()
 
     def sync(
         self, spec: ImportSpec, namespace_name: str, name: str, k8s_namespace: str, owner: Owner
     ) -> ImportResult:
+        kube = self._kube()
+        performed: list[str] = []
+        if not self._limits.permits(namespace_name):
+            # Addresses imported before the limit was set are not kept either.
+            self._slices(kube, spec, name, k8s_namespace, owner, NOTHING, performed)
+            return ImportResult(
+                False,
+                REASON_NOT_PERMITTED,
+                f"Cloud Map namespace {namespace_name} is not one this operator imports from "
+                "(--import-from-namespaces): nothing is imported",
+                performed=tuple(performed),
+                refused=True,
+            )
         cm = self._cloudmap(spec.region)
         found = True
         try:
@@ -50,27 +75,32 @@ class Importer:
         except NotFound:
             # Stale addresses are worse than none: the slices empty, the Service stays.
             instances, found = [], False
-        endpoints = group(instances, spec.target_port)
-        kube = self._kube()
-        performed: list[str] = []
+        endpoints = group(instances, spec.target_port, self._limits.excluded)
         current = kube.service(k8s_namespace, name)
         desired = service_body(spec, name, k8s_namespace, owner)
         if current is not None and not owned_by(current, owner):
             return ImportResult(
                 False,
-                "ServiceNotOwned",
+                REASON_SERVICE_NOT_OWNED,
                 f"Service {k8s_namespace}/{name} exists and is not owned by this CloudMapImport:"
                 " it is left alone; delete it or name the import differently",
                 refused=True,
             )
-        if current is None:
-            kube.create_service(desired)
-            performed.append(f"created Service {name}")
-        elif needs_update(current, desired):
-            kube.patch_service(desired)
-            performed.append(f"updated Service {name}")
-        performed += self._slices(kube, spec, name, k8s_namespace, owner, endpoints)
-        status: dict[str, Any] = {"endpoints": endpoints.count, "skipped": len(endpoints.skipped)}
+        status: dict[str, Any] = {
+            "endpoints": endpoints.count,
+            "skipped": len(endpoints.skipped),
+            "dropped": [{"reason": r, "count": n} for r, n in endpoints.dropped.items()],
+        }
+        try:
+            if current is None:
+                kube.create_service(desired)
+                performed.append(f"created Service {name}")
+            elif needs_update(current, desired):
+                kube.patch_service(desired)
+                performed.append(f"updated Service {name}")
+            self._slices(kube, spec, name, k8s_namespace, owner, endpoints, performed)
+        except Rejected as exc:
+            return ImportResult(False, REASON_WRITE_REJECTED, str(exc), status, tuple(performed))
         if not found:
             return ImportResult(
                 False,
@@ -82,6 +112,9 @@ class Importer:
             )
         status["apiOnly"] = _api_only(cm, namespace_name, spec.service_name)
         message = f"{endpoints.count} healthy instance(s) of {namespace_name}/{spec.service_name}"
+        if endpoints.dropped:
+            reasons = ", ".join(f"{n} {r}" for r, n in endpoints.dropped.items())
+            message += f"; addresses left out (status.dropped): {reasons}"
         if status["apiOnly"]:
             message += (
                 " (an API-only service, as ECS Service Connect creates: pods reach the tasks"
@@ -98,8 +131,10 @@ class Importer:
         k8s_namespace: str,
         owner: Owner,
         endpoints: Endpoints,
-    ) -> list[str]:
-        performed = []
+        performed: list[str],
+    ) -> None:
+        """Appends to `performed` as it goes: a write refused half-way still reports the
+        writes before it."""
         desired = slice_bodies(spec, name, k8s_namespace, owner, endpoints)
         existing = {
             s["metadata"]["name"]: s
@@ -117,7 +152,6 @@ class Importer:
         for slice_name in sorted(set(existing) - set(desired)):
             kube.delete_slice(k8s_namespace, slice_name)
             performed.append(f"deleted EndpointSlice {slice_name}")
-        return performed
 
     def delete(self, name: str, k8s_namespace: str, owner: Owner) -> None:
         """What garbage collection would do with ownerReferences, done here too: clusters

@@ -7,14 +7,15 @@ Pure: discovered instances in, the Kubernetes objects the operator maintains out
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
-from sd_operator.hybrid.export import IPV4, IPV6, PORT, SERVICE_NAME_LABEL
+from sd_operator.hybrid.export import IPV4, IPV6, MANAGED_BY_LABEL, PORT, SERVICE_NAME_LABEL
 from sd_operator.model.observed import DiscoveredInstance
 
-MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 MANAGED_BY = "sd-operator.io"
 IMPORT_LABEL = "sd-operator.io/import"
 # The API server accepts up to 1,000 endpoints per slice; Cloud Map holds at most 1,000
@@ -62,38 +63,95 @@ class Owner:
     uid: str
 
 
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """What the operator lets any CloudMapImport read (--import-from-namespaces) and write
+    (--import-exclude-cidrs). The defaults are what sd-operator did before the flags: any
+    namespace of the account, every address but the special ones."""
+
+    # Cloud Map namespace names or globs an import may read; None: every namespace.
+    from_namespaces: tuple[str, ...] | None = None
+    # The cluster's own ranges (Service and Pod CIDRs): an imported endpoint there would
+    # route traffic meant for Cloud Map to whatever in the cluster holds that address.
+    excluded: tuple[IpNetwork, ...] = ()
+
+    def permits(self, namespace_name: str) -> bool:
+        return self.from_namespaces is None or any(
+            fnmatchcase(namespace_name, pattern) for pattern in self.from_namespaces
+        )
+
+
+def address_refusal(text: str, excluded: Sequence[IpNetwork] = ()) -> str | None:
+    """Why an instance address is never written into an EndpointSlice, None when it may be.
+    The API server refuses a slice holding an unspecified, loopback or link-local address
+    (422, the whole slice); multicast and the cluster's own ranges would reach something other
+    than the instance (the CVE-2021-25740 class: a shared ingress or proxy forwarding to them)."""
+    address = ipaddress.ip_address(text)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        # ::ffff:127.0.0.1 is 127.0.0.1 on the wire; Python 3.11 does not say it is loopback.
+        address = address.ipv4_mapped
+    for reason, matches in (
+        ("unspecified", address.is_unspecified),
+        ("loopback", address.is_loopback),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+    ):
+        if matches:
+            return reason
+    if any(address.version == net.version and address in net for net in excluded):
+        return "cluster-range"
+    return None
+
+
 @dataclass(frozen=True)
 class Endpoints:
     ipv4: Mapping[int, tuple[str, ...]]
     ipv6: Mapping[int, tuple[str, ...]]
     skipped: tuple[str, ...]  # instances without an IP or a port: not importable
+    # Addresses refused by address_refusal, counted by reason (the addresses are not shown).
+    dropped: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
         return sum(len(a) for a in self.ipv4.values()) + sum(len(a) for a in self.ipv6.values())
 
 
-def group(instances: Iterable[DiscoveredInstance], target_port: int | None) -> Endpoints:
+def group(
+    instances: Iterable[DiscoveredInstance],
+    target_port: int | None,
+    excluded: Sequence[IpNetwork] = (),
+) -> Endpoints:
     """Addresses by family and port. An instance without AWS_INSTANCE_PORT uses targetPort;
-    without either (or without a valid IP: CNAME or alias instances) it is skipped."""
+    without either (or without a valid IP: CNAME or alias instances) it is skipped. An address
+    address_refusal refuses is dropped and counted by reason."""
     v4: dict[int, set[str]] = {}
     v6: dict[int, set[str]] = {}
     skipped: list[str] = []
+    dropped: Counter[str] = Counter()
     for inst in instances:
         port = _port(inst.attributes.get(PORT)) or target_port
         placed = False
         if port is not None:
             for key, family, bucket in ((IPV4, 4, v4), (IPV6, 6, v6)):
                 address = inst.attributes.get(key)
-                if address and _is_ip(address, family):
+                if not (address and _is_ip(address, family)):
+                    continue
+                refusal = address_refusal(address, excluded)
+                if refusal is None:
                     bucket.setdefault(port, set()).add(address)
-                    placed = True
+                else:
+                    dropped[refusal] += 1
+                placed = True
         if not placed:
             skipped.append(inst.id)
     return Endpoints(
         {p: tuple(sorted(a)) for p, a in sorted(v4.items())},
         {p: tuple(sorted(a)) for p, a in sorted(v6.items())},
         tuple(sorted(skipped)),
+        dict(sorted(dropped.items())),
     )
 
 

@@ -297,6 +297,18 @@ class AccountView:
                 view.tags[namespace.arn] = known
         return known
 
+    def service_tags(self, region: str, service_id: str) -> dict[str, str] | None:
+        """A service's tags by id (None: no such service), as namespace_tags: the batched read
+        when it says the service is this cluster's, else read by id."""
+        view = self._region(region, stale_ok=True)
+        with self._lock:
+            listed = view.service_ids.get(service_id)
+            known = view.tags.get(listed.arn) if listed is not None else None
+        if known is not None and known.get(CLUSTER_TAG) == self._cluster:
+            return known
+        found = self._adapters.cloudmap(region).get_service(service_id)
+        return None if found is None else dict(found.tags)
+
     def namespace(self, region: str, name: str, *, relist: bool) -> ObservedNamespace | None:
         """`relist` (acting reads): a view of any age will do, a missing name is listed
         again; otherwise (the sweep) the view is read again once it is older than the ttl."""
