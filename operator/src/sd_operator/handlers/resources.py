@@ -7,7 +7,7 @@ import logging
 import math
 import threading
 import zlib
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +17,8 @@ import kopf
 from sd_operator import logs, metrics
 from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.aws.errors import AwsError
+from sd_operator.handlers.indexes import Namespaces, Slices, referenced
+from sd_operator.handlers.parsed import ParsedResources
 from sd_operator.hybrid.export import SERVICE_NAME_LABEL, SliceView, slice_view
 from sd_operator.hybrid.exporter import Exporter, ExportOutcome, ExportResult
 from sd_operator.model import conditions as cond
@@ -56,7 +58,6 @@ MAX_RETRY_SECONDS = 300.0
 INSTANCE_POLL_SECONDS = 1.0
 _SETBACKS = (Outcome.ERROR, Outcome.BLOCKED, Outcome.FAILED, Outcome.REFUSED)
 _EXPORT_AFTER = (Outcome.IN_SYNC, Outcome.DRIFT_REPORTED)
-Slices = kopf.Index[tuple[str, str], SliceView]
 # Status is written when something in it changes; lastObservedTime alone is a heartbeat, written
 # at most every HEARTBEAT_INTERVALS sweep intervals and, with more resources, at most
 # HEARTBEAT_WRITES_PER_SWEEP in one sweep: each write costs the operator about 5 ms of CPU (the
@@ -76,7 +77,6 @@ NAMESPACE_PENDING_RETRIES = 12
 # (body, "Normal" | "Warning", reason, message): kopf's event queue in handlers, the API
 # server directly from the sweep thread.
 Post = Callable[[Mapping[str, Any], str, str, str], None]
-Namespaces = Mapping[tuple[str, str], Collection[NamespaceSpec]]
 
 
 def kopf_post(body: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
@@ -85,38 +85,6 @@ def kopf_post(body: Mapping[str, Any], type_: str, reason: str, message: str) ->
         kopf.warn(body, reason=reason, message=message)
     else:
         kopf.info(body, reason=reason, message=message)
-
-
-class ParsedResources:
-    """Each resource parsed once per generation. Every status write comes back as a watch
-    event to the index handlers, and the sweep steps every resource each interval: validating
-    against the CRD schema costs about 1 ms a time, and the spec (so the `Resource`) changes
-    only with metadata.generation."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._parsed: dict[str, tuple[int, Resource | None]] = {}
-
-    def get(self, body: Mapping[str, Any]) -> Resource | None:
-        """None: the spec is invalid (its change handler reports why)."""
-        meta = body.get("metadata") or {}
-        uid, generation = str(meta.get("uid") or ""), int(meta.get("generation") or 0)
-        with self._lock:
-            cached = self._parsed.get(uid) if uid else None
-        if cached is not None and cached[0] == generation:
-            return cached[1]
-        try:
-            res: Resource | None = parse_resource(body)
-        except SpecError:
-            res = None
-        if uid:
-            with self._lock:
-                self._parsed[uid] = (generation, res)
-        return res
-
-    def forget(self, uid: str) -> None:
-        with self._lock:
-            self._parsed.pop(uid, None)
 
 
 class Handlers:
@@ -245,7 +213,7 @@ class Handlers:
         """One step applying `res`'s spec, and its status into `patch`. `from_view`: read the
         account view first (the sweep, a resume). `wait=False` (the sweep): None at once if a
         change handler is stepping the resource."""
-        namespace = _referenced(res, namespaces)
+        namespace = referenced(res, namespaces)
 
         def apply(status: Mapping[str, Any], clash: conflicts.Clash | None) -> StepResult:
             if clash is not None:
@@ -269,7 +237,7 @@ class Handlers:
         claimants: Sequence[ClaimIndex | None] = (),
     ) -> StepResult:
         """One step of the deletion of what `res` made, and its status into `patch`."""
-        namespace = _referenced(res, namespaces)
+        namespace = referenced(res, namespaces)
 
         def delete(status: Mapping[str, Any], clash: conflicts.Clash | None) -> StepResult:
             if clash is not None:
@@ -336,7 +304,7 @@ class Handlers:
         found = conflicts.clashes(
             (
                 conflicts.label(c.resource),
-                conflicts.claims(c.resource, _referenced(c.resource, namespaces), region),
+                conflicts.claims(c.resource, referenced(c.resource, namespaces), region),
             )
             for c in ordered
         )
@@ -433,7 +401,7 @@ class Handlers:
             or res.spec.endpoints is None
         ):
             return
-        namespace = _referenced(res, namespaces)
+        namespace = referenced(res, namespaces)
         with self.lock(res.identity.uid):
             result = self._export(res, status, None, namespace, slices)
         if result is not None:
@@ -692,15 +660,6 @@ def _claims_index(
         return None
     claimant = Claimant(_order(body), res)
     return {key: claimant for key in conflicts.coarse_keys(res)}
-
-
-def _referenced(res: Resource, namespaces: Namespaces | None) -> NamespaceSpec | None:
-    if not isinstance(res.spec, ServiceDiscoverySpec) or not res.spec.namespace_ref:
-        return None
-    if namespaces is None:
-        return None
-    found = namespaces.get((res.identity.namespace, res.spec.namespace_ref))
-    return next(iter(found), None) if found else None
 
 
 def register(
