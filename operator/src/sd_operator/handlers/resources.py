@@ -8,7 +8,7 @@ import math
 import threading
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,13 +16,13 @@ import kopf
 
 from sd_operator import logs, metrics
 from sd_operator.aws.cloudmap import CloudMap
-from sd_operator.aws.errors import AwsError
+from sd_operator.handlers.export_driver import ExportDriver
 from sd_operator.handlers.indexes import Namespaces, Slices, referenced
 from sd_operator.handlers.parsed import ParsedResources
 from sd_operator.hybrid.export import SERVICE_NAME_LABEL, SliceView, slice_view
-from sd_operator.hybrid.exporter import Exporter, ExportOutcome, ExportResult
+from sd_operator.hybrid.exporter import Exporter
 from sd_operator.model import conditions as cond
-from sd_operator.model.actions import CONFLICT_RETRY_SECONDS, Plan
+from sd_operator.model.actions import CONFLICT_RETRY_SECONDS
 from sd_operator.model.parse import SpecError, parse_resource
 from sd_operator.model.redact import redact
 from sd_operator.model.spec import (
@@ -31,12 +31,8 @@ from sd_operator.model.spec import (
     PLURAL_NAMESPACE,
     REFRESH_ANNOTATION,
     VERSION,
-    DeletionPolicy,
-    EndpointsSpec,
-    Identity,
     NamespaceSpec,
     Resource,
-    ServiceDiscoverySpec,
 )
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile import status as status_rules
@@ -46,7 +42,7 @@ from sd_operator.reconcile.plan import (
     REASON_NAMESPACE_NOT_OWNED,
     REASON_NAMESPACE_NOT_READY,
 )
-from sd_operator.reconcile.reconciler import Reconciler, error_result
+from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.render import describe_changes
 from sd_operator.reconcile.result import Outcome, StepResult, merge_status, utc_now
 from sd_operator.reconcile.status import Derived
@@ -55,7 +51,6 @@ log = logs.get(__name__)
 
 RETRY_ON_ERROR_SECONDS = 30.0
 MAX_RETRY_SECONDS = 300.0
-INSTANCE_POLL_SECONDS = 1.0
 _SETBACKS = (Outcome.ERROR, Outcome.BLOCKED, Outcome.FAILED, Outcome.REFUSED)
 _EXPORT_AFTER = (Outcome.IN_SYNC, Outcome.DRIFT_REPORTED)
 # Status is written when something in it changes; lastObservedTime alone is a heartbeat, written
@@ -102,10 +97,10 @@ class Handlers:
         self.reconciler = reconciler
         self.sweep_seconds = sweep_seconds
         self.cloudmap = cloudmap
-        self.exporter = Exporter(reconciler.cluster, cloudmap)
         self.heartbeat_seconds = 0.0
         self.size_heartbeats(0)  # the sweep sizes it for the resources it finds
         self.parsed = ParsedResources()
+        self.exports = ExportDriver(Exporter(reconciler.cluster, cloudmap), self.parsed, self.lock)
         self.on_forget: list[Callable[[str], None]] = []  # a resource is gone
         # kopf's live indexes, as the handlers last received them: the sweep runs outside
         # kopf's handlers and uses them for exports and claims.
@@ -137,7 +132,7 @@ class Handlers:
             self._setbacks.pop(uid, None)
         self.parsed.forget(uid)
         metrics.RESOURCES.forget(uid)
-        self.exporter.forget(uid)
+        self.exports.forget(uid)
         for forget in self.on_forget:
             forget(uid)
 
@@ -221,7 +216,10 @@ class Handlers:
             result = self.reconciler.step(res, status, namespace=namespace, from_view=from_view)
             if result.outcome not in _EXPORT_AFTER:
                 return result
-            return self._export(res, status, result, namespace, slices, refresh=from_view) or result
+            return (
+                self.exports.export(res, status, result, namespace, slices, refresh=from_view)
+                or result
+            )
 
         step = _Step(apply, status_rules.derive, post, wait)
         return self._step_and_write(body, patch, res, namespaces, claimants, step)
@@ -245,7 +243,7 @@ class Handlers:
                 # is there belongs to the earlier one.
                 return StepResult(Outcome.GONE, reason=REASON_CONFLICT, message=clash.message)
             # Our instances go first: DeleteService is ResourceInUse while any remain.
-            withdrawn = self._withdraw(res, status, namespace)
+            withdrawn = self.exports.withdraw(res, status, namespace)
             return withdrawn or self.reconciler.delete_step(res, status, namespace=namespace)
 
         step = _Step(delete, status_rules.derive_teardown)
@@ -310,109 +308,6 @@ class Handlers:
         )
         mine = conflicts.label(res)
         return next((c for c in found if c.later == mine), None)
-
-    # Hybrid export ---------------------------------------------------------------------------
-
-    def _export(
-        self,
-        res: Resource,
-        status: Mapping[str, Any],
-        result: StepResult | None,
-        namespace: NamespaceSpec | None,
-        slices: Slices | None,
-        *,
-        refresh: bool = False,
-    ) -> StepResult | None:
-        """Run the endpoint export after a step that left the Cloud Map service in sync. None:
-        nothing to export, the step's result stands."""
-        target = _export_target(res, status, result)
-        if target is None:
-            return None
-        spec, service_id = target
-        wanted = spec.endpoints
-        views = _slices_of(slices, res.identity.namespace, wanted.service) if wanted else ()
-        export = self._sync_export(
-            res.identity, spec, namespace, service_id, wanted, views, refresh, status
-        )
-        if isinstance(export, StepResult):
-            return export
-        return _merge_export(result, export, clear=wanted is None)
-
-    def _withdraw(
-        self, res: Resource, status: Mapping[str, Any], namespace: NamespaceSpec | None
-    ) -> StepResult | None:
-        """Before a delete step: deregister the instances the export registered. None: none
-        is left, the delete step goes on."""
-        target = _export_target(res, status, None)
-        if target is None or res.spec.deletion_policy is DeletionPolicy.RETAIN:
-            return None
-        spec, service_id = target
-        export = self._sync_export(
-            res.identity, spec, namespace, service_id, None, (), False, status
-        )
-        if isinstance(export, StepResult):
-            return export
-        return _pending(None, export) if export.outcome is ExportOutcome.PENDING else None
-
-    def _sync_export(
-        self,
-        identity: Identity,
-        spec: ServiceDiscoverySpec,
-        namespace: NamespaceSpec | None,
-        service_id: str,
-        wanted: EndpointsSpec | None,
-        views: tuple[SliceView, ...],
-        refresh: bool,
-        status: Mapping[str, Any],
-    ) -> ExportResult | StepResult:
-        """The export of `wanted` (None: no instance of ours) into the service; an AWS error as
-        the step's result."""
-        assert spec.service is not None
-        try:
-            return self.exporter.sync(
-                identity,
-                wanted,
-                region=(namespace.region if namespace else None) or spec.region,
-                service_id=service_id,
-                service_name=spec.service.name,
-                custom_health=bool(spec.service.health_check and spec.service.health_check.custom),
-                slices=views,
-                refresh=refresh,
-            )
-        except AwsError as exc:
-            return error_result(exc, status)
-
-    def export_from_slice(
-        self,
-        body: Mapping[str, Any],
-        namespaces: kopf.Index[tuple[str, str], NamespaceSpec] | None,
-        slices: Slices | None,
-    ) -> None:
-        """An EndpointSlice changed: bring Cloud Map along now, not at the next sweep. The
-        ServiceDiscovery's status follows on its own next step."""
-        meta = body.get("metadata") or {}
-        status = body.get("status") or {}
-        if meta.get("deletionTimestamp") or not status.get("serviceId"):
-            return
-        res = self.parsed.get(body)
-        if (
-            res is None
-            or not isinstance(res.spec, ServiceDiscoverySpec)
-            or res.spec.endpoints is None
-        ):
-            return
-        namespace = referenced(res, namespaces)
-        with self.lock(res.identity.uid):
-            result = self._export(res, status, None, namespace, slices)
-        if result is not None:
-            log.info(
-                "exported",
-                namespace=res.identity.namespace,
-                name=res.identity.name,
-                outcome=str(result.outcome),
-                message=result.message,
-                performed=list(result.performed),
-            )
 
     def _write(
         self,
@@ -516,64 +411,6 @@ class Handlers:
             return math.floor(at.replace(tzinfo=UTC).timestamp() / window + phase)
 
         return slot(now) > slot(last)
-
-
-def _slices_of(slices: Slices | None, namespace: str, service: str) -> tuple[SliceView, ...]:
-    found = slices.get((namespace, service)) if slices is not None else None
-    return tuple(found) if found else ()
-
-
-def _export_target(
-    res: Resource, status: Mapping[str, Any], result: StepResult | None
-) -> tuple[ServiceDiscoverySpec, str] | None:
-    """(the spec, the Cloud Map service's id) when `res` exports endpoints, or did."""
-    spec = res.spec
-    if not isinstance(spec, ServiceDiscoverySpec) or spec.service is None:
-        return None
-    if spec.endpoints is None and not status.get("endpoints"):
-        return None
-    service_id = (result.status if result else {}).get("serviceId") or status.get("serviceId")
-    return (spec, str(service_id)) if service_id else None
-
-
-def _pending(result: StepResult | None, export: ExportResult) -> StepResult:
-    """The export waits for instances: the resource's outcome too (Reconciling), so GitOps
-    tools see it."""
-    return StepResult(
-        Outcome.WAITING,
-        result.plan if result else Plan(),
-        {**(result.status if result else {}), "endpoints": export.status},
-        (result.performed if result else ()) + export.performed,
-        reason="InstancesPending",
-        message=export.message,
-        retry_after=INSTANCE_POLL_SECONDS,
-    )
-
-
-def _merge_export(result: StepResult | None, export: ExportResult, *, clear: bool) -> StepResult:
-    """Fold the export into the step's result: a refusal is the resource's outcome too
-    (Stalled), so GitOps tools see it."""
-    if export.outcome is ExportOutcome.PENDING:
-        return _pending(result, export)
-    summary: dict[str, Any] = {"endpoints": export.status}
-    if export.outcome is ExportOutcome.REFUSED:
-        summary = {}
-    elif clear and export.outcome is ExportOutcome.IN_SYNC and not export.status["registered"]:
-        summary = {"endpoints": None}  # nothing of ours is left: the export is over
-    assert result is not None
-    if export.outcome is ExportOutcome.REFUSED:
-        return replace(
-            result,
-            outcome=Outcome.REFUSED,
-            status={**result.status, **summary},
-            reason="EndpointsRefused",
-            message=f"spec.{export.field}: {export.message}",
-        )
-    return replace(
-        result,
-        status={**result.status, **summary},
-        performed=result.performed + export.performed,
-    )
 
 
 # Refusals wait for a person (warning); what AWS rejected failed (error); the rest is routine.
@@ -728,7 +565,7 @@ def register(
             return
         found = exports.get((namespace or "", labels[SERVICE_NAME_LABEL])) if exports else None
         for sd_body in found or ():
-            handlers.export_from_slice(sd_body, cloudmap_namespaces, endpointslices)
+            handlers.exports.export_from_slice(sd_body, cloudmap_namespaces, endpointslices)
 
     # Who else claims the AWS resources a resource declares (conflicts.coarse_keys).
     @kopf.index(GROUP, VERSION, PLURAL_NAMESPACE, registry=registry, id="namespace_claims")
