@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 
 import kopf
 
@@ -11,6 +12,26 @@ from sd_operator.model.spec import NamespaceSpec, Resource, ServiceDiscoverySpec
 
 Slices = kopf.Index[tuple[str, str], SliceView]
 Namespaces = Mapping[tuple[str, str], Collection[NamespaceSpec]]
+
+
+@dataclass(frozen=True)
+class Claimant:
+    """A resource in the claim indexes, with its precedence (creationTimestamp, ns/name)."""
+
+    order: tuple[str, str]
+    resource: Resource
+
+
+ClaimIndex = kopf.Index[tuple[str, ...], Claimant]
+
+
+@dataclass
+class LiveIndexes:
+    """kopf's live indexes, as the change handlers last received them: the sweep runs outside
+    kopf's handlers and uses them for exports and claims."""
+
+    slices: Slices | None = None
+    claimants: Sequence[ClaimIndex | None] = ()
 
 
 def referenced(res: Resource, namespaces: Namespaces | None) -> NamespaceSpec | None:
