@@ -15,14 +15,17 @@ from sd_operator.model.spec import GROUP, VERSION
 
 SWEEP = 30.0
 N = 1000
+# The heartbeats' clock: which uids' slots fall between two instants depends on where the
+# instants lie in the window, so on the wall clock the counts differed from run to run.
+NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 
 def _heartbeat() -> Heartbeat:
-    return Heartbeat(SWEEP)
+    return Heartbeat(SWEEP, clock=lambda: NOW)
 
 
 def _observed(ago: float) -> dict[str, Any]:
-    at = datetime.now(UTC) - timedelta(seconds=ago)
+    at = NOW - timedelta(seconds=ago)
     return {"lastObservedTime": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
