@@ -13,7 +13,7 @@ from sd_devkit.emulator import Emulator, client
 from sd_operator.aws.adapters import Adapters
 from sd_operator.aws.clients import AwsConfig, cloudmap_client
 from sd_operator.aws.cloudmap import CloudMap
-from sd_operator.handlers.resources import Handlers
+from sd_operator.handlers.units import Units
 from sd_operator.hybrid.export import CLUSTER_ATTRIBUTE, OWNER_ATTRIBUTE, SliceView, slice_view
 from sd_operator.hybrid.exporter import Exporter, ExportOutcome, ExportResult
 from sd_operator.model.spec import GROUP, VERSION, EndpointsSpec, Identity
@@ -177,12 +177,12 @@ def test_a_slice_event_for_a_service_in_sync_changes_nothing_and_raises_nothing(
     _cm, sd, _ = setup
     owner = Identity("ServiceDiscovery", "payments", SD_NAME, uid="uid-sd")
     service_id = _service(sd, "pay-sd", owner_tags(owner, CLUSTER))
-    handlers = Handlers(
-        reconciler, sweep_seconds=30, cloudmap=Adapters(REGION, emulator.endpoint_url).cloudmap
-    )
+    exports = Units.build(
+        reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap, sweep_seconds=30
+    ).exports
     body = _discovery_body(service_id)
-    handlers.export_from_slice(body, None, _slices(_slice("10.0.0.1")))  # registers
-    handlers.export_from_slice(body, None, _slices(_slice("10.0.0.1")))  # in sync
+    exports.export_from_slice(body, None, _slices(_slice("10.0.0.1")))  # registers
+    exports.export_from_slice(body, None, _slices(_slice("10.0.0.1")))  # in sync
     assert [i["Id"] for i in sd.list_instances(ServiceId=service_id)["Instances"]] == [
         f"{CLUSTER}/payments/{SD_NAME}/10.0.0.1"
     ]
@@ -203,11 +203,11 @@ def test_status_service_id_naming_a_service_not_ours_gets_no_instance(
     """Regression: the export registered into whatever status.serviceId named."""
     _cm, sd, _ = setup
     foreign = _service(sd, "someone-elses", tags)
-    handlers = Handlers(
-        reconciler, sweep_seconds=30, cloudmap=Adapters(REGION, emulator.endpoint_url).cloudmap
-    )
+    exports = Units.build(
+        reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap, sweep_seconds=30
+    ).exports
     with capture_logs() as lines:
-        handlers.export_from_slice(_discovery_body(foreign), None, _slices(_slice("10.0.0.1")))
+        exports.export_from_slice(_discovery_body(foreign), None, _slices(_slice("10.0.0.1")))
     assert sd.list_instances(ServiceId=foreign)["Instances"] == []
     assert _registers(emulator) == 0
     [exported] = [line for line in lines if line["event"] == "exported"]

@@ -25,7 +25,8 @@ from sd_devkit.emulator.seed import CLUSTER as ECS_CLUSTER
 from sd_devkit.emulator.seed import seed_demo_ecs
 from sd_operator.aws.adapters import Adapters
 from sd_operator.cli import EXIT_CHANGES, EXIT_OK
-from sd_operator.handlers.resources import Handlers
+from sd_operator.handlers.steps import Steps
+from sd_operator.handlers.units import Units
 from sd_operator.model.parse import parse_resource
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome
@@ -140,11 +141,11 @@ class Cluster:
                 found[key] = [parse_resource(raw).spec]
         return found
 
-    def step(self, handlers: Handlers, name: str) -> tuple[Outcome, dict[str, Any]]:
+    def step(self, steps: Steps, name: str) -> tuple[Outcome, dict[str, Any]]:
         """One change-handler call: the step, its status patch applied to the object."""
         raw = self.bodies[name]
         patch = kopf.Patch()
-        result = handlers.step_and_write(
+        result = steps.step_and_write(
             kopf.Body(raw),  # type: ignore[arg-type]
             patch,
             parse_resource(raw),
@@ -157,9 +158,9 @@ class Cluster:
         raw["status"] = {**(raw.get("status") or {}), **written}
         return result.outcome, written
 
-    def converge(self, handlers: Handlers, name: str) -> None:
+    def converge(self, steps: Steps, name: str) -> None:
         for _ in range(30):
-            outcome, _ = self.step(handlers, name)
+            outcome, _ = self.step(steps, name)
             if outcome is Outcome.IN_SYNC:
                 return
         raise AssertionError(f"{name} did not converge: {self.bodies[name].get('status')}")
@@ -170,11 +171,11 @@ def test_a_reported_drift_names_the_keys_without_the_values(
 ) -> None:
     edit(manifests / "user-service.yaml", "driftPolicy: Correct", "driftPolicy: Report")
     cluster = Cluster(manifests)
-    handlers = Handlers(
-        reconciler, sweep_seconds=30, cloudmap=Adapters(REGION, emulator.endpoint_url).cloudmap
-    )
-    cluster.converge(handlers, "myapp")
-    cluster.converge(handlers, "user-service")
+    steps = Units.build(
+        reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap, sweep_seconds=30
+    ).steps
+    cluster.converge(steps, "myapp")
+    cluster.converge(steps, "user-service")
     cluster.events.clear()
     changed = service_connect(emulator)
     changed["logConfiguration"]["options"]["secret-ish"] = SECRET_ISH_NEW
@@ -185,7 +186,7 @@ def test_a_reported_drift_names_the_keys_without_the_values(
     )
 
     with capture_logs() as lines:
-        outcome, status = cluster.step(handlers, "user-service")
+        outcome, status = cluster.step(steps, "user-service")
 
     assert outcome is Outcome.DRIFT_REPORTED
     fields = [entry["field"] for entry in status["drift"]]

@@ -14,8 +14,8 @@ import pytest
 from sd_devkit.emulator import Emulator, client
 from sd_devkit.emulator.seed import seed_demo_ecs
 from sd_operator.aws.adapters import Adapters
-from sd_operator.handlers.resources import Handlers
 from sd_operator.handlers.sweep import Sweeper, SweepReport
+from sd_operator.handlers.units import Units
 from sd_operator.model.spec import GROUP, VERSION
 from sd_operator.reconcile.reconciler import Reconciler
 
@@ -140,12 +140,12 @@ class World:
         self.emulator = emulator
         adapters = Adapters(REGION, emulator.endpoint_url)
         self.reconciler = Reconciler(adapters, "sweep-test", view_ttl=view_ttl)
-        self.handlers = Handlers(self.reconciler, sweep_seconds=30, cloudmap=adapters.cloudmap)
+        self.units = Units.build(self.reconciler, adapters.cloudmap, sweep_seconds=30)
         self.writer = RecordingWriter()
         self.reports: list[SweepReport] = []
         self.now = 0.0  # the sweeper's clock: a test moves it on to make follow-ups due
         self.sweeper = Sweeper(
-            self.handlers,
+            self.units,
             self.writer,
             interval=30,
             on_swept=self.reports.append,
@@ -177,7 +177,7 @@ class World:
         res = parse_resource(kopf.Body(raw))  # type: ignore[arg-type]
         for _ in range(30):
             patch = kopf.Patch()
-            result = self.handlers.step_and_write(
+            result = self.units.steps.step_and_write(
                 kopf.Body(raw),  # type: ignore[arg-type]
                 patch,
                 res,

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from sd_operator.aws.adapters import Adapters
-from sd_operator.handlers.resources import (
+from sd_operator.handlers.retry import (
     MAX_RETRY_SECONDS,
     NAMESPACE_PENDING_RETRIES,
     NAMESPACE_PENDING_SECONDS,
-    Handlers,
+    Setbacks,
     retry_delay,
 )
-from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome, StepResult
 
 
@@ -29,18 +27,15 @@ def test_a_missing_ecs_service_backs_off_exponentially_to_a_ceiling() -> None:
 def test_polls_of_a_pending_operation_do_not_raise_the_back_off() -> None:
     """A FAIL after a few polls waits the base delay, not 30 s * 2**polls (kopf's retry count
     counts the polls too); failures in a row double it; anything else starts again."""
-    adapters = Adapters("us-east-1", None)
-    handlers = Handlers(
-        Reconciler(adapters, "unit"), sweep_seconds=60.0, cloudmap=adapters.cloudmap
-    )
+    setbacks = Setbacks()
     for _ in range(6):
-        assert handlers.setbacks("uid-1", Outcome.WAITING) == 0
+        assert setbacks.count("uid-1", Outcome.WAITING) == 0
     failed = StepResult(Outcome.FAILED, reason="INTERNAL_FAILURE")
-    assert retry_delay(failed, handlers.setbacks("uid-1", Outcome.FAILED)) == 30.0
-    assert retry_delay(failed, handlers.setbacks("uid-1", Outcome.FAILED)) == 60.0
-    assert handlers.setbacks("uid-2", Outcome.ERROR) == 0, "counted per resource"
-    assert handlers.setbacks("uid-1", Outcome.IN_SYNC) == 0
-    assert handlers.setbacks("uid-1", Outcome.BLOCKED) == 0
+    assert retry_delay(failed, setbacks.count("uid-1", Outcome.FAILED)) == 30.0
+    assert retry_delay(failed, setbacks.count("uid-1", Outcome.FAILED)) == 60.0
+    assert setbacks.count("uid-2", Outcome.ERROR) == 0, "counted per resource"
+    assert setbacks.count("uid-1", Outcome.IN_SYNC) == 0
+    assert setbacks.count("uid-1", Outcome.BLOCKED) == 0
 
 
 def test_a_service_created_with_its_namespace_waits_for_it_at_a_steady_pace() -> None:

@@ -3,6 +3,7 @@ refreshes on demand) and every sweep; explicit clean-up on delete."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -10,8 +11,9 @@ import kopf
 from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped]
 
 from sd_operator import logs
+from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.aws.errors import AwsError, Retryable
-from sd_operator.handlers.resources import Handlers
+from sd_operator.handlers.locks import Locks
 from sd_operator.hybrid.importer import Importer, ImportResult
 from sd_operator.hybrid.imports import ImportLimits, Owner, parse_import
 from sd_operator.hybrid.k8s import Kube
@@ -30,7 +32,7 @@ def _owner(body: kopf.Body) -> Owner:
 
 
 def refresh(
-    importer: Importer, handlers: Handlers, body: kopf.Body, patch: kopf.Patch, namespaces: Any
+    importer: Importer, locks: Locks, body: kopf.Body, patch: kopf.Patch, namespaces: Any
 ) -> None:
     name, namespace = str(body.metadata.name), str(body.metadata.namespace)
     spec = parse_import(body.spec, name)
@@ -50,7 +52,7 @@ def refresh(
         ns_name, region = ns_spec.name, ns_spec.region
     spec = replace(spec, region=region)
     try:
-        with handlers.lock(str(body.metadata.uid)):
+        with locks.lock(str(body.metadata.uid)):
             result = importer.sync(spec, str(ns_name), name, namespace, _owner(body))
     except Retryable as exc:
         raise kopf.TemporaryError(_shown(exc, body), delay=exc.delay) from exc
@@ -88,9 +90,17 @@ def _write(body: kopf.Body, patch: kopf.Patch, result: ImportResult) -> None:
 
 
 def register(
-    registry: kopf.OperatorRegistry, handlers: Handlers, limits: ImportLimits | None = None
+    registry: kopf.OperatorRegistry,
+    cloudmap: Callable[[str | None], CloudMap],
+    locks: Locks,
+    interval: float,
+    forget: Callable[[str], None],
+    limits: ImportLimits | None = None,
 ) -> None:
-    importer = Importer(handlers.cloudmap, Kube, limits)
+    """Wire the import handlers into `registry`: `cloudmap`, the Cloud Map adapter per region;
+    `locks`, shared with the other kinds' handlers; `interval`, the sweep's; `forget` gets the
+    uid of each import that is gone; `limits`, what an import may read and write."""
+    importer = Importer(cloudmap, Kube, limits)
 
     @kopf.on.resume(GROUP, VERSION, PLURAL_IMPORT, registry=registry, id="import")
     @kopf.on.create(GROUP, VERSION, PLURAL_IMPORT, registry=registry, id="import")
@@ -98,7 +108,7 @@ def register(
     def handle_import(
         body: kopf.Body, patch: kopf.Patch, cloudmap_namespaces: Any = None, **_: Any
     ) -> None:
-        refresh(importer, handlers, body, patch, cloudmap_namespaces)
+        refresh(importer, locks, body, patch, cloudmap_namespaces)
 
     @kopf.timer(
         GROUP,
@@ -106,15 +116,15 @@ def register(
         PLURAL_IMPORT,
         registry=registry,
         id="refresh",
-        interval=handlers.sweep_seconds,
-        initial_delay=handlers.sweep_seconds,
+        interval=interval,
+        initial_delay=interval,
     )
     def handle_refresh(
         body: kopf.Body, patch: kopf.Patch, cloudmap_namespaces: Any = None, **_: Any
     ) -> None:
         if body.metadata.get("deletionTimestamp"):
             return
-        refresh(importer, handlers, body, patch, cloudmap_namespaces)
+        refresh(importer, locks, body, patch, cloudmap_namespaces)
 
     @kopf.on.delete(GROUP, VERSION, PLURAL_IMPORT, registry=registry, id="delete")
     def handle_delete_import(body: kopf.Body, **_: Any) -> None:
@@ -122,4 +132,4 @@ def register(
             importer.delete(str(body.metadata.name), str(body.metadata.namespace), _owner(body))
         except ApiException as exc:
             raise kopf.TemporaryError(f"Kubernetes API: {exc.status} {exc.reason}") from exc
-        handlers.forget(str(body.metadata.uid))
+        forget(str(body.metadata.uid))

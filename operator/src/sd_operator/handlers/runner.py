@@ -19,8 +19,9 @@ from sd_operator.aws.adapters import Adapters
 from sd_operator.handlers import imports
 from sd_operator.handlers.health import Health, PeeringWatch, is_literal
 from sd_operator.handlers.heap import HeapSettler
-from sd_operator.handlers.resources import Handlers, register
+from sd_operator.handlers.resources import register
 from sd_operator.handlers.sweep import KubernetesWriter, Sweeper
+from sd_operator.handlers.units import Units
 from sd_operator.hybrid import options as hybrid_options
 from sd_operator.hybrid.options import HybridSettings
 from sd_operator.model.spec import REFRESH_ANNOTATION
@@ -91,37 +92,11 @@ def build_registry(
     keeps kopf's own unbounded session. `peering_lifetime`: kopf's settings.peering.lifetime,
     how long the other replicas count this one as alive after its last keep-alive. `hybrid`:
     export and import on or off, and the import's limits (default: both on, no limits)."""
-    hybrid = hybrid or HybridSettings()
     registry = kopf.OperatorRegistry()
-    # The account view lives a little under one interval: each sweep reads it once, and change
-    # handlers between sweeps find ids in it.
-    adapters = Adapters(settings.region, settings.endpoint_url)
-    reconciler = Reconciler(adapters, settings.cluster_name, view_ttl=sweep_seconds * 0.9)
-    handlers = Handlers(reconciler, sweep_seconds, adapters.cloudmap, export=hybrid.export_enabled)
-    settle = HeapSettler()
-    sweeper = Sweeper(
-        handlers,
-        KubernetesWriter(),
-        interval=sweep_seconds,
-        active=leading,
-        on_swept=lambda report: settle(report.resources, report.stepped),
+    sweeper = _register_resources(
+        registry, settings, sweep_seconds, leading, hybrid or HybridSettings()
     )
-    handlers.on_forget.append(sweeper.forget)
-    register(registry, handlers, sweeper.seen)
-    if hybrid.import_enabled:
-        imports.register(registry, handlers, hybrid.limits)
-
-    @kopf.on.login(registry=registry)
-    async def login(**kwargs: Any) -> kopf.ConnectionInfo | kopf.AiohttpSession | None:
-        # An explicit registry has no default login handler: use the kubernetes client's
-        # (in-cluster service account, or KUBECONFIG). Async: the session must be made in
-        # kopf's event loop.
-        info = kopf.login_via_client(**kwargs)
-        if health is not None:
-            health.logged_in.set()
-        if info is None or api_connections is None:
-            return info
-        return bounded_session(info, api_connections)
+    _register_login(registry, health, api_connections)
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -149,6 +124,57 @@ def build_registry(
         sweeper.stop()
 
     return registry
+
+
+def _register_resources(
+    registry: kopf.OperatorRegistry,
+    settings: Settings,
+    sweep_seconds: float,
+    leading: Callable[[], bool],
+    hybrid: HybridSettings,
+) -> Sweeper:
+    """The units, the drift sweep (started by the startup handler) and the handlers of every
+    kind we own."""
+    # The account view lives a little under one interval: each sweep reads it once, and change
+    # handlers between sweeps find ids in it.
+    adapters = Adapters(settings.region, settings.endpoint_url)
+    reconciler = Reconciler(adapters, settings.cluster_name, view_ttl=sweep_seconds * 0.9)
+    units = Units.build(reconciler, adapters.cloudmap, sweep_seconds, export=hybrid.export_enabled)
+    settle = HeapSettler()
+    sweeper = Sweeper(
+        units,
+        KubernetesWriter(),
+        interval=sweep_seconds,
+        active=leading,
+        on_swept=lambda report: settle(report.resources, report.stepped),
+    )
+
+    def forget(uid: str) -> None:
+        units.forget(uid)
+        sweeper.forget(uid)
+
+    register(registry, units, forget, sweeper.seen)
+    if hybrid.import_enabled:
+        imports.register(
+            registry, adapters.cloudmap, units.locks, sweep_seconds, forget, hybrid.limits
+        )
+    return sweeper
+
+
+def _register_login(
+    registry: kopf.OperatorRegistry, health: Health | None, api_connections: int | None
+) -> None:
+    @kopf.on.login(registry=registry)
+    async def login(**kwargs: Any) -> kopf.ConnectionInfo | kopf.AiohttpSession | None:
+        # An explicit registry has no default login handler: use the kubernetes client's
+        # (in-cluster service account, or KUBECONFIG). Async: the session must be made in
+        # kopf's event loop.
+        info = kopf.login_via_client(**kwargs)
+        if health is not None:
+            health.logged_in.set()
+        if info is None or api_connections is None:
+            return info
+        return bounded_session(info, api_connections)
 
 
 def _keep_refresh(source: Any, essence: kopf.BodyEssence) -> kopf.BodyEssence:

@@ -35,6 +35,8 @@ import kopf
 
 from sd_operator import logs, metrics
 from sd_operator.aws.budget import GiveUp, background
+from sd_operator.handlers.retry import retry_delay
+from sd_operator.handlers.units import Units
 from sd_operator.model.spec import (
     GROUP,
     KIND_NAMESPACE,
@@ -53,7 +55,7 @@ SWEEP_WORKERS = 8
 _FOLLOW_UP = (Outcome.WAITING, Outcome.ERROR, Outcome.BLOCKED)
 
 
-class StatusWriter(Protocol):
+class ApiWriter(Protocol):
     """Where the sweep's status patches and Events go (the API server, in the operator)."""
 
     def patch_status(
@@ -147,12 +149,12 @@ def _resource_version(body: Mapping[str, Any]) -> int:
 
 
 class Sweeper:
-    """Owns the sweep thread; `handlers` does the step and the status rules of each resource."""
+    """Owns the sweep thread; `units.steps` does the step and the status rules of each resource."""
 
     def __init__(
         self,
-        handlers: Any,
-        writer: StatusWriter,
+        units: Units,
+        writer: ApiWriter,
         *,
         interval: float,
         workers: int = SWEEP_WORKERS,
@@ -161,7 +163,7 @@ class Sweeper:
         clock: Callable[[], float] = time.monotonic,
         on_swept: Callable[[SweepReport], object] = lambda _: None,
     ) -> None:
-        self._handlers = handlers
+        self._units = units
         self._writer = writer
         self._interval = interval
         # One pool for the operator's life: its threads keep their kubernetes clients and TLS
@@ -206,7 +208,7 @@ class Sweeper:
         for body in bodies:
             if body.get("kind") != KIND_NAMESPACE:
                 continue
-            res = self._handlers.parsed.get(body)
+            res = self._units.parsed.get(body)
             if res is not None and isinstance(res.spec, NamespaceSpec):
                 key = (res.identity.namespace, res.identity.name)
                 found.setdefault(key, []).append(res.spec)
@@ -220,14 +222,14 @@ class Sweeper:
         with self._lock:
             bodies = list(self._bodies.values())
         namespaces = self._namespaces(bodies)
-        regions = {self._handlers.reconciler.default_region}
+        regions = {self._units.reconciler.default_region}
         for spec_list in namespaces.values():
             regions.update(s.region for s in spec_list if s.region)
         with background(until=self._stop), metrics.SWEEP_READ_SECONDS.time():
             for region in sorted(regions):
                 if self._stop.is_set():
                     break
-                self._handlers.reconciler.view.refresh(region)
+                self._units.reconciler.view.refresh(region)
         stepped = written = 0
         kinds: dict[str, int] = {}
 
@@ -239,7 +241,7 @@ class Sweeper:
             with background(until=self._stop), view_as_read():
                 return self._step(body, namespaces, from_view=True)
 
-        self._handlers.size_heartbeats(len(bodies))
+        self._units.heartbeat.size(len(bodies))
         for did_step, did_write, kind in self._pool.map(one, bodies):
             stepped += did_step
             written += did_write
@@ -291,18 +293,18 @@ class Sweeper:
             # retries, and the create request id it recorded), are the handler's; the sweep
             # looks after what they have finished.
             return False, False, kind
-        res = self._handlers.parsed.get(body)
+        res = self._units.parsed.get(body)
         if res is None:
             return False, False, kind
         patch = kopf.Patch()
-        result = self._handlers.step_and_write(
+        result = self._units.steps.step_and_write(
             _body(body),
             patch,
             res,
             namespaces,
             from_view=from_view,
-            slices=self._handlers.slices,
-            claimants=self._handlers.claimants,
+            slices=self._units.live.slices,
+            claimants=self._units.live.claimants,
             post=self._writer.post_event,
             wait=False,
         )
@@ -325,7 +327,7 @@ class Sweeper:
                 self._follow_ups.pop(uid, None)
                 return
             retries = self._follow_ups.get(uid, (0.0, 0))[1]
-            delay = self._handlers.retry_delay(result, retries)
+            delay = retry_delay(result, retries)
             self._follow_ups[uid] = (self._clock() + delay, retries + 1)
 
     # -- the thread ----------------------------------------------------------------------------

@@ -1,0 +1,44 @@
+"""kopf's live indexes as the handlers read them."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+import kopf
+
+from sd_operator.hybrid.export import SliceView
+from sd_operator.model.spec import NamespaceSpec, Resource, ServiceDiscoverySpec
+
+Slices = kopf.Index[tuple[str, str], SliceView]
+Namespaces = Mapping[tuple[str, str], Collection[NamespaceSpec]]
+
+
+@dataclass(frozen=True)
+class Claimant:
+    """A resource in the claim indexes, with its precedence (creationTimestamp, ns/name)."""
+
+    order: tuple[str, str]
+    resource: Resource
+
+
+ClaimIndex = kopf.Index[tuple[str, ...], Claimant]
+
+
+@dataclass
+class LiveIndexes:
+    """kopf's live indexes, as the change handlers last received them: the sweep runs outside
+    kopf's handlers and uses them for exports and claims."""
+
+    slices: Slices | None = None
+    claimants: Sequence[ClaimIndex | None] = ()
+
+
+def referenced(res: Resource, namespaces: Namespaces | None) -> NamespaceSpec | None:
+    """The CloudMapNamespace a ServiceDiscovery names in spec.namespaceRef, if it exists."""
+    if not isinstance(res.spec, ServiceDiscoverySpec) or not res.spec.namespace_ref:
+        return None
+    if namespaces is None:
+        return None
+    found = namespaces.get((res.identity.namespace, res.spec.namespace_ref))
+    return next(iter(found), None) if found else None

@@ -1,0 +1,66 @@
+"""The handler layer's units, built once: the kopf registrations and the sweep each use the ones
+they need."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sd_operator import metrics
+from sd_operator.aws.cloudmap import CloudMap
+from sd_operator.handlers.claims import Conflicts
+from sd_operator.handlers.export_driver import ExportDriver
+from sd_operator.handlers.heartbeat import Clock, Heartbeat, wall_clock
+from sd_operator.handlers.indexes import LiveIndexes
+from sd_operator.handlers.locks import Locks
+from sd_operator.handlers.parsed import ParsedResources
+from sd_operator.handlers.status_writer import StatusWriter
+from sd_operator.handlers.steps import Steps
+from sd_operator.hybrid.exporter import Exporter
+from sd_operator.reconcile.reconciler import Reconciler
+
+
+@dataclass(frozen=True)
+class Units:
+    """What the handlers and the sweep share, each unit with one job."""
+
+    reconciler: Reconciler
+    parsed: ParsedResources
+    locks: Locks
+    heartbeat: Heartbeat
+    exports: ExportDriver
+    steps: Steps
+    live: LiveIndexes
+
+    @classmethod
+    def build(
+        cls,
+        reconciler: Reconciler,
+        cloudmap: Callable[[str | None], CloudMap],
+        sweep_seconds: float,
+        clock: Clock = wall_clock,
+        export: bool = True,
+    ) -> Units:
+        """`cloudmap`: the Cloud Map adapter per region of the hybrid exporter, which calls
+        more of it (instances) than the reconciler's adapters offer. `clock`: now, in UTC.
+        `export`: off (--no-export), spec.endpoints is refused (export_driver)."""
+        parsed, locks = ParsedResources(), Locks()
+        heartbeat = Heartbeat(sweep_seconds, clock)
+        exporter = Exporter(
+            reconciler.cluster,
+            cloudmap,
+            lambda region, service_id: reconciler.view.service_tags(
+                region or reconciler.default_region, service_id
+            ),
+        )
+        exports = ExportDriver(exporter, parsed, locks.lock, export)
+        status = StatusWriter(heartbeat, clock)
+        steps = Steps(reconciler, locks, Conflicts(reconciler.default_region), exports, status)
+        return cls(reconciler, parsed, locks, heartbeat, exports, steps, LiveIndexes())
+
+    def forget(self, uid: str) -> None:
+        """A resource is gone: drop what each unit keeps of it."""
+        self.locks.forget(uid)
+        self.parsed.forget(uid)
+        self.exports.forget(uid)
+        metrics.RESOURCES.forget(uid)
