@@ -12,7 +12,7 @@ from sd_operator.aws.clients import AwsConfig, cloudmap_client
 from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.hybrid.export import SliceView, slice_view
 from sd_operator.hybrid.exporter import Exporter, ExportOutcome, ExportResult
-from sd_operator.model.spec import EndpointsSpec, Identity
+from sd_operator.model.spec import ClusterIdentity, EndpointsSpec, Identity
 
 REGION = "us-east-1"
 OWNER = Identity("ServiceDiscovery", "payments", "pay", uid="uid-1")
@@ -59,7 +59,7 @@ def test_registrations_in_flight_are_polled_not_sent_again(
     emulator: Emulator, setup: tuple[CloudMap, Any, str]
 ) -> None:
     cm, _sd, service_id = setup
-    exporter = Exporter("c1", lambda _r: cm)
+    exporter = Exporter(ClusterIdentity("c1"), lambda _r: cm)
     emulator.hold_operations(polls=3)
     first = _sync(exporter, service_id, _slice("10.0.0.1", "10.0.0.2"))
     assert first.outcome is ExportOutcome.PENDING
@@ -78,7 +78,7 @@ def test_a_failed_registration_is_reported_and_retried(
     emulator: Emulator, setup: tuple[CloudMap, Any, str]
 ) -> None:
     cm, sd, service_id = setup
-    exporter = Exporter("c1", lambda _r: cm)
+    exporter = Exporter(ClusterIdentity("c1"), lambda _r: cm)
     emulator.fail_operations("REGISTER_INSTANCE", "INTERNAL_FAILURE", count=1)
     first = _sync(exporter, service_id, _slice("10.0.0.1"))
     assert "INTERNAL_FAILURE" in str(first.status.get("lastFailure"))
@@ -95,7 +95,10 @@ def test_a_second_cluster_exporting_into_the_same_service_is_left_alone(
     emulator: Emulator, setup: tuple[CloudMap, Any, str]
 ) -> None:
     cm, sd, service_id = setup
-    one, two = Exporter("c1", lambda _r: cm), Exporter("c2", lambda _r: cm)
+    one, two = (
+        Exporter(ClusterIdentity("c1"), lambda _r: cm),
+        Exporter(ClusterIdentity("c2"), lambda _r: cm),
+    )
     _sync(one, service_id, _slice("10.0.0.1"))
     _sync(two, service_id, _slice("10.0.0.1", "10.0.0.2"))
     _sync(one, service_id, _slice())  # c1 scales to zero

@@ -16,7 +16,7 @@ from sd_devkit.emulator.seed import seed_demo_ecs
 from sd_operator.aws.adapters import Adapters
 from sd_operator.handlers.resources import Handlers
 from sd_operator.handlers.sweep import Sweeper, SweepReport
-from sd_operator.model.spec import GROUP, VERSION
+from sd_operator.model.spec import GROUP, VERSION, ClusterIdentity
 from sd_operator.reconcile.reconciler import Reconciler
 
 REGION = "us-east-1"
@@ -139,7 +139,9 @@ class World:
         seed_demo_ecs(emulator.endpoint_url, REGION)
         self.emulator = emulator
         self.reconciler = Reconciler(
-            Adapters(REGION, emulator.endpoint_url), "sweep-test", view_ttl=view_ttl
+            Adapters(REGION, emulator.endpoint_url),
+            ClusterIdentity("sweep-test"),
+            view_ttl=view_ttl,
         )
         self.handlers = Handlers(self.reconciler, sweep_seconds=30)
         self.writer = RecordingWriter()

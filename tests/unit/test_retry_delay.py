@@ -10,6 +10,7 @@ from sd_operator.handlers.resources import (
     Handlers,
     retry_delay,
 )
+from sd_operator.model.spec import ClusterIdentity
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome, StepResult
 
@@ -29,7 +30,9 @@ def test_a_missing_ecs_service_backs_off_exponentially_to_a_ceiling() -> None:
 def test_polls_of_a_pending_operation_do_not_raise_the_back_off() -> None:
     """A FAIL after a few polls waits the base delay, not 30 s * 2**polls (kopf's retry count
     counts the polls too); failures in a row double it; anything else starts again."""
-    handlers = Handlers(Reconciler(Adapters("us-east-1", None), "unit"), sweep_seconds=60.0)
+    handlers = Handlers(
+        Reconciler(Adapters("us-east-1", None), ClusterIdentity("unit")), sweep_seconds=60.0
+    )
     for _ in range(6):
         assert handlers.setbacks("uid-1", Outcome.WAITING) == 0
     failed = StepResult(Outcome.FAILED, reason="INTERNAL_FAILURE")

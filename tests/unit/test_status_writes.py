@@ -11,7 +11,7 @@ from sd_operator.handlers.resources import (
     HEARTBEAT_WRITES_PER_SWEEP,
     Handlers,
 )
-from sd_operator.model.spec import GROUP, VERSION
+from sd_operator.model.spec import GROUP, VERSION, ClusterIdentity
 from sd_operator.reconcile.reconciler import Reconciler
 
 SWEEP = 30.0
@@ -19,7 +19,9 @@ N = 1000
 
 
 def _handlers() -> Handlers:
-    return Handlers(Reconciler(Adapters("us-east-1", None), "unit"), sweep_seconds=SWEEP)
+    return Handlers(
+        Reconciler(Adapters("us-east-1", None), ClusterIdentity("unit")), sweep_seconds=SWEEP
+    )
 
 
 def _observed(ago: float) -> dict[str, Any]:

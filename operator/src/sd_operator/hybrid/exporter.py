@@ -28,7 +28,7 @@ from sd_operator.hybrid.export import (
     registration_attributes,
 )
 from sd_operator.model.observed import ObservedInstance, OperationStatus
-from sd_operator.model.spec import EndpointsSpec, Identity
+from sd_operator.model.spec import ClusterIdentity, EndpointsSpec, Identity
 
 
 class ExportOutcome(StrEnum):
@@ -65,7 +65,9 @@ class Exporter:
     """One per operator; state per ServiceDiscovery uid. Callers serialise calls for one
     resource (the handlers' per-object lock)."""
 
-    def __init__(self, cluster: str, cloudmap: Callable[[str | None], CloudMap]) -> None:
+    def __init__(
+        self, cluster: ClusterIdentity, cloudmap: Callable[[str | None], CloudMap]
+    ) -> None:
         self.cluster = cluster
         self._cloudmap = cloudmap
         self._states: dict[str, _State] = {}

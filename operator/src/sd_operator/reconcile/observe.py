@@ -23,6 +23,7 @@ from sd_operator.model.observed import (
 )
 from sd_operator.model.spec import (
     KIND_NAMESPACE,
+    ClusterIdentity,
     Identity,
     NamespaceSpec,
     NamespaceType,
@@ -52,7 +53,7 @@ def ecs_clients(read: Reader, region: str, namespace: ObservedNamespace) -> tupl
 class Observer:
     """Reads what one resource's plan needs. `cluster`: whose ownership tags count as ours."""
 
-    def __init__(self, cluster: str, default_region: str) -> None:
+    def __init__(self, cluster: ClusterIdentity, default_region: str) -> None:
         self._cluster = cluster
         self._default_region = default_region
 

@@ -19,7 +19,13 @@ from sd_operator.aws.errors import Conflict, NotFound, Retryable, Terminal
 from sd_operator.model import conditions as cond
 from sd_operator.model.actions import Change, CreateNamespace, CreateService, Plan
 from sd_operator.model.observed import ObservedNamespace, ObservedService, OperationStatus
-from sd_operator.model.spec import DriftPolicy, NamespaceSpec, Resource, ServiceDiscoverySpec
+from sd_operator.model.spec import (
+    ClusterIdentity,
+    DriftPolicy,
+    NamespaceSpec,
+    Resource,
+    ServiceDiscoverySpec,
+)
 from sd_operator.reconcile.ecs_plan import changes_endpoints, with_clients
 from sd_operator.reconcile.execute import OPERATION_TYPES, Executor
 from sd_operator.reconcile.observe import Observer, ecs_clients, resource_region
@@ -54,7 +60,7 @@ class Reconciler:
     def __init__(
         self,
         adapters: Adapters,
-        cluster: str,
+        cluster: ClusterIdentity,
         clock: Callable[[], str] = utc_now,
         view_ttl: float = 30.0,
     ) -> None:
