@@ -5,9 +5,11 @@ is claimed (the id tag alone, then read again), and everything we write carries 
 from __future__ import annotations
 
 import argparse
+from types import SimpleNamespace
 
 import pytest
 
+from sd_operator import kube
 from sd_operator.hybrid.export import (
     CLUSTER_ATTRIBUTE,
     CLUSTER_ID_ATTRIBUTE,
@@ -214,3 +216,49 @@ def test_the_cluster_id_comes_from_the_flag_or_the_environment(
 def test_a_cluster_id_unusable_in_a_tag_is_refused() -> None:
     with pytest.raises(SettingsError, match="--cluster-id"):
         _settings("--cluster-id", "not a tag value!")
+
+
+# Where the CLI's plan --from-cluster finds the operator's id -------------------------------------
+
+
+def _deployment(name: str, args: list[str], env: dict[str, str] | None = None) -> SimpleNamespace:
+    container = SimpleNamespace(
+        command=None,
+        args=args,
+        env=[SimpleNamespace(name=k, value=v) for k, v in (env or {}).items()],
+    )
+    return SimpleNamespace(
+        metadata=SimpleNamespace(namespace="sd-operator", name=name),
+        spec=SimpleNamespace(
+            template=SimpleNamespace(spec=SimpleNamespace(containers=[container]))
+        ),
+    )
+
+
+class _Apps:
+    def __init__(self, *deployments: SimpleNamespace) -> None:
+        self.items = list(deployments)
+
+    def list_deployment_for_all_namespaces(self, label_selector: str) -> SimpleNamespace:
+        return SimpleNamespace(items=self.items)
+
+
+class _Core:
+    def read_namespace(self, name: str) -> SimpleNamespace:
+        return SimpleNamespace(metadata=SimpleNamespace(uid=f"uid-of-{name}"))
+
+
+def test_the_operators_id_is_its_flag_or_env_and_else_kube_systems_uid() -> None:
+    flagged = _deployment("flagged", ["run", "--cluster-id=id-a"])
+    from_env = _deployment("env", ["run", "-A"], {"SD_OPERATOR_CLUSTER_ID": "id-b"})
+    reads_it = _deployment("reads", ["run", "-A", "--x"])
+    cluster = kube.Cluster(None, _Apps(flagged, from_env, reads_it), _Core(), "default")
+
+    assert kube.operator_cluster_ids(cluster) == {
+        "sd-operator/flagged": "id-a",
+        "sd-operator/env": "id-b",
+    }
+    assert kube.operator_cluster_names(cluster) == dict.fromkeys(
+        ("sd-operator/flagged", "sd-operator/env", "sd-operator/reads"), "default"
+    )
+    assert kube.cluster_id(cluster) == "uid-of-kube-system"
