@@ -9,6 +9,7 @@ from typing import Any
 
 from sd_operator.model.spec import (
     CloudMapServiceSpec,
+    ClusterIdentity,
     DnsConfig,
     DnsRecord,
     HealthCheck,
@@ -22,7 +23,7 @@ from sd_operator.model.spec import (
 )
 
 REGION = "us-east-1"
-CLUSTER = "test-cluster"
+CLUSTER = ClusterIdentity("test-cluster")
 VPC = "vpc-0a1b2c3d4e5f60718"
 
 

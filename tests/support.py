@@ -52,6 +52,12 @@ def services_in(sd: Any, namespace_id: str) -> list[dict[str, Any]]:
     return [s for page in pages for s in page["Services"]]
 
 
+def namespace_id_of(sd: Any, name: str) -> str:
+    """The id of the one Cloud Map namespace named `name`."""
+    (found,) = [n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == name]
+    return str(found["Id"])
+
+
 def service_names_in(sd: Any, namespace_id: str) -> list[str]:
     """The names of every service of the Cloud Map namespace, sorted."""
     return sorted(s["Name"] for s in services_in(sd, namespace_id))

@@ -95,6 +95,34 @@ def test_namespaced_rbac_grants_nothing_cluster_wide(helm: Helm) -> None:
         assert "namespaces" not in granted
 
 
+def test_namespaced_rbac_reads_only_kube_system_itself_for_the_cluster_id() -> None:
+    """Without clusterId the operator reads kube-system's UID: a Role in kube-system granting get
+    on that one Namespace object, nothing cluster-wide; with clusterId, nothing there."""
+    helm = Helm(helm_binary())
+    scoped = ["allNamespaces=false", "watchNamespaces={team-a}"]
+    docs = helm.render(sets=scoped)
+    assert of_kind(docs, "ClusterRole") == []
+    roles = {d["metadata"]["namespace"]: d for d in of_kind(docs, "Role")}
+    assert roles["kube-system"]["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["namespaces"],
+            "resourceNames": ["kube-system"],
+            "verbs": ["get"],
+        }
+    ]
+    (binding,) = [
+        d for d in of_kind(docs, "RoleBinding") if d["metadata"]["namespace"] == "kube-system"
+    ]
+    assert binding["roleRef"]["name"] == roles["kube-system"]["metadata"]["name"]
+
+    given = helm.render(sets=[*scoped, "clusterId=6f1c2a9e"])
+    assert "kube-system" not in {d["metadata"].get("namespace") for d in given}
+    (deployment,) = of_kind(given, "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert "--cluster-id=6f1c2a9e" in container["args"]
+
+
 def test_cluster_wide_rbac_when_all_namespaces(helm: Helm) -> None:
     docs = helm.render()
     (role,) = of_kind(docs, "ClusterRole")

@@ -22,6 +22,7 @@ from sd_operator.aws.adapters import Adapters
 from sd_operator.aws.errors import RETRY_DELAY_SECONDS
 from sd_operator.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, apply_resources
 from sd_operator.model.parse import load_manifests
+from sd_operator.model.spec import ClusterIdentity
 from sd_operator.reconcile.converge import FIRST_POLL_SECONDS
 from sd_operator.reconcile.reconciler import Reconciler
 from support import cli, mutating_calls, service_names_in
@@ -185,7 +186,7 @@ def test_a_service_applied_with_its_namespace_is_created_without_waiting_for_it(
     known to the view: the service is created in its first step. It used to find the view
     without the namespace, fail NamespaceNotReady and wait 10 s for a relist."""
     manifests = write(tmp_path / "m", ns=namespace(), a=service("a"))
-    reconciler = Reconciler(Adapters(REGION, emulator.endpoint_url), "default")
+    reconciler = Reconciler(Adapters(REGION, emulator.endpoint_url), ClusterIdentity("default"))
 
     code, out = apply_steps(reconciler, manifests, fake_time)
 
@@ -210,7 +211,9 @@ def test_a_read_throttled_past_botocores_attempts_while_planning_is_tried_again(
     # 30% throttled run).
     emulator.inject("tagging:GetResources", error="ThrottlingException", count=2)
     path = write(tmp_path, ns=namespace(), a=service("alpha"))
-    reconciler = Reconciler(Adapters(REGION, emulator.endpoint_url, max_attempts=1), "default")
+    reconciler = Reconciler(
+        Adapters(REGION, emulator.endpoint_url, max_attempts=1), ClusterIdentity("default")
+    )
 
     code, out = apply_steps(reconciler, path, fake_time)
 

@@ -21,6 +21,7 @@ from sd_devkit.emulator import Emulator, client
 from sd_operator.aws.adapters import Adapters
 from sd_operator.model.spec import (
     CloudMapServiceSpec,
+    ClusterIdentity,
     HealthCheck,
     Identity,
     NamespaceSpec,
@@ -115,9 +116,9 @@ def test_a_delete_without_ids_does_not_trust_a_list_that_misses_the_service(
             service=CloudMapServiceSpec(name="svc", health_check=HealthCheck(custom=True)),
         ),
     )
-    deleting = Reconciler(Adapters(REGION, emulator.endpoint_url), "cli")
+    deleting = Reconciler(Adapters(REGION, emulator.endpoint_url), ClusterIdentity("cli"))
     deleting.view.refresh(REGION)  # its view lists neither namespace nor service
-    creating = Reconciler(Adapters(REGION, emulator.endpoint_url), "cli")
+    creating = Reconciler(Adapters(REGION, emulator.endpoint_url), ClusterIdentity("cli"))
     for res in (ns, svc):
         done = FakeTime().converge(creating, res, ns_spec, timeout=90)
         assert done.last is not None

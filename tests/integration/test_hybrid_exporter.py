@@ -16,7 +16,7 @@ from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.handlers.units import Units
 from sd_operator.hybrid.export import CLUSTER_ATTRIBUTE, OWNER_ATTRIBUTE, SliceView, slice_view
 from sd_operator.hybrid.exporter import Exporter, ExportOutcome, ExportResult
-from sd_operator.model.spec import GROUP, VERSION, EndpointsSpec, Identity
+from sd_operator.model.spec import GROUP, VERSION, ClusterIdentity, EndpointsSpec, Identity
 from sd_operator.reconcile.ownership import CLUSTER_TAG, OWNER_TAG, owner_tags
 from sd_operator.reconcile.reconciler import Reconciler
 
@@ -61,7 +61,7 @@ def _exporter(cm: CloudMap) -> Exporter:
         found = cm.get_service(service_id)
         return None if found is None else dict(found.tags)
 
-    return Exporter("c1", lambda _r: cm, tags)
+    return Exporter(ClusterIdentity("c1"), lambda _r: cm, tags)
 
 
 def _sync(exporter: Exporter, service_id: str, view: SliceView) -> ExportResult:

@@ -16,7 +16,7 @@ from sd_operator.aws.adapters import Adapters
 from sd_operator.cli import namespace_lookup, referenced_namespace
 from sd_operator.model import conditions as cond
 from sd_operator.model.parse import load_manifests
-from sd_operator.model.spec import Resource
+from sd_operator.model.spec import ClusterIdentity, Resource
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome
 
@@ -27,7 +27,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "myapp"
 @pytest.fixture
 def world(emulator: Emulator) -> tuple[Reconciler, list[Resource]]:
     seed_demo_ecs(emulator.endpoint_url, REGION)
-    reconciler = Reconciler(Adapters(REGION, emulator.endpoint_url), "ecs-test")
+    reconciler = Reconciler(Adapters(REGION, emulator.endpoint_url), ClusterIdentity("ecs-test"))
     resources = load_manifests([str(EXAMPLES)])
     namespaces = namespace_lookup(resources)
     for res in resources:

@@ -16,7 +16,7 @@ from sd_devkit.emulator.seed import seed_demo_ecs
 from sd_operator.aws.adapters import Adapters
 from sd_operator.handlers.sweep import Sweeper, SweepReport
 from sd_operator.handlers.units import Units
-from sd_operator.model.spec import GROUP, VERSION
+from sd_operator.model.spec import GROUP, VERSION, ClusterIdentity
 from sd_operator.reconcile.reconciler import Reconciler
 
 REGION = "us-east-1"
@@ -139,7 +139,7 @@ class World:
         seed_demo_ecs(emulator.endpoint_url, REGION)
         self.emulator = emulator
         adapters = Adapters(REGION, emulator.endpoint_url)
-        self.reconciler = Reconciler(adapters, "sweep-test", view_ttl=view_ttl)
+        self.reconciler = Reconciler(adapters, ClusterIdentity("sweep-test"), view_ttl=view_ttl)
         self.units = Units.build(self.reconciler, adapters.cloudmap, sweep_seconds=30)
         self.writer = RecordingWriter()
         self.reports: list[SweepReport] = []

@@ -15,6 +15,7 @@ from sd_devkit.emulator import Emulator, client
 from sd_operator.aws.adapters import Adapters
 from sd_operator.cli import plan_resources
 from sd_operator.model.spec import (
+    ClusterIdentity,
     EcsSpec,
     Identity,
     NamespaceSpec,
@@ -66,7 +67,9 @@ def steady(status: dict[str, Any]) -> dict[str, Any]:
 def world(emulator: Emulator) -> World:
     names = [f"svc-{i:02d}" for i in range(23)]
     seed_ecs(emulator.endpoint_url, names)
-    reconciler = Reconciler(Adapters(REGION, emulator.endpoint_url), "sweep-test", view_ttl=60)
+    reconciler = Reconciler(
+        Adapters(REGION, emulator.endpoint_url), ClusterIdentity("sweep-test"), view_ttl=60
+    )
     ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
     FakeTime().converge(reconciler, ns, None, timeout=30)
     resources = [discovery(n) for n in names]
@@ -117,7 +120,9 @@ def test_creates_read_no_other_services_tags(emulator: Emulator) -> None:
     """main read every service's tags of the namespace twice per create (about 0.87 x N^2 tag
     reads for a cold start); now a create is CreateService, GetService and its own tags."""
     names = [f"new-{i:02d}" for i in range(12)]
-    reconciler = Reconciler(Adapters(REGION, emulator.endpoint_url), "sweep-test", view_ttl=60)
+    reconciler = Reconciler(
+        Adapters(REGION, emulator.endpoint_url), ClusterIdentity("sweep-test"), view_ttl=60
+    )
     ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
     FakeTime().converge(reconciler, ns, None, timeout=30)
     emulator.reset_calls()
@@ -175,8 +180,10 @@ def test_drift_seen_in_the_view_is_confirmed_by_id_and_corrected(
 
 def test_a_stale_view_never_creates_a_twin(emulator: Emulator) -> None:
     seed_ecs(emulator.endpoint_url, ["late"])
-    sweeper = Reconciler(Adapters(REGION, emulator.endpoint_url), "sweep-test", view_ttl=60)
-    writer = Reconciler(Adapters(REGION, emulator.endpoint_url), "sweep-test")
+    sweeper = Reconciler(
+        Adapters(REGION, emulator.endpoint_url), ClusterIdentity("sweep-test"), view_ttl=60
+    )
+    writer = Reconciler(Adapters(REGION, emulator.endpoint_url), ClusterIdentity("sweep-test"))
     ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
     FakeTime().converge(writer, ns, None, timeout=30)
     late = discovery("late")
@@ -207,7 +214,7 @@ def sd_services(emulator: Emulator) -> list[Any]:
 
 def test_a_cli_plan_over_many_resources_lists_once(emulator: Emulator, world: World) -> None:
     _, resources, _ = world
-    fresh = Reconciler(Adapters(REGION, emulator.endpoint_url), "sweep-test")
+    fresh = Reconciler(Adapters(REGION, emulator.endpoint_url), ClusterIdentity("sweep-test"))
     emulator.reset_calls()
 
     ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)

@@ -20,10 +20,10 @@ from sd_operator.hybrid.export import (
     slice_view,
 )
 from sd_operator.model.observed import ObservedInstance
-from sd_operator.model.spec import Identity
+from sd_operator.model.spec import ClusterIdentity, Identity
 
 OWNER = Identity("ServiceDiscovery", "payments", "payment-service", uid="u1")
-CLUSTER = "eks-prod"
+CLUSTER = ClusterIdentity("eks-prod")
 
 
 def _slice(
@@ -141,8 +141,8 @@ def test_fqdn_slices_are_left_out() -> None:
 
 def test_long_identities_are_hashed_to_64_characters_stably() -> None:
     owner = Identity("ServiceDiscovery", "n" * 63, "s" * 63)
-    first = instance_id(CLUSTER, owner, "fd00:1234:5678:9abc:def0:1234:5678:9abc")
-    again = instance_id(CLUSTER, owner, "fd00:1234:5678:9abc:def0:1234:5678:9abc")
+    first = instance_id(CLUSTER.name, owner, "fd00:1234:5678:9abc:def0:1234:5678:9abc")
+    again = instance_id(CLUSTER.name, owner, "fd00:1234:5678:9abc:def0:1234:5678:9abc")
     other = instance_id("another", owner, "fd00:1234:5678:9abc:def0:1234:5678:9abc")
     assert first == again != other
     assert len(first) <= MAX_INSTANCE_ID

@@ -25,6 +25,7 @@ from sd_operator.model.spec import (
     AdoptionPolicy,
     ClientAlias,
     CloudMapServiceSpec,
+    ClusterIdentity,
     DeletionPolicy,
     EcsSpec,
     Identity,
@@ -55,7 +56,7 @@ from sd_operator.reconcile.plan import plan_service, plan_service_delete
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-CLUSTER = "prod-eu"
+CLUSTER = ClusterIdentity("prod-eu")
 ME = Identity("ServiceDiscovery", "team-a", "api", uid="uid-a")
 THEM = Identity("ServiceDiscovery", "team-b", "api", uid="uid-b")
 NS_NAME = "teama"
@@ -166,7 +167,7 @@ def test_a_marked_service_equal_to_the_spec_is_in_sync() -> None:
     "tags",
     [
         ecs_marker(THEM, CLUSTER, {EcsPart.SERVICE_CONNECT: PART_SET}),
-        ecs_marker(ME, "other-cluster", {EcsPart.SERVICE_CONNECT: PART_SET}),
+        ecs_marker(ME, ClusterIdentity("other-cluster"), {EcsPart.SERVICE_CONNECT: PART_SET}),
         owner_tags(THEM, CLUSTER),
     ],
     ids=["other-resource", "other-cluster", "owner-tags-only"],

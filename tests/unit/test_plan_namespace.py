@@ -24,6 +24,7 @@ from sd_operator.model.actions import (
 from sd_operator.model.observed import ObservedNamespace, ObservedService
 from sd_operator.model.spec import (
     AdoptionPolicy,
+    ClusterIdentity,
     DeletionPolicy,
     Identity,
     NamespaceSpec,
@@ -46,10 +47,10 @@ from sd_operator.reconcile.plan import (
 )
 from sd_operator.reconcile.result import Outcome, StepResult
 
-CLUSTER = "prod-eu"
+CLUSTER = ClusterIdentity("prod-eu")
 ME = Identity("CloudMapNamespace", "team-a", "internal", uid="uid-1")
 ARN = "arn:aws:servicediscovery:eu-west-1:123456789012:namespace/ns-1"
-OURS = {OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER}
+OURS = {OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER.name}
 
 
 def spec(**overrides: Any) -> NamespaceSpec:
@@ -92,7 +93,7 @@ def test_absent_namespace_is_created_once_with_owner_tags() -> None:
     assert create.type is NamespaceType.DNS_PRIVATE
     assert create.vpc == "vpc-1"
     assert create.description == "team a"
-    assert create.tags == {"team": "a", OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER}
+    assert create.tags == {"team": "a", OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER.name}
     assert create.asynchronous
     assert plan.refusal is None
     assert plan.blocked is None
@@ -103,7 +104,7 @@ def test_creator_request_id_differs_per_attempt_cluster_and_resource() -> None:
     ids = {
         creator_request_id(ME, CLUSTER, "attempt-1"),
         creator_request_id(ME, CLUSTER, "attempt-2"),
-        creator_request_id(ME, "other-cluster", "attempt-1"),
+        creator_request_id(ME, ClusterIdentity("other-cluster"), "attempt-1"),
         creator_request_id(replace(ME, name="other"), CLUSTER, "attempt-1"),
         creator_request_id(replace(ME, uid="uid-2"), CLUSTER, "attempt-1"),
     }
@@ -116,9 +117,9 @@ def test_creator_request_id_differs_per_attempt_cluster_and_resource() -> None:
 def test_creator_request_id_is_stable_and_fits_aws_limit(uid: str, cluster: str) -> None:
     identity = replace(ME, uid=uid)
 
-    first = creator_request_id(identity, cluster, "namespace")
+    first = creator_request_id(identity, ClusterIdentity(cluster), "namespace")
 
-    assert first == creator_request_id(identity, cluster, "namespace")
+    assert first == creator_request_id(identity, ClusterIdentity(cluster), "namespace")
     assert len(first) <= 64
 
 
@@ -365,7 +366,7 @@ def test_unowned_namespace_is_not_touched_without_adoption_even_when_it_differs(
 
 def adopted_tags(found: dict[str, str]) -> dict[str, str]:
     """What adopting a namespace that has `found` tags writes: the owner tags and the record."""
-    return {OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER, **adoption_record(found)}
+    return {OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER.name, **adoption_record(found)}
 
 
 def test_adopted_namespace_is_tagged_with_owner_tags() -> None:
@@ -411,7 +412,7 @@ def test_adoption_of_a_namespace_of_another_type_is_refused() -> None:
 @pytest.mark.parametrize(
     "owner",
     [
-        {OWNER_TAG: "CloudMapNamespace/team-b/internal", CLUSTER_TAG: CLUSTER},
+        {OWNER_TAG: "CloudMapNamespace/team-b/internal", CLUSTER_TAG: CLUSTER.name},
         {OWNER_TAG: ME.key, CLUSTER_TAG: "other-cluster"},
         {OWNER_TAG: ME.key},
     ],
@@ -532,7 +533,11 @@ def test_deleting_an_absent_namespace_does_nothing() -> None:
 
 @pytest.mark.parametrize(
     "tags",
-    [{}, {OWNER_TAG: "CloudMapNamespace/x/y", CLUSTER_TAG: CLUSTER}, {**OURS, CLUSTER_TAG: "b"}],
+    [
+        {},
+        {OWNER_TAG: "CloudMapNamespace/x/y", CLUSTER_TAG: CLUSTER.name},
+        {**OURS, CLUSTER_TAG: "b"},
+    ],
     ids=["unowned", "other-identity", "other-cluster"],
 )
 def test_namespace_not_ours_is_never_deleted(tags: dict[str, str]) -> None:

@@ -25,6 +25,7 @@ from sd_operator.model.observed import ObservedService
 from sd_operator.model.spec import (
     AdoptionPolicy,
     CloudMapServiceSpec,
+    ClusterIdentity,
     DeletionPolicy,
     DnsConfig,
     DnsRecord,
@@ -47,10 +48,10 @@ from sd_operator.reconcile.plan import (
     plan_service_delete,
 )
 
-CLUSTER = "prod-eu"
+CLUSTER = ClusterIdentity("prod-eu")
 ME = Identity("ServiceDiscovery", "team-a", "orders", uid="uid-1")
 ARN = "arn:aws:servicediscovery:eu-west-1:123456789012:service/srv-1"
-OURS = {OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER}
+OURS = {OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER.name}
 MAX_TTL = 60
 
 A60 = DnsRecord(RecordType.A, 60)
@@ -137,7 +138,7 @@ def test_absent_service_is_created_with_dns_health_check_and_owner_tags() -> Non
             description="orders api",
             dns=DNS,
             health_check=CUSTOM,
-            tags={"team": "a", OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER},
+            tags={"team": "a", OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER.name},
         ),
     )
     assert p.changes == (Change("service.name", "orders", None),)
@@ -542,7 +543,9 @@ def test_adopted_service_is_tagged_and_brought_to_the_spec() -> None:
 
     assert [type(a) for a in p.actions] == [TagResource, UpdateService]
     record = adoption_record({"team": "a"})
-    assert p.actions[0] == TagResource(ARN, {OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER, **record})
+    assert p.actions[0] == TagResource(
+        ARN, {OWNER_TAG: ME.key, CLUSTER_TAG: CLUSTER.name, **record}
+    )
     assert Change("adoptionPolicy", "Adopt", "not managed by sd-operator") in p.changes
 
 
@@ -560,7 +563,7 @@ def test_adoption_still_refuses_what_aws_cannot_change() -> None:
 @pytest.mark.parametrize(
     "owner",
     [
-        {OWNER_TAG: "ServiceDiscovery/team-b/orders", CLUSTER_TAG: CLUSTER},
+        {OWNER_TAG: "ServiceDiscovery/team-b/orders", CLUSTER_TAG: CLUSTER.name},
         {OWNER_TAG: ME.key, CLUSTER_TAG: "other-cluster"},
     ],
     ids=["other-identity", "other-cluster"],
@@ -607,7 +610,7 @@ def test_deleting_an_absent_service_does_nothing() -> None:
 
 def test_service_not_ours_is_never_deleted() -> None:
     assert delete(seen(tags={"team": "a"})) == Plan()
-    assert delete(seen(tags={OWNER_TAG: "x/y/z", CLUSTER_TAG: CLUSTER})) == Plan()
+    assert delete(seen(tags={OWNER_TAG: "x/y/z", CLUSTER_TAG: CLUSTER.name})) == Plan()
 
 
 # Plan.then -------------------------------------------------------------------------------------

@@ -536,7 +536,7 @@ def _web_marked_and_configured(world: World, result: StepResult, s: dict[str, An
     assert held.tags == {
         "team": "a",
         OWNER_TAG: "ServiceDiscovery/team-a/web",
-        CLUSTER_TAG: CLUSTER,
+        CLUSTER_TAG: CLUSTER.name,
         REGISTRY_TAG: "set",
         SC_TAG: "set",
     }
@@ -567,7 +567,7 @@ def _sc_adopted(world: World, result: StepResult, status: dict[str, Any]) -> Non
     assert victim(world).tags == {
         "team": "b",
         OWNER_TAG: "ServiceDiscovery/team-a/api",
-        CLUSTER_TAG: CLUSTER,
+        CLUSTER_TAG: CLUSTER.name,
         SC_TAG: "adopted",
     }
     assert world.ecs.deployments[victim(world).arn] == 1

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, NoReturn, TextIO
 
-from sd_operator import logs
+from sd_operator import kube, logs
 from sd_operator.aws.adapters import Adapters
 from sd_operator.aws.budget import BUDGETS
 from sd_operator.aws.errors import AwsError, Retryable
@@ -362,7 +362,8 @@ def _settle_each(
 
 def _from_cluster(args: argparse.Namespace) -> list[Resource] | None:
     """The resources the operator manages, parsed as it parses them; the operator's
-    --cluster-name unless one was given (flag or SD_OPERATOR_CLUSTER_NAME)."""
+    --cluster-name and --cluster-id unless given (flags, or SD_OPERATOR_CLUSTER_NAME and
+    SD_OPERATOR_CLUSTER_ID)."""
     from sd_operator import kube
 
     try:
@@ -387,6 +388,10 @@ def _from_cluster(args: argparse.Namespace) -> list[Resource] | None:
                     file=sys.stderr,
                 )
                 return None
+        if args.cluster_id is None:
+            args.cluster_id = _operator_cluster_id(cluster)
+            if args.cluster_id is None:
+                return None
     except kube.KubeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
@@ -399,6 +404,29 @@ def _from_cluster(args: argparse.Namespace) -> list[Resource] | None:
         except SpecError as exc:
             print(f"warning: skipped {item['kind']} {source[8:]}: {exc}", file=sys.stderr)
     return resources
+
+
+def _operator_cluster_id(cluster: kube.Cluster) -> str | None:
+    """The --cluster-id the operator runs with: its Deployment's, else what it reads at start
+    (the kube-system namespace's UID)."""
+    ids = kube.operator_cluster_ids(cluster)
+    distinct = sorted(set(ids.values()))
+    if len(distinct) > 1:
+        listed = "; ".join(f"{k}: {v}" for k, v in sorted(ids.items()))
+        print(
+            f"error: operators run with different --cluster-id values ({listed}): "
+            "pass --cluster-id to say which one to plan as",
+            file=sys.stderr,
+        )
+        return None
+    if distinct:
+        where = f"of the operator ({', '.join(sorted(ids))})"
+        found = distinct[0]
+    else:
+        where = f"the UID of namespace {kube.ID_NAMESPACE}, as the operator reads it"
+        found = kube.cluster_id(cluster)
+    print(f"using --cluster-id {found}, {where}", file=sys.stderr)
+    return found
 
 
 def _cluster_name_given(args: argparse.Namespace) -> bool:
@@ -890,7 +918,7 @@ def run_cli(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_ERROR
-    reconciler = Reconciler(Adapters(settings.region, settings.endpoint_url), settings.cluster_name)
+    reconciler = Reconciler(Adapters(settings.region, settings.endpoint_url), settings.cluster)
     # The one place the intent is chosen: apply the manifests, or delete what they made.
     delete = args.command == "delete" or (args.command == "plan" and args.delete)
     if args.command == "plan":

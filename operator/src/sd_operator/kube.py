@@ -1,5 +1,6 @@
 """The CLI's access to a Kubernetes cluster (current kubeconfig, or the pod's service account):
-read the custom resources the operator manages, and ask it to refresh one."""
+read the custom resources the operator manages, and ask it to refresh one; and the cluster's
+id, which the operator reads at start too."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class KubeError(Exception):
 class Cluster:
     api: Any  # kubernetes.client.CustomObjectsApi
     apps: Any  # kubernetes.client.AppsV1Api
+    core: Any  # kubernetes.client.CoreV1Api
     namespace: str  # the kubeconfig context's namespace
 
 
@@ -56,7 +58,7 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> Cluste
             namespace = "default"
     except (config.ConfigException, OSError) as exc:
         raise KubeError(f"no Kubernetes cluster configured: {exc}") from exc
-    return Cluster(client.CustomObjectsApi(), client.AppsV1Api(), namespace)
+    return Cluster(client.CustomObjectsApi(), client.AppsV1Api(), client.CoreV1Api(), namespace)
 
 
 def _failed(what: str, exc: Exception) -> KubeError:
@@ -81,33 +83,59 @@ def list_resources(cluster: Cluster, namespace: str | None) -> list[dict[str, An
     return items
 
 
+# Every cluster has it, and its UID is set when the cluster is made and never changes: an id no
+# other cluster has, which a restore from an etcd backup keeps.
+ID_NAMESPACE = "kube-system"
+
+
+def cluster_id(cluster: Cluster) -> str:
+    """The cluster's id: the UID of its kube-system namespace."""
+    try:
+        found = cluster.core.read_namespace(ID_NAMESPACE)
+    except Exception as exc:
+        raise _failed(f"reading namespace {ID_NAMESPACE} (the cluster's id)", exc) from exc
+    return str(found.metadata.uid)
+
+
+def operator_cluster_ids(cluster: Cluster) -> dict[str, str]:
+    """`namespace/name` -> --cluster-id of each sd-operator Deployment that sets one (flag,
+    then SD_OPERATOR_CLUSTER_ID); the others read kube-system's UID (`cluster_id`)."""
+    return _operator_flags(cluster, "--cluster-id", "SD_OPERATOR_CLUSTER_ID", None)
+
+
 def operator_cluster_names(cluster: Cluster) -> dict[str, str]:
     """`namespace/name` -> --cluster-name of each sd-operator Deployment (the Helm chart's
     app.kubernetes.io/name label): flag, then SD_OPERATOR_CLUSTER_NAME, then the default."""
+    return _operator_flags(cluster, "--cluster-name", "SD_OPERATOR_CLUSTER_NAME", "default")
+
+
+def _operator_flags(
+    cluster: Cluster, flag: str, env_name: str, default: str | None
+) -> dict[str, str]:
     try:
         found = cluster.apps.list_deployment_for_all_namespaces(
             label_selector="app.kubernetes.io/name=sd-operator"
         )
     except Exception as exc:
         raise _failed("listing the operator's Deployments", exc) from exc
-    names: dict[str, str] = {}
+    values: dict[str, str] = {}
     for deployment in found.items:
         for container in deployment.spec.template.spec.containers or []:
-            name = _cluster_name_of([*(container.command or []), *(container.args or [])])
-            if name is None:
+            value = _flag_of([*(container.command or []), *(container.args or [])], flag)
+            if value is None:
                 env = {e.name: e.value for e in container.env or [] if e.value is not None}
-                name = env.get("SD_OPERATOR_CLUSTER_NAME")
-            if name is not None or "run" in (container.args or []):
-                key = f"{deployment.metadata.namespace}/{deployment.metadata.name}"
-                names[key] = name or "default"
-    return names
+                value = env.get(env_name)
+            found_value = value or default
+            if (value is not None or "run" in (container.args or [])) and found_value:
+                values[f"{deployment.metadata.namespace}/{deployment.metadata.name}"] = found_value
+    return values
 
 
-def _cluster_name_of(argv: Sequence[str]) -> str | None:
+def _flag_of(argv: Sequence[str], flag: str) -> str | None:
     for i, arg in enumerate(argv):
-        if arg.startswith("--cluster-name="):
+        if arg.startswith(f"{flag}="):
             return arg.split("=", 1)[1]
-        if arg == "--cluster-name" and i + 1 < len(argv):
+        if arg == flag and i + 1 < len(argv):
             return argv[i + 1]
     return None
 

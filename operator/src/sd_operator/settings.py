@@ -11,6 +11,7 @@ from typing import get_args
 from sd_operator.aws.budget import Rate, parse_rates
 from sd_operator.logs import LogFormat
 from sd_operator.model.schema import region_pattern
+from sd_operator.model.spec import ClusterIdentity
 
 
 class SettingsError(ValueError):
@@ -28,6 +29,13 @@ class Settings:
     # all of them (an account the operator has to itself, or shares with more tools).
     aws_rates: dict[str, Rate] = field(default_factory=dict)
     aws_rate_scale: float = 1.0
+    # None: `run` reads the kube-system namespace's UID at start; the CLI acts without an id
+    # (docs/ownership.md, "Cluster identity").
+    cluster_id: str | None = None
+
+    @property
+    def cluster(self) -> ClusterIdentity:
+        return ClusterIdentity(self.cluster_name, self.cluster_id)
 
 
 def add_common_flags(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +53,14 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("SD_OPERATOR_CLUSTER_NAME", "default"),
         help="identity of this cluster in ownership tags, so two clusters sharing an AWS account "
         "never touch each other's resources (env SD_OPERATOR_CLUSTER_NAME; default: default)",
+    )
+    parser.add_argument(
+        "--cluster-id",
+        default=os.environ.get("SD_OPERATOR_CLUSTER_ID") or None,
+        help="id of this cluster in ownership tags, unique per cluster, so two clusters given "
+        "the same --cluster-name still never touch each other's resources (env "
+        "SD_OPERATOR_CLUSTER_ID; default: run reads the kube-system namespace's UID, "
+        "plan --from-cluster the operator's, other CLI commands use none: docs/ownership.md)",
     )
     parser.add_argument(
         "--aws-rate",
@@ -76,6 +92,7 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+TAG_VALUE = re.compile(r"^[A-Za-z0-9_.:/=+@-]{1,128}$")
 NO_REGION = "no AWS region: pass --region or set AWS_REGION (or AWS_DEFAULT_REGION)"
 
 
@@ -98,10 +115,9 @@ def from_args(
     endpoint = args.aws_endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
     if endpoint is not None and not re.match(r"^https?://", endpoint):
         raise SettingsError(f"--aws-endpoint-url {endpoint!r} must start with http:// or https://")
-    if not re.match(r"^[A-Za-z0-9_.:/=+@-]{1,128}$", args.cluster_name):
-        raise SettingsError(
-            f"--cluster-name {args.cluster_name!r} must be 1-128 characters usable in an AWS tag"
-        )
+    for flag, value in (("--cluster-name", args.cluster_name), ("--cluster-id", args.cluster_id)):
+        if value is not None and not TAG_VALUE.match(value):
+            raise SettingsError(f"{flag} {value!r} must be 1-128 characters usable in an AWS tag")
     try:
         rate_text = ",".join([os.environ.get("SD_OPERATOR_AWS_RATES", ""), *args.aws_rate])
         aws_rates = parse_rates(rate_text)
@@ -123,4 +139,5 @@ def from_args(
         log_level=args.log_level,
         aws_rates=aws_rates,
         aws_rate_scale=scale,
+        cluster_id=args.cluster_id,
     )

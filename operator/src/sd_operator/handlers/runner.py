@@ -9,12 +9,13 @@ import os
 import socket
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
 import kopf
 
-from sd_operator import logs, metrics
+from sd_operator import kube, logs, metrics
 from sd_operator.aws.adapters import Adapters
 from sd_operator.handlers import imports
 from sd_operator.handlers.health import Health, PeeringWatch, is_literal
@@ -138,7 +139,7 @@ def _register_resources(
     # The account view lives a little under one interval: each sweep reads it once, and change
     # handlers between sweeps find ids in it.
     adapters = Adapters(settings.region, settings.endpoint_url)
-    reconciler = Reconciler(adapters, settings.cluster_name, view_ttl=sweep_seconds * 0.9)
+    reconciler = Reconciler(adapters, settings.cluster, view_ttl=sweep_seconds * 0.9)
     units = Units.build(reconciler, adapters.cloudmap, sweep_seconds, export=hybrid.export_enabled)
     settle = HeapSettler()
     sweeper = Sweeper(
@@ -216,7 +217,25 @@ def own_identity() -> str:
     return f"{getpass.getuser()}@{host}/{time.strftime('%Y%m%d%H%M%S')}/{os.getpid()}"
 
 
+def with_cluster_id(settings: Settings) -> Settings:
+    """The settings with the cluster's id: as given, else the kube-system namespace's UID
+    (kube.KubeError when it cannot be read: the operator must not start without one)."""
+    if settings.cluster_id is not None:
+        return settings
+    return replace(settings, cluster_id=kube.cluster_id(kube.connect()))
+
+
 def run_operator(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        settings = with_cluster_id(settings)
+    except kube.KubeError as exc:
+        log.error(
+            "no cluster id",
+            error=str(exc),
+            hint="grant get on the kube-system namespace (the Helm chart does), or pass "
+            "--cluster-id (env SD_OPERATOR_CLUSTER_ID): docs/ownership.md",
+        )
+        return 1
     namespaces = tuple(args.namespace)
     identity = own_identity()
     priority = peering_priority(args.priority)
@@ -249,6 +268,7 @@ def run_operator(settings: Settings, args: argparse.Namespace) -> int:
         region=settings.region,
         endpoint=settings.endpoint_url,
         cluster=settings.cluster_name,
+        cluster_id=settings.cluster_id,
         namespaces=list(namespaces) or "all",
         peering=args.peering or "standalone",
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sd_operator.model.observed import ObservedInstance
-from sd_operator.model.spec import Identity
+from sd_operator.model.spec import ClusterIdentity, Identity
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
@@ -24,6 +24,7 @@ MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 EXPORTED_MANAGER = "endpointslice-controller.k8s.io"
 OWNER_ATTRIBUTE = "sd-operator.io/owner"
 CLUSTER_ATTRIBUTE = "sd-operator.io/cluster"
+CLUSTER_ID_ATTRIBUTE = "sd-operator.io/cluster-id"
 NAMESPACE_ATTRIBUTE = "sd-operator.io/namespace"
 SERVICE_ATTRIBUTE = "sd-operator.io/service"
 POD_ATTRIBUTE = "sd-operator.io/pod"
@@ -180,7 +181,7 @@ def desired_instances(
     endpoints: Iterable[Endpoint],
     *,
     owner: Identity,
-    cluster: str,
+    cluster: ClusterIdentity,
     service: str,
     custom_health: bool,
     extra_attributes: Mapping[str, str] | None = None,
@@ -197,10 +198,12 @@ def desired_instances(
             _FAMILIES[ep.family]: ep.address,
             PORT: str(ep.port),
             OWNER_ATTRIBUTE: owner.key,
-            CLUSTER_ATTRIBUTE: cluster,
+            CLUSTER_ATTRIBUTE: cluster.name,
             NAMESPACE_ATTRIBUTE: owner.namespace,
             SERVICE_ATTRIBUTE: service,
         }
+        if cluster.id is not None:
+            attributes[CLUSTER_ID_ATTRIBUTE] = cluster.id
         for key, value in ((POD_ATTRIBUTE, ep.pod), (NODE_ATTRIBUTE, ep.node)):
             if value:
                 attributes[key] = value
@@ -211,9 +214,10 @@ def desired_instances(
             return Refused(
                 "endpoints.attributes",
                 f"an instance would carry {len(custom)} custom attributes; AWS allows "
-                f"{MAX_CUSTOM_ATTRIBUTES} per instance (sd-operator adds up to 7)",
+                f"{MAX_CUSTOM_ATTRIBUTES} per instance (sd-operator adds up to 8)",
             )
-        iid = instance_id(cluster, owner, ep.address)
+        # By name only, as before cluster ids: instances registered then keep their ids.
+        iid = instance_id(cluster.name, owner, ep.address)
         wanted[iid] = DesiredInstance(iid, attributes, ep.ready)
     if len(wanted) > MAX_INSTANCES:
         return Refused(
@@ -224,10 +228,17 @@ def desired_instances(
     return wanted
 
 
-def owned(instance: ObservedInstance, owner: Identity, cluster: str) -> bool:
-    """Registered by this resource in this cluster: the only instances export ever changes."""
+def owned(instance: ObservedInstance, owner: Identity, cluster: ClusterIdentity) -> bool:
+    """Registered by this resource in this cluster: the only instances export ever changes.
+    One registered before cluster ids (none recorded) is ours by name; registering it again
+    with our attributes records our id (docs/ownership.md, "Cluster identity")."""
     attrs = instance.attributes
-    return attrs.get(OWNER_ATTRIBUTE) == owner.key and attrs.get(CLUSTER_ATTRIBUTE) == cluster
+    other_id = attrs.get(CLUSTER_ID_ATTRIBUTE, cluster.id)
+    return (
+        attrs.get(OWNER_ATTRIBUTE) == owner.key
+        and attrs.get(CLUSTER_ATTRIBUTE) == cluster.name
+        and other_id == cluster.id
+    )
 
 
 @dataclass(frozen=True)
@@ -257,7 +268,7 @@ def plan_export(
     observed: Iterable[ObservedInstance],
     *,
     owner: Identity,
-    cluster: str,
+    cluster: ClusterIdentity,
     custom_health: bool,
 ) -> ExportPlan:
     """Register what is missing or different, deregister what this resource registered and

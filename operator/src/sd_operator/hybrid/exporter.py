@@ -28,7 +28,7 @@ from sd_operator.hybrid.export import (
     registration_attributes,
 )
 from sd_operator.model.observed import ObservedInstance, OperationStatus
-from sd_operator.model.spec import EndpointsSpec, Identity
+from sd_operator.model.spec import ClusterIdentity, EndpointsSpec, Identity
 from sd_operator.reconcile.ownership import (
     REASON_OWNED_ELSEWHERE,
     Ownership,
@@ -77,7 +77,7 @@ class Exporter:
 
     def __init__(
         self,
-        cluster: str,
+        cluster: ClusterIdentity,
         cloudmap: Callable[[str | None], CloudMap],
         service_tags: ServiceTags,
     ) -> None:

@@ -84,6 +84,21 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class ClusterIdentity:
+    """The Kubernetes cluster an operator (or the CLI) acts for, as tagged onto what it makes:
+    the name people choose (--cluster-name) and an id unique to the cluster (--cluster-id, by
+    default the UID of its kube-system namespace), so two clusters given the same name never
+    take each other's resources for their own. `id` None: the CLI given no id
+    (docs/ownership.md)."""
+
+    name: str
+    id: str | None = None
+
+    def __str__(self) -> str:
+        return self.name if self.id is None else f"{self.name} (id {self.id})"
+
+
+@dataclass(frozen=True)
 class NamespaceSpec:
     name: str
     type: NamespaceType

@@ -42,6 +42,7 @@ from sd_operator.model.observed import (
 from sd_operator.model.spec import (
     AdoptionPolicy,
     ClientAlias,
+    ClusterIdentity,
     DeletionPolicy,
     EcsSpec,
     Identity,
@@ -59,6 +60,7 @@ from sd_operator.reconcile.ownership import (
     REASON_OWNED_ELSEWHERE,
     EcsPart,
     Ownership,
+    claim_plan,
     ecs_marker,
     ecs_marker_keys,
     ecs_parts,
@@ -526,7 +528,7 @@ class EcsOwner:
     it. `namespace_ours`: its CloudMapNamespace owns the resource's namespace."""
 
     identity: Identity
-    cluster: str
+    cluster: ClusterIdentity
     adoption: AdoptionPolicy = AdoptionPolicy.NEVER
     deletion: DeletionPolicy | None = None
     cloud_map_service_ours: bool = False
@@ -607,11 +609,15 @@ def _claim(
                 blocked=Blocked(
                     REASON_OWNED_ELSEWHERE,
                     f"ECS service {where}: its discovery configuration is managed by "
-                    f"{owner_of(observed.tags)}; nothing was changed",
+                    f"{owner_of(observed.tags, owner.cluster)}; nothing was changed",
                     blockers=(f"ECS service {where} ({observed.arn})",),
                 )
             )
         case Ownership.OURS:
+            what = f"ECS service {where}"
+            claim = claim_plan(what, observed.arn, observed.tags, owner.identity, owner.cluster)
+            if claim is not None:
+                return claim
             held = ecs_parts(observed.tags)
         case _:
             held = {}
@@ -717,6 +723,10 @@ def plan_ecs_release(
     found = ownership(observed.tags, owner.identity, owner.cluster)
     if found is Ownership.OTHER:
         return Plan()
+    where = f"ECS service {spec.cluster}/{spec.service}"
+    claim = claim_plan(where, observed.arn, observed.tags, owner.identity, owner.cluster)
+    if claim is not None:
+        return claim
     held = ecs_parts(observed.tags) if found is Ownership.OURS else {}
     namespace = _Namespace(namespace_name or "", namespace_arn)
     legacy = _legacy(observed, owner, namespace, cloud_map_service_arn) & _declared(spec)

@@ -24,6 +24,7 @@ from sd_operator.model.observed import (
 )
 from sd_operator.model.spec import (
     KIND_NAMESPACE,
+    ClusterIdentity,
     Identity,
     NamespaceSpec,
     NamespaceType,
@@ -55,7 +56,7 @@ class Observer:
     `observe_owned` what its deletion needs (only what it made, found by id or its ownership
     tags). `cluster`: whose ownership tags count as ours."""
 
-    def __init__(self, cluster: str, default_region: str) -> None:
+    def __init__(self, cluster: ClusterIdentity, default_region: str) -> None:
         self._cluster = cluster
         self._default_region = default_region
 

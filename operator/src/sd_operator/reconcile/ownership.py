@@ -15,7 +15,8 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
-from sd_operator.model.spec import DeletionPolicy, Identity
+from sd_operator.model.actions import Blocked, Plan, TagResource
+from sd_operator.model.spec import ClusterIdentity, DeletionPolicy, Identity
 
 # Condition reasons of ownership (one name per concept across status, events, logs and the CLI).
 # Someone else's marker is on it: nothing is changed, whatever adoptionPolicy says.
@@ -23,9 +24,14 @@ REASON_OWNED_ELSEWHERE = "OwnedElsewhere"
 # An ECS service's registry or Service Connect was set outside sd-operator: adoptionPolicy: Adopt
 # takes it over.
 REASON_ADOPTION_REQUIRED = "AdoptionRequired"
+# Ours by name, without a cluster id yet: the id is written, and read back before anything else.
+REASON_CLAIMING = "ClaimingClusterId"
+CLAIM_RETRY_SECONDS = 1.0
 
 OWNER_TAG = "sd-operator.io/owner"
 CLUSTER_TAG = "sd-operator.io/cluster"
+# The cluster's id (ClusterIdentity.id): two clusters given the same name still differ by it.
+CLUSTER_ID_TAG = "sd-operator.io/cluster-id"
 # On an adopted Cloud Map resource: which user tags it had when adopted (`adoption_record`).
 ADOPTED_TAG = "sd-operator.io/adopted"
 RESERVED_PREFIXES = ("sd-operator.io/", "aws:")
@@ -37,23 +43,74 @@ class Ownership(StrEnum):
     OTHER = "Other"
 
 
-def owner_tags(identity: Identity, cluster: str) -> dict[str, str]:
-    return {OWNER_TAG: identity.key, CLUSTER_TAG: cluster}
+def owner_tags(identity: Identity, cluster: ClusterIdentity) -> dict[str, str]:
+    tags = {OWNER_TAG: identity.key, CLUSTER_TAG: cluster.name}
+    if cluster.id is not None:
+        tags[CLUSTER_ID_TAG] = cluster.id
+    return tags
 
 
-def ownership(tags: Mapping[str, str], identity: Identity, cluster: str) -> Ownership:
+def ownership(tags: Mapping[str, str], identity: Identity, cluster: ClusterIdentity) -> Ownership:
+    """Ours: our resource's key and our cluster's name, and our cluster's id or none at all (a
+    resource tagged before cluster ids existed, or by the CLI given none: `id_claim` adds
+    ours). Another id is another cluster of the same name."""
     if OWNER_TAG not in tags:
         return Ownership.UNOWNED
-    if tags.get(OWNER_TAG) == identity.key and tags.get(CLUSTER_TAG) == cluster:
-        return Ownership.OURS
-    return Ownership.OTHER
+    if tags.get(OWNER_TAG) != identity.key or tags.get(CLUSTER_TAG) != cluster.name:
+        return Ownership.OTHER
+    if CLUSTER_ID_TAG in tags and tags[CLUSTER_ID_TAG] != cluster.id:
+        return Ownership.OTHER
+    return Ownership.OURS
 
 
-def owner_of(tags: Mapping[str, str]) -> str:
-    return f"{tags.get(OWNER_TAG, '?')} in cluster {tags.get(CLUSTER_TAG, '?')}"
+def id_claim(
+    tags: Mapping[str, str], identity: Identity, cluster: ClusterIdentity
+) -> dict[str, str]:
+    """The id tag a resource of ours still lacks (docs/ownership.md, "Cluster identity"): the
+    plan writes it alone and reads the resource again before changing anything else, so of two
+    clusters of one name claiming it, only the one whose id stays on it goes on."""
+    if cluster.id is None or CLUSTER_ID_TAG in tags:
+        return {}
+    if ownership(tags, identity, cluster) is not Ownership.OURS:
+        return {}
+    return {CLUSTER_ID_TAG: cluster.id}
 
 
-def creator_request_id(identity: Identity, cluster: str, nonce: str) -> str:
+def claim_plan(
+    what: str, arn: str, tags: Mapping[str, str], identity: Identity, cluster: ClusterIdentity
+) -> Plan | None:
+    """The plan of a resource of ours that lacks our id (`id_claim`): that tag alone, then a
+    stop, so the next round reads the resource again before anything else is changed."""
+    claim = id_claim(tags, identity, cluster)
+    if not claim:
+        return None
+    return Plan(
+        actions=(TagResource(arn, claim),),
+        blocked=Blocked(
+            REASON_CLAIMING,
+            f"{what} carries this cluster's name ({cluster.name}) and no cluster id: tagging "
+            f"it with this cluster's id {cluster.id}, then reading it again",
+            CLAIM_RETRY_SECONDS,
+        ),
+    )
+
+
+def owner_of(tags: Mapping[str, str], cluster: ClusterIdentity) -> str:
+    """Who owns a resource that is not ours, named as its tags name it; when it is another
+    cluster of our name, also which one we are (and, for the CLI given no id, how to be it)."""
+    other_id = tags.get(CLUSTER_ID_TAG)
+    owner = f"{tags.get(OWNER_TAG, '?')} in cluster {tags.get(CLUSTER_TAG, '?')}"
+    if other_id is None or tags.get(CLUSTER_TAG) != cluster.name:
+        return owner
+    if cluster.id is None:
+        return (
+            f"{owner} (id {other_id}); no --cluster-id was given: pass --cluster-id "
+            f"{other_id} (or plan --from-cluster) to act as that cluster"
+        )
+    return f"{owner} (id {other_id}), another cluster of this name (this one: id {cluster.id})"
+
+
+def creator_request_id(identity: Identity, cluster: ClusterIdentity, nonce: str) -> str:
     """The CreatorRequestId of one create attempt.
 
     AWS answers a reused CreatorRequestId with the original operation, even after what it
@@ -61,7 +118,9 @@ def creator_request_id(identity: Identity, cluster: str, nonce: str) -> str:
     The reconciler draws a nonce per attempt and records the id in status before sending it:
     retries of that attempt (after a crash) reuse it and cannot create a twin.
     """
-    digest = hashlib.sha256(f"{cluster}/{identity.key}/{identity.uid}/{nonce}".encode())
+    # The cluster's id too: two clusters of one name never share a create's idempotency token.
+    scope = cluster.name if cluster.id is None else f"{cluster.name}#{cluster.id}"
+    digest = hashlib.sha256(f"{scope}/{identity.key}/{identity.uid}/{nonce}".encode())
     return f"sdop-{digest.hexdigest()[:40]}"
 
 
@@ -108,7 +167,7 @@ def given_back_keys(tags: Mapping[str, str]) -> tuple[str, ...]:
         sorted(
             k
             for k in tags
-            if k in (OWNER_TAG, CLUSTER_TAG, ADOPTED_TAG)
+            if k in (OWNER_TAG, CLUSTER_TAG, CLUSTER_ID_TAG, ADOPTED_TAG)
             or (is_user_tag(k) and not found_at_adoption(k, tags))
         )
     )
@@ -138,10 +197,12 @@ def ecs_parts(tags: Mapping[str, str]) -> dict[EcsPart, str]:
     return {part: tags[key] for part, key in ECS_PART_TAGS.items() if key in tags}
 
 
-def ecs_marker(identity: Identity, cluster: str, parts: Mapping[EcsPart, str]) -> dict[str, str]:
+def ecs_marker(
+    identity: Identity, cluster: ClusterIdentity, parts: Mapping[EcsPart, str]
+) -> dict[str, str]:
     return {**owner_tags(identity, cluster), **{ECS_PART_TAGS[p]: how for p, how in parts.items()}}
 
 
 def ecs_marker_keys(tags: Iterable[str]) -> tuple[str, ...]:
-    ours = {OWNER_TAG, CLUSTER_TAG, *ECS_PART_TAGS.values()}
+    ours = {OWNER_TAG, CLUSTER_TAG, CLUSTER_ID_TAG, *ECS_PART_TAGS.values()}
     return tuple(sorted(k for k in tags if k in ours))

@@ -39,6 +39,7 @@ from sd_operator.model.spec import (
     KIND_NAMESPACE,
     AdoptionPolicy,
     CloudMapServiceSpec,
+    ClusterIdentity,
     DeletionPolicy,
     HealthCheck,
     Identity,
@@ -56,6 +57,7 @@ from sd_operator.reconcile.ownership import (
     REASON_OWNED_ELSEWHERE,
     Ownership,
     adoption_record,
+    claim_plan,
     found_at_adoption,
     given_back_keys,
     gives_back,
@@ -135,20 +137,21 @@ def _claim(
     kind: str,
     name: str,
     resource_id: str,
+    arn: str,
     tags: Mapping[str, str],
     identity: Identity,
-    cluster: str,
+    cluster: ClusterIdentity,
     adoption: AdoptionPolicy,
 ) -> tuple[Plan | None, dict[str, str]]:
     """Decide whether an existing AWS resource may be managed; returns (stop, tags to add)."""
     match ownership(tags, identity, cluster):
         case Ownership.OURS:
-            return None, {}
+            return claim_plan(f"{kind} {name} ({resource_id})", arn, tags, identity, cluster), {}
         case Ownership.OTHER:
             return Plan(
                 blocked=Blocked(
                     REASON_OWNED_ELSEWHERE,
-                    f"{kind} {name} ({resource_id}) is managed by {owner_of(tags)}; "
+                    f"{kind} {name} ({resource_id}) is managed by {owner_of(tags, cluster)}; "
                     "nothing was changed",
                 )
             ), {}
@@ -225,7 +228,7 @@ def _vpc_check(spec: NamespaceSpec, observed: ObservedNamespace, adopting: bool)
 def plan_namespace(
     spec: NamespaceSpec,
     identity: Identity,
-    cluster: str,
+    cluster: ClusterIdentity,
     observed: ObservedNamespace | None,
     owned_under_other_name: ObservedNamespace | None = None,
 ) -> Plan:
@@ -251,6 +254,7 @@ def plan_namespace(
         "namespace",
         spec.name,
         observed.id,
+        observed.arn,
         observed.tags,
         identity,
         cluster,
@@ -285,7 +289,7 @@ def plan_namespace(
 def plan_namespace_delete(
     spec: NamespaceSpec,
     identity: Identity,
-    cluster: str,
+    cluster: ClusterIdentity,
     observed: ObservedNamespace | None,
     services: Sequence[ObservedService],
 ) -> Plan:
@@ -295,6 +299,10 @@ def plan_namespace_delete(
         return Plan()
     if ownership(observed.tags, identity, cluster) is not Ownership.OURS:
         return Plan()
+    what = f"namespace {spec.name} ({observed.id})"
+    claim = claim_plan(what, observed.arn, observed.tags, identity, cluster)
+    if claim is not None:
+        return claim
     if gives_back(spec.deletion_policy, observed.tags):
         return _give_back(observed.arn, observed.tags, "tags")
     if services:
@@ -458,7 +466,7 @@ def _in_place_changes(spec: CloudMapServiceSpec, observed: ObservedService) -> l
 def plan_service(
     spec: CloudMapServiceSpec,
     identity: Identity,
-    cluster: str,
+    cluster: ClusterIdentity,
     adoption: AdoptionPolicy,
     max_ttl: int,
     namespace_type: NamespaceType,
@@ -493,7 +501,7 @@ def plan_service(
             advisories=advisories,
         )
     stop, adopt_tags = _claim(
-        "service", spec.name, observed.id, observed.tags, identity, cluster, adoption
+        "service", spec.name, observed.id, observed.arn, observed.tags, identity, cluster, adoption
     )
     if stop is not None:
         return stop
@@ -531,7 +539,7 @@ def plan_service(
 def plan_service_delete(
     spec: CloudMapServiceSpec,
     identity: Identity,
-    cluster: str,
+    cluster: ClusterIdentity,
     policy: DeletionPolicy | None,
     observed: ObservedService | None,
 ) -> Plan:
@@ -541,6 +549,10 @@ def plan_service_delete(
         return Plan()
     if ownership(observed.tags, identity, cluster) is not Ownership.OURS:
         return Plan()
+    what = f"service {spec.name} ({observed.id})"
+    claim = claim_plan(what, observed.arn, observed.tags, identity, cluster)
+    if claim is not None:
+        return claim
     if gives_back(policy, observed.tags):
         return _give_back(observed.arn, observed.tags, "service.tags")
     if observed.instance_count:
@@ -563,7 +575,7 @@ def plan_service_delete(
 def plan_resource(
     res: Resource,
     observed: Observed,
-    cluster: str,
+    cluster: ClusterIdentity,
     *,
     namespace: NamespaceSpec | None,
     hold_reported: bool,
@@ -584,7 +596,7 @@ def plan_resource(
     raise TypeError(f"{type(observed).__name__} does not observe a {res.identity.kind}")
 
 
-def plan_teardown(res: Resource, observed: Observed, cluster: str) -> Plan:
+def plan_teardown(res: Resource, observed: Observed, cluster: ClusterIdentity) -> Plan:
     """The plan that deletes what `res` made (per its deletionPolicy), from what its delete
     step observed (Observer.observe_owned)."""
     spec = res.spec
@@ -611,7 +623,7 @@ def _no_namespace_ref(spec: ServiceDiscoverySpec, identity: Identity) -> Plan:
 def _plan_discovery(
     spec: ServiceDiscoverySpec,
     identity: Identity,
-    cluster: str,
+    cluster: ClusterIdentity,
     seen: DiscoveryObservation,
     namespace: NamespaceSpec | None,
 ) -> Plan:
@@ -670,7 +682,10 @@ def _plan_discovery(
 
 
 def _teardown_discovery(
-    spec: ServiceDiscoverySpec, identity: Identity, cluster: str, seen: DiscoveryObservation
+    spec: ServiceDiscoverySpec,
+    identity: Identity,
+    cluster: ClusterIdentity,
+    seen: DiscoveryObservation,
 ) -> Plan:
     ns_name, ns = seen.namespace_name, seen.namespace
     service = (
@@ -695,7 +710,10 @@ def _teardown_discovery(
 
 
 def _ecs_owner(
-    spec: ServiceDiscoverySpec, identity: Identity, cluster: str, seen: DiscoveryObservation
+    spec: ServiceDiscoverySpec,
+    identity: Identity,
+    cluster: ClusterIdentity,
+    seen: DiscoveryObservation,
 ) -> EcsOwner:
     """What the ECS plan's ownership rule needs to know of this resource's own Cloud Map
     service and namespace (for ECS services configured before the marker existed)."""

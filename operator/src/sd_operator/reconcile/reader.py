@@ -37,7 +37,8 @@ from sd_operator.model.observed import (
     ObservedOperation,
     ObservedService,
 )
-from sd_operator.reconcile.ownership import CLUSTER_TAG
+from sd_operator.model.spec import ClusterIdentity
+from sd_operator.reconcile.ownership import CLUSTER_ID_TAG, CLUSTER_TAG
 
 # A namespace or service the view does not know yet (just created) is looked for again at most
 # this often, with a list of namespaces only, not a whole refresh.
@@ -147,6 +148,10 @@ def _owned(tags: Mapping[str, str], owner: Mapping[str, str]) -> bool:
     return all(tags.get(k) == v for k, v in owner.items())
 
 
+def _claimed(tags: Mapping[str, str], cluster: ClusterIdentity) -> bool:
+    return tags.get(CLUSTER_TAG) == cluster.name and tags.get(CLUSTER_ID_TAG) == cluster.id
+
+
 class AccountView:
     """The account as the last sweep read it, per region; refreshed when older than `ttl`."""
 
@@ -154,7 +159,7 @@ class AccountView:
         self,
         adapters: AwsAdapters,
         ttl: float,
-        cluster: str,
+        cluster: ClusterIdentity,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._adapters = adapters
@@ -214,7 +219,10 @@ class AccountView:
         if region not in self._no_tagging:
             try:
                 return self._adapters.tagging(region).resources(
-                    (NAMESPACE_TYPE, SERVICE_TYPE), {CLUSTER_TAG: self._cluster}
+                    # By name: what another cluster of our name tagged is read too, and
+                    # the ownership rule tells it apart by its id.
+                    (NAMESPACE_TYPE, SERVICE_TYPE),
+                    {CLUSTER_TAG: self._cluster.name},
                 )
             except Terminal:
                 # No tag:GetResources permission, or an endpoint without the Tagging API: the
@@ -291,7 +299,8 @@ class AccountView:
             known = view.tags.get(namespace.arn)
         # Not ours by the view: maybe adopted or tagged since; "not owned" blocks the
         # resource, so it is read again (ours stays ours until the next sweep says otherwise).
-        if known is None or known.get(CLUSTER_TAG) != self._cluster:
+        # Ours without our id is read again too: it may have been claimed since.
+        if known is None or not _claimed(known, self._cluster):
             known = self._adapters.cloudmap(region).tags(namespace.arn)
             with self._lock:
                 view.tags[namespace.arn] = known
@@ -304,7 +313,7 @@ class AccountView:
         with self._lock:
             listed = view.service_ids.get(service_id)
             known = view.tags.get(listed.arn) if listed is not None else None
-        if known is not None and known.get(CLUSTER_TAG) == self._cluster:
+        if known is not None and known.get(CLUSTER_TAG) == self._cluster.name:
             return known
         found = self._adapters.cloudmap(region).get_service(service_id)
         return None if found is None else dict(found.tags)

@@ -27,7 +27,13 @@ from sd_operator.model.observed import (
     OperationStatus,
 )
 from sd_operator.model.redact import own_arns, redact_arns
-from sd_operator.model.spec import DriftPolicy, NamespaceSpec, Resource, ServiceDiscoverySpec
+from sd_operator.model.spec import (
+    ClusterIdentity,
+    DriftPolicy,
+    NamespaceSpec,
+    Resource,
+    ServiceDiscoverySpec,
+)
 from sd_operator.reconcile.drift_policy import Held
 from sd_operator.reconcile.ecs_plan import changes_endpoints, with_clients
 from sd_operator.reconcile.execute import OPERATION_TYPES, Executor
@@ -63,7 +69,7 @@ class Reconciler:
     def __init__(
         self,
         adapters: AwsAdapters,
-        cluster: str,
+        cluster: ClusterIdentity,
         clock: Callable[[], str] = utc_now,
         view_ttl: float = 30.0,
     ) -> None:
