@@ -33,7 +33,9 @@ def _converge(reconciler: Reconciler, *, deleting: bool = False) -> list[Outcome
     """Namespace, then service, to the end: the outcome of each."""
     outcomes = []
     for res, ns in ((namespace(), None), (discovery(), NS)):
-        done = FakeTime().converge(reconciler, res, ns, deleting=deleting, timeout=30)
+        time = FakeTime()
+        run = time.converge_delete if deleting else time.converge
+        done = run(reconciler, res, ns, timeout=30)
         assert done.last is not None
         outcomes.append(done.last.outcome)
     return outcomes
@@ -55,7 +57,7 @@ def test_each_cluster_creates_and_deletes_its_own_service_in_a_namespace_of_its_
         (namespace(name="other.local"), None),
         (discovery(), other),
     ):
-        done = FakeTime().converge(b, res, ns, deleting=False, timeout=30)
+        done = FakeTime().converge(b, res, ns, timeout=30)
         assert done.last is not None
         assert done.last.outcome is Outcome.IN_SYNC, done.last.message
     a_ns, b_ns = namespace_id_of(sd, "myapp.local"), namespace_id_of(sd, "other.local")
@@ -68,7 +70,7 @@ def test_each_cluster_creates_and_deletes_its_own_service_in_a_namespace_of_its_
         (discovery(), other),
         (namespace(name="other.local"), None),
     ):
-        done = FakeTime().converge(b, res, ns, deleting=True, timeout=30)
+        done = FakeTime().converge_delete(b, res, ns, timeout=30)
         assert done.last is not None
         assert done.last.outcome is Outcome.GONE, done.last.message
 
@@ -98,7 +100,7 @@ def test_resources_tagged_before_cluster_ids_go_to_the_first_cluster_that_claims
     before = emulator.calls()
     late = Reconciler(adapters, B)
     ns_res = namespace()
-    done = FakeTime().converge(late, ns_res, None, deleting=False, timeout=30)
+    done = FakeTime().converge(late, ns_res, None, timeout=30)
     assert done.last is not None
     assert done.last.reason == REASON_OWNED_ELSEWHERE
     assert _converge(late, deleting=True) == [Outcome.GONE, Outcome.GONE]

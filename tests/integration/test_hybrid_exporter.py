@@ -49,7 +49,7 @@ def setup(emulator: Emulator) -> tuple[CloudMap, Any, str]:
     made = client("servicediscovery", emulator.endpoint_url, REGION)
     op = made.create_http_namespace(Name="apps")["OperationId"]
     ns_id = made.get_operation(OperationId=op)["Operation"]["Targets"]["NAMESPACE"]
-    tags = [{"Key": k, "Value": v} for k, v in owner_tags(OWNER, "c1").items()]
+    tags = [{"Key": k, "Value": v} for k, v in owner_tags(OWNER, ClusterIdentity("c1")).items()]
     service_id = made.create_service(Name="pay", NamespaceId=ns_id, Tags=tags)["Service"]["Id"]
     return CloudMap(sd), sd, service_id
 
@@ -184,14 +184,14 @@ def test_a_slice_event_for_a_service_in_sync_changes_nothing_and_raises_nothing(
     exports.export_from_slice(body, None, _slices(_slice("10.0.0.1")))  # registers
     exports.export_from_slice(body, None, _slices(_slice("10.0.0.1")))  # in sync
     assert [i["Id"] for i in sd.list_instances(ServiceId=service_id)["Instances"]] == [
-        f"{CLUSTER}/payments/{SD_NAME}/10.0.0.1"
+        f"{CLUSTER.name}/payments/{SD_NAME}/10.0.0.1"
     ]
     assert _registers(emulator) == 1
 
 
 @pytest.mark.parametrize(
     "tags",
-    [{}, {OWNER_TAG: "ServiceDiscovery/other-team/pay", CLUSTER_TAG: CLUSTER}],
+    [{}, {OWNER_TAG: "ServiceDiscovery/other-team/pay", CLUSTER_TAG: CLUSTER.name}],
     ids=["untagged", "another-resource"],
 )
 def test_status_service_id_naming_a_service_not_ours_gets_no_instance(
