@@ -18,6 +18,7 @@ from sd_operator.model.observed import (
     ObservedOperation,
     ObservedService,
 )
+from sd_operator.model.reasons import REASON_NAMESPACE_NOT_OWNED
 from sd_operator.model.spec import (
     KIND_NAMESPACE,
     EcsSpec,
@@ -28,7 +29,6 @@ from sd_operator.model.spec import (
     ServiceConnectService,
 )
 from sd_operator.reconcile.ownership import PART_SET, EcsPart, ecs_marker, owner_tags
-from sd_operator.reconcile.plan import REASON_NAMESPACE_NOT_OWNED
 from sd_operator.reconcile.reader import Reader
 from sd_operator.reconcile.reconciler import Reconciler
 

@@ -20,6 +20,9 @@ from sd_operator.kube import KIND_NAMES
 from sd_operator.metrics import package_version
 from sd_operator.model.actions import Plan
 from sd_operator.model.parse import SpecError, load_manifests, parse_resource
+from sd_operator.model.reasons import (
+    REASON_OWNED_ELSEWHERE,
+)
 from sd_operator.model.redact import redact_arns
 from sd_operator.model.spec import (
     DeletionPolicy,
@@ -30,7 +33,6 @@ from sd_operator.model.spec import (
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile.converge import Progress, converge, converge_delete
 from sd_operator.reconcile.observe import resource_region
-from sd_operator.reconcile.ownership import REASON_OWNED_ELSEWHERE
 from sd_operator.reconcile.reconciler import Planned, Reconciler
 from sd_operator.reconcile.render import (
     plan_document,

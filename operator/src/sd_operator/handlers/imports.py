@@ -16,6 +16,7 @@ from sd_operator.hybrid.importer import Importer, ImportResult
 from sd_operator.hybrid.imports import Owner, parse_import
 from sd_operator.hybrid.k8s import Kube
 from sd_operator.model import conditions as cond
+from sd_operator.model import reasons
 from sd_operator.model.redact import own_arns, redact_arns
 from sd_operator.model.spec import API_VERSION, GROUP, KIND_IMPORT, PLURAL_IMPORT, VERSION
 from sd_operator.reconcile.result import utc_now
@@ -41,7 +42,7 @@ def refresh(
         if ns_spec is None:
             result = ImportResult(
                 False,
-                "NamespaceNotFound",
+                reasons.REASON_NAMESPACE_NOT_FOUND,
                 f"CloudMapNamespace {spec.namespace_ref} (spec.namespaceRef) does not exist in "
                 f"Kubernetes namespace {namespace}",
             )
@@ -60,7 +61,7 @@ def refresh(
         raise kopf.TemporaryError(f"Kubernetes API: {exc.status} {exc.reason}") from exc
     _write(body, patch, result)
     for line in result.performed:
-        kopf.info(body, reason="KubernetesChanged", message=line)
+        kopf.info(body, reason=reasons.KUBERNETES_CHANGED, message=line)
     log.info("imported", namespace=namespace, name=name, reason=result.reason, **result.status)
 
 

@@ -20,6 +20,7 @@ from sd_operator.aws.errors import AwsError
 from sd_operator.hybrid.export import SERVICE_NAME_LABEL, SliceView, slice_view
 from sd_operator.hybrid.exporter import Exporter, ExportOutcome, ExportResult
 from sd_operator.model import conditions as cond
+from sd_operator.model import reasons
 from sd_operator.model.actions import CONFLICT_RETRY_SECONDS, Plan
 from sd_operator.model.parse import SpecError, parse_resource
 from sd_operator.model.redact import redact
@@ -38,12 +39,6 @@ from sd_operator.model.spec import (
 )
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile import status as status_rules
-from sd_operator.reconcile.plan import (
-    REASON_CONFLICT,
-    REASON_NAMESPACE_NOT_FOUND,
-    REASON_NAMESPACE_NOT_OWNED,
-    REASON_NAMESPACE_NOT_READY,
-)
 from sd_operator.reconcile.reconciler import Reconciler, error_result
 from sd_operator.reconcile.render import describe_changes
 from sd_operator.reconcile.result import Outcome, StepResult, merge_status, utc_now
@@ -66,9 +61,9 @@ HEARTBEAT_INTERVALS = 5
 HEARTBEAT_WRITES_PER_SWEEP = 50
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 NAMESPACE_PENDING = (
-    REASON_NAMESPACE_NOT_FOUND,
-    REASON_NAMESPACE_NOT_OWNED,
-    REASON_NAMESPACE_NOT_READY,
+    reasons.REASON_NAMESPACE_NOT_FOUND,
+    reasons.REASON_NAMESPACE_NOT_OWNED,
+    reasons.REASON_NAMESPACE_NOT_READY,
 )
 NAMESPACE_PENDING_SECONDS = 5.0
 NAMESPACE_PENDING_RETRIES = 12
@@ -275,7 +270,9 @@ class Handlers:
             if clash is not None:
                 # A later claimant changes nothing in AWS, not even when it is deleted: what
                 # is there belongs to the earlier one.
-                return StepResult(Outcome.GONE, reason=REASON_CONFLICT, message=clash.message)
+                return StepResult(
+                    Outcome.GONE, reason=reasons.REASON_CONFLICT, message=clash.message
+                )
             # Our instances go first: DeleteService is ResourceInUse while any remain.
             withdrawn = self._withdraw(res, status, namespace)
             return withdrawn or self.reconciler.delete_step(res, status, namespace=namespace)
@@ -480,7 +477,7 @@ class Handlers:
         metrics.RESOURCES.record(str(body.metadata.uid), kind, new_status["conditions"])
         for line in result.performed:
             metrics.AWS_CHANGES.labels(kind).inc()
-            post(body, "Normal", "AwsChanged", line)
+            post(body, "Normal", reasons.AWS_CHANGED, line)
         reported = result.outcome is Outcome.DRIFT_REPORTED
         # A reported drift stays until someone acts: one Event when status records it, not
         # one per sweep (an API server write every interval per drifted resource).
@@ -488,7 +485,7 @@ class Handlers:
             metrics.DRIFT.labels(kind).inc(len(result.drift))
             drift = describe_changes(result.drift)
             verb = "reported" if reported else "correcting"
-            post(body, "Warning", "DriftDetected", f"{verb}: {drift}")
+            post(body, "Warning", reasons.DRIFT_DETECTED, f"{verb}: {drift}")
         if result.outcome in (Outcome.REFUSED, Outcome.FAILED) and not _same_terminal(
             previous, result
         ):
@@ -576,7 +573,7 @@ def _pending(result: StepResult | None, export: ExportResult) -> StepResult:
         result.plan if result else Plan(),
         {**(result.status if result else {}), "endpoints": export.status},
         (result.performed if result else ()) + export.performed,
-        reason="InstancesPending",
+        reason=reasons.INSTANCES_PENDING,
         message=export.message,
         retry_after=INSTANCE_POLL_SECONDS,
     )
@@ -598,7 +595,7 @@ def _merge_export(result: StepResult | None, export: ExportResult, *, clear: boo
             result,
             outcome=Outcome.REFUSED,
             status={**result.status, **summary},
-            reason="EndpointsRefused",
+            reason=reasons.ENDPOINTS_REFUSED,
             message=f"spec.{export.field}: {export.message}",
         )
     return replace(
@@ -634,7 +631,7 @@ def _same_terminal(previous: Mapping[str, Any], result: StepResult) -> bool:
 
 
 def _invalid(exc: SpecError) -> StepResult:
-    return StepResult(Outcome.REFUSED, reason="InvalidSpec", message=str(exc))
+    return StepResult(Outcome.REFUSED, reason=reasons.INVALID_SPEC, message=str(exc))
 
 
 @dataclass(frozen=True)
@@ -657,7 +654,7 @@ def _order(body: kopf.Body) -> tuple[str, str]:
 def _held_by(clash: conflicts.Clash) -> StepResult:
     return StepResult(
         Outcome.BLOCKED,
-        reason=REASON_CONFLICT,
+        reason=reasons.REASON_CONFLICT,
         message=f"{clash.message}; nothing was changed in AWS",
         retry_after=CONFLICT_RETRY_SECONDS,
     )

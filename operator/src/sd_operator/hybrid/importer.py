@@ -21,6 +21,7 @@ from sd_operator.hybrid.imports import (
     slice_bodies,
 )
 from sd_operator.hybrid.k8s import Kube
+from sd_operator.model import reasons
 
 API_ONLY = "HTTP"  # Cloud Map service type of API-only services (no DNS records)
 
@@ -58,7 +59,7 @@ class Importer:
         if current is not None and not owned_by(current, owner):
             return ImportResult(
                 False,
-                "ServiceNotOwned",
+                reasons.SERVICE_NOT_OWNED,
                 f"Service {k8s_namespace}/{name} exists and is not owned by this CloudMapImport:"
                 " it is left alone; delete it or name the import differently",
                 refused=True,
@@ -74,7 +75,7 @@ class Importer:
         if not found:
             return ImportResult(
                 False,
-                "ServiceNotFound",
+                reasons.SERVICE_NOT_FOUND,
                 f"Cloud Map service {spec.service_name} in namespace {namespace_name} was not "
                 "found; the EndpointSlices are empty",
                 status,

@@ -29,7 +29,9 @@ from sd_operator.model.actions import (
     UpdateService,
 )
 from sd_operator.model.observed import ObservedService
-from sd_operator.reconcile.plan import REASON_NAMESPACE_NOT_READY
+from sd_operator.model.reasons import (
+    REASON_NAMESPACE_NOT_READY,
+)
 from sd_operator.reconcile.render import performed_line
 
 # The Cloud Map operation each asynchronous action submits, as GetOperation names its type.

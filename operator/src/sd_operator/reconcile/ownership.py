@@ -17,13 +17,6 @@ from enum import StrEnum
 
 from sd_operator.model.spec import DeletionPolicy, Identity
 
-# Condition reasons of ownership (one name per concept across status, events, logs and the CLI).
-# Someone else's marker is on it: nothing is changed, whatever adoptionPolicy says.
-REASON_OWNED_ELSEWHERE = "OwnedElsewhere"
-# An ECS service's registry or Service Connect was set outside sd-operator: adoptionPolicy: Adopt
-# takes it over.
-REASON_ADOPTION_REQUIRED = "AdoptionRequired"
-
 OWNER_TAG = "sd-operator.io/owner"
 CLUSTER_TAG = "sd-operator.io/cluster"
 # On an adopted Cloud Map resource: which user tags it had when adopted (`adoption_record`).

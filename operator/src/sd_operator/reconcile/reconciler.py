@@ -19,6 +19,7 @@ from uuid import uuid4
 from sd_operator.aws.api import AwsAdapters
 from sd_operator.aws.errors import AwsError, NotFound, Retryable
 from sd_operator.model import conditions as cond
+from sd_operator.model import reasons
 from sd_operator.model.actions import Change, CreateNamespace, CreateService, Plan
 from sd_operator.model.observed import (
     Observed,
@@ -242,7 +243,7 @@ class Reconciler:
         return done.result(
             Outcome.ERROR,
             seen.plan,
-            reason="NotConverging",
+            reason=reasons.NOT_CONVERGING,
             message="AWS did not reflect the changes made; retrying",
             retry_after=OPERATION_POLL_SECONDS,
         )
@@ -269,7 +270,7 @@ class Reconciler:
                     Outcome.WAITING,
                     plan,
                     reported=seen.reported,
-                    reason="RecordingRequest",
+                    reason=reasons.RECORDING_REQUEST,
                     message="recorded the create request's id before sending it",
                     retry_after=REQUEST_RECORD_SECONDS,
                 )
@@ -285,7 +286,7 @@ class Reconciler:
             Outcome.WAITING,
             plan,
             reported=seen.reported,
-            reason="OperationPending",
+            reason=reasons.OPERATION_PENDING,
             message=f"waiting for Cloud Map operation {executed.submitted}",
             retry_after=OPERATION_POLL_SECONDS,
         )
@@ -305,7 +306,7 @@ class Reconciler:
         if not op.status.done:
             return StepResult(
                 Outcome.WAITING,
-                reason="OperationPending",
+                reason=reasons.OPERATION_PENDING,
                 message=f"Cloud Map operation {op.id} ({op.type}) is {op.status}",
                 retry_after=OPERATION_POLL_SECONDS,
             )
@@ -323,7 +324,7 @@ class Reconciler:
             return StepResult(
                 Outcome.FAILED,
                 status=updates,
-                reason=op.error_code or "OperationFailed",
+                reason=op.error_code or reasons.OPERATION_FAILED,
                 message=redact_arns(
                     f"Cloud Map operation {op.id} ({op.type}) failed: "
                     f"{op.error_code}: {op.error_message}",
@@ -408,7 +409,7 @@ def _verdict(
                 Outcome.DRIFT_REPORTED,
                 plan,
                 reported=done.drift,
-                reason="DriftReported",
+                reason=reasons.DRIFT_REPORTED,
                 message=describe_changes(done.drift),
             )
     return None
@@ -437,7 +438,7 @@ def _settled(
             plan,
             drift=seen.reported,
             reported=seen.reported,
-            reason="DriftReported",
+            reason=reasons.DRIFT_REPORTED,
             message=describe_changes(seen.reported),
         )
     return done.result(intent.done, plan, reported=seen.reported)
@@ -456,5 +457,5 @@ def _was_steady(res: Resource, status: Mapping[str, Any]) -> bool:
     conditions = status.get("conditions")
     drifted = cond.find(conditions, cond.DRIFTED)
     return cond.is_true(conditions, cond.SYNCED) or (
-        drifted is not None and drifted.get("reason") == "DriftReported"
+        drifted is not None and drifted.get("reason") == reasons.DRIFT_REPORTED
     )

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from sd_operator.model import reasons
 from sd_operator.model.actions import Change, Plan
 from sd_operator.model.redact import redact
 
@@ -20,14 +21,14 @@ DRIFT_HISTORY = 10
 
 
 class Outcome(StrEnum):
-    IN_SYNC = "InSync"
-    WAITING = "Waiting"
-    BLOCKED = "Blocked"
-    REFUSED = "Refused"
-    FAILED = "Failed"
-    ERROR = "Error"
-    DRIFT_REPORTED = "DriftReported"
-    GONE = "Gone"
+    IN_SYNC = reasons.IN_SYNC
+    WAITING = reasons.WAITING
+    BLOCKED = reasons.BLOCKED
+    REFUSED = reasons.REFUSED
+    FAILED = reasons.FAILED
+    ERROR = reasons.ERROR
+    DRIFT_REPORTED = reasons.DRIFT_REPORTED
+    GONE = reasons.GONE
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def merge_status(previous: Mapping[str, Any], result: StepResult) -> dict[str, A
                 "desired": shown.desired,
                 "observed": shown.observed,
                 "detectedAt": detected,
-                "action": "Reported" if reported else "Corrected",
+                "action": reasons.ACTION_REPORTED if reported else reasons.ACTION_CORRECTED,
             }
             # A reported drift stays until someone acts; record it once, not on every sweep.
             if reported and _same_drift(_last_for(history, c.field), entry):

@@ -26,18 +26,18 @@ from enum import Enum
 from typing import Any
 
 from sd_operator.model import conditions as cond
+from sd_operator.model import reasons
 from sd_operator.model.conditions import Condition
-from sd_operator.reconcile.ownership import REASON_ADOPTION_REQUIRED, REASON_OWNED_ELSEWHERE
-from sd_operator.reconcile.plan import (
-    ADVISORY_VPC_UNKNOWN,
+from sd_operator.model.reasons import (
+    REASON_ADOPTION_REQUIRED,
     REASON_ALREADY_EXISTS,
     REASON_CONFLICT,
+    REASON_OWNED_ELSEWHERE,
+)
+from sd_operator.reconcile.plan import (
+    ADVISORY_VPC_UNKNOWN,
 )
 from sd_operator.reconcile.result import Outcome, StepResult
-
-_CORRECTING = "Correcting"
-_CORRECTED = "Corrected"
-_REPORTED = "DriftReported"
 
 # Blocks that only a person can lift (another owner, a resource not ours to adopt); the others
 # (NamespaceNotFound, EcsServiceNotFound, ...) wait for something that is on its way.
@@ -79,27 +79,29 @@ def _drift_condition(result: StepResult, previous: Mapping[str, Any] | None) -> 
         return Condition(
             cond.DRIFTED,
             True,
-            _REPORTED,
+            reasons.DRIFT_REPORTED,
             f"changed outside sd-operator, not corrected (drift: Report): {result.message}",
         )
     if result.drift and result.outcome is Outcome.IN_SYNC:
-        return Condition(cond.DRIFTED, False, _CORRECTED, f"corrected: {fields}")
+        return Condition(cond.DRIFTED, False, reasons.CORRECTED, f"corrected: {fields}")
     if result.drift:
-        return Condition(cond.DRIFTED, True, _CORRECTING, f"changed outside sd-operator: {fields}")
-    if previous is not None and previous.get("reason") == _CORRECTING:
+        return Condition(
+            cond.DRIFTED, True, reasons.CORRECTING, f"changed outside sd-operator: {fields}"
+        )
+    if previous is not None and previous.get("reason") == reasons.CORRECTING:
         if result.outcome is Outcome.IN_SYNC:
             return Condition(
                 cond.DRIFTED,
                 False,
-                _CORRECTED,
+                reasons.CORRECTED,
                 str(previous.get("message", "")).replace(
                     "changed outside sd-operator", "corrected"
                 ),
             )
-        return Condition(cond.DRIFTED, True, _CORRECTING, str(previous.get("message", "")))
-    if previous is not None and previous.get("reason") == _CORRECTED:
-        return Condition(cond.DRIFTED, False, _CORRECTED, str(previous.get("message", "")))
-    return Condition(cond.DRIFTED, False, "NoDrift", "")
+        return Condition(cond.DRIFTED, True, reasons.CORRECTING, str(previous.get("message", "")))
+    if previous is not None and previous.get("reason") == reasons.CORRECTED:
+        return Condition(cond.DRIFTED, False, reasons.CORRECTED, str(previous.get("message", "")))
+    return Condition(cond.DRIFTED, False, reasons.NO_DRIFT, "")
 
 
 def _kept(previous: Mapping[str, Any] | None, type_: str) -> Condition:
@@ -133,10 +135,10 @@ def _stalled_message(result: StepResult) -> str:
 
 def _advisory_reason(advisories: tuple[str, ...]) -> str:
     if not advisories:
-        return "None"
+        return reasons.NONE
     if any(a.startswith(ADVISORY_VPC_UNKNOWN) for a in advisories):
-        return "VpcUnknown"
-    return "TtlAboveMax"
+        return reasons.VPC_UNKNOWN
+    return reasons.TTL_ABOVE_MAX
 
 
 def derive(result: StepResult, previous: Mapping[str, Any], generation: int) -> Derived:
@@ -152,7 +154,7 @@ def derive(result: StepResult, previous: Mapping[str, Any], generation: int) -> 
 
 def derive_teardown(result: StepResult, previous: Mapping[str, Any], generation: int) -> Derived:
     """The conditions after a step that deletes what the resource made."""
-    not_ready = Condition(cond.READY, False, "Deleting", result.message or "being deleted")
+    not_ready = Condition(cond.READY, False, reasons.DELETING, result.message or "being deleted")
     return _derived(result, previous, generation, not_ready)
 
 
@@ -160,7 +162,7 @@ def _observation(result: StepResult, previous: Mapping[str, Any]) -> list[Condit
     """Synced, Drifted and Advisory: what this step saw, whatever it concludes."""
     outcome = result.outcome
     if outcome is Outcome.IN_SYNC:
-        sync = Condition(cond.SYNCED, True, "InSync", "AWS matches the spec")
+        sync = Condition(cond.SYNCED, True, reasons.IN_SYNC, "AWS matches the spec")
     else:
         sync = Condition(cond.SYNCED, False, result.reason or str(outcome), result.message)
     drifted = _drift_condition(result, cond.find(previous.get("conditions"), cond.DRIFTED))
@@ -183,7 +185,7 @@ def _derived(
     step_phase = phase(result)
     reason = result.reason or str(result.outcome)
     if step_phase is Phase.DONE:
-        ready = Condition(cond.READY, True, "InSync", f"AWS matches generation {generation}")
+        ready = Condition(cond.READY, True, reasons.IN_SYNC, f"AWS matches generation {generation}")
     else:
         ready = not_ready
     in_flight = step_phase is Phase.IN_FLIGHT
@@ -195,20 +197,20 @@ def _derived(
             Condition(
                 cond.RECONCILING,
                 in_flight,
-                reason if in_flight else "None",
+                reason if in_flight else reasons.NONE,
                 result.message if in_flight else "",
             ),
             Condition(
                 cond.STALLED,
                 stalled,
-                reason if stalled else "None",
+                reason if stalled else reasons.NONE,
                 _stalled_message(result) if stalled else "",
             ),
             drifted,
             Condition(
                 cond.TERMINAL,
                 terminal,
-                result.reason if terminal else "None",
+                result.reason if terminal else reasons.NONE,
                 result.message if terminal else "",
             ),
             advisory,
