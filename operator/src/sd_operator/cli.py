@@ -30,6 +30,7 @@ from sd_operator.model.spec import (
     Resource,
     ServiceDiscoverySpec,
 )
+from sd_operator.model.timestamps import utc_now
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile.converge import Progress, converge, converge_delete
 from sd_operator.reconcile.observe import resource_region
@@ -439,7 +440,7 @@ def run_refresh(args: argparse.Namespace) -> int:
     if args.all_namespaces and not args.all:
         print("error: -A goes with --all", file=sys.stderr)
         return EXIT_ERROR
-    value = kube.now()
+    value = utc_now()
     try:
         cluster = kube.connect(args.kubeconfig, args.context)
         namespace = args.namespace or cluster.namespace

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sd_operator.model.spec import (
@@ -110,10 +109,6 @@ def _cluster_name_of(argv: Sequence[str]) -> str | None:
         if arg == "--cluster-name" and i + 1 < len(argv):
             return argv[i + 1]
     return None
-
-
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def request_refresh(cluster: Cluster, kind: str, namespace: str, name: str, value: str) -> None:

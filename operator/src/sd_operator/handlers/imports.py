@@ -19,7 +19,7 @@ from sd_operator.model import conditions as cond
 from sd_operator.model import reasons
 from sd_operator.model.redact import own_arns, redact_arns
 from sd_operator.model.spec import API_VERSION, GROUP, KIND_IMPORT, PLURAL_IMPORT, VERSION
-from sd_operator.reconcile.result import utc_now
+from sd_operator.model.timestamps import utc_now
 
 NAMESPACE_RETRY_SECONDS = 15.0
 

@@ -37,11 +37,12 @@ from sd_operator.model.spec import (
     Resource,
     ServiceDiscoverySpec,
 )
+from sd_operator.model.timestamps import parse_time, utc_now
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile import status as status_rules
 from sd_operator.reconcile.reconciler import Reconciler, error_result
 from sd_operator.reconcile.render import describe_changes
-from sd_operator.reconcile.result import Outcome, StepResult, merge_status, utc_now
+from sd_operator.reconcile.result import Outcome, StepResult, merge_status
 from sd_operator.reconcile.status import Derived
 
 log = logs.get(__name__)
@@ -59,7 +60,6 @@ Slices = kopf.Index[tuple[str, str], SliceView]
 # 5 intervals alone cost a second per sweep (docs/drift.md).
 HEARTBEAT_INTERVALS = 5
 HEARTBEAT_WRITES_PER_SWEEP = 50
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 NAMESPACE_PENDING = (
     reasons.REASON_NAMESPACE_NOT_FOUND,
     reasons.REASON_NAMESPACE_NOT_OWNED,
@@ -532,17 +532,17 @@ class Handlers:
         heartbeats due in the same sweep (356 of 1,000 in one sweep, docs/drift.md). Never
         within one interval of the last write, so sweeps run back to back write nothing."""
         try:
-            last = datetime.strptime(str(previous.get("lastObservedTime")), _TIME_FORMAT)
+            last = parse_time(str(previous.get("lastObservedTime")))
         except ValueError:
             return True
         now = datetime.now(UTC)
-        if (now - last.replace(tzinfo=UTC)).total_seconds() < self.sweep_seconds:
+        if (now - last).total_seconds() < self.sweep_seconds:
             return False
         phase = zlib.crc32(uid.encode()) / 2**32
         window = self.heartbeat_seconds
 
         def slot(at: datetime) -> int:
-            return math.floor(at.replace(tzinfo=UTC).timestamp() / window + phase)
+            return math.floor(at.timestamp() / window + phase)
 
         return slot(now) > slot(last)
 

@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
 import kopf
@@ -43,6 +42,7 @@ from sd_operator.model.spec import (
     VERSION,
     NamespaceSpec,
 )
+from sd_operator.model.timestamps import utc_now
 from sd_operator.reconcile.reader import view_as_read
 from sd_operator.reconcile.result import Outcome, StepResult
 
@@ -102,7 +102,7 @@ class KubernetesWriter:
 
     def post_event(self, body: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
         meta = body["metadata"]
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = utc_now()
         _, core = self._apis()
         core.create_namespaced_event(
             meta["namespace"],

@@ -29,6 +29,7 @@ from sd_operator.model.observed import (
 )
 from sd_operator.model.redact import own_arns, redact_arns
 from sd_operator.model.spec import DriftPolicy, NamespaceSpec, Resource, ServiceDiscoverySpec
+from sd_operator.model.timestamps import utc_now
 from sd_operator.reconcile.drift_policy import Held
 from sd_operator.reconcile.ecs_plan import changes_endpoints, with_clients
 from sd_operator.reconcile.execute import OPERATION_TYPES, Executor
@@ -37,7 +38,7 @@ from sd_operator.reconcile.ownership import creator_request_id
 from sd_operator.reconcile.plan import plan_resource, plan_teardown
 from sd_operator.reconcile.reader import AccountView, FreshReader, Reader, ViewReader
 from sd_operator.reconcile.render import describe_changes
-from sd_operator.reconcile.result import Outcome, StepResult, utc_now
+from sd_operator.reconcile.result import Outcome, StepResult
 
 OPERATION_POLL_SECONDS = 1.0
 REQUEST_RECORD_SECONDS = 0.1

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from sd_operator.model import reasons
 from sd_operator.model.actions import Change, Plan
 from sd_operator.model.redact import redact
+from sd_operator.model.timestamps import utc_now
 
 # status.drift keeps the latest this many entries (the drift history)
 DRIFT_HISTORY = 10
@@ -43,10 +43,6 @@ class StepResult:
     reason: str = ""
     message: str = ""
     retry_after: float | None = None
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def merge_status(previous: Mapping[str, Any], result: StepResult) -> dict[str, Any]:
