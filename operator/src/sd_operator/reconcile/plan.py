@@ -59,6 +59,7 @@ from sd_operator.model.spec import (
     Route53HealthCheck,
     ServiceDiscoverySpec,
 )
+from sd_operator.model.status import given
 from sd_operator.reconcile.drift_policy import Held, hold
 from sd_operator.reconcile.ecs_plan import (
     EcsOwner,
@@ -655,7 +656,7 @@ def _plan_discovery(
             observed=seen.ecs,
             namespace_name=ns_name,
             namespace_arn=ns.arn if ns else None,
-            cloud_map_service_arn=seen.ids.get("serviceArn"),
+            cloud_map_service_arn=given(seen.ids.service_arn),
             region=seen.region,
         )
     )
