@@ -22,7 +22,6 @@ from sd_operator.model.wire import camel, decode, decode_value, encode, nullable
 
 __all__ = [
     "UNSET",
-    "Condition",
     "DiscoveryStatus",
     "Drift",
     "Export",
@@ -31,6 +30,7 @@ __all__ = [
     "Operation",
     "Refresh",
     "Status",
+    "StatusCondition",
     "StatusPatch",
     "applied",
     "patch_from_wire",
@@ -44,7 +44,7 @@ FALSE: Final = "False"
 
 
 @dataclass(frozen=True)
-class Condition:
+class StatusCondition:
     """One condition as written (metav1.Condition); `model.conditions` derives them."""
 
     type: str
@@ -104,7 +104,7 @@ class NamespaceStatus:
     """status of a CloudMapNamespace."""
 
     observed_generation: int | None = None
-    conditions: tuple[Condition, ...] = ()
+    conditions: tuple[StatusCondition, ...] = ()
     namespace_id: str | None = None
     namespace_arn: str | None = None
     operation: Operation | None = None
@@ -113,7 +113,7 @@ class NamespaceStatus:
     last_observed_time: str | None = None
     refresh: Refresh | None = None
 
-    def condition(self, type_: str) -> Condition | None:
+    def condition(self, type_: str) -> StatusCondition | None:
         return next((c for c in self.conditions if c.type == type_), None)
 
     def is_true(self, type_: str) -> bool:
@@ -136,7 +136,7 @@ class ImportStatus:
     """status of a CloudMapImport."""
 
     observed_generation: int | None = None
-    conditions: tuple[Condition, ...] = ()
+    conditions: tuple[StatusCondition, ...] = ()
     endpoints: int | None = None
     skipped: int | None = None
     api_only: bool | None = None
