@@ -16,6 +16,7 @@ from sd_operator.model.spec import (
     REFRESH_ANNOTATION,
     VERSION,
 )
+from sd_operator.model.status import DiscoveryStatus, status_from_wire
 
 # What `kubectl` accepts for our kinds: plural, singular, kind and the CRDs' shortNames.
 KIND_NAMES = {
@@ -138,5 +139,5 @@ def refresh_honoured(
         )
     except Exception as exc:
         raise _failed(f"reading {PLURALS[kind]} {namespace}/{name}", exc) from exc
-    refresh = (obj.get("status") or {}).get("refresh") or {}
-    return refresh.get("honouredAt") if refresh.get("requestedAt") == value else None
+    refresh = status_from_wire(obj.get("status"), DiscoveryStatus).refresh
+    return refresh.honoured_at if refresh and refresh.requested_at == value else None

@@ -19,6 +19,7 @@ from sd_operator.model import conditions as cond
 from sd_operator.model import reasons
 from sd_operator.model.redact import own_arns, redact_arns
 from sd_operator.model.spec import API_VERSION, GROUP, KIND_IMPORT, PLURAL_IMPORT, VERSION
+from sd_operator.model.status import ImportStatus, status_from_wire, status_to_wire
 from sd_operator.model.timestamps import utc_now
 
 NAMESPACE_RETRY_SECONDS = 15.0
@@ -62,7 +63,13 @@ def refresh(
     _write(body, patch, result)
     for line in result.performed:
         kopf.info(body, reason=reasons.KUBERNETES_CHANGED, message=line)
-    log.info("imported", namespace=namespace, name=name, reason=result.reason, **result.status)
+    log.info(
+        "imported",
+        namespace=namespace,
+        name=name,
+        reason=result.reason,
+        **status_to_wire(result.status),
+    )
 
 
 def _shown(exc: AwsError, body: kopf.Body) -> str:
@@ -75,17 +82,22 @@ def _write(body: kopf.Body, patch: kopf.Patch, result: ImportResult) -> None:
     generation = int(body.metadata.get("generation") or 0)
     now = utc_now()
     conditions = cond.merge(
-        previous.get("conditions"),
+        status_from_wire(previous, ImportStatus).conditions,
         [cond.Condition(cond.READY, result.ready, result.reason, result.message)],
         generation,
         now,
     )
-    new = {**result.status, "observedGeneration": generation, "conditions": conditions}
-    for key, value in new.items():
-        if previous.get(key) != value:
-            patch.status[key] = value
-    if any(previous.get(k) != v for k, v in new.items()) or result.performed:
-        patch.status["lastRefreshTime"] = now
+    new = status_to_wire(
+        replace(
+            result.status,
+            observed_generation=generation,
+            conditions=tuple(map(cond.typed, conditions)),
+        )
+    )
+    changed = {k: v for k, v in new.items() if previous.get(k) != v}
+    patch.status.update(changed)
+    if changed or result.performed:
+        patch.status.update(status_to_wire(ImportStatus(last_refresh_time=now)))
 
 
 def register(registry: kopf.OperatorRegistry, handlers: Handlers) -> None:

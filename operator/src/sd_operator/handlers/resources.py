@@ -37,7 +37,20 @@ from sd_operator.model.spec import (
     Resource,
     ServiceDiscoverySpec,
 )
+from sd_operator.model.status import (
+    DiscoveryStatus,
+    Refresh,
+    StatusCondition,
+    StatusPatch,
+    given,
+    is_heartbeat,
+    patch_from_wire,
+    patch_to_wire,
+    status_changes,
+    status_from_wire,
+)
 from sd_operator.model.timestamps import parse_time, utc_now
+from sd_operator.model.wire import decode
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile import status as status_rules
 from sd_operator.reconcile.reconciler import Reconciler, error_result
@@ -453,35 +466,39 @@ class Handlers:
         post: Post = kopf_post,
         derive: Callable[[StepResult, Mapping[str, Any], int], Derived] = status_rules.derive,
     ) -> None:
-        merged = merge_status(previous, result)
+        before = status_from_wire(previous, DiscoveryStatus)
+        merged = status_from_wire(merge_status(previous, result), DiscoveryStatus)
         generation = int(body.metadata.get("generation") or 0)
         derived = derive(result, previous, generation)
-        new_status = {
-            **{k: v for k, v in merged.items() if k != "conditions"},
-            "conditions": cond.merge(
-                previous.get("conditions"),
-                derived.conditions,
-                generation,
-                str(merged.get("lastObservedTime") or utc_now()),
-            ),
-        }
-        if derived.observed_generation is not None:
-            new_status["observedGeneration"] = derived.observed_generation
-        changes = {k: v for k, v in new_status.items() if previous.get(k) != v}
+        conditions = cond.merge(
+            before.conditions,
+            derived.conditions,
+            generation,
+            merged.last_observed_time or utc_now(),
+        )
+        after = replace(
+            merged,
+            conditions=tuple(decode(StatusCondition, c) for c in conditions),
+            observed_generation=merged.observed_generation
+            if derived.observed_generation is None
+            else derived.observed_generation,
+        )
+        changes = status_changes(before, after)
         uid = str(body.metadata.uid or "")
-        if set(changes) == {"lastObservedTime"} and not self._heartbeat_due(previous, uid):
+        if is_heartbeat(changes) and not self._heartbeat_due(previous, uid):
             changes = {}
         for key, value in changes.items():
             patch.status[key] = value
         kind = res.identity.kind if res else str(body.get("kind", ""))
-        metrics.RESOURCES.record(str(body.metadata.uid), kind, new_status["conditions"])
+        metrics.RESOURCES.record(str(body.metadata.uid), kind, after.conditions)
         for line in result.performed:
             metrics.AWS_CHANGES.labels(kind).inc()
             post(body, "Normal", reasons.AWS_CHANGED, line)
         reported = result.outcome is Outcome.DRIFT_REPORTED
         # A reported drift stays until someone acts: one Event when status records it, not
         # one per sweep (an API server write every interval per drifted resource).
-        if result.drift and (not reported or "drift" in changes):
+        drift_recorded = after.drift != before.drift
+        if result.drift and (not reported or drift_recorded):
             metrics.DRIFT.labels(kind).inc(len(result.drift))
             drift = describe_changes(result.drift)
             verb = "reported" if reported else "correcting"
@@ -491,7 +508,7 @@ class Handlers:
         ):
             post(body, "Warning", result.reason, result.message)
         who = {"kind": kind, "namespace": body.metadata.namespace, "name": body.metadata.name}
-        for change in result.drift if not reported or "drift" in changes else ():
+        for change in result.drift if not reported or drift_recorded else ():
             shown = redact(change)
             log.warning(
                 "drift",
@@ -505,7 +522,7 @@ class Handlers:
             )
         level = _LOG_LEVELS.get(result.outcome, logging.INFO)
         if level <= logging.INFO and not (
-            changes.keys() - {"lastObservedTime"} or result.performed or result.drift
+            (changes and not is_heartbeat(changes)) or result.performed or result.drift
         ):
             # A quiet sweep logs nothing per resource (1,000 lines per interval otherwise),
             # and neither does a heartbeat.
@@ -532,7 +549,7 @@ class Handlers:
         heartbeats due in the same sweep (356 of 1,000 in one sweep, docs/drift.md). Never
         within one interval of the last write, so sweeps run back to back write nothing."""
         try:
-            last = parse_time(str(previous.get("lastObservedTime")))
+            last = parse_time(str(status_from_wire(previous, DiscoveryStatus).last_observed_time))
         except ValueError:
             return True
         now = datetime.now(UTC)
@@ -559,9 +576,11 @@ def _export_target(
     spec = res.spec
     if not isinstance(spec, ServiceDiscoverySpec) or spec.service is None:
         return None
-    if spec.endpoints is None and not status.get("endpoints"):
+    recorded = status_from_wire(status, DiscoveryStatus)
+    if spec.endpoints is None and not recorded.endpoints:
         return None
-    service_id = (result.status if result else {}).get("serviceId") or status.get("serviceId")
+    stepped = patch_from_wire(result.status) if result else StatusPatch()
+    service_id = given(stepped.service_id) or recorded.service_id
     return (spec, str(service_id)) if service_id else None
 
 
@@ -571,7 +590,10 @@ def _pending(result: StepResult | None, export: ExportResult) -> StepResult:
     return StepResult(
         Outcome.WAITING,
         result.plan if result else Plan(),
-        {**(result.status if result else {}), "endpoints": export.status},
+        {
+            **(result.status if result else {}),
+            **patch_to_wire(StatusPatch(endpoints=export.summary)),
+        },
         (result.performed if result else ()) + export.performed,
         reason=reasons.INSTANCES_PENDING,
         message=export.message,
@@ -584,23 +606,23 @@ def _merge_export(result: StepResult | None, export: ExportResult, *, clear: boo
     (Stalled), so GitOps tools see it."""
     if export.outcome is ExportOutcome.PENDING:
         return _pending(result, export)
-    summary: dict[str, Any] = {"endpoints": export.status}
+    summary = StatusPatch(endpoints=export.summary)
     if export.outcome is ExportOutcome.REFUSED:
-        summary = {}
-    elif clear and export.outcome is ExportOutcome.IN_SYNC and not export.status["registered"]:
-        summary = {"endpoints": None}  # nothing of ours is left: the export is over
+        summary = StatusPatch()
+    elif clear and export.outcome is ExportOutcome.IN_SYNC and not export.summary.registered:
+        summary = StatusPatch(endpoints=None)  # nothing of ours is left: the export is over
     assert result is not None
     if export.outcome is ExportOutcome.REFUSED:
         return replace(
             result,
             outcome=Outcome.REFUSED,
-            status={**result.status, **summary},
+            status={**result.status, **patch_to_wire(summary)},
             reason=reasons.ENDPOINTS_REFUSED,
             message=f"spec.{export.field}: {export.message}",
         )
     return replace(
         result,
-        status={**result.status, **summary},
+        status={**result.status, **patch_to_wire(summary)},
         performed=result.performed + export.performed,
     )
 
@@ -624,10 +646,8 @@ def retry_delay(result: StepResult, retry: int) -> float:
 
 
 def _same_terminal(previous: Mapping[str, Any], result: StepResult) -> bool:
-    terminal = cond.find(previous.get("conditions"), cond.TERMINAL)
-    return bool(
-        terminal and terminal.get("status") == "True" and terminal.get("message") == result.message
-    )
+    terminal = status_from_wire(previous, DiscoveryStatus).condition(cond.TERMINAL)
+    return bool(terminal and terminal.is_true and terminal.message == result.message)
 
 
 def _invalid(exc: SpecError) -> StepResult:
@@ -844,11 +864,12 @@ def _register_kind(registry: kopf.OperatorRegistry, handlers: Handlers, plural: 
         new value (a value already in status.refresh was honoured before a restart)."""
         if not new or body.metadata.get("deletionTimestamp"):
             return
-        honoured = (body.get("status") or {}).get("refresh") or {}
-        if retry == 0 and honoured.get("requestedAt") == str(new):
+        honoured = status_from_wire(body.get("status"), DiscoveryStatus).refresh
+        if retry == 0 and honoured is not None and honoured.requested_at == str(new):
             return
         if retry == 0:
-            patch.status["refresh"] = {"requestedAt": str(new), "honouredAt": utc_now()}
+            refresh = Refresh(requested_at=str(new), honoured_at=utc_now())
+            patch.status.update(patch_to_wire(StatusPatch(refresh=refresh)))
             log.info(
                 "refresh requested",
                 kind=body.get("kind"),

@@ -42,6 +42,7 @@ from sd_operator.model.spec import (
     VERSION,
     NamespaceSpec,
 )
+from sd_operator.model.status import DiscoveryStatus, is_heartbeat, status_from_wire
 from sd_operator.model.timestamps import utc_now
 from sd_operator.reconcile.reader import view_as_read
 from sd_operator.reconcile.result import Outcome, StepResult
@@ -283,10 +284,8 @@ class Sweeper:
         meta = body.get("metadata", {})
         uid = str(meta.get("uid") or "")
         kind = str(body.get("kind", ""))
-        status = body.get("status") or {}
-        if meta.get("deletionTimestamp") or status.get("observedGeneration") != meta.get(
-            "generation"
-        ):
+        status = status_from_wire(body.get("status"), DiscoveryStatus)
+        if meta.get("deletionTimestamp") or status.observed_generation != meta.get("generation"):
             # Deletion, and a generation its change handler has not finished (with kopf's
             # retries, and the create request id it recorded), are the handler's; the sweep
             # looks after what they have finished.
@@ -312,7 +311,7 @@ class Sweeper:
         changed = patch.get("status")
         if not changed:
             return True, False, kind
-        heartbeat = set(changed) == {"lastObservedTime"}
+        heartbeat = is_heartbeat(changed)
         answer = self._writer.patch_status(body, changed)
         metrics.STATUS_WRITES.labels(kind, "heartbeat" if heartbeat else "changed").inc()
         if answer is not None:

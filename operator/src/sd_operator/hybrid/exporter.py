@@ -29,6 +29,7 @@ from sd_operator.hybrid.export import (
 )
 from sd_operator.model.observed import ObservedInstance, OperationStatus
 from sd_operator.model.spec import EndpointsSpec, Identity
+from sd_operator.model.status import Export
 
 
 class ExportOutcome(StrEnum):
@@ -40,7 +41,7 @@ class ExportOutcome(StrEnum):
 @dataclass(frozen=True)
 class ExportResult:
     outcome: ExportOutcome
-    status: dict[str, object] = field(default_factory=dict)
+    summary: Export = field(default_factory=Export)
     performed: tuple[str, ...] = ()
     message: str = ""
     field: str = ""
@@ -151,17 +152,15 @@ class Exporter:
         performed = _describe(plan.register, plan.deregister, plan.set_health, service_name)
         calls += self._poll(cm, state)
         ours = [i for i in state.known.values() if owned(i, owner, self.cluster)]
-        status: dict[str, object] = {
-            "service": spec.service if spec else None,
-            "registered": len(ours),
-            "unhealthy": sum(1 for i in ours if i.healthy is False),
-            "pending": len(state.pending),
-        }
-        if plan.conflicts:
-            status["conflicts"] = list(plan.conflicts)
         failures, state.failures = state.failures, []
-        if failures:
-            status["lastFailure"] = failures[-1]
+        summary = Export(
+            service=spec.service if spec else None,
+            registered=len(ours),
+            unhealthy=sum(1 for i in ours if i.healthy is False),
+            pending=len(state.pending),
+            conflicts=tuple(plan.conflicts),
+            last_failure=failures[-1] if failures else None,
+        )
         outcome = ExportOutcome.PENDING if state.pending else ExportOutcome.IN_SYNC
         message = f"{len(state.pending)} instance operation(s) in flight" if state.pending else ""
         if plan.conflicts:
@@ -169,7 +168,7 @@ class Exporter:
                 f"instance id(s) {', '.join(plan.conflicts)} are registered by another writer "
                 "and left alone"
             )
-        return ExportResult(outcome, status, performed, message, calls=calls)
+        return ExportResult(outcome, summary, performed, message, calls=calls)
 
     def _poll(self, cm: CloudMap, state: _State) -> int:
         """GetOperation for every registration in flight; a final one updates what we know."""

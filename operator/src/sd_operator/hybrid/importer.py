@@ -4,8 +4,7 @@ EndpointSlices brought to match, changed only where they differ."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.aws.errors import NotFound
@@ -22,6 +21,7 @@ from sd_operator.hybrid.imports import (
 )
 from sd_operator.hybrid.k8s import Kube
 from sd_operator.model import reasons
+from sd_operator.model.status import ImportStatus
 
 API_ONLY = "HTTP"  # Cloud Map service type of API-only services (no DNS records)
 
@@ -31,7 +31,7 @@ class ImportResult:
     ready: bool
     reason: str
     message: str = ""
-    status: dict[str, Any] = field(default_factory=dict)
+    status: ImportStatus = field(default_factory=ImportStatus)
     performed: tuple[str, ...] = ()
     refused: bool = False
 
@@ -71,7 +71,7 @@ class Importer:
             kube.patch_service(desired)
             performed.append(f"updated Service {name}")
         performed += self._slices(kube, spec, name, k8s_namespace, owner, endpoints)
-        status: dict[str, Any] = {"endpoints": endpoints.count, "skipped": len(endpoints.skipped)}
+        status = ImportStatus(endpoints=endpoints.count, skipped=len(endpoints.skipped))
         if not found:
             return ImportResult(
                 False,
@@ -81,15 +81,15 @@ class Importer:
                 status,
                 tuple(performed),
             )
-        status["apiOnly"] = _api_only(cm, namespace_name, spec.service_name)
+        status = replace(status, api_only=_api_only(cm, namespace_name, spec.service_name))
         message = f"{endpoints.count} healthy instance(s) of {namespace_name}/{spec.service_name}"
-        if status["apiOnly"]:
+        if status.api_only:
             message += (
                 " (an API-only service, as ECS Service Connect creates: pods reach the tasks"
                 " directly at their registered address and port, without the Service Connect"
                 " proxy)"
             )
-        return ImportResult(True, "Imported", message, status, tuple(performed))
+        return ImportResult(True, reasons.IMPORTED, message, status, tuple(performed))
 
     @staticmethod
     def _slices(

@@ -31,19 +31,19 @@ Written = Mapping[str, Any] | StatusCondition  # a condition as stored, or typed
 W = TypeVar("W", bound=Written)
 
 
-def _typed(condition: Written) -> StatusCondition:
+def typed(condition: Written) -> StatusCondition:
     if isinstance(condition, StatusCondition):
         return condition
     return decode(StatusCondition, condition)
 
 
 def find(conditions: Iterable[W] | None, type_: str) -> W | None:
-    return next((c for c in conditions or () if _typed(c).type == type_), None)
+    return next((c for c in conditions or () if typed(c).type == type_), None)
 
 
 def is_true(conditions: Iterable[Written] | None, type_: str) -> bool:
     found = find(conditions, type_)
-    return found is not None and _typed(found).is_true
+    return found is not None and typed(found).is_true
 
 
 def merge(
@@ -58,7 +58,7 @@ def merge(
     for cond in sorted(current, key=lambda c: ORDER.index(c.type)):
         status = TRUE if cond.status else FALSE
         found = find(previous, cond.type)
-        before = _typed(found) if found is not None else None
+        before = typed(found) if found is not None else None
         since = before.last_transition_time if before else None
         if before is None or before.status != status or not since:
             since = now

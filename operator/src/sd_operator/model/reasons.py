@@ -66,6 +66,8 @@ INSTANCES_PENDING = "InstancesPending"
 ENDPOINTS_REFUSED = "EndpointsRefused"
 SERVICE_NOT_OWNED = "ServiceNotOwned"
 SERVICE_NOT_FOUND = "ServiceNotFound"
+# A CloudMapImport's objects match the healthy instances.
+IMPORTED = "Imported"
 
 # The Drifted condition -------------------------------------------------------------------------
 CORRECTING = "Correcting"

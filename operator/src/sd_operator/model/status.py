@@ -33,10 +33,14 @@ __all__ = [
     "StatusCondition",
     "StatusPatch",
     "applied",
+    "given",
+    "is_heartbeat",
     "patch_from_wire",
     "patch_to_wire",
+    "status_changes",
     "status_from_wire",
     "status_to_wire",
+    "status_type",
 ]
 
 TRUE: Final = "True"
@@ -200,6 +204,7 @@ class StatusPatch:
     last_observed_time: str | Unset | None = UNSET
     drift: tuple[Drift, ...] | Unset = UNSET
     endpoints: Export | Unset | None = UNSET
+    refresh: Refresh | Unset | None = UNSET
 
     def update(self, other: StatusPatch) -> None:
         """Take every field `other` sets."""
@@ -229,6 +234,18 @@ def patch_to_wire(patch: StatusPatch) -> dict[str, Any]:
     }
 
 
+def status_changes(before: S, after: S) -> dict[str, Any]:
+    """The merge patch that turns `before` into `after`: changed fields as documents, removed
+    ones as null."""
+    old, new = status_to_wire(before), status_to_wire(after)
+    return {k: new.get(k) for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
+
+
+def is_heartbeat(changes: Mapping[str, Any]) -> bool:
+    """A status patch that only moves lastObservedTime: it tells nothing new."""
+    return changes.keys() == _HEARTBEAT
+
+
 def patch_from_wire(document: Mapping[str, Any]) -> StatusPatch:
     """A merge patch (keys the patch does not know are left out)."""
     values: dict[str, Any] = {
@@ -254,3 +271,6 @@ def _patch_hints() -> Mapping[str, tuple[str, Any]]:
 def _union(hint: Any) -> tuple[Any, ...]:
     origin = get_origin(hint)
     return get_args(hint) if origin is Union or origin is types.UnionType else (hint,)
+
+
+_HEARTBEAT = frozenset(patch_to_wire(StatusPatch(last_observed_time=None)))
