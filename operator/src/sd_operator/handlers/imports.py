@@ -18,6 +18,7 @@ from sd_operator.hybrid.k8s import Kube
 from sd_operator.model import conditions as cond
 from sd_operator.model import reasons
 from sd_operator.model.redact import own_arns, redact_arns
+from sd_operator.model.schema import Invalid
 from sd_operator.model.spec import API_VERSION, GROUP, KIND_IMPORT, PLURAL_IMPORT, VERSION
 from sd_operator.model.status import ImportStatus, status_from_wire, status_to_wire
 from sd_operator.model.timestamps import utc_now
@@ -35,7 +36,12 @@ def refresh(
     importer: Importer, handlers: Handlers, body: kopf.Body, patch: kopf.Patch, namespaces: Any
 ) -> None:
     name, namespace = str(body.metadata.name), str(body.metadata.namespace)
-    spec = parse_import(body.spec, name)
+    try:
+        spec = parse_import(body)
+    except Invalid as exc:
+        # As for the other kinds: reported, not retried; a new generation is parsed again.
+        _write(body, patch, ImportResult(False, reasons.INVALID_SPEC, f"{exc.field}: {exc}"))
+        return
     ns_name, region = spec.cloud_map_namespace, spec.region
     if spec.namespace_ref is not None:
         found = namespaces.get((namespace, spec.namespace_ref)) if namespaces else None

@@ -434,7 +434,10 @@ class Handlers:
         ServiceDiscovery's status follows on its own next step."""
         meta = body.get("metadata") or {}
         status = body.get("status") or {}
-        if meta.get("deletionTimestamp") or not status.get("serviceId"):
+        if (
+            meta.get("deletionTimestamp")
+            or not status_from_wire(status, DiscoveryStatus).service_id
+        ):
             return
         res = self.parsed.get(body)
         if (

@@ -5,7 +5,7 @@ Shared by the kopf handlers and the CLI. Each intent has its own entry points, c
 the caller: applying a spec is `Reconciler.plan` / `Reconciler.step`, the deletion of what a
 resource made is `Reconciler.plan_delete` / `Reconciler.delete_step`; the CLI plans and steps
 through them as the operator does. A step submits at most one asynchronous Cloud Map operation
-and returns at once with it in `status["operation"]`; the caller persists that before anything
+and returns at once with it in status.operation; the caller persists that before anything
 waits on it, so a restarted operator resumes polling instead of repeating the call.
 """
 
