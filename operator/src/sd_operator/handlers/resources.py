@@ -40,7 +40,6 @@ from sd_operator.model.spec import (
 from sd_operator.model.status import (
     DiscoveryStatus,
     Refresh,
-    StatusCondition,
     StatusPatch,
     given,
     is_heartbeat,
@@ -50,7 +49,6 @@ from sd_operator.model.status import (
     status_from_wire,
 )
 from sd_operator.model.timestamps import parse_time, utc_now
-from sd_operator.model.wire import decode
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile import status as status_rules
 from sd_operator.reconcile.reconciler import Reconciler, error_result
@@ -481,7 +479,7 @@ class Handlers:
         )
         after = replace(
             merged,
-            conditions=tuple(decode(StatusCondition, c) for c in conditions),
+            conditions=tuple(map(cond.typed, conditions)),
             observed_generation=merged.observed_generation
             if derived.observed_generation is None
             else derived.observed_generation,

@@ -17,7 +17,6 @@ from enum import Enum
 from functools import cache
 from typing import Any, Final, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from sd_operator.model.spec import KIND_DISCOVERY, KIND_IMPORT, KIND_NAMESPACE
 from sd_operator.model.wire import camel, decode, decode_value, encode, nullable
 
 __all__ = [
@@ -40,7 +39,6 @@ __all__ = [
     "status_changes",
     "status_from_wire",
     "status_to_wire",
-    "status_type",
 ]
 
 TRUE: Final = "True"
@@ -148,11 +146,6 @@ class ImportStatus:
 
 
 Status = NamespaceStatus | DiscoveryStatus | ImportStatus
-_BY_KIND: Final[Mapping[str, type[Status]]] = {
-    KIND_NAMESPACE: NamespaceStatus,
-    KIND_DISCOVERY: DiscoveryStatus,
-    KIND_IMPORT: ImportStatus,
-}
 S = TypeVar("S", bound=NamespaceStatus | ImportStatus)
 R = TypeVar("R", bound=NamespaceStatus)
 
@@ -161,10 +154,6 @@ def status_from_wire(document: Mapping[str, Any] | None, cls: type[S]) -> S:
     """A status as stored (None: none yet). A caller that does not know which of the AWS kinds
     it reads asks for DiscoveryStatus, the wider of the two."""
     return decode(cls, document or {})
-
-
-def status_type(kind: str) -> type[Status]:
-    return _BY_KIND[kind]
 
 
 def status_to_wire(status: Status) -> dict[str, Any]:
@@ -238,7 +227,8 @@ def status_changes(before: S, after: S) -> dict[str, Any]:
     """The merge patch that turns `before` into `after`: changed fields as documents, removed
     ones as null."""
     old, new = status_to_wire(before), status_to_wire(after)
-    return {k: new.get(k) for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
+    keys = [*new, *(k for k in old if k not in new)]
+    return {k: new.get(k) for k in keys if old.get(k) != new.get(k)}
 
 
 def is_heartbeat(changes: Mapping[str, Any]) -> bool:
