@@ -88,14 +88,14 @@ def test_registrations_in_flight_are_polled_not_sent_again(
     emulator.hold_operations(polls=3)
     first = _sync(exporter, service_id, _slice("10.0.0.1", "10.0.0.2"))
     assert first.outcome is ExportOutcome.PENDING
-    assert first.status["pending"] == 2
+    assert first.summary.pending == 2
     assert _registers(emulator) == 2
     for _ in range(5):
         result = _sync(exporter, service_id, _slice("10.0.0.1", "10.0.0.2"))
         if result.outcome is ExportOutcome.IN_SYNC:
             break
     assert result.outcome is ExportOutcome.IN_SYNC
-    assert result.status["registered"] == 2
+    assert result.summary.registered == 2
     assert _registers(emulator) == 2  # polled with GetOperation, never sent again
 
 
@@ -106,11 +106,11 @@ def test_a_failed_registration_is_reported_and_retried(
     exporter = _exporter(cm)
     emulator.fail_operations("REGISTER_INSTANCE", "INTERNAL_FAILURE", count=1)
     first = _sync(exporter, service_id, _slice("10.0.0.1"))
-    assert "INTERNAL_FAILURE" in str(first.status.get("lastFailure"))
-    assert first.status["registered"] == 0
+    assert "INTERNAL_FAILURE" in str(first.summary.last_failure)
+    assert first.summary.registered == 0
     again = _sync(exporter, service_id, _slice("10.0.0.1"))
     assert again.outcome is ExportOutcome.IN_SYNC
-    assert again.status["registered"] == 1
+    assert again.summary.registered == 1
     assert [i["Id"] for i in sd.list_instances(ServiceId=service_id)["Instances"]] == [
         "c1/payments/pay/10.0.0.1"
     ]

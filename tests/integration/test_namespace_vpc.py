@@ -15,9 +15,9 @@ from fake_time import FakeTime
 from sd_devkit.emulator import Emulator
 from sd_operator.aws.errors import NotFound
 from sd_operator.model import conditions as cond
+from sd_operator.model.reasons import REASON_IMMUTABLE
 from sd_operator.model.spec import AdoptionPolicy, Identity, NamespaceSpec, NamespaceType, Resource
 from sd_operator.reconcile.ownership import OWNER_TAG
-from sd_operator.reconcile.plan import REASON_IMMUTABLE
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome
 from support import ASSOCIATING, mutating_calls

@@ -7,6 +7,7 @@ from typing import Any
 
 from fake_time import FakeTime
 from sd_operator.model import conditions as cond
+from sd_operator.model.reasons import REASON_IMMUTABLE
 from sd_operator.model.spec import (
     AdoptionPolicy,
     CloudMapServiceSpec,
@@ -17,7 +18,6 @@ from sd_operator.model.spec import (
     ServiceDiscoverySpec,
 )
 from sd_operator.reconcile import status as status_rules
-from sd_operator.reconcile.plan import REASON_IMMUTABLE
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome, merge_status
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from sd_operator.hybrid.imports import (
     ImportLimits,
@@ -14,10 +17,12 @@ from sd_operator.hybrid.imports import (
     group,
     needs_update,
     owned_by,
+    parse_import,
     service_body,
     slice_bodies,
 )
 from sd_operator.model.observed import DiscoveredInstance
+from sd_operator.model.schema import Invalid
 
 SPEC = ImportSpec(None, "myapp.local", "user-service", port=80, port_name="http")
 OWNER = Owner("sd-operator.io/v1alpha1", "CloudMapImport", "user-service", "uid-1")
@@ -157,3 +162,23 @@ def test_ownership_is_the_owner_reference_uid_not_the_name() -> None:
     same_name_other_uid = Owner(OWNER.api_version, OWNER.kind, OWNER.name, "uid-2")
     assert not owned_by(body, same_name_other_uid)
     assert not owned_by({"metadata": {"name": "user-service"}}, OWNER)
+
+
+def _example() -> dict[str, Any]:
+    path = Path(__file__).resolve().parents[2] / "examples" / "hybrid" / "user-service-import.yaml"
+    body: dict[str, Any] = yaml.safe_load(path.read_text())
+    return body
+
+
+def test_an_import_is_read_as_its_crd_defaults_it() -> None:
+    assert parse_import(_example()) == ImportSpec(
+        "myapp", None, "user-service", port=80, port_name="http", target_port=3000
+    )
+
+
+def test_an_import_its_crd_refuses_is_invalid_at_the_field() -> None:
+    body = _example()
+    body["spec"]["port"] = 70000
+    with pytest.raises(Invalid) as refused:
+        parse_import(body)
+    assert refused.value.field == "spec.port"

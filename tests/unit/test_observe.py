@@ -18,6 +18,7 @@ from sd_operator.model.observed import (
     ObservedOperation,
     ObservedService,
 )
+from sd_operator.model.reasons import REASON_NAMESPACE_NOT_OWNED
 from sd_operator.model.spec import (
     KIND_NAMESPACE,
     EcsSpec,
@@ -27,8 +28,8 @@ from sd_operator.model.spec import (
     ServiceConnect,
     ServiceConnectService,
 )
+from sd_operator.model.status import patch_to_wire
 from sd_operator.reconcile.ownership import PART_SET, EcsPart, ecs_marker, owner_tags
-from sd_operator.reconcile.plan import REASON_NAMESPACE_NOT_OWNED
 from sd_operator.reconcile.reader import Reader
 from sd_operator.reconcile.reconciler import Reconciler
 
@@ -140,7 +141,7 @@ def test_a_new_namespace_is_planned_from_the_reader_alone() -> None:
     assert [type(a) for a in seen.plan.actions] == [CreateNamespace]
     # Nothing by name: is there one this resource made under another name?
     assert reader.calls == ["find_namespace", "owned_namespace"]
-    assert seen.ids == {"namespaceId": None, "namespaceArn": None}
+    assert patch_to_wire(seen.ids) == {"namespaceId": None, "namespaceArn": None}
 
 
 def test_a_namespace_someone_else_owns_blocks_without_reading_what_is_in_it() -> None:

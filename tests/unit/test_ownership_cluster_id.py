@@ -18,8 +18,10 @@ from sd_operator.hybrid.export import (
     desired_instances,
     plan_export,
 )
+from sd_operator.model import reasons
 from sd_operator.model.actions import CreateService, Plan, TagResource
 from sd_operator.model.observed import ObservedInstance, ObservedService
+from sd_operator.model.reasons import REASON_OWNED_ELSEWHERE
 from sd_operator.model.spec import (
     AdoptionPolicy,
     CloudMapServiceSpec,
@@ -32,8 +34,6 @@ from sd_operator.reconcile.ownership import (
     CLUSTER_ID_TAG,
     CLUSTER_TAG,
     OWNER_TAG,
-    REASON_CLAIMING,
-    REASON_OWNED_ELSEWHERE,
     Ownership,
     creator_request_id,
     given_back_keys,
@@ -136,7 +136,7 @@ def test_a_service_without_an_id_is_claimed_alone_before_anything_else() -> None
 
     assert p.actions == (TagResource(ARN, {CLUSTER_ID_TAG: "id-a"}),)
     assert p.blocked is not None
-    assert p.blocked.reason == REASON_CLAIMING
+    assert p.blocked.reason == reasons.CLAIMING_CLUSTER_ID
 
 
 def test_a_delete_claims_before_it_deletes() -> None:

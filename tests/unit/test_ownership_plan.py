@@ -21,6 +21,10 @@ from sd_operator.model.observed import (
     ObservedRegistry,
     ObservedService,
 )
+from sd_operator.model.reasons import (
+    REASON_ADOPTION_REQUIRED,
+    REASON_OWNED_ELSEWHERE,
+)
 from sd_operator.model.spec import (
     AdoptionPolicy,
     ClientAlias,
@@ -35,15 +39,17 @@ from sd_operator.model.spec import (
     ServiceConnectService,
 )
 from sd_operator.reconcile.drift_policy import hold
-from sd_operator.reconcile.ecs_plan import EcsOwner, plan_ecs_owned, plan_ecs_release
+from sd_operator.reconcile.ecs_plan import (
+    EcsOwner,
+    plan_ecs_owned,
+    plan_ecs_release,
+)
 from sd_operator.reconcile.ownership import (
     ADOPTED_TAG,
     CLUSTER_TAG,
     OWNER_TAG,
     PART_ADOPTED,
     PART_SET,
-    REASON_ADOPTION_REQUIRED,
-    REASON_OWNED_ELSEWHERE,
     EcsPart,
     adoption_record,
     ecs_marker,
@@ -52,7 +58,10 @@ from sd_operator.reconcile.ownership import (
     gives_back,
     owner_tags,
 )
-from sd_operator.reconcile.plan import plan_service, plan_service_delete
+from sd_operator.reconcile.plan import (
+    plan_service,
+    plan_service_delete,
+)
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -22,6 +22,12 @@ from sd_operator.model.actions import (
     UpdateNamespace,
 )
 from sd_operator.model.observed import ObservedNamespace, ObservedService
+from sd_operator.model.reasons import (
+    REASON_ALREADY_EXISTS,
+    REASON_IMMUTABLE,
+    REASON_NAMESPACE_NOT_EMPTY,
+    REASON_OWNED_ELSEWHERE,
+)
 from sd_operator.model.spec import (
     AdoptionPolicy,
     ClusterIdentity,
@@ -38,10 +44,6 @@ from sd_operator.reconcile.ownership import (
     creator_request_id,
 )
 from sd_operator.reconcile.plan import (
-    REASON_ALREADY_EXISTS,
-    REASON_IMMUTABLE,
-    REASON_NAMESPACE_NOT_EMPTY,
-    REASON_OWNED_ELSEWHERE,
     plan_namespace,
     plan_namespace_delete,
 )

@@ -22,6 +22,13 @@ from sd_operator.model.actions import (
     UpdateService,
 )
 from sd_operator.model.observed import ObservedService
+from sd_operator.model.reasons import (
+    REASON_ALREADY_EXISTS,
+    REASON_IMMUTABLE,
+    REASON_INVALID_FOR_NAMESPACE,
+    REASON_OWNED_ELSEWHERE,
+    REASON_SERVICE_IN_USE,
+)
 from sd_operator.model.spec import (
     AdoptionPolicy,
     CloudMapServiceSpec,
@@ -37,13 +44,12 @@ from sd_operator.model.spec import (
     Route53HealthCheck,
     RoutingPolicy,
 )
-from sd_operator.reconcile.ownership import CLUSTER_TAG, OWNER_TAG, adoption_record
+from sd_operator.reconcile.ownership import (
+    CLUSTER_TAG,
+    OWNER_TAG,
+    adoption_record,
+)
 from sd_operator.reconcile.plan import (
-    REASON_ALREADY_EXISTS,
-    REASON_IMMUTABLE,
-    REASON_INVALID_FOR_NAMESPACE,
-    REASON_OWNED_ELSEWHERE,
-    REASON_SERVICE_IN_USE,
     plan_service,
     plan_service_delete,
 )

@@ -34,6 +34,12 @@ from sd_operator.aws.errors import RETRY_DELAY_SECONDS, Retryable, Terminal
 from sd_operator.model import conditions as cond
 from sd_operator.model.observed import ObservedRegistry
 from sd_operator.model.parse import parse_resource
+from sd_operator.model.reasons import (
+    REASON_ADOPTION_REQUIRED,
+    REASON_ALREADY_EXISTS,
+    REASON_NAMESPACE_NOT_OWNED,
+    REASON_OWNED_ELSEWHERE,
+)
 from sd_operator.model.spec import (
     AdoptionPolicy,
     DeletionPolicy,
@@ -53,11 +59,8 @@ from sd_operator.reconcile.ownership import (
     CLUSTER_TAG,
     ECS_PART_TAGS,
     OWNER_TAG,
-    REASON_ADOPTION_REQUIRED,
-    REASON_OWNED_ELSEWHERE,
     EcsPart,
 )
-from sd_operator.reconcile.plan import REASON_ALREADY_EXISTS, REASON_NAMESPACE_NOT_OWNED
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome, StepResult, merge_status
 

@@ -12,6 +12,8 @@ from sd_operator.handlers.heartbeat import (
 )
 from sd_operator.handlers.parsed import ParsedResources
 from sd_operator.model.spec import GROUP, VERSION
+from sd_operator.model.status import DiscoveryStatus
+from sd_operator.model.timestamps import format_time
 
 SWEEP = 30.0
 N = 1000
@@ -24,9 +26,8 @@ def _heartbeat() -> Heartbeat:
     return Heartbeat(SWEEP, clock=lambda: NOW)
 
 
-def _observed(ago: float) -> dict[str, Any]:
-    at = NOW - timedelta(seconds=ago)
-    return {"lastObservedTime": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+def _observed(ago: float) -> DiscoveryStatus:
+    return DiscoveryStatus(last_observed_time=format_time(NOW - timedelta(seconds=ago)))
 
 
 def _due(heartbeat: Heartbeat, ago: float) -> int:
@@ -47,7 +48,7 @@ def test_every_resource_has_a_heartbeat_once_per_window() -> None:
     heartbeat = _heartbeat()
     assert _due(heartbeat, HEARTBEAT_INTERVALS * SWEEP + 2) == N
     assert _due(heartbeat, SWEEP - 2) == 0, "never within one interval of the last write"
-    assert heartbeat.due({}, "uid-1"), "never observed: write it"
+    assert heartbeat.due(DiscoveryStatus(), "uid-1"), "never observed: write it"
 
 
 def test_many_resources_stretch_the_window_not_the_writes_per_sweep() -> None:

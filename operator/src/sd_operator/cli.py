@@ -21,6 +21,9 @@ from sd_operator.kube import KIND_NAMES
 from sd_operator.metrics import package_version
 from sd_operator.model.actions import Plan
 from sd_operator.model.parse import SpecError, load_manifests, parse_resource
+from sd_operator.model.reasons import (
+    REASON_OWNED_ELSEWHERE,
+)
 from sd_operator.model.redact import redact_arns
 from sd_operator.model.spec import (
     DeletionPolicy,
@@ -28,10 +31,10 @@ from sd_operator.model.spec import (
     Resource,
     ServiceDiscoverySpec,
 )
+from sd_operator.model.timestamps import utc_now
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile.converge import Progress, converge, converge_delete
 from sd_operator.reconcile.observe import resource_region
-from sd_operator.reconcile.ownership import REASON_OWNED_ELSEWHERE
 from sd_operator.reconcile.reconciler import Planned, Reconciler
 from sd_operator.reconcile.render import (
     plan_document,
@@ -466,7 +469,7 @@ def run_refresh(args: argparse.Namespace) -> int:
     if args.all_namespaces and not args.all:
         print("error: -A goes with --all", file=sys.stderr)
         return EXIT_ERROR
-    value = kube.now()
+    value = utc_now()
     try:
         cluster = kube.connect(args.kubeconfig, args.context)
         namespace = args.namespace or cluster.namespace

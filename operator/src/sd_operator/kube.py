@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sd_operator.model.spec import (
@@ -18,6 +17,7 @@ from sd_operator.model.spec import (
     REFRESH_ANNOTATION,
     VERSION,
 )
+from sd_operator.model.status import DiscoveryStatus, status_from_wire
 
 # What `kubectl` accepts for our kinds: plural, singular, kind and the CRDs' shortNames.
 KIND_NAMES = {
@@ -140,10 +140,6 @@ def _flag_of(argv: Sequence[str], flag: str) -> str | None:
     return None
 
 
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def request_refresh(cluster: Cluster, kind: str, namespace: str, name: str, value: str) -> None:
     """Set the refresh annotation: the operator observes and reconciles the resource now."""
     body = {"metadata": {"annotations": {REFRESH_ANNOTATION: value}}}
@@ -171,5 +167,5 @@ def refresh_honoured(
         )
     except Exception as exc:
         raise _failed(f"reading {PLURALS[kind]} {namespace}/{name}", exc) from exc
-    refresh = (obj.get("status") or {}).get("refresh") or {}
-    return refresh.get("honouredAt") if refresh.get("requestedAt") == value else None
+    refresh = status_from_wire(obj.get("status"), DiscoveryStatus).refresh
+    return refresh.honoured_at if refresh and refresh.requested_at == value else None

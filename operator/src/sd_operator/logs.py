@@ -8,10 +8,12 @@ from typing import Literal
 
 import structlog
 
+from sd_operator.model import reasons
+
 LogFormat = Literal["json", "console"]
 _KOPF_EXTRA = ("k8s_ref",)
 # Reasons of a step that is waiting as planned: kopf reports each as a handler failure (ERROR).
-ROUTINE_WAITS = ("RecordingRequest", "OperationPending")
+ROUTINE_WAITS = (reasons.RECORDING_REQUEST, reasons.OPERATION_PENDING)
 
 
 def _identity(_: object, __: str, event: structlog.types.EventDict) -> structlog.types.EventDict:

@@ -20,6 +20,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
+from sd_operator.model.conditions import Written, typed
+
 RECONCILES = Counter(
     "sd_operator_reconciles_total", "Reconcile steps by kind and outcome", ["kind", "outcome"]
 )
@@ -106,8 +108,8 @@ class ResourceConditions(Collector):
         self._by_uid: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
         self._lock = threading.Lock()
 
-    def record(self, uid: str, kind: str, conditions: Iterable[Mapping[str, Any]]) -> None:
-        pairs = tuple(sorted((str(c.get("type")), str(c.get("status"))) for c in conditions))
+    def record(self, uid: str, kind: str, conditions: Iterable[Written]) -> None:
+        pairs = tuple(sorted((c.type, c.status) for c in map(typed, conditions)))
         with self._lock:
             self._by_uid[uid] = (kind, pairs)
 

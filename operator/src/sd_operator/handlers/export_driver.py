@@ -17,6 +17,7 @@ from sd_operator.handlers.indexes import referenced as _referenced
 from sd_operator.handlers.parsed import ParsedResources
 from sd_operator.hybrid.export import SliceView
 from sd_operator.hybrid.exporter import Exporter, ExportOutcome, ExportResult
+from sd_operator.model import reasons
 from sd_operator.model.actions import Plan
 from sd_operator.model.spec import (
     DeletionPolicy,
@@ -25,6 +26,14 @@ from sd_operator.model.spec import (
     NamespaceSpec,
     Resource,
     ServiceDiscoverySpec,
+)
+from sd_operator.model.status import (
+    DiscoveryStatus,
+    StatusPatch,
+    given,
+    patch_from_wire,
+    patch_to_wire,
+    status_from_wire,
 )
 from sd_operator.reconcile.reconciler import error_result
 from sd_operator.reconcile.result import Outcome, StepResult
@@ -143,7 +152,10 @@ class ExportDriver:
         ServiceDiscovery's status follows on its own next step."""
         meta = body.get("metadata") or {}
         status = body.get("status") or {}
-        if meta.get("deletionTimestamp") or not status.get("serviceId"):
+        if (
+            meta.get("deletionTimestamp")
+            or not status_from_wire(status, DiscoveryStatus).service_id
+        ):
             return
         res = self.parsed.get(body)
         if (
@@ -178,9 +190,11 @@ def _export_target(
     spec = res.spec
     if not isinstance(spec, ServiceDiscoverySpec) or spec.service is None:
         return None
-    if spec.endpoints is None and not status.get("endpoints"):
+    recorded = status_from_wire(status, DiscoveryStatus)
+    if spec.endpoints is None and not recorded.endpoints:
         return None
-    service_id = (result.status if result else {}).get("serviceId") or status.get("serviceId")
+    stepped = patch_from_wire(result.status) if result else StatusPatch()
+    service_id = given(stepped.service_id) or recorded.service_id
     return (spec, str(service_id)) if service_id else None
 
 
@@ -190,9 +204,12 @@ def _pending(result: StepResult | None, export: ExportResult) -> StepResult:
     return StepResult(
         Outcome.WAITING,
         result.plan if result else Plan(),
-        {**(result.status if result else {}), "endpoints": export.status},
+        {
+            **(result.status if result else {}),
+            **patch_to_wire(StatusPatch(endpoints=export.summary)),
+        },
         (result.performed if result else ()) + export.performed,
-        reason="InstancesPending",
+        reason=reasons.INSTANCES_PENDING,
         message=export.message,
         retry_after=INSTANCE_POLL_SECONDS,
     )
@@ -203,22 +220,22 @@ def _merge_export(result: StepResult | None, export: ExportResult, *, clear: boo
     (Stalled), so GitOps tools see it. `result` None: no step ran (an EndpointSlice event)."""
     if export.outcome is ExportOutcome.PENDING:
         return _pending(result, export)
-    summary: dict[str, Any] = {"endpoints": export.status}
+    summary = StatusPatch(endpoints=export.summary)
     if export.outcome is ExportOutcome.REFUSED:
-        summary = {}
-    elif clear and export.outcome is ExportOutcome.IN_SYNC and not export.status["registered"]:
-        summary = {"endpoints": None}  # nothing of ours is left: the export is over
+        summary = StatusPatch()
+    elif clear and export.outcome is ExportOutcome.IN_SYNC and not export.summary.registered:
+        summary = StatusPatch(endpoints=None)  # nothing of ours is left: the export is over
     step = result or StepResult(Outcome.IN_SYNC)
     if export.outcome is ExportOutcome.REFUSED:
         return replace(
             step,
             outcome=Outcome.REFUSED,
-            status={**step.status, **summary},
+            status={**step.status, **patch_to_wire(summary)},
             reason=export.reason,
             message=export.message,
         )
     return replace(
         step,
-        status={**step.status, **summary},
+        status={**step.status, **patch_to_wire(summary)},
         performed=step.performed + export.performed,
     )

@@ -21,6 +21,7 @@ from sd_operator.model.spec import (
     PLURAL_NAMESPACE,
     VERSION,
 )
+from sd_operator.model.timestamps import parse_time
 
 log = logs.get(__name__)
 
@@ -104,7 +105,7 @@ def is_leader(peers: dict[str, Any], identity: str, priority: int, now: datetime
             continue
         lastseen = peer.get("lastseen")
         if lastseen:
-            seen = datetime.datetime.fromisoformat(str(lastseen).replace("Z", "+00:00"))
+            seen = parse_time(str(lastseen))
             lifetime = datetime.timedelta(seconds=int(peer.get("lifetime", 60)))
             if seen + lifetime <= now:
                 continue  # dead: kopf ignores it (and cleans it up)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+
+from sd_operator.model.status import DiscoveryStatus
+from sd_operator.model.timestamps import parse_time
 
 HEARTBEAT_INTERVALS = 5
 HEARTBEAT_WRITES_PER_SWEEP = 50
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 Clock = Callable[[], datetime]
 
@@ -42,22 +43,22 @@ class Heartbeat:
         sweeps = max(HEARTBEAT_INTERVALS, math.ceil(resources / HEARTBEAT_WRITES_PER_SWEEP))
         self.seconds = sweeps * self._sweep_seconds
 
-    def due(self, previous: Mapping[str, Any], uid: str) -> bool:
+    def due(self, previous: DiscoveryStatus, uid: str) -> bool:
         """Once per heartbeat window, at a point of the window set by the resource's uid: a
         restarted operator writes every status at once, and a fixed age would keep all those
         heartbeats due in the same sweep (356 of 1,000 in one sweep, docs/drift.md). Never
         within one interval of the last write, so sweeps run back to back write nothing."""
         try:
-            last = datetime.strptime(str(previous.get("lastObservedTime")), TIME_FORMAT)
+            last = parse_time(str(previous.last_observed_time))
         except ValueError:
             return True
         now = self._clock()
-        if (now - last.replace(tzinfo=UTC)).total_seconds() < self._sweep_seconds:
+        if (now - last).total_seconds() < self._sweep_seconds:
             return False
         phase = zlib.crc32(uid.encode()) / 2**32
         window = self.seconds
 
         def slot(at: datetime) -> int:
-            return math.floor(at.replace(tzinfo=UTC).timestamp() / window + phase)
+            return math.floor(at.timestamp() / window + phase)
 
         return slot(now) > slot(last)

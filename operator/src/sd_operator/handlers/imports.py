@@ -18,9 +18,12 @@ from sd_operator.hybrid.importer import Importer, ImportResult
 from sd_operator.hybrid.imports import ImportLimits, Owner, parse_import
 from sd_operator.hybrid.k8s import Kube
 from sd_operator.model import conditions as cond
+from sd_operator.model import reasons
 from sd_operator.model.redact import own_arns, redact_arns
+from sd_operator.model.schema import Invalid
 from sd_operator.model.spec import API_VERSION, GROUP, KIND_IMPORT, PLURAL_IMPORT, VERSION
-from sd_operator.reconcile.result import utc_now
+from sd_operator.model.status import ImportStatus, status_from_wire, status_to_wire
+from sd_operator.model.timestamps import utc_now
 
 NAMESPACE_RETRY_SECONDS = 15.0
 
@@ -35,7 +38,12 @@ def refresh(
     importer: Importer, locks: Locks, body: kopf.Body, patch: kopf.Patch, namespaces: Any
 ) -> None:
     name, namespace = str(body.metadata.name), str(body.metadata.namespace)
-    spec = parse_import(body.spec, name)
+    try:
+        spec = parse_import(body)
+    except Invalid as exc:
+        # As for the other kinds: reported, not retried; a new generation is parsed again.
+        _write(body, patch, ImportResult(False, reasons.INVALID_SPEC, f"{exc.field}: {exc}"))
+        return
     ns_name, region = spec.cloud_map_namespace, spec.region
     if spec.namespace_ref is not None:
         found = namespaces.get((namespace, spec.namespace_ref)) if namespaces else None
@@ -43,7 +51,7 @@ def refresh(
         if ns_spec is None:
             result = ImportResult(
                 False,
-                "NamespaceNotFound",
+                reasons.REASON_NAMESPACE_NOT_FOUND,
                 f"CloudMapNamespace {spec.namespace_ref} (spec.namespaceRef) does not exist in "
                 f"Kubernetes namespace {namespace}",
             )
@@ -62,8 +70,14 @@ def refresh(
         raise kopf.TemporaryError(f"Kubernetes API: {exc.status} {exc.reason}") from exc
     _write(body, patch, result)
     for line in result.performed:
-        kopf.info(body, reason="KubernetesChanged", message=line)
-    log.info("imported", namespace=namespace, name=name, reason=result.reason, **result.status)
+        kopf.info(body, reason=reasons.KUBERNETES_CHANGED, message=line)
+    log.info(
+        "imported",
+        namespace=namespace,
+        name=name,
+        reason=result.reason,
+        **status_to_wire(result.status),
+    )
 
 
 def _shown(exc: AwsError, body: kopf.Body) -> str:
@@ -76,17 +90,22 @@ def _write(body: kopf.Body, patch: kopf.Patch, result: ImportResult) -> None:
     generation = int(body.metadata.get("generation") or 0)
     now = utc_now()
     conditions = cond.merge(
-        previous.get("conditions"),
+        status_from_wire(previous, ImportStatus).conditions,
         [cond.Condition(cond.READY, result.ready, result.reason, result.message)],
         generation,
         now,
     )
-    new = {**result.status, "observedGeneration": generation, "conditions": conditions}
-    for key, value in new.items():
-        if previous.get(key) != value:
-            patch.status[key] = value
-    if any(previous.get(k) != v for k, v in new.items()) or result.performed:
-        patch.status["lastRefreshTime"] = now
+    new = status_to_wire(
+        replace(
+            result.status,
+            observed_generation=generation,
+            conditions=tuple(map(cond.typed, conditions)),
+        )
+    )
+    changed = {k: v for k, v in new.items() if previous.get(k) != v}
+    patch.status.update(changed)
+    if changed or result.performed:
+        patch.status.update(status_to_wire(ImportStatus(last_refresh_time=now)))
 
 
 def register(

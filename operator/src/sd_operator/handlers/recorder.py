@@ -11,7 +11,9 @@ import kopf
 
 from sd_operator import logs, metrics
 from sd_operator.model import conditions as cond
+from sd_operator.model import reasons
 from sd_operator.model.redact import redact
+from sd_operator.model.status import DiscoveryStatus, is_heartbeat
 from sd_operator.reconcile.render import describe_changes
 from sd_operator.reconcile.result import Outcome, StepResult
 
@@ -39,19 +41,20 @@ class Written:
 
     body: kopf.Body
     kind: str
-    previous: Mapping[str, Any]
+    previous: DiscoveryStatus
     result: StepResult
     changes: Mapping[str, Any]
+    drift_recorded: bool  # status.drift changed in this write
 
     @property
     def drift_shown(self) -> bool:
         """A reported drift stays until someone acts: shown when status records it, not on
         every sweep (an API server write every interval per drifted resource)."""
         reported = self.result.outcome is Outcome.DRIFT_REPORTED
-        return bool(self.result.drift) and (not reported or "drift" in self.changes)
+        return bool(self.result.drift) and (not reported or self.drift_recorded)
 
 
-def record(written: Written, conditions: Iterable[Mapping[str, Any]], post: Post) -> None:
+def record(written: Written, conditions: Iterable[cond.Written], post: Post) -> None:
     """The metrics, Events and log lines of `written`; `conditions`: its status conditions."""
     metrics.RESOURCES.record(str(written.body.metadata.uid), written.kind, conditions)
     _post_events(written, post)
@@ -62,11 +65,11 @@ def _post_events(written: Written, post: Post) -> None:
     body, kind, result = written.body, written.kind, written.result
     for line in result.performed:
         metrics.AWS_CHANGES.labels(kind).inc()
-        post(body, "Normal", "AwsChanged", line)
+        post(body, "Normal", reasons.AWS_CHANGED, line)
     if written.drift_shown:
         metrics.DRIFT.labels(kind).inc(len(result.drift))
         verb = "reported" if result.outcome is Outcome.DRIFT_REPORTED else "correcting"
-        post(body, "Warning", "DriftDetected", f"{verb}: {describe_changes(result.drift)}")
+        post(body, "Warning", reasons.DRIFT_DETECTED, f"{verb}: {describe_changes(result.drift)}")
     if result.outcome in (Outcome.REFUSED, Outcome.FAILED) and not _same_terminal(
         written.previous, result
     ):
@@ -90,7 +93,7 @@ def _log(written: Written) -> None:
         )
     level = _LOG_LEVELS.get(result.outcome, logging.INFO)
     if level <= logging.INFO and not (
-        written.changes.keys() - {"lastObservedTime"} or result.performed or result.drift
+        (written.changes and not is_heartbeat(written.changes)) or result.performed or result.drift
     ):
         # A quiet sweep logs nothing per resource (1,000 lines per interval otherwise),
         # and neither does a heartbeat.
@@ -106,8 +109,6 @@ def _log(written: Written) -> None:
     )
 
 
-def _same_terminal(previous: Mapping[str, Any], result: StepResult) -> bool:
-    terminal = cond.find(previous.get("conditions"), cond.TERMINAL)
-    return bool(
-        terminal and terminal.get("status") == "True" and terminal.get("message") == result.message
-    )
+def _same_terminal(previous: DiscoveryStatus, result: StepResult) -> bool:
+    terminal = previous.condition(cond.TERMINAL)
+    return bool(terminal and terminal.is_true and terminal.message == result.message)

@@ -28,7 +28,15 @@ from sd_operator.model.spec import (
     NamespaceSpec,
     Resource,
 )
-from sd_operator.reconcile.result import Outcome, utc_now
+from sd_operator.model.status import (
+    DiscoveryStatus,
+    Refresh,
+    StatusPatch,
+    patch_to_wire,
+    status_from_wire,
+)
+from sd_operator.model.timestamps import utc_now
+from sd_operator.reconcile.result import Outcome
 
 log = logs.get(__name__)
 
@@ -263,11 +271,12 @@ def _register_refresh(registry: kopf.OperatorRegistry, handlers: Handlers, plura
         new value (a value already in status.refresh was honoured before a restart)."""
         if not new or body.metadata.get("deletionTimestamp"):
             return
-        honoured = (body.get("status") or {}).get("refresh") or {}
-        if retry == 0 and honoured.get("requestedAt") == str(new):
+        honoured = status_from_wire(body.get("status"), DiscoveryStatus).refresh
+        if retry == 0 and honoured is not None and honoured.requested_at == str(new):
             return
         if retry == 0:
-            patch.status["refresh"] = {"requestedAt": str(new), "honouredAt": utc_now()}
+            refresh = Refresh(requested_at=str(new), honoured_at=utc_now())
+            patch.status.update(patch_to_wire(StatusPatch(refresh=refresh)))
             log.info(
                 "refresh requested",
                 kind=body.get("kind"),

@@ -6,19 +6,15 @@ import threading
 
 import kopf
 
-from sd_operator.reconcile.plan import (
-    REASON_NAMESPACE_NOT_FOUND,
-    REASON_NAMESPACE_NOT_OWNED,
-    REASON_NAMESPACE_NOT_READY,
-)
+from sd_operator.model import reasons
 from sd_operator.reconcile.result import Outcome, StepResult
 
 RETRY_ON_ERROR_SECONDS = 30.0
 MAX_RETRY_SECONDS = 300.0
 NAMESPACE_PENDING = (
-    REASON_NAMESPACE_NOT_FOUND,
-    REASON_NAMESPACE_NOT_OWNED,
-    REASON_NAMESPACE_NOT_READY,
+    reasons.REASON_NAMESPACE_NOT_FOUND,
+    reasons.REASON_NAMESPACE_NOT_OWNED,
+    reasons.REASON_NAMESPACE_NOT_READY,
 )
 NAMESPACE_PENDING_SECONDS = 5.0
 NAMESPACE_PENDING_RETRIES = 12

@@ -16,12 +16,12 @@ from sd_operator.handlers.indexes import ClaimIndex, Namespaces, Slices, referen
 from sd_operator.handlers.locks import Locks
 from sd_operator.handlers.recorder import Post, kopf_post
 from sd_operator.handlers.status_writer import Derive, StatusWriter
+from sd_operator.model import reasons
 from sd_operator.model.actions import CONFLICT_RETRY_SECONDS
 from sd_operator.model.parse import SpecError
 from sd_operator.model.spec import Resource
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile import status as status_rules
-from sd_operator.reconcile.plan import REASON_CONFLICT
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome, StepResult
 
@@ -95,7 +95,9 @@ class Steps:
             if clash is not None:
                 # A later claimant changes nothing in AWS, not even when it is deleted: what
                 # is there belongs to the earlier one.
-                return StepResult(Outcome.GONE, reason=REASON_CONFLICT, message=clash.message)
+                return StepResult(
+                    Outcome.GONE, reason=reasons.REASON_CONFLICT, message=clash.message
+                )
             # Our instances go first: DeleteService is ResourceInUse while any remain.
             withdrawn = self._exports.withdraw(res, status, namespace)
             return withdrawn or self._reconciler.delete_step(res, status, namespace=namespace)
@@ -107,7 +109,7 @@ class Steps:
 
     def write_invalid(self, body: kopf.Body, patch: kopf.Patch, exc: SpecError) -> None:
         """A spec that does not parse: Terminal, nothing stepped."""
-        invalid = StepResult(Outcome.REFUSED, reason="InvalidSpec", message=str(exc))
+        invalid = StepResult(Outcome.REFUSED, reason=reasons.INVALID_SPEC, message=str(exc))
         self._status.write(body, patch, dict(body.get("status") or {}), invalid, res=None)
 
     def _step_and_write(
@@ -150,7 +152,7 @@ class _Step:
 def _held_by(clash: conflicts.Clash) -> StepResult:
     return StepResult(
         Outcome.BLOCKED,
-        reason=REASON_CONFLICT,
+        reason=reasons.REASON_CONFLICT,
         message=f"{clash.message}; nothing was changed in AWS",
         retry_after=CONFLICT_RETRY_SECONDS,
     )

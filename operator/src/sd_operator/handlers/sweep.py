@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
 import kopf
@@ -45,6 +44,8 @@ from sd_operator.model.spec import (
     VERSION,
     NamespaceSpec,
 )
+from sd_operator.model.status import DiscoveryStatus, is_heartbeat, status_from_wire
+from sd_operator.model.timestamps import utc_now
 from sd_operator.reconcile.reader import view_as_read
 from sd_operator.reconcile.result import Outcome, StepResult
 
@@ -104,7 +105,7 @@ class KubernetesWriter:
 
     def post_event(self, body: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
         meta = body["metadata"]
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = utc_now()
         _, core = self._apis()
         core.create_namespaced_event(
             meta["namespace"],
@@ -285,10 +286,8 @@ class Sweeper:
         meta = body.get("metadata", {})
         uid = str(meta.get("uid") or "")
         kind = str(body.get("kind", ""))
-        status = body.get("status") or {}
-        if meta.get("deletionTimestamp") or status.get("observedGeneration") != meta.get(
-            "generation"
-        ):
+        status = status_from_wire(body.get("status"), DiscoveryStatus)
+        if meta.get("deletionTimestamp") or status.observed_generation != meta.get("generation"):
             # Deletion, and a generation its change handler has not finished (with kopf's
             # retries, and the create request id it recorded), are the handler's; the sweep
             # looks after what they have finished.
@@ -314,7 +313,7 @@ class Sweeper:
         changed = patch.get("status")
         if not changed:
             return True, False, kind
-        heartbeat = set(changed) == {"lastObservedTime"}
+        heartbeat = is_heartbeat(changed)
         answer = self._writer.patch_status(body, changed)
         metrics.STATUS_WRITES.labels(kind, "heartbeat" if heartbeat else "changed").inc()
         if answer is not None:

@@ -27,16 +27,12 @@ from sd_operator.hybrid.export import (
     plan_export,
     registration_attributes,
 )
+from sd_operator.model import reasons
 from sd_operator.model.observed import ObservedInstance, OperationStatus
 from sd_operator.model.spec import ClusterIdentity, EndpointsSpec, Identity
-from sd_operator.reconcile.ownership import (
-    REASON_OWNED_ELSEWHERE,
-    Ownership,
-    ownership,
-)
+from sd_operator.model.status import Export
+from sd_operator.reconcile.ownership import Ownership, ownership
 
-REASON_REFUSED = "EndpointsRefused"
-REASON_SERVICE_NOT_FOUND = "ServiceNotFound"
 # (region, service id) -> the Cloud Map service's tags, None when there is no such service.
 ServiceTags = Callable[[str | None, str], Mapping[str, str] | None]
 
@@ -50,7 +46,7 @@ class ExportOutcome(StrEnum):
 @dataclass(frozen=True)
 class ExportResult:
     outcome: ExportOutcome
-    status: dict[str, object] = field(default_factory=dict)
+    summary: Export = field(default_factory=Export)
     performed: tuple[str, ...] = ()
     message: str = ""
     reason: str = ""
@@ -172,17 +168,15 @@ class Exporter:
         performed = _describe(plan.register, plan.deregister, plan.set_health, service_name)
         calls += self._poll(cm, state)
         ours = [i for i in state.known.values() if owned(i, owner, self.cluster)]
-        status: dict[str, object] = {
-            "service": spec.service if spec else None,
-            "registered": len(ours),
-            "unhealthy": sum(1 for i in ours if i.healthy is False),
-            "pending": len(state.pending),
-        }
-        if plan.conflicts:
-            status["conflicts"] = list(plan.conflicts)
         failures, state.failures = state.failures, []
-        if failures:
-            status["lastFailure"] = failures[-1]
+        summary = Export(
+            service=spec.service if spec else None,
+            registered=len(ours),
+            unhealthy=sum(1 for i in ours if i.healthy is False),
+            pending=len(state.pending),
+            conflicts=tuple(plan.conflicts),
+            last_failure=failures[-1] if failures else None,
+        )
         outcome = ExportOutcome.PENDING if state.pending else ExportOutcome.IN_SYNC
         message = f"{len(state.pending)} instance operation(s) in flight" if state.pending else ""
         if plan.conflicts:
@@ -190,7 +184,7 @@ class Exporter:
                 f"instance id(s) {', '.join(plan.conflicts)} are registered by another writer "
                 "and left alone"
             )
-        return ExportResult(outcome, status, performed, message, calls=calls)
+        return ExportResult(outcome, summary, performed, message, calls=calls)
 
     def _poll(self, cm: CloudMap, state: _State) -> int:
         """GetOperation for every registration in flight; a final one updates what we know."""
@@ -224,7 +218,7 @@ class Exporter:
                 ExportOutcome.REFUSED,
                 message=f"Cloud Map service {service_id} (status.serviceId) does not exist: "
                 "no instance is registered",
-                reason=REASON_SERVICE_NOT_FOUND,
+                reason=reasons.SERVICE_NOT_FOUND,
             )
         if ownership(tags, owner, self.cluster) is Ownership.OURS:
             return None
@@ -233,7 +227,7 @@ class Exporter:
             # Who does own it is not said: status.serviceId may name any service of the account.
             message=f"Cloud Map service {service_id} (status.serviceId) does not carry this "
             "resource's owner tags: no instance is registered",
-            reason=REASON_OWNED_ELSEWHERE,
+            reason=reasons.REASON_OWNED_ELSEWHERE,
         )
 
     @staticmethod
@@ -241,7 +235,7 @@ class Exporter:
         return ExportResult(
             ExportOutcome.REFUSED,
             message=f"spec.{refused.field}: {refused.message}",
-            reason=REASON_REFUSED,
+            reason=reasons.ENDPOINTS_REFUSED,
             calls=calls,
         )
 

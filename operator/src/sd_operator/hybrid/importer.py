@@ -4,8 +4,7 @@ EndpointSlices brought to match, changed only where they differ."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.aws.errors import NotFound
@@ -22,12 +21,10 @@ from sd_operator.hybrid.imports import (
     slice_bodies,
 )
 from sd_operator.hybrid.k8s import Kube, Rejected
+from sd_operator.model import reasons
+from sd_operator.model.status import Dropped, ImportStatus
 
 API_ONLY = "HTTP"  # Cloud Map service type of API-only services (no DNS records)
-# Condition reasons of an import (Ready False).
-REASON_NOT_PERMITTED = "NamespaceNotPermitted"
-REASON_SERVICE_NOT_OWNED = "ServiceNotOwned"
-REASON_WRITE_REJECTED = "WriteRejected"
 NOTHING = Endpoints({}, {}, ())
 
 
@@ -36,7 +33,7 @@ class ImportResult:
     ready: bool
     reason: str
     message: str = ""
-    status: dict[str, Any] = field(default_factory=dict)
+    status: ImportStatus = field(default_factory=ImportStatus)
     performed: tuple[str, ...] = ()
     refused: bool = False
 
@@ -62,7 +59,7 @@ class Importer:
             self._slices(kube, spec, name, k8s_namespace, owner, NOTHING, performed)
             return ImportResult(
                 False,
-                REASON_NOT_PERMITTED,
+                reasons.NAMESPACE_NOT_PERMITTED,
                 f"Cloud Map namespace {namespace_name} is not one this operator imports from "
                 "(--import-from-namespaces): nothing is imported",
                 performed=tuple(performed),
@@ -81,16 +78,16 @@ class Importer:
         if current is not None and not owned_by(current, owner):
             return ImportResult(
                 False,
-                REASON_SERVICE_NOT_OWNED,
+                reasons.SERVICE_NOT_OWNED,
                 f"Service {k8s_namespace}/{name} exists and is not owned by this CloudMapImport:"
                 " it is left alone; delete it or name the import differently",
                 refused=True,
             )
-        status: dict[str, Any] = {
-            "endpoints": endpoints.count,
-            "skipped": len(endpoints.skipped),
-            "dropped": [{"reason": r, "count": n} for r, n in endpoints.dropped.items()],
-        }
+        status = ImportStatus(
+            endpoints=endpoints.count,
+            skipped=len(endpoints.skipped),
+            dropped=tuple(Dropped(r, n) for r, n in endpoints.dropped.items()),
+        )
         try:
             if current is None:
                 kube.create_service(desired)
@@ -100,28 +97,28 @@ class Importer:
                 performed.append(f"updated Service {name}")
             self._slices(kube, spec, name, k8s_namespace, owner, endpoints, performed)
         except Rejected as exc:
-            return ImportResult(False, REASON_WRITE_REJECTED, str(exc), status, tuple(performed))
+            return ImportResult(False, reasons.WRITE_REJECTED, str(exc), status, tuple(performed))
         if not found:
             return ImportResult(
                 False,
-                "ServiceNotFound",
+                reasons.SERVICE_NOT_FOUND,
                 f"Cloud Map service {spec.service_name} in namespace {namespace_name} was not "
                 "found; the EndpointSlices are empty",
                 status,
                 tuple(performed),
             )
-        status["apiOnly"] = _api_only(cm, namespace_name, spec.service_name)
+        status = replace(status, api_only=_api_only(cm, namespace_name, spec.service_name))
         message = f"{endpoints.count} healthy instance(s) of {namespace_name}/{spec.service_name}"
         if endpoints.dropped:
-            reasons = ", ".join(f"{n} {r}" for r, n in endpoints.dropped.items())
-            message += f"; addresses left out (status.dropped): {reasons}"
-        if status["apiOnly"]:
+            left_out = ", ".join(f"{n} {r}" for r, n in endpoints.dropped.items())
+            message += f"; addresses left out (status.dropped): {left_out}"
+        if status.api_only:
             message += (
                 " (an API-only service, as ECS Service Connect creates: pods reach the tasks"
                 " directly at their registered address and port, without the Service Connect"
                 " proxy)"
             )
-        return ImportResult(True, "Imported", message, status, tuple(performed))
+        return ImportResult(True, reasons.IMPORTED, message, status, tuple(performed))
 
     @staticmethod
     def _slices(

@@ -15,6 +15,8 @@ from typing import Any
 
 from sd_operator.hybrid.export import IPV4, IPV6, MANAGED_BY_LABEL, PORT, SERVICE_NAME_LABEL
 from sd_operator.model.observed import DiscoveredInstance
+from sd_operator.model.schema import kinds
+from sd_operator.model.spec import GROUP, KIND_IMPORT
 
 MANAGED_BY = "sd-operator.io"
 IMPORT_LABEL = "sd-operator.io/import"
@@ -37,8 +39,11 @@ class ImportSpec:
     region: str | None = None
 
 
-def parse_import(spec: Mapping[str, Any], name: str) -> ImportSpec:
-    """A CloudMapImport spec as the API server stored it (validated and defaulted by its CRD)."""
+def parse_import(body: Mapping[str, Any]) -> ImportSpec:
+    """A CloudMapImport's spec, checked against its CRD and defaulted as the other kinds are
+    (`sd_operator.model.schema`); `Invalid` if it does not pass."""
+    valid = kinds(GROUP)[KIND_IMPORT].validate(body)
+    spec, name = valid["spec"], valid["metadata"]["name"]
     ref = spec.get("namespaceRef") or {}
     external = spec.get("cloudMapNamespace") or {}
     return ImportSpec(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from sd_operator.model.status import FALSE, TRUE, StatusCondition
+from sd_operator.model.wire import decode, encode
 
 READY = "Ready"
 SYNCED = "Synced"
@@ -24,37 +27,42 @@ class Condition:
     message: str = ""
 
 
-def find(conditions: Sequence[Mapping[str, Any]] | None, type_: str) -> Mapping[str, Any] | None:
-    return next((c for c in conditions or () if c.get("type") == type_), None)
+Written = Mapping[str, Any] | StatusCondition  # a condition as stored, or typed
+W = TypeVar("W", bound=Written)
 
 
-def is_true(conditions: Sequence[Mapping[str, Any]] | None, type_: str) -> bool:
+def typed(condition: Written) -> StatusCondition:
+    if isinstance(condition, StatusCondition):
+        return condition
+    return decode(StatusCondition, condition)
+
+
+def find(conditions: Iterable[W] | None, type_: str) -> W | None:
+    return next((c for c in conditions or () if typed(c).type == type_), None)
+
+
+def is_true(conditions: Iterable[Written] | None, type_: str) -> bool:
     found = find(conditions, type_)
-    return found is not None and found.get("status") == "True"
+    return found is not None and typed(found).is_true
 
 
 def merge(
-    previous: Sequence[Mapping[str, Any]] | None,
+    previous: Iterable[Written] | None,
     current: Sequence[Condition],
     generation: int,
     now: str,
 ) -> list[dict[str, Any]]:
-    """New conditions; lastTransitionTime moves only when a condition's status flips."""
+    """New conditions, as written; lastTransitionTime moves only when a condition's status
+    flips."""
     out = []
     for cond in sorted(current, key=lambda c: ORDER.index(c.type)):
-        status = "True" if cond.status else "False"
-        before = find(previous, cond.type)
-        since = before.get("lastTransitionTime") if before else None
-        if before is None or before.get("status") != status or not since:
+        status = TRUE if cond.status else FALSE
+        found = find(previous, cond.type)
+        before = typed(found) if found is not None else None
+        since = before.last_transition_time if before else None
+        if before is None or before.status != status or not since:
             since = now
         out.append(
-            {
-                "type": cond.type,
-                "status": status,
-                "reason": cond.reason,
-                "message": cond.message,
-                "lastTransitionTime": since,
-                "observedGeneration": generation,
-            }
+            encode(StatusCondition(cond.type, status, cond.reason, cond.message, since, generation))
         )
     return out

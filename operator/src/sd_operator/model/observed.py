@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from sd_operator.model.spec import DnsConfig, HealthCheck, NamespaceType, ServiceConnect
+from sd_operator.model.status import StatusPatch
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ class NamespaceObservation:
     renamed: ObservedNamespace | None
     # Deleting: the services still in it (a settled list).
     services: tuple[ObservedService, ...]
-    ids: Mapping[str, str | None]
+    ids: StatusPatch
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ class DiscoveryObservation:
     # Status records a serviceId (what a delete without a namespace still may act on).
     service_recorded: bool
     ecs: ObservedEcsService | None
-    ids: Mapping[str, str | None]
+    ids: StatusPatch
 
 
 Observed = NamespaceObservation | DiscoveryObservation

@@ -31,12 +31,23 @@ from typing import (
     runtime_checkable,
 )
 
-__all__ = ["Difference", "Documented", "camel", "decode", "differences", "encode", "list_map"]
+__all__ = [
+    "Difference",
+    "Documented",
+    "camel",
+    "decode",
+    "decode_value",
+    "differences",
+    "encode",
+    "list_map",
+    "nullable",
+]
 
 T = TypeVar("T")
 
 _SCALARS = (str, int, float, bool)
 _LIST_MAP_KEY = "list_map_key"
+_NULLABLE = "nullable"
 
 Difference = tuple[str, object, object]  # (document path, desired, observed)
 
@@ -45,6 +56,13 @@ def list_map(key: str) -> Any:
     """A tuple field whose entries are identified by their field `key` (Kubernetes'
     x-kubernetes-list-map-keys): compared by that key, not by position."""
     return dataclasses.field(default=(), metadata={_LIST_MAP_KEY: key})
+
+
+def nullable() -> Any:
+    """A field whose null is part of the document (the CRD's `nullable: true`, e.g. a drift's
+    `desired` when the spec does not set it): encoded as null, not left out. Typed `object`,
+    it holds any JSON value as it is."""
+    return dataclasses.field(default=None, metadata={_NULLABLE: True})
 
 
 @runtime_checkable
@@ -85,21 +103,24 @@ def decode(cls: type[T], document: Mapping[str, Any]) -> T:
     """`document` as a `cls`. Absent (or null) keys take the field's default; keys the type
     does not declare are ignored (AWS answers carry more than the operator owns)."""
     values = {
-        f.name: _decode_value(hint, document[key])
+        f.name: decode_value(hint, document[key])
         for f, key, hint in _fields(cls)
         if document.get(key) is not None
     }
     return cls(**values)
 
 
-def _decode_value(hint: Any, value: Any) -> Any:
+def decode_value(hint: Any, value: Any) -> Any:
+    """`value` (a document) as type `hint`."""
+    if hint is object:
+        return value
     origin = get_origin(hint)
     if origin is Union or origin is types.UnionType:
         (inner,) = (a for a in get_args(hint) if a is not type(None))
-        return _decode_value(inner, value)
+        return decode_value(inner, value)
     if origin is tuple:
         item = get_args(hint)[0]
-        return tuple(_decode_value(item, v) for v in value)
+        return tuple(decode_value(item, v) for v in value)
     if origin is Mapping:
         return {str(k): str(v) for k, v in value.items()}
     if dataclasses.is_dataclass(hint):
@@ -122,13 +143,22 @@ def encode(value: object) -> Any:
     if value is None or isinstance(value, _SCALARS):
         return value
     if _is_instance(value):
-        document = {key: encode(getattr(value, f.name)) for f, key, _ in _fields(type(value))}
-        return {k: v for k, v in document.items() if v is not None and v not in ([], {})}
+        return {
+            key: encoded
+            for f, key, _ in _fields(type(value))
+            if _kept(f, encoded := encode(getattr(value, f.name)))
+        }
     if isinstance(value, Mapping):
         return {str(k): encode(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [encode(v) for v in value]
     return str(value)
+
+
+def _kept(f: dataclasses.Field[Any], encoded: object) -> bool:
+    if encoded is None:
+        return bool(f.metadata.get(_NULLABLE))
+    return encoded not in ([], {})
 
 
 # differences -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sd_operator.model.spec import NamespaceSpec, Resource
+from sd_operator.model.status import DiscoveryStatus, status_from_wire
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome, StepResult, merge_status
 
@@ -89,10 +90,10 @@ def _settle(
         if not retry or clock() >= deadline:
             return progress
         wait = result.retry_after or 1.0
-        operation = progress.status.get("operation")
+        operation = status_from_wire(progress.status, DiscoveryStatus).operation
         if result.outcome is Outcome.WAITING and operation:
-            if operation.get("id") != polled:
-                poll, polled = FIRST_POLL_SECONDS, operation.get("id")
+            if operation.id != polled:
+                poll, polled = FIRST_POLL_SECONDS, operation.id
             wait = min(wait, poll)
             poll *= 2
         sleep(min(wait, max(0.0, deadline - clock())))

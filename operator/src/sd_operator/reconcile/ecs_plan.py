@@ -39,6 +39,18 @@ from sd_operator.model.observed import (
     ObservedEcsService,
     ObservedRegistry,
 )
+from sd_operator.model.reasons import (
+    REASON_ADOPTION_REQUIRED,
+    REASON_CLOUD_MAP_SERVICE_PENDING,
+    REASON_CONTROLLER_UNSUPPORTED,
+    REASON_ECS_SERVICE_NOT_FOUND,
+    REASON_INVALID_REGISTRY,
+    REASON_INVALID_TIMEOUT,
+    REASON_NAMESPACE_MISMATCH,
+    REASON_NAMESPACE_REGION,
+    REASON_OWNED_ELSEWHERE,
+    REASON_UNKNOWN_PORT_NAME,
+)
 from sd_operator.model.spec import (
     AdoptionPolicy,
     ClientAlias,
@@ -56,8 +68,6 @@ from sd_operator.reconcile.ownership import (
     ECS_PART_TAGS,
     PART_ADOPTED,
     PART_SET,
-    REASON_ADOPTION_REQUIRED,
-    REASON_OWNED_ELSEWHERE,
     EcsPart,
     Ownership,
     claim_plan,
@@ -67,15 +77,6 @@ from sd_operator.reconcile.ownership import (
     owner_of,
     ownership,
 )
-
-REASON_ECS_SERVICE_NOT_FOUND = "EcsServiceNotFound"
-REASON_UNKNOWN_PORT_NAME = "UnknownPortName"
-REASON_INVALID_TIMEOUT = "InvalidTimeout"
-REASON_CONTROLLER_UNSUPPORTED = "DeploymentControllerUnsupported"
-REASON_INVALID_REGISTRY = "InvalidRegistry"
-REASON_CLOUD_MAP_SERVICE_PENDING = "CloudMapServicePending"
-REASON_NAMESPACE_MISMATCH = "NamespaceMismatch"
-REASON_NAMESPACE_REGION = "NamespaceRegionMismatch"
 
 ECS_SERVICE_RETRY_SECONDS = 30.0
 CLOUD_MAP_SERVICE_RETRY_SECONDS = 10.0

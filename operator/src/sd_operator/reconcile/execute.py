@@ -3,7 +3,7 @@ reconcile/ that writes to AWS (the import-linter contracts in pyproject.toml kee
 plan and the readers from importing it).
 
 A run stops at the first asynchronous Cloud Map operation: its id goes into
-`status["operation"]`, which the caller persists before anything waits on it.
+status.operation, which the caller persists before anything waits on it.
 """
 
 from __future__ import annotations
@@ -29,7 +29,10 @@ from sd_operator.model.actions import (
     UpdateService,
 )
 from sd_operator.model.observed import ObservedService
-from sd_operator.reconcile.plan import REASON_NAMESPACE_NOT_READY
+from sd_operator.model.reasons import (
+    REASON_NAMESPACE_NOT_READY,
+)
+from sd_operator.model.status import Operation, StatusPatch, given
 from sd_operator.reconcile.render import performed_line
 
 # The Cloud Map operation each asynchronous action submits, as GetOperation names its type.
@@ -59,7 +62,7 @@ class _Run:
     cloudmap: CloudMapApi
     ecs: EcsApi
     request_id: str
-    updates: dict[str, Any]
+    updates: StatusPatch
     answered: dict[str, ObservedService]
 
 
@@ -93,11 +96,11 @@ class Executor:
         plan: Plan,
         region: str,
         request_id: str,
-        updates: dict[str, Any],
+        updates: StatusPatch,
         answered: dict[str, ObservedService],
     ) -> Executed:
         """Carry out synchronous actions in order; stop at the first asynchronous one (its
-        operation goes into `updates["operation"]`), or where the step must read again first.
+        operation goes into `updates.operation`), or where the step must read again first.
         `updates` and `answered` are filled in as the writes answer."""
         run = _Run(
             self._adapters.cloudmap(region),
@@ -117,11 +120,9 @@ class Executor:
                 break
             performed.append(performed_line(action, plan.changes))
             if operation_id is not None:
-                updates["operation"] = {
-                    "id": operation_id,
-                    "type": OPERATION_TYPES[type(action)],
-                    "submittedAt": self._clock(),
-                }
+                updates.operation = Operation(
+                    operation_id, OPERATION_TYPES[type(action)], self._clock()
+                )
                 return Executed(tuple(performed), operation_id)
         return Executed(tuple(performed), None)
 
@@ -142,7 +143,7 @@ class Executor:
 
     @_executes(CreateService)
     def create_service(self, action: CreateService, run: _Run) -> str | None:
-        namespace_id = action.namespace_id or run.updates.get("namespaceId")
+        namespace_id = action.namespace_id or given(run.updates.namespace_id)
         if not namespace_id:
             raise Retryable(
                 "CreateService",
@@ -157,9 +158,9 @@ class Executor:
             # The account view did not list it yet (it is read once per interval): read that
             # one by id next round, where ownership decides (ours, adopt, or AlreadyExists).
             # Nothing was created.
-            run.updates.update(serviceId=exc.existing_id, namespaceId=namespace_id)
+            run.updates.update(StatusPatch(service_id=exc.existing_id, namespace_id=namespace_id))
             raise _ReadFirst from exc
-        run.updates.update(serviceId=made.id, serviceArn=made.arn)
+        run.updates.update(StatusPatch(service_id=made.id, service_arn=made.arn))
         run.answered[made.id] = made
         return None
 
@@ -175,7 +176,7 @@ class Executor:
 
     @_executes(UpdateEcsService)
     def update_ecs_service(self, action: UpdateEcsService, run: _Run) -> str | None:
-        run.updates["ecsServiceArn"] = run.ecs.update(action)
+        run.updates.ecs_service_arn = run.ecs.update(action)
         return None
 
     @_executes(TagResource)

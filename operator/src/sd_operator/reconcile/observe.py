@@ -31,11 +31,9 @@ from sd_operator.model.spec import (
     Resource,
     ServiceDiscoverySpec,
 )
+from sd_operator.model.status import DiscoveryStatus, StatusPatch
 from sd_operator.reconcile.ownership import Ownership, owner_tags, ownership
 from sd_operator.reconcile.reader import Reader
-
-# The status keys that hold ids of what a resource made: each is read by id.
-_ID_KEYS = ("namespaceId", "namespaceArn", "serviceId", "serviceArn")
 
 
 def resource_region(res: Resource, namespace: NamespaceSpec | None) -> str | None:
@@ -66,15 +64,14 @@ class Observer:
         res: Resource,
         *,
         namespace: NamespaceSpec | None,
-        known: Mapping[str, object],
+        known: DiscoveryStatus,
     ) -> Observed:
         """`known`: the ids a previous step recorded (status): what has an id is read by id,
         and only AWS's NotFound for that id counts as gone; a scan by name serves only what
         was never seen."""
-        ids = _recorded(known)
         if isinstance(res.spec, NamespaceSpec):
-            return self._namespace(read, res.identity, res.spec, ids)
-        return self._discovery(read, res.identity, res.spec, namespace, ids)
+            return self._namespace(read, res.identity, res.spec, known)
+        return self._discovery(read, res.identity, res.spec, namespace, known)
 
     def observe_owned(
         self,
@@ -82,25 +79,24 @@ class Observer:
         res: Resource,
         *,
         namespace: NamespaceSpec | None,
-        known: Mapping[str, object],
+        known: DiscoveryStatus,
     ) -> Observed:
         """What a deletion of `res` acts on; `known` as for `observe`."""
-        ids = _recorded(known)
         if isinstance(res.spec, NamespaceSpec):
-            return self._owned_namespace(read, res.identity, res.spec, ids)
-        return self._owned_discovery(read, res.identity, res.spec, namespace, ids)
+            return self._owned_namespace(read, res.identity, res.spec, known)
+        return self._owned_discovery(read, res.identity, res.spec, namespace, known)
 
     def _is_ours(self, tags: Mapping[str, str], identity: Identity) -> bool:
         return ownership(tags, identity, self._cluster) is Ownership.OURS
 
     def _namespace(
-        self, read: Reader, identity: Identity, spec: NamespaceSpec, known: Mapping[str, str]
+        self, read: Reader, identity: Identity, spec: NamespaceSpec, known: DiscoveryStatus
     ) -> NamespaceObservation:
         region = spec.region or self._default_region
         observed: ObservedNamespace | None = None
         renamed: ObservedNamespace | None = None
-        if "namespaceId" in known:
-            by_id = read.get_namespace(region, known["namespaceId"], with_tags=True)
+        if known.namespace_id:
+            by_id = read.get_namespace(region, known.namespace_id, with_tags=True)
             if by_id is not None and by_id.name == spec.name:
                 observed = by_id
             elif by_id is not None and self._is_ours(by_id.tags, identity):
@@ -110,10 +106,10 @@ class Observer:
         # Only a namespace this resource manages is its namespaceId: one that exists under
         # another owner, or whose adoption is refused, is not (status would call it Ready).
         managed = observed is not None and self._is_ours(observed.tags, identity)
-        ids: dict[str, str | None] = (
-            {"namespaceId": observed.id, "namespaceArn": observed.arn}
+        ids = (
+            StatusPatch(namespace_id=observed.id, namespace_arn=observed.arn)
             if observed is not None and managed
-            else {"namespaceId": None, "namespaceArn": None}
+            else StatusPatch(namespace_id=None, namespace_arn=None)
         )
         if observed is None and renamed is None:
             renamed = read.owned_namespace(region, owner_tags(identity, self._cluster))
@@ -124,13 +120,13 @@ class Observer:
         )
 
     def _owned_namespace(
-        self, read: Reader, identity: Identity, spec: NamespaceSpec, known: Mapping[str, str]
+        self, read: Reader, identity: Identity, spec: NamespaceSpec, known: DiscoveryStatus
     ) -> NamespaceObservation:
         region = spec.region or self._default_region
         observed: ObservedNamespace | None = None
         gone = False
-        if "namespaceId" in known:
-            by_id = read.get_namespace(region, known["namespaceId"], with_tags=True)
+        if known.namespace_id:
+            by_id = read.get_namespace(region, known.namespace_id, with_tags=True)
             gone = by_id is None
             if by_id is not None and (
                 by_id.name == spec.name or self._is_ours(by_id.tags, identity)
@@ -143,10 +139,10 @@ class Observer:
         if observed is None and not gone:
             observed = read.find_namespace(region, spec.name, with_tags=True)
         ours = observed is not None and self._is_ours(observed.tags, identity)
-        ids: dict[str, str | None] = {}
+        ids = StatusPatch()
         services: list[ObservedService] = []
         if observed is not None and ours:
-            ids = {"namespaceId": observed.id, "namespaceArn": observed.arn}
+            ids = StatusPatch(namespace_id=observed.id, namespace_arn=observed.arn)
             # Only ours is deleted, and only once it holds no service: theirs is not listed.
             services = read.list_services(region, observed.id, settled=True)
         return NamespaceObservation(
@@ -170,12 +166,12 @@ class Observer:
         identity: Identity,
         spec: ServiceDiscoverySpec,
         namespace: NamespaceSpec | None,
-        known: Mapping[str, str],
+        known: DiscoveryStatus,
     ) -> DiscoveryObservation:
         ns_name, region = self._location(spec, namespace)
         ns: ObservedNamespace | None = None
         foreign = False
-        ids: dict[str, str | None] = {}
+        ids = StatusPatch()
         service: ObservedService | None = None
         previous: ObservedService | None = None
         ecs: ObservedEcsService | None = None
@@ -184,7 +180,7 @@ class Observer:
             # What the step checks, not what it changes: from the account view, one batched
             # read for every service of the namespace (docs/aws-budget.md).
             ns = read.namespace_of_service(region, ns_name, with_tags=manager is not None)
-            ids = {"namespaceId": ns.id} if ns else {}
+            ids = StatusPatch(namespace_id=ns.id) if ns else StatusPatch()
             # A namespace of that name that our CloudMapNamespace does not (yet) own is
             # someone else's: the plan writes nothing into it, so nothing in it is read.
             foreign = (
@@ -198,9 +194,9 @@ class Observer:
                     read, region, identity, spec.service.name, ns, known
                 )
                 if service is not None and self._is_ours(service.tags, identity):
-                    ids.update(serviceId=service.id, serviceArn=service.arn)
+                    ids.update(StatusPatch(service_id=service.id, service_arn=service.arn))
                 else:
-                    ids.update(serviceId=None, serviceArn=None)
+                    ids.update(StatusPatch(service_id=None, service_arn=None))
             ecs = _ecs(read, region, spec, ids)
         return DiscoveryObservation(
             region=region,
@@ -209,7 +205,7 @@ class Observer:
             foreign_namespace=foreign,
             service=service,
             previous=previous,
-            service_recorded="serviceId" in known,
+            service_recorded=bool(known.service_id),
             ecs=ecs,
             ids=ids,
         )
@@ -220,27 +216,27 @@ class Observer:
         identity: Identity,
         spec: ServiceDiscoverySpec,
         namespace: NamespaceSpec | None,
-        known: Mapping[str, str],
+        known: DiscoveryStatus,
     ) -> DiscoveryObservation:
         ns_name, region = self._location(spec, namespace)
         ns: ObservedNamespace | None = None
-        ids: dict[str, str | None] = {}
+        ids = StatusPatch()
         service: ObservedService | None = None
         ecs: ObservedEcsService | None = None
         if ns_name is None:
-            if spec.service is not None and "serviceId" in known:
+            if spec.service is not None and known.service_id:
                 # The CloudMapNamespace may be deleted first; the service this resource made
                 # is still its to delete, and the recorded id says where it is.
-                service = read.get_service(region, known["serviceId"])
+                service = read.get_service(region, known.service_id)
         else:
             ns = self._namespace_of_owned(read, region, ns_name, bool(spec.namespace_ref), known)
-            ids = {"namespaceId": ns.id} if ns else {}
+            ids = StatusPatch(namespace_id=ns.id) if ns else StatusPatch()
             if spec.service is not None:
                 service = self._service_to_delete(
                     read, region, identity, spec.service.name, ns, known
                 )
                 if service is not None and self._is_ours(service.tags, identity):
-                    ids.update(serviceId=service.id, serviceArn=service.arn)
+                    ids.update(StatusPatch(service_id=service.id, service_arn=service.arn))
             ecs = _ecs(read, region, spec, ids)
         return DiscoveryObservation(
             region=region,
@@ -249,20 +245,20 @@ class Observer:
             foreign_namespace=False,
             service=service,
             previous=None,
-            service_recorded="serviceId" in known,
+            service_recorded=bool(known.service_id),
             ecs=ecs,
             ids=ids,
         )
 
     @staticmethod
     def _namespace_of_owned(
-        read: Reader, region: str, name: str, with_tags: bool, known: Mapping[str, str]
+        read: Reader, region: str, name: str, with_tags: bool, known: DiscoveryStatus
     ) -> ObservedNamespace | None:
         """The namespace a deleted ServiceDiscovery's service is in: by the recorded id (one
         proven gone is not looked for by name), else by name, fresh."""
-        if "namespaceId" not in known:
+        if not known.namespace_id:
             return read.find_namespace(region, name, with_tags=with_tags)
-        by_id = read.get_namespace(region, known["namespaceId"], with_tags=with_tags)
+        by_id = read.get_namespace(region, known.namespace_id, with_tags=with_tags)
         if by_id is None:
             return None
         return (
@@ -276,11 +272,11 @@ class Observer:
         identity: Identity,
         name: str,
         ns: ObservedNamespace | None,
-        known: Mapping[str, str],
+        known: DiscoveryStatus,
     ) -> tuple[ObservedService | None, ObservedService | None]:
         """(the service `name` stands for, one this resource made under another name or in
         another namespace)."""
-        service_id = known.get("serviceId")
+        service_id = known.service_id
         ns_id = ns.id if ns else None
         if service_id:
             by_id = read.get_service(region, service_id, namespace_id=ns_id)
@@ -301,14 +297,14 @@ class Observer:
         identity: Identity,
         name: str,
         ns: ObservedNamespace | None,
-        known: Mapping[str, str],
+        known: DiscoveryStatus,
     ) -> ObservedService | None:
         """By the recorded id (None: proven gone). Without one (the CLI has no status): the
         id from the ownership tags, else from a scan by name repeated until two scans agree,
         then read by id. The account view is not asked: a list read while other deletes
         shift its pages can miss a service that is still there (docs/aws-facts.md,
         "Reading: lists and ids")."""
-        service_id = known.get("serviceId")
+        service_id = known.service_id
         if service_id:
             return read.get_service(region, service_id, namespace_id=ns.id if ns else None)
         tagged = read.tagged_service(region, owner_tags(identity, self._cluster))
@@ -319,10 +315,6 @@ class Observer:
         return read.get_service(region, listed.id) if listed else None
 
 
-def _recorded(known: Mapping[str, object]) -> dict[str, str]:
-    return {k: str(v) for k, v in known.items() if k in _ID_KEYS and v}
-
-
 def _manager(identity: Identity, spec: ServiceDiscoverySpec) -> Identity | None:
     """The CloudMapNamespace whose namespace this ServiceDiscovery's services go into."""
     if not spec.namespace_ref:
@@ -331,7 +323,7 @@ def _manager(identity: Identity, spec: ServiceDiscoverySpec) -> Identity | None:
 
 
 def _ecs(
-    read: Reader, region: str, spec: ServiceDiscoverySpec, ids: dict[str, str | None]
+    read: Reader, region: str, spec: ServiceDiscoverySpec, ids: StatusPatch
 ) -> ObservedEcsService | None:
     """The ECS service spec.ecs names (its ARN into `ids`), if it exists."""
     if spec.ecs is None:
@@ -339,7 +331,7 @@ def _ecs(
     read.want(region, spec.ecs.cluster, spec.ecs.service)
     observed = read.describe_ecs(region, spec.ecs.cluster, spec.ecs.service)
     if observed is not None:
-        ids["ecsServiceArn"] = observed.arn
+        ids.ecs_service_arn = observed.arn
     return observed
 
 

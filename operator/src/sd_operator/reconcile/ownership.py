@@ -15,17 +15,11 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
+from sd_operator.model import reasons
 from sd_operator.model.actions import Blocked, Plan, TagResource
 from sd_operator.model.spec import ClusterIdentity, DeletionPolicy, Identity
 
-# Condition reasons of ownership (one name per concept across status, events, logs and the CLI).
-# Someone else's marker is on it: nothing is changed, whatever adoptionPolicy says.
-REASON_OWNED_ELSEWHERE = "OwnedElsewhere"
-# An ECS service's registry or Service Connect was set outside sd-operator: adoptionPolicy: Adopt
-# takes it over.
-REASON_ADOPTION_REQUIRED = "AdoptionRequired"
-# Ours by name, without a cluster id yet: the id is written, and read back before anything else.
-REASON_CLAIMING = "ClaimingClusterId"
+# How soon a claimed resource is read again (claim_plan).
 CLAIM_RETRY_SECONDS = 1.0
 
 OWNER_TAG = "sd-operator.io/owner"
@@ -87,7 +81,7 @@ def claim_plan(
     return Plan(
         actions=(TagResource(arn, claim),),
         blocked=Blocked(
-            REASON_CLAIMING,
+            reasons.CLAIMING_CLUSTER_ID,
             f"{what} carries this cluster's name ({cluster.name}) and no cluster id: tagging "
             f"it with this cluster's id {cluster.id}, then reading it again",
             CLAIM_RETRY_SECONDS,

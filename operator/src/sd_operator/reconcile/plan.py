@@ -35,6 +35,16 @@ from sd_operator.model.observed import (
     ObservedNamespace,
     ObservedService,
 )
+from sd_operator.model.reasons import (
+    REASON_ALREADY_EXISTS,
+    REASON_IMMUTABLE,
+    REASON_INVALID_FOR_NAMESPACE,
+    REASON_NAMESPACE_NOT_EMPTY,
+    REASON_NAMESPACE_NOT_FOUND,
+    REASON_NAMESPACE_NOT_OWNED,
+    REASON_OWNED_ELSEWHERE,
+    REASON_SERVICE_IN_USE,
+)
 from sd_operator.model.spec import (
     KIND_NAMESPACE,
     AdoptionPolicy,
@@ -50,11 +60,15 @@ from sd_operator.model.spec import (
     Route53HealthCheck,
     ServiceDiscoverySpec,
 )
+from sd_operator.model.status import given
 from sd_operator.reconcile.drift_policy import Held, hold
-from sd_operator.reconcile.ecs_plan import EcsOwner, plan_ecs_owned, plan_ecs_release
+from sd_operator.reconcile.ecs_plan import (
+    EcsOwner,
+    plan_ecs_owned,
+    plan_ecs_release,
+)
 from sd_operator.reconcile.ownership import (
     ADOPTED_TAG,
-    REASON_OWNED_ELSEWHERE,
     Ownership,
     adoption_record,
     claim_plan,
@@ -68,19 +82,6 @@ from sd_operator.reconcile.ownership import (
     ownership,
 )
 
-# Condition reasons, one name per concept across status, events, logs and the CLI (the
-# ownership ones, shared with the ECS plan, are in ownership.py).
-REASON_IMMUTABLE = "ImmutableField"
-REASON_INVALID_FOR_NAMESPACE = "InvalidForNamespace"
-REASON_ALREADY_EXISTS = "AlreadyExists"
-REASON_NAMESPACE_NOT_EMPTY = "NamespaceNotEmpty"
-REASON_SERVICE_IN_USE = "ServiceInUse"
-REASON_NAMESPACE_NOT_FOUND = "NamespaceNotFound"
-REASON_NAMESPACE_NOT_OWNED = "NamespaceNotOwned"
-# Its CloudMapNamespace exists and its AWS namespace is being created: no id to create in yet.
-REASON_NAMESPACE_NOT_READY = "NamespaceNotReady"
-# Another resource, earlier, declares the same AWS resource (reconcile/conflicts.py).
-REASON_CONFLICT = "Conflict"
 # Advisories start with the field they are about; this one is the VPC a zone does not list.
 ADVISORY_VPC_UNKNOWN = "vpc: cannot tell"
 
@@ -675,7 +676,7 @@ def _plan_discovery(
             observed=seen.ecs,
             namespace_name=ns_name,
             namespace_arn=ns.arn if ns else None,
-            cloud_map_service_arn=seen.ids.get("serviceArn"),
+            cloud_map_service_arn=given(seen.ids.service_arn),
             region=seen.region,
         )
     )

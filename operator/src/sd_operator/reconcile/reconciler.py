@@ -5,7 +5,7 @@ Shared by the kopf handlers and the CLI. Each intent has its own entry points, c
 the caller: applying a spec is `Reconciler.plan` / `Reconciler.step`, the deletion of what a
 resource made is `Reconciler.plan_delete` / `Reconciler.delete_step`; the CLI plans and steps
 through them as the operator does. A step submits at most one asynchronous Cloud Map operation
-and returns at once with it in `status["operation"]`; the caller persists that before anything
+and returns at once with it in status.operation; the caller persists that before anything
 waits on it, so a restarted operator resumes polling instead of repeating the call.
 """
 
@@ -19,6 +19,7 @@ from uuid import uuid4
 from sd_operator.aws.api import AwsAdapters
 from sd_operator.aws.errors import AwsError, NotFound, Retryable
 from sd_operator.model import conditions as cond
+from sd_operator.model import reasons
 from sd_operator.model.actions import Change, CreateNamespace, CreateService, Plan
 from sd_operator.model.observed import (
     Observed,
@@ -34,6 +35,16 @@ from sd_operator.model.spec import (
     Resource,
     ServiceDiscoverySpec,
 )
+from sd_operator.model.status import (
+    DiscoveryStatus,
+    Operation,
+    StatusPatch,
+    applied,
+    given,
+    patch_to_wire,
+    status_from_wire,
+)
+from sd_operator.model.timestamps import utc_now
 from sd_operator.reconcile.drift_policy import Held
 from sd_operator.reconcile.ecs_plan import changes_endpoints, with_clients
 from sd_operator.reconcile.execute import OPERATION_TYPES, Executor
@@ -42,14 +53,15 @@ from sd_operator.reconcile.ownership import creator_request_id
 from sd_operator.reconcile.plan import plan_resource, plan_teardown
 from sd_operator.reconcile.reader import AccountView, FreshReader, Reader, ViewReader
 from sd_operator.reconcile.render import describe_changes
-from sd_operator.reconcile.result import Outcome, StepResult, utc_now
+from sd_operator.reconcile.result import Outcome, StepResult
 
 OPERATION_POLL_SECONDS = 1.0
 REQUEST_RECORD_SECONDS = 0.1
-REQUEST_ID = "creatorRequestId"
 CREATES = (CreateNamespace, CreateService)
 MAX_SYNC_ROUNDS = 3
 CREATE_NAMESPACE = OPERATION_TYPES[CreateNamespace]
+# The ids a previous step recorded: the status as stored, or typed.
+Known = DiscoveryStatus | Mapping[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -58,7 +70,7 @@ class Planned:
 
     namespace: ObservedNamespace | None
     plan: Plan
-    ids: Mapping[str, str | None]  # None: the step found that the recorded id no longer applies
+    ids: StatusPatch  # None: the step found that the recorded id no longer applies
     reported: tuple[Change, ...] = ()
 
 
@@ -101,7 +113,7 @@ class Reconciler:
         *,
         namespace: NamespaceSpec | None = None,
         reader: Reader | None = None,
-        known: Mapping[str, Any] | None = None,
+        known: Known = None,
         hold_reported: bool = False,
         from_view: bool = False,
     ) -> Planned:
@@ -117,7 +129,7 @@ class Reconciler:
         answer it with no Cloud Map resources at all (docs/drift.md)."""
 
         def once(read: Reader) -> Planned:
-            observed = self._observer.observe(read, res, namespace=namespace, known=known or {})
+            observed = self._observer.observe(read, res, namespace=namespace, known=_typed(known))
             held = plan_resource(
                 res, observed, self.cluster, namespace=namespace, hold_reported=hold_reported
             )
@@ -131,7 +143,7 @@ class Reconciler:
         *,
         namespace: NamespaceSpec | None = None,
         reader: Reader | None = None,
-        known: Mapping[str, Any] | None = None,
+        known: Known = None,
         from_view: bool = False,
     ) -> Planned:
         """Observe what `res` made, then plan its deletion: what the CLI's `plan --delete` shows
@@ -140,7 +152,7 @@ class Reconciler:
 
         def once(read: Reader) -> Planned:
             observed = self._observer.observe_owned(
-                read, res, namespace=namespace, known=known or {}
+                read, res, namespace=namespace, known=_typed(known)
             )
             return self._planned(read, observed, Held(plan_teardown(res, observed, self.cluster)))
 
@@ -161,7 +173,7 @@ class Reconciler:
             # The one read that follows the plan: ListServicesByNamespace (1 call/s) only for
             # a plan that changes an endpoint.
             users = ecs_clients(read, observed.region, observed.namespace)
-            plan = with_clients(plan, users, observed.ids.get("ecsServiceArn"))
+            plan = with_clients(plan, users, given(observed.ids.ecs_service_arn))
         return Planned(observed.namespace, plan, observed.ids, held.reported)
 
     # One step ------------------------------------------------------------------------------
@@ -183,9 +195,9 @@ class Reconciler:
         (returned, RecordingRequest) before the create is sent; a caller whose status does not
         outlive it (the CLI's converge) has nothing to record first, and the same step sends
         the create instead of observing everything again in the next one."""
-        steady = _was_steady(res, status)
+        steady = _was_steady(res, status_from_wire(status, DiscoveryStatus))
 
-        def plan(read: Reader, known: Mapping[str, Any], from_view: bool) -> Planned:
+        def plan(read: Reader, known: DiscoveryStatus, from_view: bool) -> Planned:
             return self.plan(
                 res,
                 namespace=namespace,
@@ -212,7 +224,7 @@ class Reconciler:
         allows right now; Gone once nothing of it is left to delete. `durable`: as for
         `step`."""
 
-        def plan(read: Reader, known: Mapping[str, Any], from_view: bool) -> Planned:
+        def plan(read: Reader, known: DiscoveryStatus, from_view: bool) -> Planned:
             return self.plan_delete(res, namespace=namespace, reader=read, known=known)
 
         intent = _Intent(plan, Outcome.GONE)
@@ -229,26 +241,28 @@ class Reconciler:
     ) -> StepResult:
         region = self._region(res, namespace)
         done = _Progress()
-        operation = status.get("operation")
-        if operation:
-            waited = self._poll_operation(region, operation, done.updates, own_arns(status))
+        recorded = status_from_wire(status, DiscoveryStatus)
+        if recorded.operation is not None:
+            waited = self._poll_operation(
+                region, recorded.operation, done.updates, own_arns(status)
+            )
             if waited is not None:
                 return waited
         for _ in range(MAX_SYNC_ROUNDS):
             reader = self._fresh.answering(done.answered)
-            seen = intent.plan(reader, {**status, **done.updates}, from_view)
+            seen = intent.plan(reader, applied(recorded, done.updates), from_view)
             from_view = False
             done.updates.update(seen.ids)
-            done.updates["lastObservedTime"] = self._clock()
-            verdict = _verdict(res, status, intent, seen, done)
+            done.updates.last_observed_time = self._clock()
+            verdict = _verdict(res, recorded, intent, seen, done)
             if verdict is None:
-                verdict = self._carry_out(res, region, status, seen, done, durable)
+                verdict = self._carry_out(res, region, recorded, seen, done, durable)
             if verdict is not None:
                 return verdict
         return done.result(
             Outcome.ERROR,
             seen.plan,
-            reason="NotConverging",
+            reason=reasons.NOT_CONVERGING,
             message="AWS did not reflect the changes made; retrying",
             retry_after=OPERATION_POLL_SECONDS,
         )
@@ -257,25 +271,25 @@ class Reconciler:
         self,
         res: Resource,
         region: str,
-        status: Mapping[str, Any],
+        status: DiscoveryStatus,
         seen: Planned,
         done: _Progress,
         durable: bool,
     ) -> StepResult | None:
         """Execute `seen`'s plan; a result if the step waits now (None: observe again)."""
         plan = seen.plan
-        request_id = done.updates.get(REQUEST_ID) or status.get(REQUEST_ID)
+        request_id = given(done.updates.creator_request_id) or status.creator_request_id
         if request_id is None and any(isinstance(a, CREATES) for a in plan.actions):
             # Recorded (persisted by a durable caller) before it is ever sent: see
             # ownership.creator_request_id.
             request_id = creator_request_id(res.identity, self.cluster, uuid4().hex)
-            done.updates[REQUEST_ID] = request_id
+            done.updates.creator_request_id = request_id
             if durable:
                 return done.result(
                     Outcome.WAITING,
                     plan,
                     reported=seen.reported,
-                    reason="RecordingRequest",
+                    reason=reasons.RECORDING_REQUEST,
                     message="recorded the create request's id before sending it",
                     retry_after=REQUEST_RECORD_SECONDS,
                 )
@@ -291,7 +305,7 @@ class Reconciler:
             Outcome.WAITING,
             plan,
             reported=seen.reported,
-            reason="OperationPending",
+            reason=reasons.OPERATION_PENDING,
             message=f"waiting for Cloud Map operation {executed.submitted}",
             retry_after=OPERATION_POLL_SECONDS,
         )
@@ -299,37 +313,37 @@ class Reconciler:
     def _poll_operation(
         self,
         region: str,
-        operation: Mapping[str, Any],
-        updates: dict[str, Any],
+        operation: Operation,
+        updates: StatusPatch,
         own: Collection[str],
     ) -> StepResult | None:
         try:
-            op = self._fresh.get_operation(region, operation["id"])
+            op = self._fresh.get_operation(region, operation.id)
         except NotFound:
-            updates["operation"] = None
+            updates.operation = None
             return None
         if not op.status.done:
             return StepResult(
                 Outcome.WAITING,
-                reason="OperationPending",
+                reason=reasons.OPERATION_PENDING,
                 message=f"Cloud Map operation {op.id} ({op.type}) is {op.status}",
                 retry_after=OPERATION_POLL_SECONDS,
             )
-        updates["operation"] = None
+        updates.operation = None
         created = op.targets.get("NAMESPACE")
         if op.status is OperationStatus.SUCCESS and op.type == CREATE_NAMESPACE and created:
             # The namespace this resource created has an id now: from here on it is read by
             # id, which also tells the account view (reader.FreshReader.get_namespace), so the
             # services created with it find it at once.
-            updates["namespaceId"] = created
+            updates.namespace_id = created
         if op.status is OperationStatus.FAIL:
             # AWS may answer a reused CreatorRequestId with this failure again: the next
             # attempt draws a new one.
-            updates[REQUEST_ID] = None
+            updates.creator_request_id = None
             return StepResult(
                 Outcome.FAILED,
-                status=updates,
-                reason=op.error_code or "OperationFailed",
+                status=patch_to_wire(updates),
+                reason=op.error_code or reasons.OPERATION_FAILED,
                 message=redact_arns(
                     f"Cloud Map operation {op.id} ({op.type}) failed: "
                     f"{op.error_code}: {op.error_message}",
@@ -363,7 +377,7 @@ class _Intent:
     `steady` (applying a generation AWS matched before): what the first round finds different
     was changed outside the operator, drift."""
 
-    plan: Callable[[Reader, Mapping[str, Any], bool], Planned]
+    plan: Callable[[Reader, DiscoveryStatus, bool], Planned]
     done: Outcome
     steady: bool = False
 
@@ -372,7 +386,7 @@ class _Intent:
 class _Progress:
     """What a step has done so far, over its rounds."""
 
-    updates: dict[str, Any] = field(default_factory=dict)
+    updates: StatusPatch = field(default_factory=StatusPatch)
     performed: list[str] = field(default_factory=list)
     drift: tuple[Change, ...] = ()
     # A service this step created is read back from CreateService's answer, not with
@@ -382,12 +396,14 @@ class _Progress:
     def result(self, outcome: Outcome, plan: Plan, **fields: Any) -> StepResult:
         """The step's result with what it has done: every result of a step is built here."""
         fields.setdefault("drift", self.drift)
-        return StepResult(outcome, plan, self.updates, tuple(self.performed), **fields)
+        return StepResult(
+            outcome, plan, patch_to_wire(self.updates), tuple(self.performed), **fields
+        )
 
 
 def _verdict(
     res: Resource,
-    status: Mapping[str, Any],
+    status: DiscoveryStatus,
     intent: _Intent,
     seen: Planned,
     done: _Progress,
@@ -414,14 +430,14 @@ def _verdict(
                 Outcome.DRIFT_REPORTED,
                 plan,
                 reported=done.drift,
-                reason="DriftReported",
+                reason=reasons.DRIFT_REPORTED,
                 message=describe_changes(done.drift),
             )
     return None
 
 
 def _settled(
-    status: Mapping[str, Any], intent: _Intent, seen: Planned, done: _Progress
+    status: DiscoveryStatus, intent: _Intent, seen: Planned, done: _Progress
 ) -> StepResult:
     """A plan with no action left: blocked, drift reported, or done."""
     plan = seen.plan
@@ -435,15 +451,15 @@ def _settled(
             message=plan.blocked.message,
             retry_after=plan.blocked.retry_after,
         )
-    if status.get(REQUEST_ID) or done.updates.get(REQUEST_ID):
-        done.updates[REQUEST_ID] = None  # that create is done: the next one is new
+    if status.creator_request_id or given(done.updates.creator_request_id):
+        done.updates.creator_request_id = None  # that create is done: the next one is new
     if seen.reported and not done.performed:
         return done.result(
             Outcome.DRIFT_REPORTED,
             plan,
             drift=seen.reported,
             reported=seen.reported,
-            reason="DriftReported",
+            reason=reasons.DRIFT_REPORTED,
             message=describe_changes(seen.reported),
         )
     return done.result(intent.done, plan, reported=seen.reported)
@@ -455,12 +471,17 @@ def _drift_policy(res: Resource) -> DriftPolicy:
     )
 
 
-def _was_steady(res: Resource, status: Mapping[str, Any]) -> bool:
+def _was_steady(res: Resource, status: DiscoveryStatus) -> bool:
     """AWS matched this generation before: any difference now was made outside the operator."""
-    if status.get("observedGeneration") != res.identity.generation:
+    if status.observed_generation != res.identity.generation:
         return False
-    conditions = status.get("conditions")
-    drifted = cond.find(conditions, cond.DRIFTED)
-    return cond.is_true(conditions, cond.SYNCED) or (
-        drifted is not None and drifted.get("reason") == "DriftReported"
+    drifted = status.condition(cond.DRIFTED)
+    return status.is_true(cond.SYNCED) or (
+        drifted is not None and drifted.reason == reasons.DRIFT_REPORTED
     )
+
+
+def _typed(known: Known) -> DiscoveryStatus:
+    if isinstance(known, DiscoveryStatus):
+        return known
+    return status_from_wire(known, DiscoveryStatus)

@@ -27,11 +27,13 @@ from sd_operator.model.actions import (
     UpdateNamespace,
     UpdateService,
 )
+from sd_operator.model.reasons import (
+    REASON_IMMUTABLE,
+)
 from sd_operator.model.redact import redact
 from sd_operator.model.spec import Identity
 from sd_operator.model.wire import encode
 from sd_operator.reconcile.fields import claims
-from sd_operator.reconcile.plan import REASON_IMMUTABLE
 
 
 def show_value(value: object) -> str:

@@ -8,26 +8,37 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from sd_operator.model import reasons
 from sd_operator.model.actions import Change, Plan
 from sd_operator.model.redact import redact
+from sd_operator.model.status import (
+    DiscoveryStatus,
+    Drift,
+    StatusPatch,
+    given,
+    patch_from_wire,
+    patch_to_wire,
+    status_from_wire,
+)
+from sd_operator.model.timestamps import utc_now
+from sd_operator.model.wire import encode
 
 # status.drift keeps the latest this many entries (the drift history)
 DRIFT_HISTORY = 10
 
 
 class Outcome(StrEnum):
-    IN_SYNC = "InSync"
-    WAITING = "Waiting"
-    BLOCKED = "Blocked"
-    REFUSED = "Refused"
-    FAILED = "Failed"
-    ERROR = "Error"
-    DRIFT_REPORTED = "DriftReported"
-    GONE = "Gone"
+    IN_SYNC = reasons.IN_SYNC
+    WAITING = reasons.WAITING
+    BLOCKED = reasons.BLOCKED
+    REFUSED = reasons.REFUSED
+    FAILED = reasons.FAILED
+    ERROR = reasons.ERROR
+    DRIFT_REPORTED = reasons.DRIFT_REPORTED
+    GONE = reasons.GONE
 
 
 @dataclass(frozen=True)
@@ -44,38 +55,37 @@ class StepResult:
     retry_after: float | None = None
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def merge_status(previous: Mapping[str, Any], result: StepResult) -> dict[str, Any]:
     """Fold a step's ids, operation and drift into the previous status (conditions aside)."""
     merged = {**previous, **result.status}
     if result.drift:
-        history = list(previous.get("drift") or [])
-        detected = result.status.get("lastObservedTime") or utc_now()
+        history = list(status_from_wire(previous, DiscoveryStatus).drift)
+        detected = given(patch_from_wire(result.status).last_observed_time) or utc_now()
         for c in result.drift:
             reported = result.outcome is Outcome.DRIFT_REPORTED or c in result.reported
             shown = redact(c)
-            entry = {
-                "field": c.field,
-                "desired": shown.desired,
-                "observed": shown.observed,
-                "detectedAt": detected,
-                "action": "Reported" if reported else "Corrected",
-            }
+            entry = Drift(
+                c.field,
+                encode(shown.desired),
+                encode(shown.observed),
+                detected,
+                reasons.ACTION_REPORTED if reported else reasons.ACTION_CORRECTED,
+            )
             # A reported drift stays until someone acts; record it once, not on every sweep.
             if reported and _same_drift(_last_for(history, c.field), entry):
                 continue
             history.append(entry)
-        merged["drift"] = history[-DRIFT_HISTORY:]
+        merged.update(patch_to_wire(StatusPatch(drift=tuple(history[-DRIFT_HISTORY:]))))
     return merged
 
 
-def _last_for(history: list[dict[str, Any]], field_path: str) -> dict[str, Any] | None:
-    return next((e for e in reversed(history) if e.get("field") == field_path), None)
+def _last_for(history: list[Drift], field_path: str) -> Drift | None:
+    return next((e for e in reversed(history) if e.field == field_path), None)
 
 
-def _same_drift(before: dict[str, Any] | None, entry: dict[str, Any]) -> bool:
-    keys = ("desired", "observed", "action")
-    return before is not None and all(before.get(k) == entry[k] for k in keys)
+def _same_drift(before: Drift | None, entry: Drift) -> bool:
+    return before is not None and (before.desired, before.observed, before.action) == (
+        entry.desired,
+        entry.observed,
+        entry.action,
+    )

@@ -26,18 +26,19 @@ from enum import Enum
 from typing import Any
 
 from sd_operator.model import conditions as cond
+from sd_operator.model import reasons
 from sd_operator.model.conditions import Condition
-from sd_operator.reconcile.ownership import REASON_ADOPTION_REQUIRED, REASON_OWNED_ELSEWHERE
-from sd_operator.reconcile.plan import (
-    ADVISORY_VPC_UNKNOWN,
+from sd_operator.model.reasons import (
+    REASON_ADOPTION_REQUIRED,
     REASON_ALREADY_EXISTS,
     REASON_CONFLICT,
+    REASON_OWNED_ELSEWHERE,
+)
+from sd_operator.model.status import DiscoveryStatus, StatusCondition, status_from_wire
+from sd_operator.reconcile.plan import (
+    ADVISORY_VPC_UNKNOWN,
 )
 from sd_operator.reconcile.result import Outcome, StepResult
-
-_CORRECTING = "Correcting"
-_CORRECTED = "Corrected"
-_REPORTED = "DriftReported"
 
 # Blocks that only a person can lift (another owner, a resource not ours to adopt); the others
 # (NamespaceNotFound, EcsServiceNotFound, ...) wait for something that is on its way.
@@ -73,52 +74,47 @@ def phase(result: StepResult) -> Phase:
             return Phase.IN_FLIGHT
 
 
-def _drift_condition(result: StepResult, previous: Mapping[str, Any] | None) -> Condition:
+def _drift_condition(result: StepResult, previous: StatusCondition | None) -> Condition:
     fields = ", ".join(c.field for c in result.drift)
     if result.outcome is Outcome.DRIFT_REPORTED:
         return Condition(
             cond.DRIFTED,
             True,
-            _REPORTED,
+            reasons.DRIFT_REPORTED,
             f"changed outside sd-operator, not corrected (drift: Report): {result.message}",
         )
     if result.drift and result.outcome is Outcome.IN_SYNC:
-        return Condition(cond.DRIFTED, False, _CORRECTED, f"corrected: {fields}")
+        return Condition(cond.DRIFTED, False, reasons.CORRECTED, f"corrected: {fields}")
     if result.drift:
-        return Condition(cond.DRIFTED, True, _CORRECTING, f"changed outside sd-operator: {fields}")
-    if previous is not None and previous.get("reason") == _CORRECTING:
+        return Condition(
+            cond.DRIFTED, True, reasons.CORRECTING, f"changed outside sd-operator: {fields}"
+        )
+    if previous is not None and previous.reason == reasons.CORRECTING:
         if result.outcome is Outcome.IN_SYNC:
             return Condition(
                 cond.DRIFTED,
                 False,
-                _CORRECTED,
-                str(previous.get("message", "")).replace(
-                    "changed outside sd-operator", "corrected"
-                ),
+                reasons.CORRECTED,
+                (previous.message or "").replace("changed outside sd-operator", "corrected"),
             )
-        return Condition(cond.DRIFTED, True, _CORRECTING, str(previous.get("message", "")))
-    if previous is not None and previous.get("reason") == _CORRECTED:
-        return Condition(cond.DRIFTED, False, _CORRECTED, str(previous.get("message", "")))
-    return Condition(cond.DRIFTED, False, "NoDrift", "")
+        return Condition(cond.DRIFTED, True, reasons.CORRECTING, previous.message or "")
+    if previous is not None and previous.reason == reasons.CORRECTED:
+        return Condition(cond.DRIFTED, False, reasons.CORRECTED, previous.message or "")
+    return Condition(cond.DRIFTED, False, reasons.NO_DRIFT, "")
 
 
-def _kept(previous: Mapping[str, Any] | None, type_: str) -> Condition:
-    previous = previous or {}
-    return Condition(
-        type_,
-        previous.get("status") == "True",
-        str(previous.get("reason") or ""),
-        str(previous.get("message") or ""),
-    )
+def _kept(previous: StatusCondition | None, type_: str) -> Condition:
+    if previous is None:
+        return Condition(type_, False, "", "")
+    return Condition(type_, previous.is_true, previous.reason or "", previous.message or "")
 
 
-def _has_verdict(previous: Mapping[str, Any], generation: int) -> bool:
+def _has_verdict(previous: DiscoveryStatus, generation: int) -> bool:
     """The previous status finished this generation (done or stalled), not mid-way."""
-    conditions = previous.get("conditions")
     return (
-        previous.get("observedGeneration") == generation
-        and all(cond.find(conditions, t) is not None for t in _VERDICT)
-        and not cond.is_true(conditions, cond.RECONCILING)
+        previous.observed_generation == generation
+        and all(previous.condition(t) is not None for t in _VERDICT)
+        and not previous.is_true(cond.RECONCILING)
     )
 
 
@@ -133,37 +129,37 @@ def _stalled_message(result: StepResult) -> str:
 
 def _advisory_reason(advisories: tuple[str, ...]) -> str:
     if not advisories:
-        return "None"
+        return reasons.NONE
     if any(a.startswith(ADVISORY_VPC_UNKNOWN) for a in advisories):
-        return "VpcUnknown"
-    return "TtlAboveMax"
+        return reasons.VPC_UNKNOWN
+    return reasons.TTL_ABOVE_MAX
 
 
 def derive(result: StepResult, previous: Mapping[str, Any], generation: int) -> Derived:
-    """The conditions after a step that applies the spec."""
-    if result.outcome is Outcome.ERROR and not result.drift and _has_verdict(previous, generation):
-        conditions = previous.get("conditions")
-        kept = [_kept(cond.find(conditions, t), t) for t in _VERDICT]
-        return Derived([*_observation(result, previous), *kept], generation)
+    """The conditions after a step that applies the spec (`previous`: the status as stored)."""
+    before = status_from_wire(previous, DiscoveryStatus)
+    if result.outcome is Outcome.ERROR and not result.drift and _has_verdict(before, generation):
+        kept = [_kept(before.condition(t), t) for t in _VERDICT]
+        return Derived([*_observation(result, before), *kept], generation)
     reason = result.reason or str(result.outcome)
     not_ready = Condition(cond.READY, False, reason, result.message or "not in AWS yet")
-    return _derived(result, previous, generation, not_ready)
+    return _derived(result, before, generation, not_ready)
 
 
 def derive_teardown(result: StepResult, previous: Mapping[str, Any], generation: int) -> Derived:
     """The conditions after a step that deletes what the resource made."""
-    not_ready = Condition(cond.READY, False, "Deleting", result.message or "being deleted")
-    return _derived(result, previous, generation, not_ready)
+    not_ready = Condition(cond.READY, False, reasons.DELETING, result.message or "being deleted")
+    return _derived(result, status_from_wire(previous, DiscoveryStatus), generation, not_ready)
 
 
-def _observation(result: StepResult, previous: Mapping[str, Any]) -> list[Condition]:
+def _observation(result: StepResult, previous: DiscoveryStatus) -> list[Condition]:
     """Synced, Drifted and Advisory: what this step saw, whatever it concludes."""
     outcome = result.outcome
     if outcome is Outcome.IN_SYNC:
-        sync = Condition(cond.SYNCED, True, "InSync", "AWS matches the spec")
+        sync = Condition(cond.SYNCED, True, reasons.IN_SYNC, "AWS matches the spec")
     else:
         sync = Condition(cond.SYNCED, False, result.reason or str(outcome), result.message)
-    drifted = _drift_condition(result, cond.find(previous.get("conditions"), cond.DRIFTED))
+    drifted = _drift_condition(result, previous.condition(cond.DRIFTED))
     advisories = result.plan.advisories
     advisory = Condition(
         cond.ADVISORY,
@@ -175,7 +171,7 @@ def _observation(result: StepResult, previous: Mapping[str, Any]) -> list[Condit
 
 
 def _derived(
-    result: StepResult, previous: Mapping[str, Any], generation: int, not_ready: Condition
+    result: StepResult, previous: DiscoveryStatus, generation: int, not_ready: Condition
 ) -> Derived:
     """Every condition from the step's verdict; `not_ready`: Ready until the step is done."""
     sync, drifted, advisory = _observation(result, previous)
@@ -183,7 +179,7 @@ def _derived(
     step_phase = phase(result)
     reason = result.reason or str(result.outcome)
     if step_phase is Phase.DONE:
-        ready = Condition(cond.READY, True, "InSync", f"AWS matches generation {generation}")
+        ready = Condition(cond.READY, True, reasons.IN_SYNC, f"AWS matches generation {generation}")
     else:
         ready = not_ready
     in_flight = step_phase is Phase.IN_FLIGHT
@@ -195,20 +191,20 @@ def _derived(
             Condition(
                 cond.RECONCILING,
                 in_flight,
-                reason if in_flight else "None",
+                reason if in_flight else reasons.NONE,
                 result.message if in_flight else "",
             ),
             Condition(
                 cond.STALLED,
                 stalled,
-                reason if stalled else "None",
+                reason if stalled else reasons.NONE,
                 _stalled_message(result) if stalled else "",
             ),
             drifted,
             Condition(
                 cond.TERMINAL,
                 terminal,
-                result.reason if terminal else "None",
+                result.reason if terminal else reasons.NONE,
                 result.message if terminal else "",
             ),
             advisory,
