@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sd_operator import kube
 from sd_operator.cli.plan import PlanReport
 from sd_operator.model.parse import SpecError, parse_resource
 from sd_operator.model.spec import Resource
 from sd_operator.reconcile.ownership import REASON_OWNED_ELSEWHERE
+from sd_operator.settings import cluster_id_given, cluster_name_given
 
 
-def _from_cluster(args: argparse.Namespace) -> list[Resource] | None:
+def _from_cluster(args: argparse.Namespace, environ: Mapping[str, str]) -> list[Resource] | None:
     """The resources the operator manages, parsed as it parses them; the operator's
     --cluster-name and --cluster-id unless given (flags, or SD_OPERATOR_CLUSTER_NAME and
     SD_OPERATOR_CLUSTER_ID)."""
@@ -24,7 +24,7 @@ def _from_cluster(args: argparse.Namespace) -> list[Resource] | None:
         cluster = kube.connect(args.kubeconfig, args.context)
         namespace = None if args.all_namespaces else (args.namespace or cluster.namespace)
         items = kube.list_resources(cluster, namespace)
-        if not _cluster_name_given(args):
+        if not cluster_name_given(args, environ):
             names = kube.operator_cluster_names(cluster)
             distinct = sorted(set(names.values()))
             if len(distinct) == 1:
@@ -42,7 +42,7 @@ def _from_cluster(args: argparse.Namespace) -> list[Resource] | None:
                     file=sys.stderr,
                 )
                 return None
-        if args.cluster_id is None:
+        if not cluster_id_given(args, environ):
             args.cluster_id = _operator_cluster_id(cluster)
             if args.cluster_id is None:
                 return None
@@ -83,12 +83,9 @@ def _operator_cluster_id(cluster: kube.Cluster) -> str | None:
     return found
 
 
-def _cluster_name_given(args: argparse.Namespace) -> bool:
-    argv_given = args.cluster_name != "default"
-    return argv_given or bool(os.environ.get("SD_OPERATOR_CLUSTER_NAME"))
-
-
-def _hint_cluster_name(reports: Sequence[PlanReport], args: argparse.Namespace) -> None:
+def _hint_cluster_name(
+    reports: Sequence[PlanReport], args: argparse.Namespace, environ: Mapping[str, str]
+) -> None:
     """A plan made as --cluster-name default that finds resources owned elsewhere is most
     often a laptop planning against what an operator with its own --cluster-name manages."""
     owned = [
@@ -98,7 +95,7 @@ def _hint_cluster_name(reports: Sequence[PlanReport], args: argparse.Namespace) 
         and r.plan.blocked is not None
         and r.plan.blocked.reason == REASON_OWNED_ELSEWHERE
     ]
-    if owned and not _cluster_name_given(args):
+    if owned and not cluster_name_given(args, environ):
         print(
             f"hint: {len(owned)} resource(s) are OwnedElsewhere as seen with --cluster-name "
             "default. If the operator managing them runs with another --cluster-name, plan "

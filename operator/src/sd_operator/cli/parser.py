@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
+from typing import TypeAlias
 
-from sd_operator.cli.argtypes import _Parser, _positive_int, _Renamed
+from sd_operator.cli.argtypes import _Parser, _Renamed
 from sd_operator.cli.plugins import _add_command_plugins
 from sd_operator.hybrid import options as hybrid_options
 from sd_operator.kube import KIND_NAMES
 from sd_operator.metrics import package_version
-from sd_operator.settings import add_common_flags
+from sd_operator.settings import add_common_flags, positive_int
 
 EXAMPLES = {
     "run": """examples:
@@ -44,7 +44,7 @@ def add_kube_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--context", help="kubeconfig context (default: the current one)")
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="sd-operator",
         description="Keep AWS Cloud Map and ECS service discovery equal to Kubernetes resources.",
@@ -54,7 +54,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.set_defaults(plugin=None)
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_run(sub)
+    _add_plan(sub)
+    for name, text in (
+        ("apply", "make AWS equal to the manifests, once, waiting for Cloud Map operations"),
+        ("delete", "tear down what the manifests declare, per their deletionPolicy"),
+    ):
+        cmd, _ = _add_manifest_command(sub, name, text)
+        cmd.add_argument(
+            "--timeout",
+            type=float,
+            default=300.0,
+            help="give up on a resource after this many seconds (default: 300)",
+        )
+    _add_refresh(sub)
+    _add_completion(sub)
+    _add_command_plugins(sub)
+    return parser
 
+
+_Commands: TypeAlias = "argparse._SubParsersAction[_Parser]"
+
+
+def _add_run(sub: _Commands) -> None:
     run = sub.add_parser(
         "run",
         help="run the operator against the current Kubernetes cluster",
@@ -84,7 +106,6 @@ def _parser() -> argparse.ArgumentParser:
         "--sweep-seconds",
         type=float,
         metavar="SECONDS",
-        default=os.environ.get("SD_OPERATOR_SWEEP_SECONDS", "60"),
         help="how often the drift sweep compares every resource with AWS "
         "(env SD_OPERATOR_SWEEP_SECONDS; default: 60)",
     )
@@ -98,6 +119,11 @@ def _parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="deprecated name of --sweep-seconds",
     )
+    _add_serving_flags(run)
+    _add_peering_flags(run)
+
+
+def _add_serving_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--liveness",
         metavar="URL",
@@ -114,10 +140,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--metrics-bind-address",
         metavar="HOST",
-        default=os.environ.get("SD_OPERATOR_METRICS_BIND_ADDRESS", "127.0.0.1"),
         help="address the metrics server binds; the chart sets 0.0.0.0 in the pod "
         "(env SD_OPERATOR_METRICS_BIND_ADDRESS; default: 127.0.0.1)",
     )
+
+
+def _add_peering_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--priority",
         type=int,
@@ -128,9 +156,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--peering-lifetime",
-        type=_positive_int,
+        type=positive_int,
         metavar="SECONDS",
-        default=os.environ.get("SD_OPERATOR_PEERING_LIFETIME", "60"),
         help="with --peering: how long the other replicas count this one as alive after its "
         "last keep-alive (kopf renews it 5-10 s before); a standby takes over at most this "
         "long after the active replica died (env SD_OPERATOR_PEERING_LIFETIME; default: 60)",
@@ -148,70 +175,72 @@ def _parser() -> argparse.ArgumentParser:
         help="run without peering (a single replica; the default)",
     )
 
-    for name, text in (
-        ("plan", "show what apply would change; exit 0 in sync, 2 changes, 1 error"),
-        ("apply", "make AWS equal to the manifests, once, waiting for Cloud Map operations"),
-        ("delete", "tear down what the manifests declare, per their deletionPolicy"),
-    ):
-        cmd = sub.add_parser(
-            name,
-            help=text,
-            description=text,
-            epilog=EXAMPLES[name],
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        add_common_flags(cmd)
-        sources = cmd.add_mutually_exclusive_group(required=True)
-        sources.add_argument(
-            "-f",
-            "--filename",
-            action="append",
-            metavar="PATH",
-            help="manifest file, directory (searched recursively for *.yaml / *.yml), or - "
-            "for standard input; repeatable; multi-document YAML",
-        )
-        if name == "plan":
-            sources.add_argument(
-                "--from-cluster",
-                action="store_true",
-                help="plan the resources in the current Kubernetes cluster (kubeconfig) as the "
-                "operator sees them, with its --cluster-name (read from its Deployment unless "
-                "given)",
-            )
-            scope = cmd.add_mutually_exclusive_group()
-            scope.add_argument(
-                "-n",
-                "--namespace",
-                help="--from-cluster: this Kubernetes namespace (default: the context's)",
-            )
-            scope.add_argument(
-                "-A",
-                "--all-namespaces",
-                action="store_true",
-                help="--from-cluster: every namespace",
-            )
-            add_kube_flags(cmd)
-            cmd.add_argument(
-                "-o",
-                "--output",
-                choices=["text", "json", "markdown"],
-                default="text",
-                help="text (default); json: one versioned document (docs/plan.schema.json); "
-                "markdown: a pull-request comment",
-            )
-            cmd.add_argument(
-                "--delete",
-                action="store_true",
-                help="plan what `delete` would do instead, and what blocks it",
-            )
-        else:
-            cmd.add_argument(
-                "--timeout",
-                type=float,
-                default=300.0,
-                help="give up on a resource after this many seconds (default: 300)",
-            )
 
+def _add_manifest_command(
+    sub: _Commands, name: str, text: str
+) -> tuple[argparse.ArgumentParser, argparse._MutuallyExclusiveGroup]:
+    """`plan`, `apply` or `delete`: the common flags, and the manifests to read, in a group
+    another source of resources may join."""
+    cmd = sub.add_parser(
+        name,
+        help=text,
+        description=text,
+        epilog=EXAMPLES[name],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_common_flags(cmd)
+    sources = cmd.add_mutually_exclusive_group(required=True)
+    sources.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        metavar="PATH",
+        help="manifest file, directory (searched recursively for *.yaml / *.yml), or - "
+        "for standard input; repeatable; multi-document YAML",
+    )
+    return cmd, sources
+
+
+def _add_plan(sub: _Commands) -> None:
+    cmd, sources = _add_manifest_command(
+        sub, "plan", "show what apply would change; exit 0 in sync, 2 changes, 1 error"
+    )
+    sources.add_argument(
+        "--from-cluster",
+        action="store_true",
+        help="plan the resources in the current Kubernetes cluster (kubeconfig) as the "
+        "operator sees them, with its --cluster-name (read from its Deployment unless "
+        "given)",
+    )
+    scope = cmd.add_mutually_exclusive_group()
+    scope.add_argument(
+        "-n",
+        "--namespace",
+        help="--from-cluster: this Kubernetes namespace (default: the context's)",
+    )
+    scope.add_argument(
+        "-A",
+        "--all-namespaces",
+        action="store_true",
+        help="--from-cluster: every namespace",
+    )
+    add_kube_flags(cmd)
+    cmd.add_argument(
+        "-o",
+        "--output",
+        choices=["text", "json", "markdown"],
+        default="text",
+        help="text (default); json: one versioned document (docs/plan.schema.json); "
+        "markdown: a pull-request comment",
+    )
+    cmd.add_argument(
+        "--delete",
+        action="store_true",
+        help="plan what `delete` would do instead, and what blocks it",
+    )
+
+
+def _add_refresh(sub: _Commands) -> None:
     refresh = sub.add_parser(
         "refresh",
         help="ask the operator to observe and reconcile resources now, outside the sweep",
@@ -248,6 +277,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_kube_flags(refresh)
 
+
+def _add_completion(sub: _Commands) -> None:
     completion = sub.add_parser(
         "completion",
         help="print a shell completion script (bash or zsh)",
@@ -256,6 +287,3 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     completion.add_argument("shell", choices=["bash", "zsh"])
-
-    _add_command_plugins(sub)
-    return parser
