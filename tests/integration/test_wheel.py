@@ -112,7 +112,7 @@ def test_the_wheel_carries_no_devkit(wheel: Path) -> None:
         names = whl.namelist()
         (metadata,) = (n for n in names if n.endswith(".dist-info/METADATA"))
         requires = Parser().parsestr(whl.read(metadata).decode()).get_all("Requires-Dist") or []
-    assert any(n.startswith("sd_operator/cli.py") for n in names), names
+    assert any(n.startswith("sd_operator/cli/__init__.py") for n in names), names
     assert [n for n in names if "emulator" in n or "demo" in n or "devkit" in n] == []
     assert [r for r in requires if r.startswith("moto")] == []
 

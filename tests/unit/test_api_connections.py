@@ -23,7 +23,8 @@ from sd_operator.handlers.runner import (
     api_connection_limit,
     build_registry,
 )
-from sd_operator.settings import Settings
+from sd_operator.model.spec import ClusterIdentity
+from sd_operator.settings import AwsSettings, OperatorSettings, Settings
 
 KUBECONFIG = """\
 apiVersion: v1
@@ -45,7 +46,11 @@ current-context: local
 
 
 def settings() -> Settings:
-    return Settings("us-east-1", "http://127.0.0.1:1", "test", "console", "info")
+    return Settings(
+        AwsSettings("us-east-1", "http://127.0.0.1:1"),
+        ClusterIdentity("test"),
+        operator=OperatorSettings(sweep_seconds=30.0),
+    )
 
 
 def login_handler(registry: kopf.OperatorRegistry) -> Any:
@@ -109,7 +114,7 @@ def test_namespace_globs_keep_kopfs_unbounded_pool(namespaces: list[str]) -> Non
 
 
 def test_watched_kinds_is_what_the_registry_watches() -> None:
-    registry = build_registry(settings(), 30.0)
+    registry = build_registry(settings())
     selectors = set()
     for part in (registry._indexing, registry._watching, registry._changing):
         selectors |= {(s.group, s.version, s.any_name) for s in part.get_all_selectors()}
@@ -117,7 +122,7 @@ def test_watched_kinds_is_what_the_registry_watches() -> None:
 
 
 def test_login_hands_kopf_a_bounded_session(kubeconfig: Path) -> None:
-    context, limit, headers = log_in(build_registry(settings(), 30.0, api_connections=37))
+    context, limit, headers = log_in(build_registry(settings(), api_connections=37))
     assert isinstance(context, kopf.AiohttpSession)
     assert limit == 37
     assert context.server == "https://127.0.0.1:6443"
@@ -125,6 +130,6 @@ def test_login_hands_kopf_a_bounded_session(kubeconfig: Path) -> None:
 
 
 def test_without_a_bound_login_keeps_kopfs_own_session(kubeconfig: Path) -> None:
-    context, _, _ = log_in(build_registry(settings(), 30.0))
+    context, _, _ = log_in(build_registry(settings()))
     assert isinstance(context, kopf.ConnectionInfo)
     assert context.token == "not-a-real-token"

@@ -4,12 +4,14 @@ texts describe every command, and a missing region names every way to give one."
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import pytest
 
 from sd_operator.cli import EXIT_ERROR, EXIT_OK, main
-from sd_operator.settings import SettingsError, add_common_flags, from_args
+from sd_operator.cli.parser import build_parser
+from sd_operator.settings import OperatorSettings, SettingsError, add_common_flags, settings_from
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 NAMESPACE = """\
@@ -102,7 +104,7 @@ def test_missing_region_names_both_environment_variables() -> None:
     parser = argparse.ArgumentParser()
     add_common_flags(parser)
     with pytest.raises(SettingsError) as caught:
-        from_args(parser.parse_args([]))
+        settings_from(parser.parse_args([]), os.environ)
     assert str(caught.value) == (
         "no AWS region: pass --region or set AWS_REGION (or AWS_DEFAULT_REGION)"
     )
@@ -114,9 +116,10 @@ def test_region_fallback_serves_only_when_nothing_else_names_one(
 ) -> None:
     parser = argparse.ArgumentParser()
     add_common_flags(parser)
-    assert from_args(parser.parse_args([]), fallback_region="eu-west-1").region == "eu-west-1"
+    args = parser.parse_args([])
+    assert settings_from(args, os.environ, fallback_region="eu-west-1").aws.region == "eu-west-1"
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
-    assert from_args(parser.parse_args([]), fallback_region="eu-west-1").region == "us-west-2"
+    assert settings_from(args, os.environ, fallback_region="eu-west-1").aws.region == "us-west-2"
 
 
 @pytest.mark.usefixtures("no_region_env")
@@ -130,10 +133,10 @@ def test_region_flag_takes_what_spec_region_takes(region: str, accepted: bool) -
     add_common_flags(parser)
     args = parser.parse_args(["--region", region])
     if accepted:
-        assert from_args(args).region == region
+        assert settings_from(args, os.environ).aws.region == region
     else:
         with pytest.raises(SettingsError, match="is not an AWS region name"):
-            from_args(args)
+            settings_from(args, os.environ)
 
 
 @pytest.mark.usefixtures("no_region_env")
@@ -181,15 +184,10 @@ def test_version_and_completion(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--from-cluster" in script
 
 
-def run_args(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> argparse.Namespace:
+def run_settings(argv: list[str]) -> OperatorSettings:
     """What `sd-operator run ARGV` hands the operator, without starting it."""
-    handed: list[argparse.Namespace] = []
-    monkeypatch.setattr(
-        "sd_operator.handlers.runner.run_operator",
-        lambda _settings, args: handed.append(args) or EXIT_OK,
-    )
-    assert main(["run", "--region", "us-east-1", *argv]) == EXIT_OK
-    return handed[0]
+    args = build_parser().parse_args(["run", "--region", "us-east-1", *argv])
+    return settings_from(args, os.environ).operator
 
 
 @pytest.mark.parametrize(
@@ -213,7 +211,7 @@ def test_sweep_seconds_from_flag_or_environment(
         monkeypatch.delenv("SD_OPERATOR_SWEEP_SECONDS", raising=False)
     else:
         monkeypatch.setenv("SD_OPERATOR_SWEEP_SECONDS", env)
-    assert run_args(argv, monkeypatch).sweep_seconds == seconds
+    assert run_settings(argv).sweep_seconds == seconds
     assert "deprecated" not in capsys.readouterr().err
 
 
@@ -221,7 +219,7 @@ def test_the_deprecated_resync_seconds_flag_still_sets_the_sweep_and_says_so(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("SD_OPERATOR_SWEEP_SECONDS", raising=False)
-    assert run_args(["--resync-seconds", "5"], monkeypatch).sweep_seconds == 5.0
+    assert run_settings(["--resync-seconds", "5"]).sweep_seconds == 5.0
     err = capsys.readouterr().err
     assert "--resync-seconds is deprecated; use --sweep-seconds" in err
 
@@ -238,4 +236,4 @@ def test_peering_lifetime_from_flag_or_environment(
         monkeypatch.delenv("SD_OPERATOR_PEERING_LIFETIME", raising=False)
     else:
         monkeypatch.setenv("SD_OPERATOR_PEERING_LIFETIME", env)
-    assert run_args(argv, monkeypatch).peering_lifetime == seconds
+    assert run_settings(argv).peering.lifetime == seconds

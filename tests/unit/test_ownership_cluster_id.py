@@ -5,6 +5,7 @@ is claimed (the id tag alone, then read again), and everything we write carries 
 from __future__ import annotations
 
 import argparse
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -42,7 +43,7 @@ from sd_operator.reconcile.ownership import (
     ownership,
 )
 from sd_operator.reconcile.plan import plan_service, plan_service_delete
-from sd_operator.settings import SettingsError, add_common_flags, from_args
+from sd_operator.settings import SettingsError, add_common_flags, settings_from
 
 ME = Identity("ServiceDiscovery", "payments", "orders", uid="uid-1")
 A = ClusterIdentity("default", "id-a")
@@ -200,7 +201,7 @@ def test_export_registers_with_the_id_and_records_it_on_instances_registered_bef
 def _settings(*argv: str) -> ClusterIdentity:
     parser = argparse.ArgumentParser()
     add_common_flags(parser)
-    return from_args(parser.parse_args([*argv, "--region", "us-east-1"])).cluster
+    return settings_from(parser.parse_args([*argv, "--region", "us-east-1"]), os.environ).cluster
 
 
 def test_the_cluster_id_comes_from_the_flag_or_the_environment(

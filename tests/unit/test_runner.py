@@ -8,8 +8,15 @@ from typing import Any
 import kopf
 import pytest
 
-from sd_operator.handlers.runner import PEERING_LIFETIME, build_registry, peering_priority
-from sd_operator.settings import Settings
+from sd_operator.handlers.runner import build_registry, peering_priority
+from sd_operator.model.spec import ClusterIdentity
+from sd_operator.settings import (
+    PEERING_LIFETIME,
+    AwsSettings,
+    OperatorSettings,
+    PeeringSettings,
+    Settings,
+)
 
 
 def test_an_explicit_priority_is_used_as_given() -> None:
@@ -33,9 +40,13 @@ def test_the_peering_lifetime_reaches_kopfs_settings(lifetime: int) -> None:
     """What the other replicas read in the peering object: a standby takes over at most this
     long after the active replica died."""
     registry = build_registry(
-        Settings("us-east-1", "http://127.0.0.1:1", "test", "console", "info"),
-        30.0,
-        peering_lifetime=lifetime,
+        Settings(
+            AwsSettings("us-east-1", "http://127.0.0.1:1"),
+            ClusterIdentity("test"),
+            operator=OperatorSettings(
+                sweep_seconds=30.0, peering=PeeringSettings(lifetime=lifetime)
+            ),
+        )
     )
     settings = kopf.OperatorSettings()
     activity(registry, "startup")(settings=settings)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import getpass
 import logging
 import os
@@ -23,8 +22,6 @@ from sd_operator.handlers.heap import HeapSettler
 from sd_operator.handlers.resources import register
 from sd_operator.handlers.sweep import KubernetesWriter, Sweeper
 from sd_operator.handlers.units import Units
-from sd_operator.hybrid import options as hybrid_options
-from sd_operator.hybrid.options import HybridSettings
 from sd_operator.model.spec import REFRESH_ANNOTATION
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.settings import Settings
@@ -46,7 +43,6 @@ API_REQUEST_CONNECTIONS = 32
 # scanning of CRDs and namespaces.
 WATCHED_KINDS = 4
 SCANNING_WATCHES = 2
-PEERING_LIFETIME = 60  # kopf's default
 
 log = logs.get(__name__)
 
@@ -82,21 +78,17 @@ def bounded_session(info: kopf.ConnectionInfo, limit: int) -> kopf.AiohttpSessio
 
 def build_registry(
     settings: Settings,
-    sweep_seconds: float,
     health: Health | None = None,
     leading: Callable[[], bool] = lambda: True,
     api_connections: int | None = None,
-    peering_lifetime: int = PEERING_LIFETIME,
-    hybrid: HybridSettings | None = None,
 ) -> kopf.OperatorRegistry:
     """`api_connections`: the bound of kopf's connection pool (api_connection_limit); None
-    keeps kopf's own unbounded session. `peering_lifetime`: kopf's settings.peering.lifetime,
-    how long the other replicas count this one as alive after its last keep-alive. `hybrid`:
-    export and import on or off, and the import's limits (default: both on, no limits)."""
+    keeps kopf's own unbounded session. settings.operator gives the sweep interval, kopf's
+    peering lifetime (how long the other replicas count this one as alive after its last
+    keep-alive) and hybrid export and import."""
     registry = kopf.OperatorRegistry()
-    sweeper = _register_resources(
-        registry, settings, sweep_seconds, leading, hybrid or HybridSettings()
-    )
+    sweeper = _register_resources(registry, settings, leading)
+    peering_lifetime = settings.operator.peering.lifetime
     _register_login(registry, health, api_connections)
 
     @kopf.on.startup(registry=registry)
@@ -128,17 +120,15 @@ def build_registry(
 
 
 def _register_resources(
-    registry: kopf.OperatorRegistry,
-    settings: Settings,
-    sweep_seconds: float,
-    leading: Callable[[], bool],
-    hybrid: HybridSettings,
+    registry: kopf.OperatorRegistry, settings: Settings, leading: Callable[[], bool]
 ) -> Sweeper:
     """The units, the drift sweep (started by the startup handler) and the handlers of every
     kind we own."""
+    sweep_seconds = settings.operator.sweep_seconds
+    hybrid = settings.operator.hybrid
     # The account view lives a little under one interval: each sweep reads it once, and change
     # handlers between sweeps find ids in it.
-    adapters = Adapters(settings.region, settings.endpoint_url)
+    adapters = Adapters(settings.aws.region, settings.aws.endpoint_url)
     reconciler = Reconciler(adapters, settings.cluster, view_ttl=sweep_seconds * 0.9)
     units = Units.build(reconciler, adapters.cloudmap, sweep_seconds, export=hybrid.export_enabled)
     settle = HeapSettler()
@@ -220,12 +210,13 @@ def own_identity() -> str:
 def with_cluster_id(settings: Settings) -> Settings:
     """The settings with the cluster's id: as given, else the kube-system namespace's UID
     (kube.KubeError when it cannot be read: the operator must not start without one)."""
-    if settings.cluster_id is not None:
+    if settings.cluster.id is not None:
         return settings
-    return replace(settings, cluster_id=kube.cluster_id(kube.connect()))
+    cluster = replace(settings.cluster, id=kube.cluster_id(kube.connect()))
+    return replace(settings, cluster=cluster)
 
 
-def run_operator(settings: Settings, args: argparse.Namespace) -> int:
+def run_operator(settings: Settings) -> int:
     try:
         settings = with_cluster_id(settings)
     except kube.KubeError as exc:
@@ -236,13 +227,14 @@ def run_operator(settings: Settings, args: argparse.Namespace) -> int:
             "--cluster-id (env SD_OPERATOR_CLUSTER_ID): docs/ownership.md",
         )
         return 1
-    namespaces = tuple(args.namespace)
+    run = settings.operator
+    namespaces = run.namespaces
     identity = own_identity()
-    priority = peering_priority(args.priority)
+    priority = peering_priority(run.peering.priority)
     health = Health(namespaces)
     watch: PeeringWatch | None = None
-    if args.peering:
-        watch = PeeringWatch(health, args.peering, namespaces, identity, priority)
+    if run.peering.name:
+        watch = PeeringWatch(health, run.peering.name, namespaces, identity, priority)
         watch.start()
     else:
         metrics.LEADER.set(1)
@@ -250,37 +242,34 @@ def run_operator(settings: Settings, args: argparse.Namespace) -> int:
     def leading() -> bool:
         return watch is None or watch.leading
 
-    if args.metrics_port is not None:
-        _, port = metrics.serve(args.metrics_bind_address, args.metrics_port, health.check)
-        log.info("serving metrics", url=f"http://{args.metrics_bind_address}:{port}/metrics")
+    if run.metrics.port is not None:
+        _, port = metrics.serve(run.metrics.bind_address, run.metrics.port, health.check)
+        log.info("serving metrics", url=f"http://{run.metrics.bind_address}:{port}/metrics")
     health.start()
     registry = build_registry(
         settings,
-        args.sweep_seconds,
         health,
         leading,
-        api_connections=api_connection_limit(namespaces, peering=bool(args.peering)),
-        peering_lifetime=args.peering_lifetime,
-        hybrid=hybrid_options.from_args(args),
+        api_connections=api_connection_limit(namespaces, peering=bool(run.peering.name)),
     )
     log.info(
         "starting",
-        region=settings.region,
-        endpoint=settings.endpoint_url,
-        cluster=settings.cluster_name,
-        cluster_id=settings.cluster_id,
+        region=settings.aws.region,
+        endpoint=settings.aws.endpoint_url,
+        cluster=settings.cluster.name,
+        cluster_id=settings.cluster.id,
         namespaces=list(namespaces) or "all",
-        peering=args.peering or "standalone",
+        peering=run.peering.name or "standalone",
     )
     kopf.run(
         registry=registry,
         clusterwide=not namespaces,
         namespaces=namespaces,
-        standalone=not args.peering,
-        peering_name=args.peering,
+        standalone=not run.peering.name,
+        peering_name=run.peering.name,
         priority=priority,
         identity=identity,  # type: ignore[arg-type]  # kopf's Identity is a NewType of str
-        liveness_endpoint=args.liveness,
+        liveness_endpoint=run.liveness,
         ready_flag=health.started,
     )
     return 0

@@ -1,0 +1,105 @@
+"""`plan --from-cluster`: the resources the operator manages, planned as the operator would."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping, Sequence
+
+from sd_operator import kube
+from sd_operator.cli.plan import PlanReport
+from sd_operator.model.parse import SpecError, parse_resource
+from sd_operator.model.reasons import REASON_OWNED_ELSEWHERE
+from sd_operator.model.spec import Resource
+from sd_operator.settings import cluster_id_given, cluster_name_given
+
+
+def _from_cluster(args: argparse.Namespace, environ: Mapping[str, str]) -> list[Resource] | None:
+    """The resources the operator manages, parsed as it parses them; the operator's
+    --cluster-name and --cluster-id unless given (flags, or SD_OPERATOR_CLUSTER_NAME and
+    SD_OPERATOR_CLUSTER_ID)."""
+    from sd_operator import kube
+
+    try:
+        cluster = kube.connect(args.kubeconfig, args.context)
+        namespace = None if args.all_namespaces else (args.namespace or cluster.namespace)
+        items = kube.list_resources(cluster, namespace)
+        if not cluster_name_given(args, environ):
+            names = kube.operator_cluster_names(cluster)
+            distinct = sorted(set(names.values()))
+            if len(distinct) == 1:
+                args.cluster_name = distinct[0]
+                where = ", ".join(sorted(names))
+                print(
+                    f"using --cluster-name {distinct[0]} of the operator ({where})",
+                    file=sys.stderr,
+                )
+            elif distinct:
+                listed = "; ".join(f"{k}: {v}" for k, v in sorted(names.items()))
+                print(
+                    f"error: operators run with different --cluster-name values ({listed}): "
+                    "pass --cluster-name to say which one to plan as",
+                    file=sys.stderr,
+                )
+                return None
+        if not cluster_id_given(args, environ):
+            args.cluster_id = _operator_cluster_id(cluster)
+            if args.cluster_id is None:
+                return None
+    except kube.KubeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    resources: list[Resource] = []
+    for item in items:
+        meta = item.get("metadata", {})
+        source = f"cluster:{meta.get('namespace')}/{meta.get('name')}"
+        try:
+            resources.append(parse_resource(item, source=source))
+        except SpecError as exc:
+            print(f"warning: skipped {item['kind']} {source[8:]}: {exc}", file=sys.stderr)
+    return resources
+
+
+def _operator_cluster_id(cluster: kube.Cluster) -> str | None:
+    """The --cluster-id the operator runs with: its Deployment's, else what it reads at start
+    (the kube-system namespace's UID)."""
+    ids = kube.operator_cluster_ids(cluster)
+    distinct = sorted(set(ids.values()))
+    if len(distinct) > 1:
+        listed = "; ".join(f"{k}: {v}" for k, v in sorted(ids.items()))
+        print(
+            f"error: operators run with different --cluster-id values ({listed}): "
+            "pass --cluster-id to say which one to plan as",
+            file=sys.stderr,
+        )
+        return None
+    if distinct:
+        where = f"of the operator ({', '.join(sorted(ids))})"
+        found = distinct[0]
+    else:
+        where = f"the UID of namespace {kube.ID_NAMESPACE}, as the operator reads it"
+        found = kube.cluster_id(cluster)
+    print(f"using --cluster-id {found}, {where}", file=sys.stderr)
+    return found
+
+
+def _hint_cluster_name(
+    reports: Sequence[PlanReport], args: argparse.Namespace, environ: Mapping[str, str]
+) -> None:
+    """A plan made as --cluster-name default that finds resources owned elsewhere is most
+    often a laptop planning against what an operator with its own --cluster-name manages."""
+    owned = [
+        r
+        for r in reports
+        if r.plan is not None
+        and r.plan.blocked is not None
+        and r.plan.blocked.reason == REASON_OWNED_ELSEWHERE
+    ]
+    if owned and not cluster_name_given(args, environ):
+        print(
+            f"hint: {len(owned)} resource(s) are OwnedElsewhere as seen with --cluster-name "
+            "default. If the operator managing them runs with another --cluster-name, plan "
+            "with the same: --cluster-name NAME (or SD_OPERATOR_CLUSTER_NAME), or use "
+            "plan --from-cluster, which reads it from the operator's Deployment",
+            file=sys.stderr,
+        )

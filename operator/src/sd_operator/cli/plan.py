@@ -1,0 +1,119 @@
+"""`plan`: what apply (or delete) would do, read once per resource, and its exit code."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sd_operator.aws.errors import AwsError, Retryable
+from sd_operator.cli.codes import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from sd_operator.cli.resources import namespace_lookup, referenced_namespace
+from sd_operator.model.actions import Plan
+from sd_operator.model.redact import redact_arns
+from sd_operator.model.spec import NamespaceSpec, Resource
+from sd_operator.reconcile.reconciler import Planned, Reconciler
+from sd_operator.reconcile.render import resource_view
+
+# How long `plan` keeps trying a resource whose reads fail transiently (throttling, 5xx) after
+# botocore's own attempts; `apply` uses its --timeout.
+PLAN_RETRY_SECONDS = 60.0
+
+
+@dataclass
+class PlanReport:
+    resource: Resource
+    plan: Plan | None = None
+    error: str | None = None
+
+    def view(self) -> dict[str, Any]:
+        """This resource in the plan document (docs/plan.schema.json, `resources[]`)."""
+        return resource_view(self.resource.identity, self.resource.source, self.plan, self.error)
+
+
+def plan_resources(
+    reconciler: Reconciler,
+    resources: Sequence[Resource],
+    *,
+    retry_seconds: float = PLAN_RETRY_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[PlanReport]:
+    """What `apply` would do. One moment's view of every resource: reads go through the
+    reconciler's account view, so a plan over many resources lists each namespace and
+    describes each ECS cluster once. A read that fails transiently is tried again for up to
+    `retry_seconds` in all (by `clock`, waiting with `sleep`): under throttling, a read that
+    ran out of botocore's attempts made apply refuse the whole manifest."""
+
+    def plan(res: Resource, namespace: NamespaceSpec | None) -> Planned:
+        # As the sweep plans: the account view first, read again fresh unless in sync.
+        return reconciler.plan(res, namespace=namespace, from_view=True)
+
+    return _plan_each(reconciler, resources, resources, plan, retry_seconds, sleep, clock)
+
+
+def plan_deletion(reconciler: Reconciler, resources: Sequence[Resource]) -> list[PlanReport]:
+    """What `delete` would do, read as `plan_resources` reads, in the order `delete` goes:
+    reversed (ECS links and services before their namespace)."""
+
+    def plan(res: Resource, namespace: NamespaceSpec | None) -> Planned:
+        return reconciler.plan_delete(res, namespace=namespace, from_view=True)
+
+    ordered = list(reversed(resources))
+    return _plan_each(
+        reconciler, resources, ordered, plan, PLAN_RETRY_SECONDS, time.sleep, time.monotonic
+    )
+
+
+def _plan_each(
+    reconciler: Reconciler,
+    resources: Sequence[Resource],
+    ordered: Sequence[Resource],
+    plan: Callable[[Resource, NamespaceSpec | None], Planned],
+    retry_seconds: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> list[PlanReport]:
+    namespaces = namespace_lookup(resources)
+    for res in resources:
+        reconciler.announce(res, referenced_namespace(res, namespaces))
+    deadline = clock() + retry_seconds
+    return [
+        _plan_one(res, referenced_namespace(res, namespaces), plan, deadline, sleep, clock)
+        for res in ordered
+    ]
+
+
+def _plan_one(
+    res: Resource,
+    namespace: NamespaceSpec | None,
+    plan: Callable[[Resource, NamespaceSpec | None], Planned],
+    deadline: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> PlanReport:
+    while True:
+        try:
+            return PlanReport(res, plan=plan(res, namespace).plan)
+        except Retryable as exc:
+            if clock() + exc.delay >= deadline:
+                return PlanReport(res, error=redact_arns(str(exc)))
+            sleep(exc.delay)
+        except AwsError as exc:
+            return PlanReport(res, error=redact_arns(str(exc)))
+
+
+def _cannot_proceed(report: PlanReport) -> bool:
+    """Errors, refusals, and blocks with nothing to do before them; a block behind actions is
+    sequencing (an ECS registry waits for the Cloud Map service the same apply creates)."""
+    plan = report.plan
+    if report.error or plan is None:
+        return True
+    return plan.refusal is not None or (plan.blocked is not None and not plan.actions)
+
+
+def plan_exit_code(reports: Sequence[PlanReport]) -> int:
+    if any(_cannot_proceed(r) for r in reports):
+        return EXIT_ERROR
+    return EXIT_OK if all(r.plan and r.plan.in_sync for r in reports) else EXIT_CHANGES
