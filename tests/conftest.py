@@ -7,6 +7,7 @@ helpers they share)."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import settings
 
 from sd_devkit.emulator import Emulator, client
+from sd_operator import logs
 from support import REGION
 
 # Drawing a whole ECS spec and its starting point is slow on a loaded machine: no deadline.
@@ -54,3 +56,34 @@ def emulator(emulator_session: Emulator, emulator_page_size: int) -> Emulator:
 def sd(emulator: Emulator) -> Any:
     """A plain boto3 Cloud Map client: the test's own view of AWS, and the console."""
     return client("servicediscovery", emulator.endpoint_url, REGION)
+
+
+# our own log lines -----------------------------------------------------------------------------
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if isinstance(record.msg, dict):  # structlog's event dict; kopf's and botocore's are text
+            self.lines.append(dict(record.msg))
+
+
+@pytest.fixture
+def log_lines() -> Iterator[list[dict[str, Any]]]:
+    """The operator's log lines from here on, as event dicts.
+
+    structlog's capture_logs misses a logger cached (cache_logger_on_first_use) before the
+    latest logs.configure() in this process, and every in-process CLI run configures again:
+    which test ran before on the same xdist worker decided what it saw. Every line ends at the
+    standard library's root logger once configured, so capture there."""
+    logs.configure("json", "INFO")
+    handler = _Lines()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield handler.lines
+    finally:
+        root.removeHandler(handler)

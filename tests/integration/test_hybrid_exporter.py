@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from structlog.testing import capture_logs
 
 from builders import CLUSTER
 from sd_devkit.emulator import Emulator, client
@@ -199,6 +198,7 @@ def test_status_service_id_naming_a_service_not_ours_gets_no_instance(
     setup: tuple[CloudMap, Any, str],
     reconciler: Reconciler,
     tags: dict[str, str],
+    log_lines: list[dict[str, Any]],
 ) -> None:
     """Regression: the export registered into whatever status.serviceId named."""
     _cm, sd, _ = setup
@@ -206,11 +206,10 @@ def test_status_service_id_naming_a_service_not_ours_gets_no_instance(
     exports = Units.build(
         reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap, sweep_seconds=30
     ).exports
-    with capture_logs() as lines:
-        exports.export_from_slice(_discovery_body(foreign), None, _slices(_slice("10.0.0.1")))
+    exports.export_from_slice(_discovery_body(foreign), None, _slices(_slice("10.0.0.1")))
     assert sd.list_instances(ServiceId=foreign)["Instances"] == []
     assert _registers(emulator) == 0
-    [exported] = [line for line in lines if line["event"] == "exported"]
+    [exported] = [line for line in log_lines if line["event"] == "exported"]
     assert exported["outcome"] == "Refused"
     assert "does not carry this resource's owner tags" in exported["message"]
 

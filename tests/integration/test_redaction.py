@@ -17,7 +17,6 @@ from typing import Any
 import kopf
 import pytest
 import yaml
-from structlog.testing import capture_logs
 
 from sd_devkit.demo import examples_dir
 from sd_devkit.emulator import Emulator, client
@@ -167,7 +166,10 @@ class Cluster:
 
 
 def test_a_reported_drift_names_the_keys_without_the_values(
-    emulator: Emulator, manifests: Path, reconciler: Reconciler
+    emulator: Emulator,
+    manifests: Path,
+    reconciler: Reconciler,
+    log_lines: list[dict[str, Any]],
 ) -> None:
     edit(manifests / "user-service.yaml", "driftPolicy: Correct", "driftPolicy: Report")
     cluster = Cluster(manifests)
@@ -185,8 +187,8 @@ def test_a_reported_drift_names_the_keys_without_the_values(
         cluster=ECS_CLUSTER, service="user-service", serviceConnectConfiguration=changed
     )
 
-    with capture_logs() as lines:
-        outcome, status = cluster.step(steps, "user-service")
+    log_lines.clear()
+    outcome, status = cluster.step(steps, "user-service")
 
     assert outcome is Outcome.DRIFT_REPORTED
     fields = [entry["field"] for entry in status["drift"]]
@@ -196,11 +198,11 @@ def test_a_reported_drift_names_the_keys_without_the_values(
     ]
     written = json.dumps(status)  # status.drift and every condition's message
     events = json.dumps(cluster.events)
-    logged = json.dumps(lines, default=str)
+    logged = json.dumps(log_lines, default=str)
     for output in (written, events, logged):
         assert_hidden(output)
         assert "secret-ish" in output
     assert [reason for _, reason, _ in cluster.events] == ["DriftDetected"]
-    assert [line["field"] for line in lines if line["event"] == "drift"] == [
+    assert [line["field"] for line in log_lines if line["event"] == "drift"] == [
         f"spec.{f}" for f in fields
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from sd_operator.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, main
@@ -90,7 +91,7 @@ def run_demo(use_cluster: bool = True) -> int:
     return EXIT_ERROR
 
 
-def _preview(endpoint: str, cluster_name: str | None = None) -> None:
+def _preview(endpoint: str, identity: Sequence[str] = ()) -> None:
     """The plan of a pull request that raises user-service's TTL and moves its Service
     Connect port: one change in place, one that redeploys the service and its clients."""
     import shutil
@@ -102,14 +103,13 @@ def _preview(endpoint: str, cluster_name: str | None = None) -> None:
         user = changed / "user-service.yaml"
         text = user.read_text().replace("ttl: 10", "ttl: 30", 1).replace("port: 80", "port: 8080")
         user.write_text(text)
-        names = ["--cluster-name", cluster_name] if cluster_name else []
         _banner("a pull request changes user-service: the plan says what each change does")
         _expect(
-            _cli("plan", "-f", str(changed), *names, endpoint=endpoint), EXIT_CHANGES, "preview"
+            _cli("plan", "-f", str(changed), *identity, endpoint=endpoint), EXIT_CHANGES, "preview"
         )
         _banner("the same plan as a pull-request comment (plan -o markdown)")
         _expect(
-            _cli("plan", "-f", str(changed), "-o", "markdown", *names, endpoint=endpoint),
+            _cli("plan", "-f", str(changed), "-o", "markdown", *identity, endpoint=endpoint),
             EXIT_CHANGES,
             "markdown preview",
         )

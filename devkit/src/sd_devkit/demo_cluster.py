@@ -12,14 +12,14 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 NAMESPACE = "payments"
-# The operator's --cluster-name: a plan from the CLI passes the same, or it sees AWS resources
-# as owned by another cluster.
-OPERATOR_CLUSTER_NAME = "demo"
+# The operator's --cluster-name and --cluster-id: a plan from the CLI (a pipeline's preview)
+# passes the same, or it sees AWS resources as owned by another cluster.
+OPERATOR_IDENTITY = ("--cluster-name", "demo", "--cluster-id", "sd-operator-demo")
 TIMEOUT = 120.0
 
 
@@ -266,7 +266,7 @@ def run_cluster_demo(
     endpoint: str,
     examples: Path,
     break_things: Callable[[str], None],
-    preview: Callable[[str, str], None],
+    preview: Callable[[str, Sequence[str]], None],
 ) -> None:
     # The control plane and the CRDs come from the source checkout the examples link into.
     root = examples.resolve().parent
@@ -298,8 +298,7 @@ def run_cluster_demo(
                 endpoint,
                 "--sweep-seconds",
                 "5",
-                "--cluster-name",
-                OPERATOR_CLUSTER_NAME,
+                *OPERATOR_IDENTITY,
             ],
             env={**os.environ, "KUBECONFIG": cluster.kubeconfig},
             stdout=log,
@@ -315,7 +314,7 @@ def run_cluster_demo(
         )
         print("\n=== all Ready and Synced: AWS matches the manifests", flush=True)
         cluster.show()
-        preview(endpoint, OPERATOR_CLUSTER_NAME)
+        preview(endpoint, OPERATOR_IDENTITY)
         hybrid_step(cluster, endpoint, examples)
         break_things(endpoint)
         cluster.wait(
