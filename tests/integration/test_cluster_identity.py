@@ -11,12 +11,9 @@ from builders import REGION, discovery, namespace, namespace_spec
 from fake_time import FakeTime
 from sd_devkit.emulator import Emulator
 from sd_operator.aws.adapters import Adapters
+from sd_operator.model.reasons import REASON_OWNED_ELSEWHERE
 from sd_operator.model.spec import ClusterIdentity
-from sd_operator.reconcile.ownership import (
-    CLUSTER_ID_TAG,
-    CLUSTER_TAG,
-    REASON_OWNED_ELSEWHERE,
-)
+from sd_operator.reconcile.ownership import CLUSTER_ID_TAG, CLUSTER_TAG
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome
 from support import calls_since, mutating_calls, namespace_id_of, service_names_in

@@ -16,6 +16,7 @@ from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.hybrid.importer import Importer, ImportResult
 from sd_operator.hybrid.imports import ImportLimits, ImportSpec, Owner
 from sd_operator.hybrid.k8s import Rejected
+from sd_operator.model.status import Dropped
 
 REGION = "us-east-1"
 K8S_NAMESPACE = "payments"
@@ -118,11 +119,11 @@ def test_special_and_cluster_addresses_never_reach_a_slice_and_are_counted(
     result = _sync(cloudmap, api, pods)
     assert result.ready, result.message
     assert _addresses(api) == ["10.1.0.1", "10.1.0.2"]
-    assert result.status["dropped"] == [
-        {"reason": "cluster-range", "count": 1},
-        {"reason": "link-local", "count": 1},
-        {"reason": "loopback", "count": 1},
-    ]
+    assert result.status.dropped == (
+        Dropped("cluster-range", 1),
+        Dropped("link-local", 1),
+        Dropped("loopback", 1),
+    )
     assert "1 cluster-range, 1 link-local, 1 loopback" in result.message
     for hidden in ("127.0.0.1", "169.254.169.254", "10.244.1.7"):
         assert hidden not in result.message
