@@ -38,9 +38,9 @@ ServiceTags = Callable[[str | None, str], Mapping[str, str] | None]
 
 
 class ExportOutcome(StrEnum):
-    IN_SYNC = "InSync"
-    PENDING = "Pending"
-    REFUSED = "Refused"
+    IN_SYNC = reasons.IN_SYNC
+    PENDING = reasons.PENDING
+    REFUSED = reasons.REFUSED
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ OPERATION_FAILED = "OperationFailed"
 # AWS did not reflect the changes made within a step's rounds.
 NOT_CONVERGING = "NotConverging"
 DELETING = "Deleting"
+# An export's instance registrations are still under way (hybrid/exporter.py).
+PENDING = "Pending"
 
 # The plan refuses the spec (Stalled, Terminal) -----------------------------------------------
 REASON_IMMUTABLE = "ImmutableField"

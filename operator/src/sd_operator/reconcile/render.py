@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from sd_operator.model import reasons
 from sd_operator.model.actions import (
     Action,
     Blocked,
@@ -27,9 +28,7 @@ from sd_operator.model.actions import (
     UpdateNamespace,
     UpdateService,
 )
-from sd_operator.model.reasons import (
-    REASON_IMMUTABLE,
-)
+from sd_operator.model.reasons import REASON_IMMUTABLE
 from sd_operator.model.redact import redact
 from sd_operator.model.spec import Identity
 from sd_operator.model.wire import encode
@@ -63,11 +62,13 @@ EFFECT_DELETE = "Delete"
 REFUSAL_REPLACEMENT = "Replacement"
 REFUSAL_REFUSED = "Refusal"
 
-STATUS_IN_SYNC = "InSync"
+# A resource's status in the document: a step's outcome where one applies (the same word in
+# status conditions), Changes for a plan with actions.
+STATUS_IN_SYNC = reasons.IN_SYNC
 STATUS_CHANGES = "Changes"
-STATUS_REFUSED = "Refused"
-STATUS_BLOCKED = "Blocked"
-STATUS_ERROR = "Error"
+STATUS_REFUSED = reasons.REFUSED
+STATUS_BLOCKED = reasons.BLOCKED
+STATUS_ERROR = reasons.ERROR
 
 
 def field_path(field_name: str) -> str:
