@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sd_operator.aws.errors import NotFound, Retryable, translate
+from sd_operator.model import arns
 from sd_operator.model.actions import UpdateEcsService
 from sd_operator.model.observed import NamedPort, ObservedEcsService, ObservedRegistry
 from sd_operator.model.spec import ServiceConnect
@@ -34,10 +35,6 @@ def _call(api: str, fn: Callable[[], T]) -> T:
         return fn()
     except Exception as exc:  # every botocore failure leaves here classified
         raise translate(api, exc) from exc
-
-
-def _short(name_or_arn: str) -> str:
-    return name_or_arn.rsplit("/", 1)[-1]
 
 
 def _batches(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
@@ -166,7 +163,7 @@ class EcsAdapter:
                 continue
             for asked in batch:
                 if asked in (raw.get("serviceArn"), raw.get("serviceName")) or (
-                    _short(asked) == raw.get("serviceName")
+                    arns.resource_id(asked) == raw.get("serviceName")
                 ):
                     found[asked] = self._observe(raw)
         return found

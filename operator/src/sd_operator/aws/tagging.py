@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from botocore.utils import ArnParser
-
 from sd_operator.aws.errors import translate
 
 if TYPE_CHECKING:
@@ -22,11 +20,6 @@ if TYPE_CHECKING:
 NAMESPACE_TYPE = "servicediscovery:namespace"
 SERVICE_TYPE = "servicediscovery:service"
 RESOURCES_PER_PAGE = 100  # GetResources: ResourcesPerPage at most 100
-
-
-def resource_id(arn: str) -> str:
-    """srv-... from arn:aws:servicediscovery:REGION:ACCOUNT:service/srv-... (and ns-... alike)."""
-    return str(ArnParser().parse_arn(arn)["resource"]).split("/", 1)[-1]
 
 
 class Tagging:
