@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from sd_operator.aws.errors import translate
+from sd_operator.aws.errors import call
 
 if TYPE_CHECKING:
     from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
@@ -37,10 +37,7 @@ class Tagging:
         }
         found: dict[str, dict[str, str]] = {}
         while True:
-            try:
-                page = self._client.get_resources(**request)
-            except Exception as exc:  # every botocore failure leaves here classified
-                raise translate("GetResources", exc) from exc
+            page = call("GetResources", lambda: self._client.get_resources(**request))
             for mapping in page.get("ResourceTagMappingList", []):
                 found[mapping["ResourceARN"]] = {
                     t["Key"]: t["Value"] for t in mapping.get("Tags", [])
