@@ -26,7 +26,7 @@ from sd_operator.model.spec import (
     DeletionPolicy,
     NamespaceSpec,
     Resource,
-    ServiceDiscoverySpec,
+    referenced_identity,
 )
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile.converge import Progress, converge, converge_delete
@@ -71,9 +71,8 @@ def namespace_lookup(resources: Sequence[Resource]) -> dict[tuple[str, str], Nam
 def referenced_namespace(
     res: Resource, namespaces: dict[tuple[str, str], NamespaceSpec]
 ) -> NamespaceSpec | None:
-    if isinstance(res.spec, ServiceDiscoverySpec) and res.spec.namespace_ref:
-        return namespaces.get((res.identity.namespace, res.spec.namespace_ref))
-    return None
+    ref = referenced_identity(res.identity, res.spec)
+    return None if ref is None else namespaces.get((ref.namespace, ref.name))
 
 
 def own_region(res: Resource, namespaces: dict[tuple[str, str], NamespaceSpec]) -> str | None:
@@ -331,11 +330,11 @@ def _settle_each(
     code = EXIT_OK
     for res in ordered:
         label = _label(res)
-        ref = res.spec.namespace_ref if isinstance(res.spec, ServiceDiscoverySpec) else None
-        if ref is not None and (res.identity.namespace, ref) in not_ready:
+        ref = referenced_identity(res.identity, res.spec)
+        if ref is not None and (ref.namespace, ref.name) in not_ready:
             code = EXIT_ERROR
-            why = not_ready[(res.identity.namespace, ref)]
-            print(f"{label}: skipped: CloudMapNamespace {ref} is not ready ({why})", file=out)
+            why = not_ready[(ref.namespace, ref.name)]
+            print(f"{label}: skipped: CloudMapNamespace {ref.name} is not ready ({why})", file=out)
             continue
 
         def report(line: str, label: str = label) -> None:

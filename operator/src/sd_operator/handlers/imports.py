@@ -13,6 +13,7 @@ from kubernetes.client.exceptions import ApiException  # type: ignore[import-unt
 from sd_operator import logs
 from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.aws.errors import AwsError, Retryable
+from sd_operator.handlers.indexes import namespace_in
 from sd_operator.handlers.locks import Locks
 from sd_operator.hybrid.importer import Importer, ImportResult
 from sd_operator.hybrid.imports import ImportLimits, Owner, parse_import
@@ -38,8 +39,7 @@ def refresh(
     spec = parse_import(body.spec, name)
     ns_name, region = spec.cloud_map_namespace, spec.region
     if spec.namespace_ref is not None:
-        found = namespaces.get((namespace, spec.namespace_ref)) if namespaces else None
-        ns_spec = next(iter(found), None) if found else None
+        ns_spec = namespace_in(namespaces, namespace, spec.namespace_ref)
         if ns_spec is None:
             result = ImportResult(
                 False,

@@ -42,6 +42,7 @@ from sd_operator.model.spec import (
     RoutingPolicy,
     ServiceConnect,
     ServiceDiscoverySpec,
+    referenced_identity,
 )
 from sd_operator.model.wire import decode
 
@@ -460,8 +461,9 @@ def load_manifests(paths: Sequence[str]) -> list[Resource]:
     namespaces = {r.identity.key: r.spec for r in resources if isinstance(r.spec, NamespaceSpec)}
     for res in resources:
         spec = res.spec
-        if isinstance(spec, ServiceDiscoverySpec) and spec.namespace_ref is not None:
-            ref = Identity(KIND_NAMESPACE, res.identity.namespace, spec.namespace_ref).key
+        manager = referenced_identity(res.identity, spec)
+        if isinstance(spec, ServiceDiscoverySpec) and manager is not None:
+            ref = manager.key
             if ref not in seen:
                 raise SpecError(
                     f"missing reference: CloudMapNamespace {spec.namespace_ref!r} in namespace"

@@ -264,3 +264,13 @@ class Resource:
     identity: Identity
     spec: NamespaceSpec | ServiceDiscoverySpec
     source: str = ""
+
+
+def referenced_identity(
+    identity: Identity, spec: NamespaceSpec | ServiceDiscoverySpec
+) -> Identity | None:
+    """The CloudMapNamespace a ServiceDiscovery names in spec.namespaceRef: a reference never
+    leaves the resource's own Kubernetes namespace."""
+    if not isinstance(spec, ServiceDiscoverySpec) or spec.namespace_ref is None:
+        return None
+    return Identity(KIND_NAMESPACE, identity.namespace, spec.namespace_ref)

@@ -23,12 +23,12 @@ from sd_operator.model.observed import (
     ObservedService,
 )
 from sd_operator.model.spec import (
-    KIND_NAMESPACE,
     Identity,
     NamespaceSpec,
     NamespaceType,
     Resource,
     ServiceDiscoverySpec,
+    referenced_identity,
 )
 from sd_operator.reconcile.ownership import Ownership, owner_tags, ownership
 from sd_operator.reconcile.reader import Reader
@@ -179,7 +179,7 @@ class Observer:
         previous: ObservedService | None = None
         ecs: ObservedEcsService | None = None
         if ns_name is not None:
-            manager = _manager(identity, spec)
+            manager = referenced_identity(identity, spec)
             # What the step checks, not what it changes: from the account view, one batched
             # read for every service of the namespace (docs/aws-budget.md).
             ns = read.namespace_of_service(region, ns_name, with_tags=manager is not None)
@@ -320,13 +320,6 @@ class Observer:
 
 def _recorded(known: Mapping[str, object]) -> dict[str, str]:
     return {k: str(v) for k, v in known.items() if k in _ID_KEYS and v}
-
-
-def _manager(identity: Identity, spec: ServiceDiscoverySpec) -> Identity | None:
-    """The CloudMapNamespace whose namespace this ServiceDiscovery's services go into."""
-    if not spec.namespace_ref:
-        return None
-    return Identity(KIND_NAMESPACE, identity.namespace, spec.namespace_ref)
 
 
 def _ecs(

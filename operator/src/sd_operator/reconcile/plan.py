@@ -36,7 +36,6 @@ from sd_operator.model.observed import (
     ObservedService,
 )
 from sd_operator.model.spec import (
-    KIND_NAMESPACE,
     AdoptionPolicy,
     CloudMapServiceSpec,
     DeletionPolicy,
@@ -48,6 +47,7 @@ from sd_operator.model.spec import (
     Route53CheckType,
     Route53HealthCheck,
     ServiceDiscoverySpec,
+    referenced_identity,
 )
 from sd_operator.reconcile.drift_policy import Held, hold
 from sd_operator.reconcile.ecs_plan import EcsOwner, plan_ecs_owned, plan_ecs_release
@@ -703,11 +703,7 @@ def _ecs_owner(
     service_ours = (
         service is not None and ownership(service.tags, identity, cluster) is Ownership.OURS
     )
-    manager = (
-        Identity(KIND_NAMESPACE, identity.namespace, spec.namespace_ref)
-        if spec.namespace_ref is not None
-        else None
-    )
+    manager = referenced_identity(identity, spec)
     namespace_ours = (
         manager is not None
         and seen.namespace is not None
