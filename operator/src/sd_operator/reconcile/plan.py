@@ -48,6 +48,7 @@ from sd_operator.model.spec import (
     Route53HealthCheck,
     ServiceDiscoverySpec,
     referenced_identity,
+    refused_in,
 )
 from sd_operator.reconcile.drift_policy import Held, hold
 from sd_operator.reconcile.ecs_plan import EcsOwner, plan_ecs_owned, plan_ecs_release
@@ -332,21 +333,11 @@ def _effective_health_check(check: HealthCheck | None) -> HealthCheck | None:
 
 
 def _check_against_namespace(spec: CloudMapServiceSpec, namespace_type: NamespaceType) -> Plan:
-    if namespace_type is NamespaceType.HTTP and spec.dns is not None:
-        return refuse(
-            REASON_INVALID_FOR_NAMESPACE,
-            "service.dns",
-            "the namespace is an Http namespace, which has no DNS records: remove service.dns "
-            "or use a DnsPrivate or DnsPublic namespace",
-        )
-    hc = spec.health_check
-    if hc is not None and hc.route53 is not None and namespace_type is not NamespaceType.DNS_PUBLIC:
-        return refuse(
-            REASON_INVALID_FOR_NAMESPACE,
-            "service.healthCheck.route53",
-            "Route 53 health checks work only in DnsPublic namespaces: use healthCheck.custom",
-        )
-    return Plan()
+    refusal = refused_in(spec, namespace_type)
+    if refusal is None:
+        return Plan()
+    field, why = refusal
+    return refuse(REASON_INVALID_FOR_NAMESPACE, f"service.{field}", why)
 
 
 def _ttl_advisories(spec: CloudMapServiceSpec, max_ttl: int) -> tuple[str, ...]:
