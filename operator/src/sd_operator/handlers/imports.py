@@ -8,7 +8,6 @@ from dataclasses import replace
 from typing import Any
 
 import kopf
-from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped]
 
 from sd_operator import logs
 from sd_operator.aws.cloudmap import CloudMap
@@ -18,6 +17,7 @@ from sd_operator.handlers.locks import Locks
 from sd_operator.hybrid.importer import Importer, ImportResult
 from sd_operator.hybrid.imports import ImportLimits, Owner, parse_import
 from sd_operator.hybrid.k8s import Kube
+from sd_operator.kube.client import ApiException
 from sd_operator.model import conditions as cond
 from sd_operator.model.redact import own_arns, redact_arns
 from sd_operator.model.spec import API_VERSION, GROUP, KIND_IMPORT, PLURAL_IMPORT, VERSION
