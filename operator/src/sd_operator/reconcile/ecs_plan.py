@@ -382,7 +382,18 @@ def plan_ecs(
                 CLOUD_MAP_SERVICE_RETRY_SECONDS,
             )
         )
+    return _update(spec, observed, namespace, cloud_map_service_arn, manage)
 
+
+def _update(
+    spec: EcsSpec,
+    observed: ObservedEcsService,
+    namespace: _Namespace,
+    cloud_map_service_arn: str | None,
+    manage: frozenset[EcsPart],
+) -> Plan:
+    """The UpdateService (or none) of `plan_ecs`, once its checks passed."""
+    where = f"{spec.cluster}/{spec.service}"
     want_sc = canonical_service_connect(
         spec.service_connect, namespace, observed.port_mappings, observed.network_mode
     )

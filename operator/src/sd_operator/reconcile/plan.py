@@ -466,23 +466,38 @@ def plan_service(
         prev = owned_under_other_name
         return _renamed("service", "service.name", spec.name, prev.name, prev.id)
     if observed is None:
+        create = CreateService(
+            namespace_id=namespace_id,
+            namespace_name=namespace_name,
+            name=spec.name,
+            description=spec.description,
+            dns=spec.dns,
+            # AWS fills ResourcePath '/' for HTTP(S) checks: send it, so the first
+            # observation matches instead of asking for an update.
+            health_check=_effective_health_check(spec.health_check),
+            tags={**spec.tags, **owner_tags(identity, cluster)},
+        )
         return Plan(
-            actions=(
-                CreateService(
-                    namespace_id=namespace_id,
-                    namespace_name=namespace_name,
-                    name=spec.name,
-                    description=spec.description,
-                    dns=spec.dns,
-                    # AWS fills ResourcePath '/' for HTTP(S) checks: send it, so the first
-                    # observation matches instead of asking for an update.
-                    health_check=_effective_health_check(spec.health_check),
-                    tags={**spec.tags, **owner_tags(identity, cluster)},
-                ),
-            ),
+            actions=(create,),
             changes=(Change("service.name", spec.name, None),),
             advisories=advisories,
         )
+    return _plan_existing_service(
+        spec, identity, cluster, adoption, namespace_type, observed, advisories
+    )
+
+
+def _plan_existing_service(
+    spec: CloudMapServiceSpec,
+    identity: Identity,
+    cluster: str,
+    adoption: AdoptionPolicy,
+    namespace_type: NamespaceType,
+    observed: ObservedService,
+    advisories: tuple[str, ...],
+) -> Plan:
+    """`plan_service` for a service that exists: claim it, refuse what AWS cannot change in
+    place, update what it can, and its tags."""
     stop, adopt_tags = _claim(
         "service", spec.name, observed.id, observed.tags, identity, cluster, adoption
     )
