@@ -581,7 +581,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> argparse.ArgumentParser:  # noqa: LEN060 -- argparse declarations, a flag a statement; the cli/ package (issue 20, item 5) gives each verb its own
     parser = _Parser(
         prog="sd-operator",
         description="Keep AWS Cloud Map and ECS service discovery equal to Kubernetes resources.",
@@ -859,7 +859,7 @@ def _settings(
     return settings
 
 
-def run_cli(args: argparse.Namespace) -> int:
+def run_cli(args: argparse.Namespace) -> int:  # noqa: PLR0911 -- each early exit is a CLI error with its own message; the cli/ package (issue 20, item 5) splits it
     if getattr(args, "from_cluster", False):
         loaded = _from_cluster(args)
         if loaded is None:

@@ -73,7 +73,7 @@ def phase(result: StepResult) -> Phase:
             return Phase.IN_FLIGHT
 
 
-def _drift_condition(result: StepResult, previous: Mapping[str, Any] | None) -> Condition:
+def _drift_condition(result: StepResult, previous: Mapping[str, Any] | None) -> Condition:  # noqa: PLR0911 -- one return per Drifted transition
     fields = ", ".join(c.field for c in result.drift)
     if result.outcome is Outcome.DRIFT_REPORTED:
         return Condition(
