@@ -44,7 +44,9 @@ class Cluster:
 
 
 def connect(kubeconfig: str | None = None, context: str | None = None) -> Cluster:
-    from kubernetes import client, config  # type: ignore[import-untyped]
+    from kubernetes import config  # type: ignore[import-untyped]
+
+    from sd_operator.kube.client import apis
 
     try:
         try:
@@ -58,7 +60,8 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> Cluste
             namespace = "default"
     except (config.ConfigException, OSError) as exc:
         raise KubeError(f"no Kubernetes cluster configured: {exc}") from exc
-    return Cluster(client.CustomObjectsApi(), client.AppsV1Api(), client.CoreV1Api(), namespace)
+    loaded = apis()
+    return Cluster(loaded.custom, loaded.apps, loaded.core, namespace)
 
 
 def _failed(what: str, exc: Exception) -> KubeError:
