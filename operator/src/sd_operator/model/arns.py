@@ -6,6 +6,7 @@ ArnParser splits the same way: six parts at the first five colons; the resource 
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 
@@ -15,6 +16,15 @@ class Arn(NamedTuple):
     region: str
     account: str
     resource: str  # `type/id`, `type/parent/id` or `type:id`, as the service chose
+
+
+# An ARN within free text (AWS error messages, which redact.py masks): the same six parts, the
+# account digits or `aws`; the resource may hold `/` and `:`, and ends before blanks, quotes,
+# brackets and a sentence's closing punctuation.
+IN_TEXT = re.compile(
+    r"arn:(?P<partition>aws[a-z-]*):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):"
+    r"(?P<account>[0-9]*|aws):(?P<resource>[^\s\"'`,;()<>\[\]{}]*[^\s\"'`,;()<>\[\]{}.:])"
+)
 
 
 def parse(value: str | None) -> Arn | None:
