@@ -21,6 +21,7 @@ from sd_operator.aws.errors import (
     NotFound,
     Retryable,
     Terminal,
+    call,
     translate,
 )
 
@@ -212,3 +213,14 @@ def test_every_classification_is_an_aws_error() -> None:
         client_error("ServiceAlreadyExists"),
     ):
         assert isinstance(translate("X", exc), AwsError)
+
+
+def test_an_adapter_call_answers_or_leaves_classified_with_the_sdk_error_as_cause() -> None:
+    def throttled() -> None:
+        raise client_error("ThrottlingException", api="ListServices")
+
+    assert call("ListServices", lambda: "answer") == "answer"
+    with pytest.raises(Retryable) as caught:
+        call("ListServices", throttled)
+    assert caught.value.api == "ListServices"
+    assert isinstance(caught.value.__cause__, ClientError)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from sd_operator.aws.errors import NotFound, Retryable, translate
+from sd_operator.aws.errors import NotFound, Retryable, call
 from sd_operator.model.actions import CreateNamespace, CreateService, UpdateNamespace, UpdateService
 from sd_operator.model.observed import (
     DiscoveredInstance,
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from mypy_boto3_servicediscovery import ServiceDiscoveryClient
     from mypy_boto3_servicediscovery.type_defs import ServiceChangeTypeDef, TagTypeDef
 
-T = TypeVar("T")
-
 _AWS_NAMESPACE_TYPES = {
     "HTTP": NamespaceType.HTTP,
     "DNS_PRIVATE": NamespaceType.DNS_PRIVATE,
@@ -46,13 +44,6 @@ SETTLE_SCANS = 5
 # DiscoverInstances has no NextToken: MaxResults (up to 1,000, AWS's instance quota per
 # service) is the whole answer.
 DISCOVER_MAX_RESULTS = 1000
-
-
-def _call(api: str, fn: Callable[[], T]) -> T:
-    try:
-        return fn()
-    except Exception as exc:  # every botocore failure leaves here classified
-        raise translate(api, exc) from exc
 
 
 def _dns_config(raw: Mapping[str, Any] | None) -> DnsConfig | None:
@@ -91,13 +82,13 @@ class CloudMap:
     def _pages(self, api: str, key: str, **kwargs: Any) -> Iterator[Mapping[str, Any]]:
         paginator: Any = self._client.get_paginator(api)  # type: ignore[call-overload]
         pages = iter(paginator.paginate(**kwargs, PaginationConfig={"PageSize": PAGE_SIZE}))
-        while (page := _call(api, lambda: next(pages, None))) is not None:
+        while (page := call(api, lambda: next(pages, None))) is not None:
             yield from page.get(key, [])
 
     # Observation ---------------------------------------------------------------------------
 
     def tags(self, arn: str) -> dict[str, str]:
-        raw = _call(
+        raw = call(
             "ListTagsForResource", lambda: self._client.list_tags_for_resource(ResourceARN=arn)
         )
         return {t["Key"]: t["Value"] for t in raw.get("Tags", [])}
@@ -146,7 +137,7 @@ class CloudMap:
     ) -> ObservedNamespace | None:
         """The namespace with that id; None only when AWS answers NotFound (proof it is gone)."""
         try:
-            raw = _call("GetNamespace", lambda: self._client.get_namespace(Id=namespace_id))
+            raw = call("GetNamespace", lambda: self._client.get_namespace(Id=namespace_id))
         except NotFound:
             return None
         return self._namespace(raw["Namespace"], with_tags)
@@ -223,7 +214,7 @@ class CloudMap:
     def get_service(self, service_id: str, *, with_tags: bool = True) -> ObservedService | None:
         """The service with that id; None only when AWS answers NotFound (proof it is gone)."""
         try:
-            raw = _call("GetService", lambda: self._client.get_service(Id=service_id))
+            raw = call("GetService", lambda: self._client.get_service(Id=service_id))
         except NotFound:
             return None
         service = raw["Service"]
@@ -233,7 +224,7 @@ class CloudMap:
         return replace(service, tags=self.tags(service.arn))
 
     def get_operation(self, operation_id: str) -> ObservedOperation:
-        raw = _call("GetOperation", lambda: self._client.get_operation(OperationId=operation_id))[
+        raw = call("GetOperation", lambda: self._client.get_operation(OperationId=operation_id))[
             "Operation"
         ]
         return ObservedOperation(
@@ -258,18 +249,18 @@ class CloudMap:
             common["Description"] = action.description
         match action.type:
             case NamespaceType.HTTP:
-                raw = _call(
+                raw = call(
                     "CreateHttpNamespace", lambda: self._client.create_http_namespace(**common)
                 )
             case NamespaceType.DNS_PRIVATE:
-                raw = _call(
+                raw = call(
                     "CreatePrivateDnsNamespace",
                     lambda: self._client.create_private_dns_namespace(
                         Vpc=action.vpc or "", **common
                     ),
                 )
             case NamespaceType.DNS_PUBLIC:
-                raw = _call(
+                raw = call(
                     "CreatePublicDnsNamespace",
                     lambda: self._client.create_public_dns_namespace(**common),
                 )
@@ -279,21 +270,21 @@ class CloudMap:
         description = action.description or ""
         match action.type:
             case NamespaceType.HTTP:
-                raw = _call(
+                raw = call(
                     "UpdateHttpNamespace",
                     lambda: self._client.update_http_namespace(
                         Id=action.id, Namespace={"Description": description}
                     ),
                 )
             case NamespaceType.DNS_PRIVATE:
-                raw = _call(
+                raw = call(
                     "UpdatePrivateDnsNamespace",
                     lambda: self._client.update_private_dns_namespace(
                         Id=action.id, Namespace={"Description": description}
                     ),
                 )
             case NamespaceType.DNS_PUBLIC:
-                raw = _call(
+                raw = call(
                     "UpdatePublicDnsNamespace",
                     lambda: self._client.update_public_dns_namespace(
                         Id=action.id, Namespace={"Description": description}
@@ -302,7 +293,7 @@ class CloudMap:
         return raw["OperationId"]
 
     def delete_namespace(self, namespace_id: str) -> str:
-        raw = _call("DeleteNamespace", lambda: self._client.delete_namespace(Id=namespace_id))
+        raw = call("DeleteNamespace", lambda: self._client.delete_namespace(Id=namespace_id))
         return raw["OperationId"]
 
     def create_service(
@@ -330,7 +321,7 @@ class CloudMap:
             args["HealthCheckCustomConfig"] = {}
         elif hc is not None and hc.route53 is not None:
             args["HealthCheckConfig"] = _route53_config(hc.route53)
-        raw = _call("CreateService", lambda: self._client.create_service(**args))
+        raw = call("CreateService", lambda: self._client.create_service(**args))
         service = raw["Service"]
         made = self._service(service, service.get("NamespaceId", namespace_id), with_tags=False)
         return replace(made, tags=dict(action.tags))
@@ -343,7 +334,7 @@ class CloudMap:
             }
         if action.route53 is not None:
             change["HealthCheckConfig"] = _route53_config(action.route53)
-        raw = _call(
+        raw = call(
             "UpdateService",
             lambda: self._client.update_service(
                 Id=action.id, Service=cast("ServiceChangeTypeDef", change)
@@ -352,14 +343,14 @@ class CloudMap:
         return raw["OperationId"]
 
     def delete_service(self, service_id: str) -> None:
-        _call("DeleteService", lambda: self._client.delete_service(Id=service_id))
+        call("DeleteService", lambda: self._client.delete_service(Id=service_id))
 
     def tag(self, arn: str, tags: Mapping[str, str]) -> None:
         pairs: list[TagTypeDef] = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
-        _call("TagResource", lambda: self._client.tag_resource(ResourceARN=arn, Tags=pairs))
+        call("TagResource", lambda: self._client.tag_resource(ResourceARN=arn, Tags=pairs))
 
     def untag(self, arn: str, keys: tuple[str, ...]) -> None:
-        _call(
+        call(
             "UntagResource",
             lambda: self._client.untag_resource(ResourceARN=arn, TagKeys=list(keys)),
         )
@@ -381,7 +372,7 @@ class CloudMap:
             args: dict[str, Any] = {"ServiceId": service_id, "MaxResults": PAGE_SIZE}
             if token:
                 args["NextToken"] = token
-            raw = _call(
+            raw = call(
                 "GetInstancesHealthStatus",
                 lambda args=args: self._client.get_instances_health_status(**args),  # type: ignore[misc]
             )
@@ -393,7 +384,7 @@ class CloudMap:
     def register_instance(
         self, service_id: str, instance_id: str, attributes: Mapping[str, str]
     ) -> str:
-        raw = _call(
+        raw = call(
             "RegisterInstance",
             lambda: self._client.register_instance(
                 ServiceId=service_id, InstanceId=instance_id, Attributes=dict(attributes)
@@ -404,7 +395,7 @@ class CloudMap:
     def deregister_instance(self, service_id: str, instance_id: str) -> str | None:
         """The OperationId, or None when the instance is gone already."""
         try:
-            raw = _call(
+            raw = call(
                 "DeregisterInstance",
                 lambda: self._client.deregister_instance(
                     ServiceId=service_id, InstanceId=instance_id
@@ -418,7 +409,7 @@ class CloudMap:
 
     def set_instance_health(self, service_id: str, instance_id: str, healthy: bool) -> None:
         """UpdateInstanceCustomHealthStatus: synchronous, no operation to poll."""
-        _call(
+        call(
             "UpdateInstanceCustomHealthStatus",
             lambda: self._client.update_instance_custom_health_status(
                 ServiceId=service_id,
@@ -433,7 +424,7 @@ class CloudMap:
         """DiscoverInstances (1,000/s, docs/aws-facts.md, Throttling and quotas) rather than
         ListInstances (~50/s): also
         answers for API-only services such as those ECS Service Connect creates."""
-        raw = _call(
+        raw = call(
             "DiscoverInstances",
             lambda: self._client.discover_instances(
                 NamespaceName=namespace_name,

@@ -6,10 +6,11 @@ Only `serviceRegistries` and `serviceConnectConfiguration` are ever sent; never 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from sd_operator.aws.errors import NotFound, Retryable, translate
+from sd_operator.aws.errors import NotFound, Retryable, call
+from sd_operator.model import arns
 from sd_operator.model.actions import UpdateEcsService
 from sd_operator.model.observed import NamedPort, ObservedEcsService, ObservedRegistry
 from sd_operator.model.spec import ServiceConnect
@@ -19,25 +20,12 @@ if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_ecs.type_defs import TagTypeDef
 
-T = TypeVar("T")
-
 DESCRIBE_SERVICES_BATCH = 10  # DescribeServices: "up to 10 services ... in a single operation"
 FAILURE_MISSING = "MISSING"
 STATUS_INACTIVE = "INACTIVE"
 DEPLOYMENT_PRIMARY = "PRIMARY"
 # RegisterTaskDefinition.networkMode: "If no network mode is specified, the default is bridge."
 DEFAULT_NETWORK_MODE = "bridge"
-
-
-def _call(api: str, fn: Callable[[], T]) -> T:
-    try:
-        return fn()
-    except Exception as exc:  # every botocore failure leaves here classified
-        raise translate(api, exc) from exc
-
-
-def _short(name_or_arn: str) -> str:
-    return name_or_arn.rsplit("/", 1)[-1]
 
 
 def _batches(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
@@ -96,7 +84,7 @@ class EcsAdapter:
 
     def _task_definition(self, arn: str) -> tuple[str, dict[str, NamedPort]]:
         if arn not in self._task_definitions:
-            raw = _call(
+            raw = call(
                 "DescribeTaskDefinition",
                 lambda: self._client.describe_task_definition(taskDefinition=arn),
             )["taskDefinition"]
@@ -145,14 +133,14 @@ class EcsAdapter:
         found: dict[str, ObservedEcsService | None] = dict.fromkeys(batch)
         try:
             # The tags come in the same call: they carry the ownership marker.
-            response = self._client.describe_services(
-                cluster=cluster, services=list(batch), include=["TAGS"]
+            response = call(
+                "DescribeServices",
+                lambda: self._client.describe_services(
+                    cluster=cluster, services=list(batch), include=["TAGS"]
+                ),
             )
-        except Exception as exc:
-            error = translate("DescribeServices", exc)
-            if isinstance(error, NotFound):  # ClusterNotFoundException: none of them exists
-                return found
-            raise error from exc
+        except NotFound:  # ClusterNotFoundException: none of them exists
+            return found
         for failure in response.get("failures", []):
             reason = failure.get("reason", "")
             if reason != FAILURE_MISSING:
@@ -166,7 +154,7 @@ class EcsAdapter:
                 continue
             for asked in batch:
                 if asked in (raw.get("serviceArn"), raw.get("serviceName")) or (
-                    _short(asked) == raw.get("serviceName")
+                    arns.resource_id(asked) == raw.get("serviceName")
                 ):
                     found[asked] = self._observe(raw)
         return found
@@ -188,7 +176,7 @@ class EcsAdapter:
                 return tuple(arns)
 
     def _services_page(self, kwargs: dict[str, Any]) -> Mapping[str, Any]:
-        return _call(
+        return call(
             "ListServicesByNamespace", lambda: self._client.list_services_by_namespace(**kwargs)
         )
 
@@ -199,16 +187,16 @@ class EcsAdapter:
             request["serviceRegistries"] = [encode(r) for r in action.registries]
         if action.set_service_connect:
             request["serviceConnectConfiguration"] = service_connect_request(action.service_connect)
-        response = _call("UpdateService", lambda: self._client.update_service(**request))
+        response = call("UpdateService", lambda: self._client.update_service(**request))
         return str(response["service"]["serviceArn"])
 
     def tag(self, arn: str, tags: Mapping[str, str]) -> None:
         """TagResource on an ECS service (its ownership marker; needs the long ARN format)."""
         request: list[TagTypeDef] = [{"key": k, "value": v} for k, v in tags.items()]
-        _call("TagResource", lambda: self._client.tag_resource(resourceArn=arn, tags=request))
+        call("TagResource", lambda: self._client.tag_resource(resourceArn=arn, tags=request))
 
     def untag(self, arn: str, keys: Sequence[str]) -> None:
-        _call(
+        call(
             "UntagResource",
             lambda: self._client.untag_resource(resourceArn=arn, tagKeys=list(keys)),
         )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+T = TypeVar("T")
 
 RETRY_DELAY_SECONDS = 10.0
 
@@ -74,6 +77,14 @@ class Conflict(AwsError):
     def __init__(self, api: str, code: str, message: str, existing_id: str | None) -> None:
         super().__init__(api, code, message)
         self.existing_id = existing_id
+
+
+def call(api: str, fn: Callable[[], T]) -> T:
+    """`fn()`, an AWS call: every botocore failure leaves it classified (`translate`)."""
+    try:
+        return fn()
+    except Exception as exc:
+        raise translate(api, exc) from exc
 
 
 def translate(api: str, exc: Exception) -> AwsError:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sd_operator.aws.errors import translate
+from sd_operator.aws.errors import call
 
 if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client
@@ -21,9 +21,6 @@ class Route53:
 
     def hosted_zone_vpcs(self, hosted_zone_id: str) -> frozenset[str]:
         """The VPC ids associated with a private hosted zone (empty for a public zone).
-        NotFound when the zone does not exist; other failures classified by translate."""
-        try:
-            raw = self._client.get_hosted_zone(Id=hosted_zone_id)
-        except Exception as exc:  # every botocore failure leaves here classified
-            raise translate("GetHostedZone", exc) from exc
+        NotFound when the zone does not exist; other failures classified."""
+        raw = call("GetHostedZone", lambda: self._client.get_hosted_zone(Id=hosted_zone_id))
         return frozenset(str(v["VPCId"]) for v in raw.get("VPCs") or [] if v.get("VPCId"))

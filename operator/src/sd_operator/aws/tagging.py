@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from botocore.utils import ArnParser
-
-from sd_operator.aws.errors import translate
+from sd_operator.aws.errors import call
 
 if TYPE_CHECKING:
     from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
@@ -22,11 +20,6 @@ if TYPE_CHECKING:
 NAMESPACE_TYPE = "servicediscovery:namespace"
 SERVICE_TYPE = "servicediscovery:service"
 RESOURCES_PER_PAGE = 100  # GetResources: ResourcesPerPage at most 100
-
-
-def resource_id(arn: str) -> str:
-    """srv-... from arn:aws:servicediscovery:REGION:ACCOUNT:service/srv-... (and ns-... alike)."""
-    return str(ArnParser().parse_arn(arn)["resource"]).split("/", 1)[-1]
 
 
 class Tagging:
@@ -44,10 +37,7 @@ class Tagging:
         }
         found: dict[str, dict[str, str]] = {}
         while True:
-            try:
-                page = self._client.get_resources(**request)
-            except Exception as exc:  # every botocore failure leaves here classified
-                raise translate("GetResources", exc) from exc
+            page = call("GetResources", lambda: self._client.get_resources(**request))
             for mapping in page.get("ResourceTagMappingList", []):
                 found[mapping["ResourceARN"]] = {
                     t["Key"]: t["Value"] for t in mapping.get("Tags", [])

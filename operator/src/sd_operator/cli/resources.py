@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sd_operator.model.spec import NamespaceSpec, Resource, ServiceDiscoverySpec
+from sd_operator.model.spec import NamespaceSpec, Resource, referenced_identity
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile.observe import resource_region
 
@@ -24,9 +24,8 @@ def namespace_lookup(resources: Sequence[Resource]) -> dict[tuple[str, str], Nam
 def referenced_namespace(
     res: Resource, namespaces: dict[tuple[str, str], NamespaceSpec]
 ) -> NamespaceSpec | None:
-    if isinstance(res.spec, ServiceDiscoverySpec) and res.spec.namespace_ref:
-        return namespaces.get((res.identity.namespace, res.spec.namespace_ref))
-    return None
+    ref = referenced_identity(res.identity, res.spec)
+    return None if ref is None else namespaces.get((ref.namespace, ref.name))
 
 
 def own_region(res: Resource, namespaces: dict[tuple[str, str], NamespaceSpec]) -> str | None:

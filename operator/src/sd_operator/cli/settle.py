@@ -7,7 +7,7 @@ from typing import TextIO
 
 from sd_operator.cli.codes import EXIT_ERROR, EXIT_OK
 from sd_operator.cli.resources import _label, namespace_lookup, referenced_namespace
-from sd_operator.model.spec import NamespaceSpec, Resource, ServiceDiscoverySpec
+from sd_operator.model.spec import NamespaceSpec, Resource, referenced_identity
 from sd_operator.reconcile.converge import Progress
 from sd_operator.reconcile.result import Outcome
 
@@ -27,11 +27,11 @@ def _settle_each(
     code = EXIT_OK
     for res in ordered:
         label = _label(res)
-        ref = res.spec.namespace_ref if isinstance(res.spec, ServiceDiscoverySpec) else None
-        if ref is not None and (res.identity.namespace, ref) in not_ready:
+        ref = referenced_identity(res.identity, res.spec)
+        if ref is not None and (ref.namespace, ref.name) in not_ready:
             code = EXIT_ERROR
-            why = not_ready[(res.identity.namespace, ref)]
-            print(f"{label}: skipped: CloudMapNamespace {ref} is not ready ({why})", file=out)
+            why = not_ready[(ref.namespace, ref.name)]
+            print(f"{label}: skipped: CloudMapNamespace {ref.name} is not ready ({why})", file=out)
             continue
 
         def report(line: str, label: str = label) -> None:

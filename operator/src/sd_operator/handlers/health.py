@@ -76,10 +76,9 @@ class Health:
 
     def _access_problem(self) -> str | None:
         """None when every list the watches need is allowed, else what failed."""
-        from kubernetes import client  # type: ignore[import-untyped]
-        from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped]
+        from sd_operator.kube.client import ApiException, apis
 
-        api = client.CustomObjectsApi()
+        api = apis().custom
         scopes: Sequence[str | None] = self.namespaces if self.literal_namespaces else (None,)
         for plural in (PLURAL_NAMESPACE, PLURAL_DISCOVERY, PLURAL_IMPORT):
             for namespace in scopes:
@@ -136,11 +135,10 @@ class PeeringWatch(threading.Thread):
         metrics.LEADER.set(0)
 
     def run(self) -> None:
-        from kubernetes import client
-        from kubernetes.client.exceptions import ApiException
+        from sd_operator.kube.client import ApiException, apis
 
         self.health.logged_in.wait()
-        api = client.CustomObjectsApi()
+        api = apis().custom
         while True:
             try:
                 if self.namespace is None:

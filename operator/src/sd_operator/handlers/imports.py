@@ -8,15 +8,16 @@ from dataclasses import replace
 from typing import Any
 
 import kopf
-from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped]
 
 from sd_operator import logs
 from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.aws.errors import AwsError, Retryable
+from sd_operator.handlers.indexes import namespace_in
 from sd_operator.handlers.locks import Locks
 from sd_operator.hybrid.importer import Importer, ImportResult
 from sd_operator.hybrid.imports import ImportLimits, Owner, parse_import
 from sd_operator.hybrid.k8s import Kube
+from sd_operator.kube.client import ApiException
 from sd_operator.model import conditions as cond
 from sd_operator.model import reasons
 from sd_operator.model.redact import own_arns, redact_arns
@@ -46,8 +47,7 @@ def refresh(
         return
     ns_name, region = spec.cloud_map_namespace, spec.region
     if spec.namespace_ref is not None:
-        found = namespaces.get((namespace, spec.namespace_ref)) if namespaces else None
-        ns_spec = next(iter(found), None) if found else None
+        ns_spec = namespace_in(namespaces, namespace, spec.namespace_ref)
         if ns_spec is None:
             result = ImportResult(
                 False,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import kopf
 
 from sd_operator.hybrid.export import SliceView
-from sd_operator.model.spec import NamespaceSpec, Resource, ServiceDiscoverySpec
+from sd_operator.model.spec import NamespaceSpec, Resource, referenced_identity
 
 Slices = kopf.Index[tuple[str, str], SliceView]
 Namespaces = Mapping[tuple[str, str], Collection[NamespaceSpec]]
@@ -36,9 +36,11 @@ class LiveIndexes:
 
 def referenced(res: Resource, namespaces: Namespaces | None) -> NamespaceSpec | None:
     """The CloudMapNamespace a ServiceDiscovery names in spec.namespaceRef, if it exists."""
-    if not isinstance(res.spec, ServiceDiscoverySpec) or not res.spec.namespace_ref:
-        return None
-    if namespaces is None:
-        return None
-    found = namespaces.get((res.identity.namespace, res.spec.namespace_ref))
+    ref = referenced_identity(res.identity, res.spec)
+    return None if ref is None else namespace_in(namespaces, ref.namespace, ref.name)
+
+
+def namespace_in(namespaces: Namespaces | None, namespace: str, name: str) -> NamespaceSpec | None:
+    """The CloudMapNamespace `namespace/name` in kopf's index, if it exists."""
+    found = namespaces.get((namespace, name)) if namespaces else None
     return next(iter(found), None) if found else None

@@ -79,10 +79,10 @@ class KubernetesWriter:
 
     def _apis(self) -> tuple[Any, Any]:
         if not hasattr(self._local, "apis"):
-            from kubernetes import client  # type: ignore[import-untyped]
+            from sd_operator.kube import client
 
-            api = client.ApiClient()
-            self._local.apis = (client.CustomObjectsApi(api), client.CoreV1Api(api))
+            loaded = client.apis()
+            self._local.apis = (loaded.custom, loaded.core)
         apis: tuple[Any, Any] = self._local.apis
         return apis
 

@@ -19,6 +19,7 @@ from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.aws.errors import NotFound
 from sd_operator.hybrid.export import (
     DesiredInstance,
+    ExportPlan,
     Refused,
     SliceView,
     desired_instances,
@@ -151,22 +152,22 @@ class Exporter:
             cluster=self.cluster,
             custom_health=custom_health,
         )
-        for want in plan.register:
-            attributes = registration_attributes(want, custom_health)
-            op = cm.register_instance(service_id, want.id, attributes)
-            state.pending[want.id] = _Pending(op, want)
-        for iid in plan.deregister:
-            gone = cm.deregister_instance(service_id, iid)
-            if gone is None:
-                state.known.pop(iid, None)
-            else:
-                state.pending[iid] = _Pending(gone, None)
-        for iid, healthy in plan.set_health:
-            cm.set_instance_health(service_id, iid, healthy)
-            state.known[iid] = replace(state.known[iid], healthy=healthy)
+        _carry_out(plan, cm, service_id, state, custom_health)
         calls += plan.calls
         performed = _describe(plan.register, plan.deregister, plan.set_health, service_name)
         calls += self._poll(cm, state)
+        return self._result(owner, spec, state, plan, performed, calls)
+
+    def _result(
+        self,
+        owner: Identity,
+        spec: EndpointsSpec | None,
+        state: _State,
+        plan: ExportPlan,
+        performed: tuple[str, ...],
+        calls: int,
+    ) -> ExportResult:
+        """The export's status and message, once its plan was carried out."""
         ours = [i for i in state.known.values() if owned(i, owner, self.cluster)]
         failures, state.failures = state.failures, []
         summary = Export(
@@ -256,3 +257,22 @@ def _describe(
             f"changed the custom health status of {len(set_health)} instance(s) of {service}"
         )
     return tuple(lines)
+
+
+def _carry_out(
+    plan: ExportPlan, cm: CloudMap, service_id: str, state: _State, custom_health: bool
+) -> None:
+    """Send the plan's calls; what AWS answers with an operation waits in `state.pending`."""
+    for want in plan.register:
+        attributes = registration_attributes(want, custom_health)
+        op = cm.register_instance(service_id, want.id, attributes)
+        state.pending[want.id] = _Pending(op, want)
+    for iid in plan.deregister:
+        gone = cm.deregister_instance(service_id, iid)
+        if gone is None:
+            state.known.pop(iid, None)
+        else:
+            state.pending[iid] = _Pending(gone, None)
+    for iid, healthy in plan.set_health:
+        cm.set_instance_health(service_id, iid, healthy)
+        state.known[iid] = replace(state.known[iid], healthy=healthy)

@@ -22,6 +22,7 @@ from sd_operator.hybrid.imports import (
 )
 from sd_operator.hybrid.k8s import Kube, Rejected
 from sd_operator.model import reasons
+from sd_operator.model.observed import DiscoveredInstance
 from sd_operator.model.status import Dropped, ImportStatus
 
 API_ONLY = "HTTP"  # Cloud Map service type of API-only services (no DNS records)
@@ -66,13 +67,9 @@ class Importer:
                 refused=True,
             )
         cm = self._cloudmap(spec.region)
-        found = True
-        try:
-            instances = cm.discover_instances(namespace_name, spec.service_name, "HEALTHY")
-        except NotFound:
-            # Stale addresses are worse than none: the slices empty, the Service stays.
-            instances, found = [], False
-        endpoints = group(instances, spec.target_port, self._limits.excluded)
+        instances = _healthy(cm, namespace_name, spec.service_name)
+        found = instances is not None
+        endpoints = group(instances or [], spec.target_port, self._limits.excluded)
         current = kube.service(k8s_namespace, name)
         desired = service_body(spec, name, k8s_namespace, owner)
         if current is not None and not owned_by(current, owner):
@@ -107,17 +104,9 @@ class Importer:
                 status,
                 tuple(performed),
             )
-        status = replace(status, api_only=_api_only(cm, namespace_name, spec.service_name))
-        message = f"{endpoints.count} healthy instance(s) of {namespace_name}/{spec.service_name}"
-        if endpoints.dropped:
-            left_out = ", ".join(f"{n} {r}" for r, n in endpoints.dropped.items())
-            message += f"; addresses left out (status.dropped): {left_out}"
-        if status.api_only:
-            message += (
-                " (an API-only service, as ECS Service Connect creates: pods reach the tasks"
-                " directly at their registered address and port, without the Service Connect"
-                " proxy)"
-            )
+        api_only = _api_only(cm, namespace_name, spec.service_name)
+        status = replace(status, api_only=api_only)
+        message = _imported(endpoints, f"{namespace_name}/{spec.service_name}", api_only)
         return ImportResult(True, reasons.IMPORTED, message, status, tuple(performed))
 
     @staticmethod
@@ -168,3 +157,28 @@ def _api_only(cm: CloudMap, namespace_name: str, service_name: str) -> bool:
         return False
     service = next((s for s in cm.list_services(ns.id) if s.name == service_name), None)
     return service is not None and service.type == API_ONLY
+
+
+def _healthy(
+    cm: CloudMap, namespace_name: str, service_name: str
+) -> list[DiscoveredInstance] | None:
+    """The service's healthy instances; None when it does not exist."""
+    try:
+        return cm.discover_instances(namespace_name, service_name, "HEALTHY")
+    except NotFound:
+        # Stale addresses are worse than none: the slices empty, the Service stays.
+        return None
+
+
+def _imported(endpoints: Endpoints, service: str, api_only: bool) -> str:
+    message = f"{endpoints.count} healthy instance(s) of {service}"
+    if endpoints.dropped:
+        left_out = ", ".join(f"{n} {r}" for r, n in endpoints.dropped.items())
+        message += f"; addresses left out (status.dropped): {left_out}"
+    if api_only:
+        message += (
+            " (an API-only service, as ECS Service Connect creates: pods reach the tasks"
+            " directly at their registered address and port, without the Service Connect"
+            " proxy)"
+        )
+    return message

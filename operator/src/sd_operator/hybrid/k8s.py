@@ -1,6 +1,6 @@
 """The Kubernetes objects CloudMapImport maintains (Service, EndpointSlice), through the
-kubernetes client that kopf logged in with. Reads and writes only; the decisions are in
-imports.py."""
+kubernetes client that kopf logged in with (sd_operator.kube.client). Reads and writes only;
+the decisions are in imports.py."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from kubernetes import client  # type: ignore[import-untyped]
-from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped]
+from sd_operator.kube.client import ApiException, apis
 
 MERGE_PATCH = "application/merge-patch+json"  # lists (ports, endpoints) replaced whole
 # 409: the name is taken (by an object this import does not own); 422: the body is invalid.
@@ -47,10 +46,10 @@ def _message(exc: ApiException) -> str:
 
 class Kube:
     def __init__(self) -> None:
-        api = client.ApiClient()
-        self._core = client.CoreV1Api(api)
-        self._discovery = client.DiscoveryV1Api(api)
-        self._api = api
+        loaded = apis()
+        self._core = loaded.core
+        self._discovery = loaded.discovery
+        self._api = loaded.client
 
     def _plain(self, obj: Any) -> dict[str, Any]:
         out: dict[str, Any] = self._api.sanitize_for_serialization(obj)

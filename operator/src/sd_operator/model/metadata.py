@@ -125,7 +125,7 @@ def _decode(meta: Mapping[str, Any]) -> None:
             raise _unmarshal(value, go_type, where)
 
 
-def _qualified_name_problem(key: str) -> str | None:
+def _qualified_name_problem(key: str) -> str | None:  # noqa: PLR0911 -- one return per apimachinery rule, in its order
     prefix, slash, name = key.rpartition("/")
     if slash and "/" in prefix:
         return _QUALIFIED_MSG
@@ -175,7 +175,17 @@ def validate_metadata(meta: object) -> dict[str, Any]:
     _validate_name("metadata.name", name, _DNS1123_SUBDOMAIN, 253, _SUBDOMAIN_MSG)
     if out.get("namespace"):
         _validate_name("metadata.namespace", out["namespace"], _DNS1123_LABEL, 63, _LABEL_MSG)
-    labels = {str(k): v or "" for k, v in (out.get("labels") or {}).items()}
+    labels = _labels(out.get("labels") or {})
+    annotations = _annotations(out.get("annotations") or {})
+    if labels:
+        out["labels"] = labels
+    if annotations:
+        out["annotations"] = annotations
+    return out
+
+
+def _labels(raw: Mapping[Any, Any]) -> dict[str, str]:
+    labels = {str(k): v or "" for k, v in raw.items()}
     for key, value in labels.items():
         problem = _qualified_name_problem(key)
         if problem is not None:
@@ -184,7 +194,11 @@ def validate_metadata(meta: object) -> dict[str, Any]:
             raise _invalid("metadata.labels", value, "must be no more than 63 characters")
         if not _full(_LABEL_VALUE, value):
             raise _invalid("metadata.labels", value, _LABEL_VALUE_MSG)
-    annotations = {str(k): v or "" for k, v in (out.get("annotations") or {}).items()}
+    return labels
+
+
+def _annotations(raw: Mapping[Any, Any]) -> dict[str, str]:
+    annotations = {str(k): v or "" for k, v in raw.items()}
     size = 0
     for key, value in annotations.items():
         problem = _qualified_name_problem(key.lower())
@@ -195,8 +209,4 @@ def validate_metadata(meta: object) -> dict[str, Any]:
         raise MetadataError(
             "metadata.annotations", f"Too long: must have at most {ANNOTATIONS_LIMIT} bytes"
         )
-    if labels:
-        out["labels"] = labels
-    if annotations:
-        out["annotations"] = annotations
-    return out
+    return annotations

@@ -42,6 +42,8 @@ from sd_operator.model.spec import (
     RoutingPolicy,
     ServiceConnect,
     ServiceDiscoverySpec,
+    referenced_identity,
+    refused_in,
 )
 from sd_operator.model.wire import decode
 
@@ -382,41 +384,14 @@ def _ours(doc: Mapping[str, Any], source: str) -> bool:
     return False
 
 
-# The namespace type decides what a service in it may declare; the operator's plan refuses the
-# same for namespaces outside the set, in the same words (reconcile/plan.py).
-HTTP_NAMESPACE_DNS = (
-    "the namespace is an Http namespace, which has no DNS records: remove service.dns "
-    "or use a DnsPrivate or DnsPublic namespace"
-)
-ROUTE53_NEEDS_PUBLIC = (
-    "Route 53 health checks work only in DnsPublic namespaces: use healthCheck.custom"
-)
-
-
 def _check_against_namespace(
     res: Resource, spec: ServiceDiscoverySpec, namespace: NamespaceSpec
 ) -> None:
-    service = spec.service
-    if service is None:
-        return
-    if namespace.type is NamespaceType.HTTP and service.dns is not None:
+    refusal = None if spec.service is None else refused_in(spec.service, namespace.type)
+    if refusal is not None:
+        field, why = refusal
         raise SpecError(
-            HTTP_NAMESPACE_DNS,
-            source=res.source,
-            resource=res.identity.key,
-            field="spec.service.dns",
-        )
-    check = service.health_check
-    if (
-        check is not None
-        and check.route53 is not None
-        and namespace.type is not NamespaceType.DNS_PUBLIC
-    ):
-        raise SpecError(
-            ROUTE53_NEEDS_PUBLIC,
-            source=res.source,
-            resource=res.identity.key,
-            field="spec.service.healthCheck.route53",
+            why, source=res.source, resource=res.identity.key, field=f"spec.service.{field}"
         )
 
 
@@ -460,8 +435,9 @@ def load_manifests(paths: Sequence[str]) -> list[Resource]:
     namespaces = {r.identity.key: r.spec for r in resources if isinstance(r.spec, NamespaceSpec)}
     for res in resources:
         spec = res.spec
-        if isinstance(spec, ServiceDiscoverySpec) and spec.namespace_ref is not None:
-            ref = Identity(KIND_NAMESPACE, res.identity.namespace, spec.namespace_ref).key
+        manager = referenced_identity(res.identity, spec)
+        if isinstance(spec, ServiceDiscoverySpec) and manager is not None:
+            ref = manager.key
             if ref not in seen:
                 raise SpecError(
                     f"missing reference: CloudMapNamespace {spec.namespace_ref!r} in namespace"

@@ -12,6 +12,7 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from sd_operator.model import arns
 from sd_operator.model.actions import Change
 from sd_operator.model.wire import encode
 
@@ -61,12 +62,6 @@ def redact(change: Change) -> Change:
     return Change(change.field, _hide(steps, desired, observed), _hide(steps, observed, desired))
 
 
-# arn:partition:service:region:account:resource; the resource may hold `/` and `:`, and ends
-# before blanks, quotes, brackets and a sentence's closing punctuation.
-_ARN = re.compile(
-    r"arn:(?P<partition>aws[a-z-]*):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):"
-    r"(?P<account>[0-9]*|aws):(?P<resource>[^\s\"'`,;()<>\[\]{}]*[^\s\"'`,;()<>\[\]{}.:])"
-)
 _ACCOUNT = "<account>"
 _HIDDEN = "<redacted>"
 
@@ -82,7 +77,7 @@ def _mask(match: re.Match[str]) -> str:
 def redact_arns(text: str, keep: Collection[str] = ()) -> str:
     """`text` with every ARN but those in `keep` masked: account and resource name hidden,
     partition, service, region and resource type kept (`arn:aws:iam::<account>:role/<redacted>`)."""
-    return _ARN.sub(lambda m: m.group() if m.group() in keep else _mask(m), text)
+    return arns.IN_TEXT.sub(lambda m: m.group() if m.group() in keep else _mask(m), text)
 
 
 def own_arns(status: Mapping[str, Any]) -> frozenset[str]:

@@ -172,7 +172,7 @@ def _normalize(value: Any, node: Mapping[str, Any] | None) -> Any:
 # Messages as the API server words them ---------------------------------------------------------
 
 
-def type_name(value: object) -> str:
+def type_name(value: object) -> str:  # noqa: PLR0911 -- a type switch, one JSON type a line
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
@@ -188,7 +188,7 @@ def type_name(value: object) -> str:
     return type(value).__name__
 
 
-def _message(rule: str, node: Mapping[str, Any], value: Any) -> tuple[str, str]:
+def _message(rule: str, node: Mapping[str, Any], value: Any) -> tuple[str, str]:  # noqa: PLR0911 -- one message per JSON-schema keyword, in the API server's words
     """(name of the child field the error is about, or "", API-server message) for a failed
     JSON-schema keyword `rule` at the CRD schema `node` whose value is `value`."""
     expected: Any = node.get(rule)

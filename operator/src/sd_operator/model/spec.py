@@ -272,6 +272,30 @@ class ServiceDiscoverySpec:
     endpoints: EndpointsSpec | None = None
 
 
+# The namespace type decides what a service in it may declare: the manifests' check (parse.py)
+# and the plan (for a namespace outside them) refuse the same, in the same words.
+HTTP_NAMESPACE_DNS = (
+    "the namespace is an Http namespace, which has no DNS records: remove service.dns "
+    "or use a DnsPrivate or DnsPublic namespace"
+)
+ROUTE53_NEEDS_PUBLIC = (
+    "Route 53 health checks work only in DnsPublic namespaces: use healthCheck.custom"
+)
+
+
+def refused_in(
+    service: CloudMapServiceSpec, namespace_type: NamespaceType
+) -> tuple[str, str] | None:
+    """(the field under `service`, why) of what a namespace of `namespace_type` does not
+    allow, or None."""
+    if namespace_type is NamespaceType.HTTP and service.dns is not None:
+        return "dns", HTTP_NAMESPACE_DNS
+    route53 = service.health_check.route53 if service.health_check else None
+    if route53 is not None and namespace_type is not NamespaceType.DNS_PUBLIC:
+        return "healthCheck.route53", ROUTE53_NEEDS_PUBLIC
+    return None
+
+
 @dataclass(frozen=True)
 class Resource:
     """One custom resource: where it came from, who it is, and its parsed spec."""
@@ -279,3 +303,13 @@ class Resource:
     identity: Identity
     spec: NamespaceSpec | ServiceDiscoverySpec
     source: str = ""
+
+
+def referenced_identity(
+    identity: Identity, spec: NamespaceSpec | ServiceDiscoverySpec
+) -> Identity | None:
+    """The CloudMapNamespace a ServiceDiscovery names in spec.namespaceRef: a reference never
+    leaves the resource's own Kubernetes namespace."""
+    if not isinstance(spec, ServiceDiscoverySpec) or spec.namespace_ref is None:
+        return None
+    return Identity(KIND_NAMESPACE, identity.namespace, spec.namespace_ref)

@@ -133,7 +133,7 @@ def decode_value(hint: Any, value: Any) -> Any:
 # dataclass -> document -------------------------------------------------------------------------
 
 
-def encode(value: object) -> Any:
+def encode(value: object) -> Any:  # noqa: PLR0911 -- a type switch, one document form per kind of value
     """`value` as its document: dataclasses as camelCase mappings without unset (None) or empty
     fields, enums as their values, tuples as lists."""
     if isinstance(value, Documented):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from sd_operator.model import arns
 from sd_operator.model.spec import NamespaceSpec, Resource, ServiceDiscoverySpec
 
 
@@ -49,12 +50,6 @@ def _dns_name(name: str) -> str:
     return name.lower().rstrip(".")
 
 
-def _ecs_name(name_or_arn: str) -> str:
-    """ECS takes a cluster or service as its name or its ARN (...:cluster/NAME,
-    ...:service/CLUSTER/NAME): the name is the last part."""
-    return name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn
-
-
 def coarse_keys(res: Resource) -> tuple[tuple[str, ...], ...]:
     """Keys that every two claimants of one thing share, knowing the resource alone (no region,
     no referenced namespace): the operator's index groups candidates by them."""
@@ -65,7 +60,7 @@ def coarse_keys(res: Resource) -> tuple[tuple[str, ...], ...]:
     if spec.service is not None:
         keys.append(("service", _dns_name(spec.service.name)))
     if spec.ecs is not None:
-        keys.append(("ecs", _ecs_name(spec.ecs.cluster), _ecs_name(spec.ecs.service)))
+        keys.append(("ecs", arns.resource_id(spec.ecs.cluster), arns.resource_id(spec.ecs.service)))
     return tuple(keys)
 
 
@@ -98,7 +93,7 @@ def claims(
             )
         )
     if spec.ecs is not None:
-        cluster, service = _ecs_name(spec.ecs.cluster), _ecs_name(spec.ecs.service)
+        cluster, service = arns.resource_id(spec.ecs.cluster), arns.resource_id(spec.ecs.service)
         out.append(
             Claim(
                 ("ecs", region, cluster, service),

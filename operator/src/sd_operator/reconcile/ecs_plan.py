@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import TypeGuard
 
+from sd_operator.model import arns
 from sd_operator.model.actions import (
     Blocked,
     Change,
@@ -98,33 +99,6 @@ _SC = "ecs.serviceConnect"
 _REGISTRY = "ecs.registry"
 
 
-# ARNs ------------------------------------------------------------------------------------------
-
-
-def _is_arn(value: str) -> bool:
-    return value.startswith("arn:")
-
-
-def _arn_region(arn: str | None) -> str | None:
-    if arn is None or not _is_arn(arn):
-        return None
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or not parts[3]:
-        return None
-    return parts[3]
-
-
-def _arn_resource_id(arn: str) -> str:
-    return arn.rsplit("/", 1)[-1]
-
-
-def ecs_service_label(arn: str) -> str:
-    """`cluster/service` of an ECS service ARN (`...:service/cluster/name`; the old format
-    without the cluster gives just the name)."""
-    resource = arn.split(":", 5)[-1]
-    return resource.removeprefix("service/")
-
-
 # Canonical form --------------------------------------------------------------------------------
 
 
@@ -141,8 +115,8 @@ class _Namespace:
             return True
         return (
             self.arn is not None
-            and _is_arn(ref)
-            and _arn_resource_id(ref) == _arn_resource_id(self.arn)
+            and arns.is_arn(ref)
+            and arns.resource_id(ref) == arns.resource_id(self.arn)
         )
 
     def canonical(self, ref: str | None) -> str | None:
@@ -310,7 +284,7 @@ def _namespace_checks(spec: EcsSpec, namespace: _Namespace, cluster_region: str 
             f"namespace {namespace.name!r}: omit it (Service Connect then uses "
             f"{namespace.name!r}) or point the resource at that namespace",
         )
-    ns_region = _arn_region(namespace.arn) or _arn_region(sc.namespace)
+    ns_region = arns.region(namespace.arn) or arns.region(sc.namespace)
     if ns_region is not None and cluster_region is not None and ns_region != cluster_region:
         return _refuse(
             REASON_NAMESPACE_REGION,
@@ -396,7 +370,7 @@ def plan_ecs(
             )
         )
     namespace = _Namespace(namespace_name, namespace_arn)
-    cluster_region = _arn_region(observed.arn) or _arn_region(spec.cluster) or region
+    cluster_region = arns.region(observed.arn) or arns.region(spec.cluster) or region
     for check in (
         _namespace_checks(spec, namespace, cluster_region),
         _observed_checks(spec, observed),
@@ -411,7 +385,18 @@ def plan_ecs(
                 CLOUD_MAP_SERVICE_RETRY_SECONDS,
             )
         )
+    return _update(spec, observed, namespace, cloud_map_service_arn, manage)
 
+
+def _update(
+    spec: EcsSpec,
+    observed: ObservedEcsService,
+    namespace: _Namespace,
+    cloud_map_service_arn: str | None,
+    manage: frozenset[EcsPart],
+) -> Plan:
+    """The UpdateService (or none) of `plan_ecs`, once its checks passed."""
+    where = f"{spec.cluster}/{spec.service}"
     want_sc = canonical_service_connect(
         spec.service_connect, namespace, observed.port_mappings, observed.network_mode
     )
@@ -765,7 +750,7 @@ def with_clients(plan: Plan, users: Sequence[str], own: str | None) -> Plan:
     """Name the services that must be redeployed to see a changed Service Connect endpoint
     (docs/aws-facts.md, ECS: clients learn endpoints only when their tasks are replaced):
     every ECS service using the namespace (`users`, ARNs) but the one changed (`own`)."""
-    clients = tuple(ecs_service_label(arn) for arn in users if arn != own)
+    clients = tuple(arns.resource_path(arn) for arn in users if arn != own)
     actions = tuple(
         replace(a, clients=clients) if _changes_endpoint(a) else a for a in plan.actions
     )

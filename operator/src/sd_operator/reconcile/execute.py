@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from sd_operator.aws.api import AwsAdapters, CloudMapApi, EcsApi
 from sd_operator.aws.errors import Conflict, NotFound, Retryable
+from sd_operator.model import arns
 from sd_operator.model.actions import (
     Action,
     CreateNamespace,
@@ -181,7 +182,7 @@ class Executor:
 
     @_executes(TagResource)
     def tag_resource(self, action: TagResource, run: _Run) -> str | None:
-        if _is_ecs(action.arn):
+        if arns.service(action.arn) == "ecs":  # its ownership marker is written there
             run.ecs.tag(action.arn, action.tags)
         else:
             run.cloudmap.tag(action.arn, action.tags)
@@ -189,14 +190,8 @@ class Executor:
 
     @_executes(UntagResource)
     def untag_resource(self, action: UntagResource, run: _Run) -> str | None:
-        if _is_ecs(action.arn):
+        if arns.service(action.arn) == "ecs":
             run.ecs.untag(action.arn, action.keys)
         else:
             run.cloudmap.untag(action.arn, action.keys)
         return None
-
-
-def _is_ecs(arn: str) -> bool:
-    """An ECS service's ARN (`arn:PARTITION:ecs:...`): its ownership marker is written there."""
-    parts = arn.split(":", 3)
-    return len(parts) > 2 and parts[2] == "ecs"

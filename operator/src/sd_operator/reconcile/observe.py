@@ -23,13 +23,13 @@ from sd_operator.model.observed import (
     ObservedService,
 )
 from sd_operator.model.spec import (
-    KIND_NAMESPACE,
     ClusterIdentity,
     Identity,
     NamespaceSpec,
     NamespaceType,
     Resource,
     ServiceDiscoverySpec,
+    referenced_identity,
 )
 from sd_operator.model.status import DiscoveryStatus, StatusPatch
 from sd_operator.reconcile.ownership import Ownership, owner_tags, ownership
@@ -176,7 +176,7 @@ class Observer:
         previous: ObservedService | None = None
         ecs: ObservedEcsService | None = None
         if ns_name is not None:
-            manager = _manager(identity, spec)
+            manager = referenced_identity(identity, spec)
             # What the step checks, not what it changes: from the account view, one batched
             # read for every service of the namespace (docs/aws-budget.md).
             ns = read.namespace_of_service(region, ns_name, with_tags=manager is not None)
@@ -313,13 +313,6 @@ class Observer:
         services = read.list_services(region, ns.id, settled=True)
         listed = next((s for s in services if s.name == name), None)
         return read.get_service(region, listed.id) if listed else None
-
-
-def _manager(identity: Identity, spec: ServiceDiscoverySpec) -> Identity | None:
-    """The CloudMapNamespace whose namespace this ServiceDiscovery's services go into."""
-    if not spec.namespace_ref:
-        return None
-    return Identity(KIND_NAMESPACE, identity.namespace, spec.namespace_ref)
 
 
 def _ecs(

@@ -46,7 +46,6 @@ from sd_operator.model.reasons import (
     REASON_SERVICE_IN_USE,
 )
 from sd_operator.model.spec import (
-    KIND_NAMESPACE,
     AdoptionPolicy,
     CloudMapServiceSpec,
     ClusterIdentity,
@@ -59,6 +58,8 @@ from sd_operator.model.spec import (
     Route53CheckType,
     Route53HealthCheck,
     ServiceDiscoverySpec,
+    referenced_identity,
+    refused_in,
 )
 from sd_operator.model.status import given
 from sd_operator.reconcile.drift_policy import Held, hold
@@ -341,21 +342,11 @@ def _effective_health_check(check: HealthCheck | None) -> HealthCheck | None:
 
 
 def _check_against_namespace(spec: CloudMapServiceSpec, namespace_type: NamespaceType) -> Plan:
-    if namespace_type is NamespaceType.HTTP and spec.dns is not None:
-        return refuse(
-            REASON_INVALID_FOR_NAMESPACE,
-            "service.dns",
-            "the namespace is an Http namespace, which has no DNS records: remove service.dns "
-            "or use a DnsPrivate or DnsPublic namespace",
-        )
-    hc = spec.health_check
-    if hc is not None and hc.route53 is not None and namespace_type is not NamespaceType.DNS_PUBLIC:
-        return refuse(
-            REASON_INVALID_FOR_NAMESPACE,
-            "service.healthCheck.route53",
-            "Route 53 health checks work only in DnsPublic namespaces: use healthCheck.custom",
-        )
-    return Plan()
+    refusal = refused_in(spec, namespace_type)
+    if refusal is None:
+        return Plan()
+    field, why = refusal
+    return refuse(REASON_INVALID_FOR_NAMESPACE, f"service.{field}", why)
 
 
 def _ttl_advisories(spec: CloudMapServiceSpec, max_ttl: int) -> tuple[str, ...]:
@@ -484,23 +475,38 @@ def plan_service(
         prev = owned_under_other_name
         return _renamed("service", "service.name", spec.name, prev.name, prev.id)
     if observed is None:
+        create = CreateService(
+            namespace_id=namespace_id,
+            namespace_name=namespace_name,
+            name=spec.name,
+            description=spec.description,
+            dns=spec.dns,
+            # AWS fills ResourcePath '/' for HTTP(S) checks: send it, so the first
+            # observation matches instead of asking for an update.
+            health_check=_effective_health_check(spec.health_check),
+            tags={**spec.tags, **owner_tags(identity, cluster)},
+        )
         return Plan(
-            actions=(
-                CreateService(
-                    namespace_id=namespace_id,
-                    namespace_name=namespace_name,
-                    name=spec.name,
-                    description=spec.description,
-                    dns=spec.dns,
-                    # AWS fills ResourcePath '/' for HTTP(S) checks: send it, so the first
-                    # observation matches instead of asking for an update.
-                    health_check=_effective_health_check(spec.health_check),
-                    tags={**spec.tags, **owner_tags(identity, cluster)},
-                ),
-            ),
+            actions=(create,),
             changes=(Change("service.name", spec.name, None),),
             advisories=advisories,
         )
+    return _plan_existing_service(
+        spec, identity, cluster, adoption, namespace_type, observed, advisories
+    )
+
+
+def _plan_existing_service(
+    spec: CloudMapServiceSpec,
+    identity: Identity,
+    cluster: ClusterIdentity,
+    adoption: AdoptionPolicy,
+    namespace_type: NamespaceType,
+    observed: ObservedService,
+    advisories: tuple[str, ...],
+) -> Plan:
+    """`plan_service` for a service that exists: claim it, refuse what AWS cannot change in
+    place, update what it can, and its tags."""
     stop, adopt_tags = _claim(
         "service", spec.name, observed.id, observed.arn, observed.tags, identity, cluster, adoption
     )
@@ -722,11 +728,7 @@ def _ecs_owner(
     service_ours = (
         service is not None and ownership(service.tags, identity, cluster) is Ownership.OURS
     )
-    manager = (
-        Identity(KIND_NAMESPACE, identity.namespace, spec.namespace_ref)
-        if spec.namespace_ref is not None
-        else None
-    )
+    manager = referenced_identity(identity, spec)
     namespace_ours = (
         manager is not None
         and seen.namespace is not None

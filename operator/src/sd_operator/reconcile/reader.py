@@ -30,7 +30,8 @@ from typing import Protocol
 
 from sd_operator.aws.api import AwsAdapters
 from sd_operator.aws.errors import NotFound, Terminal
-from sd_operator.aws.tagging import NAMESPACE_TYPE, SERVICE_TYPE, resource_id
+from sd_operator.aws.tagging import NAMESPACE_TYPE, SERVICE_TYPE
+from sd_operator.model import arns
 from sd_operator.model.observed import (
     ObservedEcsService,
     ObservedNamespace,
@@ -591,10 +592,10 @@ class FreshReader:
     def _tagged(self, region: str, resource_type: str, owner: Mapping[str, str]) -> list[str]:
         """Ids of what tag:GetResources lists with exactly these tags (one page: one owner)."""
         try:
-            arns = self._adapters.tagging(region).resources((resource_type,), owner)
+            tagged = self._adapters.tagging(region).resources((resource_type,), owner)
         except Terminal:
             return []  # no Tagging API (permission, endpoint): the caller scans instead
-        return [resource_id(arn) for arn in sorted(arns)]
+        return [arns.resource_id(arn) for arn in sorted(tagged)]
 
     def tagged_namespace(self, region: str, owner: Mapping[str, str]) -> ObservedNamespace | None:
         read = self._adapters.cloudmap(region).get_namespace

@@ -307,41 +307,49 @@ def _field_line(f: Mapping[str, Any]) -> str:
 
 def render_text(doc: Mapping[str, Any], out: TextIO) -> None:
     for res in doc["resources"]:
-        head = _head(res)
-        status = res["status"]
-        refusal, blocked = res["refusal"], res["blocked"]
-        if status == STATUS_ERROR:
-            print(f"{head}: error: {res['error']}", file=out)
-            continue
-        if refusal is not None:
-            what = (
-                "replacement needed, refused"
-                if refusal["kind"] == REFUSAL_REPLACEMENT
-                else ("refused")
-            )
-            print(f"{head}: {what}: {refusal['field']}: {refusal['message']}", file=out)
-        elif status == STATUS_BLOCKED:
-            print(f"{head}: blocked ({blocked['reason']}): {blocked['message']}", file=out)
-        elif status == STATUS_IN_SYNC:
-            print(f"{head}: in sync", file=out)
-        else:
-            print(f"{head}: {len(res['actions'])} action(s)", file=out)
-        for f in res["changes"]:
-            print(f"  ~ {_field_line(f)}", file=out)
-        for action in res["actions"]:
-            print(f"  + {action['summary']} [{_EFFECT_WORDS[action['kind']]}]", file=out)
-            for f in action["fields"]:
-                print(f"      ~ {_field_line(f)}", file=out)
-            for c in action["consequences"]:
-                print(f"      => {c['message']}", file=out)
-        if blocked is not None:
-            if status != STATUS_BLOCKED:
-                print(f"  ! then blocked ({blocked['reason']}): {blocked['message']}", file=out)
-            for b in blocked["blockers"]:
-                print(f"      - {b}", file=out)
-        for advisory in res["advisories"]:
-            print(f"  ! {advisory}", file=out)
+        _render_resource(res, out)
     print(summary_line(doc), file=out)
+
+
+def _render_resource(res: Mapping[str, Any], out: TextIO) -> None:
+    head = _head(res)
+    status = res["status"]
+    refusal, blocked = res["refusal"], res["blocked"]
+    if status == STATUS_ERROR:
+        print(f"{head}: error: {res['error']}", file=out)
+        return
+    if refusal is not None:
+        what = (
+            "replacement needed, refused" if refusal["kind"] == REFUSAL_REPLACEMENT else ("refused")
+        )
+        print(f"{head}: {what}: {refusal['field']}: {refusal['message']}", file=out)
+    elif status == STATUS_BLOCKED:
+        print(f"{head}: blocked ({blocked['reason']}): {blocked['message']}", file=out)
+    elif status == STATUS_IN_SYNC:
+        print(f"{head}: in sync", file=out)
+    else:
+        print(f"{head}: {len(res['actions'])} action(s)", file=out)
+    _render_details(res, out)
+
+
+def _render_details(res: Mapping[str, Any], out: TextIO) -> None:
+    """The lines under a resource's head: changes, actions, what blocks it, advisories."""
+    blocked = res["blocked"]
+    for f in res["changes"]:
+        print(f"  ~ {_field_line(f)}", file=out)
+    for action in res["actions"]:
+        print(f"  + {action['summary']} [{_EFFECT_WORDS[action['kind']]}]", file=out)
+        for f in action["fields"]:
+            print(f"      ~ {_field_line(f)}", file=out)
+        for c in action["consequences"]:
+            print(f"      => {c['message']}", file=out)
+    if blocked is not None:
+        if res["status"] != STATUS_BLOCKED:
+            print(f"  ! then blocked ({blocked['reason']}): {blocked['message']}", file=out)
+        for b in blocked["blockers"]:
+            print(f"      - {b}", file=out)
+    for advisory in res["advisories"]:
+        print(f"  ! {advisory}", file=out)
 
 
 def _md(text: object) -> str:

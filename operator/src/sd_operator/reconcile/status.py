@@ -74,7 +74,7 @@ def phase(result: StepResult) -> Phase:
             return Phase.IN_FLIGHT
 
 
-def _drift_condition(result: StepResult, previous: StatusCondition | None) -> Condition:
+def _drift_condition(result: StepResult, previous: StatusCondition | None) -> Condition:  # noqa: PLR0911 -- one return per Drifted transition
     fields = ", ".join(c.field for c in result.drift)
     if result.outcome is Outcome.DRIFT_REPORTED:
         return Condition(

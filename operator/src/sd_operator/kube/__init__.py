@@ -4,9 +4,10 @@ id, which the operator reads at start too."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from sd_operator.model.spec import (
     GROUP,
@@ -30,6 +31,8 @@ KIND_NAMES = {
 }
 PLURALS = {KIND_DISCOVERY: PLURAL_DISCOVERY, KIND_NAMESPACE: PLURAL_NAMESPACE}
 
+T = TypeVar("T")
+
 
 class KubeError(Exception):
     """The cluster could not be reached or refused a request: one line for the user."""
@@ -44,7 +47,9 @@ class Cluster:
 
 
 def connect(kubeconfig: str | None = None, context: str | None = None) -> Cluster:
-    from kubernetes import client, config  # type: ignore[import-untyped]
+    from kubernetes import config  # type: ignore[import-untyped]
+
+    from sd_operator.kube.client import apis
 
     try:
         try:
@@ -58,13 +63,19 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> Cluste
             namespace = "default"
     except (config.ConfigException, OSError) as exc:
         raise KubeError(f"no Kubernetes cluster configured: {exc}") from exc
-    return Cluster(client.CustomObjectsApi(), client.AppsV1Api(), client.CoreV1Api(), namespace)
+    loaded = apis()
+    return Cluster(loaded.custom, loaded.apps, loaded.core, namespace)
 
 
-def _failed(what: str, exc: Exception) -> KubeError:
-    status = getattr(exc, "status", None)
-    reason = getattr(exc, "reason", None) or str(exc)
-    return KubeError(f"{what}: {f'HTTP {status} ' if status else ''}{reason}".strip())
+def _call(what: str, fn: Callable[[], T]) -> T:
+    """`fn()`, a Kubernetes API call: any failure leaves it as one KubeError line saying
+    `what` was being done (the client raises ApiException, urllib3 and socket errors)."""
+    try:
+        return fn()
+    except Exception as exc:
+        status = getattr(exc, "status", None)
+        reason = getattr(exc, "reason", None) or str(exc)
+        raise KubeError(f"{what}: {f'HTTP {status} ' if status else ''}{reason}".strip()) from exc
 
 
 def list_resources(cluster: Cluster, namespace: str | None) -> list[dict[str, Any]]:
@@ -72,13 +83,13 @@ def list_resources(cluster: Cluster, namespace: str | None) -> list[dict[str, An
     items: list[dict[str, Any]] = []
     for kind in (KIND_NAMESPACE, KIND_DISCOVERY):
         plural = PLURALS[kind]
-        try:
-            if namespace is None:
-                found = cluster.api.list_cluster_custom_object(GROUP, VERSION, plural)
-            else:
-                found = cluster.api.list_namespaced_custom_object(GROUP, VERSION, namespace, plural)
-        except Exception as exc:  # the client raises ApiException, urllib3 and socket errors
-            raise _failed(f"listing {plural}", exc) from exc
+        api = cluster.api
+        listing = (
+            partial(api.list_cluster_custom_object, GROUP, VERSION, plural)
+            if namespace is None
+            else partial(api.list_namespaced_custom_object, GROUP, VERSION, namespace, plural)
+        )
+        found = _call(f"listing {plural}", listing)
         items += [{"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, **i} for i in found["items"]]
     return items
 
@@ -90,10 +101,10 @@ ID_NAMESPACE = "kube-system"
 
 def cluster_id(cluster: Cluster) -> str:
     """The cluster's id: the UID of its kube-system namespace."""
-    try:
-        found = cluster.core.read_namespace(ID_NAMESPACE)
-    except Exception as exc:
-        raise _failed(f"reading namespace {ID_NAMESPACE} (the cluster's id)", exc) from exc
+    found = _call(
+        f"reading namespace {ID_NAMESPACE} (the cluster's id)",
+        lambda: cluster.core.read_namespace(ID_NAMESPACE),
+    )
     return str(found.metadata.uid)
 
 
@@ -112,12 +123,12 @@ def operator_cluster_names(cluster: Cluster) -> dict[str, str]:
 def _operator_flags(
     cluster: Cluster, flag: str, env_name: str, default: str | None
 ) -> dict[str, str]:
-    try:
-        found = cluster.apps.list_deployment_for_all_namespaces(
+    found = _call(
+        "listing the operator's Deployments",
+        lambda: cluster.apps.list_deployment_for_all_namespaces(
             label_selector="app.kubernetes.io/name=sd-operator"
-        )
-    except Exception as exc:
-        raise _failed("listing the operator's Deployments", exc) from exc
+        ),
+    )
     values: dict[str, str] = {}
     for deployment in found.items:
         for container in deployment.spec.template.spec.containers or []:
@@ -143,12 +154,12 @@ def _flag_of(argv: Sequence[str], flag: str) -> str | None:
 def request_refresh(cluster: Cluster, kind: str, namespace: str, name: str, value: str) -> None:
     """Set the refresh annotation: the operator observes and reconciles the resource now."""
     body = {"metadata": {"annotations": {REFRESH_ANNOTATION: value}}}
-    try:
-        cluster.api.patch_namespaced_custom_object(
+    _call(
+        f"annotating {PLURALS[kind]} {namespace}/{name}",
+        lambda: cluster.api.patch_namespaced_custom_object(
             GROUP, VERSION, namespace, PLURALS[kind], name, body
-        )
-    except Exception as exc:
-        raise _failed(f"annotating {PLURALS[kind]} {namespace}/{name}", exc) from exc
+        ),
+    )
 
 
 def names_in(cluster: Cluster, kind: str, namespace: str | None) -> list[tuple[str, str]]:
@@ -161,11 +172,11 @@ def refresh_honoured(
     cluster: Cluster, kind: str, namespace: str, name: str, value: str
 ) -> str | None:
     """status.refresh.honouredAt when the operator honoured `value`, else None."""
-    try:
-        obj = cluster.api.get_namespaced_custom_object(
+    obj = _call(
+        f"reading {PLURALS[kind]} {namespace}/{name}",
+        lambda: cluster.api.get_namespaced_custom_object(
             GROUP, VERSION, namespace, PLURALS[kind], name
-        )
-    except Exception as exc:
-        raise _failed(f"reading {PLURALS[kind]} {namespace}/{name}", exc) from exc
+        ),
+    )
     refresh = status_from_wire(obj.get("status"), DiscoveryStatus).refresh
     return refresh.honoured_at if refresh and refresh.requested_at == value else None
