@@ -41,16 +41,15 @@ def _slice(*ips: str) -> SliceView:
 
 @pytest.fixture
 def setup(emulator: Emulator) -> tuple[CloudMap, Any, str]:
-    """The Cloud Map service `pay`, created by OWNER in cluster c1 (its owner tags)."""
-    sd = cloudmap_client(AwsConfig(REGION, emulator.endpoint_url))
-    # What the ServiceDiscovery made before it exports, with its tags, by the test's own client:
-    # the call log (docs/iam.md) holds only the calls under test.
+    """The Cloud Map service `pay`, created by OWNER in cluster c1 (its owner tags), and the
+    test's own client: what the test sets up or looks at goes through it, so the call log
+    (docs/iam.md) holds only the operator's calls under test."""
     made = client("servicediscovery", emulator.endpoint_url, REGION)
     op = made.create_http_namespace(Name="apps")["OperationId"]
     ns_id = made.get_operation(OperationId=op)["Operation"]["Targets"]["NAMESPACE"]
     tags = [{"Key": k, "Value": v} for k, v in owner_tags(OWNER, ClusterIdentity("c1")).items()]
     service_id = made.create_service(Name="pay", NamespaceId=ns_id, Tags=tags)["Service"]["Id"]
-    return CloudMap(sd), sd, service_id
+    return CloudMap(cloudmap_client(AwsConfig(REGION, emulator.endpoint_url))), made, service_id
 
 
 def _exporter(cm: CloudMap) -> Exporter:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sd_devkit.emulator import Emulator
+from sd_devkit.emulator import Emulator, client
 from sd_operator.aws.clients import AwsConfig, cloudmap_client
 from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.hybrid.importer import Importer, ImportResult
@@ -82,8 +82,9 @@ class ApiServer:
 
 @pytest.fixture
 def cloudmap(emulator: Emulator) -> CloudMap:
-    """ecs-apps/user-service as ECS leaves it: tasks with addresses of every kind."""
-    sd = cloudmap_client(AwsConfig(REGION, emulator.endpoint_url))
+    """ecs-apps/user-service as ECS leaves it: tasks with addresses of every kind (set up by
+    the test's own client: the call log, docs/iam.md, holds only the operator's calls)."""
+    sd = client("servicediscovery", emulator.endpoint_url, REGION)
     op = sd.create_http_namespace(Name="ecs-apps")["OperationId"]
     ns_id = sd.get_operation(OperationId=op)["Operation"]["Targets"]["NAMESPACE"]
     service_id = sd.create_service(Name=NAME, NamespaceId=ns_id)["Service"]["Id"]
@@ -99,7 +100,7 @@ def cloudmap(emulator: Emulator) -> CloudMap:
             InstanceId=task,
             Attributes={"AWS_INSTANCE_IPV4": ip, "AWS_INSTANCE_PORT": "3000"},
         )
-    return CloudMap(sd)
+    return CloudMap(cloudmap_client(AwsConfig(REGION, emulator.endpoint_url)))
 
 
 def _sync(cloudmap: CloudMap, api: ApiServer, limits: ImportLimits | None = None) -> ImportResult:
