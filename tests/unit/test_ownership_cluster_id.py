@@ -49,6 +49,8 @@ ME = Identity("ServiceDiscovery", "payments", "orders", uid="uid-1")
 A = ClusterIdentity("default", "id-a")
 B = ClusterIdentity("default", "id-b")
 LEGACY = ClusterIdentity("default")  # as tagged before cluster ids, or by the CLI given none
+# A claim rewrites the cluster tag beside the id: IAM reads only the request's tags on TagResource.
+CLAIM_A = {CLUSTER_TAG: "default", CLUSTER_ID_TAG: "id-a"}
 ARN = "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-1"
 SPEC = CloudMapServiceSpec(name="orders", health_check=HealthCheck(custom=True))
 
@@ -131,18 +133,18 @@ def test_the_same_named_clusters_service_is_never_deleted() -> None:
 
 def test_a_service_without_an_id_is_claimed_alone_before_anything_else() -> None:
     legacy = {**owner_tags(ME, LEGACY), "stale": "tag"}  # the spec declares no tags
-    assert id_claim(legacy, ME, A) == {CLUSTER_ID_TAG: "id-a"}
+    assert id_claim(legacy, ME, A) == CLAIM_A
 
     p = _plan(A, _service(legacy))
 
-    assert p.actions == (TagResource(ARN, {CLUSTER_ID_TAG: "id-a"}),)
+    assert p.actions == (TagResource(ARN, CLAIM_A),)
     assert p.blocked is not None
     assert p.blocked.reason == reasons.CLAIMING_CLUSTER_ID
 
 
 def test_a_delete_claims_before_it_deletes() -> None:
     p = plan_service_delete(SPEC, ME, A, None, _service(owner_tags(ME, LEGACY)))
-    assert p.actions == (TagResource(ARN, {CLUSTER_ID_TAG: "id-a"}),)
+    assert p.actions == (TagResource(ARN, CLAIM_A),)
 
 
 def test_nothing_is_claimed_that_is_not_ours_or_already_carries_an_id() -> None:

@@ -67,7 +67,10 @@ def id_claim(
         return {}
     if ownership(tags, identity, cluster) is not Ownership.OURS:
         return {}
-    return {CLUSTER_ID_TAG: cluster.id}
+    # The cluster tag again, unchanged: IAM sees no aws:ResourceTag on Cloud Map's TagResource,
+    # so only the request's own cluster tag lets the scoped policy tell a claim of ours
+    # (docs/iam.md, statement CloudMapTagWithOurMarker).
+    return {CLUSTER_TAG: cluster.name, CLUSTER_ID_TAG: cluster.id}
 
 
 def claim_plan(
