@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sd_operator.handlers.indexes import LiveIndexes
+from sd_operator.model.grants import parse_grant
 from sd_operator.model.spec import (
     CloudMapServiceSpec,
     ClusterIdentity,
@@ -141,3 +143,28 @@ spec:
       enabled: true
       services: [{portName: http, discoveryName: api, clientAliases: [{port: 80}]}]
 """
+
+
+def grant_all(live: LiveIndexes) -> None:
+    """Hand `live` what kopf's indexes hold with the chart's `grants.mode: allowAll`
+    (docs/tenancy.md): what the tests of anything but tenancy run under."""
+    live.grants, live.namespace_labels = {ALLOW_ALL.name: [ALLOW_ALL]}, {}
+
+
+ALLOW_ALL = parse_grant(
+    {
+        "metadata": {"name": "all"},
+        "spec": {
+            "namespaces": {"selector": {}},
+            "regions": ["*"],
+            "cloudMapNamespaces": {
+                "create": {"names": ["*"], "vpcs": ["*"]},
+                "use": ["*"],
+                "adopt": ["*"],
+            },
+            "ecs": [{"cluster": "*", "services": ["*"]}],
+            "export": {"cloudMapNamespaces": ["*"]},
+            "import": {"cloudMapNamespaces": ["*"]},
+        },
+    }
+)

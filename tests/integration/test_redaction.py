@@ -18,6 +18,7 @@ import kopf
 import pytest
 import yaml
 
+from builders import grant_all
 from sd_devkit.demo import examples_dir
 from sd_devkit.emulator import Emulator, client
 from sd_devkit.emulator.seed import CLUSTER as ECS_CLUSTER
@@ -173,9 +174,9 @@ def test_a_reported_drift_names_the_keys_without_the_values(
 ) -> None:
     edit(manifests / "user-service.yaml", "driftPolicy: Correct", "driftPolicy: Report")
     cluster = Cluster(manifests)
-    steps = Units.build(
-        reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap, sweep_seconds=30
-    ).steps
+    units = Units.build(reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap, 30)
+    grant_all(units.live)
+    steps = units.steps
     cluster.converge(steps, "myapp")
     cluster.converge(steps, "user-service")
     cluster.events.clear()

@@ -11,6 +11,7 @@ from typing import Any
 import kopf
 import pytest
 
+from builders import grant_all
 from sd_devkit.emulator import Emulator, client
 from sd_devkit.emulator.seed import seed_demo_ecs
 from sd_operator.aws.adapters import Adapters
@@ -141,6 +142,7 @@ class World:
         adapters = Adapters(REGION, emulator.endpoint_url)
         self.reconciler = Reconciler(adapters, ClusterIdentity("sweep-test"), view_ttl=view_ttl)
         self.units = Units.build(self.reconciler, adapters.cloudmap, sweep_seconds=30)
+        grant_all(self.units.live)
         self.writer = RecordingWriter()
         self.reports: list[SweepReport] = []
         self.now = 0.0  # the sweeper's clock: a test moves it on to make follow-ups due

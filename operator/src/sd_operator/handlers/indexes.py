@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import kopf
 
 from sd_operator.hybrid.export import SliceView
+from sd_operator.model.grants import Grant
 from sd_operator.model.spec import NamespaceSpec, Resource, ServiceDiscoverySpec
 
 Slices = kopf.Index[tuple[str, str], SliceView]
@@ -23,6 +24,9 @@ class Claimant:
 
 
 ClaimIndex = kopf.Index[tuple[str, ...], Claimant]
+Grants = Mapping[str, Collection[Grant]]
+# Each Kubernetes namespace's labels, by its name: what a grant's selector reads.
+NamespaceLabels = Mapping[str, Collection[Mapping[str, str]]]
 
 
 @dataclass
@@ -32,6 +36,8 @@ class LiveIndexes:
 
     slices: Slices | None = None
     claimants: Sequence[ClaimIndex | None] = ()
+    grants: Grants | None = None
+    namespace_labels: NamespaceLabels | None = None
 
 
 def referenced(res: Resource, namespaces: Namespaces | None) -> NamespaceSpec | None:

@@ -19,6 +19,7 @@ from sd_operator.model.schema import Invalid, KindSchema, kinds, type_name
 from sd_operator.model.spec import (
     API_VERSION,
     GROUP,
+    KIND_GRANT,
     KIND_IMPORT,
     KIND_NAMESPACE,
     AdoptionPolicy,
@@ -361,7 +362,8 @@ def _ours(doc: Mapping[str, Any], source: str) -> bool:
     api_version = doc.get("apiVersion")
     group = api_version.rpartition("/")[0] if isinstance(api_version, str) else None
     if group == GROUP:
-        return doc.get("kind") != KIND_IMPORT
+        # The CLI leaves imports alone; grants come in through --grants (docs/tenancy.md).
+        return doc.get("kind") not in (KIND_IMPORT, KIND_GRANT)
     kind = doc.get("kind")
     if kind not in _kinds():
         return False

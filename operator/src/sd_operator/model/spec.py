@@ -22,6 +22,10 @@ PLURAL_DISCOVERY = "servicediscoveries"
 # CloudMapImport only writes Kubernetes objects (hybrid/importer.py): the CLI leaves it alone.
 KIND_IMPORT = "CloudMapImport"
 PLURAL_IMPORT = "cloudmapimports"
+# Cluster-scoped, written by the platform team: what each namespace's resources may touch
+# (model/grants.py, docs/tenancy.md).
+KIND_GRANT = "DiscoveryGrant"
+PLURAL_GRANT = "discoverygrants"
 # Setting it (to a new value) asks the operator to observe and reconcile the resource now.
 REFRESH_ANNOTATION = f"{GROUP}/reconcile-requested-at"
 
