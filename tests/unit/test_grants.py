@@ -259,4 +259,4 @@ def test_an_import_reads_only_cloud_map_namespaces_a_grant_lists(
     denial = import_denial(grants, "payments", {}, source)
     assert (denial is not None) is refused
     if denial is not None and grants:
-        assert f"spec.cloudMapNamespace {source!r} is not granted: DiscoveryGrant" in denial
+        assert f"Cloud Map namespace {source!r} is not granted: DiscoveryGrant" in denial

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from sd_operator.handlers.indexes import LiveIndexes
+from sd_operator.handlers.indexes import Grants, LiveIndexes, NamespaceLabels
 from sd_operator.model import reasons
-from sd_operator.model.grants import Grant, NotGranted, admit, deletion_default
-from sd_operator.model.spec import NamespaceSpec, Resource, ServiceDiscoverySpec
-from sd_operator.reconcile.observe import resource_region
+from sd_operator.model.grants import Grant, NotGranted, check, deletion_default
+from sd_operator.model.spec import NamespaceSpec, Resource
 from sd_operator.reconcile.result import Outcome, StepResult
 
 # A refused resource is tried again at this pace, backing off (handlers/retry.py), and on every
@@ -33,16 +32,7 @@ class Tenancy:
 
     def admit(self, res: Resource, namespace: NamespaceSpec | None) -> Resource | StepResult:
         """`res` with its grants' defaults, or the Stalled result that refuses it."""
-        spec = res.spec
-        if isinstance(spec, ServiceDiscoverySpec):
-            external = spec.cloud_map_namespace
-            cloud_map = namespace.name if namespace else external.name if external else None
-        else:
-            cloud_map = None
-        region = resource_region(res, namespace) or self._default_region
-        verdict = admit(
-            res, self._grants(), self._labels(res), region=region, cloud_map_namespace=cloud_map
-        )
+        verdict = check(res, namespace, self._grants(), self._labels(res), self._default_region)
         if isinstance(verdict, NotGranted):
             return StepResult(
                 Outcome.BLOCKED,
@@ -56,10 +46,17 @@ class Tenancy:
         return deletion_default(res, self._grants(), self._labels(res))
 
     def _grants(self) -> Iterator[Grant]:
-        for found in (self._live.grants or {}).values():
-            yield from found
+        return every_grant(self._live.grants)
 
     def _labels(self, res: Resource) -> Mapping[str, str]:
-        index = self._live.namespace_labels
-        found = index.get(res.identity.namespace) if index is not None else None
-        return next(iter(found), {}) if found else {}
+        return labels_of(self._live.namespace_labels, res.identity.namespace)
+
+
+def every_grant(index: Grants | None) -> Iterator[Grant]:
+    for found in (index or {}).values():
+        yield from found
+
+
+def labels_of(index: NamespaceLabels | None, namespace: str) -> Mapping[str, str]:
+    found = index.get(namespace) if index is not None else None
+    return next(iter(found), {}) if found else {}

@@ -21,6 +21,7 @@ from sd_operator.model.spec import (
     NamespaceSpec,
     Resource,
     ServiceDiscoverySpec,
+    resource_region,
 )
 
 # In any list of names (not a DNS suffix, not an ECS pattern, which match `*` anyway): any value.
@@ -259,6 +260,24 @@ def admit(
     return NotGranted(first, f"{first} {declared!r} is not granted: {why}")
 
 
+def check(
+    res: Resource,
+    namespace: NamespaceSpec | None,
+    grants: Iterable[Grant],
+    labels: Mapping[str, str],
+    default_region: str,
+) -> Resource | NotGranted:
+    """`admit`, for a resource whose ServiceDiscovery's CloudMapNamespace is `namespace`: the
+    operator and the CLI alike."""
+    spec = res.spec
+    cloud_map = None
+    if isinstance(spec, ServiceDiscoverySpec):
+        external = spec.cloud_map_namespace
+        cloud_map = namespace.name if namespace else external.name if external else None
+    region = resource_region(res, namespace) or default_region
+    return admit(res, grants, labels, region=region, cloud_map_namespace=cloud_map)
+
+
 def deletion_default(res: Resource, grants: Iterable[Grant], labels: Mapping[str, str]) -> Resource:
     """`res` with the default deletionPolicy of every grant serving its namespace: a delete is
     never refused (what the resource made is its to remove), only given the grants' default."""
@@ -287,7 +306,7 @@ def import_denial(
     if any(_listed(cloud_map_namespace, a) for a in allowed):
         return None
     why = "; ".join(f"DiscoveryGrant {g.name} {_imports(g)}" for g in serving)
-    return f"spec.cloudMapNamespace {cloud_map_namespace!r} is not granted: {why}"
+    return f"importing from Cloud Map namespace {cloud_map_namespace!r} is not granted: {why}"
 
 
 def _imports(grant: Grant) -> str:

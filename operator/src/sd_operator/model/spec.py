@@ -283,3 +283,10 @@ class Resource:
     identity: Identity
     spec: NamespaceSpec | ServiceDiscoverySpec
     source: str = ""
+
+
+def resource_region(res: Resource, namespace: NamespaceSpec | None) -> str | None:
+    """A ServiceDiscovery lives in its namespace's region; spec.region serves external ones."""
+    if isinstance(res.spec, ServiceDiscoverySpec) and namespace is not None:
+        return namespace.region or res.spec.region
+    return res.spec.region
