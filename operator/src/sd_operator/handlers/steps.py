@@ -70,13 +70,13 @@ class Steps:
             return None
 
         def apply(status: Mapping[str, Any], clash: conflicts.Clash | None) -> StepResult:
-            if clash is not None:
-                return _held_by(clash)
             # Before any AWS call: a resource outside its grants must not make the operator
             # read, let alone change, what it names.
             admitted = self._tenancy.admit(res, namespace)
             if isinstance(admitted, StepResult):
                 return admitted
+            if clash is not None:
+                return _held_by(clash)
             result = self._reconciler.step(
                 admitted, status, namespace=namespace, from_view=from_view
             )
@@ -137,9 +137,13 @@ class Steps:
         step: _Step,
     ) -> StepResult | None:
         status: Mapping[str, Any] = dict(body.get("status") or {})
+
         # A Terminal resource is still swept: a refusal costs only reads, and what AWS refused
         # (IAM, a conflicting zone) may be fixed outside the spec; once per interval is no storm.
-        clash = self._conflicts.clash(res, order(body), namespaces, claimants)
+        def granted(other: Resource) -> bool:
+            return self._tenancy.allows(other, referenced(other, namespaces))
+
+        clash = self._conflicts.clash(res, order(body), namespaces, claimants, granted)
         lock = self._locks.lock(res.identity.uid)
         if not lock.acquire(blocking=step.wait):
             return None

@@ -42,6 +42,9 @@ class Tenancy:
             )
         return verdict
 
+    def allows(self, res: Resource, namespace: NamespaceSpec | None) -> bool:
+        return not isinstance(self.admit(res, namespace), StepResult)
+
     def for_deletion(self, res: Resource) -> Resource:
         return deletion_default(res, self._grants(), self._labels(res))
 
