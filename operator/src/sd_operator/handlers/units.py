@@ -54,10 +54,10 @@ class Units:
                 region or reconciler.default_region, service_id
             ),
         )
-        exports = ExportDriver(exporter, parsed, locks.lock, export)
-        status = StatusWriter(heartbeat, clock)
         live = LiveIndexes()
         tenancy = Tenancy(live, reconciler.default_region)
+        exports = ExportDriver(exporter, parsed, locks.lock, export, tenancy.allows)
+        status = StatusWriter(heartbeat, clock)
         conflicts = Conflicts(reconciler.default_region)
         steps = Steps(reconciler, locks, conflicts, exports, status, tenancy)
         return cls(reconciler, parsed, locks, heartbeat, exports, steps, live)
