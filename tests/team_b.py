@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from sd_devkit.emulator import Emulator
-from support import cli
+from sd_devkit.emulator import Emulator, client
+from support import cli, services_in
 
 REGION = "us-east-1"
 ECS_CLUSTER = "prod"
@@ -151,3 +151,20 @@ def planned(document: dict[str, Any], kind: str, name: str) -> dict[str, Any]:
         r for r in document["resources"] if r["kind"] == kind and r["name"] == name
     )
     return found
+
+
+def team_b_as_read(emulator: Emulator, sd: Any) -> str:
+    """Team B's AWS resources as the APIs describe them, as one JSON text."""
+    ecs = client("ecs", emulator.endpoint_url, REGION)
+    namespaces = [n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == "teamb"]
+    services = services_in(sd, namespaces[0]["Id"])
+    seen = {
+        "ecs": ecs.describe_services(cluster=ECS_CLUSTER, services=[VICTIM], include=["TAGS"])[
+            "services"
+        ],
+        "namespaces": namespaces,
+        "services": services,
+        "tags": [sd.list_tags_for_resource(ResourceARN=s["Arn"])["Tags"] for s in services],
+        "deployments": emulator.deployments(ECS_CLUSTER, VICTIM),
+    }
+    return json.dumps(seen, sort_keys=True, default=str)

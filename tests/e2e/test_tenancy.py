@@ -7,7 +7,6 @@ and start no deployment; team A's own resources converge as without grants.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,8 +34,8 @@ from builders import (
     TEAM_A_NAMESPACE,
 )
 from sd_devkit.emulator import Emulator, client
-from support import REGION, services_in
-from team_b import ECS_CLUSTER, VICTIM, make_team_b
+from support import REGION
+from team_b import ECS_CLUSTER, VICTIM, make_team_b, team_b_as_read
 
 A_VPC, B_VPC = "vpc-0aaaaaaaaaaaaaaaa", "vpc-0bbbbbbbbbbbbbbbb"
 NOT_GRANTED = "NotGranted"
@@ -88,23 +87,6 @@ def import_from(cloud_map_namespace: str, namespace: str) -> JSON:
             "port": 80,
         },
     }
-
-
-def team_b_as_read(emulator: Emulator, sd: Any) -> str:
-    """Team B's AWS resources as the APIs describe them, as one JSON text."""
-    ecs = client("ecs", emulator.endpoint_url, REGION)
-    namespaces = [n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == "teamb"]
-    services = services_in(sd, namespaces[0]["Id"])
-    seen = {
-        "ecs": ecs.describe_services(cluster=ECS_CLUSTER, services=[VICTIM], include=["TAGS"])[
-            "services"
-        ],
-        "namespaces": namespaces,
-        "services": services,
-        "tags": [sd.list_tags_for_resource(ResourceARN=s["Arn"])["Tags"] for s in services],
-        "deployments": emulator.deployments(ECS_CLUSTER, VICTIM),
-    }
-    return json.dumps(seen, sort_keys=True, default=str)
 
 
 @dataclass(frozen=True)

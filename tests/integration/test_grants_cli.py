@@ -5,12 +5,10 @@ back exactly as before; team A's own resources converge as without grants."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from team_b import ECS_CLUSTER, VICTIM, TeamB, make_team_b, plan_json, write
 
 from builders import (
     ADOPT_API,
@@ -21,7 +19,8 @@ from builders import (
 )
 from sd_devkit.emulator import Emulator, client
 from sd_operator.cli import EXIT_ERROR, EXIT_OK
-from support import REGION, calls_since, cli, cli_output, services_in
+from support import REGION, calls_since, cli, cli_output
+from team_b import ECS_CLUSTER, VICTIM, TeamB, make_team_b, plan_json, team_b_as_read, write
 
 # The platform team's file: team A's namespace by its label, what it may touch.
 GRANTS = """\
@@ -76,23 +75,6 @@ def grants(tmp_path: Path) -> Path:
     path = tmp_path / "grants.yaml"
     path.write_text(GRANTS)
     return path
-
-
-def team_b_as_read(emulator: Emulator, sd: Any) -> str:
-    """Team B's AWS resources as the APIs describe them, as one JSON text."""
-    ecs = client("ecs", emulator.endpoint_url, REGION)
-    namespaces = [n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == "teamb"]
-    services = services_in(sd, namespaces[0]["Id"])
-    seen = {
-        "ecs": ecs.describe_services(cluster=ECS_CLUSTER, services=[VICTIM], include=["TAGS"])[
-            "services"
-        ],
-        "namespaces": namespaces,
-        "services": services,
-        "tags": [sd.list_tags_for_resource(ResourceARN=s["Arn"])["Tags"] for s in services],
-        "deployments": emulator.deployments(ECS_CLUSTER, VICTIM),
-    }
-    return json.dumps(seen, sort_keys=True, default=str)
 
 
 @pytest.mark.parametrize(
