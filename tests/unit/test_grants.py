@@ -4,9 +4,11 @@ under the platform team's grants, and the field and grant a refusal names."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from builders import ALLOW_ALL, REGION, VPC, discovery, namespace
 from sd_operator.model.grants import (
@@ -16,7 +18,9 @@ from sd_operator.model.grants import (
     deletion_default,
     import_denial,
     parse_grant,
+    selecting,
 )
+from sd_operator.model.parse import SpecError, load_grants
 from sd_operator.model.spec import (
     AdoptionPolicy,
     DeletionPolicy,
@@ -260,3 +264,43 @@ def test_an_import_reads_only_cloud_map_namespaces_a_grant_lists(
     assert (denial is not None) is refused
     if denial is not None and grants:
         assert f"Cloud Map namespace {source!r} is not granted: DiscoveryGrant" in denial
+
+
+def test_a_grants_file_is_read_from_kubectl_get_output(tmp_path: Path) -> None:
+    """`kubectl get discoverygrants,namespaces -o yaml`: a v1 List, server fields and all."""
+    listed = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {
+                "apiVersion": "sd-operator.io/v1alpha1",
+                "kind": "DiscoveryGrant",
+                "metadata": {"name": "team-a", "uid": "u1", "resourceVersion": "7"},
+                "spec": {"namespaces": {"selector": {"matchLabels": {"team": "a"}}}},
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": "payments", "labels": {"team": "a"}},
+                "status": {"phase": "Active"},
+            },
+        ],
+    }
+    path = tmp_path / "grants.yaml"
+    path.write_text(yaml.safe_dump(listed))
+    grants, labels = load_grants([str(path)])
+    assert [g.name for g in grants] == ["team-a"]
+    assert labels == {"payments": {"team": "a"}}
+    assert selecting(grants, "payments", labels["payments"]) == tuple(grants)
+
+
+def test_an_invalid_grant_is_an_error_naming_the_grant_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "grants.yaml"
+    path.write_text(
+        "apiVersion: sd-operator.io/v1alpha1\nkind: DiscoveryGrant\nmetadata: {name: g}\n"
+        "spec: {namespaces: {}, deletionPolicy: Sometimes}\n"
+    )
+    with pytest.raises(SpecError) as raised:
+        load_grants([str(path)])
+    assert raised.value.resource == "DiscoveryGrant/g"
+    assert raised.value.field == "spec.deletionPolicy"
