@@ -197,6 +197,29 @@ def test_a_refusal_names_the_field_what_was_declared_and_every_grant_with_what_i
     assert "DiscoveryGrant team-a-extra may manage ECS services []" in verdict.message
 
 
+@pytest.mark.parametrize(
+    ("res", "shown"),
+    [
+        (namespace(region="eu-west-1"), "spec.region 'eu-west-1'"),
+        (namespace(name="teamb.local"), "spec.name 'teamb.local'"),
+        (namespace(vpc="vpc-0bbbbbbbbbbbbbbbb"), "spec.vpc 'vpc-0bbbbbbbbbbbbbbbb'"),
+        (discovery(endpoints=EndpointsSpec("web")), "spec.endpoints 'myapp.local'"),
+    ],
+    ids=["region", "name", "vpc", "export"],
+)
+def test_a_refusal_shows_what_the_resource_declares_at_the_field(res: Resource, shown: str) -> None:
+    no_export = replace(TEAM_A, export=None)
+    verdict = admit(
+        res,
+        [no_export],
+        {},
+        region=res.spec.region or REGION,
+        cloud_map_namespace="myapp.local",
+    )
+    assert isinstance(verdict, NotGranted)
+    assert verdict.message.startswith(f"{shown} is not granted: DiscoveryGrant team-a ")
+
+
 def test_a_namespace_no_grant_selects_is_named() -> None:
     verdict = admit(moved(namespace(), "team-b"), [TEAM_A], {}, region=REGION)
     assert isinstance(verdict, NotGranted)

@@ -219,16 +219,18 @@ def _denial(
     return _discovery_denial(grant, res.spec, cloud_map_namespace)
 
 
-def _declared(res: Resource, field_path: str, cloud_map_namespace: str | None) -> str:
-    """What the resource declares at `field_path`, as the refusal shows it."""
+def _declared(res: Resource, region: str, cloud_map_namespace: str | None) -> dict[str, str]:
+    """What the resource declares at each field a refusal may name, as the refusal shows it."""
     spec = res.spec
+    declared = {"spec.region": region}
     if isinstance(spec, NamespaceSpec):
-        return {"spec.vpc": spec.vpc or ""}.get(field_path, spec.name)
-    if field_path == "spec.ecs.service" and spec.ecs is not None:
-        return f"{spec.ecs.cluster}/{spec.ecs.service}"
-    if field_path == "spec.cloudMapNamespace.name" and spec.cloud_map_namespace is not None:
-        return spec.cloud_map_namespace.name
-    return cloud_map_namespace or ""
+        return {**declared, "spec.name": spec.name, "spec.vpc": spec.vpc or ""}
+    if spec.ecs is not None:
+        declared["spec.ecs.service"] = f"{spec.ecs.cluster}/{spec.ecs.service}"
+    if spec.cloud_map_namespace is not None:
+        declared["spec.cloudMapNamespace.name"] = spec.cloud_map_namespace.name
+    declared["spec.endpoints"] = cloud_map_namespace or ""
+    return declared
 
 
 def admit(
@@ -255,7 +257,7 @@ def admit(
     if allowing:
         return _with_default_policy(res, allowing)
     first = next(d for d in denials.values() if d is not None)[0]
-    declared = _declared(res, first, cloud_map_namespace)
+    declared = _declared(res, region, cloud_map_namespace)[first]
     why = "; ".join(f"DiscoveryGrant {name} {d[1]}" for name, d in denials.items() if d)
     return NotGranted(first, f"{first} {declared!r} is not granted: {why}")
 
