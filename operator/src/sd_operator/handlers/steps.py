@@ -138,11 +138,11 @@ class Steps:
     ) -> StepResult | None:
         status: Mapping[str, Any] = dict(body.get("status") or {})
 
-        # A Terminal resource is still swept: a refusal costs only reads, and what AWS refused
-        # (IAM, a conflicting zone) may be fixed outside the spec; once per interval is no storm.
         def granted(other: Resource) -> bool:
             return self._tenancy.allows(other, referenced(other, namespaces))
 
+        # A Terminal resource is still swept: a refusal costs only reads, and what AWS refused
+        # (IAM, a conflicting zone) may be fixed outside the spec; once per interval is no storm.
         clash = self._conflicts.clash(res, order(body), namespaces, claimants, granted)
         lock = self._locks.lock(res.identity.uid)
         if not lock.acquire(blocking=step.wait):
