@@ -4,7 +4,6 @@ steps on as soon as a grant allows it, without an edit (docs/tenancy.md)."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import kopf
@@ -53,7 +52,7 @@ def test_a_resource_no_grant_allows_is_stalled_with_no_aws_call_until_one_does(
 ) -> None:
     units = Units.build(reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap, 30)
     units.live.grants, units.live.namespace_labels = {}, {"team-a": [{}]}
-    body = copy.deepcopy(yaml.safe_load(TEAM_A_NAMESPACE))
+    body = yaml.safe_load(TEAM_A_NAMESPACE)
     body["metadata"].update(uid="uid-teama", generation=1)
     calls = emulator.calls()
 
