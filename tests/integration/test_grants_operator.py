@@ -34,16 +34,19 @@ def stalled(patch: kopf.Patch) -> dict[str, Any]:
     return dict(condition)
 
 
-def step(units: Units, body: dict[str, Any]) -> tuple[StepResult, kopf.Patch]:
+def step(
+    units: Units, body: dict[str, Any], *, sweep: bool = False
+) -> tuple[StepResult | None, kopf.Patch]:
+    """A change handler's step of `body` (`sweep`: the sweep's, which waits for nothing)."""
     patch = kopf.Patch()
     result = units.steps.step_and_write(
         kopf.Body(body),  # type: ignore[arg-type]
         patch,
         parse_resource(body),
         None,
-        from_view=False,
+        from_view=sweep,
+        wait=not sweep,
     )
-    assert result is not None
     return result, patch
 
 
@@ -57,6 +60,7 @@ def test_a_resource_no_grant_allows_is_stalled_with_no_aws_call_until_one_does(
     calls = emulator.calls()
 
     refused, patch = step(units, body)
+    assert isinstance(refused, StepResult)
 
     assert (refused.outcome, refused.reason) == (Outcome.BLOCKED, "NotGranted")
     condition = stalled(patch)
@@ -68,6 +72,7 @@ def test_a_resource_no_grant_allows_is_stalled_with_no_aws_call_until_one_does(
     # The platform team grants it: the next step (a retry, a sweep) goes on, unedited.
     units.live.grants = {"team-a": [parse_grant(GRANT)]}
     allowed, _ = step(units, body)
+    assert isinstance(allowed, StepResult)
     assert allowed.reason != "NotGranted"
     assert "servicediscovery:ListNamespaces" in calls_since(emulator, calls)
 
@@ -80,16 +85,8 @@ def test_the_sweep_decides_nothing_before_the_grants_are_handed_over(
     units = Units.build(reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap, 30)
     body = yaml.safe_load(TEAM_A_NAMESPACE)
     body["metadata"].update(uid="uid-teama", generation=1)
-    patch = kopf.Patch()
     calls = emulator.calls()
-    skipped = units.steps.step_and_write(
-        kopf.Body(body),  # type: ignore[arg-type]
-        patch,
-        parse_resource(body),
-        None,
-        from_view=True,
-        wait=False,
-    )
+    skipped, patch = step(units, body, sweep=True)
     assert skipped is None
     assert not patch
     assert calls_since(emulator, calls) == {}
