@@ -5,8 +5,12 @@ write them). Shared by the integration tests and the unit tests."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from sd_operator.aws.cloudmap import CloudMap
+from sd_operator.handlers.units import Units
+from sd_operator.model.grants import parse_grant
 from sd_operator.model.spec import (
     CloudMapServiceSpec,
     ClusterIdentity,
@@ -21,6 +25,7 @@ from sd_operator.model.spec import (
     RoutingPolicy,
     ServiceDiscoverySpec,
 )
+from sd_operator.reconcile.reconciler import Reconciler
 
 REGION = "us-east-1"
 CLUSTER = ClusterIdentity("test-cluster")
@@ -141,3 +146,32 @@ spec:
       enabled: true
       services: [{portName: http, discoveryName: api, clientAliases: [{port: 80}]}]
 """
+
+
+def units_granting_all(
+    reconciler: Reconciler, cloudmap: Callable[[str | None], CloudMap], sweep_seconds: float = 30
+) -> Units:
+    """The handler units, handed what kopf's indexes hold with the chart's `grants.mode:
+    allowAll` (docs/tenancy.md): what the tests of anything but tenancy run under."""
+    units = Units.build(reconciler, cloudmap, sweep_seconds)
+    units.live.grants, units.live.namespace_labels = {ALLOW_ALL.name: [ALLOW_ALL]}, {}
+    return units
+
+
+ALLOW_ALL = parse_grant(
+    {
+        "metadata": {"name": "all"},
+        "spec": {
+            "namespaces": {"selector": {}},
+            "regions": ["*"],
+            "cloudMapNamespaces": {
+                "create": {"names": ["*"], "vpcs": ["*"]},
+                "use": ["*"],
+                "adopt": ["*"],
+            },
+            "ecs": [{"cluster": "*", "services": ["*"]}],
+            "export": {"cloudMapNamespaces": ["*"]},
+            "import": {"cloudMapNamespaces": ["*"]},
+        },
+    }
+)

@@ -13,6 +13,7 @@ from e2e_support import JSON, ROOT, Kubectl
 CHART = ROOT / "helm" / "sd-operator"
 CI_VALUES = CHART / "ci"
 MONITORING_CRDS = ROOT / "tests" / "fixtures" / "monitoring" / "crds.yaml"
+GET_LIST_WATCH = ["get", "list", "watch"]
 
 
 def helm_binary() -> str:
@@ -90,3 +91,19 @@ def token_kubeconfig(kubectl: Kubectl, service_account: str, namespace: str, pat
     path.write_text(yaml.safe_dump(config))
     path.chmod(0o600)
     return path
+
+
+# All that named namespaces grant cluster-wide: reading the DiscoveryGrants (cluster-scoped)
+# and the namespaces' labels they select by (docs/tenancy.md).
+GRANT_READER_RULES = [
+    {"apiGroups": ["sd-operator.io"], "resources": ["discoverygrants"], "verbs": GET_LIST_WATCH},
+    {"apiGroups": [""], "resources": ["namespaces"], "verbs": GET_LIST_WATCH},
+]
+
+
+def cluster_wide_reads_only_grants(docs: Sequence[JSON]) -> bool:
+    """The only ClusterRole reads grants and namespaces, and only its binding binds one."""
+    roles, bindings = of_kind(docs, "ClusterRole"), of_kind(docs, "ClusterRoleBinding")
+    return [r["rules"] for r in roles] == [GRANT_READER_RULES] and [
+        b["roleRef"]["name"] for b in bindings
+    ] == [roles[0]["metadata"]["name"]]

@@ -21,6 +21,7 @@ from e2e_support import (
     Kubectl,
     OperatorProcess,
     StartOperator,
+    apply_allow_all_grant,
     apply_crds,
     kubectl_binary,
 )
@@ -79,7 +80,9 @@ def kubectl() -> Kubectl:
 
 @pytest.fixture(scope="session")
 def crds(kubectl: Kubectl) -> list[str]:
-    return apply_crds(kubectl)
+    names = apply_crds(kubectl)
+    apply_allow_all_grant(kubectl)
+    return names
 
 
 # a fresh namespace per test ------------------------------------------------------------------

@@ -40,6 +40,10 @@ FINALIZER = "sd-operator.io/finalizer"
 NAMESPACES = "cloudmapnamespaces.sd-operator.io"
 DISCOVERIES = "servicediscoveries.sd-operator.io"
 IMPORTS = "cloudmapimports.sd-operator.io"
+GRANTS = "discoverygrants.sd-operator.io"
+# The test namespaces the e2e allow-all grant selects (apply_allow_all_grant): every test but
+# the tenancy test's, which makes its own namespaces and grants.
+GRANTED_LABEL = "e2e.sd-operator.io/granted"
 PEERINGS = "kopfpeerings.kopf.dev"
 
 TIMEOUT = 60.0
@@ -303,8 +307,10 @@ class Kubectl:
         items = self.objects("events", namespace, **selectors)
         return sorted(items, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
 
-    def create_namespace(self, name: str) -> None:
-        self.request("POST", "/api/v1/namespaces", body={"metadata": {"name": name}})
+    def create_namespace(self, name: str, labels: Mapping[str, str] | None = None) -> None:
+        """Labelled for the e2e allow-all grant unless `labels` says otherwise."""
+        meta = {"name": name, "labels": {GRANTED_LABEL: "true"} if labels is None else labels}
+        self.request("POST", "/api/v1/namespaces", body={"metadata": meta})
 
     def drop_namespace(self, namespace: str) -> None:
         """Delete our objects (finalizers removed: no operator runs any more), then the
@@ -388,6 +394,15 @@ def apply_crds(kubectl: Kubectl) -> list[str]:
         timeout=90,
     )
     return names
+
+
+def apply_allow_all_grant(kubectl: Kubectl) -> None:
+    """examples/grants/allow-all.yaml, for the namespaces create_namespace labels: the tests
+    that are not about grants run as an install with `grants.mode: allowAll` does."""
+    [grant] = load_docs(EXAMPLES / "grants" / "allow-all.yaml")
+    grant["metadata"]["name"] = "e2e-allow-all"
+    grant["spec"]["namespaces"] = {"selector": {"matchLabels": {GRANTED_LABEL: "true"}}}
+    kubectl.apply(grant)
 
 
 def _describe(obj: JSON | None) -> str:

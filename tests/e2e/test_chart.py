@@ -17,8 +17,15 @@ from pathlib import Path
 import pytest
 import yaml
 from chart_support import CHART as CHART_DIR
-from chart_support import CI_VALUES, MONITORING_CRDS, Helm, helm_binary, of_kind
-from e2e_support import JSON, Kubectl, dump_docs
+from chart_support import (
+    CI_VALUES,
+    MONITORING_CRDS,
+    Helm,
+    cluster_wide_reads_only_grants,
+    helm_binary,
+    of_kind,
+)
+from e2e_support import GRANTS, JSON, Kubectl, dump_docs
 
 # It calls helm, which a fresh machine builds beside the first e2e tests (hack/test.sh).
 pytestmark = pytest.mark.test_tools
@@ -82,10 +89,9 @@ def test_value_set_renders_and_passes_server_validation(
     assert out.returncode == 0
 
 
-def test_namespaced_rbac_grants_nothing_cluster_wide(helm: Helm) -> None:
+def test_namespaced_rbac_grants_nothing_cluster_wide_but_reading_grants(helm: Helm) -> None:
     docs = helm.render(values=[CI_VALUES / "namespaced-values.yaml"])
-    assert of_kind(docs, "ClusterRole") == []
-    assert of_kind(docs, "ClusterRoleBinding") == []
+    assert cluster_wide_reads_only_grants(docs)
     roles = {d["metadata"]["namespace"]: d for d in of_kind(docs, "Role")}
     assert sorted(roles) == ["team-a", "team-b"]
     bindings = {d["metadata"]["namespace"] for d in of_kind(docs, "RoleBinding")}
@@ -101,7 +107,7 @@ def test_namespaced_rbac_reads_only_kube_system_itself_for_the_cluster_id() -> N
     helm = Helm(helm_binary())
     scoped = ["allNamespaces=false", "watchNamespaces={team-a}"]
     docs = helm.render(sets=scoped)
-    assert of_kind(docs, "ClusterRole") == []
+    assert cluster_wide_reads_only_grants(docs)
     roles = {d["metadata"]["namespace"]: d for d in of_kind(docs, "Role")}
     assert roles["kube-system"]["rules"] == [
         {
@@ -242,20 +248,24 @@ def test_install_and_upgrade_into_the_control_plane(
         assert _get(kubectl, "role", release, watched)
         assert _get(kubectl, "rolebinding", release, watched)
         assert kubectl.get("clusterrole", release) is None
+        # A fresh install enforces grants and renders none: nothing is allowed until one exists.
+        assert kubectl.get(GRANTS, f"{release}-allow-all") is None
 
-        helm.run(
-            "upgrade",
-            release,
-            str(CHART_DIR),
-            "-n",
-            release_ns,
-            "--values",
-            str(values),
-            "--set",
-            "replicas=2",
-            "--set",
-            "podDisruptionBudget.enabled=true",
-        )
+        upgrade = ["upgrade", release, str(CHART_DIR), "-n", release_ns, "--values", str(values)]
+        upgrade += ["--set", "replicas=2", "--set", "podDisruptionBudget.enabled=true"]
+        # An upgrade that does not choose a grants mode is refused, saying what to choose, so
+        # it never silently stalls what the release manages.
+        refused = helm.run(*upgrade, check=False)
+        assert refused.returncode != 0
+        assert "grants.mode=allowAll" in refused.stderr, refused.stderr
+        assert "grants.mode=enforce" in refused.stderr, refused.stderr
+        assert _get(kubectl, "deployment", release, release_ns)["spec"]["replicas"] == 1
+
+        helm.run(*upgrade, "--set", "grants.mode=allowAll")
+        grant = kubectl.get(GRANTS, f"{release}-allow-all")
+        assert grant is not None
+        assert grant["spec"]["namespaces"] == {"names": [watched]}
+        assert grant["spec"]["ecs"] == [{"cluster": "*", "services": ["*"]}]
         deployment = _get(kubectl, "deployment", release, release_ns)
         assert deployment["spec"]["replicas"] == 2
         args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
@@ -270,6 +280,7 @@ def test_install_and_upgrade_into_the_control_plane(
         for ns in (release_ns, watched):
             kubectl.run("delete", "namespace", ns, "--wait=false", check=False)
     assert kubectl.get("deployment", release, release_ns) is None
+    assert kubectl.get(GRANTS, f"{release}-allow-all") is None
 
 
 def _get(kubectl: Kubectl, kind: str, name: str, namespace: str) -> JSON:

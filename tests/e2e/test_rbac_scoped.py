@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chart_support import Helm, helm_binary, token_kubeconfig
+from chart_support import Helm, cluster_wide_reads_only_grants, helm_binary, token_kubeconfig
 from e2e_support import (
     DISCOVERIES,
     JSON,
@@ -104,7 +104,7 @@ def test_operator_works_with_the_charts_service_account(
     helm = Helm(helm_binary())
     sets = ["replicas=2"] if mode == "peered" else []
     rbac = _apply_chart_rbac(helm, kubectl, namespace, release_namespace, *sets)
-    assert not [d for d in rbac if d["kind"].startswith("Cluster")], "named namespaces only"
+    assert cluster_wide_reads_only_grants(rbac), "named namespaces, and reading grants"
     kubeconfig = token_kubeconfig(kubectl, RELEASE, release_namespace, tmp_path / "sa.kubeconfig")
     extra = ["--metrics-port", "0"]
     extra += ["--peering", RELEASE] if mode == "peered" else ["--standalone"]

@@ -1,16 +1,13 @@
 """Ownership of ECS discovery configuration and adoption (issue #21, items 1 and 2), through the
 CLI (`main([...])` in-process) and the reconciler against the AWS emulator.
 
-Team B made its Http namespace `teamb`, its Cloud Map service `api` (tags team=b, CostCenter=42)
-and its ECS service prod/teamb-api (a registry into `api`, Service Connect in `teamb`) directly,
-as Terraform would. Team A's resources must never change any of it: no UpdateService, no tag
-added or removed, unless team A adopts it; and what it adopted it gives back on delete.
+Team B's world is team_b.py's. Team A's resources must never change any of it: no
+UpdateService, no tag added or removed, unless team A adopts it; and what it adopted it gives
+back on delete.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,41 +32,26 @@ from sd_operator.reconcile.ownership import CLUSTER_TAG, OWNER_TAG
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome
 from support import cli
+from team_b import (
+    ECS_CLUSTER,
+    REGION,
+    VICTIM,
+    TeamB,
+    cloud_map_tags,
+    describe,
+    ecs_state,
+    make_team_b,
+    plan_json,
+    planned,
+    snapshot,
+    write,
+)
 
-REGION = "us-east-1"
-ECS_CLUSTER = "prod"
-VICTIM = "teamb-api"
 # What users read and write (status reasons, the marker's tag keys), spelled as they see them.
 REASON_ADOPTION_REQUIRED = "AdoptionRequired"
 REASON_OWNED_ELSEWHERE = "OwnedElsewhere"
 REGISTRY_TAG = "sd-operator.io/ecs-registry"
 SERVICE_CONNECT_TAG = "sd-operator.io/ecs-service-connect"
-
-
-@dataclass(frozen=True)
-class TeamB:
-    namespace_arn: str
-    api_id: str
-    api_arn: str
-    ecs_arn: str
-
-
-def _task_definition(ecs: Any, family: str) -> str:
-    container = {
-        "name": "app",
-        "image": f"public.ecr.aws/example/{family}:1",
-        "essential": True,
-        "portMappings": [{"name": "http", "containerPort": 8080, "appProtocol": "http"}],
-    }
-    answer = ecs.register_task_definition(
-        family=family,
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        cpu="256",
-        memory="512",
-        containerDefinitions=[container],
-    )
-    return str(answer["taskDefinition"]["taskDefinitionArn"])
 
 
 @pytest.fixture
@@ -78,108 +60,8 @@ def ecs(emulator: Emulator) -> Any:
 
 
 @pytest.fixture
-def team_b(emulator: Emulator, sd: Any, ecs: Any) -> TeamB:
-    """Team B's world, made with boto3 as Terraform would; team A's own empty ECS service
-    prod/teama-web (tag team=a) beside it."""
-    op = sd.create_http_namespace(Name="teamb")["OperationId"]
-    ns_id = sd.get_operation(OperationId=op)["Operation"]["Targets"]["NAMESPACE"]
-    ns_arn = sd.get_namespace(Id=ns_id)["Namespace"]["Arn"]
-    api = sd.create_service(
-        Name="api",
-        NamespaceId=ns_id,
-        Tags=[{"Key": "team", "Value": "b"}, {"Key": "CostCenter", "Value": "42"}],
-    )["Service"]
-    ecs.create_cluster(clusterName=ECS_CLUSTER)
-    created = ecs.create_service(
-        cluster=ECS_CLUSTER,
-        serviceName=VICTIM,
-        taskDefinition=_task_definition(ecs, VICTIM),
-        desiredCount=2,
-        launchType="FARGATE",
-        serviceRegistries=[{"registryArn": api["Arn"]}],
-        serviceConnectConfiguration={
-            "enabled": True,
-            "namespace": ns_arn,
-            "services": [
-                {"portName": "http", "discoveryName": "api", "clientAliases": [{"port": 80}]}
-            ],
-        },
-        tags=[{"key": "team", "value": "b"}],
-    )["service"]
-    ecs.create_service(
-        cluster=ECS_CLUSTER,
-        serviceName="teama-web",
-        taskDefinition=_task_definition(ecs, "teama-web"),
-        desiredCount=1,
-        launchType="FARGATE",
-        tags=[{"key": "team", "value": "a"}],
-    )
-    return TeamB(ns_arn, api["Id"], api["Arn"], created["serviceArn"])
-
-
-def describe(ecs: Any, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = ecs.describe_services(
-        cluster=ECS_CLUSTER, services=[name], include=["TAGS"]
-    )["services"][0]
-    return found
-
-
-def ecs_state(ecs: Any, name: str) -> dict[str, Any]:
-    """What an ECS service holds of discovery: registries, the PRIMARY deployment's Service
-    Connect, and its tags."""
-    service = describe(ecs, name)
-    primary = next(d for d in service["deployments"] if d["status"] == "PRIMARY")
-    return {
-        "registries": service.get("serviceRegistries", []),
-        "serviceConnect": primary.get("serviceConnectConfiguration"),
-        "tags": {t["key"]: t["value"] for t in service.get("tags") or []},
-    }
-
-
-def cloud_map_tags(sd: Any, arn: str) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in sd.list_tags_for_resource(ResourceARN=arn)["Tags"]}
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    ecs: dict[str, Any]
-    api_tags: dict[str, str]
-    api_exists: bool
-    deployments: int
-
-
-def snapshot(emulator: Emulator, sd: Any, ecs: Any, team: TeamB) -> Snapshot:
-    names = [s["Name"] for s in sd.list_services()["Services"]]
-    return Snapshot(
-        ecs_state(ecs, VICTIM),
-        cloud_map_tags(sd, team.api_arn),
-        "api" in names,
-        emulator.deployments(ECS_CLUSTER, VICTIM),
-    )
-
-
-def write(directory: Path, *docs: str, service: str = VICTIM) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    for old in directory.glob("*.yaml"):
-        old.unlink()
-    for i, doc in enumerate(docs):
-        (directory / f"{i:02d}.yaml").write_text(doc.replace("SERVICE", service))
-    return directory
-
-
-def plan_json(
-    emulator: Emulator, capsys: pytest.CaptureFixture[str], path: Path, *extra: str
-) -> tuple[int, dict[str, Any]]:
-    capsys.readouterr()
-    code = cli(emulator, "plan", "-o", "json", "-f", str(path), *extra)
-    return code, json.loads(capsys.readouterr().out)
-
-
-def planned(document: dict[str, Any], kind: str, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = next(
-        r for r in document["resources"] if r["kind"] == kind and r["name"] == name
-    )
-    return found
+def team_b(sd: Any, ecs: Any) -> TeamB:
+    return make_team_b(sd, ecs)
 
 
 def ecs_writes(emulator: Emulator) -> dict[str, int]:

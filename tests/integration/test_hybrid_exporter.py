@@ -7,17 +7,19 @@ from typing import Any
 
 import pytest
 
-from builders import CLUSTER
+from builders import CLUSTER, units_granting_all
 from sd_devkit.emulator import Emulator, client
 from sd_operator.aws.adapters import Adapters
 from sd_operator.aws.clients import AwsConfig, cloudmap_client
 from sd_operator.aws.cloudmap import CloudMap
+from sd_operator.handlers.export_driver import ExportDriver
 from sd_operator.handlers.units import Units
 from sd_operator.hybrid.export import CLUSTER_ATTRIBUTE, OWNER_ATTRIBUTE, SliceView, slice_view
 from sd_operator.hybrid.exporter import Exporter, ExportOutcome, ExportResult
 from sd_operator.model.spec import GROUP, VERSION, ClusterIdentity, EndpointsSpec, Identity
 from sd_operator.reconcile.ownership import CLUSTER_TAG, OWNER_TAG, owner_tags
 from sd_operator.reconcile.reconciler import Reconciler
+from support import calls_since
 
 REGION = "us-east-1"
 OWNER = Identity("ServiceDiscovery", "payments", "pay", uid="uid-1")
@@ -167,6 +169,25 @@ def _slices(view: SliceView) -> dict[tuple[str, str], list[SliceView]]:
     return {("payments", "pay"): [view]}
 
 
+def _exports(reconciler: Reconciler, emulator: Emulator) -> ExportDriver:
+    return units_granting_all(reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap).exports
+
+
+def test_a_slice_event_registers_nothing_for_a_resource_outside_its_grants(
+    emulator: Emulator, setup: tuple[CloudMap, Any, str], reconciler: Reconciler
+) -> None:
+    """No grant selects its namespace (docs/tenancy.md): the slice event makes no AWS call."""
+    _cm, sd, _ = setup
+    owner = Identity("ServiceDiscovery", "payments", SD_NAME, uid="uid-sd")
+    service_id = _service(sd, "pay-sd", owner_tags(owner, CLUSTER))
+    units = Units.build(reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap, 30)
+    units.live.grants, units.live.namespace_labels = {}, {}
+    calls = emulator.calls()
+    units.exports.export_from_slice(_discovery_body(service_id), None, _slices(_slice("10.0.0.1")))
+    assert calls_since(emulator, calls) == {}
+    assert sd.list_instances(ServiceId=service_id)["Instances"] == []
+
+
 def test_a_slice_event_for_a_service_in_sync_changes_nothing_and_raises_nothing(
     emulator: Emulator, setup: tuple[CloudMap, Any, str], reconciler: Reconciler
 ) -> None:
@@ -175,8 +196,8 @@ def test_a_slice_event_for_a_service_in_sync_changes_nothing_and_raises_nothing(
     _cm, sd, _ = setup
     owner = Identity("ServiceDiscovery", "payments", SD_NAME, uid="uid-sd")
     service_id = _service(sd, "pay-sd", owner_tags(owner, CLUSTER))
-    exports = Units.build(
-        reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap, sweep_seconds=30
+    exports = units_granting_all(
+        reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap
     ).exports
     body = _discovery_body(service_id)
     exports.export_from_slice(body, None, _slices(_slice("10.0.0.1")))  # registers
@@ -202,8 +223,8 @@ def test_status_service_id_naming_a_service_not_ours_gets_no_instance(
     """Regression: the export registered into whatever status.serviceId named."""
     _cm, sd, _ = setup
     foreign = _service(sd, "someone-elses", tags)
-    exports = Units.build(
-        reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap, sweep_seconds=30
+    exports = units_granting_all(
+        reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap
     ).exports
     exports.export_from_slice(_discovery_body(foreign), None, _slices(_slice("10.0.0.1")))
     assert sd.list_instances(ServiceId=foreign)["Instances"] == []

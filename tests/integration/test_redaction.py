@@ -18,6 +18,7 @@ import kopf
 import pytest
 import yaml
 
+from builders import units_granting_all
 from sd_devkit.demo import examples_dir
 from sd_devkit.emulator import Emulator, client
 from sd_devkit.emulator.seed import CLUSTER as ECS_CLUSTER
@@ -25,7 +26,6 @@ from sd_devkit.emulator.seed import seed_demo_ecs
 from sd_operator.aws.adapters import Adapters
 from sd_operator.cli import EXIT_CHANGES, EXIT_OK
 from sd_operator.handlers.steps import Steps
-from sd_operator.handlers.units import Units
 from sd_operator.model.parse import parse_resource
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome
@@ -173,9 +173,7 @@ def test_a_reported_drift_names_the_keys_without_the_values(
 ) -> None:
     edit(manifests / "user-service.yaml", "driftPolicy: Correct", "driftPolicy: Report")
     cluster = Cluster(manifests)
-    steps = Units.build(
-        reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap, sweep_seconds=30
-    ).steps
+    steps = units_granting_all(reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap).steps
     cluster.converge(steps, "myapp")
     cluster.converge(steps, "user-service")
     cluster.events.clear()

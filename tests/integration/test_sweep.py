@@ -11,11 +11,11 @@ from typing import Any
 import kopf
 import pytest
 
+from builders import units_granting_all
 from sd_devkit.emulator import Emulator, client
 from sd_devkit.emulator.seed import seed_demo_ecs
 from sd_operator.aws.adapters import Adapters
 from sd_operator.handlers.sweep import Sweeper, SweepReport
-from sd_operator.handlers.units import Units
 from sd_operator.model.spec import GROUP, VERSION, ClusterIdentity
 from sd_operator.reconcile.reconciler import Reconciler
 
@@ -140,7 +140,7 @@ class World:
         self.emulator = emulator
         adapters = Adapters(REGION, emulator.endpoint_url)
         self.reconciler = Reconciler(adapters, ClusterIdentity("sweep-test"), view_ttl=view_ttl)
-        self.units = Units.build(self.reconciler, adapters.cloudmap, sweep_seconds=30)
+        self.units = units_granting_all(self.reconciler, adapters.cloudmap)
         self.writer = RecordingWriter()
         self.reports: list[SweepReport] = []
         self.now = 0.0  # the sweeper's clock: a test moves it on to make follow-ups due

@@ -18,6 +18,7 @@ import pytest
 
 from sd_operator.handlers.runner import (
     API_REQUEST_CONNECTIONS,
+    CLUSTER_SCOPED_WATCHES,
     SCANNING_WATCHES,
     WATCHED_KINDS,
     api_connection_limit,
@@ -103,7 +104,8 @@ def kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_the_bound_is_the_requests_share_on_top_of_one_per_watch(
     namespaces: list[str], peering: bool, watches: int
 ) -> None:
-    assert api_connection_limit(namespaces, peering=peering) == API_REQUEST_CONNECTIONS + watches
+    bound = API_REQUEST_CONNECTIONS + watches + CLUSTER_SCOPED_WATCHES
+    assert api_connection_limit(namespaces, peering=peering) == bound
 
 
 @pytest.mark.parametrize("namespaces", [["team-*"], ["team-a", "!team-b"]])
@@ -118,7 +120,7 @@ def test_watched_kinds_is_what_the_registry_watches() -> None:
     selectors = set()
     for part in (registry._indexing, registry._watching, registry._changing):
         selectors |= {(s.group, s.version, s.any_name) for s in part.get_all_selectors()}
-    assert len(selectors) == WATCHED_KINDS, selectors
+    assert len(selectors) == WATCHED_KINDS + CLUSTER_SCOPED_WATCHES, selectors
 
 
 def test_login_hands_kopf_a_bounded_session(kubeconfig: Path) -> None:

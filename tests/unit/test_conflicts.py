@@ -3,15 +3,18 @@ Cloud Map namespace name (per region) or one Cloud Map service, before it reads 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
 from sd_operator.cli import EXIT_ERROR, main
+from sd_operator.handlers.claims import Conflicts
+from sd_operator.handlers.indexes import Claimant
 from sd_operator.model.parse import parse_resource
 from sd_operator.model.spec import Resource
-from sd_operator.reconcile.conflicts import claims, clashes, label
+from sd_operator.reconcile.conflicts import claims, clashes, coarse_keys, label
 
 NAMESPACE = """\
 apiVersion: sd-operator.io/v1alpha1
@@ -135,3 +138,28 @@ def test_the_earlier_claimant_keeps_the_claim_and_each_later_one_is_named() -> N
         ("ServiceDiscovery payments/a", "ServiceDiscovery payments/b"),
         ("ServiceDiscovery payments/a", "ServiceDiscovery payments/c"),
     ]
+
+
+def test_a_claimant_outside_its_grants_holds_no_claim() -> None:
+    """The operator's claim index: an earlier resource the grants refuse (team A naming team
+    B's ECS service) must not keep team B's own resource from it (docs/tenancy.md)."""
+    intruder, owner = (
+        with_uid(parsed(ECS_ONLY.format(name=n, cluster="production")), n)
+        for n in ("intruder", "owner")
+    )
+    claimants = [Claimant(("01", "intruder"), intruder), Claimant(("02", "owner"), owner)]
+    index = {key: claimants for key in coarse_keys(owner)}
+    conflicts = Conflicts("us-east-1")
+
+    held = conflicts.clash(owner, ("02", "owner"), None, [index])
+    assert held is not None
+    assert held.earlier == "ServiceDiscovery payments/intruder"
+
+    def granted(res: Resource) -> bool:
+        return res.identity.name != "intruder"
+
+    assert conflicts.clash(owner, ("02", "owner"), None, [index], granted) is None
+
+
+def with_uid(res: Resource, uid: str) -> Resource:
+    return replace(res, identity=replace(res.identity, uid=uid))

@@ -12,7 +12,14 @@ import pytest
 import yaml
 
 from sd_operator.model import schema
-from sd_operator.model.spec import GROUP, KIND_DISCOVERY, KIND_IMPORT, KIND_NAMESPACE, VERSION
+from sd_operator.model.spec import (
+    GROUP,
+    KIND_DISCOVERY,
+    KIND_GRANT,
+    KIND_IMPORT,
+    KIND_NAMESPACE,
+    VERSION,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CRDS = ROOT / "crds"
@@ -22,6 +29,8 @@ FIXTURES = ROOT / "tests" / "fixtures"
 OURS = {KIND_NAMESPACE: "cloudmapnamespaces.yaml", KIND_DISCOVERY: "servicediscoveries.yaml"}
 # Written only to the cluster (hybrid import): the API server validates it, the CLI skips it.
 CLUSTER_ONLY = {KIND_IMPORT: "cloudmapimports.yaml"}
+# Cluster-scoped, the platform team's: `manifests -f` skips it, `--grants FILE` reads it.
+GRANTS = {KIND_GRANT: "discoverygrants.yaml"}
 
 
 def load(name: str) -> list[dict[str, Any]]:
@@ -81,6 +90,7 @@ def test_crd_files_are_v1_crds() -> None:
     assert names == [
         "cloudmapimports.yaml",
         "cloudmapnamespaces.yaml",
+        "discoverygrants.yaml",
         "kopf-peering.yaml",
         "servicediscoveries.yaml",
     ]
@@ -208,9 +218,14 @@ def test_the_package_ships_byte_identical_copies() -> None:
     )
 
 
+def test_a_grant_is_cluster_scoped_so_no_tenant_namespace_can_hold_one() -> None:
+    [doc] = load(GRANTS[KIND_GRANT])
+    assert (doc["spec"]["scope"], doc["spec"]["names"]["kind"]) == ("Cluster", KIND_GRANT)
+
+
 def test_every_kind_of_our_group_is_validated() -> None:
     kinds = schema.kinds(GROUP)
-    assert set(kinds) == set(OURS) | set(CLUSTER_ONLY)
+    assert set(kinds) == set(OURS) | set(CLUSTER_ONLY) | set(GRANTS)
     for kind, validator in {k: v for k, v in kinds.items() if k in OURS}.items():
         assert validator.api_version == f"{GROUP}/{VERSION}"
         assert validator.schema == root_schema(kind)

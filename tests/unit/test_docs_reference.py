@@ -20,7 +20,12 @@ ROOT = Path(__file__).resolve().parents[2]
 CRDS = ROOT / "crds"
 REFERENCE = ROOT / "docs" / "reference"
 FIX = "run hack/crd_reference.py (.venv/bin/python hack/crd_reference.py) and commit the result"
-OURS = ["cloudmapnamespaces.yaml", "servicediscoveries.yaml", "cloudmapimports.yaml"]
+OURS = [
+    "cloudmapnamespaces.yaml",
+    "servicediscoveries.yaml",
+    "cloudmapimports.yaml",
+    "discoverygrants.yaml",
+]
 
 
 def generator() -> ModuleType:

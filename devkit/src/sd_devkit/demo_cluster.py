@@ -305,6 +305,10 @@ def run_cluster_demo(
             stderr=subprocess.STDOUT,
         )
         print(f"sd-operator run (pid {operator.pid}); log: {log.name}", flush=True)
+        # The platform team's part first: without a grant the operator refuses the payments
+        # team's resources (docs/tenancy.md).
+        print("\n=== kubectl apply -f examples/myapp/grant.yaml   (the platform team)", flush=True)
+        cluster.k("apply", "-f", str(examples / "myapp" / "grant.yaml"))
         print("\n=== kubectl apply -f examples/myapp", flush=True)
         cluster.k("apply", "-f", str(examples / "myapp"))
         cluster.show()

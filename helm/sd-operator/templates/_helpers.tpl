@@ -121,6 +121,13 @@ podAntiAffinity:
 
 {{/* What the operator does where it watches: reconcile our resources (kopf patches finalizers
 and annotations on them, the operator writes their status) and post events. */}}
+{{/* Reading the DiscoveryGrants: never writing them, which is the platform team's part. */}}
+{{- define "sd-operator.grantRules" -}}
+- apiGroups: [sd-operator.io]
+  resources: [discoverygrants]
+  verbs: [get, list, watch]
+{{- end }}
+
 {{- define "sd-operator.namespacedRules" -}}
 - apiGroups: [sd-operator.io]
   resources: [cloudmapnamespaces, servicediscoveries, cloudmapimports]

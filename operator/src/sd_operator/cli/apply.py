@@ -14,6 +14,7 @@ from sd_operator.cli.settle import _settle_each
 from sd_operator.model.spec import Resource
 from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.reconciler import Reconciler
+from sd_operator.reconcile.render import field_path
 from sd_operator.reconcile.result import Outcome
 
 
@@ -30,11 +31,17 @@ def check_before_apply(
     timeout: float,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    refused: Sequence[PlanReport] = (),
 ) -> bool:
     """Plan every resource first: if any is refused or cannot be planned, say which and why,
-    and change nothing."""
-    planned = plan_resources(reconciler, resources, retry_seconds=timeout, sleep=sleep, clock=clock)
-    stoppers = [r for r in planned if _stops_apply(r)]
+    and change nothing. `refused`: resources --grants refused, which stop the apply before
+    anything is read from AWS."""
+    stoppers = list(refused)
+    if not stoppers:
+        planned = plan_resources(
+            reconciler, resources, retry_seconds=timeout, sleep=sleep, clock=clock
+        )
+        stoppers = [r for r in planned if _stops_apply(r)]
     for report in stoppers:
         head = f"{_label(report.resource)} ({report.resource.source})"
         if report.error is not None:
@@ -44,7 +51,8 @@ def check_before_apply(
             refusal = report.plan.refusal
             assert refusal is not None
             print(
-                f"{head}: refused ({refusal.reason}): spec.{refusal.field}: {refusal.message}",
+                f"{head}: refused ({refusal.reason}): {field_path(refusal.field)}: "
+                f"{refusal.message}",
                 file=out,
             )
     if stoppers:
@@ -68,11 +76,14 @@ def apply_resources(
     out: TextIO,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    refused: Sequence[PlanReport] = (),
 ) -> int:
-    """`apply`: every resource planned first (nothing changes if one is refused), then each
-    stepped until it settles, waiting with `sleep` and timing out by the monotonic `clock`
-    (real time, unless a test passes its own)."""
-    if not check_before_apply(reconciler, resources, out, timeout, sleep=sleep, clock=clock):
+    """`apply`: every resource planned first (nothing changes if one is refused, here or by
+    --grants in `refused`), then each stepped until it settles, waiting with `sleep` and timing
+    out by the monotonic `clock` (real time, unless a test passes its own)."""
+    if not check_before_apply(
+        reconciler, resources, out, timeout, sleep=sleep, clock=clock, refused=refused
+    ):
         return EXIT_ERROR
     settle = partial(converge, reconciler, timeout=timeout, sleep=sleep, clock=clock)
     return _settle_each(resources, resources, settle, Outcome.IN_SYNC, _applied, out)

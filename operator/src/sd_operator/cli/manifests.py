@@ -13,6 +13,7 @@ from sd_operator.cli.codes import EXIT_ERROR
 from sd_operator.cli.configure import configured
 from sd_operator.cli.delete import delete_resources
 from sd_operator.cli.from_cluster import _from_cluster, _hint_cluster_name
+from sd_operator.cli.grants import Checked, check_grants, deletion_defaults
 from sd_operator.cli.plan import plan_deletion, plan_exit_code, plan_resources
 from sd_operator.cli.render import render_plan
 from sd_operator.cli.resources import set_clashes
@@ -35,9 +36,13 @@ def run_cli(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     )
     # The one place the intent is chosen: apply the manifests, or delete what they made.
     delete = args.command == "delete" or (args.command == "plan" and args.delete)
+    checked = _granted(args.grants, resources, settings.aws.region, delete=delete)
+    if checked is None:
+        return EXIT_ERROR
+    resources, refused = checked.allowed, checked.refused
     if args.command == "plan":
         planner = plan_deletion if delete else plan_resources
-        reports = planner(reconciler, resources)
+        reports = refused + planner(reconciler, resources)
         render_plan(
             reports,
             sys.stdout,
@@ -47,8 +52,27 @@ def run_cli(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         )
         _hint_cluster_name(reports, args, environ)
         return plan_exit_code(reports)
-    settle = delete_resources if delete else apply_resources
-    return settle(reconciler, resources, timeout=args.timeout, out=sys.stdout)
+    if delete:
+        return delete_resources(reconciler, resources, timeout=args.timeout, out=sys.stdout)
+    return apply_resources(
+        reconciler, resources, timeout=args.timeout, out=sys.stdout, refused=refused
+    )
+
+
+def _granted(
+    paths: Sequence[str] | None, resources: list[Resource], region: str, *, delete: bool
+) -> Checked | None:
+    """The resources as --grants allows them (all of them, unchanged, without the flag); None,
+    said on stderr, when a grants file cannot be read."""
+    if not paths:
+        return Checked(resources, [])
+    try:
+        if delete:
+            return Checked(deletion_defaults(paths, resources), [])
+        return check_grants(paths, resources, region)
+    except SpecError as exc:
+        print(f"error: --grants: {exc}", file=sys.stderr)
+        return None
 
 
 def _resources(args: argparse.Namespace, environ: Mapping[str, str]) -> list[Resource] | None:

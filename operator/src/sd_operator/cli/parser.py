@@ -198,6 +198,15 @@ def _add_manifest_command(
         help="manifest file, directory (searched recursively for *.yaml / *.yml), or - "
         "for standard input; repeatable; multi-document YAML",
     )
+    cmd.add_argument(
+        "--grants",
+        action="append",
+        metavar="PATH",
+        help="DiscoveryGrants (and v1 Namespaces, for their labels) to check the resources "
+        "against as the operator does: one outside them is refused (NotGranted) and nothing "
+        "is changed; repeatable. Without it no grant is checked: the CLI acts with your own "
+        "AWS credentials (docs/tenancy.md)",
+    )
     return cmd, sources
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sd_operator.model.spec import NamespaceSpec, Resource, referenced_identity
+from sd_operator.model.spec import (
+    NamespaceSpec,
+    Resource,
+    referenced_identity,
+    resource_region,
+)
 from sd_operator.reconcile import conflicts
-from sd_operator.reconcile.observe import resource_region
 
 
 def _label(res: Resource) -> str:

@@ -3,7 +3,7 @@ indexes, earliest claimant first."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sd_operator.handlers.indexes import Claimant, ClaimIndex, Namespaces, referenced
@@ -44,15 +44,19 @@ class Conflicts:
         order: tuple[str, str],
         namespaces: Namespaces | None,
         indexes: Sequence[ClaimIndex | None],
+        granted: Callable[[Resource], bool] = lambda _: True,
     ) -> conflicts.Clash | None:
         """The first claim of `res` that an earlier resource (creationTimestamp, then
-        namespace/name) holds, from the claim indexes; None when it owns all it declares."""
+        namespace/name) holds, from the claim indexes; None when it owns all it declares.
+        Only `granted` resources hold a claim: one outside its grants must not keep another
+        team's resource from the AWS resource it names."""
         candidates = {res.identity.uid: Claimant(order, res)}
         for key in conflicts.coarse_keys(res):
             for index in indexes:
                 held = index.get(key) if index is not None else None
                 for other in held or ():
-                    candidates.setdefault(other.resource.identity.uid, other)
+                    if granted(other.resource):
+                        candidates.setdefault(other.resource.identity.uid, other)
         if len(candidates) == 1:
             return None
         ordered = sorted(candidates.values(), key=lambda c: c.order)

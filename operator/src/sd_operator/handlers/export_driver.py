@@ -53,14 +53,17 @@ class ExportDriver:
         parsed: ParsedResources,
         lock: Callable[[str], threading.Lock],
         enabled: bool = True,
+        granted: Callable[[Resource, NamespaceSpec | None], bool] = lambda *_: True,
     ) -> None:
         """`enabled` off (--no-export): no EndpointSlice is watched; spec.endpoints is refused,
         and what a resource exported is still deregistered when it is deleted or drops the
-        field."""
+        field. `granted`: whether a resource's grants allow it now (handlers/tenancy.py); an
+        EndpointSlice's change exports only for one they do, as its step does."""
         self.exporter = exporter
         self.parsed = parsed
         self.lock = lock
         self.enabled = enabled
+        self.granted = granted
 
     def forget(self, uid: str) -> None:
         self.exporter.forget(uid)
@@ -165,6 +168,8 @@ class ExportDriver:
         ):
             return
         namespace = _referenced(res, namespaces)
+        if not self.granted(res, namespace):
+            return
         with self.lock(res.identity.uid):
             result = self.export(res, status, None, namespace, slices)
         if result is not None:

@@ -12,14 +12,16 @@ import kopf
 from sd_operator import logs
 from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.aws.errors import AwsError, Retryable
-from sd_operator.handlers.indexes import namespace_in
+from sd_operator.handlers.indexes import Grants, NamespaceLabels, namespace_in
 from sd_operator.handlers.locks import Locks
+from sd_operator.handlers.tenancy import every_grant, labels_of
 from sd_operator.hybrid.importer import Importer, ImportResult
 from sd_operator.hybrid.imports import ImportLimits, Owner, parse_import
 from sd_operator.hybrid.k8s import Kube
 from sd_operator.kube.client import ApiException
 from sd_operator.model import conditions as cond
 from sd_operator.model import reasons
+from sd_operator.model.grants import import_denial
 from sd_operator.model.redact import own_arns, redact_arns
 from sd_operator.model.schema import Invalid
 from sd_operator.model.spec import API_VERSION, GROUP, KIND_IMPORT, PLURAL_IMPORT, VERSION
@@ -36,7 +38,13 @@ def _owner(body: kopf.Body) -> Owner:
 
 
 def refresh(
-    importer: Importer, locks: Locks, body: kopf.Body, patch: kopf.Patch, namespaces: Any
+    importer: Importer,
+    locks: Locks,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    namespaces: Any,
+    grants: Grants | None,
+    labels: NamespaceLabels | None,
 ) -> None:
     name, namespace = str(body.metadata.name), str(body.metadata.namespace)
     try:
@@ -59,6 +67,13 @@ def refresh(
             raise kopf.TemporaryError(result.message, delay=NAMESPACE_RETRY_SECONDS)
         ns_name, region = ns_spec.name, ns_spec.region
     spec = replace(spec, region=region)
+    # Before any AWS call, as for the other kinds (handlers/tenancy.py); the next sweep reads
+    # the grants again.
+    source = str(ns_name)
+    denial = import_denial(every_grant(grants), namespace, labels_of(labels, namespace), source)
+    if denial is not None:
+        _write(body, patch, ImportResult(False, reasons.NOT_GRANTED, f"{denial}; nothing was read"))
+        return
     try:
         with locks.lock(str(body.metadata.uid)):
             result = importer.sync(spec, str(ns_name), name, namespace, _owner(body))
@@ -125,9 +140,16 @@ def register(
     @kopf.on.create(GROUP, VERSION, PLURAL_IMPORT, registry=registry, id="import")
     @kopf.on.update(GROUP, VERSION, PLURAL_IMPORT, registry=registry, id="import")
     def handle_import(
-        body: kopf.Body, patch: kopf.Patch, cloudmap_namespaces: Any = None, **_: Any
+        body: kopf.Body,
+        patch: kopf.Patch,
+        cloudmap_namespaces: Any = None,
+        discovery_grants: Any = None,
+        namespace_labels: Any = None,
+        **_: Any,
     ) -> None:
-        refresh(importer, locks, body, patch, cloudmap_namespaces)
+        refresh(
+            importer, locks, body, patch, cloudmap_namespaces, discovery_grants, namespace_labels
+        )
 
     @kopf.timer(
         GROUP,
@@ -139,11 +161,18 @@ def register(
         initial_delay=interval,
     )
     def handle_refresh(
-        body: kopf.Body, patch: kopf.Patch, cloudmap_namespaces: Any = None, **_: Any
+        body: kopf.Body,
+        patch: kopf.Patch,
+        cloudmap_namespaces: Any = None,
+        discovery_grants: Any = None,
+        namespace_labels: Any = None,
+        **_: Any,
     ) -> None:
         if body.metadata.get("deletionTimestamp"):
             return
-        refresh(importer, locks, body, patch, cloudmap_namespaces)
+        refresh(
+            importer, locks, body, patch, cloudmap_namespaces, discovery_grants, namespace_labels
+        )
 
     @kopf.on.delete(GROUP, VERSION, PLURAL_IMPORT, registry=registry, id="delete")
     def handle_delete_import(body: kopf.Body, **_: Any) -> None:

@@ -8,7 +8,12 @@ from dataclasses import dataclass
 import kopf
 
 from sd_operator.hybrid.export import SliceView
-from sd_operator.model.spec import NamespaceSpec, Resource, referenced_identity
+from sd_operator.model.grants import Grant
+from sd_operator.model.spec import (
+    NamespaceSpec,
+    Resource,
+    referenced_identity,
+)
 
 Slices = kopf.Index[tuple[str, str], SliceView]
 Namespaces = Mapping[tuple[str, str], Collection[NamespaceSpec]]
@@ -23,6 +28,9 @@ class Claimant:
 
 
 ClaimIndex = kopf.Index[tuple[str, ...], Claimant]
+Grants = Mapping[str, Collection[Grant]]
+# Each Kubernetes namespace's labels, by its name: what a grant's selector reads.
+NamespaceLabels = Mapping[str, Collection[Mapping[str, str]]]
 
 
 @dataclass
@@ -32,6 +40,8 @@ class LiveIndexes:
 
     slices: Slices | None = None
     claimants: Sequence[ClaimIndex | None] = ()
+    grants: Grants | None = None
+    namespace_labels: NamespaceLabels | None = None
 
 
 def referenced(res: Resource, namespaces: Namespaces | None) -> NamespaceSpec | None:

@@ -18,10 +18,12 @@ from sd_operator.handlers.retry import Setbacks, temporary_error
 from sd_operator.handlers.steps import Steps
 from sd_operator.handlers.units import Units
 from sd_operator.hybrid.export import SERVICE_NAME_LABEL, SliceView, slice_view
+from sd_operator.model.grants import Grant, parse_grant
 from sd_operator.model.parse import SpecError, parse_resource
 from sd_operator.model.spec import (
     GROUP,
     PLURAL_DISCOVERY,
+    PLURAL_GRANT,
     PLURAL_NAMESPACE,
     REFRESH_ANNOTATION,
     VERSION,
@@ -129,8 +131,8 @@ def register(
     handlers = Handlers(units.steps, forget)
     for plural in (PLURAL_NAMESPACE, PLURAL_DISCOVERY):
         _register_reconcile(registry, handlers, units.live, plural)
-        _register_refresh(registry, handlers, plural)
-        _register_delete(registry, handlers, plural)
+        _register_refresh(registry, handlers, units.live, plural)
+        _register_delete(registry, handlers, units.live, plural)
         if seen is not None:
             _register_watch(registry, plural, seen)
 
@@ -161,6 +163,18 @@ def _register_indexes(registry: kopf.OperatorRegistry, parsed: ParsedResources) 
     @kopf.index(GROUP, VERSION, PLURAL_DISCOVERY, registry=registry, id="discovery_claims")
     async def discovery_claims(body: kopf.Body, **_: Any) -> dict[tuple[str, ...], Claimant] | None:
         return claims_index(body, parsed)
+
+    # What each Kubernetes namespace may touch (handlers/tenancy.py): cluster-scoped, watched
+    # cluster-wide even when the operator serves named namespaces only.
+    @kopf.index(GROUP, VERSION, PLURAL_GRANT, registry=registry, id="discovery_grants")
+    async def discovery_grants(body: kopf.Body, name: str | None, **_: Any) -> dict[str, Grant]:
+        return {name or "": parse_grant(body)}
+
+    @kopf.index("v1", "namespaces", registry=registry, id="namespace_labels")
+    async def namespace_labels(
+        name: str | None, labels: kopf.Labels, **_: Any
+    ) -> dict[str, dict[str, str]]:
+        return {name or "": dict(labels)}
 
 
 def _register_export(registry: kopf.OperatorRegistry, driver: ExportDriver) -> None:
@@ -233,10 +247,13 @@ def _register_reconcile(
         endpointslices: Any = None,
         namespace_claims: Any = None,
         discovery_claims: Any = None,
+        discovery_grants: Any = None,
+        namespace_labels: Any = None,
         **_: Any,
     ) -> None:
         live.slices = endpointslices
         live.claimants = (namespace_claims, discovery_claims)
+        live.grants, live.namespace_labels = discovery_grants, namespace_labels
         # A restarted operator's first look at resources already in AWS reads the account view
         # (about 0.02 calls per resource), confirming by id only what looks different.
         resumed = reason == kopf.Reason.RESUME and retry == 0
@@ -250,7 +267,9 @@ def _register_reconcile(
         )
 
 
-def _register_refresh(registry: kopf.OperatorRegistry, handlers: Handlers, plural: str) -> None:
+def _register_refresh(
+    registry: kopf.OperatorRegistry, handlers: Handlers, live: LiveIndexes, plural: str
+) -> None:
     @kopf.on.field(
         GROUP,
         VERSION,
@@ -265,10 +284,13 @@ def _register_refresh(registry: kopf.OperatorRegistry, handlers: Handlers, plura
         new: Any,
         retry: int = 0,
         cloudmap_namespaces: Any = None,
+        discovery_grants: Any = None,
+        namespace_labels: Any = None,
         **_: Any,
     ) -> None:
         """A refresh request: observe AWS fresh and reconcile now, outside the sweep, once per
         new value (a value already in status.refresh was honoured before a restart)."""
+        live.grants, live.namespace_labels = discovery_grants, namespace_labels
         if not new or body.metadata.get("deletionTimestamp"):
             return
         honoured = status_from_wire(body.get("status"), DiscoveryStatus).refresh
@@ -287,7 +309,9 @@ def _register_refresh(registry: kopf.OperatorRegistry, handlers: Handlers, plura
         handlers.handle(body, patch, cloudmap_namespaces)
 
 
-def _register_delete(registry: kopf.OperatorRegistry, handlers: Handlers, plural: str) -> None:
+def _register_delete(
+    registry: kopf.OperatorRegistry, handlers: Handlers, live: LiveIndexes, plural: str
+) -> None:
     @kopf.on.delete(GROUP, VERSION, plural, registry=registry, id="delete")
     def handle_delete(
         body: kopf.Body,
@@ -296,8 +320,11 @@ def _register_delete(registry: kopf.OperatorRegistry, handlers: Handlers, plural
         endpointslices: Any = None,
         namespace_claims: Any = None,
         discovery_claims: Any = None,
+        discovery_grants: Any = None,
+        namespace_labels: Any = None,
         **_: Any,
     ) -> None:
+        live.grants, live.namespace_labels = discovery_grants, namespace_labels
         handlers.handle_delete(
             body,
             patch,

@@ -43,6 +43,9 @@ API_REQUEST_CONNECTIONS = 32
 # scanning of CRDs and namespaces.
 WATCHED_KINDS = 4
 SCANNING_WATCHES = 2
+# Cluster-scoped, watched once cluster-wide whatever the namespaces: DiscoveryGrants and the
+# namespaces' labels their selectors read (handlers/tenancy.py).
+CLUSTER_SCOPED_WATCHES = 2
 
 log = logs.get(__name__)
 
@@ -55,7 +58,7 @@ def api_connection_limit(namespaces: Sequence[str], *, peering: bool) -> int | N
         return None
     per_scope = WATCHED_KINDS + int(peering)
     watches = per_scope * len(namespaces) if namespaces else per_scope + SCANNING_WATCHES
-    return API_REQUEST_CONNECTIONS + watches
+    return API_REQUEST_CONNECTIONS + watches + CLUSTER_SCOPED_WATCHES
 
 
 def bounded_session(info: kopf.ConnectionInfo, limit: int) -> kopf.AiohttpSession:

@@ -16,6 +16,7 @@ from sd_operator.handlers.indexes import ClaimIndex, Namespaces, Slices, referen
 from sd_operator.handlers.locks import Locks
 from sd_operator.handlers.recorder import Post, kopf_post
 from sd_operator.handlers.status_writer import Derive, StatusWriter
+from sd_operator.handlers.tenancy import Tenancy
 from sd_operator.model import reasons
 from sd_operator.model.actions import CONFLICT_RETRY_SECONDS
 from sd_operator.model.parse import SpecError
@@ -39,8 +40,10 @@ class Steps:
         conflicts: Conflicts,
         exports: ExportDriver,
         status: StatusWriter,
+        tenancy: Tenancy,
     ) -> None:
         self._reconciler = reconciler
+        self._tenancy = tenancy
         self._locks = locks
         self._conflicts = conflicts
         self._exports = exports
@@ -61,17 +64,26 @@ class Steps:
     ) -> StepResult | None:
         """One step applying `res`'s spec, and its status into `patch`. `from_view`: read the
         account view first (the sweep, a resume). `wait=False` (the sweep): None at once if a
-        change handler is stepping the resource."""
+        change handler is stepping the resource, or has not yet handed over the grants."""
         namespace = referenced(res, namespaces)
+        if not wait and not self._tenancy.known:
+            return None
 
         def apply(status: Mapping[str, Any], clash: conflicts.Clash | None) -> StepResult:
+            # Before any AWS call: a resource outside its grants must not make the operator
+            # read, let alone change, what it names.
+            admitted = self._tenancy.admit(res, namespace)
+            if isinstance(admitted, StepResult):
+                return admitted
             if clash is not None:
                 return _held_by(clash)
-            result = self._reconciler.step(res, status, namespace=namespace, from_view=from_view)
+            result = self._reconciler.step(
+                admitted, status, namespace=namespace, from_view=from_view
+            )
             if result.outcome not in _EXPORT_AFTER:
                 return result
             exported = self._exports.export(
-                res, status, result, namespace, slices, refresh=from_view
+                admitted, status, result, namespace, slices, refresh=from_view
             )
             return exported or result
 
@@ -98,9 +110,12 @@ class Steps:
                 return StepResult(
                     Outcome.GONE, reason=reasons.REASON_CONFLICT, message=clash.message
                 )
+            # No grant check: what the resource made is its to remove, whatever the grants say
+            # now; only their default deletionPolicy applies (docs/tenancy.md).
+            owned = self._tenancy.for_deletion(res)
             # Our instances go first: DeleteService is ResourceInUse while any remain.
-            withdrawn = self._exports.withdraw(res, status, namespace)
-            return withdrawn or self._reconciler.delete_step(res, status, namespace=namespace)
+            withdrawn = self._exports.withdraw(owned, status, namespace)
+            return withdrawn or self._reconciler.delete_step(owned, status, namespace=namespace)
 
         step = _Step(delete, status_rules.derive_teardown)
         result = self._step_and_write(body, patch, res, namespaces, claimants, step)
@@ -122,9 +137,13 @@ class Steps:
         step: _Step,
     ) -> StepResult | None:
         status: Mapping[str, Any] = dict(body.get("status") or {})
+
+        def granted(other: Resource) -> bool:
+            return self._tenancy.allows(other, referenced(other, namespaces))
+
         # A Terminal resource is still swept: a refusal costs only reads, and what AWS refused
         # (IAM, a conflicting zone) may be fixed outside the spec; once per interval is no storm.
-        clash = self._conflicts.clash(res, order(body), namespaces, claimants)
+        clash = self._conflicts.clash(res, order(body), namespaces, claimants, granted)
         lock = self._locks.lock(res.identity.uid)
         if not lock.acquire(blocking=step.wait):
             return None

@@ -16,6 +16,7 @@ from sd_operator.handlers.locks import Locks
 from sd_operator.handlers.parsed import ParsedResources
 from sd_operator.handlers.status_writer import StatusWriter
 from sd_operator.handlers.steps import Steps
+from sd_operator.handlers.tenancy import Tenancy
 from sd_operator.hybrid.exporter import Exporter
 from sd_operator.reconcile.reconciler import Reconciler
 
@@ -53,10 +54,13 @@ class Units:
                 region or reconciler.default_region, service_id
             ),
         )
-        exports = ExportDriver(exporter, parsed, locks.lock, export)
+        live = LiveIndexes()
+        tenancy = Tenancy(live, reconciler.default_region)
+        exports = ExportDriver(exporter, parsed, locks.lock, export, tenancy.allows)
         status = StatusWriter(heartbeat, clock)
-        steps = Steps(reconciler, locks, Conflicts(reconciler.default_region), exports, status)
-        return cls(reconciler, parsed, locks, heartbeat, exports, steps, LiveIndexes())
+        conflicts = Conflicts(reconciler.default_region)
+        steps = Steps(reconciler, locks, conflicts, exports, status, tenancy)
+        return cls(reconciler, parsed, locks, heartbeat, exports, steps, live)
 
     def forget(self, uid: str) -> None:
         """A resource is gone: drop what each unit keeps of it."""

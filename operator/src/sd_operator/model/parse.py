@@ -15,10 +15,12 @@ from typing import Any
 
 import yaml
 
+from sd_operator.model.grants import Grant, parse_grant
 from sd_operator.model.schema import Invalid, KindSchema, kinds, type_name
 from sd_operator.model.spec import (
     API_VERSION,
     GROUP,
+    KIND_GRANT,
     KIND_IMPORT,
     KIND_NAMESPACE,
     AdoptionPolicy,
@@ -47,7 +49,7 @@ from sd_operator.model.spec import (
 )
 from sd_operator.model.wire import decode
 
-__all__ = ["MAX_FILE_BYTES", "SpecError", "load_manifests", "parse_resource"]
+__all__ = ["MAX_FILE_BYTES", "SpecError", "load_grants", "load_manifests", "parse_resource"]
 
 
 class SpecError(Exception):
@@ -363,7 +365,8 @@ def _ours(doc: Mapping[str, Any], source: str) -> bool:
     api_version = doc.get("apiVersion")
     group = api_version.rpartition("/")[0] if isinstance(api_version, str) else None
     if group == GROUP:
-        return doc.get("kind") != KIND_IMPORT
+        # The CLI leaves imports alone; grants come in through --grants (docs/tenancy.md).
+        return doc.get("kind") not in (KIND_IMPORT, KIND_GRANT)
     kind = doc.get("kind")
     if kind not in _kinds():
         return False
@@ -395,17 +398,8 @@ def _check_against_namespace(
         )
 
 
-def load_manifests(paths: Sequence[str]) -> list[Resource]:
-    """Every CloudMapNamespace and ServiceDiscovery in the files and directories given.
-
-    Directories are read recursively (*.yaml, *.yml, sorted); objects of other API groups are
-    skipped; "-" is standard input; a file named twice (also through a directory) is read
-    once. Duplicate resources, duplicate keys in a YAML mapping, namespaceRefs to
-    CloudMapNamespaces not in the set, and services the referenced namespace's type cannot hold
-    are errors. Namespaces come first, each kind in the order read.
-    """
-    resources: list[Resource] = []
-    seen: dict[str, str] = {}
+def _all_objects(paths: Sequence[str]) -> Iterator[tuple[Mapping[str, Any], str]]:
+    """Every object in the files and directories given, with where it is (`file#index`)."""
     for file in _files(paths):
         name, text = _read(file)
         try:
@@ -419,19 +413,58 @@ def load_manifests(paths: Sequence[str]) -> list[Resource]:
                 f"invalid YAML: nested more than {MAX_DEPTH} levels deep", source=name
             ) from None
         for index, doc in enumerate(docs):
-            for obj, source in _objects(doc, f"{name}#{index}"):
-                if not _ours(obj, source):
-                    continue
-                res = parse_resource(obj, source)
-                key = res.identity.key
-                if key in seen:
-                    raise SpecError(
-                        f"duplicate resource: also defined in {seen[key]}",
-                        source=source,
-                        resource=key,
-                    )
-                seen[key] = source
-                resources.append(res)
+            yield from _objects(doc, f"{name}#{index}")
+
+
+def load_grants(paths: Sequence[str]) -> tuple[list[Grant], dict[str, dict[str, str]]]:
+    """The DiscoveryGrants in the files given (checked against their CRD, as the API server
+    would), and the labels of the v1 Namespaces among them, by name: what the CLI's --grants
+    checks manifests against (docs/tenancy.md). Other objects are skipped."""
+    grants: list[Grant] = []
+    labels: dict[str, dict[str, str]] = {}
+    schema = _kinds()[KIND_GRANT]
+    for obj, source in _all_objects(paths):
+        kind, api_version = obj.get("kind"), obj.get("apiVersion")
+        if (kind, api_version) == (KIND_GRANT, schema.api_version):
+            try:
+                grants.append(parse_grant(schema.validate(obj)))
+            except Invalid as exc:
+                name = (obj.get("metadata") or {}).get("name", "?")
+                raise SpecError(
+                    exc.message, source=source, resource=f"{KIND_GRANT}/{name}", field=exc.field
+                ) from None
+        elif (kind, api_version) == ("Namespace", "v1"):
+            meta = obj.get("metadata") or {}
+            labels[str(meta.get("name"))] = {
+                str(k): str(v) for k, v in (meta.get("labels") or {}).items()
+            }
+    return grants, labels
+
+
+def load_manifests(paths: Sequence[str]) -> list[Resource]:
+    """Every CloudMapNamespace and ServiceDiscovery in the files and directories given.
+
+    Directories are read recursively (*.yaml, *.yml, sorted); objects of other API groups are
+    skipped; "-" is standard input; a file named twice (also through a directory) is read
+    once. Duplicate resources, duplicate keys in a YAML mapping, namespaceRefs to
+    CloudMapNamespaces not in the set, and services the referenced namespace's type cannot hold
+    are errors. Namespaces come first, each kind in the order read.
+    """
+    resources: list[Resource] = []
+    seen: dict[str, str] = {}
+    for obj, source in _all_objects(paths):
+        if not _ours(obj, source):
+            continue
+        res = parse_resource(obj, source)
+        key = res.identity.key
+        if key in seen:
+            raise SpecError(
+                f"duplicate resource: also defined in {seen[key]}",
+                source=source,
+                resource=key,
+            )
+        seen[key] = source
+        resources.append(res)
     namespaces = {r.identity.key: r.spec for r in resources if isinstance(r.spec, NamespaceSpec)}
     for res in resources:
         spec = res.spec

@@ -44,6 +44,9 @@ REASON_CONTROLLER_UNSUPPORTED = "DeploymentControllerUnsupported"
 REASON_INVALID_REGISTRY = "InvalidRegistry"
 REASON_NAMESPACE_MISMATCH = "NamespaceMismatch"
 REASON_NAMESPACE_REGION = "NamespaceRegionMismatch"
+# No DiscoveryGrant selecting its Kubernetes namespace allows what it declares (model/grants.py):
+# nothing is read or changed in AWS until a grant does.
+NOT_GRANTED = "NotGranted"
 
 # Ownership: blocks only a person can lift --------------------------------------------------
 # Someone else's marker is on it: nothing is changed, whatever adoptionPolicy says.

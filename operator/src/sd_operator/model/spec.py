@@ -22,6 +22,10 @@ PLURAL_DISCOVERY = "servicediscoveries"
 # CloudMapImport only writes Kubernetes objects (hybrid/importer.py): the CLI leaves it alone.
 KIND_IMPORT = "CloudMapImport"
 PLURAL_IMPORT = "cloudmapimports"
+# Cluster-scoped, written by the platform team: what each namespace's resources may touch
+# (model/grants.py, docs/tenancy.md).
+KIND_GRANT = "DiscoveryGrant"
+PLURAL_GRANT = "discoverygrants"
 # Setting it (to a new value) asks the operator to observe and reconcile the resource now.
 REFRESH_ANNOTATION = f"{GROUP}/reconcile-requested-at"
 
@@ -313,3 +317,10 @@ def referenced_identity(
     if not isinstance(spec, ServiceDiscoverySpec) or spec.namespace_ref is None:
         return None
     return Identity(KIND_NAMESPACE, identity.namespace, spec.namespace_ref)
+
+
+def resource_region(res: Resource, namespace: NamespaceSpec | None) -> str | None:
+    """A ServiceDiscovery lives in its namespace's region; spec.region serves external ones."""
+    if isinstance(res.spec, ServiceDiscoverySpec) and namespace is not None:
+        return namespace.region or res.spec.region
+    return res.spec.region

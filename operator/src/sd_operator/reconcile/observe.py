@@ -36,13 +36,6 @@ from sd_operator.reconcile.ownership import Ownership, owner_tags, ownership
 from sd_operator.reconcile.reader import Reader
 
 
-def resource_region(res: Resource, namespace: NamespaceSpec | None) -> str | None:
-    """A ServiceDiscovery lives in its namespace's region; spec.region serves external ones."""
-    if isinstance(res.spec, ServiceDiscoverySpec) and namespace is not None:
-        return namespace.region or res.spec.region
-    return res.spec.region
-
-
 def ecs_clients(read: Reader, region: str, namespace: ObservedNamespace) -> tuple[str, ...]:
     """ARNs of the ECS services whose Service Connect uses `namespace`: the ones to redeploy to
     see a changed endpoint (ecs_plan.with_clients). Read only for a plan that changes one."""

@@ -34,6 +34,7 @@ from sd_operator.model.spec import (
     NamespaceSpec,
     Resource,
     ServiceDiscoverySpec,
+    resource_region,
 )
 from sd_operator.model.status import (
     DiscoveryStatus,
@@ -48,7 +49,7 @@ from sd_operator.model.timestamps import utc_now
 from sd_operator.reconcile.drift_policy import Held
 from sd_operator.reconcile.ecs_plan import changes_endpoints, with_clients
 from sd_operator.reconcile.execute import OPERATION_TYPES, Executor
-from sd_operator.reconcile.observe import Observer, ecs_clients, resource_region
+from sd_operator.reconcile.observe import Observer, ecs_clients
 from sd_operator.reconcile.ownership import creator_request_id
 from sd_operator.reconcile.plan import plan_resource, plan_teardown
 from sd_operator.reconcile.reader import AccountView, FreshReader, Reader, ViewReader

@@ -72,8 +72,9 @@ STATUS_ERROR = reasons.ERROR
 
 
 def field_path(field_name: str) -> str:
-    """The path a user writes (and spec.driftFields takes): relative to the object."""
-    return f"spec.{field_name}"
+    """The path a user writes (and spec.driftFields takes): relative to the object. Fields are
+    under spec but metadata's (a grant's refusal names metadata.namespace)."""
+    return field_name if field_name.startswith("metadata.") else f"spec.{field_name}"
 
 
 def _target(action: Action) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from sd_operator.model import conditions as cond
 from sd_operator.model import reasons
 from sd_operator.model.conditions import Condition
 from sd_operator.model.reasons import (
+    NOT_GRANTED,
     REASON_ADOPTION_REQUIRED,
     REASON_ALREADY_EXISTS,
     REASON_CONFLICT,
@@ -43,7 +44,13 @@ from sd_operator.reconcile.result import Outcome, StepResult
 # Blocks that only a person can lift (another owner, a resource not ours to adopt); the others
 # (NamespaceNotFound, EcsServiceNotFound, ...) wait for something that is on its way.
 STALLING_BLOCKS = frozenset(
-    {REASON_OWNED_ELSEWHERE, REASON_ALREADY_EXISTS, REASON_ADOPTION_REQUIRED, REASON_CONFLICT}
+    {
+        REASON_OWNED_ELSEWHERE,
+        REASON_ALREADY_EXISTS,
+        REASON_ADOPTION_REQUIRED,
+        REASON_CONFLICT,
+        NOT_GRANTED,
+    }
 )
 # What a retried error on a finished generation leaves as it was.
 _VERDICT = (cond.READY, cond.RECONCILING, cond.STALLED, cond.TERMINAL)
