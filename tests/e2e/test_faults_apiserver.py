@@ -18,6 +18,7 @@ from e2e_support import (
     NAMESPACES,
     Kubectl,
     StartOperator,
+    apply_allow_all_grant,
     apply_crds,
     kubectl_binary,
     wait_for,
@@ -62,7 +63,10 @@ def kubectl(control_plane_dir: Path) -> Kubectl:
 
 @pytest.fixture(scope="module")
 def crds(kubectl: Kubectl) -> list[str]:
-    return apply_crds(kubectl)
+    """As the conftest's, on this module's control plane: the CRDs and the allow-all grant."""
+    names = apply_crds(kubectl)
+    apply_allow_all_grant(kubectl)
+    return names
 
 
 def _ttl(sd: Any, service_id: str) -> int:
