@@ -26,22 +26,13 @@ def _from_cluster(args: argparse.Namespace, environ: Mapping[str, str]) -> list[
         items = kube.list_resources(cluster, namespace)
         if not cluster_name_given(args, environ):
             names = kube.operator_cluster_names(cluster)
-            distinct = sorted(set(names.values()))
-            if len(distinct) == 1:
-                args.cluster_name = distinct[0]
-                where = ", ".join(sorted(names))
-                print(
-                    f"using --cluster-name {distinct[0]} of the operator ({where})",
-                    file=sys.stderr,
-                )
-            elif distinct:
-                listed = "; ".join(f"{k}: {v}" for k, v in sorted(names.items()))
-                print(
-                    f"error: operators run with different --cluster-name values ({listed}): "
-                    "pass --cluster-name to say which one to plan as",
-                    file=sys.stderr,
-                )
+            agreed, name = _agreed("--cluster-name", names)
+            if not agreed:
                 return None
+            if name is not None:
+                args.cluster_name = name
+                where = ", ".join(sorted(names))
+                print(f"using --cluster-name {name} of the operator ({where})", file=sys.stderr)
         if not cluster_id_given(args, environ):
             args.cluster_id = _operator_cluster_id(cluster)
             if args.cluster_id is None:
@@ -60,22 +51,30 @@ def _from_cluster(args: argparse.Namespace, environ: Mapping[str, str]) -> list[
     return resources
 
 
+def _agreed(flag: str, values: Mapping[str, str]) -> tuple[bool, str | None]:
+    """The value of `flag` the operators' Deployments (name -> value) agree on, None when none
+    sets it; (False, None) when they disagree, which is said on stderr."""
+    distinct = sorted(set(values.values()))
+    if len(distinct) > 1:
+        listed = "; ".join(f"{k}: {v}" for k, v in sorted(values.items()))
+        print(
+            f"error: operators run with different {flag} values ({listed}): "
+            f"pass {flag} to say which one to plan as",
+            file=sys.stderr,
+        )
+        return False, None
+    return True, (distinct[0] if distinct else None)
+
+
 def _operator_cluster_id(cluster: kube.Cluster) -> str | None:
     """The --cluster-id the operator runs with: its Deployment's, else what it reads at start
     (the kube-system namespace's UID)."""
     ids = kube.operator_cluster_ids(cluster)
-    distinct = sorted(set(ids.values()))
-    if len(distinct) > 1:
-        listed = "; ".join(f"{k}: {v}" for k, v in sorted(ids.items()))
-        print(
-            f"error: operators run with different --cluster-id values ({listed}): "
-            "pass --cluster-id to say which one to plan as",
-            file=sys.stderr,
-        )
+    agreed, found = _agreed("--cluster-id", ids)
+    if not agreed:
         return None
-    if distinct:
+    if found is not None:
         where = f"of the operator ({', '.join(sorted(ids))})"
-        found = distinct[0]
     else:
         where = f"the UID of namespace {kube.ID_NAMESPACE}, as the operator reads it"
         found = kube.cluster_id(cluster)
