@@ -34,7 +34,7 @@ TARGET_PREFIXES = {
 }
 # REST protocol services the layer names calls of (SigV4 signing name -> botocore service): the
 # action comes from matching the method and path against botocore's model of the service.
-REST_SERVICES = {"route53": "route53"}
+REST_SERVICES = {"route53": "route53", "ram": "ram"}
 _SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/")
 DEFAULT_REGION = "us-east-1"
 
@@ -60,9 +60,11 @@ class Call:
     action: str  # "CreateService"
     region: str
     account: str
-    protocol: str  # "json", "query" or "rest-xml"
+    protocol: str  # "json", "query", "rest-xml" or "rest-json"
     target_prefix: str  # the X-Amz-Target prefix ("" for the query and REST protocols)
-    body: JSON = field(default_factory=dict)  # REST: the path parameters ({"Id": ...})
+    # query: the form; REST-XML: the path parameters ({"Id": ...}); REST-JSON: the JSON body,
+    # query string and path parameters together
+    body: JSON = field(default_factory=dict)
     access_key: str = ""  # of the SigV4 credentials that signed the request
 
     @property
@@ -133,9 +135,12 @@ class Reply:
 
 
 class Forward(Protocol):
-    """Hands a call to moto: with the original body, a rewritten one, or as another action."""
+    """Hands a call to moto: with the original body, a rewritten one, as another action, or
+    in another account (what an account reads of a namespace shared with it)."""
 
-    def __call__(self, body: JSON | None = None, action: str | None = None) -> Reply: ...
+    def __call__(
+        self, body: JSON | None = None, action: str | None = None, account: str | None = None
+    ) -> Reply: ...
 
 
 Handler = Callable[[Call, Forward], Reply]
@@ -170,12 +175,7 @@ def parse_call(environ: WSGIEnviron, raw: bytes, account: str) -> Call | None:
     if target and "." in target:
         prefix, action = target.split(".", 1)
         service = TARGET_PREFIXES.get(prefix) or scope_service or prefix.lower()
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
+        body = _json_object(raw)
         return Call(service, action, region, account, "json", prefix, body, access_key)
     content_type = environ.get("CONTENT_TYPE", "")
     if content_type.startswith("application/x-www-form-urlencoded") and scope_service:
@@ -187,11 +187,29 @@ def parse_call(environ: WSGIEnviron, raw: bytes, account: str) -> Call | None:
     if scope_service in REST_SERVICES:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
         path = unquote(str(environ.get("PATH_INFO", "")))
-        matched = rest_action(REST_SERVICES[scope_service], method, path)
+        model = REST_SERVICES[scope_service]
+        matched = rest_action(model, method, path)
         if matched is not None:
             action, params = matched
-            return Call(scope_service, action, region, account, "rest-xml", "", params, access_key)
+            protocol = _protocol(model)
+            if protocol == "rest-json":
+                query = parse_qs(str(environ.get("QUERY_STRING", "")))
+                params = {**_json_object(raw), **{k: v[0] for k, v in query.items()}, **params}
+            return Call(scope_service, action, region, account, protocol, "", params, access_key)
     return None
+
+
+def _json_object(raw: bytes) -> JSON:
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+@cache
+def _protocol(service: str) -> str:
+    return str(botocore.session.get_session().get_service_model(service).protocol)
 
 
 @cache

@@ -62,6 +62,8 @@ from .cloudmap import CloudMapLayer
 from .ecs import EcsLayer
 from .faults import FaultRule, Faults
 from .operations import FailRule, Hold, OperationTracker
+from .ram import RamLayer
+from .sharing import Sharing
 from .sts import DEFAULT_DURATION, StsLayer, create_role, expired_reply
 from .tagging import TaggingLayer
 
@@ -85,8 +87,10 @@ class FidelityLayer:
         self.account_id = account_id
         self.faults = Faults(seed)
         self.operations = OperationTracker()
-        self.cloudmap = CloudMapLayer(self.operations, page_size)
-        self.ecs = EcsLayer(page_size)
+        self.ram = RamLayer()
+        self.sharing = Sharing(self.ram)
+        self.cloudmap = CloudMapLayer(self.operations, page_size, self.ram)
+        self.ecs = EcsLayer(page_size, self.ram)
         self.tagging = TaggingLayer(page_size)
         self.sts = StsLayer()
         # Every account a request acted in or a role was seeded in: what reset() forgets.
@@ -94,11 +98,14 @@ class FidelityLayer:
         self._reset_backend = reset_backend
         self._lock = threading.RLock()  # one moto call (and its corrections) at a time
         self._handlers: dict[str, Handler] = {}
-        layers: tuple[tuple[str, CloudMapLayer | EcsLayer | TaggingLayer | StsLayer], ...] = (
+        layers: tuple[
+            tuple[str, CloudMapLayer | EcsLayer | TaggingLayer | StsLayer | RamLayer], ...
+        ] = (
             ("servicediscovery", self.cloudmap),
             ("ecs", self.ecs),
             ("tagging", self.tagging),
             ("sts", self.sts),
+            ("ram", self.ram),
         )
         for service, layer in layers:
             for action, handler in layer.handlers().items():
@@ -112,6 +119,8 @@ class FidelityLayer:
                 self._reset_backend(account)
             self.accounts = {self.account_id}
             self.sts.reset()
+            self.ram.reset()
+            self.sharing.reset()
             self.faults.reset()
             self.operations.reset()
             self.cloudmap.reset()
@@ -170,24 +179,41 @@ class FidelityLayer:
             else:
                 reply = Reply.error(code, rule.message, rule.http_status)
             return reply.send(start_response)
-        forward = self._forwarder(environ, raw, call)
         with self._lock:
-            handler = self._handlers.get(call.api)
             try:
                 # Effects of operations that became final since the last call (a namespace
                 # whose create succeeded appears, ...), then the call, then the effects of
                 # operations that are final as soon as they are submitted (no hold).
                 self.operations.settle()
-                reply = handler(call, forward) if handler else forward()
+                reply = self._dispatch(environ, raw, call)
                 self.operations.settle()
             except Exception as exc:  # a bug in the layer: answer like AWS would, and log it
                 log.exception("emulator layer failed on %s", call.api)
                 reply = Reply.error("InternalFailure", f"emulator layer error: {exc}", 500)
         return reply.send(start_response)
 
+    def _dispatch(self, environ: WSGIEnviron, raw: bytes, call: Call) -> Reply:
+        """The call's hook (or moto); a Cloud Map call on a namespace shared with the caller
+        runs in the owner's account (sharing.py)."""
+        if call.service != "servicediscovery":
+            handler = self._handlers.get(call.api)
+            forward = self._forwarder(environ, raw, call)
+            return handler(call, forward) if handler else forward()
+        routed = self.sharing.route(call)
+        if isinstance(routed, Reply):
+            return routed
+        body = raw if routed.body is call.body else json.dumps(routed.body).encode()
+        forward = self._forwarder(environ, body, routed)
+        handler = self._handlers.get(routed.api)
+        reply = handler(routed, forward) if handler else forward()
+        return self.sharing.annotate(call, routed, reply)
+
     def _forwarder(self, environ: WSGIEnviron, raw: bytes, call: Call) -> Forward:
-        def forward(body: JSON | None = None, action: str | None = None) -> Reply:
+        def forward(
+            body: JSON | None = None, action: str | None = None, account: str | None = None
+        ) -> Reply:
             env = dict(environ)
+            env["HTTP_X_MOTO_ACCOUNT_ID"] = account or call.account
             if action is not None:
                 env["HTTP_X_AMZ_TARGET"] = f"{call.target_prefix}.{action}"
             data = raw if body is None else json.dumps(body).encode()
