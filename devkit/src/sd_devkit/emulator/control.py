@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -58,6 +59,7 @@ class EmulatorControl:
         count: int | None = None,
         latency: float = 0.0,
         status: int | None = None,
+        account: str | None = None,
     ) -> None:
         rule = {
             "api": api,
@@ -66,11 +68,31 @@ class EmulatorControl:
             "count": count,
             "latency": latency,
             "status": status,
+            "account": account,
         }
         self._request("POST", "faults", rule)
 
     def clear_faults(self) -> None:
         self._request("DELETE", "faults")
+
+    def throttle(
+        self,
+        rates: Mapping[str, tuple[float, float]] | None = None,
+        *,
+        documented: bool = True,
+        accounts: Sequence[str] | None = None,
+        scale: float = 1.0,
+    ) -> None:
+        body = {
+            "rates": {api: list(rate) for api, rate in (rates or {}).items()},
+            "documented": documented,
+            "accounts": list(accounts) if accounts is not None else None,
+            "scale": scale,
+        }
+        self._request("POST", "throttle", body)
+
+    def clear_throttle(self) -> None:
+        self._request("DELETE", "throttle")
 
     def hold_operations(self, seconds: float | None = None, polls: int | None = None) -> None:
         self._request("POST", "operations", {"hold": {"seconds": seconds, "polls": polls}})

@@ -1,18 +1,24 @@
 """The WSGI fidelity layer in front of moto's server app.
 
-Per request: count the call, apply injected faults (latency, errors), then run the Cloud Map or
-ECS hook for the API (or hand the request to moto unchanged). JSON and query protocol calls are
-named from the request; Route 53 (REST-XML) calls from their method and path
-("route53:GetHostedZone"), so they are counted and can be faulted too. Requests under
-`/_emulator/` are the control API, so a test in another process can configure faults and read
-counts:
+Per request: count the call, apply rate-based throttling and injected faults (latency, errors),
+then run the Cloud Map, ECS, STS or RAM hook for the API (or hand the request to moto
+unchanged). JSON and query protocol calls are named from the request; REST calls (Route 53, RAM)
+from their method and path ("route53:GetHostedZone"), so they are counted and can be faulted
+too. Requests under `/_emulator/` are the control API, so a test in another process can configure
+faults and read counts:
 
     GET    /_emulator/health                      -> {"status": "ok", "accountId": ...}
     GET    /_emulator/calls                       -> {"calls": {"ecs:DescribeServices": 5, ...}}
     DELETE /_emulator/calls                       reset the counts
     GET    /_emulator/faults                      -> {"faults": [rule, ...]}
     POST   /_emulator/faults     {"api": "servicediscovery:CreateService", "error": ...,
-                                  "rate": 1.0, "count": null, "latency": 0.0, "status": null}
+                                  "rate": 1.0, "count": null, "latency": 0.0, "status": null,
+                                  "account": null}  (account: only calls acting in it)
+    GET    /_emulator/throttle                    -> {"limits": {...}, "accounts": [...]}
+    POST   /_emulator/throttle   {"rates": {"servicediscovery:ListNamespaces": [1.0, 5]},
+                                  "documented": true, "accounts": null, "scale": 1.0}
+                                  token buckets per API, account and Region (throttle.py)
+    DELETE /_emulator/throttle                    no rate-based throttling
     DELETE /_emulator/faults                      remove every fault rule
     GET    /_emulator/operations                  -> {"hold": {...}, "fail": [...]}
     POST   /_emulator/operations {"hold": {"seconds": 1.0, "polls": 2},
@@ -66,6 +72,7 @@ from .ram import RamLayer
 from .sharing import Sharing
 from .sts import DEFAULT_DURATION, StsLayer, create_role, expired_reply
 from .tagging import TaggingLayer
+from .throttle import Limit, RateLimits, error_code
 
 log = logging.getLogger(__name__)
 CONTROL_PREFIX = "/_emulator/"
@@ -86,6 +93,7 @@ class FidelityLayer:
         self._app = app
         self.account_id = account_id
         self.faults = Faults(seed)
+        self.throttle = RateLimits()
         self.operations = OperationTracker()
         self.ram = RamLayer()
         self.sharing = Sharing(self.ram)
@@ -122,6 +130,7 @@ class FidelityLayer:
             self.ram.reset()
             self.sharing.reset()
             self.faults.reset()
+            self.throttle.clear()
             self.operations.reset()
             self.cloudmap.reset()
             self.ecs.reset()
@@ -168,17 +177,16 @@ class FidelityLayer:
         if calllog.wanted(str(environ.get("HTTP_USER_AGENT", ""))):
             with self._lock:
                 calllog.record(call)
-        decision = self.faults.decide(call.api)
+        if not self.throttle.take(account, call.region, call.api):
+            return _error(call, error_code(call.api), "Rate exceeded", 400).send(start_response)
+        decision = self.faults.decide(call.api, account)
         if decision.latency:
             time.sleep(decision.latency)
         if decision.error is not None:
             rule = decision.error
-            code = str(rule.error)
-            if call.protocol in ("query", "rest-xml"):
-                reply = Reply.query_error(code, rule.message, rule.http_status)
-            else:
-                reply = Reply.error(code, rule.message, rule.http_status)
-            return reply.send(start_response)
+            return _error(call, str(rule.error), rule.message, rule.http_status).send(
+                start_response
+            )
         with self._lock:
             try:
                 # Effects of operations that became final since the last call (a namespace
@@ -253,6 +261,15 @@ class FidelityLayer:
             if method == "DELETE":
                 self.faults.clear()
                 return ok({})
+        if route == "throttle":
+            if method == "GET":
+                return ok(self.throttle.config())
+            if method == "POST":
+                configure_throttle(self.throttle, body)
+                return ok(self.throttle.config())
+            if method == "DELETE":
+                self.throttle.clear()
+                return ok({})
         if route == "operations":
             if method == "GET":
                 return ok(self.operations.config())
@@ -294,7 +311,17 @@ class FidelityLayer:
         return Reply(404, (), b"").with_json({"error": f"no control route {method} /{route}"})
 
 
-_FAULT_KEYS = {"api", "error", "rate", "count", "latency", "status"}
+_FAULT_KEYS = {"api", "error", "rate", "count", "latency", "status", "account"}
+
+
+def _error(call: Call, code: str, message: str, status: int) -> Reply:
+    """An error in the call's protocol."""
+    if call.protocol in ("query", "rest-xml"):
+        return Reply.query_error(code, message, status)
+    return Reply.error(code, message, status)
+
+
+_THROTTLE_KEYS = {"rates", "documented", "accounts", "scale"}
 _ROLE_KEYS = {"accountId", "roleName", "trustPolicy", "maxSessionDuration"}
 _HOLD_KEYS = {"seconds", "polls"}
 _FAIL_KEYS = {"match", "error_code", "message", "count"}
@@ -309,6 +336,20 @@ def _only(body: JSON, allowed: set[str], what: str) -> JSON:
 
 def fault_rule(body: JSON) -> FaultRule:
     return FaultRule(**_only(body, _FAULT_KEYS, "fault"))
+
+
+def configure_throttle(limits: RateLimits, body: JSON) -> None:
+    _only(body, _THROTTLE_KEYS, "throttle")
+    rates = body.get("rates") or {}
+    if not isinstance(rates, dict):
+        raise ValueError('rates must map APIs to [per_second, burst], e.g. {"ecs:*": [5, 10]}')
+    accounts = body.get("accounts")
+    limits.configure(
+        {str(api): Limit(float(rate[0]), float(rate[1])) for api, rate in rates.items()},
+        documented=bool(body.get("documented", True)),
+        accounts=frozenset(str(a) for a in accounts) if accounts is not None else None,
+        scale=float(body.get("scale") or 1.0),
+    )
 
 
 def configure_operations(tracker: OperationTracker, body: JSON) -> None:

@@ -7,13 +7,14 @@ import itertools
 import signal
 import sys
 import threading
+from collections.abc import Mapping, Sequence
 from types import FrameType, TracebackType
 from typing import Any
 
 from ._http import KeepAliveServer
 from ._wsgi import JSON
 from .clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
-from .layer import FidelityLayer, configure_operations, fault_rule
+from .layer import FidelityLayer, configure_operations, configure_throttle, fault_rule
 from .moto_surface import (
     DEFAULT_ACCOUNT_ID,
     BackendDict,
@@ -150,7 +151,8 @@ class Emulator:
 
     def reset(self) -> None:
         """Forget everything: moto resources of this emulator's account and of every account a
-        role was created or a request acted in, assumed-role sessions, fault rules, holds,
+        role was created or a request acted in, assumed-role sessions, RAM shares, rate
+        limits, fault rules, holds,
         fail rules, call counts, deployment counts; the fault sequence restarts from the seed."""
         self._layer.reset()
 
@@ -188,11 +190,13 @@ class Emulator:
         count: int | None = None,
         latency: float = 0.0,
         status: int | None = None,
+        account: str | None = None,
     ) -> None:
         """Fault calls to `api` ("servicediscovery:CreateService", "ecs:*", "*"): with
         probability `rate` (seeded), at most `count` times, after `latency` seconds, answer
         `error` (None: only the latency) with `status` (default: 503 for ServiceUnavailable,
-        500 for InternalFailure, else 400)."""
+        500 for InternalFailure, else 400); with `account`, only calls acting in that
+        account."""
         self._layer.faults.add(
             fault_rule(
                 {
@@ -202,12 +206,40 @@ class Emulator:
                     "count": count,
                     "latency": latency,
                     "status": status,
+                    "account": account,
                 }
             )
         )
 
     def clear_faults(self) -> None:
         self._layer.faults.clear()
+
+    def throttle(
+        self,
+        rates: Mapping[str, tuple[float, float]] | None = None,
+        *,
+        documented: bool = True,
+        accounts: Sequence[str] | None = None,
+        scale: float = 1.0,
+    ) -> None:
+        """Throttle as AWS does, by rate: a token bucket per API, account and Region, `burst`
+        tokens refilled at `per_second`; a call that finds its bucket empty answers
+        ThrottlingException (Cloud Map: RequestLimitExceeded). AWS's documented rates
+        (throttle.DOCUMENTED) unless `documented` is False, overridden by `rates` ({"api":
+        (per_second, burst)}, "service:*" and "*" allowed), all times `scale`; in `accounts`
+        only (None: all). Beside, and independent of, the random faults of `inject`."""
+        configure_throttle(
+            self._layer.throttle,
+            {
+                "rates": {api: list(rate) for api, rate in (rates or {}).items()},
+                "documented": documented,
+                "accounts": list(accounts) if accounts is not None else None,
+                "scale": scale,
+            },
+        )
+
+    def clear_throttle(self) -> None:
+        self._layer.throttle.clear()
 
     def hold_operations(self, seconds: float | None = None, polls: int | None = None) -> None:
         """Cloud Map operations submitted from now on answer SUBMITTED, then PENDING, until
