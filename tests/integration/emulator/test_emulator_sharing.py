@@ -233,25 +233,26 @@ def consumer_ecs(consumer: Account) -> Any:
     return ecs
 
 
-def _service_connect(namespace: str) -> dict[str, Any]:
-    return {
+def _create_with_service_connect(ecs: Any, namespace: str) -> Any:
+    service_connect = {
         "enabled": True,
         "namespace": namespace,
         "services": [{"portName": "http", "discoveryName": "api", "clientAliases": [{"port": 80}]}],
     }
+    return ecs.create_service(
+        cluster="prod",
+        serviceName="api",
+        taskDefinition="api",
+        desiredCount=1,
+        serviceConnectConfiguration=service_connect,
+    )
 
 
 def test_service_connect_takes_a_shared_namespace_with_the_ecs_full_permission(
     owner: Account, consumer_ecs: Any
 ) -> None:
     arn = _shared_namespace(owner)
-    created = consumer_ecs.create_service(
-        cluster="prod",
-        serviceName="api",
-        taskDefinition="api",
-        desiredCount=1,
-        serviceConnectConfiguration=_service_connect(arn),
-    )["service"]
+    created = _create_with_service_connect(consumer_ecs, arn)["service"]
     listed = consumer_ecs.list_services_by_namespace(namespace=arn)["serviceArns"]
     assert listed == [created["serviceArn"]]
 
@@ -261,49 +262,25 @@ def test_service_connect_refuses_a_share_without_the_ecs_full_permission(
 ) -> None:
     arn = _shared_namespace(owner, permission=READ_ONLY)
     with pytest.raises(ClientError) as caught:
-        consumer_ecs.create_service(
-            cluster="prod",
-            serviceName="api",
-            taskDefinition="api",
-            desiredCount=1,
-            serviceConnectConfiguration=_service_connect(arn),
-        )
+        _create_with_service_connect(consumer_ecs, arn)
     assert _code(caught) == "ClientException"
     assert "servicediscovery:CreateService" in caught.value.response["Error"]["Message"]
 
 
 def test_service_connect_refuses_a_namespace_in_another_region(
-    emulator: Emulator, owner: Account, consumer: Account
+    owner: Account, consumer: Account, consumer_ecs: Any
 ) -> None:
     sd = owner.client("servicediscovery", "eu-west-1")
     arn = sd.get_namespace(Id=make_http_namespace(sd, "far"))["Namespace"]["Arn"]
     owner.client("ram", "eu-west-1").create_resource_share(
         name="far", resourceArns=[arn], principals=[CONSUMER], permissionArns=[ECS_FULL]
     )
-    # the share is in eu-west-1: the consumer reads it there, and not from us-east-1
-    assert (
-        consumer.client("servicediscovery", "eu-west-1").get_namespace(Id=arn)["Namespace"]["Name"]
-        == "far"
-    )
-    ecs = consumer.client("ecs")
-    ecs.create_cluster(clusterName="prod")
-    ecs.register_task_definition(
-        family="api",
-        containerDefinitions=[
-            {
-                "name": "app",
-                "image": "app:1",
-                "memory": 128,
-                "portMappings": [{"containerPort": 80, "name": "http"}],
-            }
-        ],
-    )
+    # the share is in eu-west-1: the consumer reads the namespace there, not from us-east-1
+    far = consumer.client("servicediscovery", "eu-west-1").get_namespace(Id=arn)["Namespace"]
+    assert far["Name"] == "far"
+    with pytest.raises(ClientError) as here:
+        consumer.client("servicediscovery").get_namespace(Id=arn)
+    assert _code(here) == "NamespaceNotFound"
     with pytest.raises(ClientError) as caught:
-        ecs.create_service(
-            cluster="prod",
-            serviceName="api",
-            taskDefinition="api",
-            desiredCount=1,
-            serviceConnectConfiguration=_service_connect(arn),
-        )
+        _create_with_service_connect(consumer_ecs, arn)
     assert _code(caught) == "InvalidParameterException"

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+from .throttle import throttle_body
+
 JSON = dict[str, Any]
 
 
@@ -83,13 +85,7 @@ class EmulatorControl:
         accounts: Sequence[str] | None = None,
         scale: float = 1.0,
     ) -> None:
-        body = {
-            "rates": {api: list(rate) for api, rate in (rates or {}).items()},
-            "documented": documented,
-            "accounts": list(accounts) if accounts is not None else None,
-            "scale": scale,
-        }
-        self._request("POST", "throttle", body)
+        self._request("POST", "throttle", throttle_body(rates, documented, accounts, scale))
 
     def clear_throttle(self) -> None:
         self._request("DELETE", "throttle")

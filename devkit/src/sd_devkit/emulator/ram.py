@@ -190,45 +190,36 @@ class RamLayer:
         return Reply.json_ok({"resourceShare": share.json()})
 
     def associate_resource_share(self, call: Call, forward: Forward) -> Reply:
-        share = self._share(call)
-        if isinstance(share, Reply):
-            return share
-        resources = [str(a) for a in call.body.get("resourceArns") or []]
-        principals = [str(p) for p in call.body.get("principals") or []]
-        refused = self._refused_resources(call, resources) or self._refused_principals(principals)
-        if refused is not None:
-            return refused
-        with self._lock:
-            share.resources.update(resources)
-            share.principals.update(principals)
-        return Reply.json_ok(
-            {
-                "resourceShareAssociations": _associations(
-                    share, resources, "RESOURCE", "ASSOCIATED"
-                )
-                + _associations(share, principals, "PRINCIPAL", "ASSOCIATED")
-            }
-        )
+        return self._associate(call, add=True)
 
     def disassociate_resource_share(self, call: Call, forward: Forward) -> Reply:
         """Cloud Map Developer Guide, stop sharing: consumers lose access to the namespace and
         to what they created in it."""
+        return self._associate(call, add=False)
+
+    def _associate(self, call: Call, *, add: bool) -> Reply:
         share = self._share(call)
         if isinstance(share, Reply):
             return share
         resources = [str(a) for a in call.body.get("resourceArns") or []]
         principals = [str(p) for p in call.body.get("principals") or []]
+        if add:
+            refused = self._refused_resources(call, resources) or self._refused_principals(
+                principals
+            )
+            if refused is not None:
+                return refused
         with self._lock:
-            share.resources.difference_update(resources)
-            share.principals.difference_update(principals)
-        return Reply.json_ok(
-            {
-                "resourceShareAssociations": _associations(
-                    share, resources, "RESOURCE", "DISASSOCIATED"
-                )
-                + _associations(share, principals, "PRINCIPAL", "DISASSOCIATED")
-            }
-        )
+            if add:
+                share.resources.update(resources)
+                share.principals.update(principals)
+            else:
+                share.resources.difference_update(resources)
+                share.principals.difference_update(principals)
+        status = "ASSOCIATED" if add else "DISASSOCIATED"
+        associations = _associations(share, resources, "RESOURCE", status)
+        associations += _associations(share, principals, "PRINCIPAL", status)
+        return Reply.json_ok({"resourceShareAssociations": associations})
 
     def associate_resource_share_permission(self, call: Call, forward: Forward) -> Reply:
         share = self._share(call)

@@ -24,6 +24,7 @@ from .moto_surface import (
 )
 from .seed import CLUSTER, DEMO_SERVICES, seed_demo_ecs
 from .sts import DEFAULT_DURATION
+from .throttle import throttle_body
 
 DEMO_REGION = "us-east-1"
 
@@ -228,15 +229,7 @@ class Emulator:
         (throttle.DOCUMENTED) unless `documented` is False, overridden by `rates` ({"api":
         (per_second, burst)}, "service:*" and "*" allowed), all times `scale`; in `accounts`
         only (None: all). Beside, and independent of, the random faults of `inject`."""
-        configure_throttle(
-            self._layer.throttle,
-            {
-                "rates": {api: list(rate) for api, rate in (rates or {}).items()},
-                "documented": documented,
-                "accounts": list(accounts) if accounts is not None else None,
-                "scale": scale,
-            },
-        )
+        configure_throttle(self._layer.throttle, throttle_body(rates, documented, accounts, scale))
 
     def clear_throttle(self) -> None:
         self._layer.throttle.clear()

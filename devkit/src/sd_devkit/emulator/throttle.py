@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -56,6 +56,21 @@ def limit_of(limits: Mapping[str, Limit], api: str) -> Limit | None:
         if key in limits:
             return limits[key]
     return None
+
+
+def throttle_body(
+    rates: Mapping[str, tuple[float, float]] | None,
+    documented: bool,
+    accounts: Sequence[str] | None,
+    scale: float,
+) -> JSON:
+    """The control API's POST /_emulator/throttle body (layer.py) for these settings."""
+    return {
+        "rates": {api: list(rate) for api, rate in (rates or {}).items()},
+        "documented": documented,
+        "accounts": list(accounts) if accounts is not None else None,
+        "scale": scale,
+    }
 
 
 class RateLimits:
