@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_helpers import NO_RETRIES, REGION, make_http_namespace, wait_operation
+from emulator_helpers import NO_RETRIES, REGION, make_http_namespace, make_namespace, wait_operation
 
 from sd_devkit.emulator import Emulator, assumed_session, client_config, trust_policy
 
@@ -284,3 +284,34 @@ def test_service_connect_refuses_a_namespace_in_another_region(
     with pytest.raises(ClientError) as caught:
         _create_with_service_connect(consumer_ecs, arn)
     assert _code(caught) == "InvalidParameterException"
+
+
+def test_a_consumer_vpc_joins_a_shared_private_namespace_only_once_authorized(
+    owner: Account, consumer: Account
+) -> None:
+    """Route 53 Developer Guide, associating a VPC and a private hosted zone of different
+    accounts: the zone's account authorizes, then the VPC's account associates."""
+    sd = owner.client("servicediscovery")
+    ns_id = make_namespace(sd, "private.local", vpc="vpc-owner")
+    zone_id = sd.get_namespace(Id=ns_id)["Namespace"]["Properties"]["DnsProperties"]["HostedZoneId"]
+    vpc = {"VPCRegion": REGION, "VPCId": "vpc-consumer"}
+    consumer_r53 = consumer.client("route53")
+    with pytest.raises(ClientError) as caught:
+        consumer_r53.associate_vpc_with_hosted_zone(HostedZoneId=zone_id, VPC=vpc)
+    assert _code(caught) == "NotAuthorizedException"
+    assert (
+        consumer_r53.list_hosted_zones_by_vpc(VPCId="vpc-consumer", VPCRegion=REGION)[
+            "HostedZoneSummaries"
+        ]
+        == []
+    )
+    owner.client("route53").create_vpc_association_authorization(HostedZoneId=zone_id, VPC=vpc)
+    consumer_r53.associate_vpc_with_hosted_zone(HostedZoneId=zone_id, VPC=vpc)
+    summaries = consumer_r53.list_hosted_zones_by_vpc(VPCId="vpc-consumer", VPCRegion=REGION)[
+        "HostedZoneSummaries"
+    ]
+    assert [(s["HostedZoneId"], s["Owner"]["OwningAccount"]) for s in summaries] == [
+        (zone_id.split("/")[-1], OWNER)
+    ]
+    owner_vpcs = owner.client("route53").get_hosted_zone(Id=zone_id)["VPCs"]
+    assert {v["VPCId"] for v in owner_vpcs} == {"vpc-owner", "vpc-consumer"}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs, unquote
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 import botocore.session
@@ -62,8 +63,8 @@ class Call:
     account: str
     protocol: str  # "json", "query", "rest-xml" or "rest-json"
     target_prefix: str  # the X-Amz-Target prefix ("" for the query and REST protocols)
-    # query: the form; REST-XML: the path parameters ({"Id": ...}); REST-JSON: the JSON body,
-    # query string and path parameters together
+    # query: the form; REST: the request document (XML or JSON), the query string and the
+    # path parameters ({"Id": ...}) together
     body: JSON = field(default_factory=dict)
     access_key: str = ""  # of the SigV4 credentials that signed the request
 
@@ -192,9 +193,9 @@ def parse_call(environ: WSGIEnviron, raw: bytes, account: str) -> Call | None:
         if matched is not None:
             action, params = matched
             protocol = _protocol(model)
-            if protocol == "rest-json":
-                query = parse_qs(str(environ.get("QUERY_STRING", "")))
-                params = {**_json_object(raw), **{k: v[0] for k, v in query.items()}, **params}
+            query = parse_qs(str(environ.get("QUERY_STRING", "")))
+            document = _json_object(raw) if protocol == "rest-json" else _xml_object(raw)
+            params = {**document, **{k: v[0] for k, v in query.items()}, **params}
             return Call(scope_service, action, region, account, protocol, "", params, access_key)
     return None
 
@@ -205,6 +206,26 @@ def _json_object(raw: bytes) -> JSON:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _xml_object(raw: bytes) -> JSON:
+    """A REST-XML request document as nested dicts by local tag name ({"VPC": {"VPCId": ...}});
+    of repeated elements the last one stays (the hooks read no lists)."""
+    if not raw.strip().startswith(b"<"):
+        return {}
+    try:
+        root = ElementTree.fromstring(raw)
+    except ElementTree.ParseError:
+        return {}
+    document = _xml_element(root)
+    return document if isinstance(document, dict) else {}
+
+
+def _xml_element(element: ElementTree.Element) -> JSON | str:
+    children = list(element)
+    if not children:
+        return element.text or ""
+    return {child.tag.rsplit("}", 1)[-1]: _xml_element(child) for child in children}
 
 
 @cache

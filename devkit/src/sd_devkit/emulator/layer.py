@@ -69,6 +69,7 @@ from .ecs import EcsLayer
 from .faults import FaultRule, Faults
 from .operations import FailRule, Hold, OperationTracker
 from .ram import RamLayer
+from .route53 import Route53Layer
 from .sharing import Sharing
 from .sts import DEFAULT_DURATION, StsLayer, create_role, expired_reply
 from .tagging import TaggingLayer
@@ -101,19 +102,24 @@ class FidelityLayer:
         self.ecs = EcsLayer(page_size, self.ram)
         self.tagging = TaggingLayer(page_size)
         self.sts = StsLayer()
+        self.route53 = Route53Layer(lambda: sorted(self.accounts))
         # Every account a request acted in or a role was seeded in: what reset() forgets.
         self.accounts = {account_id}
         self._reset_backend = reset_backend
         self._lock = threading.RLock()  # one moto call (and its corrections) at a time
         self._handlers: dict[str, Handler] = {}
         layers: tuple[
-            tuple[str, CloudMapLayer | EcsLayer | TaggingLayer | StsLayer | RamLayer], ...
+            tuple[
+                str, CloudMapLayer | EcsLayer | TaggingLayer | StsLayer | RamLayer | Route53Layer
+            ],
+            ...,
         ] = (
             ("servicediscovery", self.cloudmap),
             ("ecs", self.ecs),
             ("tagging", self.tagging),
             ("sts", self.sts),
             ("ram", self.ram),
+            ("route53", self.route53),
         )
         for service, layer in layers:
             for action, handler in layer.handlers().items():
@@ -129,6 +135,7 @@ class FidelityLayer:
             self.sts.reset()
             self.ram.reset()
             self.sharing.reset()
+            self.route53.reset()
             self.faults.reset()
             self.throttle.clear()
             self.operations.reset()

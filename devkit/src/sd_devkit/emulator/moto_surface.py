@@ -153,8 +153,9 @@ SURFACES: tuple[Surface, ...] = (
     Surface(
         _R53,
         "FakeZone",
-        ("resource_id", "vpcs", "add_vpc"),
-        "a private namespace's zone lists the namespace's VPC, as in AWS",
+        ("resource_id", "name", "private_zone", "vpcs", "add_vpc"),
+        "a private namespace's zone lists the namespace's VPC, as in AWS; another account's VPC"
+        " joins it once authorized (route53.py)",
     ),
     Surface("moto.utilities.utils", "get_partition", (), "route53_backends' key for a region"),
     # IAM (sts.py: the roles AssumeRole may enter)
