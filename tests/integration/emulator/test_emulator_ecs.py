@@ -233,11 +233,11 @@ def test_service_connect_creates_one_api_only_cloud_map_service_per_discovery_na
     """docs/aws-facts.md, ECS: "ECS itself creates the Cloud Map service named by
     `discoveryName` (API-only, not in DNS)"; ECS API reference, Deployment.
     serviceConnectResources: {discoveryName, discoveryArn} of each, on the deployment;
-    ServiceConnectService.discoveryName defaults to the portName."""
+    ServiceConnectService.discoveryName defaults to the portName. A redeployment keeps the
+    service; one no deployment names any more is removed (docs/aws-facts.md, Deletion order:
+    the namespace can then be deleted)."""
     ns_id = make_namespace(sd, "app.local")
-    second = {"portName": "http", "clientAliases": [{"port": 8080}]}
-    sc = {**SC, "services": [SC["services"][0]]}
-    created = _create(ecs, task_definition, serviceConnectConfiguration=sc)["service"]
+    created = _create(ecs, task_definition, serviceConnectConfiguration=SC)["service"]
     (resource,) = _primary(created)["serviceConnectResources"]
     assert resource["discoveryName"] == "user-service"
     made = sd.get_service(Id=resource["discoveryArn"].split("/")[-1])["Service"]
@@ -246,24 +246,25 @@ def test_service_connect_creates_one_api_only_cloud_map_service_per_discovery_na
     tags = sd.list_tags_for_resource(ResourceARN=made["Arn"])["Tags"]
     assert {"Key": "AmazonECSManaged", "Value": "true"} in tags
 
+    ecs.update_service(cluster=CLUSTER, service="user-service", serviceConnectConfiguration=SC)
+    assert _primary(_describe(ecs))["serviceConnectResources"] == [resource]  # not a twin
+
+    by_port = {"portName": "http", "clientAliases": [{"port": 8080}]}
     ecs.update_service(
         cluster=CLUSTER,
         service="user-service",
-        serviceConnectConfiguration={**SC, "services": [second]},
+        serviceConnectConfiguration={**SC, "services": [by_port]},
     )
     (again,) = _primary(_describe(ecs))["serviceConnectResources"]
     assert again["discoveryName"] == "http"  # the portName
     listed = sd.list_services(Filters=[{"Name": "NAMESPACE_ID", "Values": [ns_id]}])
-    assert sorted(s["Name"] for s in listed["Services"]) == ["http", "user-service"]
-
-    ecs.update_service(cluster=CLUSTER, service="user-service", serviceConnectConfiguration=sc)
-    (kept,) = _primary(_describe(ecs))["serviceConnectResources"]
-    assert kept == resource  # the Cloud Map service of that name, not a twin
+    assert [s["Name"] for s in listed["Services"]] == ["http"]
 
     ecs.update_service(
         cluster=CLUSTER, service="user-service", serviceConnectConfiguration={"enabled": False}
     )
     assert "serviceConnectResources" not in _primary(_describe(ecs))
+    assert sd.list_services(Filters=[{"Name": "NAMESPACE_ID", "Values": [ns_id]}])["Services"] == []
 
 
 RULES = {"header": {"name": "x-canary", "value": {"exact": "yes"}}}

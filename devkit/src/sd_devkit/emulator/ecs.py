@@ -95,62 +95,18 @@ def _test_traffic_problem(sc: JSON) -> str:
     return ""
 
 
-def _service_connect_resources(call: Call, sc: JSON) -> list[JSON]:
-    """ECS API reference, ServiceConnectServiceResource: "The discoveryName is the name of the new
-    Cloud Map service that Amazon ECS creates for this Amazon ECS service", unique in the
-    namespace, defaulting to the portName; Deployment.serviceConnectResources lists them
-    ({discoveryName, discoveryArn}). docs/aws-facts.md, ECS: the service is API-only (not in
-    DNS): Cloud Map Type HTTP, no DnsConfig. A later deployment finds the service of that name
-    and keeps it. Tagged AmazonECSManaged=true, ECS's tag on what it creates in the user's
-    account. A namespace the emulator does not know leaves no resources (moto keeps none)."""
-    namespace = _namespace(call, sc.get("namespace"))
-    if namespace is None:
-        return []
-    sd = servicediscovery_backends[call.account][call.region]
-    resources: list[JSON] = []
-    for entry in sc.get("services") or []:
-        name = str(entry.get("discoveryName") or entry.get("portName"))
-        service = next(
-            (s for s in sd.services.values() if s.namespace_id == namespace.id and s.name == name),
-            None,
-        )
-        if service is None:
-            service = sd.create_service(
-                name=name,
-                namespace_id=namespace.id,
-                creator_request_id=str(uuid.uuid4()),
-                description="",
-                dns_config=None,  # type: ignore[arg-type]  # API-only: AWS stores none
-                health_check_config=None,  # type: ignore[arg-type]
-                health_check_custom_config=None,  # type: ignore[arg-type]
-                tags=[{"Key": "AmazonECSManaged", "Value": "true"}],
-                service_type="HTTP",
-            )
-        resources.append({"discoveryName": name, "discoveryArn": service.arn})
-    return resources
-
-
-def _record_service_connect_resources(call: Call, service: EcsService) -> None:
-    """The PRIMARY deployment's serviceConnectResources, from its own configuration."""
-    primary = primary_deployment(service)
-    if primary is None:
-        return
-    sc = primary.get("serviceConnectConfiguration") or {}
-    resources = _service_connect_resources(call, sc) if sc.get("enabled") else []
-    if resources:
-        primary["serviceConnectResources"] = resources
-    else:
-        primary.pop("serviceConnectResources", None)
-
-
 class EcsLayer:
     def __init__(self, page_size: int) -> None:
         self.page_size = page_size
         # (account, region, cluster name, service name) -> deployments started
         self._deployments: dict[tuple[str, str, str, str], int] = {}
 
+        # (account, region) -> ARNs of the Cloud Map services Service Connect created
+        self._service_connect_made: dict[tuple[str, str], set[str]] = {}
+
     def reset(self) -> None:
         self._deployments.clear()
+        self._service_connect_made.clear()
 
     def deployments(self, account: str, region: str, cluster: str, service: str) -> int:
         return self._deployments.get((account, region, _name(cluster), _name(service)), 0)
@@ -230,6 +186,75 @@ class EcsLayer:
         key = (call.account, call.region, service.cluster_name, service.name)
         self._deployments[key] = self._deployments.get(key, 0) + 1
 
+    # -- Service Connect's Cloud Map services ---------------------------------------------------
+
+    def _service_connect_resources(self, call: Call, sc: JSON) -> list[JSON]:
+        """ECS API reference, ServiceConnectServiceResource: "The discoveryName is the name of the
+        new Cloud Map service that Amazon ECS creates for this Amazon ECS service", unique in the
+        namespace, defaulting to the portName; Deployment.serviceConnectResources lists them
+        ({discoveryName, discoveryArn}). docs/aws-facts.md, ECS: the service is API-only (not in
+        DNS): Cloud Map Type HTTP, no DnsConfig. A later deployment finds the service of that
+        name and keeps it. Tagged AmazonECSManaged=true, ECS's tag on what it creates in the
+        user's account. A namespace the emulator does not know leaves no resources."""
+        namespace = _namespace(call, sc.get("namespace"))
+        if namespace is None:
+            return []
+        sd = servicediscovery_backends[call.account][call.region]
+        made = self._service_connect_made.setdefault((call.account, call.region), set())
+        resources: list[JSON] = []
+        for entry in sc.get("services") or []:
+            name = str(entry.get("discoveryName") or entry.get("portName"))
+            service = next(
+                (
+                    s
+                    for s in sd.services.values()
+                    if s.namespace_id == namespace.id and s.name == name
+                ),
+                None,
+            )
+            if service is None:
+                service = sd.create_service(
+                    name=name,
+                    namespace_id=namespace.id,
+                    creator_request_id=str(uuid.uuid4()),
+                    description="",
+                    dns_config=None,  # type: ignore[arg-type]  # API-only: AWS stores none
+                    health_check_config=None,  # type: ignore[arg-type]
+                    health_check_custom_config=None,  # type: ignore[arg-type]
+                    tags=[{"Key": "AmazonECSManaged", "Value": "true"}],
+                    service_type="HTTP",
+                )
+                made.add(service.arn)
+            resources.append({"discoveryName": name, "discoveryArn": service.arn})
+        return resources
+
+    def _record_service_connect_resources(self, call: Call, service: EcsService) -> None:
+        """The PRIMARY deployment's serviceConnectResources, from its own configuration; the
+        Cloud Map services Service Connect made that no ECS service names any more are removed
+        by ECS (sd-operator's namespace deletion relies on it, docs/aws-facts.md, Deletion
+        order), once empty: the layer drains old deployments at once."""
+        primary = primary_deployment(service)
+        if primary is None:
+            return
+        sc = primary.get("serviceConnectConfiguration") or {}
+        resources = self._service_connect_resources(call, sc) if sc.get("enabled") else []
+        if resources:
+            primary["serviceConnectResources"] = resources
+        else:
+            primary.pop("serviceConnectResources", None)
+        named = {
+            r["discoveryArn"]
+            for s in backend(call).services.values()
+            if s.status == "ACTIVE"
+            for r in (primary_deployment(s) or {}).get("serviceConnectResources", [])
+        }
+        sd = servicediscovery_backends[call.account][call.region]
+        made = self._service_connect_made.get((call.account, call.region), set())
+        for cm in [s for s in sd.services.values() if s.arn in made - named and not s.instances]:
+            sd.delete_service(cm.id)
+            sd.tagger.delete_all_tags_for_resource(cm.arn)
+            made.discard(cm.arn)
+
     # -- hooks -------------------------------------------------------------------------------
 
     def create_service(self, call: Call, forward: Forward) -> Reply:
@@ -261,7 +286,7 @@ class EcsLayer:
         primary = primary_deployment(service)
         if primary is not None and sc and sc.get("enabled"):
             primary["serviceConnectConfiguration"] = copy.deepcopy(sc)
-            _record_service_connect_resources(call, service)
+            self._record_service_connect_resources(call, service)
         key = (call.account, call.region, cluster, name)
         self._deployments[key] = 1 if primary is not None else 0
         return self._render(forward, cluster, name)
@@ -301,7 +326,7 @@ class EcsLayer:
             return reply
         if triggers:
             self._start_deployment(call, service, sc)
-            _record_service_connect_resources(call, service)
+            self._record_service_connect_resources(call, service)
         return self._render(forward, cluster, name)
 
     def describe_services(self, call: Call, forward: Forward) -> Reply:
