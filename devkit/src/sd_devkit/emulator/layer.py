@@ -99,7 +99,7 @@ class FidelityLayer:
         self.ram = RamLayer()
         self.sharing = Sharing(self.ram)
         self.cloudmap = CloudMapLayer(self.operations, page_size, self.ram)
-        self.ecs = EcsLayer(page_size, self.ram)
+        self.ecs = EcsLayer(page_size, self.ram, self.sharing)
         self.tagging = TaggingLayer(page_size)
         self.sts = StsLayer()
         self.route53 = Route53Layer(lambda: sorted(self.accounts))
