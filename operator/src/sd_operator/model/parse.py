@@ -115,6 +115,7 @@ def _cloud_map_service(s: Mapping[str, Any], default_name: str) -> CloudMapServi
             records=tuple(DnsRecord(RecordType(r["type"]), r["ttl"]) for r in dns["records"]),
         ),
         health_check=_health_check(s["healthCheck"]) if "healthCheck" in s else None,
+        attributes=dict(s.get("attributes", {})),
     )
 
 

@@ -155,6 +155,8 @@ class CloudMapServiceSpec:
     tags: Mapping[str, str] = field(default_factory=dict)
     dns: DnsConfig | None = None
     health_check: HealthCheck | None = None
+    # Cloud Map service attributes (Get/Update/DeleteServiceAttributes), not instance ones
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

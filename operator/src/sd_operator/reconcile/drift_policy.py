@@ -20,14 +20,16 @@ from dataclasses import dataclass, replace
 from sd_operator.model.actions import (
     Action,
     Change,
+    DeleteServiceAttributes,
     Plan,
     TagResource,
     UntagResource,
     UpdateEcsService,
     UpdateService,
+    UpdateServiceAttributes,
 )
 from sd_operator.model.spec import DnsRecord, Route53HealthCheck
-from sd_operator.reconcile.fields import claims, matches, tag_key, under
+from sd_operator.reconcile.fields import attribute_key, claims, matches, tag_key, under
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ def _keep_observed_service(action: UpdateService, held: Sequence[Change]) -> Upd
     return replace(action, records=tuple(records), route53=route53, description=description)
 
 
-def _keep_observed(action: Action, held: Sequence[Change]) -> Action | None:
+def _keep_observed(action: Action, held: Sequence[Change]) -> Action | None:  # noqa: PLR0911 -- one case per action type: the match is the table
     """`action` sending AWS's values for the held fields; None when nothing is left to send."""
     match action:
         case UpdateService():
@@ -77,6 +79,14 @@ def _keep_observed(action: Action, held: Sequence[Change]) -> Action | None:
             return replace(action, tags=tags) if tags else None
         case UntagResource():
             keys = {tag_key(c.field) for c in held}
+            left = tuple(k for k in action.keys if k not in keys)
+            return replace(action, keys=left) if left else None
+        case UpdateServiceAttributes():
+            keys = {attribute_key(c.field) for c in held}
+            kept = {k: v for k, v in action.attributes.items() if k not in keys}
+            return replace(action, attributes=kept) if kept else None
+        case DeleteServiceAttributes():
+            keys = {attribute_key(c.field) for c in held}
             left = tuple(k for k in action.keys if k not in keys)
             return replace(action, keys=left) if left else None
         case UpdateEcsService():

@@ -32,7 +32,7 @@ from sd_operator.model.spec import (
     referenced_identity,
 )
 from sd_operator.model.status import DiscoveryStatus, StatusPatch
-from sd_operator.reconcile.ownership import Ownership, owner_tags, ownership
+from sd_operator.reconcile.ownership import Ownership, owner_tags, ownership, reads_attributes
 from sd_operator.reconcile.reader import Reader
 
 
@@ -186,6 +186,9 @@ class Observer:
                 service, previous = self._service(
                     read, region, identity, spec.service.name, ns, known
                 )
+                if service is not None and reads_attributes(spec.service.attributes, service.tags):
+                    attributes = read.service_attributes(region, service.id)
+                    service = replace(service, attributes=attributes)
                 if service is not None and self._is_ours(service.tags, identity):
                     ids.update(StatusPatch(service_id=service.id, service_arn=service.arn))
                 else:

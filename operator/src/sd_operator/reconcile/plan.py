@@ -21,12 +21,14 @@ from sd_operator.model.actions import (
     CreateService,
     DeleteNamespace,
     DeleteService,
+    DeleteServiceAttributes,
     Plan,
     Refusal,
     TagResource,
     UntagResource,
     UpdateNamespace,
     UpdateService,
+    UpdateServiceAttributes,
 )
 from sd_operator.model.observed import (
     DiscoveryObservation,
@@ -70,8 +72,10 @@ from sd_operator.reconcile.ecs_plan import (
 )
 from sd_operator.reconcile.ownership import (
     ADOPTED_TAG,
+    ATTRIBUTES_TAG,
     Ownership,
     adoption_record,
+    attributes_record,
     claim_plan,
     found_at_adoption,
     given_back_keys,
@@ -81,6 +85,7 @@ from sd_operator.reconcile.ownership import (
     owner_of,
     owner_tags,
     ownership,
+    recorded_attribute,
 )
 
 # Advisories start with the field they are about; this one is the VPC a zone does not list.
@@ -540,7 +545,35 @@ def _plan_existing_service(
         )
         update = Plan(actions=(action,), changes=tuple(changes))
     tags = _tag_plan(observed.arn, spec.tags, observed.tags, adopt_tags, "service.tags")
-    return _marked_first(plan, update, tags, adopting=bool(adopt_tags))
+    marked = _marked_first(plan, update, tags, adopting=bool(adopt_tags))
+    return marked.then(_attributes_plan(spec, observed))
+
+
+def _attributes_plan(spec: CloudMapServiceSpec, observed: ObservedService) -> Plan:
+    """Declared attributes are set; an attribute the record names (ownership.attributes_record)
+    that the spec no longer declares is deleted; any other is someone else's and stays. The
+    record is written first and names the keys still to delete too: whatever a crash or a
+    held (spec.driftFields) delete leaves behind is still recorded as ours."""
+    have = observed.attributes
+    if have is None:  # neither declared nor recorded: not read
+        return Plan()
+    to_set = {k: v for k, v in spec.attributes.items() if have.get(k) != v}
+    to_delete = tuple(
+        sorted(k for k in have if k not in spec.attributes and recorded_attribute(k, observed.tags))
+    )
+    actions: list[Action] = []
+    record = attributes_record([*spec.attributes, *to_delete])
+    if record and observed.tags.get(ATTRIBUTES_TAG) != record:
+        actions.append(TagResource(observed.arn, {ATTRIBUTES_TAG: record}))
+    elif not record and ATTRIBUTES_TAG in observed.tags:
+        actions.append(UntagResource(observed.arn, (ATTRIBUTES_TAG,)))
+    if to_delete:
+        actions.append(DeleteServiceAttributes(observed.id, spec.name, to_delete))
+    if to_set:
+        actions.append(UpdateServiceAttributes(observed.id, spec.name, to_set))
+    changes = [Change(f"service.attributes.{k}", v, have.get(k)) for k, v in sorted(to_set.items())]
+    changes += [Change(f"service.attributes.{k}", None, have[k]) for k in to_delete]
+    return Plan(actions=tuple(actions), changes=tuple(changes))
 
 
 def plan_service_delete(

@@ -1,0 +1,147 @@
+"""Cloud Map service attributes (spec.service.attributes): set as declared, corrected, and only
+the keys the resource declared (recorded in a tag on the service) are ever deleted."""
+
+from __future__ import annotations
+
+from test_plan_service import ARN, OURS, plan, seen, svc
+
+from sd_operator.model.actions import (
+    Change,
+    DeleteServiceAttributes,
+    Plan,
+    TagResource,
+    UntagResource,
+    UpdateServiceAttributes,
+)
+from sd_operator.reconcile.drift_policy import hold
+from sd_operator.reconcile.ownership import (
+    ATTRIBUTES_TAG,
+    attributes_record,
+    reads_attributes,
+    recorded_attribute,
+)
+
+TAGS = {"team": "a", **OURS}
+
+
+def test_declared_attributes_are_recorded_then_set() -> None:
+    p = plan(svc(attributes={"stage": "prod", "owner": "a"}), seen(attributes={}))
+    record = attributes_record(["stage", "owner"])
+    assert p.actions == (
+        TagResource(ARN, {ATTRIBUTES_TAG: record}),
+        UpdateServiceAttributes("srv-1", "orders", {"owner": "a", "stage": "prod"}),
+    )
+    assert p.changes == (
+        Change("service.attributes.owner", "a", None),
+        Change("service.attributes.stage", "prod", None),
+    )
+
+
+def test_attributes_equal_to_the_spec_and_recorded_are_in_sync() -> None:
+    tags = {**TAGS, ATTRIBUTES_TAG: attributes_record(["stage"])}
+    p = plan(svc(attributes={"stage": "prod"}), seen(tags, attributes={"stage": "prod"}))
+    assert p.in_sync, p
+
+
+def test_a_changed_value_is_corrected_alone() -> None:
+    tags = {**TAGS, ATTRIBUTES_TAG: attributes_record(["stage", "owner"])}
+    observed = seen(tags, attributes={"stage": "dev", "owner": "a"})
+    p = plan(svc(attributes={"stage": "prod", "owner": "a"}), observed)
+    assert p.actions == (UpdateServiceAttributes("srv-1", "orders", {"stage": "prod"}),)
+    assert p.changes == (Change("service.attributes.stage", "prod", "dev"),)
+
+
+def test_attributes_nobody_declared_here_are_left_alone() -> None:
+    tags = {**TAGS, ATTRIBUTES_TAG: attributes_record(["stage"])}
+    observed = seen(tags, attributes={"stage": "prod", "apigw-route": "/orders"})
+    assert plan(svc(attributes={"stage": "prod"}), observed).in_sync
+
+
+def test_a_key_removed_from_the_spec_is_deleted_and_the_record_follows() -> None:
+    tags = {**TAGS, ATTRIBUTES_TAG: attributes_record(["stage", "owner"])}
+    observed = seen(tags, attributes={"stage": "prod", "owner": "a", "foreign": "x"})
+    p = plan(svc(attributes={"stage": "prod"}), observed)
+    assert p.actions == (DeleteServiceAttributes("srv-1", "orders", ("owner",)),)
+    assert p.changes == (Change("service.attributes.owner", None, "a"),)
+    # Deleted: the record drops the key on the next round.
+    after = seen(tags, attributes={"stage": "prod", "foreign": "x"})
+    assert plan(svc(attributes={"stage": "prod"}), after).actions == (
+        TagResource(ARN, {ATTRIBUTES_TAG: attributes_record(["stage"])}),
+    )
+
+
+def test_removing_every_attribute_deletes_them_then_the_record() -> None:
+    tags = {**TAGS, ATTRIBUTES_TAG: attributes_record(["stage"])}
+    p = plan(svc(), seen(tags, attributes={"stage": "prod"}))
+    assert p.actions == (DeleteServiceAttributes("srv-1", "orders", ("stage",)),)
+    after = plan(svc(), seen(tags, attributes={}))
+    assert after.actions == (UntagResource(ARN, (ATTRIBUTES_TAG,)),)
+
+
+def test_a_new_key_is_recorded_before_it_is_set() -> None:
+    """The record is written first: a crash after it leaves a key recorded and unset (set
+    next round), never set and unrecorded (someone else's for ever)."""
+    tags = {**TAGS, ATTRIBUTES_TAG: attributes_record(["stage"])}
+    p = plan(
+        svc(attributes={"stage": "prod", "tier": "1"}), seen(tags, attributes={"stage": "prod"})
+    )
+    tag, update = p.actions
+    assert isinstance(tag, TagResource)
+    assert recorded_attribute("tier", tag.tags)
+    assert update == UpdateServiceAttributes("srv-1", "orders", {"tier": "1"})
+
+
+def test_a_declared_key_someone_else_set_first_is_taken_over() -> None:
+    p = plan(svc(attributes={"stage": "prod"}), seen(attributes={"stage": "dev"}))
+    assert UpdateServiceAttributes("srv-1", "orders", {"stage": "prod"}) in p.actions
+
+
+def test_attributes_not_read_are_not_planned() -> None:
+    """Neither declared nor recorded: observe reads nothing and the plan asks for nothing."""
+    assert not reads_attributes({}, TAGS)
+    assert plan(svc(), seen()).in_sync
+
+
+def test_what_asks_for_a_read() -> None:
+    assert reads_attributes({"stage": "prod"}, TAGS)
+    assert reads_attributes({}, {**TAGS, ATTRIBUTES_TAG: attributes_record(["x"])})
+
+
+def test_record_fits_a_tag_value_with_30_of_the_longest_keys() -> None:
+    keys = [f"{i:02d}" + "k" * 253 for i in range(30)]
+    record = attributes_record(keys)
+    assert len(record) <= 256
+    assert all(recorded_attribute(k, {ATTRIBUTES_TAG: record}) for k in keys)
+    assert not recorded_attribute("other", {ATTRIBUTES_TAG: record})
+
+
+def _attribute_plan(observed_stage: str, spec_stage: str) -> Plan:
+    tags = {**TAGS, ATTRIBUTES_TAG: attributes_record(["stage", "owner"])}
+    observed = seen(tags, attributes={"stage": observed_stage, "owner": "b"})
+    return plan(svc(attributes={"stage": spec_stage, "owner": "a"}), observed)
+
+
+def test_an_ignored_attribute_is_not_sent_while_the_others_are_corrected() -> None:
+    held = hold(_attribute_plan("dev", "prod"), ["spec.service.attributes.stage"], [])
+    assert held.plan.actions == (UpdateServiceAttributes("srv-1", "orders", {"owner": "a"}),)
+    assert held.plan.changes == (Change("service.attributes.owner", "a", "b"),)
+
+
+def test_a_reported_attribute_is_reported_not_corrected() -> None:
+    held = hold(_attribute_plan("dev", "prod"), [], ["spec.service.attributes"])
+    assert held.plan.actions == ()
+    assert held.reported == (
+        Change("service.attributes.owner", "a", "b"),
+        Change("service.attributes.stage", "prod", "dev"),
+    )
+
+
+def test_a_held_delete_keeps_the_key_recorded() -> None:
+    """A key removed from the spec whose delete is ignored stays in the record: still ours,
+    deleted once the field is no longer ignored."""
+    tags = {**TAGS, ATTRIBUTES_TAG: attributes_record(["stage", "owner"])}
+    p = plan(
+        svc(attributes={"stage": "prod"}), seen(tags, attributes={"stage": "prod", "owner": "a"})
+    )
+    assert p.actions == (DeleteServiceAttributes("srv-1", "orders", ("owner",)),)
+    assert hold(p, ["spec.service.attributes.owner"], []).plan.in_sync
