@@ -3,7 +3,7 @@ the keys the resource declared (recorded in a tag on the service) are ever delet
 
 from __future__ import annotations
 
-from test_plan_service import ARN, OURS, plan, seen, svc
+from test_plan_service import ARN, CLUSTER, OURS, plan, seen, svc
 
 from sd_operator.model.actions import (
     Change,
@@ -16,6 +16,7 @@ from sd_operator.model.actions import (
 from sd_operator.reconcile.drift_policy import hold
 from sd_operator.reconcile.ownership import (
     ATTRIBUTES_TAG,
+    CLUSTER_TAG,
     attributes_record,
     reads_attributes,
     recorded_attribute,
@@ -28,7 +29,7 @@ def test_declared_attributes_are_recorded_then_set() -> None:
     p = plan(svc(attributes={"stage": "prod", "owner": "a"}), seen(attributes={}))
     record = attributes_record(["stage", "owner"])
     assert p.actions == (
-        TagResource(ARN, {ATTRIBUTES_TAG: record}),
+        TagResource(ARN, {CLUSTER_TAG: CLUSTER.name, ATTRIBUTES_TAG: record}),
         UpdateServiceAttributes("srv-1", "orders", {"owner": "a", "stage": "prod"}),
     )
     assert p.changes == (
@@ -66,7 +67,7 @@ def test_a_key_removed_from_the_spec_is_deleted_and_the_record_follows() -> None
     # Deleted: the record drops the key on the next round.
     after = seen(tags, attributes={"stage": "prod", "foreign": "x"})
     assert plan(svc(attributes={"stage": "prod"}), after).actions == (
-        TagResource(ARN, {ATTRIBUTES_TAG: attributes_record(["stage"])}),
+        TagResource(ARN, {CLUSTER_TAG: CLUSTER.name, ATTRIBUTES_TAG: attributes_record(["stage"])}),
     )
 
 

@@ -73,6 +73,7 @@ from sd_operator.reconcile.ecs_plan import (
 from sd_operator.reconcile.ownership import (
     ADOPTED_TAG,
     ATTRIBUTES_TAG,
+    CLUSTER_TAG,
     Ownership,
     adoption_record,
     attributes_record,
@@ -546,10 +547,12 @@ def _plan_existing_service(
         update = Plan(actions=(action,), changes=tuple(changes))
     tags = _tag_plan(observed.arn, spec.tags, observed.tags, adopt_tags, "service.tags")
     marked = _marked_first(plan, update, tags, adopting=bool(adopt_tags))
-    return marked.then(_attributes_plan(spec, observed))
+    return marked.then(_attributes_plan(spec, observed, cluster))
 
 
-def _attributes_plan(spec: CloudMapServiceSpec, observed: ObservedService) -> Plan:
+def _attributes_plan(
+    spec: CloudMapServiceSpec, observed: ObservedService, cluster: ClusterIdentity
+) -> Plan:
     """Declared attributes are set; an attribute the record names (ownership.attributes_record)
     that the spec no longer declares is deleted; any other is someone else's and stays. The
     record is written first and names the keys still to delete too: whatever a crash or a
@@ -564,7 +567,10 @@ def _attributes_plan(spec: CloudMapServiceSpec, observed: ObservedService) -> Pl
     actions: list[Action] = []
     record = attributes_record([*spec.attributes, *to_delete])
     if record and observed.tags.get(ATTRIBUTES_TAG) != record:
-        actions.append(TagResource(observed.arn, {ATTRIBUTES_TAG: record}))
+        # With the cluster tag again, unchanged: the scoped IAM policy lets a request write an
+        # sd-operator.io/ key only alongside it (docs/iam.md, CloudMapTagWithOurMarker).
+        record_tags = {CLUSTER_TAG: cluster.name, ATTRIBUTES_TAG: record}
+        actions.append(TagResource(observed.arn, record_tags))
     elif not record and ATTRIBUTES_TAG in observed.tags:
         actions.append(UntagResource(observed.arn, (ATTRIBUTES_TAG,)))
     if to_delete:
