@@ -8,11 +8,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from test_drift_fields import created
+
 import builders
-from builders import REGION, namespace, namespace_spec
+from builders import REGION, namespace_spec
 from fake_time import FakeTime
 from sd_devkit.emulator import Emulator
-from sd_operator.model import conditions as cond
 from sd_operator.model.spec import Resource, ServiceDiscoverySpec
 from sd_operator.reconcile.reader import ATTRIBUTE_SWEEPS
 from sd_operator.reconcile.reconciler import Reconciler
@@ -31,21 +32,10 @@ def discovery(attributes: dict[str, str], generation: int = 1, **overrides: Any)
     return replace(res, spec=replace(res.spec, service=service))
 
 
-def converged(reconciler: Reconciler, res: Resource) -> dict[str, Any]:
+def settled(reconciler: Reconciler, res: Resource) -> None:
     progress = FakeTime().converge(reconciler, res, NS, timeout=30)
     assert progress.last is not None
     assert progress.last.outcome is Outcome.IN_SYNC
-    # Synced for this generation, as the operator records it: a difference is drift now.
-    return {
-        **progress.status,
-        "observedGeneration": res.identity.generation,
-        "conditions": [{"type": cond.SYNCED, "status": "True"}],
-    }
-
-
-def created(reconciler: Reconciler, res: Resource) -> dict[str, Any]:
-    FakeTime().converge(reconciler, namespace(), None, timeout=30)
-    return converged(reconciler, res)
 
 
 def held(sd: Any, service_id: str) -> dict[str, str]:
@@ -113,10 +103,10 @@ def test_removing_a_declared_key_deletes_it_and_nothing_else(
     service_id = status["serviceId"]
     sd.update_service_attributes(ServiceId=service_id, Attributes={"apigw-route": "/users"})
 
-    converged(reconciler, discovery({"stage": "prod"}, generation=2))
+    settled(reconciler, discovery({"stage": "prod"}, generation=2))
     assert held(sd, service_id) == {"stage": "prod", "apigw-route": "/users"}
 
-    converged(reconciler, discovery({}, generation=3))
+    settled(reconciler, discovery({}, generation=3))
     assert held(sd, service_id) == {"apigw-route": "/users"}
     tags = sd.list_tags_for_resource(ResourceARN=status["serviceArn"])["Tags"]
     assert "sd-operator.io/attributes" not in {t["Key"] for t in tags}
@@ -135,7 +125,7 @@ def test_sweep_reads_attributes_once_per_turn_and_corrects_within_it(
 ) -> None:
     plain = builders.discovery(name="plain-service", uid="u-plain")
     res = discovery({"stage": "prod"})
-    swept = [(plain, created(reconciler, plain)), (res, converged(reconciler, res))]
+    swept = [(plain, created(reconciler, plain)), (res, created(reconciler, res))]
     service_id = swept[1][1]["serviceId"]
     emulator.reset_calls()
 
