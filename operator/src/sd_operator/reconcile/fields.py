@@ -74,11 +74,9 @@ def claims(action: Action, change: Change) -> bool:  # noqa: PLR0911 -- one case
     return False
 
 
-def attribute_key(path: str) -> str:
-    """The attribute key of a `service.attributes.<key>` change."""
-    return path.removeprefix(f"{ATTRIBUTES}.")
-
-
-def tag_key(path: str) -> str:
-    """The tag key of a `tags.<key>` / `service.tags.<key>` change."""
-    return path.removeprefix("service.").removeprefix("tags.")
+def map_key(path: str) -> str:
+    """The key of a `tags.<key>` / `service.tags.<key>` / `service.attributes.<key>` change."""
+    for prefix in (f"{ATTRIBUTES}.", "service.tags.", "tags."):
+        if path.startswith(prefix):
+            return path.removeprefix(prefix)
+    return path
