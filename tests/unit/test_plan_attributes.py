@@ -1,10 +1,12 @@
 """Cloud Map service attributes (spec.service.attributes): set as declared, corrected, and only
-the keys the resource declared (recorded in a tag on the service) are ever deleted."""
+the keys the resource declared (recorded in a tag on the service) are ever deleted; the account
+view reads them in turns."""
 
 from __future__ import annotations
 
 from test_plan_service import ARN, CLUSTER, OURS, plan, seen, svc
 
+from fakes import FakeAdapters
 from sd_operator.model.actions import (
     Change,
     DeleteServiceAttributes,
@@ -21,6 +23,7 @@ from sd_operator.reconcile.ownership import (
     reads_attributes,
     recorded_attribute,
 )
+from sd_operator.reconcile.reader import ATTRIBUTE_SWEEPS, AccountView, FreshReader
 
 TAGS = {"team": "a", **OURS}
 
@@ -146,3 +149,43 @@ def test_a_held_delete_keeps_the_key_recorded() -> None:
     )
     assert p.actions == (DeleteServiceAttributes("srv-1", "orders", ("owner",)),)
     assert hold(p, ["spec.service.attributes.owner"], []).plan.in_sync
+
+
+def test_the_view_reads_each_service_once_per_turn_a_share_of_them_per_sweep() -> None:
+    adapters = FakeAdapters("eu-west-1")
+    cm = adapters.cloudmap("eu-west-1")
+    ns = cm.add_namespace("shop")
+    ids = [cm.add_service(ns.id, f"svc-{i}").id for i in range(40)]
+    view = AccountView(adapters, ttl=3600, cluster=CLUSTER)
+    view.refresh("eu-west-1")
+    for service_id in ids:  # the first look reads each once
+        view.service_attributes("eu-west-1", service_id)
+
+    per_sweep = []
+    for _ in range(2 * ATTRIBUTE_SWEEPS):
+        view.refresh("eu-west-1")
+        before = adapters.aws.names().count("cloudmap.service_attributes")
+        for service_id in ids:
+            view.service_attributes("eu-west-1", service_id)
+        per_sweep.append(adapters.aws.names().count("cloudmap.service_attributes") - before)
+
+    assert sum(per_sweep) == 2 * len(ids)  # each service twice in 2 * ATTRIBUTE_SWEEPS sweeps
+    assert max(per_sweep) < len(ids) / 2  # spread over the sweeps, not all in one
+
+
+def test_a_fresh_read_is_trusted_by_the_view_until_the_next_turn() -> None:
+    adapters = FakeAdapters("eu-west-1")
+    cm = adapters.cloudmap("eu-west-1")
+    service = cm.add_service(cm.add_namespace("shop").id, "orders")
+    view = AccountView(adapters, ttl=3600, cluster=CLUSTER)
+    view.refresh("eu-west-1")
+    cm.attributes[service.id] = {"stage": "prod"}
+
+    FreshReader(adapters, view).service_attributes("eu-west-1", service.id)
+    cm.attributes[service.id] = {"stage": "edited"}
+
+    assert view.service_attributes("eu-west-1", service.id) == {"stage": "prod"}
+    for _ in range(ATTRIBUTE_SWEEPS):
+        view.refresh("eu-west-1")
+        seen = view.service_attributes("eu-west-1", service.id)
+    assert seen == {"stage": "edited"}
