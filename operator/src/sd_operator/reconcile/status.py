@@ -30,6 +30,8 @@ from sd_operator.model import reasons
 from sd_operator.model.conditions import Condition
 from sd_operator.model.reasons import (
     NOT_GRANTED,
+    OBSERVED_DIFFERENT,
+    OBSERVED_MISSING,
     REASON_ADOPTION_REQUIRED,
     REASON_ALREADY_EXISTS,
     REASON_CONFLICT,
@@ -50,6 +52,8 @@ STALLING_BLOCKS = frozenset(
         REASON_ADOPTION_REQUIRED,
         REASON_CONFLICT,
         NOT_GRANTED,
+        OBSERVED_DIFFERENT,
+        OBSERVED_MISSING,
     }
 )
 # What a retried error on a finished generation leaves as it was.
