@@ -158,7 +158,7 @@ def test_observed_difference_is_stalled_not_in_flight() -> None:
     assert status_rules.phase(result) is status_rules.Phase.STALLED
 
 
-def test_observed_service_ttl_difference_in_a_namespace_nobody_owns() -> None:
+def test_observed_service_ttl_difference_in_a_namespace_made_by_hand() -> None:
     spec = ServiceDiscoverySpec(
         namespace_ref="internal",
         service=CloudMapServiceSpec("orders", dns=DNS, health_check=HealthCheck(custom=True)),
@@ -170,7 +170,7 @@ def test_observed_service_ttl_difference_in_a_namespace_nobody_owns() -> None:
     )
     namespace = replace(FOUND, type=NamespaceType.DNS_PRIVATE)
     seen = DiscoveryObservation(
-        "eu-west-1", "internal.example", namespace, True, found, None, False, None, StatusPatch()
+        "eu-west-1", "internal.example", namespace, False, found, None, False, None, StatusPatch()
     )
     res = Resource(SD_ID, spec)
     plan = plan_resource(res, seen, CLUSTER, namespace=None, hold_reported=True).plan

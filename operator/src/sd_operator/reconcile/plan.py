@@ -597,11 +597,8 @@ def plan_resource(
     not a spec change to carry out."""
     spec = res.spec
     if observe_only(spec):
-        # Compared as adoption compares: who made what AWS holds does not matter, and a
-        # namespace the CloudMapNamespace only observes is as good as one it owns.
+        # Compared as adoption compares: who made what AWS holds does not matter.
         adopting = replace(spec, adoption_policy=AdoptionPolicy.ADOPT)
-        if isinstance(observed, DiscoveryObservation):
-            observed = replace(observed, foreign_namespace=False)
         held = _plan_spec(adopting, res.identity, observed, cluster, namespace, hold_reported=False)
         return Held(observe_plan(held.plan))
     return _plan_spec(spec, res.identity, observed, cluster, namespace, hold_reported)
