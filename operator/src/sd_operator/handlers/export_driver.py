@@ -26,6 +26,7 @@ from sd_operator.model.spec import (
     NamespaceSpec,
     Resource,
     ServiceDiscoverySpec,
+    is_paused,
     observe_only,
 )
 from sd_operator.model.status import (
@@ -158,6 +159,7 @@ class ExportDriver:
         status = body.get("status") or {}
         if (
             meta.get("deletionTimestamp")
+            or is_paused(meta)
             or not status_from_wire(status, DiscoveryStatus).service_id
         ):
             return

@@ -163,6 +163,16 @@ def derive_teardown(result: StepResult, previous: Mapping[str, Any], generation:
     return _derived(result, status_from_wire(previous, DiscoveryStatus), generation, not_ready)
 
 
+def derive_paused(result: StepResult, previous: Mapping[str, Any], generation: int) -> Derived:
+    """The conditions of a paused resource: what the last step found, as it was (nothing was
+    read since), and Paused. kstatus reads the verdict as it stands (a spec changed while
+    paused is in progress: observedGeneration stays); the Argo CD script says Suspended."""
+    before = status_from_wire(previous, DiscoveryStatus)
+    kept = [_kept(c, c.type) for c in before.conditions if c.type in cond.ORDER]
+    paused = Condition(cond.PAUSED, True, reasons.PAUSED, result.message)
+    return Derived([*kept, paused], None)
+
+
 def _observation(result: StepResult, previous: DiscoveryStatus) -> list[Condition]:
     """Synced, Drifted and Advisory: what this step saw, whatever it concludes."""
     outcome = result.outcome
