@@ -151,11 +151,17 @@ def test_observed_namespace_missing_in_aws_is_its_own_reason() -> None:
     assert plan.blocked.reason == reasons.OBSERVED_MISSING
 
 
-def test_observed_difference_is_stalled_not_in_flight() -> None:
+def test_observed_difference_is_stalled_and_drifted_not_in_flight() -> None:
     plan = plan_ns(ns_spec(description="other"), FOUND)
     assert plan.blocked is not None
-    result = StepResult(Outcome.BLOCKED, plan, reason=plan.blocked.reason)
+    result = StepResult(
+        Outcome.BLOCKED, plan, reason=plan.blocked.reason, message=plan.blocked.message
+    )
     assert status_rules.phase(result) is status_rules.Phase.STALLED
+    derived = {c.type: c for c in status_rules.derive(result, {}, 1).conditions}
+    assert (derived["Stalled"].status, derived["Ready"].status) == (True, False)
+    assert (derived["Drifted"].status, derived["Drifted"].reason) == (True, "ObservedDifferent")
+    assert "spec.description: desired 'other'" in derived["Drifted"].message
 
 
 def test_observed_service_ttl_difference_in_a_namespace_made_by_hand() -> None:

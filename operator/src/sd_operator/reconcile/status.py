@@ -87,6 +87,9 @@ def phase(result: StepResult) -> Phase:
 
 def _drift_condition(result: StepResult, previous: StatusCondition | None) -> Condition:  # noqa: PLR0911 -- one return per Drifted transition
     fields = ", ".join(c.field for c in result.drift)
+    if result.reason == reasons.OBSERVED_DIFFERENT:
+        # Observe-only: AWS differs from the spec, and nobody but the operator would change it.
+        return Condition(cond.DRIFTED, True, reasons.OBSERVED_DIFFERENT, result.message)
     if result.outcome is Outcome.DRIFT_REPORTED:
         return Condition(
             cond.DRIFTED,
