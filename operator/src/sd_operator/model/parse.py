@@ -34,6 +34,7 @@ from sd_operator.model.spec import (
     ExternalNamespace,
     HealthCheck,
     Identity,
+    ManagementPolicy,
     NamespaceSpec,
     NamespaceType,
     RecordType,
@@ -85,6 +86,7 @@ def _namespace_spec(s: Mapping[str, Any]) -> NamespaceSpec:
         region=s.get("region"),
         deletion_policy=_deletion_policy(s),
         adoption_policy=AdoptionPolicy(s["adoptionPolicy"]),
+        management_policy=ManagementPolicy(s["managementPolicy"]),
     )
 
 
@@ -144,6 +146,7 @@ def _discovery_spec(s: Mapping[str, Any], name: str) -> ServiceDiscoverySpec:
         deletion_policy=_deletion_policy(s),
         adoption_policy=AdoptionPolicy(s["adoptionPolicy"]),
         endpoints=_endpoints(s["endpoints"]) if "endpoints" in s else None,
+        management_policy=ManagementPolicy(s["managementPolicy"]),
     )
 
 

@@ -29,6 +29,7 @@ from sd_operator.model.spec import (
     NamespaceType,
     Resource,
     ServiceDiscoverySpec,
+    observe_only,
     referenced_identity,
 )
 from sd_operator.model.status import DiscoveryStatus, StatusPatch
@@ -175,9 +176,11 @@ class Observer:
             ns = read.namespace_of_service(region, ns_name, with_tags=manager is not None)
             ids = StatusPatch(namespace_id=ns.id) if ns else StatusPatch()
             # A namespace of that name that our CloudMapNamespace does not (yet) own is
-            # someone else's: the plan writes nothing into it, so nothing in it is read.
+            # someone else's: the plan writes nothing into it, so nothing in it is read. An
+            # observe-only resource writes nowhere: it reads what it compares.
             foreign = (
-                ns is not None
+                not observe_only(spec)
+                and ns is not None
                 and manager is not None
                 and ownership(ns.tags, manager, self._cluster) is not Ownership.OURS
             )

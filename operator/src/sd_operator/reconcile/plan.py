@@ -12,6 +12,7 @@ field), ownership and adoption, and the deletion order.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from sd_operator.model.actions import (
     Action,
@@ -60,6 +61,7 @@ from sd_operator.model.spec import (
     Route53CheckType,
     Route53HealthCheck,
     ServiceDiscoverySpec,
+    observe_only,
     referenced_identity,
     refused_in,
 )
@@ -70,6 +72,7 @@ from sd_operator.reconcile.ecs_plan import (
     plan_ecs_owned,
     plan_ecs_release,
 )
+from sd_operator.reconcile.management import observe_plan
 from sd_operator.reconcile.ownership import (
     ADOPTED_TAG,
     ATTRIBUTES_TAG,
@@ -632,20 +635,36 @@ def plan_resource(
     generation before, so a difference in a spec.driftFields Report field is drift to record,
     not a spec change to carry out."""
     spec = res.spec
+    if observe_only(spec):
+        # Compared as adoption compares: who made what AWS holds does not matter.
+        adopting = replace(spec, adoption_policy=AdoptionPolicy.ADOPT)
+        held = _plan_spec(adopting, res.identity, observed, cluster, namespace, hold_reported=False)
+        return Held(observe_plan(held.plan))
+    return _plan_spec(spec, res.identity, observed, cluster, namespace, hold_reported)
+
+
+def _plan_spec(
+    spec: NamespaceSpec | ServiceDiscoverySpec,
+    identity: Identity,
+    observed: Observed,
+    cluster: ClusterIdentity,
+    namespace: NamespaceSpec | None,
+    hold_reported: bool,
+) -> Held:
     if isinstance(spec, NamespaceSpec) and isinstance(observed, NamespaceObservation):
-        return Held(
-            plan_namespace(spec, res.identity, cluster, observed.namespace, observed.renamed)
-        )
+        return Held(plan_namespace(spec, identity, cluster, observed.namespace, observed.renamed))
     if isinstance(spec, ServiceDiscoverySpec) and isinstance(observed, DiscoveryObservation):
-        plan = _plan_discovery(spec, res.identity, cluster, observed, namespace)
+        plan = _plan_discovery(spec, identity, cluster, observed, namespace)
         return hold(plan, spec.drift_ignore, spec.drift_report if hold_reported else ())
-    raise TypeError(f"{type(observed).__name__} does not observe a {res.identity.kind}")
+    raise TypeError(f"{type(observed).__name__} does not observe a {identity.kind}")
 
 
 def plan_teardown(res: Resource, observed: Observed, cluster: ClusterIdentity) -> Plan:
     """The plan that deletes what `res` made (per its deletionPolicy), from what its delete
-    step observed (Observer.observe_owned)."""
+    step observed (Observer.observe_owned). An observe-only resource deletes nothing."""
     spec = res.spec
+    if observe_only(spec):
+        return Plan()
     if isinstance(spec, NamespaceSpec) and isinstance(observed, NamespaceObservation):
         return plan_namespace_delete(
             spec, res.identity, cluster, observed.namespace, observed.services
