@@ -216,13 +216,20 @@ def blocked_view(blocked: Blocked) -> dict[str, Any]:
 
 
 def resource_view(
-    identity: Identity, source: str, plan: Plan | None, error: str | None
+    identity: Identity,
+    source: str,
+    plan: Plan | None,
+    error: str | None,
+    account: str | None = None,
 ) -> dict[str, Any]:
+    """`account`: the one the resource lives in, None when not known (refused by --grants
+    before any AWS call)."""
     out: dict[str, Any] = {
         "kind": identity.kind,
         "namespace": identity.namespace,
         "name": identity.name,
         "source": source,
+        "account": account,
     }
     if error is not None or plan is None:
         return {
@@ -299,7 +306,9 @@ _EFFECT_WORDS = {
 
 
 def _head(res: Mapping[str, Any]) -> str:
-    return f"{res['kind']} {res['namespace']}/{res['name']} ({res['source']})"
+    account = res.get("account")
+    where = f"{res['source']}, account {account}" if account else res["source"]
+    return f"{res['kind']} {res['namespace']}/{res['name']} ({where})"
 
 
 def _field_line(f: Mapping[str, Any]) -> str:
