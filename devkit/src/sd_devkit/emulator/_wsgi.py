@@ -35,12 +35,13 @@ TARGET_PREFIXES = {
 # REST protocol services the layer names calls of (SigV4 signing name -> botocore service): the
 # action comes from matching the method and path against botocore's model of the service.
 REST_SERVICES = {"route53": "route53"}
-_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/")
+_SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/")
 DEFAULT_REGION = "us-east-1"
 
 _STATUS_TEXT = {
     200: "OK",
     400: "Bad Request",
+    403: "Forbidden",
     404: "Not Found",
     409: "Conflict",
     429: "Too Many Requests",
@@ -62,6 +63,7 @@ class Call:
     protocol: str  # "json", "query" or "rest-xml"
     target_prefix: str  # the X-Amz-Target prefix ("" for the query and REST protocols)
     body: JSON = field(default_factory=dict)  # REST: the path parameters ({"Id": ...})
+    access_key: str = ""  # of the SigV4 credentials that signed the request
 
     @property
     def api(self) -> str:
@@ -153,17 +155,17 @@ def read_body(environ: WSGIEnviron) -> bytes:
     return bytes(data)
 
 
-def scope_of(environ: WSGIEnviron) -> tuple[str, str]:
-    """(region, service) from the SigV4 Authorization header."""
+def scope_of(environ: WSGIEnviron) -> tuple[str, str, str]:
+    """(access key id, region, service) from the SigV4 Authorization header."""
     match = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     if match is None:
-        return DEFAULT_REGION, ""
-    return match.group(1), match.group(2)
+        return "", DEFAULT_REGION, ""
+    return match.group(1), match.group(2), match.group(3)
 
 
 def parse_call(environ: WSGIEnviron, raw: bytes, account: str) -> Call | None:
     """The API call in a request, or None for anything that is not an AWS JSON/query call."""
-    region, scope_service = scope_of(environ)
+    access_key, region, scope_service = scope_of(environ)
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target and "." in target:
         prefix, action = target.split(".", 1)
@@ -174,20 +176,21 @@ def parse_call(environ: WSGIEnviron, raw: bytes, account: str) -> Call | None:
             body = {}
         if not isinstance(body, dict):
             body = {}
-        return Call(service, action, region, account, "json", prefix, body)
+        return Call(service, action, region, account, "json", prefix, body, access_key)
     content_type = environ.get("CONTENT_TYPE", "")
     if content_type.startswith("application/x-www-form-urlencoded") and scope_service:
         form = parse_qs(raw.decode("utf-8", "replace"))
         actions = form.get("Action")
         if actions:
-            return Call(scope_service, actions[0], region, account, "query", "", {})
+            params = {key: values[0] for key, values in form.items() if key != "Action"}
+            return Call(scope_service, actions[0], region, account, "query", "", params, access_key)
     if scope_service in REST_SERVICES:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
         path = unquote(str(environ.get("PATH_INFO", "")))
         matched = rest_action(REST_SERVICES[scope_service], method, path)
         if matched is not None:
             action, params = matched
-            return Call(scope_service, action, region, account, "rest-xml", "", params)
+            return Call(scope_service, action, region, account, "rest-xml", "", params, access_key)
     return None
 
 

@@ -95,6 +95,25 @@ class EmulatorControl:
         body = {"serviceId": service_id, "region": region, "instances": instances}
         self._request("POST", "instances", body)
 
+    def create_role(
+        self,
+        account_id: str,
+        name: str,
+        trust_policy: JSON,
+        *,
+        max_session_duration: int = 3600,
+    ) -> str:
+        body = {
+            "accountId": account_id,
+            "roleName": name,
+            "trustPolicy": trust_policy,
+            "maxSessionDuration": max_session_duration,
+        }
+        return str(self._request("POST", "roles", body)["roleArn"])
+
+    def expire_sessions(self, role_arn: str | None = None) -> int:
+        return int(self._request("POST", "expire-sessions", {"roleArn": role_arn})["expired"])
+
     def calls(self) -> dict[str, int]:
         return {str(k): int(v) for k, v in self._request("GET", "calls")["calls"].items()}
 

@@ -23,6 +23,11 @@ counts:
     POST   /_emulator/instances  {"serviceId": "srv-...", "region": "us-east-1",
                                   "instances": {"i-1": {"AWS_INSTANCE_IPV4": ...}, ...}}
                                   register new instances at once (a test near a quota)
+    POST   /_emulator/roles      {"accountId": "111111111111", "roleName": "tenant",
+                                  "trustPolicy": {...}, "maxSessionDuration": 3600}
+                                  -> {"roleArn": ...}: a role AssumeRole can enter (sts.py)
+    POST   /_emulator/expire-sessions {"roleArn": null}  end the sessions of a role (all) now
+                                  -> {"expired": 2}
     POST   /_emulator/reset                       moto state of this emulator + layer state
 """
 
@@ -34,6 +39,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -50,11 +56,13 @@ from ._wsgi import (
     call_app,
     parse_call,
     read_body,
+    scope_of,
 )
 from .cloudmap import CloudMapLayer
 from .ecs import EcsLayer
 from .faults import FaultRule, Faults
 from .operations import FailRule, Hold, OperationTracker
+from .sts import DEFAULT_DURATION, StsLayer, create_role, expired_reply
 from .tagging import TaggingLayer
 
 log = logging.getLogger(__name__)
@@ -71,7 +79,7 @@ class FidelityLayer:
         *,
         page_size: int,
         seed: int,
-        reset_backend: Callable[[], None],
+        reset_backend: Callable[[str], None],
     ) -> None:
         self._app = app
         self.account_id = account_id
@@ -80,13 +88,17 @@ class FidelityLayer:
         self.cloudmap = CloudMapLayer(self.operations, page_size)
         self.ecs = EcsLayer(page_size)
         self.tagging = TaggingLayer(page_size)
+        self.sts = StsLayer()
+        # Every account a request acted in or a role was seeded in: what reset() forgets.
+        self.accounts = {account_id}
         self._reset_backend = reset_backend
         self._lock = threading.RLock()  # one moto call (and its corrections) at a time
         self._handlers: dict[str, Handler] = {}
-        layers: tuple[tuple[str, CloudMapLayer | EcsLayer | TaggingLayer], ...] = (
+        layers: tuple[tuple[str, CloudMapLayer | EcsLayer | TaggingLayer | StsLayer], ...] = (
             ("servicediscovery", self.cloudmap),
             ("ecs", self.ecs),
             ("tagging", self.tagging),
+            ("sts", self.sts),
         )
         for service, layer in layers:
             for action, handler in layer.handlers().items():
@@ -96,7 +108,10 @@ class FidelityLayer:
 
     def reset(self) -> None:
         with self._lock:
-            self._reset_backend()
+            for account in self.accounts:
+                self._reset_backend(account)
+            self.accounts = {self.account_id}
+            self.sts.reset()
             self.faults.reset()
             self.operations.reset()
             self.cloudmap.reset()
@@ -110,6 +125,13 @@ class FidelityLayer:
         with self._lock:
             self.cloudmap.seed_instances(self.account_id, region, service_id, instances)
 
+    def create_role(
+        self, account_id: str, name: str, trust_policy: JSON, max_session_duration: int
+    ) -> str:
+        with self._lock:
+            self.accounts.add(account_id)
+            return create_role(account_id, name, trust_policy, max_session_duration)
+
     # -- WSGI --------------------------------------------------------------------------------
 
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
@@ -117,14 +139,23 @@ class FidelityLayer:
         if path.startswith(CONTROL_PREFIX):
             return self._control(environ, path[len(CONTROL_PREFIX) :]).send(start_response)
         raw = read_body(environ)
-        # Every emulator is its own AWS account, so emulators in one process do not share state.
-        environ.setdefault("HTTP_X_MOTO_ACCOUNT_ID", self.account_id)
+        session = self.sts.session(scope_of(environ)[0])
+        if session is not None:
+            # Credentials from AssumeRole act in the role's account (sts.py).
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = session.caller.account
+        else:
+            # Every emulator is its own AWS account, so emulators in one process do not share
+            # state.
+            environ.setdefault("HTTP_X_MOTO_ACCOUNT_ID", self.account_id)
         account = os.environ.get("MOTO_ACCOUNT_ID") or str(environ["HTTP_X_MOTO_ACCOUNT_ID"])
         call = parse_call(environ, raw, account)
         if call is None:
             with self._lock:
                 return call_app(self._app, environ, raw).send(start_response)
+        self.accounts.add(account)
         self.faults.record(call.api)
+        if session is not None and session.expired(datetime.now(UTC)):
+            return expired_reply(call).send(start_response)
         if calllog.wanted(str(environ.get("HTTP_USER_AGENT", ""))):
             with self._lock:
                 calllog.record(call)
@@ -219,6 +250,18 @@ class FidelityLayer:
             region = str(body.get("region") or "us-east-1")
             self.seed_instances(region, str(body["serviceId"]), instances)
             return ok({})
+        if route == "roles" and method == "POST":
+            _only(body, _ROLE_KEYS, "roles")
+            arn = self.create_role(
+                str(body["accountId"]),
+                str(body["roleName"]),
+                dict(body["trustPolicy"]),
+                int(body.get("maxSessionDuration") or DEFAULT_DURATION),
+            )
+            return ok({"roleArn": arn})
+        if route == "expire-sessions" and method == "POST":
+            _only(body, {"roleArn"}, "expire-sessions")
+            return ok({"expired": self.sts.expire(body.get("roleArn"))})
         if route == "reset" and method == "POST":
             self.reset()
             return ok({})
@@ -226,6 +269,7 @@ class FidelityLayer:
 
 
 _FAULT_KEYS = {"api", "error", "rate", "count", "latency", "status"}
+_ROLE_KEYS = {"accountId", "roleName", "trustPolicy", "maxSessionDuration"}
 _HOLD_KEYS = {"seconds", "polls"}
 _FAIL_KEYS = {"match", "error_code", "message", "count"}
 

@@ -11,6 +11,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from ._http import KeepAliveServer
+from ._wsgi import JSON
 from .clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from .layer import FidelityLayer, configure_operations, fault_rule
 from .moto_surface import (
@@ -21,6 +22,7 @@ from .moto_surface import (
     create_backend_app,
 )
 from .seed import CLUSTER, DEMO_SERVICES, seed_demo_ecs
+from .sts import DEFAULT_DURATION
 
 DEMO_REGION = "us-east-1"
 
@@ -80,7 +82,7 @@ class Emulator:
             self._account_id,
             page_size=page_size,
             seed=seed,
-            reset_backend=lambda: _reset_account(self._account_id),
+            reset_backend=_reset_account,
         )
         self._server: KeepAliveServer | None = None
         self._thread: threading.Thread | None = None
@@ -147,9 +149,33 @@ class Emulator:
     # -- state ---------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget everything: moto resources of this emulator's account, fault rules, holds,
+        """Forget everything: moto resources of this emulator's account and of every account a
+        role was created or a request acted in, assumed-role sessions, fault rules, holds,
         fail rules, call counts, deployment counts; the fault sequence restarts from the seed."""
         self._layer.reset()
+
+    # -- accounts ------------------------------------------------------------------------------
+
+    def create_role(
+        self,
+        account_id: str,
+        name: str,
+        trust_policy: JSON,
+        *,
+        max_session_duration: int = DEFAULT_DURATION,
+    ) -> str:
+        """Create IAM role `name` in account `account_id` with the trust policy given (see
+        `sts.trust_policy`); returns its ARN. sts:AssumeRole of it by a caller the policy names
+        answers credentials that act in `account_id`; requests signed with any other
+        credentials act in this emulator's own account (`account_id` property). Accounts other
+        than the emulator's own are shared by the emulators of one process: pick distinct ids."""
+        return self._layer.create_role(account_id, name, trust_policy, max_session_duration)
+
+    def expire_sessions(self, role_arn: str | None = None) -> int:
+        """End now the sessions AssumeRole gave for one role (None: for every role): requests
+        signed with their credentials answer ExpiredTokenException, as AWS does once a
+        session's Expiration has passed. Returns how many sessions ended."""
+        return self._layer.sts.expire(role_arn)
 
     # -- faults --------------------------------------------------------------------------------
 
