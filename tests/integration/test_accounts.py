@@ -153,8 +153,23 @@ def test_two_grants_with_two_roles_converge_each_in_its_own_account(
         assert calls == 1
 
     # The sweep reads each account in use once, and finds both in sync.
+    listed = {account: lists(account) for account in (a, b, emulator.account_id)}
     report = sweep(units, [team_a, team_b])
     assert report == (2, 0)
+    assert {account: lists(account) - n for account, n in listed.items()} == {
+        a: 1,
+        b: 1,
+        emulator.account_id: 1,  # the operator's own account is always read
+    }
+
+
+def lists(account: str) -> float:
+    """ListNamespaces calls made in `account` so far."""
+    value = REGISTRY.get_sample_value(
+        "sd_operator_aws_calls_total",
+        {"account": account, "api": "servicediscovery:ListNamespaces", "outcome": "ok"},
+    )
+    return value or 0.0
 
 
 def test_a_role_that_cannot_be_assumed_stalls_only_its_tenant(
