@@ -5,6 +5,7 @@ acts through --role-arn as the operator does through a grant."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import kopf
@@ -20,7 +21,7 @@ from sd_operator.model.grants import Grant, Role
 from sd_operator.model.parse import parse_resource
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome, StepResult
-from support import REGION, cli
+from support import REGION, calls_since, cli, cli_output
 
 # Accounts other than the emulator's own are shared by the emulators of one process: each test
 # has its own.
@@ -224,3 +225,81 @@ def test_the_cli_acts_through_role_arn(emulator: Emulator, tmp_path: Any) -> Non
 
     assert code == 0
     assert namespaces_in(emulator, role, EXTERNAL_ID) == ["teama"]
+
+
+def test_the_plan_names_each_resources_account(emulator: Emulator, tmp_path: Any) -> None:
+    account = "466666666666"
+    role = emulator.create_role(account, "sd-plan", trust_policy(emulator.account_id))
+    manifest = tmp_path / "teama.yaml"
+    manifest.write_text(yaml.safe_dump(cloud_map_namespace("team-a", "teama")))
+
+    code, out = cli_output(emulator, "plan", "-f", str(manifest), "--role-arn", role)
+    json_code, document = cli_output(
+        emulator, "plan", "-f", str(manifest), "--role-arn", role, "-o", "json"
+    )
+    _, own = cli_output(emulator, "plan", "-f", str(manifest), "-o", "json")
+
+    assert (code, json_code) == (2, 2)  # changes pending
+    assert f"CloudMapNamespace team-a/teama ({manifest}#0, account {account}): 1 action(s)" in out
+    [planned] = json.loads(document)["resources"]
+    assert planned["account"] == account
+    assert json.loads(own)["resources"][0]["account"] == emulator.account_id
+
+
+def grants_file(tmp_path: Any, *grants: tuple[str, str, str | None]) -> str:
+    """DiscoveryGrants (name, Kubernetes namespace, role ARN or None) allowing everything."""
+    docs = []
+    for name, namespace, role_arn in grants:
+        spec: dict[str, Any] = {
+            "namespaces": {"names": [namespace]},
+            "regions": ["*"],
+            "cloudMapNamespaces": {"create": {"names": ["*"]}},
+        }
+        if role_arn is not None:
+            spec["aws"] = {"roleArn": role_arn}
+        docs.append(
+            {
+                "apiVersion": "sd-operator.io/v1alpha1",
+                "kind": "DiscoveryGrant",
+                "metadata": {"name": name},
+                "spec": spec,
+            }
+        )
+    path = tmp_path / "grants.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    return str(path)
+
+
+def test_the_cli_acts_through_the_role_its_grants_name(emulator: Emulator, tmp_path: Any) -> None:
+    account = "477777777777"
+    role = emulator.create_role(account, "sd-team-a", trust_policy(emulator.account_id))
+    manifest = tmp_path / "teama.yaml"
+    manifest.write_text(yaml.safe_dump(cloud_map_namespace("team-a", "teama")))
+    grants = grants_file(tmp_path, ("team-a", "team-a", role))
+
+    assert cli(emulator, "apply", "-f", str(manifest), "--grants", grants) == 0
+
+    assert namespaces_in(emulator, role) == ["teama"]
+
+
+def test_the_cli_refuses_manifests_its_grants_place_in_two_accounts(
+    emulator: Emulator, tmp_path: Any, capsys: Any
+) -> None:
+    role = emulator.create_role("488888888888", "sd-team-a", trust_policy(emulator.account_id))
+    manifests = tmp_path / "manifests.yaml"
+    manifests.write_text(
+        yaml.safe_dump_all(
+            [cloud_map_namespace("team-a", "teama"), cloud_map_namespace("team-b", "teamb")]
+        )
+    )
+    grants = grants_file(tmp_path, ("team-a", "team-a", role), ("team-b", "team-b", None))
+    calls = emulator.calls()
+
+    code = cli(emulator, "plan", "-f", str(manifests), "--grants", grants)
+    other = cli(emulator, "plan", "-f", str(manifests), "--external-id", "x")
+
+    assert (code, other) == (1, 1)
+    err = capsys.readouterr().err
+    assert "--grants put these manifests in several AWS accounts" in err
+    assert "--external-id needs --role-arn" in err
+    assert calls_since(emulator, calls) == {}
