@@ -31,6 +31,7 @@ from sd_operator.model.actions import (
 from sd_operator.model.reasons import REASON_IMMUTABLE
 from sd_operator.model.redact import redact
 from sd_operator.model.spec import Identity
+from sd_operator.model.status import ServiceConnectResource
 from sd_operator.model.wire import encode
 from sd_operator.reconcile.fields import claims
 
@@ -220,10 +221,12 @@ def resource_view(
     source: str,
     plan: Plan | None,
     error: str | None,
+    service_connect_resources: Sequence[ServiceConnectResource] = (),
     account: str | None = None,
 ) -> dict[str, Any]:
-    """`account`: the one the resource lives in, None when not known (refused by --grants
-    before any AWS call)."""
+    """`service_connect_resources`: the Cloud Map services ECS made for the resource's Service
+    Connect, as read (listed only when there are some). `account`: the one the resource lives
+    in, None when not known (refused by --grants before any AWS call)."""
     out: dict[str, Any] = {
         "kind": identity.kind,
         "namespace": identity.namespace,
@@ -231,6 +234,8 @@ def resource_view(
         "source": source,
         "account": account,
     }
+    if service_connect_resources:
+        out["serviceConnectResources"] = encode(list(service_connect_resources))
     if error is not None or plan is None:
         return {
             **out,
