@@ -519,8 +519,8 @@ class FakeAdapters:
         return self._account
 
     def as_role(self, role: Role) -> FakeAdapters:
-        """Another account: its own regions (and AWS state), the same faults and call log."""
-        return FakeAdapters(self.default_region, self.aws, account=role.account)
+        """Another account: its own regions, AWS state, faults and call log."""
+        return FakeAdapters(self.default_region, account=role.account)
 
     def route53(self, region: str | None) -> FakeRoute53:
         return self._region(region).route53
