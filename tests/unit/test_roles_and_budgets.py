@@ -4,6 +4,7 @@ fails backing off without asking STS again."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from botocore.exceptions import ClientError
 from builders import ALLOW_ALL, CLUSTER, REGION, namespace
 from fakes import ACCOUNT, FakeAdapters
 from sd_operator.aws.budget import Budgets
-from sd_operator.aws.clients import AssumeRoleBackoff
+from sd_operator.aws.clients import AssumeRoleBackoff, RoleCredentials
 from sd_operator.aws.errors import AssumeRoleFailed, Retryable, Terminal
 from sd_operator.handlers.sweep import Sweeper
 from sd_operator.handlers.units import Units
@@ -208,6 +209,23 @@ def test_a_failed_assume_role_is_answered_again_without_sts_until_its_back_off_e
     sts.allow = True  # the trust policy was fixed
     assert fetch()["access_key"] == "AKIA"
     assert sts.calls == 3
+
+
+def test_within_the_back_off_the_failure_is_answered_without_botocores_refresh(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """botocore logs each failed refresh with its traceback: once per AssumeRole, not once
+    per call of every resource of the tenant."""
+    clock, sts = Clock(), Sts()
+    credentials = RoleCredentials(AssumeRoleBackoff(TENANT_A, sts, clock))
+
+    with caplog.at_level(logging.WARNING, logger="botocore.credentials"):
+        for _ in range(5):
+            with pytest.raises(AssumeRoleFailed):
+                credentials.get_frozen_credentials()
+
+    assert sts.calls == 1
+    assert len([r for r in caplog.records if r.name == "botocore.credentials"]) == 1
 
 
 def test_the_back_off_stops_growing_at_five_minutes() -> None:

@@ -221,10 +221,14 @@ class AssumeRoleBackoff:
         self._until = 0.0
         self._failures = 0
 
-    def __call__(self) -> Any:
+    def check(self) -> None:
+        """AssumeRoleFailed while the last failure's back-off runs."""
         with self._lock:
             if self._failure is not None and self._clock() < self._until:
                 raise AssumeRoleFailed(self._role.arn, self._failure)
+
+    def __call__(self) -> Any:
+        self.check()
         try:
             fetched = self._fetch()
         except (ClientError, BotoCoreError) as exc:
@@ -251,10 +255,22 @@ def _assume(role: Role, config: AwsConfig) -> Credentials:
         role_arn=role.arn,
         extra_args=extra,
     )
-    return DeferredRefreshableCredentials(
-        refresh_using=AssumeRoleBackoff(role, fetcher.fetch_credentials),
-        method=_Assumed.METHOD,
-    )
+    return RoleCredentials(AssumeRoleBackoff(role, fetcher.fetch_credentials))
+
+
+class RoleCredentials(DeferredRefreshableCredentials):
+    """botocore's deferred refreshing credentials of one role, whose AssumeRole failure is
+    answered at once while its back-off runs and none are held: botocore's refresh would log it
+    again, with its traceback, at every call of every resource of that tenant."""
+
+    def __init__(self, backoff: AssumeRoleBackoff) -> None:
+        super().__init__(refresh_using=backoff, method=_Assumed.METHOD)
+        self._backoff = backoff
+
+    def get_frozen_credentials(self) -> Any:
+        if self.refresh_needed(refresh_in=0):  # none yet, or expired
+            self._backoff.check()
+        return super().get_frozen_credentials()
 
 
 @once_per_key
