@@ -34,6 +34,7 @@ from sd_operator.model.actions import (
     UpdateService,
 )
 from sd_operator.model.observed import (
+    EcsUpdated,
     NamedPort,
     ObservedEcsService,
     ObservedNamespace,
@@ -416,7 +417,7 @@ class FakeEcs:
             if s.service_connect is not None and s.service_connect.namespace in aliases
         )
 
-    def update(self, action: UpdateEcsService) -> str:
+    def update(self, action: UpdateEcsService) -> EcsUpdated:
         self._aws.call("ecs.update", action)
         key = (action.cluster, action.service)
         if key not in self.services:
@@ -430,7 +431,7 @@ class FakeEcs:
             changes["service_connect"] = sc if sc is not None and sc.enabled else None
         self.services[key] = replace(found, **changes)
         self.deployments[found.arn] += 1
-        return found.arn
+        return EcsUpdated(found.arn, None)
 
     def tag(self, arn: str, tags: Mapping[str, str]) -> None:
         self._aws.call("ecs.tag", arn, dict(tags))

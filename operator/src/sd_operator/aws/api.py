@@ -21,6 +21,7 @@ from sd_operator.model.actions import (
     UpdateService,
 )
 from sd_operator.model.observed import (
+    EcsUpdated,
     ObservedEcsService,
     ObservedNamespace,
     ObservedOperation,
@@ -91,8 +92,8 @@ class EcsApi(Protocol):
 
     def services_in_namespace(self, namespace: str) -> tuple[str, ...]: ...
 
-    def update(self, action: UpdateEcsService) -> str:
-        """The ECS service's ARN."""
+    def update(self, action: UpdateEcsService) -> EcsUpdated:
+        """The ECS service's ARN and the deployment the update started."""
         ...
 
     def tag(self, arn: str, tags: Mapping[str, str]) -> None: ...
