@@ -3,6 +3,11 @@ is refused (reconcile/deployments.py)."""
 
 from __future__ import annotations
 
+import kopf
+from prometheus_client import REGISTRY
+
+from sd_operator.handlers.recorder import Written, record
+from sd_operator.model import conditions as cond
 from sd_operator.model.actions import Change, Plan, UpdateEcsService
 from sd_operator.model.observed import ObservedDeployment, ObservedEcsService
 from sd_operator.model.reasons import (
@@ -10,8 +15,9 @@ from sd_operator.model.reasons import (
     DEPLOYMENT_IN_PROGRESS,
     DEPLOYMENT_ROLLED_BACK,
 )
-from sd_operator.model.status import EcsDeployment
+from sd_operator.model.status import DiscoveryStatus, EcsDeployment, StatusCondition
 from sd_operator.reconcile.deployments import Rollout, followed, gated
+from sd_operator.reconcile.result import Outcome, StepResult
 
 OLD_REVISION = "arn:aws:ecs:us-east-1:123456789012:task-definition/app:3"
 OURS = "ecs-svc/1111"
@@ -112,3 +118,29 @@ def test_no_update_while_a_deployment_is_in_progress_ours_or_not() -> None:
 def test_nothing_to_send_is_never_held_back() -> None:
     rolling = _service(_deployment("ecs-svc/9", "PRIMARY", "IN_PROGRESS"))
     assert gated(Plan(), rolling, Rollout(None, 1), "prod/app") == Plan()
+
+
+def _undone() -> float:
+    value = REGISTRY.get_sample_value(
+        "sd_operator_ecs_deployments_undone_total", {"reason": DEPLOYMENT_ROLLED_BACK}
+    )
+    return value or 0.0
+
+
+def test_a_rollback_is_one_event_and_one_count_however_many_sweeps_repeat_it() -> None:
+    body = kopf.Body({"metadata": {"name": "app", "namespace": "team", "uid": "u1"}})
+    result = StepResult(Outcome.REFUSED, reason=DEPLOYMENT_ROLLED_BACK, message="rolled back")
+    posted: list[tuple[str, str, str]] = []
+    before = _undone()
+    stalled = DiscoveryStatus(
+        conditions=(StatusCondition(cond.TERMINAL, "True", DEPLOYMENT_ROLLED_BACK, "rolled back"),)
+    )
+    for previous in (DiscoveryStatus(), stalled, stalled):
+        written = Written(body, "ServiceDiscovery", previous, result, {}, drift_recorded=False)
+        record(
+            written,
+            [],
+            lambda _body, type_, reason, message: posted.append((type_, reason, message)),
+        )
+    assert posted == [("Warning", DEPLOYMENT_ROLLED_BACK, "rolled back")]
+    assert _undone() == before + 1
