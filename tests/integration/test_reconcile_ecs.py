@@ -15,6 +15,7 @@ from sd_devkit.emulator import Emulator, client
 from sd_devkit.emulator.seed import CLUSTER, seed_demo_ecs
 from sd_operator.aws.adapters import Adapters
 from sd_operator.cli import namespace_lookup, referenced_namespace
+from sd_operator.cli.plan import PlanReport, plan_resources
 from sd_operator.model import conditions as cond
 from sd_operator.model import reasons
 from sd_operator.model.parse import load_manifests
@@ -136,6 +137,17 @@ def _steps(
     return results, status
 
 
+def _planned(
+    reconciler: Reconciler, resources: list[Resource], status: dict[str, Any] | None
+) -> list[PlanReport]:
+    """The CLI's plan, payment-service read from the cluster with `status`."""
+    from_cluster = [
+        replace(r, status=status) if r.identity.name == "payment-service" else r for r in resources
+    ]
+    reconciler.view.refresh(REGION)
+    return plan_resources(reconciler, from_cluster)
+
+
 STEADY: dict[str, Any] = {
     "observedGeneration": 1,
     "conditions": [{"type": cond.SYNCED, "status": "True"}],
@@ -159,6 +171,15 @@ def test_a_correction_ecs_rolls_back_is_sent_once_then_refused(
     assert "payment-service:" in results[0].message  # the task definition it returned to
     assert emulator.calls().get("ecs:UpdateService", 0) == 1
     assert status["ecsDeployment"]["rolloutState"] == "FAILED"
+    # plan --from-cluster reads the status the operator wrote, and shows the same refusal
+    (shown,) = [
+        r
+        for r in _planned(reconciler, resources, status)
+        if r.resource.identity.name == "payment-service"
+    ]
+    assert shown.plan is not None
+    assert shown.plan.refusal is not None
+    assert shown.plan.refusal.reason == reasons.DEPLOYMENT_ROLLED_BACK
 
     newer = replace(
         _payment(resources), identity=replace(_payment(resources).identity, generation=2)
@@ -187,8 +208,16 @@ def test_a_deployment_someone_else_started_is_left_to_finish(
     emulator: Emulator, world: tuple[Reconciler, list[Resource]]
 ) -> None:
     reconciler, resources = world
-    emulator.hold_deployments(polls=4)
+    emulator.hold_deployments(polls=8)
     _disable_out_of_band(emulator)
+    (shown,) = [
+        r
+        for r in _planned(reconciler, resources, None)
+        if r.resource.identity.name == "payment-service"
+    ]
+    assert shown.plan is not None
+    assert shown.plan.blocked is not None
+    assert shown.plan.blocked.reason == reasons.DEPLOYMENT_IN_PROGRESS
 
     status = dict(STEADY)
     waited = 0
