@@ -15,9 +15,10 @@ from sd_devkit.emulator import Emulator, client
 from sd_devkit.emulator.seed import CLUSTER, seed_demo_ecs
 from sd_operator.aws.adapters import Adapters
 from sd_operator.cli import namespace_lookup, referenced_namespace
-from sd_operator.cli.plan import PlanReport, plan_resources
+from sd_operator.cli.plan import plan_resources
 from sd_operator.model import conditions as cond
 from sd_operator.model import reasons
+from sd_operator.model.actions import Plan
 from sd_operator.model.parse import load_manifests
 from sd_operator.model.spec import ClusterIdentity, Resource
 from sd_operator.reconcile.reconciler import Reconciler
@@ -139,13 +140,32 @@ def _steps(
 
 def _planned(
     reconciler: Reconciler, resources: list[Resource], status: dict[str, Any] | None
-) -> list[PlanReport]:
-    """The CLI's plan, payment-service read from the cluster with `status`."""
+) -> Plan:
+    """The CLI's plan of payment-service, read from the cluster with `status`."""
     from_cluster = [
         replace(r, status=status) if r.identity.name == "payment-service" else r for r in resources
     ]
     reconciler.view.refresh(REGION)
-    return plan_resources(reconciler, from_cluster)
+    (shown,) = [
+        r.plan
+        for r in plan_resources(reconciler, from_cluster)
+        if r.resource.identity.name == "payment-service"
+    ]
+    assert shown is not None
+    return shown
+
+
+def _sent_again(
+    emulator: Emulator,
+    reconciler: Reconciler,
+    res: Resource,
+    resources: list[Resource],
+    status: dict[str, Any],
+) -> None:
+    """One step from `status` sends the configuration once more, and ECS keeps it this time."""
+    results, _ = _steps(reconciler, res, resources, status, 1)
+    assert results[0].outcome is Outcome.IN_SYNC, results[0].message
+    assert emulator.calls()["ecs:UpdateService"] == 2
 
 
 STEADY: dict[str, Any] = {
@@ -172,21 +192,14 @@ def test_a_correction_ecs_rolls_back_is_sent_once_then_refused(
     assert emulator.calls().get("ecs:UpdateService", 0) == 1
     assert status["ecsDeployment"]["rolloutState"] == "FAILED"
     # plan --from-cluster reads the status the operator wrote, and shows the same refusal
-    (shown,) = [
-        r
-        for r in _planned(reconciler, resources, status)
-        if r.resource.identity.name == "payment-service"
-    ]
-    assert shown.plan is not None
-    assert shown.plan.refusal is not None
-    assert shown.plan.refusal.reason == reasons.DEPLOYMENT_ROLLED_BACK
+    refusal = _planned(reconciler, resources, status).refusal
+    assert refusal is not None
+    assert refusal.reason == reasons.DEPLOYMENT_ROLLED_BACK
 
     newer = replace(
         _payment(resources), identity=replace(_payment(resources).identity, generation=2)
     )
-    results, _ = _steps(reconciler, newer, resources, status, 1)
-    assert results[0].outcome is Outcome.IN_SYNC, results[0].message
-    assert emulator.calls()["ecs:UpdateService"] == 2
+    _sent_again(emulator, reconciler, newer, resources, status)
 
 
 def test_a_refresh_request_retries_a_rolled_back_generation(
@@ -199,9 +212,7 @@ def test_a_refresh_request_retries_a_rolled_back_generation(
     assert results[0].reason == reasons.DEPLOYMENT_ROLLED_BACK
 
     refreshed = {**status, "refresh": {"requestedAt": "2026-12-07T14:00:00Z"}}
-    results, _ = _steps(reconciler, _payment(resources), resources, refreshed, 1)
-    assert results[0].outcome is Outcome.IN_SYNC, results[0].message
-    assert emulator.calls()["ecs:UpdateService"] == 2
+    _sent_again(emulator, reconciler, _payment(resources), resources, refreshed)
 
 
 def test_a_deployment_someone_else_started_is_left_to_finish(
@@ -210,14 +221,9 @@ def test_a_deployment_someone_else_started_is_left_to_finish(
     reconciler, resources = world
     emulator.hold_deployments(polls=8)
     _disable_out_of_band(emulator)
-    (shown,) = [
-        r
-        for r in _planned(reconciler, resources, None)
-        if r.resource.identity.name == "payment-service"
-    ]
-    assert shown.plan is not None
-    assert shown.plan.blocked is not None
-    assert shown.plan.blocked.reason == reasons.DEPLOYMENT_IN_PROGRESS
+    blocked = _planned(reconciler, resources, None).blocked
+    assert blocked is not None
+    assert blocked.reason == reasons.DEPLOYMENT_IN_PROGRESS
 
     status = dict(STEADY)
     waited = 0

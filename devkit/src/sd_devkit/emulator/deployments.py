@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -34,7 +33,7 @@ from typing import Any
 
 from ._wsgi import JSON, Call, Reply, page
 from .moto_surface import EcsService, utcnow
-from .operations import Hold
+from .operations import HeldRules, Hold
 
 # Circuit breaker wording of a failed rollout (AWS troubleshooting guide, "deployment circuit
 # breaker").
@@ -87,43 +86,18 @@ def _deployment_id() -> str:
     return f"ecs-svc/{secrets.randbelow(32**12)}"  # the form moto's ids take
 
 
-class DeploymentTracker:
+class DeploymentTracker(HeldRules[DeploymentFailRule]):
     """Rollouts in flight, fail rules, the hold, and every service deployment started."""
 
     def __init__(self) -> None:
-        self._hold = Hold()
-        self._fail_rules: list[DeploymentFailRule] = []
+        super().__init__()
         self._rollouts: dict[str, Rollout] = {}  # by deployment id
         self._records: list[JSON] = []  # service deployments, oldest first
         self._revisions: dict[str, str] = {}  # deployment id -> its service revision ARN
-        self._lock = threading.Lock()
-
-    # -- configuration -------------------------------------------------------------------------
-
-    def set_hold(self, hold: Hold) -> None:
-        with self._lock:
-            self._hold = hold
-
-    def add_fail_rule(self, rule: DeploymentFailRule) -> None:
-        with self._lock:
-            self._fail_rules.append(rule)
-
-    def config(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "hold": asdict(self._hold),
-                "fail": [rule.to_json() for rule in self._fail_rules],
-            }
-
-    def clear_rules(self) -> None:
-        with self._lock:
-            self._hold = Hold()
-            self._fail_rules.clear()
 
     def reset(self) -> None:
+        self.clear_rules()
         with self._lock:
-            self._hold = Hold()
-            self._fail_rules.clear()
             self._rollouts.clear()
             self._records.clear()
             self._revisions.clear()
