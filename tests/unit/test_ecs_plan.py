@@ -27,6 +27,7 @@ from sd_operator.model.spec import (
 from sd_operator.reconcile.ecs_plan import (
     IDLE_TIMEOUT_DEFAULT_HTTP,
     IDLE_TIMEOUT_DEFAULT_TCP,
+    endpoints_namespace,
     plan_ecs,
     plan_ecs_delete,
 )
@@ -565,12 +566,42 @@ def test_namespace_region_from_operator_region_when_no_arn_tells() -> None:
     assert p.refusal.reason == "NamespaceRegionMismatch"
 
 
-def test_service_connect_namespace_other_than_the_resources_is_refused() -> None:
-    spec = ecs_spec(service_connect=sc_spec(HTTP_SC, namespace="other.local"))
+OTHER_NS_ARN = f"arn:aws:servicediscovery:{REGION}:{ACCOUNT}:namespace/ns-other"
+
+
+@pytest.mark.parametrize("other", ["other.local", OTHER_NS_ARN])
+def test_registry_in_one_namespace_and_service_connect_in_another_is_in_sync(other: str) -> None:
+    """AWS allows it, and it is usual in the middle of a move from DNS discovery to Service
+    Connect: the registry stays in the resource's namespace, Service Connect names its own."""
+    sc = sc_spec(HTTP_SC, namespace=other)
+    p = plan(ecs_spec(service_connect=sc), observed(service_connect=sc))
+    assert p.refusal is None
+    assert p.in_sync
+
+
+def test_service_connect_moved_to_another_namespace_sends_that_namespace() -> None:
+    spec = ecs_spec(service_connect=sc_spec(HTTP_SC, namespace=OTHER_NS_ARN))
+    p = plan(spec, observed(service_connect=echoed(spec)))
+    action = only_action(p)
+    assert action.service_connect is not None
+    assert action.service_connect.namespace == OTHER_NS_ARN
+    assert fields(p) == ["ecs.serviceConnect.namespace"]
+
+
+def test_clients_of_an_endpoint_change_are_read_in_the_service_connect_namespace() -> None:
+    spec = ecs_spec(service_connect=sc_spec(HTTP_SC, namespace=OTHER_NS_ARN))
+    moved = replace(HTTP_SC, client_aliases=(ClientAlias(port=81, dns_name="user-svc"),))
+    p = plan(spec, observed(service_connect=sc_spec(moved, namespace=OTHER_NS_ARN)))
+    assert only_action(p).endpoints_change
+    assert endpoints_namespace(p) == OTHER_NS_ARN
+
+
+def test_another_service_connect_namespace_in_another_region_is_refused() -> None:
+    west = OTHER_NS_ARN.replace(REGION, "eu-west-1")
+    spec = ecs_spec(service_connect=sc_spec(HTTP_SC, namespace=west))
     p = plan(spec, observed())
     assert p.refusal is not None
-    assert p.refusal.reason == "NamespaceMismatch"
-    assert p.refusal.field == "ecs.serviceConnect.namespace"
+    assert p.refusal.reason == "NamespaceRegionMismatch"
 
 
 def test_disabled_service_connect_is_not_validated() -> None:
