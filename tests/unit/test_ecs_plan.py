@@ -30,6 +30,7 @@ from sd_operator.reconcile.ecs_plan import (
     endpoints_namespace,
     plan_ecs,
     plan_ecs_delete,
+    service_connect_spec,
 )
 
 REGION = "us-east-1"
@@ -834,3 +835,59 @@ def test_what_ecs_reports_after_an_update_never_triggers_another(
     second = plan(spec, after)
     assert second.in_sync, second.changes
     assert plan_ecs_delete(spec, DeletionPolicy.RETAIN, after).in_sync
+
+
+# The spec form `generate` writes ---------------------------------------------------------------
+
+
+AS_REPORTED = ServiceConnect(
+    enabled=True,
+    namespace=NS_ARN,
+    services=(
+        ServiceConnectService(
+            port_name="http",
+            discovery_name="http",
+            client_aliases=(ClientAlias(port=80, dns_name=f"http.{NS_NAME}"),),
+            ingress_port_override=8080,
+            timeout=Timeout(IDLE_TIMEOUT_DEFAULT_HTTP, 15),
+        ),
+        ServiceConnectService(
+            port_name="db",
+            discovery_name="database",
+            client_aliases=(ClientAlias(port=5432, dns_name="db.internal"),),
+            timeout=Timeout(IDLE_TIMEOUT_DEFAULT_TCP),
+        ),
+    ),
+    access_log_configuration=AccessLogConfiguration("TEXT", "DISABLED"),
+)
+
+
+def test_spec_form_leaves_out_what_the_plan_defaults() -> None:
+    spec = service_connect_spec(AS_REPORTED, NS_NAME, NS_ARN, PORTS, "awsvpc")
+    assert spec == ServiceConnect(
+        enabled=True,
+        services=(
+            ServiceConnectService(
+                port_name="http",
+                client_aliases=(ClientAlias(port=80),),
+                timeout=Timeout(per_request_timeout_seconds=15),
+            ),
+            ServiceConnectService(
+                port_name="db",
+                discovery_name="database",
+                client_aliases=(ClientAlias(port=5432, dns_name="db.internal"),),
+            ),
+        ),
+        access_log_configuration=AccessLogConfiguration("TEXT"),
+    )
+    assert plan(ecs_spec(service_connect=spec), observed(service_connect=AS_REPORTED)).in_sync
+
+
+def test_spec_form_keeps_another_namespace_as_ecs_reports_it() -> None:
+    reported = replace(AS_REPORTED, namespace=OTHER_NS_ARN)
+    spec = service_connect_spec(reported, NS_NAME, NS_ARN, PORTS, "awsvpc")
+    assert spec is not None
+    assert spec.namespace == OTHER_NS_ARN
+    # No name to default client aliases' DNS names from: kept as reported.
+    assert spec.services[0].client_aliases == (ClientAlias(port=80, dns_name=f"http.{NS_NAME}"),)
+    assert plan(ecs_spec(service_connect=spec), observed(service_connect=reported)).in_sync

@@ -345,6 +345,13 @@ class CloudMap:
     def delete_service(self, service_id: str) -> None:
         call("DeleteService", lambda: self._client.delete_service(Id=service_id))
 
+    def service_attributes(self, service_id: str) -> dict[str, str]:
+        raw = call(
+            "GetServiceAttributes",
+            lambda: self._client.get_service_attributes(ServiceId=service_id),
+        )
+        return dict(raw["ServiceAttributes"].get("Attributes", {}))
+
     def tag(self, arn: str, tags: Mapping[str, str]) -> None:
         pairs: list[TagTypeDef] = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
         call("TagResource", lambda: self._client.tag_resource(ResourceARN=arn, Tags=pairs))

@@ -225,6 +225,45 @@ def canonical_service_connect(
     )
 
 
+def service_connect_spec(
+    sc: ServiceConnect | None,
+    namespace_name: str,
+    namespace_arn: str | None,
+    ports: Mapping[str, NamedPort],
+    network_mode: str | None,
+) -> ServiceConnect | None:
+    """`sc` as ECS reports it, written as a spec would (`generate`): every value
+    `canonical_service_connect` fills in by default left out, so both canonical forms are
+    equal; the namespace only when it is not the resource's (`namespace_*`)."""
+    namespace = _Namespace(namespace_name, namespace_arn)
+    canonical = canonical_service_connect(sc, namespace, ports, network_mode)
+    if sc is None or canonical is None:
+        return None
+    ns = canonical.namespace
+    alias_namespace = None if ns is None or arns.is_arn(ns) else ns
+    return replace(
+        canonical,
+        namespace=None if namespace.is_same(sc.namespace) else sc.namespace,
+        services=tuple(_bare_service(s, alias_namespace) for s in canonical.services),
+    )
+
+
+def _bare_service(svc: ServiceConnectService, namespace: str | None) -> ServiceConnectService:
+    """A canonical service without the discoveryName and client alias DNS names it defaults."""
+    discovery = svc.discovery_name
+    aliases = tuple(
+        replace(a, dns_name=None)
+        if namespace is not None and a.dns_name == f"{discovery}.{namespace}"
+        else a
+        for a in svc.client_aliases
+    )
+    return replace(
+        svc,
+        discovery_name=None if discovery == svc.port_name else discovery,
+        client_aliases=aliases,
+    )
+
+
 def desired_registries(
     registry: Registry | None, cloud_map_service_arn: str | None
 ) -> tuple[ObservedRegistry, ...]:
