@@ -33,6 +33,13 @@ exit codes: 0 in sync, 2 changes pending, 1 refused, blocked or error""",
   sd-operator refresh sd user-service -n payments --wait 30
   sd-operator refresh cmns --all -n payments
   sd-operator refresh sd --all -A""",
+    "generate": """examples:
+  sd-operator generate --region us-east-1 --cloud-map-namespace myapp.local -n payments
+  sd-operator generate --cluster production --output-dir k8s/ --map myapp.local=payments
+  sd-operator generate --cloud-map-namespace myapp.local --adopt > myapp.yaml
+
+Observe-only (managementPolicy: Observe, deletionPolicy: Retain) unless --adopt; what the
+resources cannot express is written as comments and warnings (docs/adopting.md)""",
     "completion": """examples:
   source <(sd-operator completion bash)
   sd-operator completion zsh > "${fpath[1]}/_sd-operator\"""",
@@ -68,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="give up on a resource after this many seconds (default: 300)",
         )
     _add_refresh(sub)
+    _add_generate(sub)
     _add_completion(sub)
     _add_command_plugins(sub)
     return parser
@@ -285,6 +293,63 @@ def _add_refresh(sub: _Commands) -> None:
         "do not wait); exit 1 if it does not",
     )
     add_kube_flags(refresh)
+
+
+def _add_generate(sub: _Commands) -> None:
+    text = "write manifests for the Cloud Map namespaces, services and ECS discovery in AWS"
+    cmd = sub.add_parser(
+        "generate",
+        help=text,
+        description=text + ": observe-only by default, so a plan of them changes nothing.",
+        epilog=EXAMPLES["generate"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_common_flags(cmd)
+    cmd.add_argument(
+        "--cloud-map-namespace",
+        action="append",
+        metavar="NAME",
+        help="a Cloud Map namespace to generate, with its services and the ECS services "
+        "linked to it (repeatable; neither this nor --cluster: every namespace of the region)",
+    )
+    cmd.add_argument(
+        "--cluster",
+        action="append",
+        metavar="NAME",
+        help="an ECS cluster whose services' registries and Service Connect to generate, "
+        "with the namespaces they use (repeatable; default: every cluster is searched for "
+        "services linked to the namespaces)",
+    )
+    cmd.add_argument(
+        "--tag",
+        action="append",
+        metavar="KEY=VALUE",
+        help="only Cloud Map namespaces carrying this tag (repeatable: all of them)",
+    )
+    cmd.add_argument(
+        "-n",
+        "--namespace",
+        default="default",
+        help="the Kubernetes namespace of the manifests (default: default)",
+    )
+    cmd.add_argument(
+        "--map",
+        action="append",
+        metavar="CLOUD_MAP_NAMESPACE=NAMESPACE",
+        help="put the manifests of this Cloud Map namespace into this Kubernetes namespace "
+        "(repeatable); its ServiceDiscoveries go with it",
+    )
+    cmd.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        help="write one file per Kubernetes namespace, DIR/NAMESPACE.yaml (default: stdout)",
+    )
+    cmd.add_argument(
+        "--adopt",
+        action="store_true",
+        help="generate for adoption instead: adoptionPolicy: Adopt, managementPolicy: Manage "
+        "(applying them takes ownership)",
+    )
 
 
 def _add_completion(sub: _Commands) -> None:
