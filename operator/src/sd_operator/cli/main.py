@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from sd_operator.cli.codes import EXIT_ERROR, EXIT_OK
 from sd_operator.cli.configure import configured
@@ -13,12 +12,6 @@ from sd_operator.cli.generate import run_generate
 from sd_operator.cli.manifests import run_cli
 from sd_operator.cli.parser import build_parser
 from sd_operator.cli.refresh import run_refresh
-
-# Commands that neither plan nor run the operator, and configure themselves.
-_STANDALONE: dict[str, Callable[[argparse.Namespace, Mapping[str, str]], int]] = {
-    "refresh": lambda args, _environ: run_refresh(args),
-    "generate": run_generate,
-}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,8 +43,8 @@ def _main(argv: Sequence[str] | None, environ: Mapping[str, str]) -> int:
 
         print(shtab.complete(parser, shell=args.shell))
         return EXIT_OK
-    if args.command in _STANDALONE:
-        return _STANDALONE[args.command](args, environ)
+    if args.command == "refresh":
+        return run_refresh(args)
     if args.plugin is not None:
         return int(args.plugin(args))
     if args.command == "run":
@@ -61,4 +54,4 @@ def _main(argv: Sequence[str] | None, environ: Mapping[str, str]) -> int:
         from sd_operator.handlers.runner import run_operator
 
         return run_operator(settings)
-    return run_cli(args, environ)
+    return (run_generate if args.command == "generate" else run_cli)(args, environ)

@@ -27,12 +27,6 @@ exit codes: 0 in sync, 2 changes pending, 1 refused, blocked or error""",
     "apply": """examples:
   sd-operator apply -f examples/myapp --region us-east-1
   kustomize build overlays/prod | sd-operator apply -f -""",
-    "delete": """examples:
-  sd-operator delete -f examples/myapp --timeout 600""",
-    "refresh": """examples:
-  sd-operator refresh sd user-service -n payments --wait 30
-  sd-operator refresh cmns --all -n payments
-  sd-operator refresh sd --all -A""",
     "generate": """examples:
   sd-operator generate --region us-east-1 --cloud-map-namespace myapp.local -n payments
   sd-operator generate --cluster production --output-dir k8s/ --map myapp.local=payments
@@ -40,6 +34,12 @@ exit codes: 0 in sync, 2 changes pending, 1 refused, blocked or error""",
 
 Observe-only (managementPolicy: Observe, deletionPolicy: Retain) unless --adopt; what the
 resources cannot express is written as comments and warnings (docs/adopting.md)""",
+    "delete": """examples:
+  sd-operator delete -f examples/myapp --timeout 600""",
+    "refresh": """examples:
+  sd-operator refresh sd user-service -n payments --wait 30
+  sd-operator refresh cmns --all -n payments
+  sd-operator refresh sd --all -A""",
     "completion": """examples:
   source <(sd-operator completion bash)
   sd-operator completion zsh > "${fpath[1]}/_sd-operator\"""",
@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
     _add_plan(sub)
+    _add_generate(sub)
     for name, text in (
         ("apply", "make AWS equal to the manifests, once, waiting for Cloud Map operations"),
         ("delete", "tear down what the manifests declare, per their deletionPolicy"),
@@ -75,7 +76,6 @@ def build_parser() -> argparse.ArgumentParser:
             help="give up on a resource after this many seconds (default: 300)",
         )
     _add_refresh(sub)
-    _add_generate(sub)
     _add_completion(sub)
     _add_command_plugins(sub)
     return parser
@@ -257,44 +257,6 @@ def _add_plan(sub: _Commands) -> None:
     )
 
 
-def _add_refresh(sub: _Commands) -> None:
-    refresh = sub.add_parser(
-        "refresh",
-        help="ask the operator to observe and reconcile resources now, outside the sweep",
-        description="Set the annotation sd-operator.io/reconcile-requested-at on resources in "
-        "the current Kubernetes cluster: the operator reads AWS fresh and reconciles each one "
-        "within seconds, once per new value, and records status.refresh.honouredAt.",
-        epilog=EXAMPLES["refresh"],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    refresh.add_argument(
-        "kind",
-        choices=sorted(KIND_NAMES),
-        metavar="KIND",
-        help="servicediscovery (sd) or cloudmapnamespace (cmns)",
-    )
-    refresh.add_argument("names", nargs="*", metavar="NAME", help="resources to refresh")
-    refresh_scope = refresh.add_mutually_exclusive_group()
-    refresh_scope.add_argument(
-        "-n", "--namespace", help="Kubernetes namespace (default: the context's)"
-    )
-    refresh_scope.add_argument(
-        "-A", "--all-namespaces", action="store_true", help="with --all: every namespace"
-    )
-    refresh.add_argument(
-        "--all", action="store_true", help="every resource of KIND in the namespace(s)"
-    )
-    refresh.add_argument(
-        "--wait",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="wait up to this long for the operator to honour the request (default: 0, "
-        "do not wait); exit 1 if it does not",
-    )
-    add_kube_flags(refresh)
-
-
 def _add_generate(sub: _Commands) -> None:
     text = "write manifests for the Cloud Map namespaces, services and ECS discovery in AWS"
     cmd = sub.add_parser(
@@ -350,6 +312,44 @@ def _add_generate(sub: _Commands) -> None:
         help="generate for adoption instead: adoptionPolicy: Adopt, managementPolicy: Manage "
         "(applying them takes ownership)",
     )
+
+
+def _add_refresh(sub: _Commands) -> None:
+    refresh = sub.add_parser(
+        "refresh",
+        help="ask the operator to observe and reconcile resources now, outside the sweep",
+        description="Set the annotation sd-operator.io/reconcile-requested-at on resources in "
+        "the current Kubernetes cluster: the operator reads AWS fresh and reconciles each one "
+        "within seconds, once per new value, and records status.refresh.honouredAt.",
+        epilog=EXAMPLES["refresh"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    refresh.add_argument(
+        "kind",
+        choices=sorted(KIND_NAMES),
+        metavar="KIND",
+        help="servicediscovery (sd) or cloudmapnamespace (cmns)",
+    )
+    refresh.add_argument("names", nargs="*", metavar="NAME", help="resources to refresh")
+    refresh_scope = refresh.add_mutually_exclusive_group()
+    refresh_scope.add_argument(
+        "-n", "--namespace", help="Kubernetes namespace (default: the context's)"
+    )
+    refresh_scope.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="with --all: every namespace"
+    )
+    refresh.add_argument(
+        "--all", action="store_true", help="every resource of KIND in the namespace(s)"
+    )
+    refresh.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait up to this long for the operator to honour the request (default: 0, "
+        "do not wait); exit 1 if it does not",
+    )
+    add_kube_flags(refresh)
 
 
 def _add_completion(sub: _Commands) -> None:
