@@ -285,3 +285,45 @@ def test_namespace_spec_of_a_private_namespace_names_its_vpc(
     (namespace,) = [r.spec for r in resources if isinstance(r.spec, NamespaceSpec)]
     assert namespace.vpc == VPC
     assert namespace.region == REGION
+
+
+def test_a_cluster_selects_its_services_and_the_namespaces_they_use(
+    world: Emulator, tmp_path: Path
+) -> None:
+    assert cli(world, "generate", "--output-dir", str(tmp_path), "--cluster", CLUSTER) == EXIT_OK
+
+    resources = load_manifests([str(tmp_path)])
+    namespaces = sorted(r.identity.name for r in resources if isinstance(r.spec, NamespaceSpec))
+    assert namespaces == ["myapp.local", "shop"]
+    ecs = sorted(
+        r.spec.ecs.service
+        for r in resources
+        if isinstance(r.spec, ServiceDiscoverySpec) and r.spec.ecs is not None
+    )
+    assert ecs == ["gateway", "payment-service", "user-service"]
+
+
+def test_tags_narrow_the_namespaces_and_a_registry_left_out_is_a_warning(
+    world: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = cli_output(world, "generate", "--tag", "team=shop")
+
+    assert code == EXIT_OK
+    (tmp_path / "stdout.yaml").write_text(out)
+    resources = {r.identity.name for r in load_manifests([str(tmp_path)])}
+    assert resources == {"shop", "orders", "catalog", "gateway"}
+    warning = (
+        "ECS service production/payment-service not generated: its registry "
+        "arn:aws:servicediscovery:"
+    )
+    assert warning in capsys.readouterr().err
+    assert f"# {warning}" in out
+
+
+def test_a_namespace_that_does_not_exist_is_an_error(
+    world: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli(world, "generate", "--cloud-map-namespace", "nope.local")
+
+    assert code == 1
+    assert "error: no Cloud Map namespace named nope.local in us-east-1" in capsys.readouterr().err
