@@ -100,3 +100,13 @@ def test_services_already_managed_by_sd_operator_are_left_out() -> None:
         "(ServiceDiscovery/a/orders): not generated"
     ]
     assert owned_namespace(NS) is None
+
+
+def test_a_service_connect_service_is_left_to_its_ecs_service() -> None:
+    managed = service("orders", AmazonECSManaged="true")
+    manifests, notes = build(inventory(managed), Layout("d"))
+    assert [m.document["kind"] for m in manifests] == ["CloudMapNamespace"]
+    assert notes == [
+        "Cloud Map service orders in shop is ECS Service Connect's, and no ECS service "
+        "generated publishes it: not generated"
+    ]

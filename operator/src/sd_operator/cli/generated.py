@@ -253,8 +253,14 @@ def build(inventory: Inventory, layout: Layout) -> tuple[list[Manifest], list[st
         out.append(_for_namespace(inventory, layout, refs[ns.id], ns))
         published = links.published.get(ns.id, set())
         for service in sorted(inventory.services.get(ns.id, ()), key=lambda s: s.name):
-            if service.tags.get(ECS_MANAGED_TAG) == "true" or service.name in published:
+            if service.name in published:
                 continue  # Service Connect's: generated with the ECS service that publishes it
+            if service.tags.get(ECS_MANAGED_TAG) == "true":
+                general.append(
+                    f"Cloud Map service {service.name} in {ns.name} is ECS Service Connect's, "
+                    "and no ECS service generated publishes it: not generated"
+                )
+                continue
             owned = _owned(service.tags, f"Cloud Map service {service.name} in {ns.name}")
             if owned is not None:
                 general.append(f"{owned}: not generated")
