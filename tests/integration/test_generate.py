@@ -317,7 +317,7 @@ def test_tags_narrow_the_namespaces_and_a_registry_left_out_is_a_warning(
         "arn:aws:servicediscovery:"
     )
     assert warning in capsys.readouterr().err
-    assert f"# {warning}" in out
+    assert f"# warning: {warning}" in out
 
 
 def test_a_namespace_that_does_not_exist_is_an_error(
