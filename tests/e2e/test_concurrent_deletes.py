@@ -50,6 +50,7 @@ def discoveries(namespace: str) -> list[JSON]:
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
+@pytest.mark.long
 def test_deleting_twenty_discoveries_and_their_namespace_at_once(
     kubectl: Kubectl,
     namespace: str,

@@ -59,6 +59,7 @@ def demo_env(state: Path, **extra: str) -> dict[str, str]:
 
 
 @pytest.mark.usefixtures("port_6443_taken")
+@pytest.mark.long
 def test_demo_passes_while_another_process_holds_6443(tmp_path: Path) -> None:
     state = tmp_path / "control-plane"
     done = subprocess.run(

@@ -75,6 +75,7 @@ def _ttl(sd: Any, service_id: str) -> int:
 
 @pytest.mark.timeout(4 * TIMEOUT)
 @pytest.mark.parametrize("round_id", round_ids(1))
+@pytest.mark.long
 def test_apiserver_killed_and_restarted_under_the_operator(
     round_id: str,
     kubectl: Kubectl,

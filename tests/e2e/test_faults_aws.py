@@ -77,6 +77,7 @@ def _check_once_each(sd: Any, aws_name: str) -> None:
 
 
 @pytest.mark.timeout(THROTTLE_SECONDS + 2 * TIMEOUT)
+@pytest.mark.long
 def test_thirty_percent_throttling(
     kubectl: Kubectl,
     namespace: str,
@@ -147,6 +148,7 @@ def test_thirty_percent_throttling(
 
 @pytest.mark.timeout(2 * TIMEOUT + 60)
 @pytest.mark.parametrize("round_id", round_ids(1))
+@pytest.mark.long
 def test_5xx_and_failed_pending_operations(
     round_id: str,
     kubectl: Kubectl,

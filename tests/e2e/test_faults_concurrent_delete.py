@@ -85,6 +85,7 @@ def test_four_cli_deletes_at_once(
 
 @pytest.mark.timeout(4 * TIMEOUT)
 @pytest.mark.parametrize("round_id", round_ids(1))
+@pytest.mark.long
 def test_operator_deletes_twenty_at_once(
     round_id: str,
     kubectl: Kubectl,

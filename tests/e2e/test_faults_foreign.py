@@ -94,6 +94,7 @@ def _reason(obj: dict[str, Any] | None) -> str:
 
 
 @pytest.mark.timeout(3 * TIMEOUT)
+@pytest.mark.long
 def test_foreign_namespaces_services_and_instances_are_untouched(
     kubectl: Kubectl,
     namespace: str,

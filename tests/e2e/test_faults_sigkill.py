@@ -151,6 +151,7 @@ def _deletes(emulator: Emulator, total: int) -> Callable[[], float]:
 
 @pytest.mark.timeout(CONVERGE_TIMEOUT + DELETE_TIMEOUT + 120)
 @pytest.mark.parametrize("round_id", round_ids(1))
+@pytest.mark.long
 def test_sigkill_while_converging_and_deleting(
     round_id: str,
     kubectl: Kubectl,

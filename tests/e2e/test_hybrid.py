@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from e2e_support import (
     DISCOVERIES,
     IMPORTS,
@@ -86,6 +87,7 @@ def export_stack(kubectl: Kubectl, namespace: str, addresses: list[str]) -> JSON
     )
 
 
+@pytest.mark.long
 def test_endpoints_are_exported_followed_and_cleaned_up(
     kubectl: Kubectl, namespace: str, start_operator: StartOperator, sd: Any, emulator: Emulator
 ) -> None:

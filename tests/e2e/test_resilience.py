@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from e2e_support import (
     DISCOVERIES,
     JSON,
@@ -137,6 +138,7 @@ def _unhandled(kubectl: Kubectl, namespace: str, name: str) -> bool:
     return not status.get("conditions") and not obj["metadata"].get("finalizers")
 
 
+@pytest.mark.long
 def test_peering_same_priority_nobody_acts_until_one_dies(
     kubectl: Kubectl,
     namespace: str,
@@ -192,6 +194,7 @@ def test_peering_same_priority_nobody_acts_until_one_dies(
     assert calls.get(CREATE_NAMESPACE) == 1, calls
 
 
+@pytest.mark.long
 def test_peering_one_active_replica_and_takeover(
     kubectl: Kubectl,
     namespace: str,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from e2e_support import (
     DISCOVERIES,
     NAMESPACES,
@@ -37,6 +38,7 @@ def swept(op: OperatorProcess) -> list[float]:
     return [float(r["seconds"]) for r in op.log_records() if r.get("event") == "swept"]
 
 
+@pytest.mark.long
 def test_sigterm_during_a_sweep_exits_at_once(
     kubectl: Kubectl, namespace: str, start_operator: StartOperator, emulator: Emulator
 ) -> None:

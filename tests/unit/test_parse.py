@@ -24,6 +24,9 @@ from sd_operator.model.spec import (
     Resource,
     Route53CheckType,
     RoutingPolicy,
+    ServiceConnectTestTrafficHeaderMatchRules,
+    ServiceConnectTestTrafficHeaderRules,
+    ServiceConnectTestTrafficRules,
     ServiceDiscoverySpec,
 )
 
@@ -155,7 +158,14 @@ def test_record_ttl_routing_policy_and_service_connect_defaults() -> None:
     assert sc.enabled
     assert sc.namespace == "myapp.local"
     http, grpc = sc.services
-    assert http.client_aliases == (ClientAlias(port=80, dns_name="user-svc"),)
+    rules = ServiceConnectTestTrafficRules(
+        ServiceConnectTestTrafficHeaderRules(
+            "x-canary", ServiceConnectTestTrafficHeaderMatchRules("true")
+        )
+    )
+    assert http.client_aliases == (
+        ClientAlias(port=80, dns_name="user-svc", test_traffic_rules=rules),
+    )
     assert http.ingress_port_override == 15000
     assert http.timeout is not None
     assert (http.timeout.idle_timeout_seconds, http.timeout.per_request_timeout_seconds) == (

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import copy
 import secrets
+import uuid
 from typing import Any
 
 from ._wsgi import JSON, Call, Forward, Handler, Reply, page
 from .moto_surface import (
     EC2ContainerServiceBackend,
     EcsService,
+    Namespace,
     TaskDefinition,
     ecs_backends,
     servicediscovery_backends,
@@ -67,14 +69,44 @@ def primary_deployment(service: EcsService) -> dict[str, Any] | None:
     return next((d for d in service.deployments if d.get("status") == "PRIMARY"), None)
 
 
+def _namespace(call: Call, ref: Any) -> Namespace | None:
+    """The Cloud Map namespace a Service Connect configuration names (a name, an ARN or an id:
+    the API takes either)."""
+    sd = servicediscovery_backends[call.account][call.region]
+    return next((ns for ns in sd.namespaces.values() if ref in (ns.name, ns.arn, ns.id)), None)
+
+
+def _test_traffic_problem(sc: JSON) -> str:
+    """ECS API reference: ServiceConnectClientAlias.testTrafficRules is a
+    ServiceConnectTestTrafficRules, whose `header` is required; in it `name` is required and
+    `value`, when given, is a ServiceConnectTestTrafficHeaderMatchRules whose `exact` is
+    required. ECS answers InvalidParameterException otherwise."""
+    for entry in sc.get("services") or []:
+        for alias in entry.get("clientAliases") or []:
+            rules = alias.get("testTrafficRules")
+            if rules is None:
+                continue
+            header = rules.get("header")
+            if not isinstance(header, dict) or not header.get("name"):
+                return "testTrafficRules.header.name is required"
+            value = header.get("value")
+            if value is not None and (not isinstance(value, dict) or "exact" not in value):
+                return "testTrafficRules.header.value.exact is required"
+    return ""
+
+
 class EcsLayer:
     def __init__(self, page_size: int) -> None:
         self.page_size = page_size
         # (account, region, cluster name, service name) -> deployments started
         self._deployments: dict[tuple[str, str, str, str], int] = {}
 
+        # (account, region) -> ARNs of the Cloud Map services Service Connect created
+        self._service_connect_made: dict[tuple[str, str], set[str]] = {}
+
     def reset(self) -> None:
         self._deployments.clear()
+        self._service_connect_made.clear()
 
     def deployments(self, account: str, region: str, cluster: str, service: str) -> int:
         return self._deployments.get((account, region, _name(cluster), _name(service)), 0)
@@ -154,6 +186,75 @@ class EcsLayer:
         key = (call.account, call.region, service.cluster_name, service.name)
         self._deployments[key] = self._deployments.get(key, 0) + 1
 
+    # -- Service Connect's Cloud Map services ---------------------------------------------------
+
+    def _service_connect_resources(self, call: Call, sc: JSON) -> list[JSON]:
+        """ECS API reference, ServiceConnectServiceResource: "The discoveryName is the name of the
+        new Cloud Map service that Amazon ECS creates for this Amazon ECS service", unique in the
+        namespace, defaulting to the portName; Deployment.serviceConnectResources lists them
+        ({discoveryName, discoveryArn}). docs/aws-facts.md, ECS: the service is API-only (not in
+        DNS): Cloud Map Type HTTP, no DnsConfig. A later deployment finds the service of that
+        name and keeps it. Tagged AmazonECSManaged=true, ECS's tag on what it creates in the
+        user's account. A namespace the emulator does not know leaves no resources."""
+        namespace = _namespace(call, sc.get("namespace"))
+        if namespace is None:
+            return []
+        sd = servicediscovery_backends[call.account][call.region]
+        made = self._service_connect_made.setdefault((call.account, call.region), set())
+        resources: list[JSON] = []
+        for entry in sc.get("services") or []:
+            name = str(entry.get("discoveryName") or entry.get("portName"))
+            service = next(
+                (
+                    s
+                    for s in sd.services.values()
+                    if s.namespace_id == namespace.id and s.name == name
+                ),
+                None,
+            )
+            if service is None:
+                service = sd.create_service(
+                    name=name,
+                    namespace_id=namespace.id,
+                    creator_request_id=str(uuid.uuid4()),
+                    description="",
+                    dns_config=None,  # type: ignore[arg-type]  # API-only: AWS stores none
+                    health_check_config=None,  # type: ignore[arg-type]
+                    health_check_custom_config=None,  # type: ignore[arg-type]
+                    tags=[{"Key": "AmazonECSManaged", "Value": "true"}],
+                    service_type="HTTP",
+                )
+                made.add(service.arn)
+            resources.append({"discoveryName": name, "discoveryArn": service.arn})
+        return resources
+
+    def _record_service_connect_resources(self, call: Call, service: EcsService) -> None:
+        """The PRIMARY deployment's serviceConnectResources, from its own configuration; the
+        Cloud Map services Service Connect made that no ECS service names any more are removed
+        by ECS (sd-operator's namespace deletion relies on it, docs/aws-facts.md, Deletion
+        order), once empty: the layer drains old deployments at once."""
+        primary = primary_deployment(service)
+        if primary is None:
+            return
+        sc = primary.get("serviceConnectConfiguration") or {}
+        resources = self._service_connect_resources(call, sc) if sc.get("enabled") else []
+        if resources:
+            primary["serviceConnectResources"] = resources
+        else:
+            primary.pop("serviceConnectResources", None)
+        named = {
+            r["discoveryArn"]
+            for s in backend(call).services.values()
+            if s.status == "ACTIVE"
+            for r in (primary_deployment(s) or {}).get("serviceConnectResources", [])
+        }
+        sd = servicediscovery_backends[call.account][call.region]
+        made = self._service_connect_made.get((call.account, call.region), set())
+        for cm in [s for s in sd.services.values() if s.arn in made - named and not s.instances]:
+            sd.delete_service(cm.id)
+            sd.tagger.delete_all_tags_for_resource(cm.arn)
+            made.discard(cm.arn)
+
     # -- hooks -------------------------------------------------------------------------------
 
     def create_service(self, call: Call, forward: Forward) -> Reply:
@@ -173,7 +274,9 @@ class EcsLayer:
             return _invalid("Creation of service was not idempotent.")
         sc = call.body.get("serviceConnectConfiguration")
         if sc:
-            problem = self._check_port_names(b, call.body.get("taskDefinition"), sc)
+            problem = self._check_port_names(
+                b, call.body.get("taskDefinition"), sc
+            ) or _test_traffic_problem(sc)
             if problem:
                 return _invalid(problem)
         reply = forward()
@@ -183,6 +286,7 @@ class EcsLayer:
         primary = primary_deployment(service)
         if primary is not None and sc and sc.get("enabled"):
             primary["serviceConnectConfiguration"] = copy.deepcopy(sc)
+            self._record_service_connect_resources(call, service)
         key = (call.account, call.region, cluster, name)
         self._deployments[key] = 1 if primary is not None else 0
         return self._render(forward, cluster, name)
@@ -214,7 +318,7 @@ class EcsLayer:
         sc = call.body.get("serviceConnectConfiguration")
         if sc is not None:
             task_def = call.body.get("taskDefinition") or service.task_definition
-            problem = self._check_port_names(b, task_def, sc)
+            problem = self._check_port_names(b, task_def, sc) or _test_traffic_problem(sc)
             if problem:
                 return _invalid(problem)
         reply = forward()
@@ -222,6 +326,7 @@ class EcsLayer:
             return reply
         if triggers:
             self._start_deployment(call, service, sc)
+            self._record_service_connect_resources(call, service)
         return self._render(forward, cluster, name)
 
     def describe_services(self, call: Call, forward: Forward) -> Reply:
@@ -257,10 +362,7 @@ class EcsLayer:
         ACTIVE services whose PRIMARY deployment uses Service Connect in the namespace (given
         by name or ARN, as the API takes either)."""
         wanted = str(call.body.get("namespace", ""))
-        sd = servicediscovery_backends[call.account][call.region]
-        namespace = next(
-            (ns for ns in sd.namespaces.values() if wanted in (ns.name, ns.arn, ns.id)), None
-        )
+        namespace = _namespace(call, wanted)
         if namespace is None:
             return Reply.error("NamespaceNotFoundException", f"Namespace {wanted} not found.")
         aliases = {namespace.name, namespace.arn, namespace.id}

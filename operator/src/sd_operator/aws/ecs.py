@@ -15,6 +15,7 @@ from sd_operator.model import arns
 from sd_operator.model.actions import UpdateEcsService
 from sd_operator.model.observed import NamedPort, ObservedEcsService, ObservedRegistry
 from sd_operator.model.spec import ServiceConnect
+from sd_operator.model.status import ServiceConnectResource
 from sd_operator.model.wire import decode, encode
 
 if TYPE_CHECKING:
@@ -113,6 +114,10 @@ class EcsAdapter:
             registries=tuple(decode(ObservedRegistry, r) for r in raw.get("serviceRegistries", [])),
             service_connect=service_connect_from(
                 (primary or {}).get("serviceConnectConfiguration")
+            ),
+            service_connect_resources=tuple(
+                decode(ServiceConnectResource, r)
+                for r in (primary or {}).get("serviceConnectResources", [])
             ),
             running_count=_int(raw.get("runningCount")),
             desired_count=_int(raw.get("desiredCount")),

@@ -13,6 +13,7 @@ from sd_operator.cli.resources import namespace_lookup, referenced_namespace
 from sd_operator.model.actions import Plan
 from sd_operator.model.redact import redact_arns
 from sd_operator.model.spec import NamespaceSpec, Resource
+from sd_operator.model.status import ServiceConnectResource, given
 from sd_operator.reconcile.reconciler import Planned, Reconciler
 from sd_operator.reconcile.render import resource_view
 
@@ -26,10 +27,18 @@ class PlanReport:
     resource: Resource
     plan: Plan | None = None
     error: str | None = None
+    # What the ECS service's PRIMARY deployment reports (status.serviceConnectResources).
+    service_connect_resources: tuple[ServiceConnectResource, ...] = ()
 
     def view(self) -> dict[str, Any]:
         """This resource in the plan document (docs/plan.schema.json, `resources[]`)."""
-        return resource_view(self.resource.identity, self.resource.source, self.plan, self.error)
+        return resource_view(
+            self.resource.identity,
+            self.resource.source,
+            self.plan,
+            self.error,
+            self.service_connect_resources,
+        )
 
 
 def plan_resources(
@@ -95,7 +104,12 @@ def _plan_one(
 ) -> PlanReport:
     while True:
         try:
-            return PlanReport(res, plan=plan(res, namespace).plan)
+            planned = plan(res, namespace)
+            return PlanReport(
+                res,
+                plan=planned.plan,
+                service_connect_resources=given(planned.ids.service_connect_resources) or (),
+            )
         except Retryable as exc:
             if clock() + exc.delay >= deadline:
                 return PlanReport(res, error=redact_arns(str(exc)))

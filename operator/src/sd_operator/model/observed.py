@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from sd_operator.model.spec import DnsConfig, HealthCheck, NamespaceType, ServiceConnect
-from sd_operator.model.status import StatusPatch
+from sd_operator.model.status import ServiceConnectResource, StatusPatch
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,8 @@ class ObservedEcsService:
     port_mappings: Mapping[str, NamedPort] = field(default_factory=dict)
     registries: tuple[ObservedRegistry, ...] = ()
     service_connect: ServiceConnect | None = None
+    # The PRIMARY deployment's serviceConnectResources: the Cloud Map services ECS created.
+    service_connect_resources: tuple[ServiceConnectResource, ...] = ()
     running_count: int | None = None
     desired_count: int | None = None
     # The service's tags (DescribeServices include=TAGS): the ownership marker of its discovery

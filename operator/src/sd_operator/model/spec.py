@@ -173,9 +173,28 @@ class Registry:
 
 
 @dataclass(frozen=True)
+class ServiceConnectTestTrafficHeaderMatchRules:
+    exact: str
+
+
+@dataclass(frozen=True)
+class ServiceConnectTestTrafficHeaderRules:
+    name: str
+    value: ServiceConnectTestTrafficHeaderMatchRules | None = None
+
+
+@dataclass(frozen=True)
+class ServiceConnectTestTrafficRules:
+    """Which requests reach the new revision during an ECS blue/green deployment."""
+
+    header: ServiceConnectTestTrafficHeaderRules
+
+
+@dataclass(frozen=True)
 class ClientAlias:
     port: int
     dns_name: str | None = None
+    test_traffic_rules: ServiceConnectTestTrafficRules | None = None
 
 
 @dataclass(frozen=True)

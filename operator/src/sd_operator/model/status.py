@@ -28,6 +28,7 @@ __all__ = [
     "NamespaceStatus",
     "Operation",
     "Refresh",
+    "ServiceConnectResource",
     "Status",
     "StatusCondition",
     "StatusPatch",
@@ -102,6 +103,15 @@ class Export:
 
 
 @dataclass(frozen=True)
+class ServiceConnectResource:
+    """A Cloud Map service ECS created for Service Connect (deployments[].serviceConnectResources):
+    API-only, so its name and ARN are what other tools need."""
+
+    discovery_name: str
+    discovery_arn: str | None = None
+
+
+@dataclass(frozen=True)
 class NamespaceStatus:
     """status of a CloudMapNamespace."""
 
@@ -130,6 +140,7 @@ class DiscoveryStatus(NamespaceStatus):
     service_id: str | None = None
     service_arn: str | None = None
     ecs_service_arn: str | None = None
+    service_connect_resources: tuple[ServiceConnectResource, ...] = ()
     endpoints: Export | None = None
 
 
@@ -197,6 +208,7 @@ class StatusPatch:
     service_id: str | Unset | None = UNSET
     service_arn: str | Unset | None = UNSET
     ecs_service_arn: str | Unset | None = UNSET
+    service_connect_resources: tuple[ServiceConnectResource, ...] | Unset | None = UNSET
     operation: Operation | Unset | None = UNSET
     creator_request_id: str | Unset | None = UNSET
     last_observed_time: str | Unset | None = UNSET

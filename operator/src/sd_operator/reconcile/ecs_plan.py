@@ -61,6 +61,8 @@ from sd_operator.model.spec import (
     Registry,
     ServiceConnect,
     ServiceConnectService,
+    ServiceConnectTestTrafficHeaderRules,
+    ServiceConnectTestTrafficRules,
     Timeout,
 )
 from sd_operator.model.wire import differences
@@ -93,6 +95,11 @@ IDLE_TIMEOUT_DEFAULT_HTTP = 300
 IDLE_TIMEOUT_DEFAULT_TCP = 3600
 # ServiceConnectAccessLogConfiguration.includeQueryParameters: "By default, ... DISABLED".
 QUERY_PARAMETERS_DEFAULT = "DISABLED"
+# ECS developer guide, Service Connect for blue/green deployments: without testTrafficRules,
+# "Service Connect recognizes the x-amzn-ecs-blue-green-test header" (any value).
+TEST_TRAFFIC_DEFAULT = ServiceConnectTestTrafficRules(
+    ServiceConnectTestTrafficHeaderRules("x-amzn-ecs-blue-green-test")
+)
 
 _SC = "ecs.serviceConnect"
 _REGISTRY = "ecs.registry"
@@ -153,6 +160,18 @@ def _canonical_timeout(timeout: Timeout | None, port: NamedPort | None) -> Timeo
     return Timeout(idle, timeout.per_request_timeout_seconds)
 
 
+def _canonical_test_traffic(
+    rules: ServiceConnectTestTrafficRules | None,
+) -> ServiceConnectTestTrafficRules | None:
+    """HTTP header names are case-insensitive (RFC 9110, 5.1): one spelling, lower case. The
+    rule ECS applies when none is given is the same as none."""
+    if rules is None:
+        return None
+    header = replace(rules.header, name=rules.header.name.lower())
+    canonical = ServiceConnectTestTrafficRules(header)
+    return None if canonical == TEST_TRAFFIC_DEFAULT else canonical
+
+
 def _canonical_service(
     svc: ServiceConnectService,
     namespace: str | None,
@@ -170,6 +189,7 @@ def _canonical_service(
             a.dns_name
             if a.dns_name is not None or namespace is None
             else f"{discovery}.{namespace}",
+            _canonical_test_traffic(a.test_traffic_rules),
         )
         for a in svc.client_aliases
     )
@@ -203,7 +223,9 @@ def canonical_service_connect(
     - ServiceConnectService.ingressPortOverride defaults to the container port in awsvpc mode;
     - TimeoutConfiguration.idleTimeoutSeconds defaults to 300 for http/http2/grpc, 3600 for TCP
       (PortMapping.appProtocol unset means TCP);
-    - ServiceConnectAccessLogConfiguration.includeQueryParameters defaults to DISABLED.
+    - ServiceConnectAccessLogConfiguration.includeQueryParameters defaults to DISABLED;
+    - ServiceConnectClientAlias.testTrafficRules defaults to the header
+      x-amzn-ecs-blue-green-test, any value (ECS developer guide, blue/green deployments).
     """
     if sc is None or not sc.enabled:
         return None

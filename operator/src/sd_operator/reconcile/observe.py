@@ -312,13 +312,15 @@ class Observer:
 def _ecs(
     read: Reader, region: str, spec: ServiceDiscoverySpec, ids: StatusPatch
 ) -> ObservedEcsService | None:
-    """The ECS service spec.ecs names (its ARN into `ids`), if it exists."""
+    """The ECS service spec.ecs names (its ARN and the Cloud Map services Service Connect made
+    into `ids`), if it exists."""
     if spec.ecs is None:
         return None
     read.want(region, spec.ecs.cluster, spec.ecs.service)
     observed = read.describe_ecs(region, spec.ecs.cluster, spec.ecs.service)
     if observed is not None:
         ids.ecs_service_arn = observed.arn
+        ids.service_connect_resources = observed.service_connect_resources or None
     return observed
 
 

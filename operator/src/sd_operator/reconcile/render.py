@@ -31,6 +31,7 @@ from sd_operator.model.actions import (
 from sd_operator.model.reasons import REASON_IMMUTABLE
 from sd_operator.model.redact import redact
 from sd_operator.model.spec import Identity
+from sd_operator.model.status import ServiceConnectResource
 from sd_operator.model.wire import encode
 from sd_operator.reconcile.fields import claims
 
@@ -216,14 +217,22 @@ def blocked_view(blocked: Blocked) -> dict[str, Any]:
 
 
 def resource_view(
-    identity: Identity, source: str, plan: Plan | None, error: str | None
+    identity: Identity,
+    source: str,
+    plan: Plan | None,
+    error: str | None,
+    service_connect_resources: Sequence[ServiceConnectResource] = (),
 ) -> dict[str, Any]:
+    """`service_connect_resources`: the Cloud Map services ECS made for the resource's Service
+    Connect, as read (listed only when there are some)."""
     out: dict[str, Any] = {
         "kind": identity.kind,
         "namespace": identity.namespace,
         "name": identity.name,
         "source": source,
     }
+    if service_connect_resources:
+        out["serviceConnectResources"] = encode(list(service_connect_resources))
     if error is not None or plan is None:
         return {
             **out,
