@@ -110,3 +110,15 @@ def test_a_service_connect_service_is_left_to_its_ecs_service() -> None:
         "Cloud Map service orders in shop is ECS Service Connect's, and no ECS service "
         "generated publishes it: not generated"
     ]
+
+
+def test_two_namespaces_of_one_name_are_a_note() -> None:
+    twin = ObservedNamespace("ns-2", f"{PREFIX}:namespace/ns-2", "shop", NamespaceType.HTTP)
+    both = Inventory(REGION, (NS, twin), {}, {}, ())
+    manifests, notes = build(both, Layout("d"))
+    assert [m.document["metadata"]["name"] for m in manifests] == ["shop", "shop-2"]
+    assert notes == [
+        "two Cloud Map namespaces are named shop (ns-1, ns-2): sd-operator manages one "
+        "namespace per name and region, so plan and apply refuse both manifests; remove one "
+        "of them"
+    ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from sd_operator.model import arns
@@ -244,6 +245,13 @@ def build(inventory: Inventory, layout: Layout) -> tuple[list[Manifest], list[st
     links = _link(inventory, general)
     names = _Names()
     namespaces = sorted(inventory.namespaces, key=lambda n: n.name)
+    for first, second in pairwise(namespaces):
+        if first.name == second.name:
+            general.append(
+                f"two Cloud Map namespaces are named {first.name} ({first.id}, {second.id}): "
+                "sd-operator manages one namespace per name and region, so plan and apply "
+                "refuse both manifests; remove one of them"
+            )
     refs = {
         ns.id: names.take(KIND_NAMESPACE, layout.namespace_of(ns.name), ns.name)
         for ns in namespaces
