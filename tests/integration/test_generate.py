@@ -287,9 +287,11 @@ def test_namespace_spec_of_a_private_namespace_names_its_vpc(
     assert namespace.region == REGION
 
 
+@pytest.mark.paged
 def test_a_cluster_selects_its_services_and_the_namespaces_they_use(
     world: Emulator, tmp_path: Path
 ) -> None:
+    """Two items per page (`paged`): ListServices of ECS and of Cloud Map take several."""
     assert cli(world, "generate", "--output-dir", str(tmp_path), "--cluster", CLUSTER) == EXIT_OK
 
     resources = load_manifests([str(tmp_path)])
