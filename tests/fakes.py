@@ -54,6 +54,7 @@ READS = frozenset(
         "cloudmap.owned_namespace",
         "cloudmap.list_services",
         "cloudmap.get_service",
+        "cloudmap.service_attributes",
         "cloudmap.get_operation",
         "ecs.describe",
         "ecs.services_in_namespace",
@@ -113,6 +114,7 @@ class FakeCloudMap:
         self.operations: dict[str, _Operation] = {}
         self.zones: dict[str, frozenset[str]] = {}
         self._tags: dict[str, dict[str, str]] = {}
+        self.attributes: dict[str, dict[str, str]] = {}  # service id -> its service attributes
         self._requests: dict[str, str] = {}  # CreatorRequestId -> OperationId or service id
         self._creating: dict[str, ObservedNamespace] = {}  # OperationId -> its namespace
 
@@ -350,6 +352,21 @@ class FakeCloudMap:
         if self.instances.get(service_id):
             raise Retryable("DeleteService", "ResourceInUse", service_id)
         del self.services[service_id]
+
+    def service_attributes(self, service_id: str) -> dict[str, str]:
+        self._aws.call("cloudmap.service_attributes", service_id)
+        if service_id not in self.services:
+            raise NotFound("GetServiceAttributes", "ServiceNotFound", service_id)
+        return dict(self.attributes.get(service_id, {}))
+
+    def update_service_attributes(self, service_id: str, attributes: Mapping[str, str]) -> None:
+        self._aws.call("cloudmap.update_service_attributes", service_id, dict(attributes))
+        self.attributes.setdefault(service_id, {}).update(attributes)
+
+    def delete_service_attributes(self, service_id: str, keys: tuple[str, ...]) -> None:
+        self._aws.call("cloudmap.delete_service_attributes", service_id, keys)
+        for key in keys:
+            self.attributes.get(service_id, {}).pop(key, None)
 
     def tag(self, arn: str, tags: Mapping[str, str]) -> None:
         self._aws.call("cloudmap.tag", arn, dict(tags))

@@ -121,6 +121,10 @@ class FakeReader:
     def get_operation(self, region: str, operation_id: str) -> ObservedOperation:
         raise AssertionError("planning never polls an operation")
 
+    def service_attributes(self, region: str, service_id: str) -> dict[str, str]:
+        self._read("service_attributes")
+        return {}
+
 
 def reconciler() -> Reconciler:
     # No endpoint and no credentials: a read that went around the Reader would fail.

@@ -913,3 +913,15 @@ def test_discovery_name_of_64_characters_is_fine() -> None:
     assert sd.ecs is not None
     assert sd.ecs.service_connect is not None
     assert sd.ecs.service_connect.services[0].discovery_name == "a" * 64
+
+
+def test_service_attributes_are_parsed_and_their_keys_are_drift_paths() -> None:
+    resources = load_manifests([str(FIXTURES / "valid" / "02-public-dns-route53.yaml")])
+    service = discovery(by_name(resources, "gateway")).service
+    assert service is not None
+    assert service.attributes == {"owner": "edge-team", "release": "2026.12"}
+    doc = yaml.safe_load(
+        (FIXTURES / "valid" / "02-public-dns-route53.yaml").read_text().split("---")[1]
+    )
+    doc["spec"]["driftFields"] = {"report": ["spec.service.attributes.release"]}
+    assert discovery(parse_resource(doc)).drift_report == ("spec.service.attributes.release",)

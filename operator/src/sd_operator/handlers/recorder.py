@@ -70,6 +70,11 @@ def _post_events(written: Written, post: Post) -> None:
         metrics.DRIFT.labels(kind).inc(len(result.drift))
         verb = "reported" if result.outcome is Outcome.DRIFT_REPORTED else "correcting"
         post(body, "Warning", reasons.DRIFT_DETECTED, f"{verb}: {describe_changes(result.drift)}")
+    paused_before = written.previous.is_true(cond.PAUSED)
+    if result.outcome is Outcome.PAUSED and not paused_before:
+        post(body, "Normal", reasons.PAUSED, result.message)
+    if paused_before and result.outcome is not Outcome.PAUSED:
+        post(body, "Normal", reasons.RESUMED, "the pause annotation is gone: reconciling again")
     if result.outcome in (Outcome.REFUSED, Outcome.FAILED) and not _same_terminal(
         written.previous, result
     ):

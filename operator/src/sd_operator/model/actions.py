@@ -149,6 +149,29 @@ class UpdateService(Action):
 
 
 @dataclass(frozen=True)
+class UpdateServiceAttributes(Action):
+    """Sets these attributes of the service; the others it holds stay as they are."""
+
+    id: str
+    name: str
+    attributes: Mapping[str, str]
+
+    def summary(self) -> str:
+        keys = ", ".join(sorted(self.attributes))
+        return f"set attributes {keys} of service {self.name} ({self.id})"
+
+
+@dataclass(frozen=True)
+class DeleteServiceAttributes(Action):
+    id: str
+    name: str
+    keys: tuple[str, ...]
+
+    def summary(self) -> str:
+        return f"delete attributes {', '.join(self.keys)} of service {self.name} ({self.id})"
+
+
+@dataclass(frozen=True)
 class DeleteService(Action):
     id: str
     name: str

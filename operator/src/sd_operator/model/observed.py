@@ -38,6 +38,8 @@ class ObservedService:
     instance_count: int = 0
     # HTTP (API-only: DiscoverInstances, no DNS), DNS_HTTP or DNS; None when not reported
     type: str | None = None
+    # GetServiceAttributes; None: not read (nothing declared or recorded asks for it)
+    attributes: Mapping[str, str] | None = None
 
 
 class OperationStatus(StrEnum):

@@ -79,6 +79,16 @@ WRITE_REJECTED = "WriteRejected"
 # A CloudMapImport's objects match the healthy instances.
 IMPORTED = "Imported"
 
+# spec.managementPolicy: Observe (reconcile/management.py): AWS differs from the spec, or holds
+# nothing of it; nothing is changed either way (Stalled).
+OBSERVED_DIFFERENT = "ObservedDifferent"
+OBSERVED_MISSING = "ObservedMissing"
+
+# The annotation sd-operator.io/paused: "true": no AWS call for the resource (the Paused
+# condition, and the Events when it is set and removed).
+PAUSED = "Paused"
+RESUMED = "Resumed"
+
 # The Drifted condition -------------------------------------------------------------------------
 CORRECTING = "Correcting"
 CORRECTED = "Corrected"

@@ -28,6 +28,9 @@ KIND_GRANT = "DiscoveryGrant"
 PLURAL_GRANT = "discoverygrants"
 # Setting it (to a new value) asks the operator to observe and reconcile the resource now.
 REFRESH_ANNOTATION = f"{GROUP}/reconcile-requested-at"
+# "true" stops every AWS call for the resource, deletes included, until it is removed
+# (docs/resources.md, Pause).
+PAUSED_ANNOTATION = f"{GROUP}/paused"
 
 
 class NamespaceType(StrEnum):
@@ -47,6 +50,14 @@ class DeletionPolicy(StrEnum):
 class AdoptionPolicy(StrEnum):
     NEVER = "Never"
     ADOPT = "Adopt"
+
+
+class ManagementPolicy(StrEnum):
+    """spec.managementPolicy: Observe reads AWS and compares it with the spec, never writes
+    (reconcile/management.py)."""
+
+    MANAGE = "Manage"
+    OBSERVE = "Observe"
 
 
 class DriftPolicy(StrEnum):
@@ -112,6 +123,7 @@ class NamespaceSpec:
     region: str | None = None
     deletion_policy: DeletionPolicy | None = None
     adoption_policy: AdoptionPolicy = AdoptionPolicy.NEVER
+    management_policy: ManagementPolicy = ManagementPolicy.MANAGE
 
 
 @dataclass(frozen=True)
@@ -155,6 +167,8 @@ class CloudMapServiceSpec:
     tags: Mapping[str, str] = field(default_factory=dict)
     dns: DnsConfig | None = None
     health_check: HealthCheck | None = None
+    # Cloud Map service attributes (Get/Update/DeleteServiceAttributes), not instance ones
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -293,6 +307,7 @@ class ServiceDiscoverySpec:
     deletion_policy: DeletionPolicy | None = None
     adoption_policy: AdoptionPolicy = AdoptionPolicy.NEVER
     endpoints: EndpointsSpec | None = None
+    management_policy: ManagementPolicy = ManagementPolicy.MANAGE
 
 
 # The namespace type decides what a service in it may declare: the manifests' check (parse.py)
@@ -326,6 +341,16 @@ class Resource:
     identity: Identity
     spec: NamespaceSpec | ServiceDiscoverySpec
     source: str = ""
+
+
+def observe_only(spec: NamespaceSpec | ServiceDiscoverySpec) -> bool:
+    return spec.management_policy is ManagementPolicy.OBSERVE
+
+
+def is_paused(metadata: Mapping[str, object]) -> bool:
+    """The object's metadata carries sd-operator.io/paused: "true"."""
+    annotations = metadata.get("annotations")
+    return isinstance(annotations, Mapping) and annotations.get(PAUSED_ANNOTATION) == "true"
 
 
 def referenced_identity(

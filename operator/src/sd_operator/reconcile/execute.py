@@ -22,12 +22,14 @@ from sd_operator.model.actions import (
     CreateService,
     DeleteNamespace,
     DeleteService,
+    DeleteServiceAttributes,
     Plan,
     TagResource,
     UntagResource,
     UpdateEcsService,
     UpdateNamespace,
     UpdateService,
+    UpdateServiceAttributes,
 )
 from sd_operator.model.observed import ObservedService
 from sd_operator.model.reasons import (
@@ -173,6 +175,16 @@ class Executor:
     def delete_service(self, action: DeleteService, run: _Run) -> str | None:
         with contextlib.suppress(NotFound):  # as for DeleteNamespace
             run.cloudmap.delete_service(action.id)
+        return None
+
+    @_executes(UpdateServiceAttributes)
+    def update_service_attributes(self, action: UpdateServiceAttributes, run: _Run) -> str | None:
+        run.cloudmap.update_service_attributes(action.id, action.attributes)
+        return None
+
+    @_executes(DeleteServiceAttributes)
+    def delete_service_attributes(self, action: DeleteServiceAttributes, run: _Run) -> str | None:
+        run.cloudmap.delete_service_attributes(action.id, action.keys)
         return None
 
     @_executes(UpdateEcsService)

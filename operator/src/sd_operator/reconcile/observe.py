@@ -29,10 +29,11 @@ from sd_operator.model.spec import (
     NamespaceType,
     Resource,
     ServiceDiscoverySpec,
+    observe_only,
     referenced_identity,
 )
 from sd_operator.model.status import DiscoveryStatus, StatusPatch
-from sd_operator.reconcile.ownership import Ownership, owner_tags, ownership
+from sd_operator.reconcile.ownership import Ownership, owner_tags, ownership, reads_attributes
 from sd_operator.reconcile.reader import Reader
 
 
@@ -176,9 +177,11 @@ class Observer:
             ns = read.namespace_of_service(region, ns_name, with_tags=manager is not None)
             ids = StatusPatch(namespace_id=ns.id) if ns else StatusPatch()
             # A namespace of that name that our CloudMapNamespace does not (yet) own is
-            # someone else's: the plan writes nothing into it, so nothing in it is read.
+            # someone else's: the plan writes nothing into it, so nothing in it is read. An
+            # observe-only resource writes nowhere: it reads what it compares.
             foreign = (
-                ns is not None
+                not observe_only(spec)
+                and ns is not None
                 and manager is not None
                 and ownership(ns.tags, manager, self._cluster) is not Ownership.OURS
             )
@@ -187,6 +190,9 @@ class Observer:
                 service, previous = self._service(
                     read, region, identity, spec.service.name, ns, known
                 )
+                if service is not None and reads_attributes(spec.service.attributes, service.tags):
+                    attributes = read.service_attributes(region, service.id)
+                    service = replace(service, attributes=attributes)
                 if service is not None and self._is_ours(service.tags, identity):
                     ids.update(StatusPatch(service_id=service.id, service_arn=service.arn))
                 else:

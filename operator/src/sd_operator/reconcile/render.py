@@ -20,6 +20,7 @@ from sd_operator.model.actions import (
     CreateService,
     DeleteNamespace,
     DeleteService,
+    DeleteServiceAttributes,
     Plan,
     Refusal,
     TagResource,
@@ -27,6 +28,7 @@ from sd_operator.model.actions import (
     UpdateEcsService,
     UpdateNamespace,
     UpdateService,
+    UpdateServiceAttributes,
 )
 from sd_operator.model.reasons import REASON_IMMUTABLE
 from sd_operator.model.redact import redact
@@ -83,7 +85,13 @@ def _target(action: Action) -> dict[str, Any]:
         case CreateNamespace() | UpdateNamespace() | DeleteNamespace():
             ident = getattr(action, "id", None)
             return {"type": "CloudMapNamespace", "name": action.name, "id": ident}
-        case CreateService() | UpdateService() | DeleteService():
+        case (
+            CreateService()
+            | UpdateService()
+            | DeleteService()
+            | UpdateServiceAttributes()
+            | DeleteServiceAttributes()
+        ):
             ident = getattr(action, "id", None)
             return {"type": "CloudMapService", "name": action.name, "id": ident}
         case TagResource() | UntagResource():
