@@ -329,3 +329,17 @@ def test_a_namespace_that_does_not_exist_is_an_error(
 
     assert code == 1
     assert "error: no Cloud Map namespace named nope.local in us-east-1" in capsys.readouterr().err
+
+
+def test_observe_only_manifests_plan_in_sync_and_apply_writes_nothing(
+    world: Emulator, tmp_path: Path
+) -> None:
+    assert generate(world, tmp_path) == EXIT_OK
+
+    code, plan = plan_json(world, tmp_path)
+    assert code == EXIT_OK, [r for r in plan["resources"] if r["status"] != "inSync"]
+    assert plan["summary"]["inSync"] == plan["summary"]["resources"] == 12
+
+    calls = world.calls()
+    assert cli(world, "apply", "-f", str(tmp_path)) == EXIT_OK
+    assert mutating_calls(calls_since(world, calls)) == {}
