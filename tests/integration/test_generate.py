@@ -343,3 +343,35 @@ def test_observe_only_manifests_plan_in_sync_and_apply_writes_nothing(
     calls = world.calls()
     assert cli(world, "apply", "-f", str(tmp_path)) == EXIT_OK
     assert mutating_calls(calls_since(world, calls)) == {}
+
+
+def _manage(document: str, name: str, change: tuple[str, str] | None = None) -> str:
+    """`document` (one YAML document of a generated file) switched to Manage when it is
+    `name`'s, with `change` made in it."""
+    if f"\n  name: {name}\n" not in document:
+        return document
+    switched = document.replace(
+        "managementPolicy: Observe", "managementPolicy: Manage\n  adoptionPolicy: Adopt"
+    )
+    return switched.replace(*change) if change else switched
+
+
+def test_switching_one_service_to_manage_changes_only_its_ttl(
+    world: Emulator, tmp_path: Path
+) -> None:
+    """A ServiceDiscovery is managed in a namespace its CloudMapNamespace owns: the namespace
+    and the one service are switched; every other resource stays observe-only."""
+    assert generate(world, tmp_path) == EXIT_OK
+    manifests = tmp_path / "default.yaml"
+    documents = manifests.read_text().split("---\n")
+    documents = [_manage(d, "myapp.local") for d in documents]
+    documents = [_manage(d, "jobs", ("ttl: 20\n", "ttl: 25\n")) for d in documents]
+    manifests.write_text("---\n".join(documents))
+
+    calls = world.calls()
+    assert cli(world, "apply", "-f", str(tmp_path)) == EXIT_OK
+
+    written = mutating_calls(calls_since(world, calls))
+    assert written == {"servicediscovery:TagResource": 2, "servicediscovery:UpdateService": 1}
+    # AWS holds the new TTL, and every observe-only resource still equals it.
+    assert plan_json(world, tmp_path)[0] == EXIT_OK
