@@ -225,9 +225,14 @@ def test_generate_writes_every_namespace_service_and_ecs_link_observe_only(
     assert "idleTimeoutSeconds: 300" not in user
     assert "ingressPortOverride" not in user
     assert "includeQueryParameters: ENABLED" in user
-    # What the CRD cannot express yet is a comment and a warning, never dropped.
-    assert "# warning: service attributes not generated yet" in (tmp_path / "shop.yaml").read_text()
-    assert "ServiceDiscovery shop/catalog: service attributes not generated yet" in err
+    catalog = by_name["ServiceDiscovery", "catalog"].spec
+    assert isinstance(catalog, ServiceDiscoverySpec)
+    assert catalog.service is not None
+    assert catalog.service.attributes == {"stage": "prod"}
+    assert catalog.service.tags == {"tier": "gold"}
+    # Nothing here the resources cannot express: no warning.
+    assert "warning" not in err
+    assert "# warning" not in texts
 
 
 def by_name_id(emulator: Emulator, name: str) -> str:

@@ -329,11 +329,8 @@ def _for_service(
         "namespaceRef": {"name": ref},
         "service": _service_spec(service, name, manifest.notes),
     }
-    attributes = inventory.attributes.get(service.id)
-    if attributes:
-        manifest.notes.append(
-            f"service attributes not generated yet (spec.service.attributes): {dict(attributes)}"
-        )
+    if attributes := inventory.attributes.get(service.id):
+        spec["service"]["attributes"] = dict(sorted(attributes.items()))
     ecs = links.registering.get(service.arn)
     if ecs is not None:
         spec["ecs"] = _ecs_spec(ecs, ns, registry=True)
