@@ -18,6 +18,7 @@ from sd_operator.model.actions import (
     CreateService,
     DeleteNamespace,
     DeleteService,
+    DeleteServiceAttributes,
     Plan,
     Refusal,
     TagResource,
@@ -25,6 +26,7 @@ from sd_operator.model.actions import (
     UpdateEcsService,
     UpdateNamespace,
     UpdateService,
+    UpdateServiceAttributes,
 )
 from sd_operator.model.observed import (
     DiscoveryObservation,
@@ -73,6 +75,8 @@ EVERY_ACTION: tuple[Action, ...] = (
     CreateService("ns-1", "n", "s", None, None, None, {}),
     UpdateService("srv-1", "s", None, (), None),
     DeleteService("srv-1", "s"),
+    UpdateServiceAttributes("srv-1", "s", {"tier": "web"}),
+    DeleteServiceAttributes("srv-1", "s", ("tier",)),
     UpdateEcsService("c", "s", set_registries=True),
 )
 CHANGE = Change("description", "wanted", "held")

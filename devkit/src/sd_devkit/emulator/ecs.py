@@ -21,6 +21,8 @@ from .moto_surface import (
     servicediscovery_backends,
     utcnow,
 )
+from .ram import NAMESPACE_ARN, Access, RamLayer
+from .sharing import Sharing
 
 DEFAULT_MAX_RESULTS = 10  # ECS ListServices/ListServicesByNamespace without maxResults: 10
 DESCRIBE_SERVICES_MAX = 10
@@ -69,13 +71,6 @@ def primary_deployment(service: EcsService) -> dict[str, Any] | None:
     return next((d for d in service.deployments if d.get("status") == "PRIMARY"), None)
 
 
-def _namespace(call: Call, ref: Any) -> Namespace | None:
-    """The Cloud Map namespace a Service Connect configuration names (a name, an ARN or an id:
-    the API takes either)."""
-    sd = servicediscovery_backends[call.account][call.region]
-    return next((ns for ns in sd.namespaces.values() if ref in (ns.name, ns.arn, ns.id)), None)
-
-
 def _test_traffic_problem(sc: JSON) -> str:
     """ECS API reference: ServiceConnectClientAlias.testTrafficRules is a
     ServiceConnectTestTrafficRules, whose `header` is required; in it `name` is required and
@@ -96,8 +91,10 @@ def _test_traffic_problem(sc: JSON) -> str:
 
 
 class EcsLayer:
-    def __init__(self, page_size: int) -> None:
+    def __init__(self, page_size: int, ram: RamLayer, sharing: Sharing) -> None:
         self.page_size = page_size
+        self._ram = ram
+        self._sharing = sharing
         # (account, region, cluster name, service name) -> deployments started
         self._deployments: dict[tuple[str, str, str, str], int] = {}
 
@@ -153,6 +150,56 @@ class EcsLayer:
                 )
         return ""
 
+    def _service_connect_refused(
+        self, call: Call, b: EC2ContainerServiceBackend, task_def: str | None, sc: JSON | None
+    ) -> Reply | None:
+        if not sc:
+            return None
+        problem = self._check_port_names(b, task_def, sc) or _test_traffic_problem(sc)
+        if problem:
+            return _invalid(problem)
+        return self._shared_namespace_refused(call, sc)
+
+    def _shared_namespace_refused(self, call: Call, sc: JSON) -> Reply | None:
+        """docs/aws-facts.md, Shared namespaces: Service Connect takes another account's
+        namespace by ARN, in the service's own Region, and only when the share carries
+        AWSRAMPermissionCloudMapECSFullPermission; ECS answers a ClientException naming the
+        Cloud Map action the share does not allow."""
+        match = NAMESPACE_ARN.match(str(sc.get("namespace", "")))
+        if not sc.get("enabled") or match is None or match["account"] == call.account:
+            return None
+        if match["region"] != call.region:
+            return _invalid(
+                f"The namespace {match.string} must be in the same Region as the service "
+                f"({call.region})."
+            )
+        access = self._ram.access(call.account, match.string)
+        if access is Access.FULL:
+            return None
+        action = "GetNamespace" if access is None else "CreateService"
+        return Reply.error(
+            "ClientException",
+            f"User: arn:aws:iam::{call.account}:root is not authorized to perform: "
+            f"servicediscovery:{action} on resource: {match.string} because no "
+            f"resource-based policy allows the servicediscovery:{action} action",
+        )
+
+    def _namespace(self, call: Call, wanted: Any) -> Namespace | None:
+        """The namespace a name, id or ARN names (the API takes either): the caller's own, or
+        one shared with it (by ARN)."""
+        match = NAMESPACE_ARN.match(str(wanted))
+        if match and match["account"] != call.account:
+            if match["region"] != call.region or self._ram.access(call.account, wanted) is None:
+                return None
+            shared: Namespace | None = servicediscovery_backends[match["account"]][
+                call.region
+            ].namespaces.get(match["id"])
+            return shared
+        sd = servicediscovery_backends[call.account][call.region]
+        return next(
+            (ns for ns in sd.namespaces.values() if wanted in (ns.name, ns.arn, ns.id)), None
+        )
+
     def _start_deployment(self, call: Call, service: EcsService, sc: JSON | None) -> None:
         """A new PRIMARY deployment; the previous PRIMARY becomes ACTIVE (older ones are gone,
         as if their tasks had drained). Service Connect configuration is carried over from the
@@ -196,10 +243,12 @@ class EcsLayer:
         DNS): Cloud Map Type HTTP, no DnsConfig. A later deployment finds the service of that
         name and keeps it. Tagged AmazonECSManaged=true, ECS's tag on what it creates in the
         user's account. A namespace the emulator does not know leaves no resources."""
-        namespace = _namespace(call, sc.get("namespace"))
+        namespace = self._namespace(call, sc.get("namespace"))
         if namespace is None:
             return []
-        sd = servicediscovery_backends[call.account][call.region]
+        # In a namespace shared with the caller, ECS creates them in the owner's namespace.
+        owner = namespace.arn.split(":")[4]
+        sd = servicediscovery_backends[owner][call.region]
         made = self._service_connect_made.setdefault((call.account, call.region), set())
         resources: list[JSON] = []
         for entry in sc.get("services") or []:
@@ -225,6 +274,7 @@ class EcsLayer:
                     service_type="HTTP",
                 )
                 made.add(service.arn)
+                self._sharing.record_service(owner, call.region, service.id, call.account)
             resources.append({"discoveryName": name, "discoveryArn": service.arn})
         return resources
 
@@ -248,12 +298,14 @@ class EcsLayer:
             if s.status == "ACTIVE"
             for r in (primary_deployment(s) or {}).get("serviceConnectResources", [])
         }
-        sd = servicediscovery_backends[call.account][call.region]
         made = self._service_connect_made.get((call.account, call.region), set())
-        for cm in [s for s in sd.services.values() if s.arn in made - named and not s.instances]:
-            sd.delete_service(cm.id)
-            sd.tagger.delete_all_tags_for_resource(cm.arn)
-            made.discard(cm.arn)
+        for arn in sorted(made - named):
+            sd = servicediscovery_backends[arn.split(":")[4]][call.region]  # its namespace's
+            cm = next((s for s in sd.services.values() if s.arn == arn), None)
+            if cm is not None and not cm.instances:
+                sd.delete_service(cm.id)
+                sd.tagger.delete_all_tags_for_resource(cm.arn)
+                made.discard(cm.arn)
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -273,12 +325,9 @@ class EcsLayer:
         if existing is not None and existing.status in ("ACTIVE", "DRAINING"):
             return _invalid("Creation of service was not idempotent.")
         sc = call.body.get("serviceConnectConfiguration")
-        if sc:
-            problem = self._check_port_names(
-                b, call.body.get("taskDefinition"), sc
-            ) or _test_traffic_problem(sc)
-            if problem:
-                return _invalid(problem)
+        refused = self._service_connect_refused(call, b, call.body.get("taskDefinition"), sc)
+        if refused is not None:
+            return refused
         reply = forward()
         if not reply.ok:
             return reply
@@ -316,11 +365,10 @@ class EcsLayer:
                 "deployment controller. Use AWS CodeDeploy (or a new task set) instead."
             )
         sc = call.body.get("serviceConnectConfiguration")
-        if sc is not None:
-            task_def = call.body.get("taskDefinition") or service.task_definition
-            problem = self._check_port_names(b, task_def, sc) or _test_traffic_problem(sc)
-            if problem:
-                return _invalid(problem)
+        task_def = call.body.get("taskDefinition") or service.task_definition
+        refused = self._service_connect_refused(call, b, task_def, sc)
+        if refused is not None:
+            return refused
         reply = forward()
         if not reply.ok:
             return reply
@@ -360,9 +408,10 @@ class EcsLayer:
     def list_services_by_namespace(self, call: Call, forward: Forward) -> Reply:
         """moto: "ListServicesByNamespace is not implemented (HTTP 500 in server mode)". The
         ACTIVE services whose PRIMARY deployment uses Service Connect in the namespace (given
-        by name or ARN, as the API takes either)."""
+        by name or ARN, as the API takes either; a namespace shared with the caller by its ARN
+        only)."""
         wanted = str(call.body.get("namespace", ""))
-        namespace = _namespace(call, wanted)
+        namespace = self._namespace(call, wanted)
         if namespace is None:
             return Reply.error("NamespaceNotFoundException", f"Namespace {wanted} not found.")
         aliases = {namespace.name, namespace.arn, namespace.id}

@@ -222,6 +222,18 @@ def _add_manifest_command(
         "is changed; repeatable. Without it no grant is checked: the CLI acts with your own "
         "AWS credentials (docs/tenancy.md)",
     )
+    cmd.add_argument(
+        "--role-arn",
+        metavar="ARN",
+        help="act in another AWS account: assume this IAM role with your own credentials "
+        "for every AWS call, as the operator does for a DiscoveryGrant's spec.aws.roleArn. "
+        "With --grants, the grants' role is used, and must be this one if both are given",
+    )
+    cmd.add_argument(
+        "--external-id",
+        metavar="ID",
+        help="with --role-arn: the ExternalId the role's trust policy requires",
+    )
     return cmd, sources
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sd_operator.aws.errors import AwsError, Retryable
@@ -29,6 +29,7 @@ class PlanReport:
     error: str | None = None
     # What the ECS service's PRIMARY deployment reports (status.serviceConnectResources).
     service_connect_resources: tuple[ServiceConnectResource, ...] = ()
+    account: str | None = None
 
     def view(self) -> dict[str, Any]:
         """This resource in the plan document (docs/plan.schema.json, `resources[]`)."""
@@ -38,6 +39,7 @@ class PlanReport:
             self.plan,
             self.error,
             self.service_connect_resources,
+            self.account,
         )
 
 
@@ -88,10 +90,12 @@ def _plan_each(
     for res in resources:
         reconciler.announce(res, referenced_namespace(res, namespaces))
     deadline = clock() + retry_seconds
-    return [
-        _plan_one(res, referenced_namespace(res, namespaces), plan, deadline, sleep, clock)
-        for res in ordered
-    ]
+    reports = []
+    for res in ordered:
+        namespace = referenced_namespace(res, namespaces)
+        report = _plan_one(res, namespace, plan, deadline, sleep, clock)
+        reports.append(replace(report, account=reconciler.account(res, namespace)))
+    return reports
 
 
 def _plan_one(

@@ -230,14 +230,17 @@ def resource_view(
     plan: Plan | None,
     error: str | None,
     service_connect_resources: Sequence[ServiceConnectResource] = (),
+    account: str | None = None,
 ) -> dict[str, Any]:
     """`service_connect_resources`: the Cloud Map services ECS made for the resource's Service
-    Connect, as read (listed only when there are some)."""
+    Connect, as read (listed only when there are some). `account`: the one the resource lives
+    in, None when not known (refused by --grants before any AWS call)."""
     out: dict[str, Any] = {
         "kind": identity.kind,
         "namespace": identity.namespace,
         "name": identity.name,
         "source": source,
+        "account": account,
     }
     if service_connect_resources:
         out["serviceConnectResources"] = encode(list(service_connect_resources))
@@ -316,7 +319,9 @@ _EFFECT_WORDS = {
 
 
 def _head(res: Mapping[str, Any]) -> str:
-    return f"{res['kind']} {res['namespace']}/{res['name']} ({res['source']})"
+    account = res.get("account")
+    where = f"{res['source']}, account {account}" if account else res["source"]
+    return f"{res['kind']} {res['namespace']}/{res['name']} ({where})"
 
 
 def _field_line(f: Mapping[str, Any]) -> str:

@@ -29,6 +29,7 @@ from sd_operator.model import conditions as cond
 from sd_operator.model import reasons
 from sd_operator.model.conditions import Condition
 from sd_operator.model.reasons import (
+    ASSUME_ROLE_FAILED,
     NOT_GRANTED,
     OBSERVED_DIFFERENT,
     OBSERVED_MISSING,
@@ -52,6 +53,7 @@ STALLING_BLOCKS = frozenset(
         REASON_ADOPTION_REQUIRED,
         REASON_CONFLICT,
         NOT_GRANTED,
+        ASSUME_ROLE_FAILED,
         OBSERVED_DIFFERENT,
         OBSERVED_MISSING,
     }
