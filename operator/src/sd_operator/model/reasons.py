@@ -69,6 +69,13 @@ REASON_NAMESPACE_NOT_OWNED = "NamespaceNotOwned"
 REASON_NAMESPACE_NOT_READY = "NamespaceNotReady"
 REASON_ECS_SERVICE_NOT_FOUND = "EcsServiceNotFound"
 REASON_CLOUD_MAP_SERVICE_PENDING = "CloudMapServicePending"
+# An ECS deployment (ours or someone else's) is rolling out: no UpdateService until it ends.
+DEPLOYMENT_IN_PROGRESS = "DeploymentInProgress"
+
+# ECS undid a deployment our UpdateService started (Stalled until a new generation or a refresh:
+# sending it again would only fail again, replacing every task each time) ---------------------
+DEPLOYMENT_ROLLED_BACK = "DeploymentRolledBack"
+DEPLOYMENT_FAILED = "DeploymentFailed"
 
 # The hybrid paths (spec.endpoints, CloudMapImport) -------------------------------------------
 INSTANCES_PENDING = "InstancesPending"

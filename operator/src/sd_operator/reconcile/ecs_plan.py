@@ -66,6 +66,7 @@ from sd_operator.model.spec import (
     Timeout,
 )
 from sd_operator.model.wire import differences
+from sd_operator.reconcile.deployments import Rollout, gated
 from sd_operator.reconcile.ownership import (
     ECS_PART_TAGS,
     PART_ADOPTED,
@@ -414,6 +415,7 @@ def plan_ecs(
     cloud_map_service_arn: str | None,
     region: str | None = None,
     manage: frozenset[EcsPart] = frozenset(EcsPart),
+    generation: int | None = None,
 ) -> Plan:
     """Plan the one UpdateService (or none) that makes the ECS service's discovery equal the spec.
 
@@ -455,7 +457,7 @@ def plan_ecs(
                 CLOUD_MAP_SERVICE_RETRY_SECONDS,
             )
         )
-    return _update(spec, observed, namespace, cloud_map_service_arn, manage)
+    return _update(spec, observed, namespace, cloud_map_service_arn, manage, generation)
 
 
 def _update(
@@ -464,6 +466,7 @@ def _update(
     namespace: _Namespace,
     cloud_map_service_arn: str | None,
     manage: frozenset[EcsPart],
+    generation: int | None,
 ) -> Plan:
     """The UpdateService (or none) of `plan_ecs`, once its checks passed."""
     where = f"{spec.cluster}/{spec.service}"
@@ -508,6 +511,7 @@ def _update(
         tasks_running=observed.running_count,
         tasks_desired=observed.desired_count,
         endpoints_change=_endpoints_change(want_sc, have_sc),
+        generation=generation,
     )
     return Plan(actions=(action,), changes=changes)
 
@@ -713,10 +717,13 @@ def plan_ecs_owned(
     namespace_arn: str | None,
     cloud_map_service_arn: str | None,
     region: str | None = None,
+    rollout: Rollout | None = None,
 ) -> Plan:
     """`plan_ecs` for the parts this resource holds, after the ownership rule (`_claim`); the
     marker is written before the UpdateService it covers (a write that fails after it leaves
-    a claim we retry, never a configuration nobody claims)."""
+    a claim we retry, never a configuration nobody claims). `rollout`: the generation planned
+    and the deployment our last update started; an update waits for a deployment in progress
+    and is refused for a generation ECS rolled back (reconcile/deployments.py)."""
     content = partial(
         plan_ecs,
         spec,
@@ -725,6 +732,7 @@ def plan_ecs_owned(
         namespace_arn=namespace_arn,
         cloud_map_service_arn=cloud_map_service_arn,
         region=region,
+        generation=rollout.generation if rollout else None,
     )
     if observed is None or observed.status != STATUS_ACTIVE:
         return content()
@@ -734,6 +742,8 @@ def plan_ecs_owned(
     if isinstance(claim, Plan):
         return claim
     update = content(manage=frozenset(claim.held))
+    if rollout is not None:
+        update = gated(update, observed, rollout, f"{spec.cluster}/{spec.service}")
     if update.refusal is not None or update.blocked is not None:
         return update
     declared = _declared(spec)

@@ -33,6 +33,7 @@ from sd_operator.model.spec import (
     referenced_identity,
 )
 from sd_operator.model.status import DiscoveryStatus, StatusPatch
+from sd_operator.reconcile.deployments import followed
 from sd_operator.reconcile.ownership import Ownership, owner_tags, ownership, reads_attributes
 from sd_operator.reconcile.reader import Reader
 
@@ -198,6 +199,10 @@ class Observer:
                 else:
                     ids.update(StatusPatch(service_id=None, service_arn=None))
             ecs = _ecs(read, region, spec, ids)
+        refresh = known.refresh.requested_at if known.refresh else None
+        deployment = followed(known.ecs_deployment, ecs, refresh)
+        if deployment != known.ecs_deployment:
+            ids.ecs_deployment = deployment
         return DiscoveryObservation(
             region=region,
             namespace_name=ns_name,
@@ -208,6 +213,8 @@ class Observer:
             service_recorded=bool(known.service_id),
             ecs=ecs,
             ids=ids,
+            deployment=deployment,
+            refresh=refresh,
         )
 
     def _owned_discovery(

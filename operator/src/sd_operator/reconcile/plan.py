@@ -66,6 +66,7 @@ from sd_operator.model.spec import (
     refused_in,
 )
 from sd_operator.model.status import given
+from sd_operator.reconcile.deployments import Rollout
 from sd_operator.reconcile.drift_policy import Held, hold
 from sd_operator.reconcile.ecs_plan import (
     EcsOwner,
@@ -745,6 +746,7 @@ def _plan_discovery(
             namespace_arn=ns.arn if ns else None,
             cloud_map_service_arn=given(seen.ids.service_arn),
             region=seen.region,
+            rollout=Rollout(seen.deployment, identity.generation, seen.refresh),
         )
     )
 
