@@ -42,7 +42,6 @@ REASON_UNKNOWN_PORT_NAME = "UnknownPortName"
 REASON_INVALID_TIMEOUT = "InvalidTimeout"
 REASON_CONTROLLER_UNSUPPORTED = "DeploymentControllerUnsupported"
 REASON_INVALID_REGISTRY = "InvalidRegistry"
-REASON_NAMESPACE_MISMATCH = "NamespaceMismatch"
 REASON_NAMESPACE_REGION = "NamespaceRegionMismatch"
 # No DiscoveryGrant selecting its Kubernetes namespace allows what it declares (model/grants.py):
 # nothing is read or changed in AWS until a grant does.
