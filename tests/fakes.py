@@ -35,6 +35,7 @@ from sd_operator.model.actions import (
 )
 from sd_operator.model.grants import Role
 from sd_operator.model.observed import (
+    EcsUpdated,
     NamedPort,
     ObservedEcsService,
     ObservedNamespace,
@@ -434,7 +435,7 @@ class FakeEcs:
             if s.service_connect is not None and s.service_connect.namespace in aliases
         )
 
-    def update(self, action: UpdateEcsService) -> str:
+    def update(self, action: UpdateEcsService) -> EcsUpdated:
         self._aws.call("ecs.update", action)
         key = (action.cluster, action.service)
         if key not in self.services:
@@ -448,7 +449,7 @@ class FakeEcs:
             changes["service_connect"] = sc if sc is not None and sc.enabled else None
         self.services[key] = replace(found, **changes)
         self.deployments[found.arn] += 1
-        return found.arn
+        return EcsUpdated(found.arn, None)
 
     def tag(self, arn: str, tags: Mapping[str, str]) -> None:
         self._aws.call("ecs.tag", arn, dict(tags))

@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from ._wsgi import JSON, Call, Forward, Handler, Reply, page
+from .deployments import DeploymentTracker, ServiceKey
 from .moto_surface import (
     EC2ContainerServiceBackend,
     EcsService,
@@ -67,6 +68,11 @@ def _task_definition(b: EC2ContainerServiceBackend, ref: str) -> TaskDefinition 
     return revisions.get(int(revision)) if revision.isdigit() else None
 
 
+def _lookup(key: ServiceKey) -> EcsService | None:
+    account, region, cluster, name = key
+    return ecs_backends[account][region].services.get(f"{cluster}:{name}")
+
+
 def primary_deployment(service: EcsService) -> dict[str, Any] | None:
     return next((d for d in service.deployments if d.get("status") == "PRIMARY"), None)
 
@@ -97,25 +103,39 @@ class EcsLayer:
         self._sharing = sharing
         # (account, region, cluster name, service name) -> deployments started
         self._deployments: dict[tuple[str, str, str, str], int] = {}
+        self.rollouts = DeploymentTracker()
 
         # (account, region) -> ARNs of the Cloud Map services Service Connect created
         self._service_connect_made: dict[tuple[str, str], set[str]] = {}
 
     def reset(self) -> None:
         self._deployments.clear()
+        self.rollouts.reset()
         self._service_connect_made.clear()
 
     def deployments(self, account: str, region: str, cluster: str, service: str) -> int:
         return self._deployments.get((account, region, _name(cluster), _name(service)), 0)
 
     def handlers(self) -> dict[str, Handler]:
-        return {
+        hooks: dict[str, Handler] = {
             "CreateService": self.create_service,
             "UpdateService": self.update_service,
             "DescribeServices": self.describe_services,
             "ListServices": self.list_services,
             "ListServicesByNamespace": self.list_services_by_namespace,
+            "ListServiceDeployments": self.list_service_deployments,
+            "DescribeServiceDeployments": self.describe_service_deployments,
         }
+        return {action: self._settled(hook) for action, hook in hooks.items()}
+
+    def _settled(self, hook: Handler) -> Handler:
+        """Rollouts whose hold has passed move on before the call sees the services."""
+
+        def settled(call: Call, forward: Forward) -> Reply:
+            self.rollouts.settle(_lookup)
+            return hook(call, forward)
+
+        return settled
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -232,6 +252,7 @@ class EcsLayer:
         service.deployments = [new, old]
         key = (call.account, call.region, service.cluster_name, service.name)
         self._deployments[key] = self._deployments.get(key, 0) + 1
+        self.rollouts.started(key, service, new, old)
 
     # -- Service Connect's Cloud Map services ---------------------------------------------------
 
@@ -338,6 +359,8 @@ class EcsLayer:
             self._record_service_connect_resources(call, service)
         key = (call.account, call.region, cluster, name)
         self._deployments[key] = 1 if primary is not None else 0
+        if primary is not None:
+            self.rollouts.started(key, service, primary, None)
         return self._render(forward, cluster, name)
 
     def update_service(self, call: Call, forward: Forward) -> Reply:
@@ -385,7 +408,28 @@ class EcsLayer:
         still be viewed with the DescribeServices API operation"); moto already does that."""
         if len(call.body.get("services") or []) > DESCRIBE_SERVICES_MAX:
             return _invalid("services can have at most 10 items.")
-        return forward()
+        reply = forward()
+        if reply.ok:
+            self._polled(call, reply)
+        return reply
+
+    def _polled(self, call: Call, reply: Reply) -> None:
+        b = backend(call)
+        for raw in reply.json().get("services") or []:
+            service = b.services.get(f"{_name(raw.get('clusterArn'))}:{raw.get('serviceName')}")
+            if service is not None:
+                self.rollouts.polled(service)
+
+    def list_service_deployments(self, call: Call, forward: Forward) -> Reply:
+        """AWS API reference, ListServiceDeployments (moto has no service deployments API)."""
+        cluster = _name(call.body.get("cluster"), "default")
+        service = backend(call).services.get(f"{cluster}:{_name(call.body.get('service'))}")
+        return self.rollouts.list_service_deployments(call, service)
+
+    def describe_service_deployments(self, call: Call, forward: Forward) -> Reply:
+        """AWS API reference, DescribeServiceDeployments: up to 20 ARNs, unknown ones in
+        `failures`."""
+        return self.rollouts.describe_service_deployments(call)
 
     def list_services(self, call: Call, forward: Forward) -> Reply:
         """moto: "INACTIVE services stay listed"; AWS (DeleteService API reference): a deleted

@@ -22,6 +22,7 @@ from sd_operator.model.actions import (
 )
 from sd_operator.model.grants import Role
 from sd_operator.model.observed import (
+    EcsUpdated,
     ObservedEcsService,
     ObservedNamespace,
     ObservedOperation,
@@ -100,8 +101,8 @@ class EcsApi(Protocol):
 
     def services_in_namespace(self, namespace: str) -> tuple[str, ...]: ...
 
-    def update(self, action: UpdateEcsService) -> str:
-        """The ECS service's ARN."""
+    def update(self, action: UpdateEcsService) -> EcsUpdated:
+        """The ECS service's ARN and the deployment the update started."""
         ...
 
     def tag(self, arn: str, tags: Mapping[str, str]) -> None: ...

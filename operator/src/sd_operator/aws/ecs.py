@@ -6,13 +6,20 @@ Only `serviceRegistries` and `serviceConnectConfiguration` are ever sent; never 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sd_operator.aws.errors import NotFound, Retryable, call
 from sd_operator.model import arns
 from sd_operator.model.actions import UpdateEcsService
-from sd_operator.model.observed import NamedPort, ObservedEcsService, ObservedRegistry
+from sd_operator.model.observed import (
+    EcsUpdated,
+    NamedPort,
+    ObservedDeployment,
+    ObservedEcsService,
+    ObservedRegistry,
+)
 from sd_operator.model.spec import ServiceConnect
 from sd_operator.model.status import ServiceConnectResource
 from sd_operator.model.wire import decode, encode
@@ -63,6 +70,16 @@ def _named_ports(task_definition: Mapping[str, Any]) -> dict[str, NamedPort]:
                     mapping.get("appProtocol"),
                 )
     return ports
+
+
+def _deployment(raw: Mapping[str, Any]) -> ObservedDeployment:
+    return ObservedDeployment(
+        id=str(raw.get("id", "")),
+        status=str(raw.get("status", "")),
+        rollout_state=raw.get("rolloutState"),
+        rollout_state_reason=raw.get("rolloutStateReason"),
+        task_definition=raw.get("taskDefinition"),
+    )
 
 
 # Writing ---------------------------------------------------------------------------------------
@@ -121,6 +138,7 @@ class EcsAdapter:
             running_count=_int(raw.get("runningCount")),
             desired_count=_int(raw.get("desiredCount")),
             tags={str(t["key"]): str(t.get("value", "")) for t in raw.get("tags") or []},
+            deployments=tuple(_deployment(d) for d in raw.get("deployments", [])),
         )
 
     def describe(
@@ -164,36 +182,50 @@ class EcsAdapter:
                     found[asked] = self._observe(raw)
         return found
 
+    def clusters(self) -> tuple[str, ...]:
+        """ARNs of every cluster of the region (ListClusters): `generate` looks through them
+        for services linked to the namespaces it was asked for."""
+        return self._arns("ListClusters", self._client.list_clusters, "clusterArns", {})
+
+    def service_arns(self, cluster: str) -> tuple[str, ...]:
+        """ARNs of every service of a cluster (ListServices), for `generate`."""
+        return self._arns(
+            "ListServices", self._client.list_services, "serviceArns", {"cluster": cluster}
+        )
+
+    def _arns(
+        self, api: str, method: Callable[..., Mapping[str, Any]], key: str, kwargs: dict[str, Any]
+    ) -> tuple[str, ...]:
+        found: list[str] = []
+        token: str | None = None
+        while True:
+            page = call(api, partial(method, **kwargs, **({"nextToken": token} if token else {})))
+            found += [str(a) for a in page.get(key, [])]
+            token = page.get("nextToken")
+            if not token:
+                return tuple(found)
+
     def services_in_namespace(self, namespace: str) -> tuple[str, ...]:
         """ARNs of the services, in any cluster, whose Service Connect uses `namespace` (a name
         or ARN), as client or server: ListServicesByNamespace (1 call/s budget, docs/aws-facts.md,
         Throttling and quotas), so read only when a plan changes an endpoint."""
-        arns: list[str] = []
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {"namespace": namespace}
-            if token:
-                kwargs["nextToken"] = token
-            page = self._services_page(kwargs)
-            arns += [str(a) for a in page.get("serviceArns", [])]
-            token = page.get("nextToken")
-            if not token:
-                return tuple(arns)
-
-    def _services_page(self, kwargs: dict[str, Any]) -> Mapping[str, Any]:
-        return call(
-            "ListServicesByNamespace", lambda: self._client.list_services_by_namespace(**kwargs)
+        return self._arns(
+            "ListServicesByNamespace",
+            self._client.list_services_by_namespace,
+            "serviceArns",
+            {"namespace": namespace},
         )
 
-    def update(self, action: UpdateEcsService) -> str:
-        """Send only the fields the action sets; returns the ECS service's ARN."""
+    def update(self, action: UpdateEcsService) -> EcsUpdated:
+        """Send only the fields the action sets."""
         request: dict[str, Any] = {"cluster": action.cluster, "service": action.service}
         if action.set_registries:
             request["serviceRegistries"] = [encode(r) for r in action.registries]
         if action.set_service_connect:
             request["serviceConnectConfiguration"] = service_connect_request(action.service_connect)
-        response = call("UpdateService", lambda: self._client.update_service(**request))
-        return str(response["service"]["serviceArn"])
+        service = call("UpdateService", lambda: self._client.update_service(**request))["service"]
+        primary = _primary(service.get("deployments", []))
+        return EcsUpdated(str(service["serviceArn"]), primary.get("id") if primary else None)
 
     def tag(self, arn: str, tags: Mapping[str, str]) -> None:
         """TagResource on an ECS service (its ownership marker; needs the long ARN format)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -13,7 +13,12 @@ from sd_operator.cli.resources import namespace_lookup, referenced_namespace
 from sd_operator.model.actions import Plan
 from sd_operator.model.redact import redact_arns
 from sd_operator.model.spec import NamespaceSpec, Resource
-from sd_operator.model.status import ServiceConnectResource, given
+from sd_operator.model.status import (
+    DiscoveryStatus,
+    ServiceConnectResource,
+    given,
+    status_from_wire,
+)
 from sd_operator.reconcile.reconciler import Planned, Reconciler
 from sd_operator.reconcile.render import resource_view
 
@@ -59,9 +64,20 @@ def plan_resources(
 
     def plan(res: Resource, namespace: NamespaceSpec | None) -> Planned:
         # As the sweep plans: the account view first, read again fresh unless in sync.
-        return reconciler.plan(res, namespace=namespace, from_view=True)
+        return reconciler.plan(
+            res, namespace=namespace, from_view=True, known=_remembered(res.status)
+        )
 
     return _plan_each(reconciler, resources, resources, plan, retry_seconds, sleep, clock)
+
+
+def _remembered(status: Mapping[str, Any] | None) -> DiscoveryStatus | None:
+    """Of a resource's status in the cluster, what the operator would plan differently by: the
+    ECS deployment ECS undid (and the refresh since). Ids are looked up as for a manifest."""
+    if status is None:
+        return None
+    recorded = status_from_wire(status, DiscoveryStatus)
+    return DiscoveryStatus(ecs_deployment=recorded.ecs_deployment, refresh=recorded.refresh)
 
 
 def plan_deletion(reconciler: Reconciler, resources: Sequence[Resource]) -> list[PlanReport]:

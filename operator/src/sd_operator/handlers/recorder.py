@@ -24,6 +24,8 @@ log = logs.get(__name__)
 Post = Callable[[Mapping[str, Any], str, str, str], None]
 
 # Refusals wait for a person (warning); what AWS rejected failed (error); the rest is routine.
+# Counted once per deployment, with its Event: the refusal repeats on every sweep after it.
+_UNDONE = frozenset({reasons.DEPLOYMENT_ROLLED_BACK, reasons.DEPLOYMENT_FAILED})
 _LOG_LEVELS = {Outcome.REFUSED: logging.WARNING, Outcome.FAILED: logging.ERROR}
 
 
@@ -79,6 +81,8 @@ def _post_events(written: Written, post: Post) -> None:
         written.previous, result
     ):
         post(body, "Warning", result.reason, result.message)
+        if result.reason in _UNDONE:
+            metrics.ECS_DEPLOYMENTS_UNDONE.labels(result.reason).inc()
 
 
 def _log(written: Written) -> None:

@@ -218,7 +218,7 @@ class UpdateEcsService(Action):
     `set_registries` / `set_service_connect` say which of the two fields is sent. `registries`
     is sent whole (empty removes them); `service_connect` None disables Service Connect.
 
-    The rest is what the plan shows as consequences, never sent: the task counts
+    The rest is never sent: what the plan shows as consequences, the task counts
     DescribeServices reported, whether the endpoints other services reach through Service
     Connect change, and which services of the namespace use Service Connect (None: not read).
     """
@@ -233,6 +233,8 @@ class UpdateEcsService(Action):
     tasks_desired: int | None = field(default=None, compare=False)
     endpoints_change: bool = field(default=False, compare=False)
     clients: tuple[str, ...] | None = field(default=None, compare=False)
+    # The spec generation it carries, remembered with the deployment it starts.
+    generation: int | None = field(default=None, compare=False)
 
     def summary(self) -> str:
         parts = []

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from sd_operator.model.spec import DnsConfig, HealthCheck, NamespaceType, ServiceConnect
-from sd_operator.model.status import ServiceConnectResource, StatusPatch
+from sd_operator.model.status import EcsDeployment, ServiceConnectResource, StatusPatch
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,25 @@ class ObservedRegistry:
     container_port: int | None = None
 
 
+class EcsUpdated(NamedTuple):
+    """What UpdateService answered: the service, and the PRIMARY deployment it started."""
+
+    arn: str
+    deployment_id: str | None
+
+
+@dataclass(frozen=True)
+class ObservedDeployment:
+    """One of an ECS service's `deployments[]`: PRIMARY (the configuration it runs towards) or
+    ACTIVE (one it replaces); `rollout_state` IN_PROGRESS, COMPLETED or FAILED."""
+
+    id: str
+    status: str
+    rollout_state: str | None = None
+    rollout_state_reason: str | None = None
+    task_definition: str | None = None
+
+
 @dataclass(frozen=True)
 class ObservedEcsService:
     """An ECS service as DescribeServices (+ DescribeTaskDefinition) reports it.
@@ -105,6 +124,7 @@ class ObservedEcsService:
     # The service's tags (DescribeServices include=TAGS): the ownership marker of its discovery
     # configuration is read from them (reconcile/ownership.py).
     tags: Mapping[str, str] = field(default_factory=dict)
+    deployments: tuple[ObservedDeployment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,6 +179,10 @@ class DiscoveryObservation:
     service_recorded: bool
     ecs: ObservedEcsService | None
     ids: StatusPatch
+    # The deployment our last UpdateService started, as this observation leaves it
+    # (reconcile/deployments.followed), and the refresh annotation's value status records.
+    deployment: EcsDeployment | None = None
+    refresh: str | None = None
 
 
 Observed = NamespaceObservation | DiscoveryObservation

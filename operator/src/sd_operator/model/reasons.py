@@ -42,7 +42,6 @@ REASON_UNKNOWN_PORT_NAME = "UnknownPortName"
 REASON_INVALID_TIMEOUT = "InvalidTimeout"
 REASON_CONTROLLER_UNSUPPORTED = "DeploymentControllerUnsupported"
 REASON_INVALID_REGISTRY = "InvalidRegistry"
-REASON_NAMESPACE_MISMATCH = "NamespaceMismatch"
 REASON_NAMESPACE_REGION = "NamespaceRegionMismatch"
 # No DiscoveryGrant selecting its Kubernetes namespace allows what it declares (model/grants.py):
 # nothing is read or changed in AWS until a grant does.
@@ -70,6 +69,13 @@ REASON_NAMESPACE_NOT_OWNED = "NamespaceNotOwned"
 REASON_NAMESPACE_NOT_READY = "NamespaceNotReady"
 REASON_ECS_SERVICE_NOT_FOUND = "EcsServiceNotFound"
 REASON_CLOUD_MAP_SERVICE_PENDING = "CloudMapServicePending"
+# An ECS deployment (ours or someone else's) is rolling out: no UpdateService until it ends.
+DEPLOYMENT_IN_PROGRESS = "DeploymentInProgress"
+
+# ECS undid a deployment our UpdateService started (Stalled until a new generation or a refresh:
+# sending it again would only fail again, replacing every task each time) ---------------------
+DEPLOYMENT_ROLLED_BACK = "DeploymentRolledBack"
+DEPLOYMENT_FAILED = "DeploymentFailed"
 
 # The hybrid paths (spec.endpoints, CloudMapImport) -------------------------------------------
 INSTANCES_PENDING = "InstancesPending"

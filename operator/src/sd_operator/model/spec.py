@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from sd_operator.model.wire import encode, list_map
 
@@ -336,11 +337,13 @@ def refused_in(
 
 @dataclass(frozen=True)
 class Resource:
-    """One custom resource: where it came from, who it is, and its parsed spec."""
+    """One custom resource: where it came from, who it is, and its parsed spec; `status`: what
+    the cluster holds for it (`plan --from-cluster`), None for a manifest."""
 
     identity: Identity
     spec: NamespaceSpec | ServiceDiscoverySpec
     source: str = ""
+    status: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 def observe_only(spec: NamespaceSpec | ServiceDiscoverySpec) -> bool:

@@ -23,6 +23,7 @@ __all__ = [
     "UNSET",
     "DiscoveryStatus",
     "Drift",
+    "EcsDeployment",
     "Export",
     "ImportStatus",
     "NamespaceStatus",
@@ -91,6 +92,21 @@ class Refresh:
 
 
 @dataclass(frozen=True)
+class EcsDeployment:
+    """The ECS deployment the operator's last UpdateService started, and its fate as last seen:
+    the only memory, across restarts, of a rollout ECS undid (reconcile/deployments.py).
+    `generation`: the spec generation it carried; `refresh`: the refresh annotation's value when
+    its failure was recorded (a new value resumes corrections)."""
+
+    id: str
+    generation: int | None = None
+    rollout_state: str | None = None
+    reason: str | None = None
+    rolled_back_to: str | None = None
+    refresh: str | None = None
+
+
+@dataclass(frozen=True)
 class Export:
     """What the hybrid export (spec.endpoints) last did."""
 
@@ -143,6 +159,7 @@ class DiscoveryStatus(NamespaceStatus):
     ecs_service_arn: str | None = None
     service_connect_resources: tuple[ServiceConnectResource, ...] = ()
     endpoints: Export | None = None
+    ecs_deployment: EcsDeployment | None = None
 
 
 @dataclass(frozen=True)
@@ -217,6 +234,7 @@ class StatusPatch:
     endpoints: Export | Unset | None = UNSET
     refresh: Refresh | Unset | None = UNSET
     account: str | Unset | None = UNSET
+    ecs_deployment: EcsDeployment | Unset | None = UNSET
 
     def update(self, other: StatusPatch) -> None:
         """Take every field `other` sets."""

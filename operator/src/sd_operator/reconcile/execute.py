@@ -35,7 +35,8 @@ from sd_operator.model.observed import ObservedService
 from sd_operator.model.reasons import (
     REASON_NAMESPACE_NOT_READY,
 )
-from sd_operator.model.status import Operation, StatusPatch, given
+from sd_operator.model.status import EcsDeployment, Operation, StatusPatch, given
+from sd_operator.reconcile.deployments import IN_PROGRESS
 from sd_operator.reconcile.render import performed_line
 
 # The Cloud Map operation each asynchronous action submits, as GetOperation names its type.
@@ -189,7 +190,12 @@ class Executor:
 
     @_executes(UpdateEcsService)
     def update_ecs_service(self, action: UpdateEcsService, run: _Run) -> str | None:
-        run.updates.ecs_service_arn = run.ecs.update(action)
+        updated = run.ecs.update(action)
+        run.updates.ecs_service_arn = updated.arn
+        if updated.deployment_id is not None:
+            run.updates.ecs_deployment = EcsDeployment(
+                updated.deployment_id, action.generation, IN_PROGRESS
+            )
         return None
 
     @_executes(TagResource)

@@ -33,14 +33,16 @@ from sd_operator.model.spec import (
     referenced_identity,
 )
 from sd_operator.model.status import DiscoveryStatus, StatusPatch
+from sd_operator.reconcile.deployments import followed
 from sd_operator.reconcile.ownership import Ownership, owner_tags, ownership, reads_attributes
 from sd_operator.reconcile.reader import Reader
 
 
-def ecs_clients(read: Reader, region: str, namespace: ObservedNamespace) -> tuple[str, ...]:
-    """ARNs of the ECS services whose Service Connect uses `namespace`: the ones to redeploy to
-    see a changed endpoint (ecs_plan.with_clients). Read only for a plan that changes one."""
-    return read.services_in_namespace(region, namespace.arn)
+def ecs_clients(read: Reader, region: str, namespace: str) -> tuple[str, ...]:
+    """ARNs of the ECS services whose Service Connect uses `namespace` (a name or ARN): the
+    ones to redeploy to see a changed endpoint (ecs_plan.with_clients). Read only for a plan
+    that changes one."""
+    return read.services_in_namespace(region, namespace)
 
 
 class Observer:
@@ -197,6 +199,10 @@ class Observer:
                 else:
                     ids.update(StatusPatch(service_id=None, service_arn=None))
             ecs = _ecs(read, region, spec, ids)
+        refresh = known.refresh.requested_at if known.refresh else None
+        deployment = followed(known.ecs_deployment, ecs, refresh)
+        if deployment != known.ecs_deployment:
+            ids.ecs_deployment = deployment
         return DiscoveryObservation(
             region=region,
             namespace_name=ns_name,
@@ -207,6 +213,8 @@ class Observer:
             service_recorded=bool(known.service_id),
             ecs=ecs,
             ids=ids,
+            deployment=deployment,
+            refresh=refresh,
         )
 
     def _owned_discovery(

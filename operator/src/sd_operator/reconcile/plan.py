@@ -66,6 +66,7 @@ from sd_operator.model.spec import (
     refused_in,
 )
 from sd_operator.model.status import given
+from sd_operator.reconcile.deployments import Rollout
 from sd_operator.reconcile.drift_policy import Held, hold
 from sd_operator.reconcile.ecs_plan import (
     EcsOwner,
@@ -638,6 +639,9 @@ def plan_resource(
     if observe_only(spec):
         # Compared as adoption compares: who made what AWS holds does not matter.
         adopting = replace(spec, adoption_policy=AdoptionPolicy.ADOPT)
+        if isinstance(observed, DiscoveryObservation) and observed.service is not None:
+            ids = replace(observed.ids, service_arn=observed.service.arn)
+            observed = replace(observed, ids=ids)
         held = _plan_spec(adopting, res.identity, observed, cluster, namespace, hold_reported=False)
         return Held(observe_plan(held.plan))
     return _plan_spec(spec, res.identity, observed, cluster, namespace, hold_reported)
@@ -742,6 +746,7 @@ def _plan_discovery(
             namespace_arn=ns.arn if ns else None,
             cloud_map_service_arn=given(seen.ids.service_arn),
             region=seen.region,
+            rollout=Rollout(seen.deployment, identity.generation, seen.refresh),
         )
     )
 
