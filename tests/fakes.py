@@ -33,6 +33,7 @@ from sd_operator.model.actions import (
     UpdateNamespace,
     UpdateService,
 )
+from sd_operator.model.grants import Role
 from sd_operator.model.observed import (
     NamedPort,
     ObservedEcsService,
@@ -487,9 +488,12 @@ class FakeAdapters:
     """sd_operator.aws.api.AwsAdapters in memory: one FakeCloudMap, FakeEcs, FakeTagging and
     FakeRoute53 per region, made on first use; `aws` holds faults and the call log."""
 
-    def __init__(self, default_region: str, aws: FakeAws | None = None) -> None:
+    def __init__(
+        self, default_region: str, aws: FakeAws | None = None, account: str = ACCOUNT
+    ) -> None:
         self.default_region = default_region
         self.aws = aws or FakeAws()
+        self._account = account
         self._regions: dict[str, _Region] = {}
 
     def _region(self, region: str | None) -> _Region:
@@ -510,6 +514,13 @@ class FakeAdapters:
 
     def tagging(self, region: str | None) -> FakeTagging:
         return self._region(region).tagging
+
+    def account(self, region: str | None) -> str:
+        return self._account
+
+    def as_role(self, role: Role) -> FakeAdapters:
+        """Another account: its own regions (and AWS state), the same faults and call log."""
+        return FakeAdapters(self.default_region, self.aws, account=role.account)
 
     def route53(self, region: str | None) -> FakeRoute53:
         return self._region(region).route53

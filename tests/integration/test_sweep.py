@@ -324,7 +324,7 @@ def test_drift_of_a_report_resource_is_recorded_not_corrected(world: World) -> N
 def test_a_throttled_sweep_slows_down_and_completes(world: World) -> None:
     from sd_operator.aws.budget import BUDGETS
 
-    budget = BUDGETS.get(REGION, world.emulator.endpoint_url)
+    budget = BUDGETS.get(world.emulator.account_id, REGION, world.emulator.endpoint_url)
     before = budget.current_rate("servicediscovery:ListServices")
     world.emulator.inject("servicediscovery:ListServices", error="ThrottlingException", count=2)
     world.emulator.inject("tagging:GetResources", error="ThrottlingException", count=1)

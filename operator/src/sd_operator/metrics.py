@@ -55,28 +55,29 @@ BUILD_INFO.labels(
 ).set(1)
 
 
-# AWS calls, per attempt (botocore retries count once each); api is "service:Action".
+# AWS calls, per attempt (botocore retries count once each); api is "service:Action", account
+# the 12-digit account the call landed in (a DiscoveryGrant's role's, or the operator's own).
 AWS_CALLS = Counter(
     "sd_operator_aws_calls_total",
     "AWS API requests by API and outcome (ok, throttled, error)",
-    ["api", "outcome"],
+    ["account", "api", "outcome"],
 )
 AWS_CALL_SECONDS = Histogram(
     "sd_operator_aws_call_seconds",
     "Latency of one AWS API request (after its budget token was granted)",
-    ["api"],
+    ["account", "api"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 AWS_BUDGET_WAIT = Histogram(
     "sd_operator_aws_budget_wait_seconds",
     "Time an AWS request waited for a token of its API budget",
-    ["api"],
+    ["account", "api"],
     buckets=(0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
 )
 AWS_BUDGET_RATE = Gauge(
     "sd_operator_aws_budget_rate",
     "Current allowed request rate of an API budget (requests/s, after throttling cuts)",
-    ["api"],
+    ["account", "api"],
 )
 
 # The drift sweep: one per interval over every resource.

@@ -20,6 +20,7 @@ from sd_operator.model.actions import (
     UpdateNamespace,
     UpdateService,
 )
+from sd_operator.model.grants import Role
 from sd_operator.model.observed import (
     ObservedEcsService,
     ObservedNamespace,
@@ -118,6 +119,14 @@ class AwsAdapters(Protocol):
 
     @property
     def default_region(self) -> str: ...
+
+    def account(self, region: str | None) -> str:
+        """The 12-digit account they act in (status.account, the plan's)."""
+        ...
+
+    def as_role(self, role: Role) -> AwsAdapters:
+        """The same endpoint's adapters acting through `role` (a DiscoveryGrant's spec.aws)."""
+        ...
 
     def cloudmap(self, region: str | None) -> CloudMapApi: ...
 

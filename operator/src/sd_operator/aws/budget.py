@@ -1,4 +1,5 @@
-"""One AWS API budget per account and region, shared by every caller in the process.
+"""One AWS API budget per account and region, shared by every caller in the process that acts
+in that account (the operator's own, or a DiscoveryGrant's role's: clients.py).
 
 Every AWS request (botocore retries included) takes a token from the bucket of its API before
 it is sent (`Budget.acquire`, called from the botocore hook in clients.py). Defaults and the
@@ -262,13 +263,18 @@ class Budget:
         return {b.name: b.current_rate for b in buckets}
 
 
+BudgetKey = tuple[str, str, str | None]
+"""(account, region, endpoint): AWS's limits are per account and region."""
+
+
 class Budgets:
-    """One Budget per (region, endpoint): the process's credentials are one account."""
+    """One Budget per (account, region, endpoint): a throttled or noisy account slows only its
+    own calls, never another account's (AWS throttles each account apart, and so do we)."""
 
     def __init__(self) -> None:
         self._rates: dict[str, Rate] = {}
         self._scale = 1.0
-        self._budgets: dict[tuple[str, str | None], Budget] = {}
+        self._budgets: dict[BudgetKey, Budget] = {}
         self._lock = threading.Lock()
 
     def configure(self, rates: Mapping[str, Rate], scale: float = 1.0) -> None:
@@ -279,14 +285,14 @@ class Budgets:
             self._scale = scale
             self._budgets.clear()
 
-    def get(self, region: str, endpoint_url: str | None) -> Budget:
+    def get(self, account: str, region: str, endpoint_url: str | None) -> Budget:
         with self._lock:
-            key = (region, endpoint_url)
+            key = (account, region, endpoint_url)
             if key not in self._budgets:
                 self._budgets[key] = Budget(self._rates, scale=self._scale)
             return self._budgets[key]
 
-    def all(self) -> dict[tuple[str, str | None], Budget]:
+    def all(self) -> dict[BudgetKey, Budget]:
         with self._lock:
             return dict(self._budgets)
 

@@ -63,6 +63,17 @@ class Retryable(AwsError):
         self.delay = delay
 
 
+class AssumeRoleFailed(Retryable):
+    """The operator could not assume `role` (`cause`: AWS's error, classified): nothing can be
+    done in that role's account until the role, its trust policy or the operator's permission
+    to assume it is fixed. Retried, backing off, like any AWS error that may be fixed outside."""
+
+    def __init__(self, role: str, cause: AwsError) -> None:
+        super().__init__(cause.api, cause.code, f"cannot assume role {role}: {cause.message}")
+        self.role = role
+        self.cause = cause
+
+
 class Terminal(AwsError):
     """The request itself is wrong or forbidden: retrying the same request cannot succeed."""
 
@@ -88,7 +99,10 @@ def call(api: str, fn: Callable[[], T]) -> T:
 
 
 def translate(api: str, exc: Exception) -> AwsError:
-    """Map a botocore exception to the small set callers act on."""
+    """Map a botocore exception to the small set callers act on (one already classified, such
+    as an AssumeRole failure raised inside botocore's credential refresh, as it is)."""
+    if isinstance(exc, AwsError):
+        return exc
     if isinstance(exc, ClientError):
         return _from_client_error(api, exc.response)
     if isinstance(exc, (NoCredentialsError, NoRegionError)):

@@ -19,6 +19,7 @@ from sd_operator.handlers.status_writer import Derive, StatusWriter
 from sd_operator.handlers.tenancy import Tenancy
 from sd_operator.model import reasons
 from sd_operator.model.actions import CONFLICT_RETRY_SECONDS
+from sd_operator.model.grants import Role
 from sd_operator.model.parse import SpecError
 from sd_operator.model.spec import Resource
 from sd_operator.reconcile import conflicts
@@ -35,14 +36,14 @@ class Steps:
 
     def __init__(
         self,
-        reconciler: Reconciler,
+        accounts: Callable[[Role | None], Reconciler],
         locks: Locks,
         conflicts: Conflicts,
         exports: ExportDriver,
         status: StatusWriter,
         tenancy: Tenancy,
     ) -> None:
-        self._reconciler = reconciler
+        self._accounts = accounts
         self._tenancy = tenancy
         self._locks = locks
         self._conflicts = conflicts
@@ -77,7 +78,10 @@ class Steps:
                 return admitted
             if clash is not None:
                 return _held_by(clash)
-            result = self._reconciler.step(
+            role = self._tenancy.role(admitted)
+            if isinstance(role, StepResult):
+                return role
+            result = self._accounts(role).step(
                 admitted, status, namespace=namespace, from_view=from_view
             )
             if result.outcome not in _EXPORT_AFTER:
@@ -113,9 +117,12 @@ class Steps:
             # No grant check: what the resource made is its to remove, whatever the grants say
             # now; only their default deletionPolicy applies (docs/tenancy.md).
             owned = self._tenancy.for_deletion(res)
+            role = self._tenancy.role(owned)
+            if isinstance(role, StepResult):
+                return role
             # Our instances go first: DeleteService is ResourceInUse while any remain.
             withdrawn = self._exports.withdraw(owned, status, namespace)
-            return withdrawn or self._reconciler.delete_step(owned, status, namespace=namespace)
+            return withdrawn or self._accounts(role).delete_step(owned, status, namespace=namespace)
 
         step = _Step(delete, status_rules.derive_teardown)
         result = self._step_and_write(body, patch, res, namespaces, claimants, step)

@@ -1,13 +1,14 @@
-"""One coordinated drift sweep per interval: read the account once, then step every resource.
+"""One coordinated drift sweep per interval: read each account once, then step every resource.
 
 Per-resource kopf timers each read a shared account view up to 0.9 intervals old, started only
 after their previous run ended and queued behind kopf's worker threads: at 1,000 resources only
 827 were stepped per 30 s interval, and every step PATCHed status. Here one thread, every
 `--sweep-seconds` (jittered by +-10% so replicas or operators on one account do not align):
 
-1. reads the account (`AccountView.refresh`: ListNamespaces, ListServices per namespace,
-   tag:GetResources, DescribeServices per 10 ECS services), in the budget's background class so
-   user-initiated changes go first;
+1. reads each account in use (the operator's own, and each DiscoveryGrant role's:
+   `AccountView.refresh`: ListNamespaces, ListServices per namespace, tag:GetResources,
+   DescribeServices per 10 ECS services), in the budget's background class so user-initiated
+   changes go first; an account whose read fails is left out of this sweep, the others go on;
 2. steps every resource from that view, in a small thread pool: a resource in sync costs no AWS
    call; one that looks different is read again by id before anything is written;
 3. writes status only where something in it changed. lastObservedTime alone is a heartbeat,
@@ -34,8 +35,10 @@ import kopf
 
 from sd_operator import logs, metrics
 from sd_operator.aws.budget import GiveUp, background
+from sd_operator.aws.errors import AssumeRoleFailed, AwsError
 from sd_operator.handlers.retry import retry_delay
 from sd_operator.handlers.units import Units
+from sd_operator.model.grants import Role
 from sd_operator.model.spec import (
     GROUP,
     KIND_NAMESPACE,
@@ -215,6 +218,55 @@ class Sweeper:
                 found.setdefault(key, []).append(res.spec)
         return found
 
+    def _roles(self, bodies: list[dict[str, Any]]) -> dict[str, Role | None]:
+        """The role each resource acts through, by uid (not those its grants refuse)."""
+        found: dict[str, Role | None] = {}
+        for body in bodies:
+            res = self._units.parsed.get(body)
+            role = None if res is None else self._units.tenancy.role(res)
+            if res is not None and not isinstance(role, StepResult):
+                found[res.identity.uid] = role
+        return found
+
+    def _regions(
+        self,
+        roles: Mapping[str, Role | None],
+        namespaces: Mapping[tuple[str, str], list[NamespaceSpec]],
+    ) -> dict[Role | None, set[str]]:
+        """The regions to read in each account: the default region of every account in use
+        (the operator's own always), and each CloudMapNamespace's region in its account."""
+        default = self._units.reconciler.default_region
+        regions: dict[Role | None, set[str]] = {None: {default}}
+        for role in roles.values():
+            regions.setdefault(role, {default})
+        for (namespace, _), specs in namespaces.items():
+            acting = self._units.tenancy.role_in(namespace)
+            if not isinstance(acting, StepResult):
+                regions.setdefault(acting, {default}).update(s.region for s in specs if s.region)
+        return regions
+
+    def _read_accounts(self, regions: Mapping[Role | None, set[str]]) -> set[Role | None]:
+        """Read each account's regions once; the accounts whose read failed, which this sweep
+        does not step. A role that cannot be assumed is not among them: its resources' steps
+        answer AssumeRoleFailed without asking STS (clients.AssumeRoleBackoff), which is the
+        status they should show."""
+        unread: set[Role | None] = set()
+        for role, wanted in sorted(regions.items(), key=lambda item: str(item[0] or "")):
+            view = self._units.accounts(role).view
+            for region in sorted(wanted):
+                if self._stop.is_set():
+                    return unread
+                try:
+                    view.refresh(region)
+                except AssumeRoleFailed as exc:
+                    log.warning("account not read", role=str(role), region=region, error=str(exc))
+                    break
+                except AwsError as exc:
+                    log.warning("account not read", role=str(role), region=region, error=str(exc))
+                    unread.add(role)
+                    break
+        return unread
+
     # -- the sweep -----------------------------------------------------------------------------
 
     def sweep(self) -> SweepReport:
@@ -223,21 +275,19 @@ class Sweeper:
         with self._lock:
             bodies = list(self._bodies.values())
         namespaces = self._namespaces(bodies)
-        regions = {self._units.reconciler.default_region}
-        for spec_list in namespaces.values():
-            regions.update(s.region for s in spec_list if s.region)
+        roles = self._roles(bodies)
         with background(until=self._stop), metrics.SWEEP_READ_SECONDS.time():
-            for region in sorted(regions):
-                if self._stop.is_set():
-                    break
-                self._units.reconciler.view.refresh(region)
+            unread = self._read_accounts(self._regions(roles, namespaces))
         stepped = written = 0
         kinds: dict[str, int] = {}
 
         def one(body: dict[str, Any]) -> tuple[bool, bool, str]:
-            if self._stop.is_set():
+            uid = str(body.get("metadata", {}).get("uid") or "")
+            if self._stop.is_set() or (uid in roles and roles[uid] in unread):
                 # The operator is stopping (SIGTERM): the steps not begun yet wait for the next
-                # start, instead of holding the exit for as long as a whole sweep takes.
+                # start, instead of holding the exit for as long as a whole sweep takes. An
+                # account that could not be read waits for the next interval too, as a whole
+                # sweep of one account did: its steps would each read it again.
                 return False, False, str(body.get("kind", ""))
             with background(until=self._stop), view_as_read():
                 return self._step(body, namespaces, from_view=True)

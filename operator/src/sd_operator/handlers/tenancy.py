@@ -8,7 +8,14 @@ from collections.abc import Iterator, Mapping
 
 from sd_operator.handlers.indexes import Grants, LiveIndexes, NamespaceLabels
 from sd_operator.model import reasons
-from sd_operator.model.grants import Grant, NotGranted, check, deletion_default
+from sd_operator.model.grants import (
+    Grant,
+    NotGranted,
+    Role,
+    acting_role,
+    check,
+    deletion_default,
+)
 from sd_operator.model.spec import NamespaceSpec, Resource
 from sd_operator.reconcile.result import Outcome, StepResult
 
@@ -34,16 +41,24 @@ class Tenancy:
         """`res` with its grants' defaults, or the Stalled result that refuses it."""
         verdict = check(res, namespace, self._grants(), self._labels(res), self._default_region)
         if isinstance(verdict, NotGranted):
-            return StepResult(
-                Outcome.BLOCKED,
-                reason=reasons.NOT_GRANTED,
-                message=f"{verdict.message}; nothing was read or changed in AWS",
-                retry_after=NOT_GRANTED_RETRY_SECONDS,
-            )
+            return _refused(verdict)
         return verdict
 
     def allows(self, res: Resource, namespace: NamespaceSpec | None) -> bool:
         return not isinstance(self.admit(res, namespace), StepResult)
+
+    def role(self, res: Resource) -> Role | StepResult | None:
+        """The role `res` acts through (None: the operator's own credentials), or the Stalled
+        result when its grants name different ones."""
+        return self.role_in(res.identity.namespace)
+
+    def role_in(self, namespace: str) -> Role | StepResult | None:
+        """The role of Kubernetes namespace `namespace`'s resources, as `role`."""
+        labels = labels_of(self._live.namespace_labels, namespace)
+        acting = acting_role(self._grants(), namespace, labels)
+        if isinstance(acting, NotGranted):
+            return _refused(acting)
+        return acting.role
 
     def for_deletion(self, res: Resource) -> Resource:
         return deletion_default(res, self._grants(), self._labels(res))
@@ -53,6 +68,15 @@ class Tenancy:
 
     def _labels(self, res: Resource) -> Mapping[str, str]:
         return labels_of(self._live.namespace_labels, res.identity.namespace)
+
+
+def _refused(verdict: NotGranted) -> StepResult:
+    return StepResult(
+        Outcome.BLOCKED,
+        reason=reasons.NOT_GRANTED,
+        message=f"{verdict.message}; nothing was read or changed in AWS",
+        retry_after=NOT_GRANTED_RETRY_SECONDS,
+    )
 
 
 def every_grant(index: Grants | None) -> Iterator[Grant]:

@@ -18,6 +18,7 @@ from sd_operator.handlers.status_writer import StatusWriter
 from sd_operator.handlers.steps import Steps
 from sd_operator.handlers.tenancy import Tenancy
 from sd_operator.hybrid.exporter import Exporter
+from sd_operator.reconcile.accounts import Accounts
 from sd_operator.reconcile.reconciler import Reconciler
 
 
@@ -25,13 +26,19 @@ from sd_operator.reconcile.reconciler import Reconciler
 class Units:
     """What the handlers and the sweep share, each unit with one job."""
 
-    reconciler: Reconciler
+    accounts: Accounts
+    tenancy: Tenancy
     parsed: ParsedResources
     locks: Locks
     heartbeat: Heartbeat
     exports: ExportDriver
     steps: Steps
     live: LiveIndexes
+
+    @property
+    def reconciler(self) -> Reconciler:
+        """The operator's own credentials' Reconciler."""
+        return self.accounts.own
 
     @classmethod
     def build(
@@ -43,8 +50,11 @@ class Units:
         export: bool = True,
     ) -> Units:
         """`cloudmap`: the Cloud Map adapter per region of the hybrid exporter, which calls
-        more of it (instances) than the reconciler's adapters offer. `clock`: now, in UTC.
+        more of it (instances) than the reconciler's adapters offer. `reconciler`: the operator's
+        own credentials'; a DiscoveryGrant's role gets its own, made from it. `clock`: now, in
+        UTC.
         `export`: off (--no-export), spec.endpoints is refused (export_driver)."""
+        accounts = Accounts(reconciler)
         parsed, locks = ParsedResources(), Locks()
         heartbeat = Heartbeat(sweep_seconds, clock)
         exporter = Exporter(
@@ -59,8 +69,8 @@ class Units:
         exports = ExportDriver(exporter, parsed, locks.lock, export, tenancy.allows)
         status = StatusWriter(heartbeat, clock)
         conflicts = Conflicts(reconciler.default_region)
-        steps = Steps(reconciler, locks, conflicts, exports, status, tenancy)
-        return cls(reconciler, parsed, locks, heartbeat, exports, steps, live)
+        steps = Steps(accounts, locks, conflicts, exports, status, tenancy)
+        return cls(accounts, tenancy, parsed, locks, heartbeat, exports, steps, live)
 
     def forget(self, uid: str) -> None:
         """A resource is gone: drop what each unit keeps of it."""

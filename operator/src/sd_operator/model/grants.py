@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
+from sd_operator.model import arns
 from sd_operator.model.spec import (
     AdoptionPolicy,
     DeletionPolicy,
@@ -99,9 +100,35 @@ class EcsRule:
         return f"{self.cluster}/{{{','.join(self.services)}}}"
 
 
+DEFAULT_SESSION_NAME = "sd-operator"
+OWN_CREDENTIALS = "the operator's own credentials"
+
+
+@dataclass(frozen=True)
+class Role:
+    """spec.aws: the IAM role a grant's namespaces act through, assumed with the operator's own
+    identity. Hashable: the AWS sessions and API budgets are kept per role."""
+
+    arn: str
+    external_id: str | None = None
+    session_name: str = DEFAULT_SESSION_NAME
+
+    @property
+    def account(self) -> str:
+        """The 12-digit account the role, and so everything done through it, lives in."""
+        parsed = arns.parse(self.arn)
+        if parsed is None or not parsed.account:
+            raise ValueError(f"{self.arn!r} is not an IAM role ARN")
+        return parsed.account
+
+    def __str__(self) -> str:
+        return self.arn
+
+
 @dataclass(frozen=True)
 class Grant:
-    """One DiscoveryGrant's spec. `export` / `import_from`: None when not allowed at all."""
+    """One DiscoveryGrant's spec. `export` / `import_from`: None when not allowed at all.
+    `role`: None for the operator's own credentials."""
 
     name: str
     namespaces: Selection
@@ -113,6 +140,7 @@ class Grant:
     export: tuple[str, ...] | None = None
     import_from: tuple[str, ...] | None = None
     deletion_policy: DeletionPolicy | None = None
+    role: Role | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +168,7 @@ def parse_grant(doc: Mapping[str, Any]) -> Grant:
     create = maps.get("create") or {}
     export, import_ = spec.get("export"), spec.get("import")
     policy = spec.get("deletionPolicy")
+    aws = spec.get("aws")
     return Grant(
         name=str(doc["metadata"]["name"]),
         namespaces=Selection(
@@ -161,6 +190,17 @@ def parse_grant(doc: Mapping[str, Any]) -> Grant:
         export=None if export is None else _strings(export.get("cloudMapNamespaces")),
         import_from=None if import_ is None else _strings(import_.get("cloudMapNamespaces")),
         deletion_policy=None if policy is None else DeletionPolicy(policy),
+        role=None if aws is None else parse_role(aws),
+    )
+
+
+def parse_role(aws: Mapping[str, Any]) -> Role:
+    """spec.aws (or the CLI's --role-arn, --external-id) as a Role."""
+    external = aws.get("externalId")
+    return Role(
+        str(aws["roleArn"]),
+        None if external is None else str(external),
+        str(aws.get("sessionName") or DEFAULT_SESSION_NAME),
     )
 
 
@@ -169,6 +209,36 @@ def selecting(
 ) -> tuple[Grant, ...]:
     """The grants that serve Kubernetes namespace `namespace` (with these labels)."""
     return tuple(g for g in grants if g.namespaces.selects(namespace, labels))
+
+
+@dataclass(frozen=True)
+class Acting:
+    """The role a Kubernetes namespace's resources act through (None: the operator's own)."""
+
+    role: Role | None
+
+
+def acting_role(
+    grants: Iterable[Grant], namespace: str, labels: Mapping[str, str]
+) -> Acting | NotGranted:
+    """The one role of every grant selecting `namespace`, or why there is none. Grants that
+    name different roles (or one a role and one none) are refused as ambiguous rather than one
+    chosen: which account a resource lives in must not depend on which grant allows it, or on
+    the order grants were read in. Without a grant: the operator's own credentials (only a
+    deletion gets this far, admit refuses everything else)."""
+    serving = selecting(grants, namespace, labels)
+    roles = {g.role for g in serving}
+    if len(roles) <= 1:
+        return Acting(next(iter(roles), None))
+    named = ", ".join(
+        f"DiscoveryGrant {g.name} ({g.role or OWN_CREDENTIALS})"
+        for g in sorted(serving, key=lambda g: g.name)
+    )
+    return NotGranted(
+        "metadata.namespace",
+        f"the grants selecting Kubernetes namespace {namespace} name different AWS roles, "
+        f"so the account to act in is ambiguous: {named}; make them name one role",
+    )
 
 
 def _listed(value: str, allowed: Sequence[str]) -> bool:
@@ -252,6 +322,9 @@ def admit(
             f"no DiscoveryGrant selects Kubernetes namespace {namespace}: nothing is allowed "
             "there until the platform team grants it (docs/tenancy.md)",
         )
+    acting = acting_role(serving, namespace, labels)
+    if isinstance(acting, NotGranted):
+        return acting
     denials = {g.name: _denial(g, res, region, cloud_map_namespace) for g in serving}
     allowing = [g for g in serving if denials[g.name] is None]
     if allowing:

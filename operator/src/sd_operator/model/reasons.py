@@ -47,6 +47,9 @@ REASON_NAMESPACE_REGION = "NamespaceRegionMismatch"
 # No DiscoveryGrant selecting its Kubernetes namespace allows what it declares (model/grants.py):
 # nothing is read or changed in AWS until a grant does.
 NOT_GRANTED = "NotGranted"
+# The operator could not assume the IAM role its DiscoveryGrant names (spec.aws.roleArn): the
+# message names the role and AWS's error; retried, backing off, like other AWS errors.
+ASSUME_ROLE_FAILED = "AssumeRoleFailed"
 
 # Ownership: blocks only a person can lift --------------------------------------------------
 # Someone else's marker is on it: nothing is changed, whatever adoptionPolicy says.

@@ -114,6 +114,7 @@ class NamespaceStatus:
     creator_request_id: str | None = None
     last_observed_time: str | None = None
     refresh: Refresh | None = None
+    account: str | None = None
 
     def condition(self, type_: str) -> StatusCondition | None:
         return next((c for c in self.conditions if c.type == type_), None)
@@ -203,6 +204,7 @@ class StatusPatch:
     drift: tuple[Drift, ...] | Unset = UNSET
     endpoints: Export | Unset | None = UNSET
     refresh: Refresh | Unset | None = UNSET
+    account: str | Unset | None = UNSET
 
     def update(self, other: StatusPatch) -> None:
         """Take every field `other` sets."""

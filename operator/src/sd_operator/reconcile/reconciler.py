@@ -17,10 +17,11 @@ from typing import Any
 from uuid import uuid4
 
 from sd_operator.aws.api import AwsAdapters
-from sd_operator.aws.errors import AwsError, NotFound, Retryable
+from sd_operator.aws.errors import AssumeRoleFailed, AwsError, NotFound, Retryable
 from sd_operator.model import conditions as cond
 from sd_operator.model import reasons
 from sd_operator.model.actions import Change, CreateNamespace, CreateService, Plan
+from sd_operator.model.grants import Role
 from sd_operator.model.observed import (
     Observed,
     ObservedNamespace,
@@ -92,12 +93,18 @@ class Reconciler:
         self.default_region = adapters.default_region
         self.cluster = cluster
         self._clock = clock
+        self._view_ttl = view_ttl
         self.adapters = adapters
         self.view = AccountView(self.adapters, view_ttl, cluster)
         self._fresh = FreshReader(self.adapters, self.view)
         self.view_reader = ViewReader(self.view, self._fresh)
         self._observer = Observer(cluster, self.default_region)
         self._executor = Executor(self.adapters, clock)
+
+    def for_role(self, role: Role) -> Reconciler:
+        """A Reconciler like this one, acting in another account through `role`: its own
+        adapters and account view (reconcile/accounts.py)."""
+        return Reconciler(self.adapters.as_role(role), self.cluster, self._clock, self._view_ttl)
 
     def _region(self, res: Resource, namespace: NamespaceSpec | None) -> str:
         return resource_region(res, namespace) or self.default_region
@@ -242,6 +249,7 @@ class Reconciler:
     ) -> StepResult:
         region = self._region(res, namespace)
         done = _Progress()
+        done.updates.account = self.adapters.account(region)
         recorded = status_from_wire(status, DiscoveryStatus)
         if recorded.operation is not None:
             waited = self._poll_operation(
@@ -358,6 +366,17 @@ def error_result(exc: AwsError, status: Mapping[str, Any]) -> StepResult:
     """An AWS error as a step's verdict, retried or failed. Its text becomes condition messages
     and Events the resource's readers see: ARNs but the resource's own are masked in it."""
     message = redact_arns(str(exc), own_arns(status))
+    if isinstance(exc, AssumeRoleFailed):
+        # Stalled until the role, its trust policy or the operator's permission is fixed
+        # outside; retried, backing off, as any AWS error. The role is named (the grant is
+        # the platform team's, not secret from its tenants); AWS's text is masked as above.
+        cause = redact_arns(str(exc.cause), own_arns(status))
+        return StepResult(
+            Outcome.BLOCKED,
+            reason=reasons.ASSUME_ROLE_FAILED,
+            message=f"cannot assume role {exc.role} (its DiscoveryGrant's spec.aws): {cause}",
+            retry_after=exc.delay,
+        )
     if isinstance(exc, Retryable):
         return StepResult(Outcome.ERROR, reason=exc.code, message=message, retry_after=exc.delay)
     return StepResult(Outcome.FAILED, reason=exc.code, message=message)

@@ -29,6 +29,7 @@ from sd_operator.model import conditions as cond
 from sd_operator.model import reasons
 from sd_operator.model.conditions import Condition
 from sd_operator.model.reasons import (
+    ASSUME_ROLE_FAILED,
     NOT_GRANTED,
     REASON_ADOPTION_REQUIRED,
     REASON_ALREADY_EXISTS,
@@ -50,6 +51,7 @@ STALLING_BLOCKS = frozenset(
         REASON_ADOPTION_REQUIRED,
         REASON_CONFLICT,
         NOT_GRANTED,
+        ASSUME_ROLE_FAILED,
     }
 )
 # What a retried error on a finished generation leaves as it was.
