@@ -82,6 +82,7 @@ from sd_operator.reconcile.ownership import (
     owner_tags,
     ownership,
 )
+from sd_operator.reconcile.shared import is_foreign, shared_namespace_plan
 
 # Advisories start with the field they are about; this one is the VPC a zone does not list.
 ADVISORY_VPC_UNKNOWN = "vpc: cannot tell"
@@ -649,10 +650,15 @@ def _plan_discovery(
                 15.0,
             )
         )
-    plan = Plan()
+    plan = shared_namespace_plan(spec, seen)
+    if plan.refusal is not None:
+        return plan
     # A namespace this apply creates (the CLI) is not in AWS yet: the spec says its type.
     ns_type = ns.type if ns is not None else namespace.type if namespace is not None else None
-    if spec.service is not None and ns_type is None:
+    foreign = _foreign_service(seen)
+    if foreign is not None:
+        plan = plan.then(foreign)
+    elif spec.service is not None and ns_type is None:
         plan = Plan(
             blocked=Blocked(
                 REASON_NAMESPACE_NOT_FOUND,
@@ -661,7 +667,7 @@ def _plan_discovery(
             )
         )
     elif spec.service is not None and ns_type is not None:
-        plan = plan_service(
+        service = plan_service(
             spec.service,
             identity,
             cluster,
@@ -669,10 +675,11 @@ def _plan_discovery(
             spec.max_ttl_seconds,
             ns_type,
             ns_name,
-            ns.id if ns else None,
+            _create_in(spec, ns),
             seen.service,
             seen.previous,
         )
+        plan = plan.then(service)
     if spec.ecs is None:
         return plan
     return plan.then(
@@ -688,6 +695,31 @@ def _plan_discovery(
     )
 
 
+def _create_in(spec: ServiceDiscoverySpec, ns: ObservedNamespace | None) -> str | None:
+    """CreateService's NamespaceId: the ARN of a namespace addressed by ARN (AWS takes only
+    the ARN for one another account shares), else its id."""
+    if ns is None:
+        return None
+    external = spec.cloud_map_namespace
+    return ns.arn if external is not None and external.arn is not None else ns.id
+
+
+def _foreign_service(seen: DiscoveryObservation) -> Plan | None:
+    """A service of our name that AWS says another account created (a shared namespace holds
+    every consumer's services): never changed, whatever its tags or adoptionPolicy say."""
+    service = seen.service
+    if service is None or not is_foreign(service.owner_account, seen.account):
+        return None
+    return Plan(
+        blocked=Blocked(
+            REASON_OWNED_ELSEWHERE,
+            f"service {service.name} ({service.id}) in namespace {seen.namespace_name} "
+            f"belongs to account {service.owner_account}, not {seen.account}; nothing was "
+            "changed: use another service name",
+        )
+    )
+
+
 def _teardown_discovery(
     spec: ServiceDiscoverySpec,
     identity: Identity,
@@ -695,8 +727,11 @@ def _teardown_discovery(
     seen: DiscoveryObservation,
 ) -> Plan:
     ns_name, ns = seen.namespace_name, seen.namespace
+    # Another account's service is never deleted, even one tagged as ours (the tags are
+    # whatever its creator wrote).
+    ours = seen.service if _foreign_service(seen) is None else None
     service = (
-        plan_service_delete(spec.service, identity, cluster, spec.deletion_policy, seen.service)
+        plan_service_delete(spec.service, identity, cluster, spec.deletion_policy, ours)
         if spec.service is not None
         else Plan()
     )
