@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+import yaml
 
 from sd_operator.model.actions import (
     CreateService,
@@ -25,6 +26,7 @@ from sd_operator.model.observed import (
     ObservedService,
     ShareObservation,
 )
+from sd_operator.model.parse import parse_resource
 from sd_operator.model.reasons import (
     REASON_NAMESPACE_REGION,
     REASON_OWNED_ELSEWHERE,
@@ -146,6 +148,29 @@ def teardown(s: ServiceDiscoverySpec, observed: DiscoveryObservation) -> Any:
 
 
 FULL = ShareObservation(frozenset({SERVICE_CONNECT_PERMISSION}), True)
+
+
+MANIFEST = f"""
+apiVersion: sd-operator.io/v1alpha1
+kind: ServiceDiscovery
+metadata: {{name: orders, namespace: team-b}}
+spec:
+  cloudMapNamespace: {{name: "{NS_ARN}", vpc: vpc-0123456789abcdef0}}
+  region: {REGION}
+  service: {{healthCheck: {{custom: {{}}}}}}
+  ecs:
+    cluster: prod
+    service: orders
+    serviceConnect: {{services: [{{portName: http, clientAliases: [{{port: 80}}]}}]}}
+"""
+
+
+def test_a_manifest_names_a_shared_namespace_by_arn_and_our_vpc() -> None:
+    parsed = parse_resource(yaml.safe_load(MANIFEST)).spec
+    assert isinstance(parsed, ServiceDiscoverySpec)
+    assert parsed.cloud_map_namespace == ExternalNamespace(NS_ARN, "vpc-0123456789abcdef0")
+    assert parsed.cloud_map_namespace.arn == NS_ARN
+    assert ExternalNamespace("shared.local").arn is None
 
 
 # What AWS would refuse, refused first, naming the cause ------------------------------------------
