@@ -1,5 +1,5 @@
 """Namespaces another account shares through AWS RAM: the plan refuses what AWS would refuse,
-creates by ARN, and never changes or deletes what another account owns (reconcile/shared.py)."""
+creates by ARN, and never changes or deletes what another account created (reconcile/shared.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from sd_operator.hybrid.export import CLUSTER_ATTRIBUTE, OWNER_ATTRIBUTE, plan_export
 from sd_operator.model.actions import (
     CreateService,
     DeleteNamespace,
@@ -22,6 +23,7 @@ from sd_operator.model.observed import (
     DiscoveryObservation,
     NamedPort,
     ObservedEcsService,
+    ObservedInstance,
     ObservedNamespace,
     ObservedService,
     ShareObservation,
@@ -96,7 +98,7 @@ def ours(**overrides: Any) -> ObservedService:
         name="orders",
         namespace_id="ns-shared",
         tags=owner_tags(IDENTITY, CLUSTER),
-        owner_account=ME,
+        created_by_account=ME,
     )
     return replace(base, **overrides)
 
@@ -266,12 +268,12 @@ def test_service_connect_is_pointed_at_the_namespace_arn() -> None:
     assert update.service_connect.namespace == NS_ARN
 
 
-# Whose things are whose: AWS's ResourceOwner, not the tags ---------------------------------------
+# Whose things are whose: AWS's CreatedByAccount, not the tags ---------------------------------
 
 
 def test_a_service_another_account_created_is_never_changed() -> None:
     # Tagged as ours, with other tags than the spec's: only the owner field tells.
-    theirs = ours(owner_account="333333333333", tags={**ours().tags, "team": "c"})
+    theirs = ours(created_by_account="333333333333", tags={**ours().tags, "team": "c"})
     blocked = plan(spec(), seen(service=theirs, share=FULL))
     assert blocked.blocked is not None
     assert blocked.blocked.reason == REASON_OWNED_ELSEWHERE
@@ -283,7 +285,7 @@ def test_deleting_removes_only_the_service_our_account_created() -> None:
     assert teardown(spec(), seen(service=ours(), share=FULL)).actions == (
         DeleteService("srv-mine", "orders"),
     )
-    theirs = ours(owner_account="333333333333")
+    theirs = ours(created_by_account="333333333333")
     assert teardown(spec(), seen(service=theirs, share=FULL)).actions == ()
 
 
@@ -298,3 +300,32 @@ def test_a_consumer_never_deletes_or_retags_the_owners_namespace() -> None:
     for observed in (seen(share=FULL), seen(service=retag, share=FULL)):
         for made in (plan(spec(), observed), teardown(spec(), observed)):
             assert not [a for a in made.actions if touches_namespace(a)]
+
+
+# Instances exported into a shared namespace: CreatedByAccount, not the attributes ---------------
+
+
+def _instance(created_by: str) -> ObservedInstance:
+    attributes = {OWNER_ATTRIBUTE: IDENTITY.key, CLUSTER_ATTRIBUTE: CLUSTER.name}
+    return ObservedInstance(
+        "i-1", {"AWS_INSTANCE_IPV4": "10.0.0.1", **attributes}, created_by_account=created_by
+    )
+
+
+def test_export_deregisters_only_instances_our_account_registered() -> None:
+    def deregistered(created_by: str, account: str | None) -> tuple[str, ...]:
+        plan = plan_export(
+            {},
+            [_instance(created_by)],
+            owner=IDENTITY,
+            cluster=CLUSTER,
+            custom_health=False,
+            account=account,
+        )
+        return plan.deregister
+
+    assert deregistered(ME, ME) == ("i-1",)
+    # Our attributes, written by another account into our service: not ours to remove.
+    assert deregistered("333333333333", ME) == ()
+    # The account not known (an exporter told none): the attributes decide, as before.
+    assert deregistered("333333333333", None) == ("i-1",)

@@ -11,6 +11,13 @@ from sd_operator.model.spec import DnsConfig, HealthCheck, NamespaceType, Servic
 from sd_operator.model.status import StatusPatch
 
 
+def is_foreign(creator: str | None, account: str | None) -> bool:
+    """AWS says another account than ours owns or created it (ResourceOwner,
+    CreatedByAccount): ours to read, never to change or delete. Unknown on either side is not
+    foreign (our markers still decide)."""
+    return creator is not None and account is not None and creator != account
+
+
 @dataclass(frozen=True)
 class ObservedNamespace:
     id: str
@@ -41,9 +48,10 @@ class ObservedService:
     instance_count: int = 0
     # HTTP (API-only: DiscoverInstances, no DNS), DNS_HTTP or DNS; None when not reported
     type: str | None = None
-    # ResourceOwner: the account that created it; in a shared namespace services of several
-    # accounts sit side by side. None = not reported.
-    owner_account: str | None = None
+    # CreatedByAccount (else ResourceOwner, which names the namespace's owner): the account
+    # that created it; in a shared namespace services of several accounts sit side by side.
+    # None = not reported.
+    created_by_account: str | None = None
 
 
 class OperationStatus(StrEnum):

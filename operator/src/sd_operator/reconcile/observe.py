@@ -21,6 +21,8 @@ from sd_operator.model.observed import (
     ObservedEcsService,
     ObservedNamespace,
     ObservedService,
+    ShareObservation,
+    is_foreign,
 )
 from sd_operator.model.spec import (
     ClusterIdentity,
@@ -168,7 +170,16 @@ class Observer:
         service: ObservedService | None = None
         previous: ObservedService | None = None
         ecs: ObservedEcsService | None = None
-        if ns_name is not None:
+        shared_arn = _shared_arn(spec)
+        account: str | None = None
+        share: ShareObservation | None = None
+        if shared_arn is not None:
+            ns = read.get_namespace(region, shared_arn, with_tags=False)
+            account = read.account(region)
+            if ns is not None and is_foreign(ns.owner_account, account):
+                share = _share(read, region, spec, ns)
+            ids = StatusPatch(namespace_id=ns.id) if ns else StatusPatch()
+        elif ns_name is not None:
             manager = referenced_identity(identity, spec)
             # What the step checks, not what it changes: from the account view, one batched
             # read for every service of the namespace (docs/aws-budget.md).
@@ -201,6 +212,8 @@ class Observer:
             service_recorded=bool(known.service_id),
             ecs=ecs,
             ids=ids,
+            account=account,
+            share=share,
         )
 
     def _owned_discovery(
@@ -222,7 +235,7 @@ class Observer:
                 # is still its to delete, and the recorded id says where it is.
                 service = read.get_service(region, known.service_id)
         else:
-            ns = self._namespace_of_owned(read, region, ns_name, bool(spec.namespace_ref), known)
+            ns = self._namespace_of_owned(read, region, spec, ns_name, known)
             ids = StatusPatch(namespace_id=ns.id) if ns else StatusPatch()
             if spec.service is not None:
                 service = self._service_to_delete(
@@ -241,14 +254,20 @@ class Observer:
             service_recorded=bool(known.service_id),
             ecs=ecs,
             ids=ids,
+            account=read.account(region) if _shared_arn(spec) else None,
         )
 
     @staticmethod
     def _namespace_of_owned(
-        read: Reader, region: str, name: str, with_tags: bool, known: DiscoveryStatus
+        read: Reader, region: str, spec: ServiceDiscoverySpec, name: str, known: DiscoveryStatus
     ) -> ObservedNamespace | None:
         """The namespace a deleted ServiceDiscovery's service is in: by the recorded id (one
-        proven gone is not looked for by name), else by name, fresh."""
+        proven gone is not looked for by name), else by name, fresh; by its ARN when it is
+        addressed by one."""
+        with_tags = spec.namespace_ref is not None
+        shared_arn = _shared_arn(spec)
+        if shared_arn is not None:
+            return read.get_namespace(region, shared_arn, with_tags=False)
         if not known.namespace_id:
             return read.find_namespace(region, name, with_tags=with_tags)
         by_id = read.get_namespace(region, known.namespace_id, with_tags=with_tags)
@@ -319,6 +338,28 @@ def _ecs(
     if observed is not None:
         ids.ecs_service_arn = observed.arn
     return observed
+
+
+def _shared_arn(spec: ServiceDiscoverySpec) -> str | None:
+    external = spec.cloud_map_namespace
+    return external.arn if external is not None else None
+
+
+def _share(
+    read: Reader, region: str, spec: ServiceDiscoverySpec, ns: ObservedNamespace
+) -> ShareObservation:
+    """What the plan checks of a namespace another account shares (reconcile/shared.py): the
+    share's permissions only when Service Connect will use it, our VPC's association only for
+    a private namespace."""
+    sc = spec.ecs.service_connect if spec.ecs is not None else None
+    private = ns.type is NamespaceType.DNS_PRIVATE
+    vpc = spec.cloud_map_namespace.vpc if spec.cloud_map_namespace is not None else None
+    return read.share(
+        region,
+        ns,
+        permissions=sc is not None and sc.enabled,
+        vpc=vpc if private else None,
+    )
 
 
 def _with_vpcs(read: Reader, region: str, observed: ObservedNamespace) -> ObservedNamespace:

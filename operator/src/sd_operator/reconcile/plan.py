@@ -34,6 +34,7 @@ from sd_operator.model.observed import (
     Observed,
     ObservedNamespace,
     ObservedService,
+    is_foreign,
 )
 from sd_operator.model.reasons import (
     REASON_ALREADY_EXISTS,
@@ -82,7 +83,7 @@ from sd_operator.reconcile.ownership import (
     owner_tags,
     ownership,
 )
-from sd_operator.reconcile.shared import is_foreign, shared_namespace_plan
+from sd_operator.reconcile.shared import shared_namespace_plan
 
 # Advisories start with the field they are about; this one is the VPC a zone does not list.
 ADVISORY_VPC_UNKNOWN = "vpc: cannot tell"
@@ -650,36 +651,10 @@ def _plan_discovery(
                 15.0,
             )
         )
-    plan = shared_namespace_plan(spec, seen)
-    if plan.refusal is not None:
-        return plan
-    # A namespace this apply creates (the CLI) is not in AWS yet: the spec says its type.
-    ns_type = ns.type if ns is not None else namespace.type if namespace is not None else None
-    foreign = _foreign_service(seen)
-    if foreign is not None:
-        plan = plan.then(foreign)
-    elif spec.service is not None and ns_type is None:
-        plan = Plan(
-            blocked=Blocked(
-                REASON_NAMESPACE_NOT_FOUND,
-                f"Cloud Map namespace {ns_name} (spec.cloudMapNamespace.name) does not exist",
-                30.0,
-            )
-        )
-    elif spec.service is not None and ns_type is not None:
-        service = plan_service(
-            spec.service,
-            identity,
-            cluster,
-            spec.adoption_policy,
-            spec.max_ttl_seconds,
-            ns_type,
-            ns_name,
-            _create_in(spec, ns),
-            seen.service,
-            seen.previous,
-        )
-        plan = plan.then(service)
+    # A refusal of the shared namespace's stops what follows (Plan.then).
+    plan = shared_namespace_plan(spec, seen).then(
+        _discovery_service(spec, identity, cluster, seen, namespace)
+    )
     if spec.ecs is None:
         return plan
     return plan.then(
@@ -692,6 +667,44 @@ def _plan_discovery(
             cloud_map_service_arn=given(seen.ids.service_arn),
             region=seen.region,
         )
+    )
+
+
+def _discovery_service(
+    spec: ServiceDiscoverySpec,
+    identity: Identity,
+    cluster: ClusterIdentity,
+    seen: DiscoveryObservation,
+    namespace: NamespaceSpec | None,
+) -> Plan:
+    """The plan of a ServiceDiscovery's Cloud Map service (spec.service)."""
+    ns_name, ns = seen.namespace_name, seen.namespace
+    # A namespace this apply creates (the CLI) is not in AWS yet: the spec says its type.
+    ns_type = ns.type if ns is not None else namespace.type if namespace is not None else None
+    foreign = _foreign_service(seen)
+    if foreign is not None:
+        return foreign
+    if spec.service is None or ns_name is None:
+        return Plan()
+    if ns_type is None:
+        return Plan(
+            blocked=Blocked(
+                REASON_NAMESPACE_NOT_FOUND,
+                f"Cloud Map namespace {ns_name} (spec.cloudMapNamespace.name) does not exist",
+                30.0,
+            )
+        )
+    return plan_service(
+        spec.service,
+        identity,
+        cluster,
+        spec.adoption_policy,
+        spec.max_ttl_seconds,
+        ns_type,
+        ns_name,
+        _create_in(spec, ns),
+        seen.service,
+        seen.previous,
     )
 
 
@@ -708,13 +721,13 @@ def _foreign_service(seen: DiscoveryObservation) -> Plan | None:
     """A service of our name that AWS says another account created (a shared namespace holds
     every consumer's services): never changed, whatever its tags or adoptionPolicy say."""
     service = seen.service
-    if service is None or not is_foreign(service.owner_account, seen.account):
+    if service is None or not is_foreign(service.created_by_account, seen.account):
         return None
     return Plan(
         blocked=Blocked(
             REASON_OWNED_ELSEWHERE,
             f"service {service.name} ({service.id}) in namespace {seen.namespace_name} "
-            f"belongs to account {service.owner_account}, not {seen.account}; nothing was "
+            f"belongs to account {service.created_by_account}, not {seen.account}; nothing was "
             "changed: use another service name",
         )
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sd_operator.model import arns
 from sd_operator.model.actions import Plan, Refusal
-from sd_operator.model.observed import DiscoveryObservation, ObservedNamespace
+from sd_operator.model.observed import DiscoveryObservation, ObservedNamespace, is_foreign
 from sd_operator.model.reasons import (
     REASON_NAMESPACE_REGION,
     SHARE_PERMISSION_MISSING,
@@ -23,12 +23,6 @@ from sd_operator.model.spec import NamespaceType, ServiceDiscoverySpec
 # from the consumer's account (docs/aws-facts.md, "Shared namespaces").
 SERVICE_CONNECT_PERMISSION = "AWSRAMPermissionCloudMapECSFullPermission"
 FIELD = "cloudMapNamespace.name"
-
-
-def is_foreign(owner_account: str | None, account: str | None) -> bool:
-    """AWS says another account owns it: ours to read, never to change or delete. Unknown on
-    either side is not foreign (the marker tags still decide)."""
-    return owner_account is not None and account is not None and owner_account != account
 
 
 def shared_namespace_plan(spec: ServiceDiscoverySpec, seen: DiscoveryObservation) -> Plan:
