@@ -68,6 +68,8 @@ def _make_resources(endpoint: str) -> None:
     ecs.create_service(
         cluster="surface", serviceName="web", taskDefinition="surface", desiredCount=1
     )
+    iam = _in_account(client("iam", endpoint, REGION))
+    iam.create_role(RoleName="surface", AssumeRolePolicyDocument='{"Statement": []}')
 
 
 def _account_objects(problems: list[str]) -> list[object]:
@@ -77,6 +79,7 @@ def _account_objects(problems: list[str]) -> list[object]:
         ("servicediscovery_backends", REGION),
         ("ecs_backends", REGION),
         ("route53_backends", "aws"),
+        ("iam_backends", "aws"),
     ):
         backends = _listed(name)
         if backends is None:
@@ -91,7 +94,7 @@ def _account_objects(problems: list[str]) -> list[object]:
         objects.append(backends[ACCOUNT][key])
     for backend in list(objects):
         objects.append(getattr(backend, "tagger", None))
-        for store in ("namespaces", "services", "operations", "zones"):
+        for store in ("namespaces", "services", "operations", "zones", "roles"):
             objects.extend(getattr(backend, store, {}).values())
         for revisions in getattr(backend, "task_definitions", {}).values():
             objects.extend(revisions.values())

@@ -11,14 +11,18 @@ moto, and within it only moto_surface.py: the list of the moto surfaces the emul
         emu.hold_operations(polls=2)
         emu.inject("servicediscovery:CreateService", error="ThrottlingException", count=1)
 
-`EmulatorControl` configures an emulator in another process over HTTP; it and `client` need
-no moto, `Emulator` and `serve` are imported on first use.
+Several accounts: `emu.create_role(account, name, trust_policy(...))`, then
+`assumed_session(emu.endpoint_url, role_arn)` acts in that account (sts.py).
+
+`EmulatorControl` configures an emulator in another process over HTTP; it, `client` and the
+account helpers need no moto, `Emulator` and `serve` are imported on first use.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .accounts import assumed_session, trust_policy
 from .clients import client, client_config
 from .control import EmulatorControl, EmulatorControlError
 
@@ -29,9 +33,11 @@ __all__ = [
     "Emulator",
     "EmulatorControl",
     "EmulatorControlError",
+    "assumed_session",
     "client",
     "client_config",
     "serve",
+    "trust_policy",
 ]
 
 

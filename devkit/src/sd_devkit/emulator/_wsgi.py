@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs, unquote
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 import botocore.session
@@ -34,13 +35,14 @@ TARGET_PREFIXES = {
 }
 # REST protocol services the layer names calls of (SigV4 signing name -> botocore service): the
 # action comes from matching the method and path against botocore's model of the service.
-REST_SERVICES = {"route53": "route53"}
-_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/")
+REST_SERVICES = {"route53": "route53", "ram": "ram"}
+_SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/")
 DEFAULT_REGION = "us-east-1"
 
 _STATUS_TEXT = {
     200: "OK",
     400: "Bad Request",
+    403: "Forbidden",
     404: "Not Found",
     409: "Conflict",
     429: "Too Many Requests",
@@ -59,9 +61,12 @@ class Call:
     action: str  # "CreateService"
     region: str
     account: str
-    protocol: str  # "json", "query" or "rest-xml"
+    protocol: str  # "json", "query", "rest-xml" or "rest-json"
     target_prefix: str  # the X-Amz-Target prefix ("" for the query and REST protocols)
-    body: JSON = field(default_factory=dict)  # REST: the path parameters ({"Id": ...})
+    # query: the form; REST: the request document (XML or JSON), the query string and the
+    # path parameters ({"Id": ...}) together
+    body: JSON = field(default_factory=dict)
+    access_key: str = ""  # of the SigV4 credentials that signed the request
 
     @property
     def api(self) -> str:
@@ -131,9 +136,12 @@ class Reply:
 
 
 class Forward(Protocol):
-    """Hands a call to moto: with the original body, a rewritten one, or as another action."""
+    """Hands a call to moto: with the original body, a rewritten one, as another action, or
+    in another account (what an account reads of a namespace shared with it)."""
 
-    def __call__(self, body: JSON | None = None, action: str | None = None) -> Reply: ...
+    def __call__(
+        self, body: JSON | None = None, action: str | None = None, account: str | None = None
+    ) -> Reply: ...
 
 
 Handler = Callable[[Call, Forward], Reply]
@@ -153,42 +161,76 @@ def read_body(environ: WSGIEnviron) -> bytes:
     return bytes(data)
 
 
-def scope_of(environ: WSGIEnviron) -> tuple[str, str]:
-    """(region, service) from the SigV4 Authorization header."""
+def scope_of(environ: WSGIEnviron) -> tuple[str, str, str]:
+    """(access key id, region, service) from the SigV4 Authorization header."""
     match = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     if match is None:
-        return DEFAULT_REGION, ""
-    return match.group(1), match.group(2)
+        return "", DEFAULT_REGION, ""
+    return match.group(1), match.group(2), match.group(3)
 
 
 def parse_call(environ: WSGIEnviron, raw: bytes, account: str) -> Call | None:
     """The API call in a request, or None for anything that is not an AWS JSON/query call."""
-    region, scope_service = scope_of(environ)
+    access_key, region, scope_service = scope_of(environ)
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target and "." in target:
         prefix, action = target.split(".", 1)
         service = TARGET_PREFIXES.get(prefix) or scope_service or prefix.lower()
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
-        return Call(service, action, region, account, "json", prefix, body)
+        body = _json_object(raw)
+        return Call(service, action, region, account, "json", prefix, body, access_key)
     content_type = environ.get("CONTENT_TYPE", "")
     if content_type.startswith("application/x-www-form-urlencoded") and scope_service:
         form = parse_qs(raw.decode("utf-8", "replace"))
         actions = form.get("Action")
         if actions:
-            return Call(scope_service, actions[0], region, account, "query", "", {})
+            params = {key: values[0] for key, values in form.items() if key != "Action"}
+            return Call(scope_service, actions[0], region, account, "query", "", params, access_key)
     if scope_service in REST_SERVICES:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
         path = unquote(str(environ.get("PATH_INFO", "")))
-        matched = rest_action(REST_SERVICES[scope_service], method, path)
+        model = REST_SERVICES[scope_service]
+        matched = rest_action(model, method, path)
         if matched is not None:
             action, params = matched
-            return Call(scope_service, action, region, account, "rest-xml", "", params)
+            protocol = _protocol(model)
+            query = parse_qs(str(environ.get("QUERY_STRING", "")))
+            document = _json_object(raw) if protocol == "rest-json" else _xml_object(raw)
+            params = {**document, **{k: v[0] for k, v in query.items()}, **params}
+            return Call(scope_service, action, region, account, protocol, "", params, access_key)
     return None
+
+
+def _json_object(raw: bytes) -> JSON:
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _xml_object(raw: bytes) -> JSON:
+    """A REST-XML request document as nested dicts by local tag name ({"VPC": {"VPCId": ...}});
+    of repeated elements the last one stays (the hooks read no lists)."""
+    if not raw.strip().startswith(b"<"):
+        return {}
+    try:
+        root = ElementTree.fromstring(raw)
+    except ElementTree.ParseError:
+        return {}
+    document = _xml_element(root)
+    return document if isinstance(document, dict) else {}
+
+
+def _xml_element(element: ElementTree.Element) -> JSON | str:
+    children = list(element)
+    if not children:
+        return element.text or ""
+    return {child.tag.rsplit("}", 1)[-1]: _xml_element(child) for child in children}
+
+
+@cache
+def _protocol(service: str) -> str:
+    return str(botocore.session.get_session().get_service_model(service).protocol)
 
 
 @cache

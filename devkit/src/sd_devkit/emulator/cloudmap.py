@@ -27,6 +27,7 @@ from .moto_surface import (
     servicediscovery_backends,
 )
 from .operations import Failure, OperationTracker
+from .ram import RamLayer
 
 DEFAULT_MAX_RESULTS = 100  # Cloud Map List* without MaxResults return up to 100 items
 MAX_INSTANCES_PER_SERVICE = 1000
@@ -131,8 +132,8 @@ def _apply_filters(
         condition = flt.get("Condition") or "EQ"
         if not values:
             raise _FilterError(f"filter {name} needs at least one value")
-        if name == "RESOURCE_OWNER":
-            # Everything in the emulator belongs to the caller's account (no sharing).
+        if name == "RESOURCE_OWNER" and name not in fields:
+            # What the caller lists here is its own (shared namespaces: ListNamespaces).
             if values[0] != "SELF":
                 kept = []
             continue
@@ -179,8 +180,9 @@ def _init_health(service: Service, instance_id: str, attributes: JSON) -> None:
 
 
 class CloudMapLayer:
-    def __init__(self, tracker: OperationTracker, page_size: int) -> None:
+    def __init__(self, tracker: OperationTracker, page_size: int, ram: RamLayer) -> None:
         self._tracker = tracker
+        self._ram = ram
         self.page_size = page_size
         # (account, region, CreatorRequestId) -> OperationId of the namespace create it made
         self._namespace_requests: dict[tuple[str, str, str], str] = {}
@@ -717,16 +719,29 @@ class CloudMapLayer:
         """docs/aws-facts.md, Reading: lists and ids: "List calls paginate (MaxResults up to 100,
         NextToken). ListServices/
         ListNamespaces accept Filters." moto: "ListNamespaces/ListServices/ListOperations ignore
-        MaxResults, NextToken and Filters". Pages are cut first and filtered after, like AWS."""
-        reply = forward({})
-        if not reply.ok:
-            return reply
-        b = backend(call)
-        items: list[JSON] = reply.json().get("Namespaces") or []
-        counts = Counter(s.namespace_id for s in b.services.values())
-        for item in items:
-            item["ServiceCount"] = counts[item["Id"]]
+        MaxResults, NextToken and Filters". Pages are cut first and filtered after, like AWS.
+
+        docs/aws-facts.md, Shared namespaces: the list holds the caller's namespaces and those
+        shared with it, each with its ResourceOwner (the RESOURCE_OWNER filter: SELF or
+        OTHER_ACCOUNTS)."""
+        items: list[JSON] = []
+        owners: dict[str, set[str] | None] = {call.account: None}
+        owners.update(self._ram.shared_with(call.account, call.region))
+        for owner, shared in owners.items():
+            reply = forward({}, account=owner)
+            if not reply.ok:
+                return reply
+            b = servicediscovery_backends[owner][call.region]
+            counts = Counter(s.namespace_id for s in b.services.values())
+            for item in reply.json().get("Namespaces") or []:
+                if shared is None or item["Id"] in shared:
+                    item["ServiceCount"] = counts[item["Id"]]
+                    item["ResourceOwner"] = owner
+                    items.append(item)
         fields: dict[str, Callable[[JSON], str | None]] = {
+            "RESOURCE_OWNER": lambda i: (
+                "SELF" if i["ResourceOwner"] == call.account else "OTHER_ACCOUNTS"
+            ),
             "TYPE": lambda i: i.get("Type"),
             "NAME": lambda i: i.get("Name"),
             "HTTP_NAME": lambda i: ((i.get("Properties") or {}).get("HttpProperties") or {}).get(

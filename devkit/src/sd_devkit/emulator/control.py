@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
+
+from .throttle import throttle_body
 
 JSON = dict[str, Any]
 
@@ -58,6 +61,7 @@ class EmulatorControl:
         count: int | None = None,
         latency: float = 0.0,
         status: int | None = None,
+        account: str | None = None,
     ) -> None:
         rule = {
             "api": api,
@@ -66,11 +70,25 @@ class EmulatorControl:
             "count": count,
             "latency": latency,
             "status": status,
+            "account": account,
         }
         self._request("POST", "faults", rule)
 
     def clear_faults(self) -> None:
         self._request("DELETE", "faults")
+
+    def throttle(
+        self,
+        rates: Mapping[str, tuple[float, float]] | None = None,
+        *,
+        documented: bool = True,
+        accounts: Sequence[str] | None = None,
+        scale: float = 1.0,
+    ) -> None:
+        self._request("POST", "throttle", throttle_body(rates, documented, accounts, scale))
+
+    def clear_throttle(self) -> None:
+        self._request("DELETE", "throttle")
 
     def hold_operations(self, seconds: float | None = None, polls: int | None = None) -> None:
         self._request("POST", "operations", {"hold": {"seconds": seconds, "polls": polls}})
@@ -94,6 +112,25 @@ class EmulatorControl:
     ) -> None:
         body = {"serviceId": service_id, "region": region, "instances": instances}
         self._request("POST", "instances", body)
+
+    def create_role(
+        self,
+        account_id: str,
+        name: str,
+        trust_policy: JSON,
+        *,
+        max_session_duration: int = 3600,
+    ) -> str:
+        body = {
+            "accountId": account_id,
+            "roleName": name,
+            "trustPolicy": trust_policy,
+            "maxSessionDuration": max_session_duration,
+        }
+        return str(self._request("POST", "roles", body)["roleArn"])
+
+    def expire_sessions(self, role_arn: str | None = None) -> int:
+        return int(self._request("POST", "expire-sessions", {"roleArn": role_arn})["expired"])
 
     def calls(self) -> dict[str, int]:
         return {str(k): int(v) for k, v in self._request("GET", "calls")["calls"].items()}

@@ -14,11 +14,13 @@ from ._wsgi import JSON, Call, Forward, Handler, Reply, page
 from .moto_surface import (
     EC2ContainerServiceBackend,
     EcsService,
+    Namespace,
     TaskDefinition,
     ecs_backends,
     servicediscovery_backends,
     utcnow,
 )
+from .ram import NAMESPACE_ARN, Access, RamLayer
 
 DEFAULT_MAX_RESULTS = 10  # ECS ListServices/ListServicesByNamespace without maxResults: 10
 DESCRIBE_SERVICES_MAX = 10
@@ -68,8 +70,9 @@ def primary_deployment(service: EcsService) -> dict[str, Any] | None:
 
 
 class EcsLayer:
-    def __init__(self, page_size: int) -> None:
+    def __init__(self, page_size: int, ram: RamLayer) -> None:
         self.page_size = page_size
+        self._ram = ram
         # (account, region, cluster name, service name) -> deployments started
         self._deployments: dict[tuple[str, str, str, str], int] = {}
 
@@ -120,6 +123,55 @@ class EcsLayer:
                     f"portMapping in task definition {task_def}"
                 )
         return ""
+
+    def _service_connect_refused(
+        self, call: Call, b: EC2ContainerServiceBackend, task_def: str | None, sc: JSON | None
+    ) -> Reply | None:
+        if not sc:
+            return None
+        problem = self._check_port_names(b, task_def, sc)
+        if problem:
+            return _invalid(problem)
+        return self._shared_namespace_refused(call, sc)
+
+    def _shared_namespace_refused(self, call: Call, sc: JSON) -> Reply | None:
+        """docs/aws-facts.md, Shared namespaces: Service Connect takes another account's
+        namespace by ARN, in the service's own Region, and only when the share carries
+        AWSRAMPermissionCloudMapECSFullPermission; ECS answers a ClientException naming the
+        Cloud Map action the share does not allow."""
+        match = NAMESPACE_ARN.match(str(sc.get("namespace", "")))
+        if not sc.get("enabled") or match is None or match["account"] == call.account:
+            return None
+        if match["region"] != call.region:
+            return _invalid(
+                f"The namespace {match.string} must be in the same Region as the service "
+                f"({call.region})."
+            )
+        access = self._ram.access(call.account, match.string)
+        if access is Access.FULL:
+            return None
+        action = "GetNamespace" if access is None else "CreateService"
+        return Reply.error(
+            "ClientException",
+            f"User: arn:aws:iam::{call.account}:root is not authorized to perform: "
+            f"servicediscovery:{action} on resource: {match.string} because no "
+            f"resource-based policy allows the servicediscovery:{action} action",
+        )
+
+    def _namespace(self, call: Call, wanted: str) -> Namespace | None:
+        """The namespace a name, id or ARN names: the caller's own, or one shared with it."""
+        match = NAMESPACE_ARN.match(wanted)
+        if match and match["account"] != call.account:
+            if match["region"] != call.region or self._ram.access(call.account, wanted) is None:
+                return None
+            shared: Namespace | None = servicediscovery_backends[match["account"]][
+                call.region
+            ].namespaces.get(match["id"])
+            return shared
+        sd = servicediscovery_backends[call.account][call.region]
+        return next(
+            (ns for ns in sd.namespaces.values() if wanted in (ns.name, ns.arn, ns.id)), None
+        )
 
     def _start_deployment(self, call: Call, service: EcsService, sc: JSON | None) -> None:
         """A new PRIMARY deployment; the previous PRIMARY becomes ACTIVE (older ones are gone,
@@ -172,10 +224,9 @@ class EcsLayer:
         if existing is not None and existing.status in ("ACTIVE", "DRAINING"):
             return _invalid("Creation of service was not idempotent.")
         sc = call.body.get("serviceConnectConfiguration")
-        if sc:
-            problem = self._check_port_names(b, call.body.get("taskDefinition"), sc)
-            if problem:
-                return _invalid(problem)
+        refused = self._service_connect_refused(call, b, call.body.get("taskDefinition"), sc)
+        if refused is not None:
+            return refused
         reply = forward()
         if not reply.ok:
             return reply
@@ -212,11 +263,10 @@ class EcsLayer:
                 "deployment controller. Use AWS CodeDeploy (or a new task set) instead."
             )
         sc = call.body.get("serviceConnectConfiguration")
-        if sc is not None:
-            task_def = call.body.get("taskDefinition") or service.task_definition
-            problem = self._check_port_names(b, task_def, sc)
-            if problem:
-                return _invalid(problem)
+        task_def = call.body.get("taskDefinition") or service.task_definition
+        refused = self._service_connect_refused(call, b, task_def, sc)
+        if refused is not None:
+            return refused
         reply = forward()
         if not reply.ok:
             return reply
@@ -255,12 +305,10 @@ class EcsLayer:
     def list_services_by_namespace(self, call: Call, forward: Forward) -> Reply:
         """moto: "ListServicesByNamespace is not implemented (HTTP 500 in server mode)". The
         ACTIVE services whose PRIMARY deployment uses Service Connect in the namespace (given
-        by name or ARN, as the API takes either)."""
+        by name or ARN, as the API takes either; a namespace shared with the caller by its ARN
+        only)."""
         wanted = str(call.body.get("namespace", ""))
-        sd = servicediscovery_backends[call.account][call.region]
-        namespace = next(
-            (ns for ns in sd.namespaces.values() if wanted in (ns.name, ns.arn, ns.id)), None
-        )
+        namespace = self._namespace(call, wanted)
         if namespace is None:
             return Reply.error("NamespaceNotFoundException", f"Namespace {wanted} not found.")
         aliases = {namespace.name, namespace.arn, namespace.id}

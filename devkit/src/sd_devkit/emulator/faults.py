@@ -40,6 +40,7 @@ class FaultRule:
     count: int | None = None
     latency: float = 0.0
     status: int | None = None
+    account: str | None = None  # only calls acting in this account (None: any)
     fired: int = 0
 
     def __post_init__(self) -> None:
@@ -119,7 +120,7 @@ class Faults:
         with self._lock:
             self._calls.clear()
 
-    def decide(self, api: str) -> Decision:
+    def decide(self, api: str, account: str = "") -> Decision:
         """Which rules fire for this call. Every live matching rule draws one number from the
         seeded generator, so the same seed and the same call sequence give the same faults.
         Latencies of the rules that fire add up; the first firing rule with an error wins."""
@@ -127,6 +128,8 @@ class Faults:
         with self._lock:
             for rule in self._rules:
                 if rule.exhausted or not fnmatchcase(api, rule.api):
+                    continue
+                if rule.account is not None and rule.account != account:
                     continue
                 if self._rng.random() >= rule.rate:
                     continue

@@ -1,18 +1,24 @@
 """The WSGI fidelity layer in front of moto's server app.
 
-Per request: count the call, apply injected faults (latency, errors), then run the Cloud Map or
-ECS hook for the API (or hand the request to moto unchanged). JSON and query protocol calls are
-named from the request; Route 53 (REST-XML) calls from their method and path
-("route53:GetHostedZone"), so they are counted and can be faulted too. Requests under
-`/_emulator/` are the control API, so a test in another process can configure faults and read
-counts:
+Per request: count the call, apply rate-based throttling and injected faults (latency, errors),
+then run the Cloud Map, ECS, STS or RAM hook for the API (or hand the request to moto
+unchanged). JSON and query protocol calls are named from the request; REST calls (Route 53, RAM)
+from their method and path ("route53:GetHostedZone"), so they are counted and can be faulted
+too. Requests under `/_emulator/` are the control API, so a test in another process can configure
+faults and read counts:
 
     GET    /_emulator/health                      -> {"status": "ok", "accountId": ...}
     GET    /_emulator/calls                       -> {"calls": {"ecs:DescribeServices": 5, ...}}
     DELETE /_emulator/calls                       reset the counts
     GET    /_emulator/faults                      -> {"faults": [rule, ...]}
     POST   /_emulator/faults     {"api": "servicediscovery:CreateService", "error": ...,
-                                  "rate": 1.0, "count": null, "latency": 0.0, "status": null}
+                                  "rate": 1.0, "count": null, "latency": 0.0, "status": null,
+                                  "account": null}  (account: only calls acting in it)
+    GET    /_emulator/throttle                    -> {"limits": {...}, "accounts": [...]}
+    POST   /_emulator/throttle   {"rates": {"servicediscovery:ListNamespaces": [1.0, 5]},
+                                  "documented": true, "accounts": null, "scale": 1.0}
+                                  token buckets per API, account and Region (throttle.py)
+    DELETE /_emulator/throttle                    no rate-based throttling
     DELETE /_emulator/faults                      remove every fault rule
     GET    /_emulator/operations                  -> {"hold": {...}, "fail": [...]}
     POST   /_emulator/operations {"hold": {"seconds": 1.0, "polls": 2},
@@ -23,6 +29,11 @@ counts:
     POST   /_emulator/instances  {"serviceId": "srv-...", "region": "us-east-1",
                                   "instances": {"i-1": {"AWS_INSTANCE_IPV4": ...}, ...}}
                                   register new instances at once (a test near a quota)
+    POST   /_emulator/roles      {"accountId": "111111111111", "roleName": "tenant",
+                                  "trustPolicy": {...}, "maxSessionDuration": 3600}
+                                  -> {"roleArn": ...}: a role AssumeRole can enter (sts.py)
+    POST   /_emulator/expire-sessions {"roleArn": null}  end the sessions of a role (all) now
+                                  -> {"expired": 2}
     POST   /_emulator/reset                       moto state of this emulator + layer state
 """
 
@@ -34,6 +45,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -50,12 +62,18 @@ from ._wsgi import (
     call_app,
     parse_call,
     read_body,
+    scope_of,
 )
 from .cloudmap import CloudMapLayer
 from .ecs import EcsLayer
 from .faults import FaultRule, Faults
 from .operations import FailRule, Hold, OperationTracker
+from .ram import RamLayer
+from .route53 import Route53Layer
+from .sharing import Sharing
+from .sts import DEFAULT_DURATION, StsLayer, create_role, expired_reply
 from .tagging import TaggingLayer
+from .throttle import Limit, RateLimits, error_code
 
 log = logging.getLogger(__name__)
 CONTROL_PREFIX = "/_emulator/"
@@ -71,22 +89,37 @@ class FidelityLayer:
         *,
         page_size: int,
         seed: int,
-        reset_backend: Callable[[], None],
+        reset_backend: Callable[[str], None],
     ) -> None:
         self._app = app
         self.account_id = account_id
         self.faults = Faults(seed)
+        self.throttle = RateLimits()
         self.operations = OperationTracker()
-        self.cloudmap = CloudMapLayer(self.operations, page_size)
-        self.ecs = EcsLayer(page_size)
+        self.ram = RamLayer()
+        self.sharing = Sharing(self.ram)
+        self.cloudmap = CloudMapLayer(self.operations, page_size, self.ram)
+        self.ecs = EcsLayer(page_size, self.ram)
         self.tagging = TaggingLayer(page_size)
+        self.sts = StsLayer()
+        self.route53 = Route53Layer(lambda: sorted(self.accounts))
+        # Every account a request acted in or a role was seeded in: what reset() forgets.
+        self.accounts = {account_id}
         self._reset_backend = reset_backend
         self._lock = threading.RLock()  # one moto call (and its corrections) at a time
         self._handlers: dict[str, Handler] = {}
-        layers: tuple[tuple[str, CloudMapLayer | EcsLayer | TaggingLayer], ...] = (
+        layers: tuple[
+            tuple[
+                str, CloudMapLayer | EcsLayer | TaggingLayer | StsLayer | RamLayer | Route53Layer
+            ],
+            ...,
+        ] = (
             ("servicediscovery", self.cloudmap),
             ("ecs", self.ecs),
             ("tagging", self.tagging),
+            ("sts", self.sts),
+            ("ram", self.ram),
+            ("route53", self.route53),
         )
         for service, layer in layers:
             for action, handler in layer.handlers().items():
@@ -96,8 +129,15 @@ class FidelityLayer:
 
     def reset(self) -> None:
         with self._lock:
-            self._reset_backend()
+            for account in self.accounts:
+                self._reset_backend(account)
+            self.accounts = {self.account_id}
+            self.sts.reset()
+            self.ram.reset()
+            self.sharing.reset()
+            self.route53.reset()
             self.faults.reset()
+            self.throttle.clear()
             self.operations.reset()
             self.cloudmap.reset()
             self.ecs.reset()
@@ -110,6 +150,13 @@ class FidelityLayer:
         with self._lock:
             self.cloudmap.seed_instances(self.account_id, region, service_id, instances)
 
+    def create_role(
+        self, account_id: str, name: str, trust_policy: JSON, max_session_duration: int
+    ) -> str:
+        with self._lock:
+            self.accounts.add(account_id)
+            return create_role(account_id, name, trust_policy, max_session_duration)
+
     # -- WSGI --------------------------------------------------------------------------------
 
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
@@ -117,46 +164,71 @@ class FidelityLayer:
         if path.startswith(CONTROL_PREFIX):
             return self._control(environ, path[len(CONTROL_PREFIX) :]).send(start_response)
         raw = read_body(environ)
-        # Every emulator is its own AWS account, so emulators in one process do not share state.
-        environ.setdefault("HTTP_X_MOTO_ACCOUNT_ID", self.account_id)
+        session = self.sts.session(scope_of(environ)[0])
+        if session is not None:
+            # Credentials from AssumeRole act in the role's account (sts.py).
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = session.caller.account
+        else:
+            # Every emulator is its own AWS account, so emulators in one process do not share
+            # state.
+            environ.setdefault("HTTP_X_MOTO_ACCOUNT_ID", self.account_id)
         account = os.environ.get("MOTO_ACCOUNT_ID") or str(environ["HTTP_X_MOTO_ACCOUNT_ID"])
         call = parse_call(environ, raw, account)
         if call is None:
             with self._lock:
                 return call_app(self._app, environ, raw).send(start_response)
+        self.accounts.add(account)
         self.faults.record(call.api)
+        if session is not None and session.expired(datetime.now(UTC)):
+            return expired_reply(call).send(start_response)
         if calllog.wanted(str(environ.get("HTTP_USER_AGENT", ""))):
             with self._lock:
                 calllog.record(call)
-        decision = self.faults.decide(call.api)
+        if not self.throttle.take(account, call.region, call.api):
+            return _error(call, error_code(call.api), "Rate exceeded", 400).send(start_response)
+        decision = self.faults.decide(call.api, account)
         if decision.latency:
             time.sleep(decision.latency)
         if decision.error is not None:
             rule = decision.error
-            code = str(rule.error)
-            if call.protocol in ("query", "rest-xml"):
-                reply = Reply.query_error(code, rule.message, rule.http_status)
-            else:
-                reply = Reply.error(code, rule.message, rule.http_status)
-            return reply.send(start_response)
-        forward = self._forwarder(environ, raw, call)
+            return _error(call, str(rule.error), rule.message, rule.http_status).send(
+                start_response
+            )
         with self._lock:
-            handler = self._handlers.get(call.api)
             try:
                 # Effects of operations that became final since the last call (a namespace
                 # whose create succeeded appears, ...), then the call, then the effects of
                 # operations that are final as soon as they are submitted (no hold).
                 self.operations.settle()
-                reply = handler(call, forward) if handler else forward()
+                reply = self._dispatch(environ, raw, call)
                 self.operations.settle()
             except Exception as exc:  # a bug in the layer: answer like AWS would, and log it
                 log.exception("emulator layer failed on %s", call.api)
                 reply = Reply.error("InternalFailure", f"emulator layer error: {exc}", 500)
         return reply.send(start_response)
 
+    def _dispatch(self, environ: WSGIEnviron, raw: bytes, call: Call) -> Reply:
+        """The call's hook (or moto); a Cloud Map call on a namespace shared with the caller
+        runs in the owner's account (sharing.py)."""
+        if call.service != "servicediscovery":
+            handler = self._handlers.get(call.api)
+            forward = self._forwarder(environ, raw, call)
+            return handler(call, forward) if handler else forward()
+        routed = self.sharing.route(call)
+        if isinstance(routed, Reply):
+            return routed
+        body = raw if routed.body is call.body else json.dumps(routed.body).encode()
+        forward = self._forwarder(environ, body, routed)
+        handler = self._handlers.get(routed.api)
+        reply = handler(routed, forward) if handler else forward()
+        return self.sharing.annotate(call, routed, reply)
+
     def _forwarder(self, environ: WSGIEnviron, raw: bytes, call: Call) -> Forward:
-        def forward(body: JSON | None = None, action: str | None = None) -> Reply:
+        def forward(
+            body: JSON | None = None, action: str | None = None, account: str | None = None
+        ) -> Reply:
             env = dict(environ)
+            env["HTTP_X_MOTO_ACCOUNT_ID"] = account or call.account
             if action is not None:
                 env["HTTP_X_AMZ_TARGET"] = f"{call.target_prefix}.{action}"
             data = raw if body is None else json.dumps(body).encode()
@@ -196,6 +268,15 @@ class FidelityLayer:
             if method == "DELETE":
                 self.faults.clear()
                 return ok({})
+        if route == "throttle":
+            if method == "GET":
+                return ok(self.throttle.config())
+            if method == "POST":
+                configure_throttle(self.throttle, body)
+                return ok(self.throttle.config())
+            if method == "DELETE":
+                self.throttle.clear()
+                return ok({})
         if route == "operations":
             if method == "GET":
                 return ok(self.operations.config())
@@ -219,13 +300,36 @@ class FidelityLayer:
             region = str(body.get("region") or "us-east-1")
             self.seed_instances(region, str(body["serviceId"]), instances)
             return ok({})
+        if route == "roles" and method == "POST":
+            _only(body, _ROLE_KEYS, "roles")
+            arn = self.create_role(
+                str(body["accountId"]),
+                str(body["roleName"]),
+                dict(body["trustPolicy"]),
+                int(body.get("maxSessionDuration") or DEFAULT_DURATION),
+            )
+            return ok({"roleArn": arn})
+        if route == "expire-sessions" and method == "POST":
+            _only(body, {"roleArn"}, "expire-sessions")
+            return ok({"expired": self.sts.expire(body.get("roleArn"))})
         if route == "reset" and method == "POST":
             self.reset()
             return ok({})
         return Reply(404, (), b"").with_json({"error": f"no control route {method} /{route}"})
 
 
-_FAULT_KEYS = {"api", "error", "rate", "count", "latency", "status"}
+_FAULT_KEYS = {"api", "error", "rate", "count", "latency", "status", "account"}
+
+
+def _error(call: Call, code: str, message: str, status: int) -> Reply:
+    """An error in the call's protocol."""
+    if call.protocol in ("query", "rest-xml"):
+        return Reply.query_error(code, message, status)
+    return Reply.error(code, message, status)
+
+
+_THROTTLE_KEYS = {"rates", "documented", "accounts", "scale"}
+_ROLE_KEYS = {"accountId", "roleName", "trustPolicy", "maxSessionDuration"}
 _HOLD_KEYS = {"seconds", "polls"}
 _FAIL_KEYS = {"match", "error_code", "message", "count"}
 
@@ -239,6 +343,20 @@ def _only(body: JSON, allowed: set[str], what: str) -> JSON:
 
 def fault_rule(body: JSON) -> FaultRule:
     return FaultRule(**_only(body, _FAULT_KEYS, "fault"))
+
+
+def configure_throttle(limits: RateLimits, body: JSON) -> None:
+    _only(body, _THROTTLE_KEYS, "throttle")
+    rates = body.get("rates") or {}
+    if not isinstance(rates, dict):
+        raise ValueError('rates must map APIs to [per_second, burst], e.g. {"ecs:*": [5, 10]}')
+    accounts = body.get("accounts")
+    limits.configure(
+        {str(api): Limit(float(rate[0]), float(rate[1])) for api, rate in rates.items()},
+        documented=bool(body.get("documented", True)),
+        accounts=frozenset(str(a) for a in accounts) if accounts is not None else None,
+        scale=float(body.get("scale") or 1.0),
+    )
 
 
 def configure_operations(tracker: OperationTracker, body: JSON) -> None:

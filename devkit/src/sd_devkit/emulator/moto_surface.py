@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from moto.core.utils import utcnow
     from moto.ecs.models import EC2ContainerServiceBackend, TaskDefinition, ecs_backends
     from moto.ecs.models import Service as EcsService
+    from moto.iam.models import Role, iam_backends
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from moto.route53.models import FakeZone, route53_backends
     from moto.servicediscovery.models import (
@@ -52,6 +53,7 @@ __all__ = [
     "FakeZone",
     "Namespace",
     "Operation",
+    "Role",
     "Service",
     "ServiceDiscoveryBackend",
     "Surface",
@@ -60,6 +62,7 @@ __all__ = [
     "create_backend_app",
     "ecs_backends",
     "get_partition",
+    "iam_backends",
     "missing_attributes",
     "missing_names",
     "report",
@@ -150,10 +153,25 @@ SURFACES: tuple[Surface, ...] = (
     Surface(
         _R53,
         "FakeZone",
-        ("resource_id", "vpcs", "add_vpc"),
-        "a private namespace's zone lists the namespace's VPC, as in AWS",
+        ("resource_id", "name", "private_zone", "vpcs", "add_vpc"),
+        "a private namespace's zone lists the namespace's VPC, as in AWS; another account's VPC"
+        " joins it once authorized (route53.py)",
     ),
     Surface("moto.utilities.utils", "get_partition", (), "route53_backends' key for a region"),
+    # IAM (sts.py: the roles AssumeRole may enter)
+    Surface("moto.iam.models", "iam_backends", (), "IAM state, [account][partition]"),
+    Surface(
+        "moto.iam.models",
+        "IAMBackend",
+        ("roles", "create_role"),
+        "roles by id: AssumeRole looks the role up by ARN; Emulator.create_role seeds one",
+    ),
+    Surface(
+        "moto.iam.models",
+        "Role",
+        ("id", "arn", "name", "assume_role_policy_document", "max_session_duration"),
+        "the trust policy AssumeRole checks, the session's AssumedRoleId and its maximum",
+    ),
     # ECS (ecs.py)
     Surface(_ECS, "ecs_backends", (), "ECS state, [account][region]"),
     Surface(

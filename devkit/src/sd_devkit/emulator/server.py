@@ -7,12 +7,14 @@ import itertools
 import signal
 import sys
 import threading
+from collections.abc import Mapping, Sequence
 from types import FrameType, TracebackType
 from typing import Any
 
 from ._http import KeepAliveServer
+from ._wsgi import JSON
 from .clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
-from .layer import FidelityLayer, configure_operations, fault_rule
+from .layer import FidelityLayer, configure_operations, configure_throttle, fault_rule
 from .moto_surface import (
     DEFAULT_ACCOUNT_ID,
     BackendDict,
@@ -21,6 +23,8 @@ from .moto_surface import (
     create_backend_app,
 )
 from .seed import CLUSTER, DEMO_SERVICES, seed_demo_ecs
+from .sts import DEFAULT_DURATION
+from .throttle import throttle_body
 
 DEMO_REGION = "us-east-1"
 
@@ -80,7 +84,7 @@ class Emulator:
             self._account_id,
             page_size=page_size,
             seed=seed,
-            reset_backend=lambda: _reset_account(self._account_id),
+            reset_backend=_reset_account,
         )
         self._server: KeepAliveServer | None = None
         self._thread: threading.Thread | None = None
@@ -147,9 +151,34 @@ class Emulator:
     # -- state ---------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget everything: moto resources of this emulator's account, fault rules, holds,
+        """Forget everything: moto resources of this emulator's account and of every account a
+        role was created or a request acted in, assumed-role sessions, RAM shares, rate
+        limits, fault rules, holds,
         fail rules, call counts, deployment counts; the fault sequence restarts from the seed."""
         self._layer.reset()
+
+    # -- accounts ------------------------------------------------------------------------------
+
+    def create_role(
+        self,
+        account_id: str,
+        name: str,
+        trust_policy: JSON,
+        *,
+        max_session_duration: int = DEFAULT_DURATION,
+    ) -> str:
+        """Create IAM role `name` in account `account_id` with the trust policy given (see
+        `sts.trust_policy`); returns its ARN. sts:AssumeRole of it by a caller the policy names
+        answers credentials that act in `account_id`; requests signed with any other
+        credentials act in this emulator's own account (`account_id` property). Accounts other
+        than the emulator's own are shared by the emulators of one process: pick distinct ids."""
+        return self._layer.create_role(account_id, name, trust_policy, max_session_duration)
+
+    def expire_sessions(self, role_arn: str | None = None) -> int:
+        """End now the sessions AssumeRole gave for one role (None: for every role): requests
+        signed with their credentials answer ExpiredTokenException, as AWS does once a
+        session's Expiration has passed. Returns how many sessions ended."""
+        return self._layer.sts.expire(role_arn)
 
     # -- faults --------------------------------------------------------------------------------
 
@@ -162,11 +191,13 @@ class Emulator:
         count: int | None = None,
         latency: float = 0.0,
         status: int | None = None,
+        account: str | None = None,
     ) -> None:
         """Fault calls to `api` ("servicediscovery:CreateService", "ecs:*", "*"): with
         probability `rate` (seeded), at most `count` times, after `latency` seconds, answer
         `error` (None: only the latency) with `status` (default: 503 for ServiceUnavailable,
-        500 for InternalFailure, else 400)."""
+        500 for InternalFailure, else 400); with `account`, only calls acting in that
+        account."""
         self._layer.faults.add(
             fault_rule(
                 {
@@ -176,12 +207,32 @@ class Emulator:
                     "count": count,
                     "latency": latency,
                     "status": status,
+                    "account": account,
                 }
             )
         )
 
     def clear_faults(self) -> None:
         self._layer.faults.clear()
+
+    def throttle(
+        self,
+        rates: Mapping[str, tuple[float, float]] | None = None,
+        *,
+        documented: bool = True,
+        accounts: Sequence[str] | None = None,
+        scale: float = 1.0,
+    ) -> None:
+        """Throttle as AWS does, by rate: a token bucket per API, account and Region, `burst`
+        tokens refilled at `per_second`; a call that finds its bucket empty answers
+        ThrottlingException (Cloud Map: RequestLimitExceeded). AWS's documented rates
+        (throttle.DOCUMENTED) unless `documented` is False, overridden by `rates` ({"api":
+        (per_second, burst)}, "service:*" and "*" allowed), all times `scale`; in `accounts`
+        only (None: all). Beside, and independent of, the random faults of `inject`."""
+        configure_throttle(self._layer.throttle, throttle_body(rates, documented, accounts, scale))
+
+    def clear_throttle(self) -> None:
+        self._layer.throttle.clear()
 
     def hold_operations(self, seconds: float | None = None, polls: int | None = None) -> None:
         """Cloud Map operations submitted from now on answer SUBMITTED, then PENDING, until
