@@ -35,4 +35,10 @@ class Route53:
             "ListHostedZonesByVPC",
             lambda: self._client.list_hosted_zones_by_vpc(VPCId=vpc_id, VPCRegion=vpc_region),
         )
-        return frozenset(str(z["HostedZoneId"]) for z in raw.get("HostedZoneSummaries") or [])
+        summaries = raw.get("HostedZoneSummaries") or []
+        return frozenset(zone_id(str(z["HostedZoneId"])) for z in summaries)
+
+
+def zone_id(value: str) -> str:
+    """A hosted zone's bare id: Route 53 and Cloud Map write it bare or as /hostedzone/ID."""
+    return value.rsplit("/", 1)[-1]

@@ -195,7 +195,7 @@ class Observer:
         if ns_name is not None and not foreign:
             if spec.service is not None:
                 service, previous = self._service(
-                    read, region, identity, spec.service.name, ns, known
+                    read, region, identity, spec.service.name, ns, known, shared_arn is not None
                 )
                 if service is not None and self._is_ours(service.tags, identity):
                     ids.update(StatusPatch(service_id=service.id, service_arn=service.arn))
@@ -239,7 +239,7 @@ class Observer:
             ids = StatusPatch(namespace_id=ns.id) if ns else StatusPatch()
             if spec.service is not None:
                 service = self._service_to_delete(
-                    read, region, identity, spec.service.name, ns, known
+                    read, region, identity, spec.service.name, ns, known, _shared_arn(spec)
                 )
                 if service is not None and self._is_ours(service.tags, identity):
                     ids.update(StatusPatch(service_id=service.id, service_arn=service.arn))
@@ -285,9 +285,11 @@ class Observer:
         name: str,
         ns: ObservedNamespace | None,
         known: DiscoveryStatus,
+        shared: bool,
     ) -> tuple[ObservedService | None, ObservedService | None]:
         """(the service `name` stands for, one this resource made under another name or in
-        another namespace)."""
+        another namespace). `shared`: `ns` is addressed by ARN, and the account view (our
+        account's ListServices) does not hold the services we made in it."""
         service_id = known.service_id
         ns_id = ns.id if ns else None
         if service_id:
@@ -296,6 +298,8 @@ class Observer:
                 return by_id, None
             if by_id is not None and self._is_ours(by_id.tags, identity):
                 return None, by_id
+        if ns is not None and shared:
+            return _listed(read, region, ns.arn, name), None
         found = read.find_service(region, ns.id, name) if ns is not None else None
         if found is None and ns is not None:
             # Nothing by id or name: one this resource made under another name (a rename).
@@ -310,10 +314,12 @@ class Observer:
         name: str,
         ns: ObservedNamespace | None,
         known: DiscoveryStatus,
+        shared_arn: str | None,
     ) -> ObservedService | None:
         """By the recorded id (None: proven gone). Without one (the CLI has no status): the
-        id from the ownership tags, else from a scan by name repeated until two scans agree,
-        then read by id. The account view is not asked: a list read while other deletes
+        id from the ownership tags, else from a scan by name (of `shared_arn`, a namespace
+        addressed by ARN, whose services only a list by that ARN names) repeated until two
+        scans agree, then read by id. The account view is not asked: a list read while other deletes
         shift its pages can miss a service that is still there (docs/aws-facts.md,
         "Reading: lists and ids")."""
         service_id = known.service_id
@@ -322,9 +328,7 @@ class Observer:
         tagged = read.tagged_service(region, owner_tags(identity, self._cluster))
         if tagged is not None or ns is None:
             return tagged
-        services = read.list_services(region, ns.id, settled=True)
-        listed = next((s for s in services if s.name == name), None)
-        return read.get_service(region, listed.id) if listed else None
+        return _listed(read, region, shared_arn or ns.id, name)
 
 
 def _ecs(
@@ -338,6 +342,13 @@ def _ecs(
     if observed is not None:
         ids.ecs_service_arn = observed.arn
     return observed
+
+
+def _listed(read: Reader, region: str, namespace: str, name: str) -> ObservedService | None:
+    """The service `name` of `namespace` (an id or ARN) from a settled list, read by id."""
+    services = read.list_services(region, namespace, settled=True)
+    listed = next((s for s in services if s.name == name), None)
+    return read.get_service(region, listed.id) if listed else None
 
 
 def _shared_arn(spec: ServiceDiscoverySpec) -> str | None:

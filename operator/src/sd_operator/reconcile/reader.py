@@ -30,6 +30,7 @@ from typing import Protocol
 
 from sd_operator.aws.api import AwsAdapters
 from sd_operator.aws.errors import NotFound, Terminal
+from sd_operator.aws.route53 import zone_id
 from sd_operator.aws.tagging import NAMESPACE_TYPE, SERVICE_TYPE
 from sd_operator.model import arns
 from sd_operator.model.observed import (
@@ -655,7 +656,7 @@ class FreshReader:
             zones = _unless_refused(
                 lambda: self._adapters.route53(region).zones_of_vpc(vpc, region)
             )
-            associated = None if zones is None else zone in zones
+            associated = None if zones is None else zone_id(zone) in zones
         return ShareObservation(held, associated)
 
     def get_operation(self, region: str, operation_id: str) -> ObservedOperation:
