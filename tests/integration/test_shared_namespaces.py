@@ -9,11 +9,14 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from test_hybrid_importer import ApiServer
 
 from builders import CLUSTER, REGION
 from fake_time import FakeTime
 from sd_devkit.emulator import Emulator, assumed_session, trust_policy
 from sd_operator.aws.adapters import Adapters
+from sd_operator.hybrid.importer import Importer
+from sd_operator.hybrid.imports import ImportSpec, Owner
 from sd_operator.model import reasons
 from sd_operator.model.grants import Role
 from sd_operator.model.parse import parse_resource
@@ -190,3 +193,25 @@ def test_a_private_namespace_is_refused_until_the_tenants_vpc_is_associated(
     planned = tenant.plan(res, namespace=None).plan
     assert planned.refusal is None
     assert [type(a).__name__ for a in planned.actions] == ["CreateService"]
+
+
+def test_a_tenant_imports_from_a_shared_namespace_with_the_owner_account(
+    emulator: Emulator, owner: Any, tenant: Reconciler
+) -> None:
+    arn = _shared(emulator, owner, ECS_FULL)
+    owner_sd = _client(owner, emulator, "servicediscovery")
+    service = owner_sd.create_service(Name="billing", NamespaceId=arn)["Service"]["Id"]
+    owner_sd.register_instance(
+        ServiceId=service,
+        InstanceId="t1",
+        Attributes={"AWS_INSTANCE_IPV4": "10.1.0.1", "AWS_INSTANCE_PORT": "3000"},
+    )
+    api = ApiServer()
+    importer = Importer(tenant.adapters.cloudmap, lambda: api)  # type: ignore[arg-type,return-value]
+    owner_ref = Owner("sd-operator.io/v1alpha1", "CloudMapImport", "billing", "uid-import")
+    spec = ImportSpec(None, arn, "billing", port=80, region=REGION)
+    result = importer.sync(spec, arn, "billing", "team-b", owner_ref)
+    assert result.ready, result.message
+    assert [a for s in api.slices_.values() for e in s["endpoints"] for a in e["addresses"]] == [
+        "10.1.0.1"
+    ]

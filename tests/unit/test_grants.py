@@ -318,8 +318,18 @@ def test_a_delete_is_given_the_default_even_where_the_spec_is_no_longer_granted(
         ((replace(TEAM_A, import_from=("shared.local",)),), "shared.local", False),
         ((replace(TEAM_A, import_from=("shared.local",)),), "teamb.local", True),
         ((), "shared.local", True),
+        ((ALLOW_ALL,), SHARED_ARN, True),
+        ((replace(TEAM_A, import_from=(SHARED_ARN,)),), SHARED_ARN, False),
     ],
-    ids=["allow-all", "no-import-field", "granted", "not-listed", "no-grant"],
+    ids=[
+        "allow-all",
+        "no-import-field",
+        "granted",
+        "not-listed",
+        "no-grant",
+        "shared-under-allow-all",
+        "shared-listed",
+    ],
 )
 def test_an_import_reads_only_cloud_map_namespaces_a_grant_lists(
     grants: tuple[Grant, ...], source: str, refused: bool

@@ -272,8 +272,8 @@ def _usable(grant: Grant, name: str) -> bool:
     return _listed(name, grant.use) or _listed(name, grant.adopt) or grant.create.names_allow(name)
 
 
-def _exportable(grant: Grant, name: str) -> bool:
-    allowed = grant.export or ()
+def _namespace_listed(name: str, allowed: Sequence[str]) -> bool:
+    """A Cloud Map namespace, by name or (shared) ARN, in an export or import list."""
     return _shared_listed(name, allowed) if is_arn(name) else _listed(name, allowed)
 
 
@@ -289,7 +289,7 @@ def _discovery_denial(
     if spec.endpoints is not None:
         if grant.export is None:
             return "spec.endpoints", "allows no export"
-        if cloud_map_namespace is None or not _exportable(grant, cloud_map_namespace):
+        if cloud_map_namespace is None or not _namespace_listed(cloud_map_namespace, grant.export):
             return "spec.endpoints", f"may export into Cloud Map namespaces {list(grant.export)}"
     return None
 
@@ -393,7 +393,7 @@ def import_denial(
     if not serving:
         return f"no DiscoveryGrant selects Kubernetes namespace {namespace} (docs/tenancy.md)"
     allowed = (g.import_from for g in serving if g.import_from is not None)
-    if any(_listed(cloud_map_namespace, a) for a in allowed):
+    if any(_namespace_listed(cloud_map_namespace, a) for a in allowed):
         return None
     why = "; ".join(f"DiscoveryGrant {g.name} {_imports(g)}" for g in serving)
     return f"importing from Cloud Map namespace {cloud_map_namespace!r} is not granted: {why}"
