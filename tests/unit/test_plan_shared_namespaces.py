@@ -3,11 +3,12 @@ creates by ARN, and never changes or deletes what another account created (recon
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 import yaml
+from test_observe import FakeReader
 
 from sd_operator.hybrid.export import CLUSTER_ATTRIBUTE, OWNER_ATTRIBUTE, plan_export
 from sd_operator.model.actions import (
@@ -48,7 +49,8 @@ from sd_operator.model.spec import (
     ServiceConnectService,
     ServiceDiscoverySpec,
 )
-from sd_operator.model.status import StatusPatch
+from sd_operator.model.status import DiscoveryStatus, StatusPatch
+from sd_operator.reconcile.observe import Observer
 from sd_operator.reconcile.ownership import owner_tags
 from sd_operator.reconcile.plan import plan_resource, plan_teardown
 from sd_operator.reconcile.shared import SERVICE_CONNECT_PERMISSION
@@ -329,3 +331,55 @@ def test_export_deregisters_only_instances_our_account_registered() -> None:
     assert deregistered("333333333333", ME) == ()
     # The account not known (an exporter told none): the attributes decide, as before.
     assert deregistered("333333333333", None) == ("i-1",)
+
+
+# What a step reads of a namespace addressed by ARN ------------------------------------------------
+
+
+@dataclass
+class SharingReader(FakeReader):
+    """FakeReader acting in account ME, answering a share's reads as given."""
+
+    answer: ShareObservation = field(default_factory=ShareObservation)
+    asked: list[tuple[bool, str | None]] = field(default_factory=list)
+
+    def account(self, region: str) -> str:
+        return ME
+
+    def share(
+        self, region: str, namespace: ObservedNamespace, *, permissions: bool, vpc: str | None
+    ) -> ShareObservation:
+        self._read("share")
+        self.asked.append((permissions, vpc))
+        return self.answer
+
+
+def observe(reader: SharingReader, s: ServiceDiscoverySpec) -> DiscoveryObservation:
+    observed = Observer(CLUSTER, REGION).observe(
+        reader, Resource(IDENTITY, s), namespace=None, known=DiscoveryStatus()
+    )
+    assert isinstance(observed, DiscoveryObservation)
+    return observed
+
+
+def test_a_namespace_by_arn_is_read_by_arn_and_its_services_by_a_list_of_that_arn() -> None:
+    reader = SharingReader(namespace=namespace())
+    observed = observe(reader, spec())
+    assert (observed.account, observed.namespace) == (ME, namespace())
+    assert reader.calls == ["get_namespace", "share", "list_services"]
+
+
+def test_the_share_is_read_for_what_the_spec_uses_of_it() -> None:
+    http = SharingReader(namespace=namespace())
+    observe(http, spec(vpc="vpc-0123456789abcdef0"))
+    private = SharingReader(namespace=namespace(NamespaceType.DNS_PRIVATE))
+    observe(private, spec(vpc="vpc-0123456789abcdef0", service_connect=True))
+    # No Service Connect: no RAM read; an Http namespace: no VPC to check.
+    assert http.asked == [(False, None)]
+    assert private.asked == [(True, "vpc-0123456789abcdef0")]
+
+
+def test_a_namespace_of_our_own_account_by_arn_reads_no_share() -> None:
+    reader = SharingReader(namespace=namespace(owner_account=ME))
+    assert observe(reader, spec(service_connect=True)).share is None
+    assert "share" not in reader.calls
