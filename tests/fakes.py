@@ -35,6 +35,7 @@ from sd_operator.model.actions import (
 )
 from sd_operator.model.grants import Role
 from sd_operator.model.observed import (
+    EcsUpdated,
     NamedPort,
     ObservedEcsService,
     ObservedNamespace,
@@ -55,6 +56,7 @@ READS = frozenset(
         "cloudmap.owned_namespace",
         "cloudmap.list_services",
         "cloudmap.get_service",
+        "cloudmap.service_attributes",
         "cloudmap.get_operation",
         "ecs.describe",
         "ecs.services_in_namespace",
@@ -114,6 +116,7 @@ class FakeCloudMap:
         self.operations: dict[str, _Operation] = {}
         self.zones: dict[str, frozenset[str]] = {}
         self._tags: dict[str, dict[str, str]] = {}
+        self.attributes: dict[str, dict[str, str]] = {}  # service id -> its service attributes
         self._requests: dict[str, str] = {}  # CreatorRequestId -> OperationId or service id
         self._creating: dict[str, ObservedNamespace] = {}  # OperationId -> its namespace
 
@@ -352,6 +355,21 @@ class FakeCloudMap:
             raise Retryable("DeleteService", "ResourceInUse", service_id)
         del self.services[service_id]
 
+    def service_attributes(self, service_id: str) -> dict[str, str]:
+        self._aws.call("cloudmap.service_attributes", service_id)
+        if service_id not in self.services:
+            raise NotFound("GetServiceAttributes", "ServiceNotFound", service_id)
+        return dict(self.attributes.get(service_id, {}))
+
+    def update_service_attributes(self, service_id: str, attributes: Mapping[str, str]) -> None:
+        self._aws.call("cloudmap.update_service_attributes", service_id, dict(attributes))
+        self.attributes.setdefault(service_id, {}).update(attributes)
+
+    def delete_service_attributes(self, service_id: str, keys: tuple[str, ...]) -> None:
+        self._aws.call("cloudmap.delete_service_attributes", service_id, keys)
+        for key in keys:
+            self.attributes.get(service_id, {}).pop(key, None)
+
     def tag(self, arn: str, tags: Mapping[str, str]) -> None:
         self._aws.call("cloudmap.tag", arn, dict(tags))
         self._tags[arn].update(tags)
@@ -417,7 +435,7 @@ class FakeEcs:
             if s.service_connect is not None and s.service_connect.namespace in aliases
         )
 
-    def update(self, action: UpdateEcsService) -> str:
+    def update(self, action: UpdateEcsService) -> EcsUpdated:
         self._aws.call("ecs.update", action)
         key = (action.cluster, action.service)
         if key not in self.services:
@@ -431,7 +449,7 @@ class FakeEcs:
             changes["service_connect"] = sc if sc is not None and sc.enabled else None
         self.services[key] = replace(found, **changes)
         self.deployments[found.arn] += 1
-        return found.arn
+        return EcsUpdated(found.arn, None)
 
     def tag(self, arn: str, tags: Mapping[str, str]) -> None:
         self._aws.call("ecs.tag", arn, dict(tags))
@@ -519,8 +537,8 @@ class FakeAdapters:
         return self._account
 
     def as_role(self, role: Role) -> FakeAdapters:
-        """Another account: its own regions (and AWS state), the same faults and call log."""
-        return FakeAdapters(self.default_region, self.aws, account=role.account)
+        """Another account: its own regions, AWS state, faults and call log."""
+        return FakeAdapters(self.default_region, account=role.account)
 
     def route53(self, region: str | None) -> FakeRoute53:
         return self._region(region).route53

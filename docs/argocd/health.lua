@@ -1,9 +1,16 @@
 -- Argo CD health for sd-operator.io CloudMapNamespace and ServiceDiscovery (both kinds).
 -- It reads status the way kstatus does (docs/health.md: "Health for Flux, Argo CD and kubectl wait"),
 -- so Argo CD and Flux agree: Stalled -> Degraded, Reconciling or an unobserved generation ->
--- Progressing, Ready -> Healthy.
+-- Progressing, Ready -> Healthy; Paused -> Suspended.
 local hs = {status = "Progressing", message = "waiting for sd-operator to report status"}
 local meta = obj.metadata or {}
+-- Paused (annotation sd-operator.io/paused): sd-operator makes no AWS call, deletes included,
+-- until the annotation is removed.
+for _, c in ipairs((obj.status or {}).conditions or {}) do
+  if c.type == "Paused" and c.status == "True" then
+    return {status = "Suspended", message = c.message or "paused"}
+  end
+end
 if meta.deletionTimestamp ~= nil then
   hs.message = "being deleted"
   return hs

@@ -16,10 +16,17 @@ from sd_operator.handlers.export_driver import ExportDriver
 from sd_operator.handlers.units import Units
 from sd_operator.hybrid.export import CLUSTER_ATTRIBUTE, OWNER_ATTRIBUTE, SliceView, slice_view
 from sd_operator.hybrid.exporter import Exporter, ExportOutcome, ExportResult
-from sd_operator.model.spec import GROUP, VERSION, ClusterIdentity, EndpointsSpec, Identity
+from sd_operator.model.spec import (
+    GROUP,
+    PAUSED_ANNOTATION,
+    VERSION,
+    ClusterIdentity,
+    EndpointsSpec,
+    Identity,
+)
 from sd_operator.reconcile.ownership import CLUSTER_TAG, OWNER_TAG, owner_tags
 from sd_operator.reconcile.reconciler import Reconciler
-from support import calls_since
+from support import calls_since, mutating_calls
 
 REGION = "us-east-1"
 OWNER = Identity("ServiceDiscovery", "payments", "pay", uid="uid-1")
@@ -264,3 +271,27 @@ def test_slices_not_written_by_the_endpointslice_controller_are_not_exported(
 
 def _instances(sd: Any, service_id: str) -> list[dict[str, Any]]:
     return list(sd.list_instances(ServiceId=service_id)["Instances"])
+
+
+@pytest.mark.parametrize("held", ["observe", "paused"])
+def test_a_slice_event_registers_nothing_for_an_observed_or_paused_resource(
+    emulator: Emulator, setup: tuple[CloudMap, Any, str], reconciler: Reconciler, held: str
+) -> None:
+    """managementPolicy: Observe writes nothing; a paused resource makes no AWS call at all."""
+    _cm, sd, _ = setup
+    owner = Identity("ServiceDiscovery", "payments", SD_NAME, uid="uid-sd")
+    service_id = _service(sd, "pay-sd", owner_tags(owner, CLUSTER))
+    body = _discovery_body(service_id)
+    if held == "observe":
+        body["spec"]["managementPolicy"] = "Observe"
+    else:
+        body["metadata"]["annotations"] = {PAUSED_ANNOTATION: "true"}
+    exports = _exports(reconciler, emulator)
+    calls = emulator.calls()
+
+    exports.export_from_slice(body, None, _slices(_slice("10.0.0.1")))
+
+    assert mutating_calls(calls_since(emulator, calls)) == {}
+    if held == "paused":
+        assert calls_since(emulator, calls) == {}
+    assert sd.list_instances(ServiceId=service_id)["Instances"] == []

@@ -185,3 +185,31 @@ def test_apply_reports_the_consequences_it_caused(emulator: Emulator, applied: P
     assert code == EXIT_OK, out
     assert f"starts a new deployment of ECS service {CLUSTER}/user-service" in out
     assert f"redeploy {CLUSTER}/payment-service to see it" in out
+
+
+def test_service_attribute_is_a_field_of_its_own_in_the_plan_and_applied(
+    emulator: Emulator, applied: Path
+) -> None:
+    edit(
+        applied,
+        "user-service",
+        "    healthCheck:",
+        "    attributes: {owner: payments}\n    healthCheck:",
+    )
+    code, doc = plan_json(emulator, applied)
+    assert code == EXIT_CHANGES
+    attributes = next(
+        a
+        for a in resource(doc, "user-service")["actions"]
+        if a["type"] == "UpdateServiceAttributes"
+    )
+    assert attributes["target"]["type"] == "CloudMapService"
+    assert attributes["fields"] == [
+        {"path": "spec.service.attributes.owner", "desired": "payments", "observed": None}
+    ]
+
+    code, out = cli_output(emulator, "apply", "-f", str(applied))
+    assert code == EXIT_OK, out
+    code, doc = plan_json(emulator, applied)
+    assert code == EXIT_OK
+    assert resource(doc, "user-service")["status"] == "InSync"

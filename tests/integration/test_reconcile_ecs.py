@@ -4,6 +4,7 @@ nothing changes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,14 @@ from sd_devkit.emulator import Emulator, client
 from sd_devkit.emulator.seed import CLUSTER, seed_demo_ecs
 from sd_operator.aws.adapters import Adapters
 from sd_operator.cli import namespace_lookup, referenced_namespace
+from sd_operator.cli.plan import plan_resources
 from sd_operator.model import conditions as cond
+from sd_operator.model import reasons
+from sd_operator.model.actions import Plan
 from sd_operator.model.parse import load_manifests
 from sd_operator.model.spec import ClusterIdentity, Resource
 from sd_operator.reconcile.reconciler import Reconciler
-from sd_operator.reconcile.result import Outcome
+from sd_operator.reconcile.result import Outcome, StepResult, merge_status
 
 REGION = "us-east-1"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "myapp"
@@ -102,3 +106,135 @@ def test_out_of_band_disable_is_restored_and_recorded_as_drift(
         ("ecs.serviceConnect.enabled", True, False)
     ]
     assert primary(ecs, "payment-service")["serviceConnectConfiguration"]["enabled"] is True
+
+
+# Sharing the service with ECS's deployments (reconcile/deployments.py) -------------------------
+
+
+def _payment(resources: list[Resource]) -> Resource:
+    return next(r for r in resources if r.identity.name == "payment-service")
+
+
+def _disable_out_of_band(emulator: Emulator) -> None:
+    client("ecs", emulator.endpoint_url, REGION).update_service(
+        cluster=CLUSTER, service="payment-service", serviceConnectConfiguration={"enabled": False}
+    )
+    emulator.reset_calls()
+
+
+def _steps(
+    reconciler: Reconciler, res: Resource, resources: list[Resource], status: dict[str, Any], n: int
+) -> tuple[list[StepResult], dict[str, Any]]:
+    """`n` steps of `res`, each from the status the previous one left (and, as a sweep's, after a
+    read of the account that finds the ids)."""
+    results = []
+    for _ in range(n):
+        reconciler.view.refresh(REGION)
+        result = reconciler.step(
+            res, status, namespace=referenced_namespace(res, namespace_lookup(resources))
+        )
+        status = merge_status(status, result)
+        results.append(result)
+    return results, status
+
+
+def _planned(
+    reconciler: Reconciler, resources: list[Resource], status: dict[str, Any] | None
+) -> Plan:
+    """The CLI's plan of payment-service, read from the cluster with `status`."""
+    from_cluster = [
+        replace(r, status=status) if r.identity.name == "payment-service" else r for r in resources
+    ]
+    reconciler.view.refresh(REGION)
+    (shown,) = [
+        r.plan
+        for r in plan_resources(reconciler, from_cluster)
+        if r.resource.identity.name == "payment-service"
+    ]
+    assert shown is not None
+    return shown
+
+
+def _sent_again(
+    emulator: Emulator,
+    reconciler: Reconciler,
+    res: Resource,
+    resources: list[Resource],
+    status: dict[str, Any],
+) -> None:
+    """One step from `status` sends the configuration once more, and ECS keeps it this time."""
+    results, _ = _steps(reconciler, res, resources, status, 1)
+    assert results[0].outcome is Outcome.IN_SYNC, results[0].message
+    assert emulator.calls()["ecs:UpdateService"] == 2
+
+
+STEADY: dict[str, Any] = {
+    "observedGeneration": 1,
+    "conditions": [{"type": cond.SYNCED, "status": "True"}],
+}
+
+
+def test_a_correction_ecs_rolls_back_is_sent_once_then_refused(
+    emulator: Emulator, world: tuple[Reconciler, list[Resource]]
+) -> None:
+    reconciler, resources = world
+    _disable_out_of_band(emulator)
+    emulator.fail_deployments(CLUSTER, "payment-service", "tasks failed to start", count=1)
+
+    results, status = _steps(reconciler, _payment(resources), resources, dict(STEADY), 3)
+
+    assert [r.outcome for r in results] == [Outcome.REFUSED] * 3, [
+        (r.reason, r.message) for r in results
+    ]
+    assert {r.reason for r in results} == {reasons.DEPLOYMENT_ROLLED_BACK}
+    assert "tasks failed to start" in results[0].message
+    assert "payment-service:" in results[0].message  # the task definition it returned to
+    assert emulator.calls().get("ecs:UpdateService", 0) == 1
+    assert status["ecsDeployment"]["rolloutState"] == "FAILED"
+    # plan --from-cluster reads the status the operator wrote, and shows the same refusal
+    refusal = _planned(reconciler, resources, status).refusal
+    assert refusal is not None
+    assert refusal.reason == reasons.DEPLOYMENT_ROLLED_BACK
+
+    newer = replace(
+        _payment(resources), identity=replace(_payment(resources).identity, generation=2)
+    )
+    _sent_again(emulator, reconciler, newer, resources, status)
+
+
+def test_a_refresh_request_retries_a_rolled_back_generation(
+    emulator: Emulator, world: tuple[Reconciler, list[Resource]]
+) -> None:
+    reconciler, resources = world
+    _disable_out_of_band(emulator)
+    emulator.fail_deployments(CLUSTER, "payment-service", count=1)
+    results, status = _steps(reconciler, _payment(resources), resources, dict(STEADY), 1)
+    assert results[0].reason == reasons.DEPLOYMENT_ROLLED_BACK
+
+    refreshed = {**status, "refresh": {"requestedAt": "2026-12-07T14:00:00Z"}}
+    _sent_again(emulator, reconciler, _payment(resources), resources, refreshed)
+
+
+def test_a_deployment_someone_else_started_is_left_to_finish(
+    emulator: Emulator, world: tuple[Reconciler, list[Resource]]
+) -> None:
+    reconciler, resources = world
+    emulator.hold_deployments(polls=8)
+    _disable_out_of_band(emulator)
+    blocked = _planned(reconciler, resources, None).blocked
+    assert blocked is not None
+    assert blocked.reason == reasons.DEPLOYMENT_IN_PROGRESS
+
+    status = dict(STEADY)
+    waited = 0
+    while True:
+        results, status = _steps(reconciler, _payment(resources), resources, status, 1)
+        if results[0].outcome is not Outcome.BLOCKED:
+            break
+        assert results[0].reason == reasons.DEPLOYMENT_IN_PROGRESS
+        assert "started outside sd-operator" in results[0].message
+        assert emulator.calls().get("ecs:UpdateService", 0) == 0
+        waited += 1
+        assert waited < 10, "the foreign deployment never ended"
+    assert waited >= 1
+    assert emulator.calls()["ecs:UpdateService"] == 1  # corrected once it ended

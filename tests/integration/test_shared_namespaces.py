@@ -132,6 +132,7 @@ def test_a_tenant_creates_its_service_and_service_connect_in_a_shared_namespace_
     assert {s["Name"]: s["CreatedByAccount"] for s in listed} == {
         "billing": OWNER,
         "orders": TENANT,
+        "orders-sc": TENANT,  # ECS's, for Service Connect, in the tenant's name
     }
     described = tenant_ecs.describe_services(cluster="prod", services=["orders"])["services"][0]
     primary = next(d for d in described["deployments"] if d["status"] == "PRIMARY")

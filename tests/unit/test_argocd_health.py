@@ -12,7 +12,7 @@ import pytest
 from health import EXPECTED, argocd_health, recorded
 from sd_operator.model.conditions import merge
 from sd_operator.reconcile.result import Outcome, StepResult
-from sd_operator.reconcile.status import Phase, derive, phase
+from sd_operator.reconcile.status import Phase, derive, derive_paused, phase
 
 RECORDED = recorded()
 ARGO = {Phase.DONE: "Healthy", Phase.IN_FLIGHT: "Progressing", Phase.STALLED: "Degraded"}
@@ -67,3 +67,21 @@ def test_health_follows_the_derived_phase(outcome: Outcome, reason: str) -> None
     obj["status"]["observedGeneration"] = derived.observed_generation or 2
 
     assert argocd_health(obj).status == ARGO[phase(result)]
+
+
+def test_paused_resource_is_suspended_and_keeps_its_verdict_for_kstatus() -> None:
+    obj: dict[str, Any] = copy.deepcopy(RECORDED["ready"])
+    generation = obj["metadata"]["generation"]
+    paused = StepResult(Outcome.PAUSED, reason="Paused", message="no AWS call")
+    derived = derive_paused(paused, obj["status"], generation)
+    obj["status"]["conditions"] = merge(
+        obj["status"]["conditions"], derived.conditions, generation, "2026-01-01T00:00:00Z"
+    )
+
+    got = argocd_health(obj)
+
+    assert (got.status, got.message) == ("Suspended", "no AWS call")
+    assert derived.observed_generation is None
+    by_type = {c["type"]: c["status"] for c in obj["status"]["conditions"]}
+    assert by_type["Ready"] == "True"
+    assert by_type["Paused"] == "True"

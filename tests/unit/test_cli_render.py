@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 
 from sd_operator.cli import PlanReport, render_plan
 from sd_operator.model.actions import Change, Plan
@@ -117,3 +118,21 @@ def test_every_resource_status_validates_against_the_schema() -> None:
     ]
     assert doc["resources"][2]["refusal"]["kind"] == "Replacement"
     assert doc["resources"][3]["blocked"]["blockers"] == ["2 inst"]
+
+
+def test_service_connect_resources_are_listed_in_the_plan_document() -> None:
+    from pathlib import Path
+
+    import jsonschema
+
+    from sd_operator.cli import document
+    from sd_operator.model.status import ServiceConnectResource
+
+    schema = json.loads((Path(__file__).parents[2] / "docs" / "plan.schema.json").read_text())
+    arn = "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-u"
+    made = (ServiceConnectResource("users", arn),)
+    doc = document([replace(report(), service_connect_resources=made), report()], cluster_name="c")
+    jsonschema.validate(doc, schema)
+    first, second = doc["resources"]
+    assert first["serviceConnectResources"] == [{"discoveryName": "users", "discoveryArn": arn}]
+    assert "serviceConnectResources" not in second  # none read: nothing listed

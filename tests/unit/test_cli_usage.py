@@ -165,7 +165,18 @@ def test_manifest_errors_come_before_the_region_check(
 
 @pytest.mark.parametrize(
     "command",
-    ["run", "plan", "apply", "delete", "refresh", "completion", "demo", "emulator"],
+    [
+        "run",
+        "plan",
+        "apply",
+        "delete",
+        "refresh",
+        "pause",
+        "resume",
+        "completion",
+        "demo",
+        "emulator",
+    ],
 )
 def test_every_verb_has_examples(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     text = help_text(command, capsys)
@@ -237,3 +248,19 @@ def test_peering_lifetime_from_flag_or_environment(
     else:
         monkeypatch.setenv("SD_OPERATOR_PEERING_LIFETIME", env)
     assert run_settings(argv).peering.lifetime == seconds
+
+
+@pytest.mark.parametrize("verb", ["pause", "resume"])
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        ([], "name the resources, or give --all (not both)"),
+        (["web", "--all"], "name the resources, or give --all (not both)"),
+        (["web", "-A"], "-A goes with --all"),
+    ],
+)
+def test_pause_and_resume_refuse_an_unclear_selection_before_any_cluster_call(
+    verb: str, argv: list[str], error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([verb, "sd", *argv, "--kubeconfig", "/nonexistent"]) == EXIT_ERROR
+    assert capsys.readouterr().err == f"error: {error}\n"

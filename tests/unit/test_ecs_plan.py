@@ -21,6 +21,9 @@ from sd_operator.model.spec import (
     SecretOption,
     ServiceConnect,
     ServiceConnectService,
+    ServiceConnectTestTrafficHeaderMatchRules,
+    ServiceConnectTestTrafficHeaderRules,
+    ServiceConnectTestTrafficRules,
     Timeout,
     Tls,
 )
@@ -237,6 +240,51 @@ def test_client_alias_port_change_names_the_field_and_sends_only_service_connect
     assert action.set_service_connect
     assert not action.set_registries
     assert action.service_connect == replace(sc_spec(HTTP_SC), namespace=NS_ARN)
+
+
+def _with_rules(rules: ServiceConnectTestTrafficRules | None) -> ServiceConnectService:
+    return replace(HTTP_SC, client_aliases=(ClientAlias(80, "user-svc", rules),))
+
+
+def _rules(name: str, exact: str | None = None) -> ServiceConnectTestTrafficRules:
+    value = None if exact is None else ServiceConnectTestTrafficHeaderMatchRules(exact)
+    return ServiceConnectTestTrafficRules(ServiceConnectTestTrafficHeaderRules(name, value))
+
+
+@pytest.mark.parametrize(
+    ("declared", "reported"),
+    [
+        (_rules("x-canary", "yes"), _rules("x-canary", "yes")),
+        # HTTP header names are case-insensitive: one rule however ECS spells it back
+        (_rules("X-Canary", "yes"), _rules("x-canary", "yes")),
+        # ECS's rule without testTrafficRules (blue/green guide): declaring it is the same
+        (_rules("x-amzn-ecs-blue-green-test"), None),
+        (None, _rules("X-Amzn-ECS-Blue-Green-Test")),
+    ],
+)
+def test_test_traffic_rules_equal_with_aws_defaults_are_no_diff(
+    declared: ServiceConnectTestTrafficRules | None,
+    reported: ServiceConnectTestTrafficRules | None,
+) -> None:
+    spec = ecs_spec(service_connect=sc_spec(_with_rules(declared)))
+    have = ServiceConnect(True, NS_ARN, (_with_rules(reported),))
+    assert plan(spec, observed(service_connect=have)).in_sync
+
+
+def test_test_traffic_rule_change_is_one_field_and_resends_the_whole_configuration() -> None:
+    """ECS replaces serviceConnectConfiguration whole (docs/aws-facts.md): the update carries
+    every service and the log configuration along with the new rule."""
+    logs = LogConfiguration("awslogs", {"awslogs-group": "/ecs/sc"})
+    grpc = ServiceConnectService(port_name="grpc", client_aliases=(ClientAlias(9090),))
+    declared = sc_spec(_with_rules(_rules("x-canary", "yes")), grpc, log_configuration=logs)
+    have = replace(
+        declared, namespace=NS_ARN, services=(_with_rules(_rules("x-canary", "no")), grpc)
+    )
+    p = plan(ecs_spec(service_connect=declared), observed(service_connect=have))
+    action = only_action(p)
+    path = "ecs.serviceConnect.services[0].clientAliases[0].testTrafficRules.header.value.exact"
+    assert [(c.field, c.desired, c.observed) for c in p.changes] == [(path, "yes", "no")]
+    assert action.service_connect == replace(declared, namespace=NS_ARN)
 
 
 def test_registry_container_port_change_sends_only_registries() -> None:

@@ -28,7 +28,7 @@ from sd_operator.model.spec import (
     ServiceConnect,
     ServiceConnectService,
 )
-from sd_operator.model.status import patch_to_wire
+from sd_operator.model.status import ServiceConnectResource, patch_to_wire
 from sd_operator.reconcile.ownership import PART_SET, EcsPart, ecs_marker, owner_tags
 from sd_operator.reconcile.reader import Reader
 from sd_operator.reconcile.reconciler import Reconciler
@@ -121,6 +121,10 @@ class FakeReader:
     def get_operation(self, region: str, operation_id: str) -> ObservedOperation:
         raise AssertionError("planning never polls an operation")
 
+    def service_attributes(self, region: str, service_id: str) -> dict[str, str]:
+        self._read("service_attributes")
+        return {}
+
 
 def reconciler() -> Reconciler:
     # No endpoint and no credentials: a read that went around the Reader would fail.
@@ -205,3 +209,24 @@ def test_an_unchanged_endpoint_reads_no_clients() -> None:
     seen = plan_with(reader, ecs_discovery(), namespace=namespace_spec())
     assert seen.plan.in_sync
     assert reader.calls == ["namespace_of_service", "describe_ecs"]
+
+
+def test_the_service_connect_resources_of_the_primary_deployment_go_to_status() -> None:
+    """status.serviceConnectResources follows what ECS reports: set while Service Connect
+    names Cloud Map services, removed when it names none."""
+    made = (ServiceConnectResource("users", "arn:aws:servicediscovery:us-east-1:1:service/srv-u"),)
+    with_resources = replace(
+        ecs_observed(replace(SC, namespace=NS_ARN)), service_connect_resources=made
+    )
+    namespace_ = cloud_map_namespace(owner_tags(MANAGER, CLUSTER))
+    seen = plan_with(
+        FakeReader(namespace=namespace_, ecs=with_resources),
+        ecs_discovery(),
+        namespace=namespace_spec(),
+    )
+    assert patch_to_wire(seen.ids)["serviceConnectResources"] == [
+        {"discoveryName": "users", "discoveryArn": made[0].discovery_arn}
+    ]
+    without = FakeReader(namespace=namespace_, ecs=ecs_observed(replace(SC, namespace=NS_ARN)))
+    seen = plan_with(without, ecs_discovery(), namespace=namespace_spec())
+    assert patch_to_wire(seen.ids)["serviceConnectResources"] is None

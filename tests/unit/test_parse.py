@@ -24,6 +24,9 @@ from sd_operator.model.spec import (
     Resource,
     Route53CheckType,
     RoutingPolicy,
+    ServiceConnectTestTrafficHeaderMatchRules,
+    ServiceConnectTestTrafficHeaderRules,
+    ServiceConnectTestTrafficRules,
     ServiceDiscoverySpec,
 )
 
@@ -155,7 +158,14 @@ def test_record_ttl_routing_policy_and_service_connect_defaults() -> None:
     assert sc.enabled
     assert sc.namespace == "myapp.local"
     http, grpc = sc.services
-    assert http.client_aliases == (ClientAlias(port=80, dns_name="user-svc"),)
+    rules = ServiceConnectTestTrafficRules(
+        ServiceConnectTestTrafficHeaderRules(
+            "x-canary", ServiceConnectTestTrafficHeaderMatchRules("true")
+        )
+    )
+    assert http.client_aliases == (
+        ClientAlias(port=80, dns_name="user-svc", test_traffic_rules=rules),
+    )
     assert http.ingress_port_override == 15000
     assert http.timeout is not None
     assert (http.timeout.idle_timeout_seconds, http.timeout.per_request_timeout_seconds) == (
@@ -903,3 +913,15 @@ def test_discovery_name_of_64_characters_is_fine() -> None:
     assert sd.ecs is not None
     assert sd.ecs.service_connect is not None
     assert sd.ecs.service_connect.services[0].discovery_name == "a" * 64
+
+
+def test_service_attributes_are_parsed_and_their_keys_are_drift_paths() -> None:
+    resources = load_manifests([str(FIXTURES / "valid" / "02-public-dns-route53.yaml")])
+    service = discovery(by_name(resources, "gateway")).service
+    assert service is not None
+    assert service.attributes == {"owner": "edge-team", "release": "2026.12"}
+    doc = yaml.safe_load(
+        (FIXTURES / "valid" / "02-public-dns-route53.yaml").read_text().split("---")[1]
+    )
+    doc["spec"]["driftFields"] = {"report": ["spec.service.attributes.release"]}
+    assert discovery(parse_resource(doc)).drift_report == ("spec.service.attributes.release",)

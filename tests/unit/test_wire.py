@@ -23,6 +23,9 @@ from sd_operator.model.spec import (
     SecretOption,
     ServiceConnect,
     ServiceConnectService,
+    ServiceConnectTestTrafficHeaderMatchRules,
+    ServiceConnectTestTrafficHeaderRules,
+    ServiceConnectTestTrafficRules,
     Timeout,
     Tls,
 )
@@ -37,7 +40,17 @@ FULL = ServiceConnect(
         ServiceConnectService(
             port_name="http",
             discovery_name="users",
-            client_aliases=(ClientAlias(80, "users.internal"),),
+            client_aliases=(
+                ClientAlias(
+                    80,
+                    "users.internal",
+                    ServiceConnectTestTrafficRules(
+                        ServiceConnectTestTrafficHeaderRules(
+                            "x-canary", ServiceConnectTestTrafficHeaderMatchRules("yes")
+                        )
+                    ),
+                ),
+            ),
             ingress_port_override=8080,
             timeout=Timeout(60, 15),
             tls=Tls(

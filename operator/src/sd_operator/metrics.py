@@ -29,6 +29,11 @@ AWS_CHANGES = Counter("sd_operator_aws_changes_total", "Changes made in AWS", ["
 DRIFT = Counter(
     "sd_operator_drift_detected_total", "Fields found changed outside the operator", ["kind"]
 )
+ECS_DEPLOYMENTS_UNDONE = Counter(
+    "sd_operator_ecs_deployments_undone_total",
+    "ECS deployments started by the operator that ECS failed or rolled back",
+    ["reason"],
+)
 STEP_SECONDS = Histogram(
     "sd_operator_reconcile_seconds", "Duration of one reconcile step", ["kind"]
 )

@@ -277,3 +277,61 @@ def test_update_http_namespace_answers_operation_id(sd: Any) -> None:
     ns_id = make_http_namespace(sd)
     answer = sd.update_http_namespace(Id=ns_id, Namespace={"Description": "d"})
     assert wait_operation(sd, answer["OperationId"])["Type"] == "UPDATE_NAMESPACE"
+
+
+def test_service_attributes_round_trip_by_id_and_arn(sd: Any) -> None:
+    """Cloud Map API reference, Get/Update/DeleteServiceAttributes: ServiceId is "the ID or
+    Amazon Resource Name (ARN) of the service"; an update adds or replaces the keys it names and
+    leaves the others, a delete removes only the keys it names."""
+    service_id = make_service(sd, make_namespace(sd))
+    arn = sd.get_service(Id=service_id)["Service"]["Arn"]
+    sd.update_service_attributes(ServiceId=service_id, Attributes={"team": "a", "tier": "1"})
+    sd.update_service_attributes(ServiceId=arn, Attributes={"tier": "2"})
+    sd.delete_service_attributes(ServiceId=arn, Attributes=["team", "never-set"])
+    answer = sd.get_service_attributes(ServiceId=arn)["ServiceAttributes"]
+    assert answer["Attributes"] == {"tier": "2"}
+    assert answer["ServiceArn"] == arn
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"k" * 256: "v"},
+        {"k": "v" * 1025},
+        {f"k{i}": "v" for i in range(31)},
+    ],
+    ids=["key-over-255", "value-over-1024", "31-entries"],
+)
+def test_service_attributes_over_the_request_limits_are_invalid_input(
+    sd: Any, attributes: dict[str, str]
+) -> None:
+    """Cloud Map API reference, UpdateServiceAttributes: "Maximum number of 30 items", "Key
+    Length Constraints: Maximum length of 255", "Value Length Constraints: Maximum length of
+    1024"; InvalidInput: "a string value might exceed length constraints". Nothing is stored."""
+    service_id = make_service(sd, make_namespace(sd))
+    with pytest.raises(ClientError) as exc:
+        sd.update_service_attributes(ServiceId=service_id, Attributes=attributes)
+    assert _code(exc) == "InvalidInput"
+    assert sd.get_service_attributes(ServiceId=service_id)["ServiceAttributes"]["Attributes"] == {}
+
+
+def test_service_attributes_at_most_30_per_service(sd: Any) -> None:
+    """Cloud Map API reference, UpdateServiceAttributes: ServiceAttributesLimitExceededException
+    when the service would hold more than its quota of 30 attributes; the limits are exactly
+    reachable (30 entries, a 255-character key, a 1,024-character value)."""
+    service_id = make_service(sd, make_namespace(sd))
+    first = {f"k{i}": "v" for i in range(29)}
+    sd.update_service_attributes(ServiceId=service_id, Attributes=first)
+    sd.update_service_attributes(ServiceId=service_id, Attributes={"x" * 255: "v" * 1024})
+    with pytest.raises(ClientError) as exc:
+        sd.update_service_attributes(ServiceId=service_id, Attributes={"one-more": "v"})
+    assert _code(exc) == "ServiceAttributesLimitExceededException"
+    held = sd.get_service_attributes(ServiceId=service_id)["ServiceAttributes"]["Attributes"]
+    assert len(held) == 30
+
+
+def test_service_attributes_of_an_unknown_service(sd: Any) -> None:
+    """Cloud Map API reference, GetServiceAttributes: ServiceNotFound."""
+    with pytest.raises(ClientError) as exc:
+        sd.get_service_attributes(ServiceId="srv-doesnotexist")
+    assert _code(exc) == "ServiceNotFound"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
-from emulator_helpers import make_namespace
+from emulator_helpers import REGION, make_namespace
 
-from sd_devkit.emulator import Emulator
+from sd_devkit.emulator import Emulator, client
 
 pytestmark = pytest.mark.integration
 
@@ -224,3 +225,90 @@ def test_list_services_by_namespace(ecs: Any, sd: Any, task_definition: str) -> 
     with pytest.raises(ClientError) as exc:
         ecs.list_services_by_namespace(namespace="nope.local")
     assert exc.value.response["Error"]["Code"] == "NamespaceNotFoundException"
+
+
+def test_service_connect_creates_one_api_only_cloud_map_service_per_discovery_name(
+    ecs: Any, sd: Any, task_definition: str
+) -> None:
+    """docs/aws-facts.md, ECS: "ECS itself creates the Cloud Map service named by
+    `discoveryName` (API-only, not in DNS)"; ECS API reference, Deployment.
+    serviceConnectResources: {discoveryName, discoveryArn} of each, on the deployment;
+    ServiceConnectService.discoveryName defaults to the portName. A redeployment keeps the
+    service; one no deployment names any more is removed (docs/aws-facts.md, Deletion order:
+    the namespace can then be deleted)."""
+    ns_id = make_namespace(sd, "app.local")
+    created = _create(ecs, task_definition, serviceConnectConfiguration=SC)["service"]
+    (resource,) = _primary(created)["serviceConnectResources"]
+    assert resource["discoveryName"] == "user-service"
+    made = sd.get_service(Id=resource["discoveryArn"].split("/")[-1])["Service"]
+    assert (made["Name"], made["NamespaceId"], made["Type"]) == ("user-service", ns_id, "HTTP")
+    assert "DnsConfig" not in made  # API-only: no DNS records
+    tags = sd.list_tags_for_resource(ResourceARN=made["Arn"])["Tags"]
+    assert {"Key": "AmazonECSManaged", "Value": "true"} in tags
+
+    ecs.update_service(cluster=CLUSTER, service="user-service", serviceConnectConfiguration=SC)
+    assert _primary(_describe(ecs))["serviceConnectResources"] == [resource]  # not a twin
+
+    by_port = {"portName": "http", "clientAliases": [{"port": 8080}]}
+    ecs.update_service(
+        cluster=CLUSTER,
+        service="user-service",
+        serviceConnectConfiguration={**SC, "services": [by_port]},
+    )
+    (again,) = _primary(_describe(ecs))["serviceConnectResources"]
+    assert again["discoveryName"] == "http"  # the portName
+    listed = sd.list_services(Filters=[{"Name": "NAMESPACE_ID", "Values": [ns_id]}])
+    assert [s["Name"] for s in listed["Services"]] == ["http"]
+
+    ecs.update_service(
+        cluster=CLUSTER, service="user-service", serviceConnectConfiguration={"enabled": False}
+    )
+    assert "serviceConnectResources" not in _primary(_describe(ecs))
+    assert sd.list_services(Filters=[{"Name": "NAMESPACE_ID", "Values": [ns_id]}])["Services"] == []
+
+
+RULES = {"header": {"name": "x-canary", "value": {"exact": "yes"}}}
+
+
+def test_test_traffic_rules_are_kept_on_the_primary_deployment(
+    ecs: Any, task_definition: str
+) -> None:
+    """ECS API reference, ServiceConnectClientAlias.testTrafficRules (blue/green test traffic,
+    header match rules): part of the configuration a deployment carries; a value-less header
+    rule (`value` is optional) is accepted too."""
+    alias = {"port": 80, "dnsName": "user-svc", "testTrafficRules": RULES}
+    sc = {**SC, "services": [{**SC["services"][0], "clientAliases": [alias]}]}
+    created = _create(ecs, task_definition, serviceConnectConfiguration=sc)["service"]
+    assert _primary(created)["serviceConnectConfiguration"] == sc
+    bare = {**alias, "testTrafficRules": {"header": {"name": "x-canary"}}}
+    sc = {**SC, "services": [{**SC["services"][0], "clientAliases": [bare]}]}
+    ecs.update_service(cluster=CLUSTER, service="user-service", serviceConnectConfiguration=sc)
+    assert _primary(_describe(ecs))["serviceConnectConfiguration"] == sc
+
+
+@pytest.mark.parametrize(
+    ("rules", "missing"),
+    [
+        ({}, "header.name"),
+        ({"header": {"value": {"exact": "yes"}}}, "header.name"),
+        ({"header": {"name": "x-canary", "value": {}}}, "header.value.exact"),
+    ],
+)
+def test_test_traffic_rules_without_a_required_member_are_refused(
+    emulator: Emulator, task_definition: str, rules: dict[str, Any], missing: str
+) -> None:
+    """ECS API reference: ServiceConnectTestTrafficRules.header, ServiceConnectTestTraffic-
+    HeaderRules.name and ServiceConnectTestTrafficHeaderMatchRules.exact are required (botocore
+    checks them first: its validation is off here to see what the service answers)."""
+    unchecked = client(
+        "ecs",
+        emulator.endpoint_url,
+        REGION,
+        config=Config(parameter_validation=False, retries={"total_max_attempts": 1}),
+    )
+    alias = {"port": 80, "testTrafficRules": rules}
+    sc = {**SC, "services": [{**SC["services"][0], "clientAliases": [alias]}]}
+    with pytest.raises(ClientError) as exc:
+        _create(unchecked, task_definition, serviceConnectConfiguration=sc)
+    assert exc.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert missing in exc.value.response["Error"]["Message"]

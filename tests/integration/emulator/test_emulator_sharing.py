@@ -255,6 +255,14 @@ def test_service_connect_takes_a_shared_namespace_with_the_ecs_full_permission(
     created = _create_with_service_connect(consumer_ecs, arn)["service"]
     listed = consumer_ecs.list_services_by_namespace(namespace=arn)["serviceArns"]
     assert listed == [created["serviceArn"]]
+    # ECS makes the discoveryName's Cloud Map service in the owner's namespace, as the consumer
+    primary = next(d for d in created["deployments"] if d["status"] == "PRIMARY")
+    [resource] = primary["serviceConnectResources"]
+    assert resource["discoveryArn"].split(":")[4] == OWNER
+    services = owner.client("servicediscovery").list_services(
+        Filters=[{"Name": "NAMESPACE_ID", "Values": [arn.rsplit("/", 1)[1]], "Condition": "EQ"}]
+    )["Services"]
+    assert [(s["Name"], s["CreatedByAccount"]) for s in services] == [("api", CONSUMER)]
 
 
 def test_service_connect_refuses_a_share_without_the_ecs_full_permission(

@@ -10,6 +10,7 @@ moto, and within it only moto_surface.py: the list of the moto surfaces the emul
         sd = client("servicediscovery", emu.endpoint_url)
         emu.hold_operations(polls=2)
         emu.inject("servicediscovery:CreateService", error="ThrottlingException", count=1)
+        emu.throttle({"servicediscovery:ListNamespaces": (1.0, 5)})  # AWS's token buckets
 
 Several accounts: `emu.create_role(account, name, trust_policy(...))`, then
 `assumed_session(emu.endpoint_url, role_arn)` acts in that account (sts.py).

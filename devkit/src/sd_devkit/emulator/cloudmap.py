@@ -32,6 +32,12 @@ from .ram import RamLayer
 DEFAULT_MAX_RESULTS = 100  # Cloud Map List* without MaxResults return up to 100 items
 MAX_INSTANCES_PER_SERVICE = 1000
 MAX_CUSTOM_ATTRIBUTES = 30
+# Cloud Map API reference, UpdateServiceAttributes: "Map Entries: Maximum number of 30 items",
+# "Key Length Constraints: Maximum length of 255", "Value Length Constraints: Maximum length of
+# 1024"; the 30 also bound what a service holds (ServiceAttributesLimitExceededException).
+MAX_SERVICE_ATTRIBUTES = 30
+MAX_SERVICE_ATTRIBUTE_KEY = 255
+MAX_SERVICE_ATTRIBUTE_VALUE = 1024
 
 
 def backend(call: Call) -> ServiceDiscoveryBackend:
@@ -169,6 +175,20 @@ def _registration_refused(service: Service, instance_id: str, attributes: JSON) 
     return None
 
 
+def _attributes_refused(attributes: Mapping[str, str]) -> Reply | None:
+    if len(attributes) > MAX_SERVICE_ATTRIBUTES:
+        return _invalid(
+            f"Attributes has {len(attributes)} entries; at most {MAX_SERVICE_ATTRIBUTES} "
+            "are allowed"
+        )
+    for key, value in attributes.items():
+        if len(key) > MAX_SERVICE_ATTRIBUTE_KEY:
+            return _invalid(f"attribute key {key[:32]}... is longer than 255 characters")
+        if len(value) > MAX_SERVICE_ATTRIBUTE_VALUE:
+            return _invalid(f"the value of attribute {key} is longer than 1024 characters")
+    return None
+
+
 def _init_health(service: Service, instance_id: str, attributes: JSON) -> None:
     """AWS_INIT_HEALTH_STATUS of a registration sets a custom health check's status."""
     if service.health_check_custom_config is None:
@@ -207,6 +227,9 @@ class CloudMapLayer:
             "DeleteService": self.delete_service,
             "GetService": self.get_service,
             "UpdateService": self.update_service,
+            "GetServiceAttributes": self.service_attributes,
+            "UpdateServiceAttributes": self.service_attributes,
+            "DeleteServiceAttributes": self.service_attributes,
             "RegisterInstance": self.register_instance,
             "DeregisterInstance": self.deregister_instance,
             "UpdateInstanceCustomHealthStatus": self.update_instance_custom_health_status,
@@ -536,6 +559,26 @@ class CloudMapLayer:
 
         self._tracker.track(op.id, op.operation_type, ("service", service_id), failure, finish)
         return reply
+
+    def service_attributes(self, call: Call, forward: Forward) -> Reply:
+        """Cloud Map API reference, Get/Update/DeleteServiceAttributes: ServiceId is "the ID or
+        Amazon Resource Name (ARN) of the service" (moto knows ids only); a request of more than
+        30 entries, a key over 255 or a value over 1,024 characters is InvalidInput (moto
+        stores them). moto already answers ServiceNotFound and, past 30 on the service,
+        ServiceAttributesLimitExceededException."""
+        b = backend(call)
+        body = dict(call.body)
+        ref = str(body.get("ServiceId", ""))
+        by_arn = next((s.id for s in b.services.values() if s.arn == ref), None)
+        body["ServiceId"] = by_arn or ref
+        attributes = body.get("Attributes")
+        if call.action == "UpdateServiceAttributes":
+            refused = _attributes_refused(dict(attributes or {}))
+        elif call.action == "DeleteServiceAttributes":
+            refused = _attributes_refused(dict.fromkeys(attributes or [], ""))
+        else:
+            refused = None
+        return refused or forward(body)
 
     # -- instances ---------------------------------------------------------------------------
 

@@ -107,6 +107,23 @@ class EmulatorControl:
     def clear_operation_rules(self) -> None:
         self._request("DELETE", "operations")
 
+    def hold_deployments(self, seconds: float | None = None, polls: int | None = None) -> None:
+        self._request("POST", "deployments", {"hold": {"seconds": seconds, "polls": polls}})
+
+    def fail_deployments(
+        self,
+        cluster: str,
+        service: str,
+        reason: str = "ECS deployment circuit breaker: tasks failed to start.",
+        *,
+        count: int | None = None,
+    ) -> None:
+        fail = {"cluster": cluster, "service": service, "reason": reason, "count": count}
+        self._request("POST", "deployments", {"fail": fail})
+
+    def clear_deployment_rules(self) -> None:
+        self._request("DELETE", "deployments")
+
     def seed_instances(
         self, service_id: str, instances: dict[str, dict[str, str]], region: str = "us-east-1"
     ) -> None:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import copy
 import secrets
+import uuid
 from typing import Any
 
 from ._wsgi import JSON, Call, Forward, Handler, Reply, page
+from .deployments import DeploymentTracker, ServiceKey
 from .moto_surface import (
     EC2ContainerServiceBackend,
     EcsService,
@@ -21,6 +23,7 @@ from .moto_surface import (
     utcnow,
 )
 from .ram import NAMESPACE_ARN, Access, RamLayer
+from .sharing import Sharing
 
 DEFAULT_MAX_RESULTS = 10  # ECS ListServices/ListServicesByNamespace without maxResults: 10
 DESCRIBE_SERVICES_MAX = 10
@@ -65,31 +68,74 @@ def _task_definition(b: EC2ContainerServiceBackend, ref: str) -> TaskDefinition 
     return revisions.get(int(revision)) if revision.isdigit() else None
 
 
+def _lookup(key: ServiceKey) -> EcsService | None:
+    account, region, cluster, name = key
+    return ecs_backends[account][region].services.get(f"{cluster}:{name}")
+
+
 def primary_deployment(service: EcsService) -> dict[str, Any] | None:
     return next((d for d in service.deployments if d.get("status") == "PRIMARY"), None)
 
 
+def _test_traffic_problem(sc: JSON) -> str:
+    """ECS API reference: ServiceConnectClientAlias.testTrafficRules is a
+    ServiceConnectTestTrafficRules, whose `header` is required; in it `name` is required and
+    `value`, when given, is a ServiceConnectTestTrafficHeaderMatchRules whose `exact` is
+    required. ECS answers InvalidParameterException otherwise."""
+    for entry in sc.get("services") or []:
+        for alias in entry.get("clientAliases") or []:
+            rules = alias.get("testTrafficRules")
+            if rules is None:
+                continue
+            header = rules.get("header")
+            if not isinstance(header, dict) or not header.get("name"):
+                return "testTrafficRules.header.name is required"
+            value = header.get("value")
+            if value is not None and (not isinstance(value, dict) or "exact" not in value):
+                return "testTrafficRules.header.value.exact is required"
+    return ""
+
+
 class EcsLayer:
-    def __init__(self, page_size: int, ram: RamLayer) -> None:
+    def __init__(self, page_size: int, ram: RamLayer, sharing: Sharing) -> None:
         self.page_size = page_size
         self._ram = ram
+        self._sharing = sharing
         # (account, region, cluster name, service name) -> deployments started
         self._deployments: dict[tuple[str, str, str, str], int] = {}
+        self.rollouts = DeploymentTracker()
+
+        # (account, region) -> ARNs of the Cloud Map services Service Connect created
+        self._service_connect_made: dict[tuple[str, str], set[str]] = {}
 
     def reset(self) -> None:
         self._deployments.clear()
+        self.rollouts.reset()
+        self._service_connect_made.clear()
 
     def deployments(self, account: str, region: str, cluster: str, service: str) -> int:
         return self._deployments.get((account, region, _name(cluster), _name(service)), 0)
 
     def handlers(self) -> dict[str, Handler]:
-        return {
+        hooks: dict[str, Handler] = {
             "CreateService": self.create_service,
             "UpdateService": self.update_service,
             "DescribeServices": self.describe_services,
             "ListServices": self.list_services,
             "ListServicesByNamespace": self.list_services_by_namespace,
+            "ListServiceDeployments": self.list_service_deployments,
+            "DescribeServiceDeployments": self.describe_service_deployments,
         }
+        return {action: self._settled(hook) for action, hook in hooks.items()}
+
+    def _settled(self, hook: Handler) -> Handler:
+        """Rollouts whose hold has passed move on before the call sees the services."""
+
+        def settled(call: Call, forward: Forward) -> Reply:
+            self.rollouts.settle(_lookup)
+            return hook(call, forward)
+
+        return settled
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -129,7 +175,7 @@ class EcsLayer:
     ) -> Reply | None:
         if not sc:
             return None
-        problem = self._check_port_names(b, task_def, sc)
+        problem = self._check_port_names(b, task_def, sc) or _test_traffic_problem(sc)
         if problem:
             return _invalid(problem)
         return self._shared_namespace_refused(call, sc)
@@ -158,9 +204,10 @@ class EcsLayer:
             f"resource-based policy allows the servicediscovery:{action} action",
         )
 
-    def _namespace(self, call: Call, wanted: str) -> Namespace | None:
-        """The namespace a name, id or ARN names: the caller's own, or one shared with it."""
-        match = NAMESPACE_ARN.match(wanted)
+    def _namespace(self, call: Call, wanted: Any) -> Namespace | None:
+        """The namespace a name, id or ARN names (the API takes either): the caller's own, or
+        one shared with it (by ARN)."""
+        match = NAMESPACE_ARN.match(str(wanted))
         if match and match["account"] != call.account:
             if match["region"] != call.region or self._ram.access(call.account, wanted) is None:
                 return None
@@ -205,6 +252,81 @@ class EcsLayer:
         service.deployments = [new, old]
         key = (call.account, call.region, service.cluster_name, service.name)
         self._deployments[key] = self._deployments.get(key, 0) + 1
+        self.rollouts.started(key, service, new, old)
+
+    # -- Service Connect's Cloud Map services ---------------------------------------------------
+
+    def _service_connect_resources(self, call: Call, sc: JSON) -> list[JSON]:
+        """ECS API reference, ServiceConnectServiceResource: "The discoveryName is the name of the
+        new Cloud Map service that Amazon ECS creates for this Amazon ECS service", unique in the
+        namespace, defaulting to the portName; Deployment.serviceConnectResources lists them
+        ({discoveryName, discoveryArn}). docs/aws-facts.md, ECS: the service is API-only (not in
+        DNS): Cloud Map Type HTTP, no DnsConfig. A later deployment finds the service of that
+        name and keeps it. Tagged AmazonECSManaged=true, ECS's tag on what it creates in the
+        user's account. A namespace the emulator does not know leaves no resources."""
+        namespace = self._namespace(call, sc.get("namespace"))
+        if namespace is None:
+            return []
+        # In a namespace shared with the caller, ECS creates them in the owner's namespace.
+        owner = namespace.arn.split(":")[4]
+        sd = servicediscovery_backends[owner][call.region]
+        made = self._service_connect_made.setdefault((call.account, call.region), set())
+        resources: list[JSON] = []
+        for entry in sc.get("services") or []:
+            name = str(entry.get("discoveryName") or entry.get("portName"))
+            service = next(
+                (
+                    s
+                    for s in sd.services.values()
+                    if s.namespace_id == namespace.id and s.name == name
+                ),
+                None,
+            )
+            if service is None:
+                service = sd.create_service(
+                    name=name,
+                    namespace_id=namespace.id,
+                    creator_request_id=str(uuid.uuid4()),
+                    description="",
+                    dns_config=None,  # type: ignore[arg-type]  # API-only: AWS stores none
+                    health_check_config=None,  # type: ignore[arg-type]
+                    health_check_custom_config=None,  # type: ignore[arg-type]
+                    tags=[{"Key": "AmazonECSManaged", "Value": "true"}],
+                    service_type="HTTP",
+                )
+                made.add(service.arn)
+                self._sharing.record_service(owner, call.region, service.id, call.account)
+            resources.append({"discoveryName": name, "discoveryArn": service.arn})
+        return resources
+
+    def _record_service_connect_resources(self, call: Call, service: EcsService) -> None:
+        """The PRIMARY deployment's serviceConnectResources, from its own configuration; the
+        Cloud Map services Service Connect made that no ECS service names any more are removed
+        by ECS (sd-operator's namespace deletion relies on it, docs/aws-facts.md, Deletion
+        order), once empty: the layer drains old deployments at once."""
+        primary = primary_deployment(service)
+        if primary is None:
+            return
+        sc = primary.get("serviceConnectConfiguration") or {}
+        resources = self._service_connect_resources(call, sc) if sc.get("enabled") else []
+        if resources:
+            primary["serviceConnectResources"] = resources
+        else:
+            primary.pop("serviceConnectResources", None)
+        named = {
+            r["discoveryArn"]
+            for s in backend(call).services.values()
+            if s.status == "ACTIVE"
+            for r in (primary_deployment(s) or {}).get("serviceConnectResources", [])
+        }
+        made = self._service_connect_made.get((call.account, call.region), set())
+        for arn in sorted(made - named):
+            sd = servicediscovery_backends[arn.split(":")[4]][call.region]  # its namespace's
+            cm = next((s for s in sd.services.values() if s.arn == arn), None)
+            if cm is not None and not cm.instances:
+                sd.delete_service(cm.id)
+                sd.tagger.delete_all_tags_for_resource(cm.arn)
+                made.discard(cm.arn)
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -234,8 +356,11 @@ class EcsLayer:
         primary = primary_deployment(service)
         if primary is not None and sc and sc.get("enabled"):
             primary["serviceConnectConfiguration"] = copy.deepcopy(sc)
+            self._record_service_connect_resources(call, service)
         key = (call.account, call.region, cluster, name)
         self._deployments[key] = 1 if primary is not None else 0
+        if primary is not None:
+            self.rollouts.started(key, service, primary, None)
         return self._render(forward, cluster, name)
 
     def update_service(self, call: Call, forward: Forward) -> Reply:
@@ -272,6 +397,7 @@ class EcsLayer:
             return reply
         if triggers:
             self._start_deployment(call, service, sc)
+            self._record_service_connect_resources(call, service)
         return self._render(forward, cluster, name)
 
     def describe_services(self, call: Call, forward: Forward) -> Reply:
@@ -282,7 +408,28 @@ class EcsLayer:
         still be viewed with the DescribeServices API operation"); moto already does that."""
         if len(call.body.get("services") or []) > DESCRIBE_SERVICES_MAX:
             return _invalid("services can have at most 10 items.")
-        return forward()
+        reply = forward()
+        if reply.ok:
+            self._polled(call, reply)
+        return reply
+
+    def _polled(self, call: Call, reply: Reply) -> None:
+        b = backend(call)
+        for raw in reply.json().get("services") or []:
+            service = b.services.get(f"{_name(raw.get('clusterArn'))}:{raw.get('serviceName')}")
+            if service is not None:
+                self.rollouts.polled(service)
+
+    def list_service_deployments(self, call: Call, forward: Forward) -> Reply:
+        """AWS API reference, ListServiceDeployments (moto has no service deployments API)."""
+        cluster = _name(call.body.get("cluster"), "default")
+        service = backend(call).services.get(f"{cluster}:{_name(call.body.get('service'))}")
+        return self.rollouts.list_service_deployments(call, service)
+
+    def describe_service_deployments(self, call: Call, forward: Forward) -> Reply:
+        """AWS API reference, DescribeServiceDeployments: up to 20 ARNs, unknown ones in
+        `failures`."""
+        return self.rollouts.describe_service_deployments(call)
 
     def list_services(self, call: Call, forward: Forward) -> Reply:
         """moto: "INACTIVE services stay listed"; AWS (DeleteService API reference): a deleted

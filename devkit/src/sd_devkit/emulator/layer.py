@@ -26,6 +26,12 @@ faults and read counts:
                                            "message": ..., "count": null}}
     DELETE /_emulator/operations                  no hold, no fail rules
     GET    /_emulator/deployments?cluster=C&service=S[&region=R] -> {"deployments": 2}
+    POST   /_emulator/deployments {"hold": {"seconds": 1.0, "polls": 2},
+                                   "fail": {"cluster": "C", "service": "S", "reason": ...,
+                                            "count": null}}
+                                  ECS deployments stay IN_PROGRESS for the hold; those of a
+                                  service a fail rule names fail and roll back
+    DELETE /_emulator/deployments                 no hold, no deployment fail rules
     POST   /_emulator/instances  {"serviceId": "srv-...", "region": "us-east-1",
                                   "instances": {"i-1": {"AWS_INSTANCE_IPV4": ...}, ...}}
                                   register new instances at once (a test near a quota)
@@ -65,6 +71,7 @@ from ._wsgi import (
     scope_of,
 )
 from .cloudmap import CloudMapLayer
+from .deployments import DeploymentFailRule, DeploymentTracker
 from .ecs import EcsLayer
 from .faults import FaultRule, Faults
 from .operations import FailRule, Hold, OperationTracker
@@ -99,7 +106,7 @@ class FidelityLayer:
         self.ram = RamLayer()
         self.sharing = Sharing(self.ram)
         self.cloudmap = CloudMapLayer(self.operations, page_size, self.ram)
-        self.ecs = EcsLayer(page_size, self.ram)
+        self.ecs = EcsLayer(page_size, self.ram, self.sharing)
         self.tagging = TaggingLayer(page_size)
         self.sts = StsLayer()
         self.route53 = Route53Layer(lambda: sorted(self.accounts))
@@ -286,6 +293,12 @@ class FidelityLayer:
             if method == "DELETE":
                 self.operations.clear_rules()
                 return ok({})
+        if route == "deployments" and method == "POST":
+            configure_deployments(self.ecs.rollouts, body)
+            return ok(self.ecs.rollouts.config())
+        if route == "deployments" and method == "DELETE":
+            self.ecs.rollouts.clear_rules()
+            return ok({})
         if route == "deployments" and method == "GET":
             query = {k: v[0] for k, v in parse_qs(str(environ.get("QUERY_STRING", ""))).items()}
             count = self.deployments(
@@ -332,6 +345,7 @@ _THROTTLE_KEYS = {"rates", "documented", "accounts", "scale"}
 _ROLE_KEYS = {"accountId", "roleName", "trustPolicy", "maxSessionDuration"}
 _HOLD_KEYS = {"seconds", "polls"}
 _FAIL_KEYS = {"match", "error_code", "message", "count"}
+_DEPLOYMENT_FAIL_KEYS = {"cluster", "service", "reason", "count"}
 
 
 def _only(body: JSON, allowed: set[str], what: str) -> JSON:
@@ -357,6 +371,15 @@ def configure_throttle(limits: RateLimits, body: JSON) -> None:
         accounts=frozenset(str(a) for a in accounts) if accounts is not None else None,
         scale=float(body.get("scale") or 1.0),
     )
+
+
+def configure_deployments(tracker: DeploymentTracker, body: JSON) -> None:
+    _only(body, {"hold", "fail"}, "deployments")
+    if "hold" in body:
+        tracker.set_hold(Hold(**_only(body["hold"] or {}, _HOLD_KEYS, "hold")))
+    if body.get("fail"):
+        rule = _only(body["fail"], _DEPLOYMENT_FAIL_KEYS, "deployment fail")
+        tracker.add_fail_rule(DeploymentFailRule(**rule))
 
 
 def configure_operations(tracker: OperationTracker, body: JSON) -> None:

@@ -95,13 +95,14 @@ _R53 = "moto.route53.models"
 _CORE = "moto.core.base_backend"
 
 SURFACES: tuple[Surface, ...] = (
-    # Cloud Map (cloudmap.py, tagging.py, ecs.py ListServicesByNamespace)
+    # Cloud Map (cloudmap.py, tagging.py, ecs.py ListServicesByNamespace and Service Connect)
     Surface(_SD, "servicediscovery_backends", (), "Cloud Map state, [account][region]"),
     Surface(
         _SD,
         "ServiceDiscoveryBackend",
-        ("namespaces", "services", "operations", "tagger"),
-        "dicts by id the hooks read and correct (namespaces kept aside while created/deleted)",
+        ("namespaces", "services", "operations", "tagger", "create_service", "delete_service"),
+        "dicts by id the hooks read and correct (namespaces kept aside while created/deleted);"
+        " ECS Service Connect creates its Cloud Map services (ecs.py)",
     ),
     Surface(
         _SD,
@@ -144,8 +145,9 @@ SURFACES: tuple[Surface, ...] = (
     Surface(
         "moto.utilities.tagging_service",
         "TaggingService",
-        ("tags",),
-        "ServiceDiscoveryBackend.tagger: tag:GetResources reads {arn: {key: value}}",
+        ("tags", "delete_all_tags_for_resource"),
+        "ServiceDiscoveryBackend.tagger: tag:GetResources reads {arn: {key: value}}; the"
+        " Cloud Map services ECS removes lose their tags",
     ),
     # Route 53 (cloudmap.py: the hosted zone of a DNS namespace)
     Surface(_R53, "route53_backends", (), "hosted zones, [account][partition]"),

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 IN_FLIGHT = ("SUBMITTED", "PENDING")
 
@@ -84,19 +84,27 @@ class Tracked:
         return "FAIL" if self.failure else "SUCCESS"
 
 
-class OperationTracker:
+class Rule(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=Rule)
+
+
+class HeldRules(Generic[R]):
+    """The hold and the fail rules a test sets over the control API (Cloud Map operations here,
+    ECS deployments in deployments.py), guarded by `_lock` with the state they govern."""
+
     def __init__(self) -> None:
         self._hold = Hold()
-        self._fail_rules: list[FailRule] = []
-        self._ops: dict[str, Tracked] = {}
-        self._unsettled: dict[str, Tracked] = {}  # final effect not yet applied
+        self._fail_rules: list[R] = []
         self._lock = threading.Lock()
 
     def set_hold(self, hold: Hold) -> None:
         with self._lock:
             self._hold = hold
 
-    def add_fail_rule(self, rule: FailRule) -> None:
+    def add_fail_rule(self, rule: R) -> None:
         with self._lock:
             self._fail_rules.append(rule)
 
@@ -112,10 +120,16 @@ class OperationTracker:
             self._hold = Hold()
             self._fail_rules.clear()
 
+
+class OperationTracker(HeldRules[FailRule]):
+    def __init__(self) -> None:
+        super().__init__()
+        self._ops: dict[str, Tracked] = {}
+        self._unsettled: dict[str, Tracked] = {}  # final effect not yet applied
+
     def reset(self) -> None:
+        self.clear_rules()
         with self._lock:
-            self._hold = Hold()
-            self._fail_rules.clear()
             self._ops.clear()
             self._unsettled.clear()
 

@@ -14,7 +14,14 @@ from typing import Any
 from ._http import KeepAliveServer
 from ._wsgi import JSON
 from .clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
-from .layer import FidelityLayer, configure_operations, configure_throttle, fault_rule
+from .deployments import DEFAULT_FAILURE_REASON
+from .layer import (
+    FidelityLayer,
+    configure_deployments,
+    configure_operations,
+    configure_throttle,
+    fault_rule,
+)
 from .moto_surface import (
     DEFAULT_ACCOUNT_ID,
     BackendDict,
@@ -268,6 +275,31 @@ class Emulator:
 
     def clear_operation_rules(self) -> None:
         self._layer.operations.clear_rules()
+
+    def hold_deployments(self, seconds: float | None = None, polls: int | None = None) -> None:
+        """ECS deployments started from now on stay IN_PROGRESS until `seconds` have passed
+        and DescribeServices has shown them `polls` times (a rollback is held the same way).
+        No arguments: a deployment is COMPLETED (or FAILED and rolled back) by the next ECS
+        call, though the answer to the call that started it shows it IN_PROGRESS."""
+        configure_deployments(
+            self._layer.ecs.rollouts, {"hold": {"seconds": seconds, "polls": polls}}
+        )
+
+    def fail_deployments(
+        self,
+        cluster: str,
+        service: str,
+        reason: str = DEFAULT_FAILURE_REASON,
+        *,
+        count: int | None = None,
+    ) -> None:
+        """Deployments of that ECS service started from now on fail (rolloutState FAILED,
+        the circuit breaker's `reason`) and roll back to the configuration they replaced."""
+        fail = {"cluster": cluster, "service": service, "reason": reason, "count": count}
+        configure_deployments(self._layer.ecs.rollouts, {"fail": fail})
+
+    def clear_deployment_rules(self) -> None:
+        self._layer.ecs.rollouts.clear_rules()
 
     def seed_instances(
         self, service_id: str, instances: dict[str, dict[str, str]], region: str = "us-east-1"

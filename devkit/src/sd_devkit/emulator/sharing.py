@@ -105,6 +105,12 @@ class Sharing:
             self._instances.clear()
             self._operations.clear()
 
+    def record_service(self, owner: str, region: str, service_id: str, creator: str) -> None:
+        """`creator` made the service in `owner`'s namespace (CreatedByAccount)."""
+        if creator != owner:
+            with self._lock:
+                self._services[(owner, region, service_id)] = creator
+
     def service_creator(self, owner: str, region: str, service_id: str) -> str:
         with self._lock:
             return self._services.get((owner, region, service_id), owner)

@@ -22,6 +22,7 @@ from sd_operator.model.actions import (
 )
 from sd_operator.model.grants import Role
 from sd_operator.model.observed import (
+    EcsUpdated,
     ObservedEcsService,
     ObservedNamespace,
     ObservedOperation,
@@ -76,6 +77,14 @@ class CloudMapApi(Protocol):
 
     def delete_service(self, service_id: str) -> None: ...
 
+    def service_attributes(self, service_id: str) -> dict[str, str]:
+        """GetServiceAttributes: one service per call (AWS has no batch read)."""
+        ...
+
+    def update_service_attributes(self, service_id: str, attributes: Mapping[str, str]) -> None: ...
+
+    def delete_service_attributes(self, service_id: str, keys: tuple[str, ...]) -> None: ...
+
     def tag(self, arn: str, tags: Mapping[str, str]) -> None: ...
 
     def untag(self, arn: str, keys: tuple[str, ...]) -> None: ...
@@ -92,8 +101,8 @@ class EcsApi(Protocol):
 
     def services_in_namespace(self, namespace: str) -> tuple[str, ...]: ...
 
-    def update(self, action: UpdateEcsService) -> str:
-        """The ECS service's ARN."""
+    def update(self, action: UpdateEcsService) -> EcsUpdated:
+        """The ECS service's ARN and the deployment the update started."""
         ...
 
     def tag(self, arn: str, tags: Mapping[str, str]) -> None: ...

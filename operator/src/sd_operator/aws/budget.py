@@ -75,6 +75,7 @@ DEFAULT_RATES: Mapping[str, Rate] = {
     "servicediscovery:GetOperation": Rate(100.0, 200.0),
     # ... and ours for the calls it does not budget.
     "servicediscovery:GetService": _CLOUD_MAP_READ,
+    "servicediscovery:GetServiceAttributes": _CLOUD_MAP_READ,
     "servicediscovery:GetNamespace": _CLOUD_MAP_READ,
     "servicediscovery:GetInstance": _CLOUD_MAP_READ,
     "servicediscovery:ListInstances": _CLOUD_MAP_READ,

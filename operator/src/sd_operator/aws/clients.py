@@ -152,13 +152,25 @@ def _own() -> botocore.session.Session:
     return botocore.session.get_session()
 
 
+@cache
+def _own_session() -> boto3.session.Session:
+    return boto3.session.Session(botocore_session=_own())
+
+
+def _sts(region: str, endpoint_url: str | None, service: str = "sts", **credentials: Any) -> Any:
+    """An STS client of the operator's own session (`credentials`: botocore's fetcher passes
+    the ones it assumes the role with), made under the lock: roles refresh in any thread."""
+    with _SESSION_LOCK:
+        return _own().create_client(
+            service, region_name=region, endpoint_url=endpoint_url, **credentials
+        )
+
+
 @once_per_key
 def _own_account_once(key: tuple[str, str | None]) -> str:
     region, endpoint_url = key
     try:
-        with _SESSION_LOCK:
-            sts: Any = _own().create_client("sts", region_name=region, endpoint_url=endpoint_url)
-        return str(sts.get_caller_identity()["Account"])
+        return str(_sts(region, endpoint_url).get_caller_identity()["Account"])
     except Exception as exc:
         log.warning("own AWS account unknown", error=str(translate("sts:GetCallerIdentity", exc)))
         return UNKNOWN_ACCOUNT
@@ -209,10 +221,14 @@ class AssumeRoleBackoff:
         self._until = 0.0
         self._failures = 0
 
-    def __call__(self) -> Any:
+    def check(self) -> None:
+        """AssumeRoleFailed while the last failure's back-off runs."""
         with self._lock:
             if self._failure is not None and self._clock() < self._until:
                 raise AssumeRoleFailed(self._role.arn, self._failure)
+
+    def __call__(self) -> Any:
+        self.check()
         try:
             fetched = self._fetch()
         except (ClientError, BotoCoreError) as exc:
@@ -234,17 +250,27 @@ def _assume(role: Role, config: AwsConfig) -> Credentials:
     if role.external_id is not None:
         extra["ExternalId"] = role.external_id
     fetcher = AssumeRoleCredentialFetcher(
-        client_creator=partial(
-            _own().create_client, region_name=config.region, endpoint_url=config.endpoint_url
-        ),
+        client_creator=partial(_sts, config.region, config.endpoint_url),
         source_credentials=_OwnCredentials(),
         role_arn=role.arn,
         extra_args=extra,
     )
-    return DeferredRefreshableCredentials(
-        refresh_using=AssumeRoleBackoff(role, fetcher.fetch_credentials),
-        method=_Assumed.METHOD,
-    )
+    return RoleCredentials(AssumeRoleBackoff(role, fetcher.fetch_credentials))
+
+
+class RoleCredentials(DeferredRefreshableCredentials):
+    """botocore's deferred refreshing credentials of one role, whose AssumeRole failure is
+    answered at once while its back-off runs and none are held: botocore's refresh would log it
+    again, with its traceback, at every call of every resource of that tenant."""
+
+    def __init__(self, backoff: AssumeRoleBackoff) -> None:
+        super().__init__(refresh_using=backoff, method=_Assumed.METHOD)
+        self._backoff = backoff
+
+    def get_frozen_credentials(self) -> Any:
+        if self.refresh_needed(refresh_in=0):  # none yet, or expired
+            self._backoff.check()
+        return super().get_frozen_credentials()
 
 
 @once_per_key
@@ -252,7 +278,7 @@ def _session(config: AwsConfig) -> boto3.session.Session:
     """One session per role, region and endpoint (max_attempts is the clients' business)."""
     role = config.role
     if role is None:
-        return boto3.session.Session(botocore_session=_own())
+        return _own_session()
     core = botocore.session.Session()
     core.register_component("data_loader", _own().get_component("data_loader"))
     core.register_component(

@@ -347,6 +347,29 @@ class CloudMap:
     def delete_service(self, service_id: str) -> None:
         call("DeleteService", lambda: self._client.delete_service(Id=service_id))
 
+    def service_attributes(self, service_id: str) -> dict[str, str]:
+        raw = call(
+            "GetServiceAttributes",
+            lambda: self._client.get_service_attributes(ServiceId=service_id),
+        )
+        return dict(raw["ServiceAttributes"].get("Attributes", {}))
+
+    def update_service_attributes(self, service_id: str, attributes: Mapping[str, str]) -> None:
+        call(
+            "UpdateServiceAttributes",
+            lambda: self._client.update_service_attributes(
+                ServiceId=service_id, Attributes=dict(attributes)
+            ),
+        )
+
+    def delete_service_attributes(self, service_id: str, keys: tuple[str, ...]) -> None:
+        call(
+            "DeleteServiceAttributes",
+            lambda: self._client.delete_service_attributes(
+                ServiceId=service_id, Attributes=list(keys)
+            ),
+        )
+
     def tag(self, arn: str, tags: Mapping[str, str]) -> None:
         pairs: list[TagTypeDef] = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
         call("TagResource", lambda: self._client.tag_resource(ResourceARN=arn, Tags=pairs))

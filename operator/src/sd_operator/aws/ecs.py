@@ -12,8 +12,15 @@ from typing import TYPE_CHECKING, Any
 from sd_operator.aws.errors import NotFound, Retryable, call
 from sd_operator.model import arns
 from sd_operator.model.actions import UpdateEcsService
-from sd_operator.model.observed import NamedPort, ObservedEcsService, ObservedRegistry
+from sd_operator.model.observed import (
+    EcsUpdated,
+    NamedPort,
+    ObservedDeployment,
+    ObservedEcsService,
+    ObservedRegistry,
+)
 from sd_operator.model.spec import ServiceConnect
+from sd_operator.model.status import ServiceConnectResource
 from sd_operator.model.wire import decode, encode
 
 if TYPE_CHECKING:
@@ -62,6 +69,16 @@ def _named_ports(task_definition: Mapping[str, Any]) -> dict[str, NamedPort]:
                     mapping.get("appProtocol"),
                 )
     return ports
+
+
+def _deployment(raw: Mapping[str, Any]) -> ObservedDeployment:
+    return ObservedDeployment(
+        id=str(raw.get("id", "")),
+        status=str(raw.get("status", "")),
+        rollout_state=raw.get("rolloutState"),
+        rollout_state_reason=raw.get("rolloutStateReason"),
+        task_definition=raw.get("taskDefinition"),
+    )
 
 
 # Writing ---------------------------------------------------------------------------------------
@@ -113,9 +130,14 @@ class EcsAdapter:
             service_connect=service_connect_from(
                 (primary or {}).get("serviceConnectConfiguration")
             ),
+            service_connect_resources=tuple(
+                decode(ServiceConnectResource, r)
+                for r in (primary or {}).get("serviceConnectResources", [])
+            ),
             running_count=_int(raw.get("runningCount")),
             desired_count=_int(raw.get("desiredCount")),
             tags={str(t["key"]): str(t.get("value", "")) for t in raw.get("tags") or []},
+            deployments=tuple(_deployment(d) for d in raw.get("deployments", [])),
         )
 
     def describe(
@@ -180,15 +202,16 @@ class EcsAdapter:
             "ListServicesByNamespace", lambda: self._client.list_services_by_namespace(**kwargs)
         )
 
-    def update(self, action: UpdateEcsService) -> str:
-        """Send only the fields the action sets; returns the ECS service's ARN."""
+    def update(self, action: UpdateEcsService) -> EcsUpdated:
+        """Send only the fields the action sets."""
         request: dict[str, Any] = {"cluster": action.cluster, "service": action.service}
         if action.set_registries:
             request["serviceRegistries"] = [encode(r) for r in action.registries]
         if action.set_service_connect:
             request["serviceConnectConfiguration"] = service_connect_request(action.service_connect)
-        response = call("UpdateService", lambda: self._client.update_service(**request))
-        return str(response["service"]["serviceArn"])
+        service = call("UpdateService", lambda: self._client.update_service(**request))["service"]
+        primary = _primary(service.get("deployments", []))
+        return EcsUpdated(str(service["serviceArn"]), primary.get("id") if primary else None)
 
     def tag(self, arn: str, tags: Mapping[str, str]) -> None:
         """TagResource on an ECS service (its ownership marker; needs the long ARN format)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from sd_operator import kube
 from sd_operator.cli.plan import PlanReport
@@ -45,7 +46,8 @@ def _from_cluster(args: argparse.Namespace, environ: Mapping[str, str]) -> list[
         meta = item.get("metadata", {})
         source = f"cluster:{meta.get('namespace')}/{meta.get('name')}"
         try:
-            resources.append(parse_resource(item, source=source))
+            parsed = parse_resource(item, source=source)
+            resources.append(replace(parsed, status=item.get("status")))
         except SpecError as exc:
             print(f"warning: skipped {item['kind']} {source[8:]}: {exc}", file=sys.stderr)
     return resources

@@ -5,13 +5,13 @@ credentials, which are what limit it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sd_operator.cli.plan import PlanReport
 from sd_operator.cli.resources import namespace_lookup, referenced_namespace
 from sd_operator.model import reasons
 from sd_operator.model.actions import Plan, Refusal
-from sd_operator.model.grants import NotGranted, check, deletion_default
+from sd_operator.model.grants import NotGranted, Role, acting_role, check, deletion_default
 from sd_operator.model.parse import load_grants
 from sd_operator.model.spec import Resource
 
@@ -23,6 +23,8 @@ class Checked:
 
     allowed: list[Resource]
     refused: list[PlanReport]
+    roles: set[Role | None] = field(default_factory=set)
+    """The roles the grants give the allowed resources (None: your own credentials)."""
 
 
 def check_grants(paths: Sequence[str], resources: Sequence[Resource], region: str) -> Checked:
@@ -33,18 +35,30 @@ def check_grants(paths: Sequence[str], resources: Sequence[Resource], region: st
     for res in resources:
         ns_labels = labels.get(res.identity.namespace, {})
         verdict = check(res, referenced_namespace(res, namespaces), grants, ns_labels, region)
+        acting = acting_role(grants, res.identity.namespace, ns_labels)
         if isinstance(verdict, NotGranted):
             checked.refused.append(PlanReport(res, plan=Plan(refusal=_refusal(verdict))))
-        else:
+        elif not isinstance(acting, NotGranted):
             checked.allowed.append(verdict)
+            checked.roles.add(acting.role)
     return checked
 
 
-def deletion_defaults(paths: Sequence[str], resources: Sequence[Resource]) -> list[Resource]:
+def deletion_defaults(paths: Sequence[str], resources: Sequence[Resource]) -> Checked:
     """A delete is never refused by grants (what a resource made is its to remove), only given
-    their default deletionPolicy, as in the operator."""
+    their default deletionPolicy, as in the operator; but grants naming different roles leave
+    the account it lives in unknown, and refuse it."""
     grants, labels = load_grants(paths)
-    return [deletion_default(r, grants, labels.get(r.identity.namespace, {})) for r in resources]
+    checked = Checked([], [])
+    for res in resources:
+        ns_labels = labels.get(res.identity.namespace, {})
+        acting = acting_role(grants, res.identity.namespace, ns_labels)
+        if isinstance(acting, NotGranted):
+            checked.refused.append(PlanReport(res, plan=Plan(refusal=_refusal(acting))))
+        else:
+            checked.allowed.append(deletion_default(res, grants, ns_labels))
+            checked.roles.add(acting.role)
+    return checked
 
 
 def _refusal(verdict: NotGranted) -> Refusal:

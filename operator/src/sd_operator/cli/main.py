@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from sd_operator.cli.codes import EXIT_ERROR, EXIT_OK
 from sd_operator.cli.configure import configured
 from sd_operator.cli.manifests import run_cli
 from sd_operator.cli.parser import build_parser
+from sd_operator.cli.pause import run_pause
 from sd_operator.cli.refresh import run_refresh
+
+# The verbs that only annotate resources in the cluster.
+_CLUSTER_VERBS: Mapping[str, Callable[[argparse.Namespace], int]] = {
+    "refresh": run_refresh,
+    "pause": run_pause,
+    "resume": run_pause,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,8 +51,9 @@ def _main(argv: Sequence[str] | None, environ: Mapping[str, str]) -> int:
 
         print(shtab.complete(parser, shell=args.shell))
         return EXIT_OK
-    if args.command == "refresh":
-        return run_refresh(args)
+    on_cluster = _CLUSTER_VERBS.get(args.command)
+    if on_cluster is not None:
+        return on_cluster(args)
     if args.plugin is not None:
         return int(args.plugin(args))
     if args.command == "run":

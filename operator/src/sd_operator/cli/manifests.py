@@ -17,6 +17,7 @@ from sd_operator.cli.grants import Checked, check_grants, deletion_defaults
 from sd_operator.cli.plan import plan_deletion, plan_exit_code, plan_resources
 from sd_operator.cli.render import render_plan
 from sd_operator.cli.resources import set_clashes
+from sd_operator.model.grants import OWN_CREDENTIALS, Acting, parse_role, role_denial
 from sd_operator.model.parse import SpecError, load_manifests
 from sd_operator.model.spec import Resource
 from sd_operator.reconcile.reconciler import Reconciler
@@ -31,14 +32,16 @@ def run_cli(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     settings = configured(args, environ, resources)
     if settings is None or _clashes(resources, settings):
         return EXIT_ERROR
-    reconciler = Reconciler(
-        Adapters(settings.aws.region, settings.aws.endpoint_url), settings.cluster
-    )
     # The one place the intent is chosen: apply the manifests, or delete what they made.
     delete = args.command == "delete" or (args.command == "plan" and args.delete)
-    checked = _granted(args.grants, resources, settings.aws.region, delete=delete)
-    if checked is None:
+    granted = _granted(args, resources, settings.aws.region, delete=delete)
+    if granted is None:
         return EXIT_ERROR
+    checked, acting = granted
+    reconciler = Reconciler(
+        Adapters(settings.aws.region, settings.aws.endpoint_url, role=acting.role),
+        settings.cluster,
+    )
     resources, refused = checked.allowed, checked.refused
     if args.command == "plan":
         planner = plan_deletion if delete else plan_resources
@@ -60,19 +63,56 @@ def run_cli(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def _granted(
-    paths: Sequence[str] | None, resources: list[Resource], region: str, *, delete: bool
-) -> Checked | None:
-    """The resources as --grants allows them (all of them, unchanged, without the flag); None,
-    said on stderr, when a grants file cannot be read."""
-    if not paths:
-        return Checked(resources, [])
+    args: argparse.Namespace, resources: list[Resource], region: str, *, delete: bool
+) -> tuple[Checked, Acting] | None:
+    """The resources as --grants allows them (all of them, unchanged, without the flag), and
+    the role the run acts through (`_role`); None, said on stderr, when a grants file cannot be
+    read or the role is not clear."""
+    paths: Sequence[str] | None = args.grants
     try:
-        if delete:
-            return Checked(deletion_defaults(paths, resources), [])
-        return check_grants(paths, resources, region)
+        if not paths:
+            checked = Checked(resources, [])
+        elif delete:
+            checked = deletion_defaults(paths, resources)
+        else:
+            checked = check_grants(paths, resources, region)
     except SpecError as exc:
         print(f"error: --grants: {exc}", file=sys.stderr)
         return None
+    acting = _role(args, checked)
+    if isinstance(acting, str):
+        print(f"error: {acting}", file=sys.stderr)
+        return None
+    return checked, acting
+
+
+def _role(args: argparse.Namespace, checked: Checked) -> Acting | str:
+    """The one role this run acts through: --role-arn, or the one --grants gives every
+    resource allowed; why not, when they disagree or the grants name several. One account per
+    run: apply checks the whole set before changing anything, in one account."""
+    given = None
+    if args.role_arn is not None:
+        given = parse_role({"roleArn": args.role_arn, "externalId": args.external_id})
+        denial = role_denial(given)
+        if denial is not None:
+            return f"--role-arn {args.role_arn!r}: {denial}"
+    elif args.external_id is not None:
+        return "--external-id needs --role-arn"
+    if not args.grants or not checked.roles:
+        return Acting(given)
+    if len(checked.roles) > 1:
+        named = ", ".join(sorted(str(r or OWN_CREDENTIALS) for r in checked.roles))
+        return (
+            f"--grants put these manifests in several AWS accounts ({named}): nothing was "
+            "read or changed; run once per account, with each account's manifests"
+        )
+    [granted] = checked.roles
+    if args.role_arn is not None and granted != given:
+        return (
+            f"--role-arn {args.role_arn} is not the role --grants give these manifests "
+            f"({granted or OWN_CREDENTIALS}): nothing was read or changed"
+        )
+    return Acting(granted)
 
 
 def _resources(args: argparse.Namespace, environ: Mapping[str, str]) -> list[Resource] | None:

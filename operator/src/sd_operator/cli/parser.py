@@ -33,6 +33,12 @@ exit codes: 0 in sync, 2 changes pending, 1 refused, blocked or error""",
   sd-operator refresh sd user-service -n payments --wait 30
   sd-operator refresh cmns --all -n payments
   sd-operator refresh sd --all -A""",
+    "pause": """examples:
+  sd-operator pause sd user-service -n payments     # no AWS call for it, deletes included
+  sd-operator pause sd --all -A                     # every ServiceDiscovery (an incident)""",
+    "resume": """examples:
+  sd-operator resume sd user-service -n payments
+  sd-operator resume sd --all -A""",
     "completion": """examples:
   source <(sd-operator completion bash)
   sd-operator completion zsh > "${fpath[1]}/_sd-operator\"""",
@@ -68,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="give up on a resource after this many seconds (default: 300)",
         )
     _add_refresh(sub)
+    _add_pause(sub)
     _add_completion(sub)
     _add_command_plugins(sub)
     return parser
@@ -207,6 +214,18 @@ def _add_manifest_command(
         "is changed; repeatable. Without it no grant is checked: the CLI acts with your own "
         "AWS credentials (docs/tenancy.md)",
     )
+    cmd.add_argument(
+        "--role-arn",
+        metavar="ARN",
+        help="act in another AWS account: assume this IAM role with your own credentials "
+        "for every AWS call, as the operator does for a DiscoveryGrant's spec.aws.roleArn. "
+        "With --grants, the grants' role is used, and must be this one if both are given",
+    )
+    cmd.add_argument(
+        "--external-id",
+        metavar="ID",
+        help="with --role-arn: the ExternalId the role's trust policy requires",
+    )
     return cmd, sources
 
 
@@ -259,23 +278,7 @@ def _add_refresh(sub: _Commands) -> None:
         epilog=EXAMPLES["refresh"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    refresh.add_argument(
-        "kind",
-        choices=sorted(KIND_NAMES),
-        metavar="KIND",
-        help="servicediscovery (sd) or cloudmapnamespace (cmns)",
-    )
-    refresh.add_argument("names", nargs="*", metavar="NAME", help="resources to refresh")
-    refresh_scope = refresh.add_mutually_exclusive_group()
-    refresh_scope.add_argument(
-        "-n", "--namespace", help="Kubernetes namespace (default: the context's)"
-    )
-    refresh_scope.add_argument(
-        "-A", "--all-namespaces", action="store_true", help="with --all: every namespace"
-    )
-    refresh.add_argument(
-        "--all", action="store_true", help="every resource of KIND in the namespace(s)"
-    )
+    _add_selection(refresh, "refresh")
     refresh.add_argument(
         "--wait",
         type=float,
@@ -285,6 +288,52 @@ def _add_refresh(sub: _Commands) -> None:
         "do not wait); exit 1 if it does not",
     )
     add_kube_flags(refresh)
+
+
+def _add_selection(parser: argparse.ArgumentParser, verb: str) -> None:
+    """KIND, then NAMEs or --all, in -n NAMESPACE or -A (cli/selection.py)."""
+    parser.add_argument(
+        "kind",
+        choices=sorted(KIND_NAMES),
+        metavar="KIND",
+        help="servicediscovery (sd) or cloudmapnamespace (cmns)",
+    )
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"resources to {verb}")
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", help="Kubernetes namespace (default: the context's)")
+    scope.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="with --all: every namespace"
+    )
+    parser.add_argument(
+        "--all", action="store_true", help="every resource of KIND in the namespace(s)"
+    )
+
+
+def _add_pause(sub: _Commands) -> None:
+    for verb, summary, text in (
+        (
+            "pause",
+            "stop every AWS call of resources, deletes included, until they are resumed",
+            'Set the annotation sd-operator.io/paused: "true" on resources in the current '
+            "Kubernetes cluster: the operator makes no AWS call for them (deletes included: a "
+            "deleted resource stays until it is resumed) and reports the Paused condition.",
+        ),
+        (
+            "resume",
+            "let the operator reconcile paused resources again",
+            "Remove the annotation sd-operator.io/paused from resources in the current "
+            "Kubernetes cluster: the operator reconciles them again at once.",
+        ),
+    ):
+        parser = sub.add_parser(
+            verb,
+            help=summary,
+            description=text,
+            epilog=EXAMPLES[verb],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _add_selection(parser, verb)
+        add_kube_flags(parser)
 
 
 def _add_completion(sub: _Commands) -> None:

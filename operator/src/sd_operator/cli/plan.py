@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sd_operator.aws.errors import AwsError, Retryable
@@ -13,6 +13,12 @@ from sd_operator.cli.resources import namespace_lookup, referenced_namespace
 from sd_operator.model.actions import Plan
 from sd_operator.model.redact import redact_arns
 from sd_operator.model.spec import NamespaceSpec, Resource
+from sd_operator.model.status import (
+    DiscoveryStatus,
+    ServiceConnectResource,
+    given,
+    status_from_wire,
+)
 from sd_operator.reconcile.reconciler import Planned, Reconciler
 from sd_operator.reconcile.render import resource_view
 
@@ -26,10 +32,20 @@ class PlanReport:
     resource: Resource
     plan: Plan | None = None
     error: str | None = None
+    # What the ECS service's PRIMARY deployment reports (status.serviceConnectResources).
+    service_connect_resources: tuple[ServiceConnectResource, ...] = ()
+    account: str | None = None
 
     def view(self) -> dict[str, Any]:
         """This resource in the plan document (docs/plan.schema.json, `resources[]`)."""
-        return resource_view(self.resource.identity, self.resource.source, self.plan, self.error)
+        return resource_view(
+            self.resource.identity,
+            self.resource.source,
+            self.plan,
+            self.error,
+            self.service_connect_resources,
+            self.account,
+        )
 
 
 def plan_resources(
@@ -48,9 +64,20 @@ def plan_resources(
 
     def plan(res: Resource, namespace: NamespaceSpec | None) -> Planned:
         # As the sweep plans: the account view first, read again fresh unless in sync.
-        return reconciler.plan(res, namespace=namespace, from_view=True)
+        return reconciler.plan(
+            res, namespace=namespace, from_view=True, known=_remembered(res.status)
+        )
 
     return _plan_each(reconciler, resources, resources, plan, retry_seconds, sleep, clock)
+
+
+def _remembered(status: Mapping[str, Any] | None) -> DiscoveryStatus | None:
+    """Of a resource's status in the cluster, what the operator would plan differently by: the
+    ECS deployment ECS undid (and the refresh since). Ids are looked up as for a manifest."""
+    if status is None:
+        return None
+    recorded = status_from_wire(status, DiscoveryStatus)
+    return DiscoveryStatus(ecs_deployment=recorded.ecs_deployment, refresh=recorded.refresh)
 
 
 def plan_deletion(reconciler: Reconciler, resources: Sequence[Resource]) -> list[PlanReport]:
@@ -79,10 +106,12 @@ def _plan_each(
     for res in resources:
         reconciler.announce(res, referenced_namespace(res, namespaces))
     deadline = clock() + retry_seconds
-    return [
-        _plan_one(res, referenced_namespace(res, namespaces), plan, deadline, sleep, clock)
-        for res in ordered
-    ]
+    reports = []
+    for res in ordered:
+        namespace = referenced_namespace(res, namespaces)
+        report = _plan_one(res, namespace, plan, deadline, sleep, clock)
+        reports.append(replace(report, account=reconciler.account(res, namespace)))
+    return reports
 
 
 def _plan_one(
@@ -95,7 +124,12 @@ def _plan_one(
 ) -> PlanReport:
     while True:
         try:
-            return PlanReport(res, plan=plan(res, namespace).plan)
+            planned = plan(res, namespace)
+            return PlanReport(
+                res,
+                plan=planned.plan,
+                service_connect_resources=given(planned.ids.service_connect_resources) or (),
+            )
         except Retryable as exc:
             if clock() + exc.delay >= deadline:
                 return PlanReport(res, error=redact_arns(str(exc)))

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from sd_operator.cli.codes import EXIT_ERROR, EXIT_OK
+from sd_operator.cli.selection import selected, selection_error
 from sd_operator.model.timestamps import utc_now
 
 
@@ -15,20 +16,14 @@ def run_refresh(args: argparse.Namespace) -> int:
     from sd_operator import kube
 
     kind = kube.KIND_NAMES[args.kind]
-    if bool(args.names) == bool(args.all):
-        print("error: name the resources, or give --all (not both)", file=sys.stderr)
-        return EXIT_ERROR
-    if args.all_namespaces and not args.all:
-        print("error: -A goes with --all", file=sys.stderr)
+    wrong = selection_error(args)
+    if wrong is not None:
+        print(f"error: {wrong}", file=sys.stderr)
         return EXIT_ERROR
     value = utc_now()
     try:
         cluster = kube.connect(args.kubeconfig, args.context)
-        namespace = args.namespace or cluster.namespace
-        if args.all:
-            targets = kube.names_in(cluster, kind, None if args.all_namespaces else namespace)
-        else:
-            targets = [(namespace, n) for n in args.names]
+        targets = selected(cluster, kind, args)
         for ns, name in targets:
             kube.request_refresh(cluster, kind, ns, name, value)
             print(f"{kind} {ns}/{name}: refresh requested at {value}")

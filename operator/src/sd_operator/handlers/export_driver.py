@@ -26,6 +26,8 @@ from sd_operator.model.spec import (
     NamespaceSpec,
     Resource,
     ServiceDiscoverySpec,
+    is_paused,
+    observe_only,
 )
 from sd_operator.model.status import (
     DiscoveryStatus,
@@ -157,6 +159,7 @@ class ExportDriver:
         status = body.get("status") or {}
         if (
             meta.get("deletionTimestamp")
+            or is_paused(meta)
             or not status_from_wire(status, DiscoveryStatus).service_id
         ):
             return
@@ -191,9 +194,10 @@ def _slices_of(slices: Slices | None, namespace: str, service: str) -> tuple[Sli
 def _export_target(
     res: Resource, status: Mapping[str, Any], result: StepResult | None
 ) -> tuple[ServiceDiscoverySpec, str] | None:
-    """(the spec, the Cloud Map service's id) when `res` exports endpoints, or did."""
+    """(the spec, the Cloud Map service's id) when `res` exports endpoints, or did. An
+    observe-only resource registers and deregisters nothing."""
     spec = res.spec
-    if not isinstance(spec, ServiceDiscoverySpec) or spec.service is None:
+    if not isinstance(spec, ServiceDiscoverySpec) or spec.service is None or observe_only(spec):
         return None
     recorded = status_from_wire(status, DiscoveryStatus)
     if spec.endpoints is None and not recorded.endpoints:

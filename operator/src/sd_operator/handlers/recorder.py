@@ -24,6 +24,8 @@ log = logs.get(__name__)
 Post = Callable[[Mapping[str, Any], str, str, str], None]
 
 # Refusals wait for a person (warning); what AWS rejected failed (error); the rest is routine.
+# Counted once per deployment, with its Event: the refusal repeats on every sweep after it.
+_UNDONE = frozenset({reasons.DEPLOYMENT_ROLLED_BACK, reasons.DEPLOYMENT_FAILED})
 _LOG_LEVELS = {Outcome.REFUSED: logging.WARNING, Outcome.FAILED: logging.ERROR}
 
 
@@ -70,10 +72,17 @@ def _post_events(written: Written, post: Post) -> None:
         metrics.DRIFT.labels(kind).inc(len(result.drift))
         verb = "reported" if result.outcome is Outcome.DRIFT_REPORTED else "correcting"
         post(body, "Warning", reasons.DRIFT_DETECTED, f"{verb}: {describe_changes(result.drift)}")
+    paused_before = written.previous.is_true(cond.PAUSED)
+    if result.outcome is Outcome.PAUSED and not paused_before:
+        post(body, "Normal", reasons.PAUSED, result.message)
+    if paused_before and result.outcome is not Outcome.PAUSED:
+        post(body, "Normal", reasons.RESUMED, "the pause annotation is gone: reconciling again")
     if result.outcome in (Outcome.REFUSED, Outcome.FAILED) and not _same_terminal(
         written.previous, result
     ):
         post(body, "Warning", result.reason, result.message)
+        if result.reason in _UNDONE:
+            metrics.ECS_DEPLOYMENTS_UNDONE.labels(result.reason).inc()
 
 
 def _log(written: Written) -> None:

@@ -22,6 +22,7 @@ from sd_operator.model.grants import Grant, parse_grant
 from sd_operator.model.parse import SpecError, parse_resource
 from sd_operator.model.spec import (
     GROUP,
+    PAUSED_ANNOTATION,
     PLURAL_DISCOVERY,
     PLURAL_GRANT,
     PLURAL_NAMESPACE,
@@ -132,6 +133,7 @@ def register(
     for plural in (PLURAL_NAMESPACE, PLURAL_DISCOVERY):
         _register_reconcile(registry, handlers, units.live, plural)
         _register_refresh(registry, handlers, units.live, plural)
+        _register_pause(registry, handlers, units.live, plural)
         _register_delete(registry, handlers, units.live, plural)
         if seen is not None:
             _register_watch(registry, plural, seen)
@@ -307,6 +309,42 @@ def _register_refresh(
                 requested_at=str(new),
             )
         handlers.handle(body, patch, cloudmap_namespaces)
+
+
+def _register_pause(
+    registry: kopf.OperatorRegistry, handlers: Handlers, live: LiveIndexes, plural: str
+) -> None:
+    @kopf.on.field(
+        GROUP,
+        VERSION,
+        plural,
+        registry=registry,
+        id="pause",
+        field=("metadata", "annotations", PAUSED_ANNOTATION),
+    )
+    def handle_pause(
+        body: kopf.Body,
+        patch: kopf.Patch,
+        cloudmap_namespaces: Any = None,
+        endpointslices: Any = None,
+        namespace_claims: Any = None,
+        discovery_claims: Any = None,
+        discovery_grants: Any = None,
+        namespace_labels: Any = None,
+        **_: Any,
+    ) -> None:
+        """Paused: say so at once (the Paused condition, an Event); resumed: one step now,
+        not at the next sweep. A deletion's own handler sees the annotation on its next try."""
+        live.grants, live.namespace_labels = discovery_grants, namespace_labels
+        if body.metadata.get("deletionTimestamp"):
+            return
+        handlers.handle(
+            body,
+            patch,
+            cloudmap_namespaces,
+            slices=endpointslices,
+            claimants=(namespace_claims, discovery_claims),
+        )
 
 
 def _register_delete(

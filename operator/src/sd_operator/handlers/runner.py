@@ -22,13 +22,15 @@ from sd_operator.handlers.heap import HeapSettler
 from sd_operator.handlers.resources import register
 from sd_operator.handlers.sweep import KubernetesWriter, Sweeper
 from sd_operator.handlers.units import Units
-from sd_operator.model.spec import REFRESH_ANNOTATION
+from sd_operator.model.spec import PAUSED_ANNOTATION, REFRESH_ANNOTATION
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.settings import Settings
 
 ANNOTATION_PREFIX = "sd-operator.io"
 PRIORITY_CEILING = 10**13  # above any epoch-milliseconds for the next two centuries
 FINALIZER = "sd-operator.io/finalizer"
+# Annotations of kopf's prefix that handlers watch (handlers/resources.py).
+_WATCHED_ANNOTATIONS = (REFRESH_ANNOTATION, PAUSED_ANNOTATION)
 EXECUTOR_THREADS = 32
 # kopf's own HTTP session opens a TLS connection for every request in flight, without limit. A
 # restart over 1,000 resources PATCHes them all at once: about 900 connections, each holding
@@ -171,27 +173,30 @@ def _register_login(
         return bounded_session(info, api_connections)
 
 
-def _keep_refresh(source: Any, essence: kopf.BodyEssence) -> kopf.BodyEssence:
-    value = ((source.get("metadata") or {}).get("annotations") or {}).get(REFRESH_ANNOTATION)
-    if value is not None:
-        meta = essence.setdefault("metadata", {})
-        meta.setdefault("annotations", {})[REFRESH_ANNOTATION] = value
+def _keep_watched(source: Any, essence: kopf.BodyEssence) -> kopf.BodyEssence:
+    annotations = (source.get("metadata") or {}).get("annotations") or {}
+    for key in _WATCHED_ANNOTATIONS:
+        value = annotations.get(key)
+        if value is not None:
+            meta = essence.setdefault("metadata", {})
+            meta.setdefault("annotations", {})[key] = value
     return essence
 
 
 class DiffBase(kopf.AnnotationsDiffBaseStorage):
     """kopf leaves every annotation of its own prefix (sd-operator.io/) out of what it compares,
-    so a change of the refresh annotation would never reach the handler watching it: keep it."""
+    so a change of the refresh or the pause annotation would never reach the handler watching
+    it: keep them."""
 
     def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
-        return _keep_refresh(body, super().build(body=body, extra_fields=extra_fields))
+        return _keep_watched(body, super().build(body=body, extra_fields=extra_fields))
 
 
 class Progress(kopf.AnnotationsProgressStorage):
     """The same for the progress storage, which strips its prefix from both sides again."""
 
     def clear(self, *, essence: kopf.BodyEssence) -> kopf.BodyEssence:
-        return _keep_refresh(essence, super().clear(essence=essence))
+        return _keep_watched(essence, super().clear(essence=essence))
 
 
 def peering_priority(explicit: int | None, now: float | None = None) -> int:

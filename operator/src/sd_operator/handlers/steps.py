@@ -4,7 +4,7 @@ sweep alike: one path per intent (apply the spec, delete what the resource made)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import kopf
@@ -21,13 +21,16 @@ from sd_operator.model import reasons
 from sd_operator.model.actions import CONFLICT_RETRY_SECONDS
 from sd_operator.model.grants import Role
 from sd_operator.model.parse import SpecError
-from sd_operator.model.spec import Resource
+from sd_operator.model.spec import PAUSED_ANNOTATION, Resource, is_paused
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile import status as status_rules
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome, StepResult
 
 _EXPORT_AFTER = (Outcome.IN_SYNC, Outcome.DRIFT_REPORTED)
+# How often a paused deletion looks whether the annotation is gone (an API server read, no
+# AWS call); the annotation's own handler resumes everything else at once.
+PAUSE_RETRY_SECONDS = 10.0
 
 
 class Steps:
@@ -103,6 +106,7 @@ class Steps:
         *,
         slices: Slices | None = None,
         claimants: Sequence[ClaimIndex | None] = (),
+        post: Post = kopf_post,
     ) -> StepResult:
         """One step of the deletion of what `res` made, and its status into `patch`."""
         namespace = referenced(res, namespaces)
@@ -124,7 +128,7 @@ class Steps:
             withdrawn = self._exports.withdraw(owned, status, namespace)
             return withdrawn or self._accounts(role).delete_step(owned, status, namespace=namespace)
 
-        step = _Step(delete, status_rules.derive_teardown)
+        step = _Step(delete, status_rules.derive_teardown, post)
         result = self._step_and_write(body, patch, res, namespaces, claimants, step)
         assert result is not None  # waited for the lock
         return result
@@ -144,6 +148,9 @@ class Steps:
         step: _Step,
     ) -> StepResult | None:
         status: Mapping[str, Any] = dict(body.get("status") or {})
+        if is_paused(body.metadata):
+            # Before anything of the intent runs: it is the intent that calls AWS.
+            step = replace(step, run=_paused, derive=status_rules.derive_paused)
 
         def granted(other: Resource) -> bool:
             return self._tenancy.allows(other, referenced(other, namespaces))
@@ -173,6 +180,15 @@ class _Step:
     derive: Derive
     post: Post = kopf_post
     wait: bool = True
+
+
+def _paused(status: Mapping[str, Any], clash: conflicts.Clash | None) -> StepResult:
+    return StepResult(
+        Outcome.PAUSED,
+        reason=reasons.PAUSED,
+        message=f'{PAUSED_ANNOTATION} is "true": no AWS call until it is removed',
+        retry_after=PAUSE_RETRY_SECONDS,
+    )
 
 
 def _held_by(clash: conflicts.Clash) -> StepResult:

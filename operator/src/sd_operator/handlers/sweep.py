@@ -246,26 +246,30 @@ class Sweeper:
         return regions
 
     def _read_accounts(self, regions: Mapping[Role | None, set[str]]) -> set[Role | None]:
-        """Read each account's regions once; the accounts whose read failed, which this sweep
-        does not step. A role that cannot be assumed is not among them: its resources' steps
-        answer AssumeRoleFailed without asking STS (clients.AssumeRoleBackoff), which is the
-        status they should show."""
-        unread: set[Role | None] = set()
-        for role, wanted in sorted(regions.items(), key=lambda item: str(item[0] or "")):
+        """Read each account's regions once, the accounts side by side (a throttled account's
+        slow read holds up no other's); the accounts whose read failed, which this sweep does
+        not step. A role that cannot be assumed is not among them: its resources' steps answer
+        AssumeRoleFailed without asking STS (clients.AssumeRoleBackoff), the status they
+        should show."""
+
+        def read(role: Role | None, wanted: set[str]) -> bool:
             view = self._units.accounts(role).view
-            for region in sorted(wanted):
-                if self._stop.is_set():
-                    return unread
-                try:
-                    view.refresh(region)
-                except AssumeRoleFailed as exc:
-                    log.warning("account not read", role=str(role), region=region, error=str(exc))
-                    break
-                except AwsError as exc:
-                    log.warning("account not read", role=str(role), region=region, error=str(exc))
-                    unread.add(role)
-                    break
-        return unread
+            with background(until=self._stop):
+                for region in sorted(wanted):
+                    if self._stop.is_set():
+                        break
+                    try:
+                        view.refresh(region)
+                    except AwsError as exc:
+                        log.warning(
+                            "account not read", role=str(role), region=region, error=str(exc)
+                        )
+                        return isinstance(exc, AssumeRoleFailed)
+            return True
+
+        accounts = sorted(regions.items(), key=lambda item: str(item[0] or ""))
+        read_ok = self._pool.map(lambda item: read(*item), accounts)
+        return {role for (role, _), ok in zip(accounts, read_ok, strict=True) if not ok}
 
     # -- the sweep -----------------------------------------------------------------------------
 
@@ -276,7 +280,7 @@ class Sweeper:
             bodies = list(self._bodies.values())
         namespaces = self._namespaces(bodies)
         roles = self._roles(bodies)
-        with background(until=self._stop), metrics.SWEEP_READ_SECONDS.time():
+        with metrics.SWEEP_READ_SECONDS.time():
             unread = self._read_accounts(self._regions(roles, namespaces))
         stepped = written = 0
         kinds: dict[str, int] = {}

@@ -1,6 +1,6 @@
 """The CLI's access to a Kubernetes cluster (current kubeconfig, or the pod's service account):
-read the custom resources the operator manages, and ask it to refresh one; and the cluster's
-id, which the operator reads at start too."""
+read the custom resources the operator manages, ask it to refresh one, pause or resume one; and
+the cluster's id, which the operator reads at start too."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sd_operator.model.spec import (
     GROUP,
     KIND_DISCOVERY,
     KIND_NAMESPACE,
+    PAUSED_ANNOTATION,
     PLURAL_DISCOVERY,
     PLURAL_NAMESPACE,
     REFRESH_ANNOTATION,
@@ -153,7 +154,20 @@ def _flag_of(argv: Sequence[str], flag: str) -> str | None:
 
 def request_refresh(cluster: Cluster, kind: str, namespace: str, name: str, value: str) -> None:
     """Set the refresh annotation: the operator observes and reconciles the resource now."""
-    body = {"metadata": {"annotations": {REFRESH_ANNOTATION: value}}}
+    _annotate(cluster, kind, namespace, name, REFRESH_ANNOTATION, value)
+
+
+def set_paused(cluster: Cluster, kind: str, namespace: str, name: str, paused: bool) -> None:
+    """Set the pause annotation (the operator makes no AWS call for the resource), or remove it
+    (it reconciles again)."""
+    _annotate(cluster, kind, namespace, name, PAUSED_ANNOTATION, "true" if paused else None)
+
+
+def _annotate(
+    cluster: Cluster, kind: str, namespace: str, name: str, key: str, value: str | None
+) -> None:
+    """A merge patch of one annotation; None removes it."""
+    body = {"metadata": {"annotations": {key: value}}}
     _call(
         f"annotating {PLURALS[kind]} {namespace}/{name}",
         lambda: cluster.api.patch_namespaced_custom_object(

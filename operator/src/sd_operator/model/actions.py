@@ -149,6 +149,29 @@ class UpdateService(Action):
 
 
 @dataclass(frozen=True)
+class UpdateServiceAttributes(Action):
+    """Sets these attributes of the service; the others it holds stay as they are."""
+
+    id: str
+    name: str
+    attributes: Mapping[str, str]
+
+    def summary(self) -> str:
+        keys = ", ".join(sorted(self.attributes))
+        return f"set attributes {keys} of service {self.name} ({self.id})"
+
+
+@dataclass(frozen=True)
+class DeleteServiceAttributes(Action):
+    id: str
+    name: str
+    keys: tuple[str, ...]
+
+    def summary(self) -> str:
+        return f"delete attributes {', '.join(self.keys)} of service {self.name} ({self.id})"
+
+
+@dataclass(frozen=True)
 class DeleteService(Action):
     id: str
     name: str
@@ -195,7 +218,7 @@ class UpdateEcsService(Action):
     `set_registries` / `set_service_connect` say which of the two fields is sent. `registries`
     is sent whole (empty removes them); `service_connect` None disables Service Connect.
 
-    The rest is what the plan shows as consequences, never sent: the task counts
+    The rest is never sent: what the plan shows as consequences, the task counts
     DescribeServices reported, whether the endpoints other services reach through Service
     Connect change, and which services of the namespace use Service Connect (None: not read).
     """
@@ -210,6 +233,8 @@ class UpdateEcsService(Action):
     tasks_desired: int | None = field(default=None, compare=False)
     endpoints_change: bool = field(default=False, compare=False)
     clients: tuple[str, ...] | None = field(default=None, compare=False)
+    # The spec generation it carries, remembered with the deployment it starts.
+    generation: int | None = field(default=None, compare=False)
 
     def summary(self) -> str:
         parts = []

@@ -16,7 +16,11 @@ STALLED = "Stalled"
 DRIFTED = "Drifted"
 TERMINAL = "Terminal"
 ADVISORY = "Advisory"
+# What every step's derivation gives.
 ORDER = (READY, SYNCED, RECONCILING, STALLED, DRIFTED, TERMINAL, ADVISORY)
+# Only while sd-operator.io/paused is "true" (reconcile/status.derive_paused), after the rest.
+PAUSED = "Paused"
+_WRITTEN = (*ORDER, PAUSED)
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ def merge(
     """New conditions, as written; lastTransitionTime moves only when a condition's status
     flips."""
     out = []
-    for cond in sorted(current, key=lambda c: ORDER.index(c.type)):
+    for cond in sorted(current, key=lambda c: _WRITTEN.index(c.type)):
         status = TRUE if cond.status else FALSE
         found = find(previous, cond.type)
         before = typed(found) if found is not None else None

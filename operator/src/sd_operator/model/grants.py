@@ -10,6 +10,7 @@ before anything is read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
@@ -124,6 +125,17 @@ class Role:
 
     def __str__(self) -> str:
         return self.arn
+
+
+# As the CRD's spec.aws.roleArn pattern: the CLI's --role-arn is checked the same way.
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
+
+
+def role_denial(role: Role) -> str | None:
+    """Why `role` cannot be a role to assume, or None."""
+    if not ROLE_ARN.match(role.arn):
+        return "not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+    return None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from sd_operator.model.spec import DnsConfig, HealthCheck, NamespaceType, ServiceConnect
-from sd_operator.model.status import StatusPatch
+from sd_operator.model.status import EcsDeployment, ServiceConnectResource, StatusPatch
 
 
 def is_foreign(creator: str | None, account: str | None) -> bool:
@@ -52,6 +52,8 @@ class ObservedService:
     # that created it; in a shared namespace services of several accounts sit side by side.
     # None = not reported.
     created_by_account: str | None = None
+    # GetServiceAttributes; None: not read (nothing declared or recorded asks for it)
+    attributes: Mapping[str, str] | None = None
 
 
 class OperationStatus(StrEnum):
@@ -93,6 +95,25 @@ class ObservedRegistry:
     container_port: int | None = None
 
 
+class EcsUpdated(NamedTuple):
+    """What UpdateService answered: the service, and the PRIMARY deployment it started."""
+
+    arn: str
+    deployment_id: str | None
+
+
+@dataclass(frozen=True)
+class ObservedDeployment:
+    """One of an ECS service's `deployments[]`: PRIMARY (the configuration it runs towards) or
+    ACTIVE (one it replaces); `rollout_state` IN_PROGRESS, COMPLETED or FAILED."""
+
+    id: str
+    status: str
+    rollout_state: str | None = None
+    rollout_state_reason: str | None = None
+    task_definition: str | None = None
+
+
 @dataclass(frozen=True)
 class ObservedEcsService:
     """An ECS service as DescribeServices (+ DescribeTaskDefinition) reports it.
@@ -110,11 +131,14 @@ class ObservedEcsService:
     port_mappings: Mapping[str, NamedPort] = field(default_factory=dict)
     registries: tuple[ObservedRegistry, ...] = ()
     service_connect: ServiceConnect | None = None
+    # The PRIMARY deployment's serviceConnectResources: the Cloud Map services ECS created.
+    service_connect_resources: tuple[ServiceConnectResource, ...] = ()
     running_count: int | None = None
     desired_count: int | None = None
     # The service's tags (DescribeServices include=TAGS): the ownership marker of its discovery
     # configuration is read from them (reconcile/ownership.py).
     tags: Mapping[str, str] = field(default_factory=dict)
+    deployments: tuple[ObservedDeployment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,6 +213,10 @@ class DiscoveryObservation:
     account: str | None = None
     # A namespace addressed by ARN (spec.cloudMapNamespace.name) and owned by another account.
     share: ShareObservation | None = None
+    # The deployment our last UpdateService started, as this observation leaves it
+    # (reconcile/deployments.followed), and the refresh annotation's value status records.
+    deployment: EcsDeployment | None = None
+    refresh: str | None = None
 
 
 Observed = NamespaceObservation | DiscoveryObservation

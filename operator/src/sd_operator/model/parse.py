@@ -34,6 +34,7 @@ from sd_operator.model.spec import (
     ExternalNamespace,
     HealthCheck,
     Identity,
+    ManagementPolicy,
     NamespaceSpec,
     NamespaceType,
     RecordType,
@@ -85,6 +86,7 @@ def _namespace_spec(s: Mapping[str, Any]) -> NamespaceSpec:
         region=s.get("region"),
         deletion_policy=_deletion_policy(s),
         adoption_policy=AdoptionPolicy(s["adoptionPolicy"]),
+        management_policy=ManagementPolicy(s["managementPolicy"]),
     )
 
 
@@ -115,6 +117,7 @@ def _cloud_map_service(s: Mapping[str, Any], default_name: str) -> CloudMapServi
             records=tuple(DnsRecord(RecordType(r["type"]), r["ttl"]) for r in dns["records"]),
         ),
         health_check=_health_check(s["healthCheck"]) if "healthCheck" in s else None,
+        attributes=dict(s.get("attributes", {})),
     )
 
 
@@ -145,6 +148,7 @@ def _discovery_spec(s: Mapping[str, Any], name: str) -> ServiceDiscoverySpec:
         deletion_policy=_deletion_policy(s),
         adoption_policy=AdoptionPolicy(s["adoptionPolicy"]),
         endpoints=_endpoints(s["endpoints"]) if "endpoints" in s else None,
+        management_policy=ManagementPolicy(s["managementPolicy"]),
     )
 
 

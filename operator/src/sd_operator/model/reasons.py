@@ -75,6 +75,13 @@ REASON_NAMESPACE_NOT_OWNED = "NamespaceNotOwned"
 REASON_NAMESPACE_NOT_READY = "NamespaceNotReady"
 REASON_ECS_SERVICE_NOT_FOUND = "EcsServiceNotFound"
 REASON_CLOUD_MAP_SERVICE_PENDING = "CloudMapServicePending"
+# An ECS deployment (ours or someone else's) is rolling out: no UpdateService until it ends.
+DEPLOYMENT_IN_PROGRESS = "DeploymentInProgress"
+
+# ECS undid a deployment our UpdateService started (Stalled until a new generation or a refresh:
+# sending it again would only fail again, replacing every task each time) ---------------------
+DEPLOYMENT_ROLLED_BACK = "DeploymentRolledBack"
+DEPLOYMENT_FAILED = "DeploymentFailed"
 
 # The hybrid paths (spec.endpoints, CloudMapImport) -------------------------------------------
 INSTANCES_PENDING = "InstancesPending"
@@ -87,6 +94,16 @@ NAMESPACE_NOT_PERMITTED = "NamespaceNotPermitted"
 WRITE_REJECTED = "WriteRejected"
 # A CloudMapImport's objects match the healthy instances.
 IMPORTED = "Imported"
+
+# spec.managementPolicy: Observe (reconcile/management.py): AWS differs from the spec, or holds
+# nothing of it; nothing is changed either way (Stalled).
+OBSERVED_DIFFERENT = "ObservedDifferent"
+OBSERVED_MISSING = "ObservedMissing"
+
+# The annotation sd-operator.io/paused: "true": no AWS call for the resource (the Paused
+# condition, and the Events when it is set and removed).
+PAUSED = "Paused"
+RESUMED = "Resumed"
 
 # The Drifted condition -------------------------------------------------------------------------
 CORRECTING = "Correcting"

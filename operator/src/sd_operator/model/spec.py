@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from sd_operator.model.arns import is_arn
 from sd_operator.model.wire import encode, list_map
@@ -29,6 +30,9 @@ KIND_GRANT = "DiscoveryGrant"
 PLURAL_GRANT = "discoverygrants"
 # Setting it (to a new value) asks the operator to observe and reconcile the resource now.
 REFRESH_ANNOTATION = f"{GROUP}/reconcile-requested-at"
+# "true" stops every AWS call for the resource, deletes included, until it is removed
+# (docs/resources.md, Pause).
+PAUSED_ANNOTATION = f"{GROUP}/paused"
 
 
 class NamespaceType(StrEnum):
@@ -48,6 +52,14 @@ class DeletionPolicy(StrEnum):
 class AdoptionPolicy(StrEnum):
     NEVER = "Never"
     ADOPT = "Adopt"
+
+
+class ManagementPolicy(StrEnum):
+    """spec.managementPolicy: Observe reads AWS and compares it with the spec, never writes
+    (reconcile/management.py)."""
+
+    MANAGE = "Manage"
+    OBSERVE = "Observe"
 
 
 class DriftPolicy(StrEnum):
@@ -113,6 +125,7 @@ class NamespaceSpec:
     region: str | None = None
     deletion_policy: DeletionPolicy | None = None
     adoption_policy: AdoptionPolicy = AdoptionPolicy.NEVER
+    management_policy: ManagementPolicy = ManagementPolicy.MANAGE
 
 
 @dataclass(frozen=True)
@@ -156,6 +169,8 @@ class CloudMapServiceSpec:
     tags: Mapping[str, str] = field(default_factory=dict)
     dns: DnsConfig | None = None
     health_check: HealthCheck | None = None
+    # Cloud Map service attributes (Get/Update/DeleteServiceAttributes), not instance ones
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -174,9 +189,28 @@ class Registry:
 
 
 @dataclass(frozen=True)
+class ServiceConnectTestTrafficHeaderMatchRules:
+    exact: str
+
+
+@dataclass(frozen=True)
+class ServiceConnectTestTrafficHeaderRules:
+    name: str
+    value: ServiceConnectTestTrafficHeaderMatchRules | None = None
+
+
+@dataclass(frozen=True)
+class ServiceConnectTestTrafficRules:
+    """Which requests reach the new revision during an ECS blue/green deployment."""
+
+    header: ServiceConnectTestTrafficHeaderRules
+
+
+@dataclass(frozen=True)
 class ClientAlias:
     port: int
     dns_name: str | None = None
+    test_traffic_rules: ServiceConnectTestTrafficRules | None = None
 
 
 @dataclass(frozen=True)
@@ -284,6 +318,7 @@ class ServiceDiscoverySpec:
     deletion_policy: DeletionPolicy | None = None
     adoption_policy: AdoptionPolicy = AdoptionPolicy.NEVER
     endpoints: EndpointsSpec | None = None
+    management_policy: ManagementPolicy = ManagementPolicy.MANAGE
 
 
 # The namespace type decides what a service in it may declare: the manifests' check (parse.py)
@@ -312,11 +347,23 @@ def refused_in(
 
 @dataclass(frozen=True)
 class Resource:
-    """One custom resource: where it came from, who it is, and its parsed spec."""
+    """One custom resource: where it came from, who it is, and its parsed spec; `status`: what
+    the cluster holds for it (`plan --from-cluster`), None for a manifest."""
 
     identity: Identity
     spec: NamespaceSpec | ServiceDiscoverySpec
     source: str = ""
+    status: Mapping[str, Any] | None = field(default=None, compare=False)
+
+
+def observe_only(spec: NamespaceSpec | ServiceDiscoverySpec) -> bool:
+    return spec.management_policy is ManagementPolicy.OBSERVE
+
+
+def is_paused(metadata: Mapping[str, object]) -> bool:
+    """The object's metadata carries sd-operator.io/paused: "true"."""
+    annotations = metadata.get("annotations")
+    return isinstance(annotations, Mapping) and annotations.get(PAUSED_ANNOTATION) == "true"
 
 
 def referenced_identity(

@@ -23,11 +23,13 @@ __all__ = [
     "UNSET",
     "DiscoveryStatus",
     "Drift",
+    "EcsDeployment",
     "Export",
     "ImportStatus",
     "NamespaceStatus",
     "Operation",
     "Refresh",
+    "ServiceConnectResource",
     "Status",
     "StatusCondition",
     "StatusPatch",
@@ -90,6 +92,21 @@ class Refresh:
 
 
 @dataclass(frozen=True)
+class EcsDeployment:
+    """The ECS deployment the operator's last UpdateService started, and its fate as last seen:
+    the only memory, across restarts, of a rollout ECS undid (reconcile/deployments.py).
+    `generation`: the spec generation it carried; `refresh`: the refresh annotation's value when
+    its failure was recorded (a new value resumes corrections)."""
+
+    id: str
+    generation: int | None = None
+    rollout_state: str | None = None
+    reason: str | None = None
+    rolled_back_to: str | None = None
+    refresh: str | None = None
+
+
+@dataclass(frozen=True)
 class Export:
     """What the hybrid export (spec.endpoints) last did."""
 
@@ -99,6 +116,15 @@ class Export:
     pending: int | None = None
     conflicts: tuple[str, ...] = ()
     last_failure: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceConnectResource:
+    """A Cloud Map service ECS created for Service Connect (deployments[].serviceConnectResources):
+    API-only, so its name and ARN are what other tools need."""
+
+    discovery_name: str
+    discovery_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,7 +157,9 @@ class DiscoveryStatus(NamespaceStatus):
     service_id: str | None = None
     service_arn: str | None = None
     ecs_service_arn: str | None = None
+    service_connect_resources: tuple[ServiceConnectResource, ...] = ()
     endpoints: Export | None = None
+    ecs_deployment: EcsDeployment | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +226,7 @@ class StatusPatch:
     service_id: str | Unset | None = UNSET
     service_arn: str | Unset | None = UNSET
     ecs_service_arn: str | Unset | None = UNSET
+    service_connect_resources: tuple[ServiceConnectResource, ...] | Unset | None = UNSET
     operation: Operation | Unset | None = UNSET
     creator_request_id: str | Unset | None = UNSET
     last_observed_time: str | Unset | None = UNSET
@@ -205,6 +234,7 @@ class StatusPatch:
     endpoints: Export | Unset | None = UNSET
     refresh: Refresh | Unset | None = UNSET
     account: str | Unset | None = UNSET
+    ecs_deployment: EcsDeployment | Unset | None = UNSET
 
     def update(self, other: StatusPatch) -> None:
         """Take every field `other` sets."""

@@ -14,20 +14,22 @@ itself is still carried out, as the resource-wide `drift: Report` does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from sd_operator.model.actions import (
     Action,
     Change,
+    DeleteServiceAttributes,
     Plan,
     TagResource,
     UntagResource,
     UpdateEcsService,
     UpdateService,
+    UpdateServiceAttributes,
 )
 from sd_operator.model.spec import DnsRecord, Route53HealthCheck
-from sd_operator.reconcile.fields import claims, matches, tag_key, under
+from sd_operator.reconcile.fields import claims, map_key, matches, under
 
 
 @dataclass(frozen=True)
@@ -66,18 +68,25 @@ def _keep_observed_service(action: UpdateService, held: Sequence[Change]) -> Upd
     return replace(action, records=tuple(records), route53=route53, description=description)
 
 
-def _keep_observed(action: Action, held: Sequence[Change]) -> Action | None:
+def _unheld(keys: Iterable[str], held: Sequence[Change]) -> list[str]:
+    """The tag or attribute keys of an action that no held change names."""
+    out = {map_key(c.field) for c in held}
+    return [k for k in keys if k not in out]
+
+
+def _keep_observed(action: Action, held: Sequence[Change]) -> Action | None:  # noqa: PLR0911 -- one case per action type: the match is the table
     """`action` sending AWS's values for the held fields; None when nothing is left to send."""
     match action:
         case UpdateService():
             return _keep_observed_service(action, held)
         case TagResource():
-            keys = {tag_key(c.field) for c in held}
-            tags = {k: v for k, v in action.tags.items() if k not in keys}
+            tags = {k: action.tags[k] for k in _unheld(action.tags, held)}
             return replace(action, tags=tags) if tags else None
-        case UntagResource():
-            keys = {tag_key(c.field) for c in held}
-            left = tuple(k for k in action.keys if k not in keys)
+        case UpdateServiceAttributes():
+            kept = {k: action.attributes[k] for k in _unheld(action.attributes, held)}
+            return replace(action, attributes=kept) if kept else None
+        case UntagResource() | DeleteServiceAttributes():
+            left = tuple(_unheld(action.keys, held))
             return replace(action, keys=left) if left else None
         case UpdateEcsService():
             sc = action.set_service_connect and not any(

@@ -62,9 +62,12 @@ from sd_operator.model.spec import (
     Registry,
     ServiceConnect,
     ServiceConnectService,
+    ServiceConnectTestTrafficHeaderRules,
+    ServiceConnectTestTrafficRules,
     Timeout,
 )
 from sd_operator.model.wire import differences
+from sd_operator.reconcile.deployments import Rollout, gated
 from sd_operator.reconcile.ownership import (
     ECS_PART_TAGS,
     PART_ADOPTED,
@@ -94,6 +97,11 @@ IDLE_TIMEOUT_DEFAULT_HTTP = 300
 IDLE_TIMEOUT_DEFAULT_TCP = 3600
 # ServiceConnectAccessLogConfiguration.includeQueryParameters: "By default, ... DISABLED".
 QUERY_PARAMETERS_DEFAULT = "DISABLED"
+# ECS developer guide, Service Connect for blue/green deployments: without testTrafficRules,
+# "Service Connect recognizes the x-amzn-ecs-blue-green-test header" (any value).
+TEST_TRAFFIC_DEFAULT = ServiceConnectTestTrafficRules(
+    ServiceConnectTestTrafficHeaderRules("x-amzn-ecs-blue-green-test")
+)
 
 _SC = "ecs.serviceConnect"
 _REGISTRY = "ecs.registry"
@@ -145,6 +153,18 @@ def _canonical_timeout(timeout: Timeout | None, port: NamedPort | None) -> Timeo
     return Timeout(idle, timeout.per_request_timeout_seconds)
 
 
+def _canonical_test_traffic(
+    rules: ServiceConnectTestTrafficRules | None,
+) -> ServiceConnectTestTrafficRules | None:
+    """HTTP header names are case-insensitive (RFC 9110, 5.1): one spelling, lower case. The
+    rule ECS applies when none is given is the same as none."""
+    if rules is None:
+        return None
+    header = replace(rules.header, name=rules.header.name.lower())
+    canonical = ServiceConnectTestTrafficRules(header)
+    return None if canonical == TEST_TRAFFIC_DEFAULT else canonical
+
+
 def _canonical_service(
     svc: ServiceConnectService,
     namespace: str | None,
@@ -162,6 +182,7 @@ def _canonical_service(
             a.dns_name
             if a.dns_name is not None or namespace is None
             else f"{discovery}.{namespace}",
+            _canonical_test_traffic(a.test_traffic_rules),
         )
         for a in svc.client_aliases
     )
@@ -195,7 +216,9 @@ def canonical_service_connect(
     - ServiceConnectService.ingressPortOverride defaults to the container port in awsvpc mode;
     - TimeoutConfiguration.idleTimeoutSeconds defaults to 300 for http/http2/grpc, 3600 for TCP
       (PortMapping.appProtocol unset means TCP);
-    - ServiceConnectAccessLogConfiguration.includeQueryParameters defaults to DISABLED.
+    - ServiceConnectAccessLogConfiguration.includeQueryParameters defaults to DISABLED;
+    - ServiceConnectClientAlias.testTrafficRules defaults to the header
+      x-amzn-ecs-blue-green-test, any value (ECS developer guide, blue/green deployments).
     """
     if sc is None or not sc.enabled:
         return None
@@ -347,6 +370,7 @@ def plan_ecs(
     cloud_map_service_arn: str | None,
     region: str | None = None,
     manage: frozenset[EcsPart] = frozenset(EcsPart),
+    generation: int | None = None,
 ) -> Plan:
     """Plan the one UpdateService (or none) that makes the ECS service's discovery equal the spec.
 
@@ -385,7 +409,7 @@ def plan_ecs(
                 CLOUD_MAP_SERVICE_RETRY_SECONDS,
             )
         )
-    return _update(spec, observed, namespace, cloud_map_service_arn, manage)
+    return _update(spec, observed, namespace, cloud_map_service_arn, manage, generation)
 
 
 def _update(
@@ -394,6 +418,7 @@ def _update(
     namespace: _Namespace,
     cloud_map_service_arn: str | None,
     manage: frozenset[EcsPart],
+    generation: int | None,
 ) -> Plan:
     """The UpdateService (or none) of `plan_ecs`, once its checks passed."""
     where = f"{spec.cluster}/{spec.service}"
@@ -438,6 +463,7 @@ def _update(
         tasks_running=observed.running_count,
         tasks_desired=observed.desired_count,
         endpoints_change=_endpoints_change(want_sc, have_sc),
+        generation=generation,
     )
     return Plan(actions=(action,), changes=changes)
 
@@ -643,10 +669,13 @@ def plan_ecs_owned(
     namespace_arn: str | None,
     cloud_map_service_arn: str | None,
     region: str | None = None,
+    rollout: Rollout | None = None,
 ) -> Plan:
     """`plan_ecs` for the parts this resource holds, after the ownership rule (`_claim`); the
     marker is written before the UpdateService it covers (a write that fails after it leaves
-    a claim we retry, never a configuration nobody claims)."""
+    a claim we retry, never a configuration nobody claims). `rollout`: the generation planned
+    and the deployment our last update started; an update waits for a deployment in progress
+    and is refused for a generation ECS rolled back (reconcile/deployments.py)."""
     content = partial(
         plan_ecs,
         spec,
@@ -655,6 +684,7 @@ def plan_ecs_owned(
         namespace_arn=namespace_arn,
         cloud_map_service_arn=cloud_map_service_arn,
         region=region,
+        generation=rollout.generation if rollout else None,
     )
     if observed is None or observed.status != STATUS_ACTIVE:
         return content()
@@ -664,6 +694,8 @@ def plan_ecs_owned(
     if isinstance(claim, Plan):
         return claim
     update = content(manage=frozenset(claim.held))
+    if rollout is not None:
+        update = gated(update, observed, rollout, f"{spec.cluster}/{spec.service}")
     if update.refusal is not None or update.blocked is not None:
         return update
     declared = _declared(spec)

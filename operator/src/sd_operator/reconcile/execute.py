@@ -22,18 +22,21 @@ from sd_operator.model.actions import (
     CreateService,
     DeleteNamespace,
     DeleteService,
+    DeleteServiceAttributes,
     Plan,
     TagResource,
     UntagResource,
     UpdateEcsService,
     UpdateNamespace,
     UpdateService,
+    UpdateServiceAttributes,
 )
 from sd_operator.model.observed import ObservedService
 from sd_operator.model.reasons import (
     REASON_NAMESPACE_NOT_READY,
 )
-from sd_operator.model.status import Operation, StatusPatch, given
+from sd_operator.model.status import EcsDeployment, Operation, StatusPatch, given
+from sd_operator.reconcile.deployments import IN_PROGRESS
 from sd_operator.reconcile.render import performed_line
 
 # The Cloud Map operation each asynchronous action submits, as GetOperation names its type.
@@ -175,9 +178,24 @@ class Executor:
             run.cloudmap.delete_service(action.id)
         return None
 
+    @_executes(UpdateServiceAttributes)
+    def update_service_attributes(self, action: UpdateServiceAttributes, run: _Run) -> str | None:
+        run.cloudmap.update_service_attributes(action.id, action.attributes)
+        return None
+
+    @_executes(DeleteServiceAttributes)
+    def delete_service_attributes(self, action: DeleteServiceAttributes, run: _Run) -> str | None:
+        run.cloudmap.delete_service_attributes(action.id, action.keys)
+        return None
+
     @_executes(UpdateEcsService)
     def update_ecs_service(self, action: UpdateEcsService, run: _Run) -> str | None:
-        run.updates.ecs_service_arn = run.ecs.update(action)
+        updated = run.ecs.update(action)
+        run.updates.ecs_service_arn = updated.arn
+        if updated.deployment_id is not None:
+            run.updates.ecs_deployment = EcsDeployment(
+                updated.deployment_id, action.generation, IN_PROGRESS
+            )
         return None
 
     @_executes(TagResource)

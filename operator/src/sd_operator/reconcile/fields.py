@@ -13,14 +13,17 @@ from sd_operator.model.actions import (
     Change,
     CreateNamespace,
     CreateService,
+    DeleteServiceAttributes,
     TagResource,
     UntagResource,
     UpdateEcsService,
     UpdateNamespace,
     UpdateService,
+    UpdateServiceAttributes,
 )
 
 SPEC = "spec."
+ATTRIBUTES = "service.attributes"
 
 
 def under(path: str, prefix: str) -> bool:
@@ -64,9 +67,16 @@ def claims(action: Action, change: Change) -> bool:  # noqa: PLR0911 -- one case
             return _is_tag(path) and change.desired is None
         case UpdateEcsService():
             return under(path, "ecs")
+        case UpdateServiceAttributes():
+            return under(path, ATTRIBUTES) and change.desired is not None
+        case DeleteServiceAttributes():
+            return under(path, ATTRIBUTES) and change.desired is None
     return False
 
 
-def tag_key(path: str) -> str:
-    """The tag key of a `tags.<key>` / `service.tags.<key>` change."""
-    return path.removeprefix("service.").removeprefix("tags.")
+def map_key(path: str) -> str:
+    """The key of a `tags.<key>` / `service.tags.<key>` / `service.attributes.<key>` change."""
+    for prefix in (f"{ATTRIBUTES}.", "service.tags.", "tags."):
+        if path.startswith(prefix):
+            return path.removeprefix(prefix)
+    return path

@@ -31,10 +31,12 @@ from sd_operator.model.spec import (
     NamespaceType,
     Resource,
     ServiceDiscoverySpec,
+    observe_only,
     referenced_identity,
 )
 from sd_operator.model.status import DiscoveryStatus, StatusPatch
-from sd_operator.reconcile.ownership import Ownership, owner_tags, ownership
+from sd_operator.reconcile.deployments import followed
+from sd_operator.reconcile.ownership import Ownership, owner_tags, ownership, reads_attributes
 from sd_operator.reconcile.reader import Reader
 
 
@@ -174,34 +176,27 @@ class Observer:
         account: str | None = None
         share: ShareObservation | None = None
         if shared_arn is not None:
-            ns = read.get_namespace(region, shared_arn, with_tags=False)
-            account = read.account(region)
-            if ns is not None and is_foreign(ns.owner_account, account):
-                share = _share(read, region, spec, ns)
-            ids = StatusPatch(namespace_id=ns.id) if ns else StatusPatch()
+            ns, account, share = _shared_namespace(read, region, spec, shared_arn)
         elif ns_name is not None:
-            manager = referenced_identity(identity, spec)
-            # What the step checks, not what it changes: from the account view, one batched
-            # read for every service of the namespace (docs/aws-budget.md).
-            ns = read.namespace_of_service(region, ns_name, with_tags=manager is not None)
-            ids = StatusPatch(namespace_id=ns.id) if ns else StatusPatch()
-            # A namespace of that name that our CloudMapNamespace does not (yet) own is
-            # someone else's: the plan writes nothing into it, so nothing in it is read.
-            foreign = (
-                ns is not None
-                and manager is not None
-                and ownership(ns.tags, manager, self._cluster) is not Ownership.OURS
-            )
+            ns, foreign = self._named_namespace(read, region, identity, spec, ns_name)
+        ids = StatusPatch(namespace_id=ns.id) if ns else StatusPatch()
         if ns_name is not None and not foreign:
             if spec.service is not None:
                 service, previous = self._service(
                     read, region, identity, spec.service.name, ns, known, shared_arn is not None
                 )
+                if service is not None and reads_attributes(spec.service.attributes, service.tags):
+                    attributes = read.service_attributes(region, service.id)
+                    service = replace(service, attributes=attributes)
                 if service is not None and self._is_ours(service.tags, identity):
                     ids.update(StatusPatch(service_id=service.id, service_arn=service.arn))
                 else:
                     ids.update(StatusPatch(service_id=None, service_arn=None))
             ecs = _ecs(read, region, spec, ids)
+        refresh = known.refresh.requested_at if known.refresh else None
+        deployment = followed(known.ecs_deployment, ecs, refresh)
+        if deployment != known.ecs_deployment:
+            ids.ecs_deployment = deployment
         return DiscoveryObservation(
             region=region,
             namespace_name=ns_name,
@@ -214,7 +209,33 @@ class Observer:
             ids=ids,
             account=account,
             share=share,
+            deployment=deployment,
+            refresh=refresh,
         )
+
+    def _named_namespace(
+        self,
+        read: Reader,
+        region: str,
+        identity: Identity,
+        spec: ServiceDiscoverySpec,
+        name: str,
+    ) -> tuple[ObservedNamespace | None, bool]:
+        """(the namespace a ServiceDiscovery names by name, whether it is someone else's)."""
+        manager = referenced_identity(identity, spec)
+        # What the step checks, not what it changes: from the account view, one batched
+        # read for every service of the namespace (docs/aws-budget.md).
+        ns = read.namespace_of_service(region, name, with_tags=manager is not None)
+        # A namespace of that name that our CloudMapNamespace does not (yet) own is
+        # someone else's: the plan writes nothing into it, so nothing in it is read. An
+        # observe-only resource writes nowhere: it reads what it compares.
+        foreign = (
+            not observe_only(spec)
+            and ns is not None
+            and manager is not None
+            and ownership(ns.tags, manager, self._cluster) is not Ownership.OURS
+        )
+        return ns, foreign
 
     def _owned_discovery(
         self,
@@ -334,13 +355,15 @@ class Observer:
 def _ecs(
     read: Reader, region: str, spec: ServiceDiscoverySpec, ids: StatusPatch
 ) -> ObservedEcsService | None:
-    """The ECS service spec.ecs names (its ARN into `ids`), if it exists."""
+    """The ECS service spec.ecs names (its ARN and the Cloud Map services Service Connect made
+    into `ids`), if it exists."""
     if spec.ecs is None:
         return None
     read.want(region, spec.ecs.cluster, spec.ecs.service)
     observed = read.describe_ecs(region, spec.ecs.cluster, spec.ecs.service)
     if observed is not None:
         ids.ecs_service_arn = observed.arn
+        ids.service_connect_resources = observed.service_connect_resources or None
     return observed
 
 
@@ -354,6 +377,17 @@ def _listed(read: Reader, region: str, namespace: str, name: str) -> ObservedSer
 def _shared_arn(spec: ServiceDiscoverySpec) -> str | None:
     external = spec.cloud_map_namespace
     return external.arn if external is not None else None
+
+
+def _shared_namespace(
+    read: Reader, region: str, spec: ServiceDiscoverySpec, arn: str
+) -> tuple[ObservedNamespace | None, str, ShareObservation | None]:
+    """(the namespace a ServiceDiscovery names by ARN, the account we act in, what we can read
+    of its share when another account owns it)."""
+    ns = read.get_namespace(region, arn, with_tags=False)
+    account = read.account(region)
+    foreign = ns is not None and is_foreign(ns.owner_account, account)
+    return ns, account, _share(read, region, spec, ns) if ns is not None and foreign else None
 
 
 def _share(

@@ -28,6 +28,8 @@ CLUSTER_TAG = "sd-operator.io/cluster"
 CLUSTER_ID_TAG = "sd-operator.io/cluster-id"
 # On an adopted Cloud Map resource: which user tags it had when adopted (`adoption_record`).
 ADOPTED_TAG = "sd-operator.io/adopted"
+# On a Cloud Map service: which service attribute keys are its resource's (`attributes_record`).
+ATTRIBUTES_TAG = "sd-operator.io/attributes"
 RESERVED_PREFIXES = ("sd-operator.io/", "aws:")
 
 
@@ -164,10 +166,35 @@ def given_back_keys(tags: Mapping[str, str]) -> tuple[str, ...]:
         sorted(
             k
             for k in tags
-            if k in (OWNER_TAG, CLUSTER_TAG, CLUSTER_ID_TAG, ADOPTED_TAG)
+            if k in (OWNER_TAG, CLUSTER_TAG, CLUSTER_ID_TAG, ADOPTED_TAG, ATTRIBUTES_TAG)
             or (is_user_tag(k) and not found_at_adoption(k, tags))
         )
     )
+
+
+# Service attributes -----------------------------------------------------------------------------
+#
+# The keys a resource declared are recorded on the service itself, as tokens of the keys in a
+# tag, not in status: the decision "ours, delete it" / "someone else's, leave it" is then made
+# from what AWS holds alone, as for the adoption record, so it survives a status lost (a restore,
+# a re-created resource) and the CLI, which has no status, decides the same. Attributes cannot
+# carry the record: it would take one of the 30 a service may hold.
+
+
+def attributes_record(keys: Iterable[str]) -> str:
+    """The ATTRIBUTES_TAG value naming `keys` (30 keys at most: 149 characters)."""
+    return " ".join(sorted({_key_token(k) for k in keys}))
+
+
+def recorded_attribute(key: str, tags: Mapping[str, str]) -> bool:
+    """`key` is one the service's resource declared (a collision only keeps an attribute)."""
+    return _key_token(key) in tags.get(ATTRIBUTES_TAG, "").split()
+
+
+def reads_attributes(declared: Mapping[str, str], tags: Mapping[str, str]) -> bool:
+    """A service's attributes are worth a GetServiceAttributes only when its spec declares some
+    or its record names some to delete: the others cost the sweep nothing."""
+    return bool(declared) or ATTRIBUTES_TAG in tags
 
 
 # ECS services ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ field), ownership and adoption, and the deletion order.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from sd_operator.model.actions import (
     Action,
@@ -21,12 +22,14 @@ from sd_operator.model.actions import (
     CreateService,
     DeleteNamespace,
     DeleteService,
+    DeleteServiceAttributes,
     Plan,
     Refusal,
     TagResource,
     UntagResource,
     UpdateNamespace,
     UpdateService,
+    UpdateServiceAttributes,
 )
 from sd_operator.model.observed import (
     DiscoveryObservation,
@@ -59,20 +62,26 @@ from sd_operator.model.spec import (
     Route53CheckType,
     Route53HealthCheck,
     ServiceDiscoverySpec,
+    observe_only,
     referenced_identity,
     refused_in,
 )
 from sd_operator.model.status import given
+from sd_operator.reconcile.deployments import Rollout
 from sd_operator.reconcile.drift_policy import Held, hold
 from sd_operator.reconcile.ecs_plan import (
     EcsOwner,
     plan_ecs_owned,
     plan_ecs_release,
 )
+from sd_operator.reconcile.management import observe_plan
 from sd_operator.reconcile.ownership import (
     ADOPTED_TAG,
+    ATTRIBUTES_TAG,
+    CLUSTER_TAG,
     Ownership,
     adoption_record,
+    attributes_record,
     claim_plan,
     found_at_adoption,
     given_back_keys,
@@ -82,6 +91,7 @@ from sd_operator.reconcile.ownership import (
     owner_of,
     owner_tags,
     ownership,
+    recorded_attribute,
 )
 from sd_operator.reconcile.shared import shared_namespace_plan
 
@@ -542,7 +552,40 @@ def _plan_existing_service(
         )
         update = Plan(actions=(action,), changes=tuple(changes))
     tags = _tag_plan(observed.arn, spec.tags, observed.tags, adopt_tags, "service.tags")
-    return _marked_first(plan, update, tags, adopting=bool(adopt_tags))
+    marked = _marked_first(plan, update, tags, adopting=bool(adopt_tags))
+    return marked.then(_attributes_plan(spec, observed, cluster))
+
+
+def _attributes_plan(
+    spec: CloudMapServiceSpec, observed: ObservedService, cluster: ClusterIdentity
+) -> Plan:
+    """Declared attributes are set; an attribute the record names (ownership.attributes_record)
+    that the spec no longer declares is deleted; any other is someone else's and stays. The
+    record is written first and names the keys still to delete too: whatever a crash or a
+    held (spec.driftFields) delete leaves behind is still recorded as ours."""
+    have = observed.attributes
+    if have is None:  # neither declared nor recorded: not read
+        return Plan()
+    to_set = {k: v for k, v in spec.attributes.items() if have.get(k) != v}
+    to_delete = tuple(
+        sorted(k for k in have if k not in spec.attributes and recorded_attribute(k, observed.tags))
+    )
+    actions: list[Action] = []
+    record = attributes_record([*spec.attributes, *to_delete])
+    if record and observed.tags.get(ATTRIBUTES_TAG) != record:
+        # With the cluster tag again, unchanged: the scoped IAM policy lets a request write an
+        # sd-operator.io/ key only alongside it (docs/iam.md, CloudMapTagWithOurMarker).
+        record_tags = {CLUSTER_TAG: cluster.name, ATTRIBUTES_TAG: record}
+        actions.append(TagResource(observed.arn, record_tags))
+    elif not record and ATTRIBUTES_TAG in observed.tags:
+        actions.append(UntagResource(observed.arn, (ATTRIBUTES_TAG,)))
+    if to_delete:
+        actions.append(DeleteServiceAttributes(observed.id, spec.name, to_delete))
+    if to_set:
+        actions.append(UpdateServiceAttributes(observed.id, spec.name, to_set))
+    changes = [Change(f"service.attributes.{k}", v, have.get(k)) for k, v in sorted(to_set.items())]
+    changes += [Change(f"service.attributes.{k}", None, have[k]) for k in to_delete]
+    return Plan(actions=tuple(actions), changes=tuple(changes))
 
 
 def plan_service_delete(
@@ -595,20 +638,36 @@ def plan_resource(
     generation before, so a difference in a spec.driftFields Report field is drift to record,
     not a spec change to carry out."""
     spec = res.spec
+    if observe_only(spec):
+        # Compared as adoption compares: who made what AWS holds does not matter.
+        adopting = replace(spec, adoption_policy=AdoptionPolicy.ADOPT)
+        held = _plan_spec(adopting, res.identity, observed, cluster, namespace, hold_reported=False)
+        return Held(observe_plan(held.plan))
+    return _plan_spec(spec, res.identity, observed, cluster, namespace, hold_reported)
+
+
+def _plan_spec(
+    spec: NamespaceSpec | ServiceDiscoverySpec,
+    identity: Identity,
+    observed: Observed,
+    cluster: ClusterIdentity,
+    namespace: NamespaceSpec | None,
+    hold_reported: bool,
+) -> Held:
     if isinstance(spec, NamespaceSpec) and isinstance(observed, NamespaceObservation):
-        return Held(
-            plan_namespace(spec, res.identity, cluster, observed.namespace, observed.renamed)
-        )
+        return Held(plan_namespace(spec, identity, cluster, observed.namespace, observed.renamed))
     if isinstance(spec, ServiceDiscoverySpec) and isinstance(observed, DiscoveryObservation):
-        plan = _plan_discovery(spec, res.identity, cluster, observed, namespace)
+        plan = _plan_discovery(spec, identity, cluster, observed, namespace)
         return hold(plan, spec.drift_ignore, spec.drift_report if hold_reported else ())
-    raise TypeError(f"{type(observed).__name__} does not observe a {res.identity.kind}")
+    raise TypeError(f"{type(observed).__name__} does not observe a {identity.kind}")
 
 
 def plan_teardown(res: Resource, observed: Observed, cluster: ClusterIdentity) -> Plan:
     """The plan that deletes what `res` made (per its deletionPolicy), from what its delete
-    step observed (Observer.observe_owned)."""
+    step observed (Observer.observe_owned). An observe-only resource deletes nothing."""
     spec = res.spec
+    if observe_only(spec):
+        return Plan()
     if isinstance(spec, NamespaceSpec) and isinstance(observed, NamespaceObservation):
         return plan_namespace_delete(
             spec, res.identity, cluster, observed.namespace, observed.services
@@ -666,6 +725,7 @@ def _plan_discovery(
             namespace_arn=ns.arn if ns else None,
             cloud_map_service_arn=given(seen.ids.service_arn),
             region=seen.region,
+            rollout=Rollout(seen.deployment, identity.generation, seen.refresh),
         )
     )
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -46,6 +47,12 @@ from sd_operator.reconcile.ownership import CLUSTER_ID_TAG, CLUSTER_TAG
 # A namespace or service the view does not know yet (just created) is looked for again at most
 # this often, with a list of namespaces only, not a whole refresh.
 RELIST_SECONDS = 5.0
+# AWS has no batch read of service attributes (GetServiceAttributes: one service a call). Through
+# the account view, a service whose attributes are worth reading (ownership.reads_attributes) is
+# read once every ATTRIBUTE_SWEEPS reads of the account, in a turn its id fixes, so each sweep
+# reads about 1/ATTRIBUTE_SWEEPS of them; one the view has not read yet, at once
+# (docs/aws-budget.md). Drift in attributes is seen within ATTRIBUTE_SWEEPS sweeps.
+ATTRIBUTE_SWEEPS = 4
 
 _as_read: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "sd_operator_view_as_read", default=False
@@ -146,6 +153,10 @@ class Reader(Protocol):
         for). NotFound: AWS no longer knows it."""
         ...
 
+    def service_attributes(self, region: str, service_id: str) -> dict[str, str]:
+        """A service's attributes (GetServiceAttributes). NotFound: no such service."""
+        ...
+
 
 @dataclass
 class _RegionView:
@@ -190,6 +201,10 @@ class AccountView:
         # service name -> when a resource last asked for it; entries nobody asks about for a
         # few intervals (deleted resources) leave the batch.
         self._wanted: dict[tuple[str, str], dict[str, float]] = {}
+        # region -> how many times the account was read; (region, service id) -> (the read it
+        # was learnt in, its attributes): see ATTRIBUTE_SWEEPS.
+        self._reads: dict[str, int] = {}
+        self._attributes: dict[tuple[str, str], tuple[int, dict[str, str]]] = {}
 
     # -- refreshing ----------------------------------------------------------------------------
 
@@ -217,6 +232,11 @@ class AccountView:
         # ListServices summaries do not name their namespace: one filtered list per namespace
         # (a region holds at most 50).
         listed = [s for n in namespaces.values() for s in cm.list_services(n.id)]
+        ids = {s.id for s in listed}
+        with self._lock:
+            self._reads[region] = self._reads.get(region, 0) + 1
+            for key in [k for k in self._attributes if k[0] == region and k[1] not in ids]:
+                del self._attributes[key]
         return _RegionView(
             listed_at=now,
             namespaces_at=now,
@@ -301,7 +321,24 @@ class AccountView:
             if with_tags:
                 view.tags[namespace.arn] = dict(namespace.tags)
 
+    def learn_attributes(self, region: str, service_id: str, attributes: Mapping[str, str]) -> None:
+        """A service's attributes read fresh (before acting, or after a change): the sweep
+        trusts them until the service's next turn."""
+        with self._lock:
+            self._attributes[(region, service_id)] = (self._reads.get(region, 0), dict(attributes))
+
     # -- lookups -------------------------------------------------------------------------------
+
+    def service_attributes(self, region: str, service_id: str) -> dict[str, str]:
+        with self._lock:
+            read = self._reads.get(region, 0)
+            cached = self._attributes.get((region, service_id))
+        turn = (read + zlib.crc32(service_id.encode())) % ATTRIBUTE_SWEEPS == 0
+        if cached is not None and (cached[0] == read or not turn):
+            return dict(cached[1])
+        found = self._adapters.cloudmap(region).service_attributes(service_id)
+        self.learn_attributes(region, service_id, found)
+        return found
 
     def tags(self, region: str, arn: str) -> dict[str, str] | None:
         """Tags from the batched read; None when the view has none for that ARN."""
@@ -514,6 +551,9 @@ class ViewReader:
     def get_operation(self, region: str, operation_id: str) -> ObservedOperation:
         return self._fresh.get_operation(region, operation_id)
 
+    def service_attributes(self, region: str, service_id: str) -> dict[str, str]:
+        return self._view.service_attributes(region, service_id)
+
 
 class FreshReader:
     """Reads before acting (change handlers, the CLI, a sweep that saw a difference).
@@ -661,6 +701,11 @@ class FreshReader:
 
     def get_operation(self, region: str, operation_id: str) -> ObservedOperation:
         return self._adapters.cloudmap(region).get_operation(operation_id)
+
+    def service_attributes(self, region: str, service_id: str) -> dict[str, str]:
+        found = self._adapters.cloudmap(region).service_attributes(service_id)
+        self._view.learn_attributes(region, service_id, found)
+        return found
 
 
 def _unless_refused(read: Callable[[], frozenset[str]]) -> frozenset[str] | None:

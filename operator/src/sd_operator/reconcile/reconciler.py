@@ -109,6 +109,10 @@ class Reconciler:
     def _region(self, res: Resource, namespace: NamespaceSpec | None) -> str:
         return resource_region(res, namespace) or self.default_region
 
+    def account(self, res: Resource, namespace: NamespaceSpec | None) -> str:
+        """The 12-digit account `res` lives in (status.account, the plan's)."""
+        return self.adapters.account(self._region(res, namespace))
+
     def announce(self, res: Resource, namespace: NamespaceSpec | None) -> None:
         """Tell the account view about a resource's ECS service before anything is read, so the
         first DescribeServices batch already carries every service (10 per call)."""

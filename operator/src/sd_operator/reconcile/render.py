@@ -20,6 +20,7 @@ from sd_operator.model.actions import (
     CreateService,
     DeleteNamespace,
     DeleteService,
+    DeleteServiceAttributes,
     Plan,
     Refusal,
     TagResource,
@@ -27,10 +28,12 @@ from sd_operator.model.actions import (
     UpdateEcsService,
     UpdateNamespace,
     UpdateService,
+    UpdateServiceAttributes,
 )
 from sd_operator.model.reasons import REASON_IMMUTABLE
 from sd_operator.model.redact import redact
 from sd_operator.model.spec import Identity
+from sd_operator.model.status import ServiceConnectResource
 from sd_operator.model.wire import encode
 from sd_operator.reconcile.fields import claims
 
@@ -82,7 +85,13 @@ def _target(action: Action) -> dict[str, Any]:
         case CreateNamespace() | UpdateNamespace() | DeleteNamespace():
             ident = getattr(action, "id", None)
             return {"type": "CloudMapNamespace", "name": action.name, "id": ident}
-        case CreateService() | UpdateService() | DeleteService():
+        case (
+            CreateService()
+            | UpdateService()
+            | DeleteService()
+            | UpdateServiceAttributes()
+            | DeleteServiceAttributes()
+        ):
             ident = getattr(action, "id", None)
             return {"type": "CloudMapService", "name": action.name, "id": ident}
         case TagResource() | UntagResource():
@@ -216,14 +225,25 @@ def blocked_view(blocked: Blocked) -> dict[str, Any]:
 
 
 def resource_view(
-    identity: Identity, source: str, plan: Plan | None, error: str | None
+    identity: Identity,
+    source: str,
+    plan: Plan | None,
+    error: str | None,
+    service_connect_resources: Sequence[ServiceConnectResource] = (),
+    account: str | None = None,
 ) -> dict[str, Any]:
+    """`service_connect_resources`: the Cloud Map services ECS made for the resource's Service
+    Connect, as read (listed only when there are some). `account`: the one the resource lives
+    in, None when not known (refused by --grants before any AWS call)."""
     out: dict[str, Any] = {
         "kind": identity.kind,
         "namespace": identity.namespace,
         "name": identity.name,
         "source": source,
+        "account": account,
     }
+    if service_connect_resources:
+        out["serviceConnectResources"] = encode(list(service_connect_resources))
     if error is not None or plan is None:
         return {
             **out,
@@ -299,7 +319,9 @@ _EFFECT_WORDS = {
 
 
 def _head(res: Mapping[str, Any]) -> str:
-    return f"{res['kind']} {res['namespace']}/{res['name']} ({res['source']})"
+    account = res.get("account")
+    where = f"{res['source']}, account {account}" if account else res["source"]
+    return f"{res['kind']} {res['namespace']}/{res['name']} ({where})"
 
 
 def _field_line(f: Mapping[str, Any]) -> str:

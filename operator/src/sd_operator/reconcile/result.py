@@ -39,6 +39,7 @@ class Outcome(StrEnum):
     ERROR = reasons.ERROR
     DRIFT_REPORTED = reasons.DRIFT_REPORTED
     GONE = reasons.GONE
+    PAUSED = reasons.PAUSED
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ from sd_operator.model.conditions import Condition
 from sd_operator.model.reasons import (
     ASSUME_ROLE_FAILED,
     NOT_GRANTED,
+    OBSERVED_DIFFERENT,
+    OBSERVED_MISSING,
     REASON_ADOPTION_REQUIRED,
     REASON_ALREADY_EXISTS,
     REASON_CONFLICT,
@@ -52,6 +54,8 @@ STALLING_BLOCKS = frozenset(
         REASON_CONFLICT,
         NOT_GRANTED,
         ASSUME_ROLE_FAILED,
+        OBSERVED_DIFFERENT,
+        OBSERVED_MISSING,
     }
 )
 # What a retried error on a finished generation leaves as it was.
@@ -85,6 +89,9 @@ def phase(result: StepResult) -> Phase:
 
 def _drift_condition(result: StepResult, previous: StatusCondition | None) -> Condition:  # noqa: PLR0911 -- one return per Drifted transition
     fields = ", ".join(c.field for c in result.drift)
+    if result.reason == reasons.OBSERVED_DIFFERENT:
+        # Observe-only: AWS differs from the spec, and nobody but the operator would change it.
+        return Condition(cond.DRIFTED, True, reasons.OBSERVED_DIFFERENT, result.message)
     if result.outcome is Outcome.DRIFT_REPORTED:
         return Condition(
             cond.DRIFTED,
@@ -159,6 +166,16 @@ def derive_teardown(result: StepResult, previous: Mapping[str, Any], generation:
     """The conditions after a step that deletes what the resource made."""
     not_ready = Condition(cond.READY, False, reasons.DELETING, result.message or "being deleted")
     return _derived(result, status_from_wire(previous, DiscoveryStatus), generation, not_ready)
+
+
+def derive_paused(result: StepResult, previous: Mapping[str, Any], generation: int) -> Derived:
+    """The conditions of a paused resource: what the last step found, as it was (nothing was
+    read since), and Paused. kstatus reads the verdict as it stands (a spec changed while
+    paused is in progress: observedGeneration stays); the Argo CD script says Suspended."""
+    before = status_from_wire(previous, DiscoveryStatus)
+    kept = [_kept(c, c.type) for c in before.conditions if c.type in cond.ORDER]
+    paused = Condition(cond.PAUSED, True, reasons.PAUSED, result.message)
+    return Derived([*kept, paused], None)
 
 
 def _observation(result: StepResult, previous: DiscoveryStatus) -> list[Condition]:

@@ -4,6 +4,7 @@ fails backing off without asking STS again."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -12,8 +13,10 @@ from botocore.exceptions import ClientError
 from builders import ALLOW_ALL, CLUSTER, REGION, namespace
 from fakes import ACCOUNT, FakeAdapters
 from sd_operator.aws.budget import Budgets
-from sd_operator.aws.clients import AssumeRoleBackoff
-from sd_operator.aws.errors import AssumeRoleFailed, Terminal
+from sd_operator.aws.clients import AssumeRoleBackoff, RoleCredentials
+from sd_operator.aws.errors import AssumeRoleFailed, Retryable, Terminal
+from sd_operator.handlers.sweep import Sweeper
+from sd_operator.handlers.units import Units
 from sd_operator.model import reasons
 from sd_operator.model.grants import (
     DEFAULT_SESSION_NAME,
@@ -33,9 +36,9 @@ TENANT_A = Role("arn:aws:iam::111111111111:role/sd-tenant-a", "team-a-external-i
 TENANT_B = Role("arn:aws:iam::222222222222:role/sd-tenant-b")
 
 
-def grant(name: str, role: Role | None) -> Grant:
-    """ALLOW_ALL's permissions, through `role`, for Kubernetes namespace `payments`."""
-    spec: dict[str, Any] = {"namespaces": {"names": ["payments"]}, "regions": ["*"]}
+def grant(name: str, role: Role | None, k8s_namespace: str = "payments") -> Grant:
+    """ALLOW_ALL's permissions, through `role`, for Kubernetes namespace `k8s_namespace`."""
+    spec: dict[str, Any] = {"namespaces": {"names": [k8s_namespace]}, "regions": ["*"]}
     if role is not None:
         spec["aws"] = {"roleArn": role.arn}
         if role.external_id is not None:
@@ -208,6 +211,23 @@ def test_a_failed_assume_role_is_answered_again_without_sts_until_its_back_off_e
     assert sts.calls == 3
 
 
+def test_within_the_back_off_the_failure_is_answered_without_botocores_refresh(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """botocore logs each failed refresh with its traceback: once per AssumeRole, not once
+    per call of every resource of the tenant."""
+    clock, sts = Clock(), Sts()
+    credentials = RoleCredentials(AssumeRoleBackoff(TENANT_A, sts, clock))
+
+    with caplog.at_level(logging.WARNING, logger="botocore.credentials"):
+        for _ in range(5):
+            with pytest.raises(AssumeRoleFailed):
+                credentials.get_frozen_credentials()
+
+    assert sts.calls == 1
+    assert len([r for r in caplog.records if r.name == "botocore.credentials"]) == 1
+
+
 def test_the_back_off_stops_growing_at_five_minutes() -> None:
     clock, sts = Clock(), Sts()
     fetch = AssumeRoleBackoff(TENANT_A, sts, clock)
@@ -236,3 +256,52 @@ def test_each_account_and_region_has_its_own_budget() -> None:
         ("111111111111", "eu-west-1", None),
         ("222222222222", REGION, None),
     }
+
+
+class Writer:
+    def patch_status(self, body: Any, status: Any) -> None:
+        return None
+
+    def post_event(self, *_: Any) -> None: ...
+
+
+def swept_namespace(k8s_namespace: str) -> dict[str, Any]:
+    """A CloudMapNamespace whose generation a change handler has finished (the sweep's)."""
+    return {
+        "apiVersion": "sd-operator.io/v1alpha1",
+        "kind": "CloudMapNamespace",
+        "metadata": {
+            "name": "myapp",
+            "namespace": k8s_namespace,
+            "uid": f"uid-{k8s_namespace}",
+            "generation": 1,
+            "resourceVersion": "1",
+        },
+        "spec": {"name": f"{k8s_namespace}.local", "type": "Http"},
+        "status": {"observedGeneration": 1},
+    }
+
+
+def test_an_account_the_sweep_cannot_read_waits_while_the_others_are_stepped() -> None:
+    own = Reconciler(FakeAdapters(REGION), CLUSTER)
+    units = Units.build(own, own.adapters.cloudmap, 30)  # type: ignore[arg-type]
+    grants = (grant("team-a", TENANT_A, "team-a"), grant("team-b", TENANT_B, "team-b"))
+    units.live.grants = {g.name: [g] for g in grants}
+    units.live.namespace_labels = {}
+    throttled = units.accounts(TENANT_A).adapters.aws  # type: ignore[attr-defined]
+    throttled.errors["cloudmap.list_namespaces"] = Retryable(
+        "ListNamespaces", "ThrottlingException", "Rate exceeded"
+    )
+    sweeper = Sweeper(units, Writer(), interval=30)
+    for body in (swept_namespace("team-a"), swept_namespace("team-b")):
+        sweeper.seen("ADDED", body)
+    try:
+        report = sweeper.sweep()
+    finally:
+        sweeper.stop()
+
+    assert report.stepped == 1  # team-b's: team-a's account waits for the next sweep
+    assert throttled.names() == ["cloudmap.list_namespaces"]  # read once, not per resource
+    stepped = units.accounts(TENANT_B).adapters.aws.names()  # type: ignore[attr-defined]
+    assert stepped[0] == "cloudmap.list_namespaces"
+    assert len(stepped) > 1  # the sweep's read, then team-b's step
