@@ -268,7 +268,8 @@ def test_manifests_from_standard_input_and_a_file_named_twice(
     args = ("plan", "-f", str(manifests), "-f", str(manifests / "ns.yaml"), "-f", "-")
     assert cli(emulator, *args) == EXIT_CHANGES
     out = capsys.readouterr().out
-    assert "ServiceDiscovery payments/a (<stdin>#0): 1 action(s)" in out
+    account = emulator.account_id
+    assert f"ServiceDiscovery payments/a (<stdin>#0, account {account}): 1 action(s)" in out
     assert out.count("CloudMapNamespace payments/myapp") == 1
 
 

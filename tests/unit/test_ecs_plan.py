@@ -30,8 +30,10 @@ from sd_operator.model.spec import (
 from sd_operator.reconcile.ecs_plan import (
     IDLE_TIMEOUT_DEFAULT_HTTP,
     IDLE_TIMEOUT_DEFAULT_TCP,
+    endpoints_namespace,
     plan_ecs,
     plan_ecs_delete,
+    service_connect_spec,
 )
 
 REGION = "us-east-1"
@@ -613,12 +615,42 @@ def test_namespace_region_from_operator_region_when_no_arn_tells() -> None:
     assert p.refusal.reason == "NamespaceRegionMismatch"
 
 
-def test_service_connect_namespace_other_than_the_resources_is_refused() -> None:
-    spec = ecs_spec(service_connect=sc_spec(HTTP_SC, namespace="other.local"))
+OTHER_NS_ARN = f"arn:aws:servicediscovery:{REGION}:{ACCOUNT}:namespace/ns-other"
+
+
+@pytest.mark.parametrize("other", ["other.local", OTHER_NS_ARN])
+def test_registry_in_one_namespace_and_service_connect_in_another_is_in_sync(other: str) -> None:
+    """AWS allows it, and it is usual in the middle of a move from DNS discovery to Service
+    Connect: the registry stays in the resource's namespace, Service Connect names its own."""
+    sc = sc_spec(HTTP_SC, namespace=other)
+    p = plan(ecs_spec(service_connect=sc), observed(service_connect=sc))
+    assert p.refusal is None
+    assert p.in_sync
+
+
+def test_service_connect_moved_to_another_namespace_sends_that_namespace() -> None:
+    spec = ecs_spec(service_connect=sc_spec(HTTP_SC, namespace=OTHER_NS_ARN))
+    p = plan(spec, observed(service_connect=echoed(spec)))
+    action = only_action(p)
+    assert action.service_connect is not None
+    assert action.service_connect.namespace == OTHER_NS_ARN
+    assert fields(p) == ["ecs.serviceConnect.namespace"]
+
+
+def test_clients_of_an_endpoint_change_are_read_in_the_service_connect_namespace() -> None:
+    spec = ecs_spec(service_connect=sc_spec(HTTP_SC, namespace=OTHER_NS_ARN))
+    moved = replace(HTTP_SC, client_aliases=(ClientAlias(port=81, dns_name="user-svc"),))
+    p = plan(spec, observed(service_connect=sc_spec(moved, namespace=OTHER_NS_ARN)))
+    assert only_action(p).endpoints_change
+    assert endpoints_namespace(p) == OTHER_NS_ARN
+
+
+def test_another_service_connect_namespace_in_another_region_is_refused() -> None:
+    west = OTHER_NS_ARN.replace(REGION, "eu-west-1")
+    spec = ecs_spec(service_connect=sc_spec(HTTP_SC, namespace=west))
     p = plan(spec, observed())
     assert p.refusal is not None
-    assert p.refusal.reason == "NamespaceMismatch"
-    assert p.refusal.field == "ecs.serviceConnect.namespace"
+    assert p.refusal.reason == "NamespaceRegionMismatch"
 
 
 def test_disabled_service_connect_is_not_validated() -> None:
@@ -851,3 +883,59 @@ def test_what_ecs_reports_after_an_update_never_triggers_another(
     second = plan(spec, after)
     assert second.in_sync, second.changes
     assert plan_ecs_delete(spec, DeletionPolicy.RETAIN, after).in_sync
+
+
+# The spec form `generate` writes ---------------------------------------------------------------
+
+
+AS_REPORTED = ServiceConnect(
+    enabled=True,
+    namespace=NS_ARN,
+    services=(
+        ServiceConnectService(
+            port_name="http",
+            discovery_name="http",
+            client_aliases=(ClientAlias(port=80, dns_name=f"http.{NS_NAME}"),),
+            ingress_port_override=8080,
+            timeout=Timeout(IDLE_TIMEOUT_DEFAULT_HTTP, 15),
+        ),
+        ServiceConnectService(
+            port_name="db",
+            discovery_name="database",
+            client_aliases=(ClientAlias(port=5432, dns_name="db.internal"),),
+            timeout=Timeout(IDLE_TIMEOUT_DEFAULT_TCP),
+        ),
+    ),
+    access_log_configuration=AccessLogConfiguration("TEXT", "DISABLED"),
+)
+
+
+def test_spec_form_leaves_out_what_the_plan_defaults() -> None:
+    spec = service_connect_spec(AS_REPORTED, NS_NAME, NS_ARN, PORTS, "awsvpc")
+    assert spec == ServiceConnect(
+        enabled=True,
+        services=(
+            ServiceConnectService(
+                port_name="http",
+                client_aliases=(ClientAlias(port=80),),
+                timeout=Timeout(per_request_timeout_seconds=15),
+            ),
+            ServiceConnectService(
+                port_name="db",
+                discovery_name="database",
+                client_aliases=(ClientAlias(port=5432, dns_name="db.internal"),),
+            ),
+        ),
+        access_log_configuration=AccessLogConfiguration("TEXT"),
+    )
+    assert plan(ecs_spec(service_connect=spec), observed(service_connect=AS_REPORTED)).in_sync
+
+
+def test_spec_form_keeps_another_namespace_as_ecs_reports_it() -> None:
+    reported = replace(AS_REPORTED, namespace=OTHER_NS_ARN)
+    spec = service_connect_spec(reported, NS_NAME, NS_ARN, PORTS, "awsvpc")
+    assert spec is not None
+    assert spec.namespace == OTHER_NS_ARN
+    # No name to default client aliases' DNS names from: kept as reported.
+    assert spec.services[0].client_aliases == (ClientAlias(port=80, dns_name=f"http.{NS_NAME}"),)
+    assert plan(ecs_spec(service_connect=spec), observed(service_connect=reported)).in_sync

@@ -2,7 +2,8 @@
 
 Applies examples/ with the CLI (Cloud Map namespace and services, ECS registries and Service
 Connect), shows the plan in sync, changes a TTL and disables Service Connect behind sd-operator's
-back, shows the drift in `plan`, and corrects it with `apply`.
+back, shows the drift in `plan`, and corrects it with `apply`. Then the brownfield: resources
+made directly in the emulator, `generate`, `plan` in sync, switched to Manage with one change.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from sd_operator.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, main
 
 REGION = "us-east-1"
+BROWNFIELD_NAMESPACE = "warehouse.local"
 
 
 def examples_dir() -> Path:
@@ -70,6 +72,52 @@ def _break_things(endpoint: str) -> None:
     client("ecs", endpoint, REGION).update_service(
         cluster=CLUSTER, service="payment-service", serviceConnectConfiguration={"enabled": False}
     )
+
+
+def _made_by_hand(endpoint: str) -> None:
+    """What a team made in the console before sd-operator: a private namespace and a service
+    in it, no sd-operator tags anywhere."""
+    from sd_devkit.emulator import client
+
+    sd = client("servicediscovery", endpoint, REGION)
+    operation = sd.create_private_dns_namespace(
+        Name=BROWNFIELD_NAMESPACE, Vpc="vpc-0a1b2c3d4e5f60718", Description="made by hand"
+    )
+    done = sd.get_operation(OperationId=operation["OperationId"])["Operation"]
+    sd.create_service(
+        Name="inventory",
+        NamespaceId=done["Targets"]["NAMESPACE"],
+        DnsConfig={"DnsRecords": [{"Type": "A", "TTL": 60}]},
+        HealthCheckCustomConfig={},
+    )
+
+
+def _brownfield(endpoint: str) -> None:
+    """Bring what exists under Git without a write: generate observe-only manifests, plan
+    them (in sync), switch them to Manage with one change, and carry it out."""
+    import tempfile
+
+    _banner(f"brownfield: {BROWNFIELD_NAMESPACE} and its service were made by hand in AWS")
+    _made_by_hand(endpoint)
+    with tempfile.TemporaryDirectory(prefix="sd-operator-brownfield-") as tmp:
+        generated = Path(tmp)
+        _banner("generate: manifests equal to AWS, observe-only (sd-operator never writes)")
+        gen = ("generate", "--cloud-map-namespace", BROWNFIELD_NAMESPACE, "-n", "warehouse")
+        _expect(_cli(*gen, "--output-dir", tmp, endpoint=endpoint), EXIT_OK, "generate")
+        manifests = generated / "warehouse.yaml"
+        print(manifests.read_text(), flush=True)
+        _banner("plan: every generated resource is in sync (exit 0)")
+        _expect(_cli("plan", "-f", tmp, endpoint=endpoint), EXIT_OK, "brownfield plan")
+        _banner("switch them to Manage (adopting what exists), and lower the TTL to 30s")
+        manifests.write_text(
+            manifests.read_text()
+            .replace(
+                "managementPolicy: Observe", "managementPolicy: Manage\n  adoptionPolicy: Adopt"
+            )
+            .replace("ttl: 60", "ttl: 30")
+        )
+        _expect(_cli("apply", "-f", tmp, endpoint=endpoint), EXIT_OK, "brownfield apply")
+        _expect(_cli("plan", "-f", tmp, endpoint=endpoint), EXIT_OK, "brownfield final plan")
 
 
 def run_demo(use_cluster: bool = True) -> int:
@@ -131,6 +179,7 @@ def _demo(use_cluster: bool) -> int:
             run_cluster_demo(endpoint, examples_dir(), _break_things, _preview)
         else:
             _run_cli_demo(endpoint)
+        _brownfield(endpoint)
     _banner("demo complete")
     return EXIT_OK
 

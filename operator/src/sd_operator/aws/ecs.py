@@ -6,7 +6,8 @@ Only `serviceRegistries` and `serviceConnectConfiguration` are ever sent; never 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sd_operator.aws.errors import NotFound, Retryable, call
@@ -181,25 +182,38 @@ class EcsAdapter:
                     found[asked] = self._observe(raw)
         return found
 
+    def clusters(self) -> tuple[str, ...]:
+        """ARNs of every cluster of the region (ListClusters): `generate` looks through them
+        for services linked to the namespaces it was asked for."""
+        return self._arns("ListClusters", self._client.list_clusters, "clusterArns", {})
+
+    def service_arns(self, cluster: str) -> tuple[str, ...]:
+        """ARNs of every service of a cluster (ListServices), for `generate`."""
+        return self._arns(
+            "ListServices", self._client.list_services, "serviceArns", {"cluster": cluster}
+        )
+
+    def _arns(
+        self, api: str, method: Callable[..., Mapping[str, Any]], key: str, kwargs: dict[str, Any]
+    ) -> tuple[str, ...]:
+        found: list[str] = []
+        token: str | None = None
+        while True:
+            page = call(api, partial(method, **kwargs, **({"nextToken": token} if token else {})))
+            found += [str(a) for a in page.get(key, [])]
+            token = page.get("nextToken")
+            if not token:
+                return tuple(found)
+
     def services_in_namespace(self, namespace: str) -> tuple[str, ...]:
         """ARNs of the services, in any cluster, whose Service Connect uses `namespace` (a name
         or ARN), as client or server: ListServicesByNamespace (1 call/s budget, docs/aws-facts.md,
         Throttling and quotas), so read only when a plan changes an endpoint."""
-        arns: list[str] = []
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {"namespace": namespace}
-            if token:
-                kwargs["nextToken"] = token
-            page = self._services_page(kwargs)
-            arns += [str(a) for a in page.get("serviceArns", [])]
-            token = page.get("nextToken")
-            if not token:
-                return tuple(arns)
-
-    def _services_page(self, kwargs: dict[str, Any]) -> Mapping[str, Any]:
-        return call(
-            "ListServicesByNamespace", lambda: self._client.list_services_by_namespace(**kwargs)
+        return self._arns(
+            "ListServicesByNamespace",
+            self._client.list_services_by_namespace,
+            "serviceArns",
+            {"namespace": namespace},
         )
 
     def update(self, action: UpdateEcsService) -> EcsUpdated:

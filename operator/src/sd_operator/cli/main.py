@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from sd_operator.cli.codes import EXIT_ERROR, EXIT_OK
 from sd_operator.cli.configure import configured
+from sd_operator.cli.generate import run_generate
 from sd_operator.cli.manifests import run_cli
 from sd_operator.cli.parser import build_parser
 from sd_operator.cli.pause import run_pause
@@ -63,4 +64,4 @@ def _main(argv: Sequence[str] | None, environ: Mapping[str, str]) -> int:
         from sd_operator.handlers.runner import run_operator
 
         return run_operator(settings)
-    return run_cli(args, environ)
+    return (run_generate if args.command == "generate" else run_cli)(args, environ)

@@ -27,6 +27,13 @@ exit codes: 0 in sync, 2 changes pending, 1 refused, blocked or error""",
     "apply": """examples:
   sd-operator apply -f examples/myapp --region us-east-1
   kustomize build overlays/prod | sd-operator apply -f -""",
+    "generate": """examples:
+  sd-operator generate --region us-east-1 --cloud-map-namespace myapp.local -n payments
+  sd-operator generate --cluster production --output-dir k8s/ --map myapp.local=payments
+  sd-operator generate --cloud-map-namespace myapp.local --adopt > myapp.yaml
+
+Observe-only (managementPolicy: Observe, deletionPolicy: Retain) unless --adopt; what the
+resources cannot express is written as comments and warnings (docs/adopting.md)""",
     "delete": """examples:
   sd-operator delete -f examples/myapp --timeout 600""",
     "refresh": """examples:
@@ -62,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
     _add_plan(sub)
+    _add_generate(sub)
     for name, text in (
         ("apply", "make AWS equal to the manifests, once, waiting for Cloud Map operations"),
         ("delete", "tear down what the manifests declare, per their deletionPolicy"),
@@ -265,6 +273,63 @@ def _add_plan(sub: _Commands) -> None:
         "--delete",
         action="store_true",
         help="plan what `delete` would do instead, and what blocks it",
+    )
+
+
+def _add_generate(sub: _Commands) -> None:
+    text = "write manifests for the Cloud Map namespaces, services and ECS discovery in AWS"
+    cmd = sub.add_parser(
+        "generate",
+        help=text,
+        description=text + ": observe-only by default, so a plan of them changes nothing.",
+        epilog=EXAMPLES["generate"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_common_flags(cmd)
+    cmd.add_argument(
+        "--cloud-map-namespace",
+        action="append",
+        metavar="NAME",
+        help="a Cloud Map namespace to generate, with its services and the ECS services "
+        "linked to it (repeatable; neither this nor --cluster: every namespace of the region)",
+    )
+    cmd.add_argument(
+        "--cluster",
+        action="append",
+        metavar="NAME",
+        help="an ECS cluster whose services' registries and Service Connect to generate, "
+        "with the namespaces they use (repeatable; default: every cluster is searched for "
+        "services linked to the namespaces)",
+    )
+    cmd.add_argument(
+        "--tag",
+        action="append",
+        metavar="KEY=VALUE",
+        help="only Cloud Map namespaces carrying this tag (repeatable: all of them)",
+    )
+    cmd.add_argument(
+        "-n",
+        "--namespace",
+        default="default",
+        help="the Kubernetes namespace of the manifests (default: default)",
+    )
+    cmd.add_argument(
+        "--map",
+        action="append",
+        metavar="CLOUD_MAP_NAMESPACE=NAMESPACE",
+        help="put the manifests of this Cloud Map namespace into this Kubernetes namespace "
+        "(repeatable); its ServiceDiscoveries go with it",
+    )
+    cmd.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        help="write one file per Kubernetes namespace, DIR/NAMESPACE.yaml (default: stdout)",
+    )
+    cmd.add_argument(
+        "--adopt",
+        action="store_true",
+        help="generate for adoption instead: adoptionPolicy: Adopt, managementPolicy: Manage "
+        "(applying them takes ownership)",
     )
 
 

@@ -42,7 +42,6 @@ REASON_UNKNOWN_PORT_NAME = "UnknownPortName"
 REASON_INVALID_TIMEOUT = "InvalidTimeout"
 REASON_CONTROLLER_UNSUPPORTED = "DeploymentControllerUnsupported"
 REASON_INVALID_REGISTRY = "InvalidRegistry"
-REASON_NAMESPACE_MISMATCH = "NamespaceMismatch"
 REASON_NAMESPACE_REGION = "NamespaceRegionMismatch"
 # A namespace another account shares through AWS RAM (docs/tenancy.md, "Shared namespaces"):
 # its share lacks the RAM permission Service Connect needs, or our VPC is not associated with

@@ -47,7 +47,6 @@ from sd_operator.model.reasons import (
     REASON_ECS_SERVICE_NOT_FOUND,
     REASON_INVALID_REGISTRY,
     REASON_INVALID_TIMEOUT,
-    REASON_NAMESPACE_MISMATCH,
     REASON_NAMESPACE_REGION,
     REASON_OWNED_ELSEWHERE,
     REASON_UNKNOWN_PORT_NAME,
@@ -127,13 +126,22 @@ class _Namespace:
             and arns.resource_id(ref) == arns.resource_id(self.arn)
         )
 
-    def canonical(self, ref: str | None) -> str | None:
-        return self.name if self.is_same(ref) else ref
+    def canonical(self, ref: str | None) -> str:
+        return self.name if ref is None or self.is_same(ref) else ref
 
     @property
     def reference(self) -> str:
         """What UpdateService is sent: the ARN when known (unambiguous), else the name."""
         return self.arn or self.name
+
+    def for_service_connect(self, ref: str | None) -> _Namespace:
+        """The namespace Service Connect uses: this one unless `ref` (serviceConnect.namespace)
+        names another. AWS allows a registry into one namespace and Service Connect in another
+        (the middle of a move from DNS discovery to Service Connect); that one is known only by
+        what the spec says, a name or an ARN."""
+        if self.is_same(ref) or ref is None:
+            return self
+        return _Namespace(ref, ref if arns.is_arn(ref) else None)
 
 
 def _idle_default(app_protocol: str | None) -> int:
@@ -229,9 +237,53 @@ def canonical_service_connect(
     return ServiceConnect(
         enabled=True,
         namespace=ns,
-        services=tuple(_canonical_service(s, ns, ports, network_mode) for s in sc.services),
+        # A namespace known only by its ARN (another one than the resource's) has no name to
+        # default client aliases' DNS names from: those are compared as written.
+        services=tuple(
+            _canonical_service(s, None if arns.is_arn(ns) else ns, ports, network_mode)
+            for s in sc.services
+        ),
         log_configuration=sc.log_configuration,
         access_log_configuration=access,
+    )
+
+
+def service_connect_spec(
+    sc: ServiceConnect | None,
+    namespace_name: str,
+    namespace_arn: str | None,
+    ports: Mapping[str, NamedPort],
+    network_mode: str | None,
+) -> ServiceConnect | None:
+    """`sc` as ECS reports it, written as a spec would (`generate`): every value
+    `canonical_service_connect` fills in by default left out, so both canonical forms are
+    equal; the namespace only when it is not the resource's (`namespace_*`)."""
+    namespace = _Namespace(namespace_name, namespace_arn)
+    canonical = canonical_service_connect(sc, namespace, ports, network_mode)
+    if sc is None or canonical is None:
+        return None
+    ns = canonical.namespace
+    alias_namespace = None if ns is None or arns.is_arn(ns) else ns
+    return replace(
+        canonical,
+        namespace=None if namespace.is_same(sc.namespace) else sc.namespace,
+        services=tuple(_bare_service(s, alias_namespace) for s in canonical.services),
+    )
+
+
+def _bare_service(svc: ServiceConnectService, namespace: str | None) -> ServiceConnectService:
+    """A canonical service without the discoveryName and client alias DNS names it defaults."""
+    discovery = svc.discovery_name
+    aliases = tuple(
+        replace(a, dns_name=None)
+        if namespace is not None and a.dns_name == f"{discovery}.{namespace}"
+        else a
+        for a in svc.client_aliases
+    )
+    return replace(
+        svc,
+        discovery_name=None if discovery == svc.port_name else discovery,
+        client_aliases=aliases,
     )
 
 
@@ -296,17 +348,10 @@ def _refuse(reason: str, path: str, message: str) -> Plan:
 
 
 def _namespace_checks(spec: EcsSpec, namespace: _Namespace, cluster_region: str | None) -> Plan:
+    """`namespace`: the one Service Connect uses (`_Namespace.for_service_connect`)."""
     sc = spec.service_connect
     if sc is None or not sc.enabled:
         return Plan()
-    if not namespace.is_same(sc.namespace):
-        return _refuse(
-            REASON_NAMESPACE_MISMATCH,
-            f"{_SC}.namespace",
-            f"serviceConnect.namespace {sc.namespace!r} is not this resource's Cloud Map "
-            f"namespace {namespace.name!r}: omit it (Service Connect then uses "
-            f"{namespace.name!r}) or point the resource at that namespace",
-        )
     ns_region = arns.region(namespace.arn) or arns.region(sc.namespace)
     if ns_region is not None and cluster_region is not None and ns_region != cluster_region:
         return _refuse(
@@ -374,7 +419,8 @@ def plan_ecs(
 ) -> Plan:
     """Plan the one UpdateService (or none) that makes the ECS service's discovery equal the spec.
 
-    `namespace_*` name the resource's Cloud Map namespace (Service Connect uses it);
+    `namespace_*` name the resource's Cloud Map namespace (Service Connect uses it unless
+    serviceConnect.namespace names another);
     `cloud_map_service_arn` is the resource's Cloud Map service (the registry target), None while
     not created; `region` is the operator's region for the resource, used when no ARN tells the
     cluster's. `manage`: the parts this resource holds (`plan_ecs_owned` decides); a part it
@@ -393,7 +439,9 @@ def plan_ecs(
                 ECS_SERVICE_RETRY_SECONDS,
             )
         )
-    namespace = _Namespace(namespace_name, namespace_arn)
+    namespace = _Namespace(namespace_name, namespace_arn).for_service_connect(
+        spec.service_connect.namespace if spec.service_connect else None
+    )
     cluster_region = arns.region(observed.arn) or arns.region(spec.cluster) or region
     for check in (
         _namespace_checks(spec, namespace, cluster_region),
@@ -776,6 +824,20 @@ def changes_endpoints(plan: Plan) -> bool:
     """The plan changes an endpoint other services reach through Service Connect: the step
     then reads which services use the namespace (observe.ecs_clients) for `with_clients`."""
     return any(_changes_endpoint(a) for a in plan.actions)
+
+
+def endpoints_namespace(plan: Plan) -> str | None:
+    """The namespace (name or ARN) whose clients see the endpoint change: the one the
+    Service Connect update sends, which may not be the resource's own; None when it turns
+    Service Connect off."""
+    return next(
+        (
+            a.service_connect.namespace
+            for a in plan.actions
+            if _changes_endpoint(a) and a.service_connect is not None
+        ),
+        None,
+    )
 
 
 def with_clients(plan: Plan, users: Sequence[str], own: str | None) -> Plan:

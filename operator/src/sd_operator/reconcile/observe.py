@@ -40,10 +40,11 @@ from sd_operator.reconcile.ownership import Ownership, owner_tags, ownership, re
 from sd_operator.reconcile.reader import Reader
 
 
-def ecs_clients(read: Reader, region: str, namespace: ObservedNamespace) -> tuple[str, ...]:
-    """ARNs of the ECS services whose Service Connect uses `namespace`: the ones to redeploy to
-    see a changed endpoint (ecs_plan.with_clients). Read only for a plan that changes one."""
-    return read.services_in_namespace(region, namespace.arn)
+def ecs_clients(read: Reader, region: str, namespace: str) -> tuple[str, ...]:
+    """ARNs of the ECS services whose Service Connect uses `namespace` (a name or ARN): the
+    ones to redeploy to see a changed endpoint (ecs_plan.with_clients). Read only for a plan
+    that changes one."""
+    return read.services_in_namespace(region, namespace)
 
 
 class Observer:

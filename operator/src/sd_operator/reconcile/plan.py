@@ -641,6 +641,9 @@ def plan_resource(
     if observe_only(spec):
         # Compared as adoption compares: who made what AWS holds does not matter.
         adopting = replace(spec, adoption_policy=AdoptionPolicy.ADOPT)
+        if isinstance(observed, DiscoveryObservation) and observed.service is not None:
+            ids = replace(observed.ids, service_arn=observed.service.arn)
+            observed = replace(observed, ids=ids)
         held = _plan_spec(adopting, res.identity, observed, cluster, namespace, hold_reported=False)
         return Held(observe_plan(held.plan))
     return _plan_spec(spec, res.identity, observed, cluster, namespace, hold_reported)

@@ -48,7 +48,7 @@ from sd_operator.model.status import (
 )
 from sd_operator.model.timestamps import utc_now
 from sd_operator.reconcile.drift_policy import Held
-from sd_operator.reconcile.ecs_plan import changes_endpoints, with_clients
+from sd_operator.reconcile.ecs_plan import changes_endpoints, endpoints_namespace, with_clients
 from sd_operator.reconcile.execute import OPERATION_TYPES, Executor
 from sd_operator.reconcile.observe import Observer, ecs_clients
 from sd_operator.reconcile.ownership import creator_request_id
@@ -184,7 +184,8 @@ class Reconciler:
         if observed.namespace is not None and changes_endpoints(plan):
             # The one read that follows the plan: ListServicesByNamespace (1 call/s) only for
             # a plan that changes an endpoint.
-            users = ecs_clients(read, observed.region, observed.namespace)
+            namespace = endpoints_namespace(plan) or observed.namespace.arn
+            users = ecs_clients(read, observed.region, namespace)
             plan = with_clients(plan, users, given(observed.ids.ecs_service_arn))
         return Planned(observed.namespace, plan, observed.ids, held.reported)
 
