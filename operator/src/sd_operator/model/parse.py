@@ -135,7 +135,9 @@ def _discovery_spec(s: Mapping[str, Any], name: str) -> ServiceDiscoverySpec:
     ref, external = s.get("namespaceRef"), s.get("cloudMapNamespace")
     return ServiceDiscoverySpec(
         namespace_ref=None if ref is None else ref["name"],
-        cloud_map_namespace=None if external is None else ExternalNamespace(external["name"]),
+        cloud_map_namespace=None
+        if external is None
+        else ExternalNamespace(external["name"], external.get("vpc")),
         service=_cloud_map_service(s["service"], name) if "service" in s else None,
         ecs=_ecs(s["ecs"]) if "ecs" in s else None,
         region=s.get("region"),
