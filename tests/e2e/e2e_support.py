@@ -661,3 +661,24 @@ def _condense(line: str) -> str:
 
 
 StartOperator = Callable[..., OperatorProcess]
+
+
+def kube_cli(kubectl: Kubectl, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """The sd-operator CLI against the test's control plane and the emulator."""
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_KEY,
+        # As for the operator (e2e_support): the emulator is no shared account, and at AWS's
+        # budget (ListNamespaces 0.5/s) the three plans took 20 s.
+        "SD_OPERATOR_AWS_RATE_SCALE": "10",
+    }
+    env.pop("SD_OPERATOR_CLUSTER_NAME", None)
+    return subprocess.run(
+        [str(OPERATOR_BIN), *args, "--kubeconfig", kubectl.kubeconfig],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

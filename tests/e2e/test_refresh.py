@@ -7,46 +7,23 @@ resources as the operator does, with the --cluster-name of the operator's Deploy
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from typing import Any
 
 from e2e_support import (
     DISCOVERIES,
-    OPERATOR_BIN,
     Kubectl,
     StartOperator,
+    kube_cli,
     ready_and_synced,
     stays,
 )
 from test_lifecycle import change_ttl_out_of_band, create_stack, ttl
 
 from sd_devkit.emulator import Emulator
-from sd_devkit.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from sd_operator.model.spec import REFRESH_ANNOTATION
 
 NO_SWEEP = ("--sweep-seconds", "3600")
-
-
-def cli(kubectl: Kubectl, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_KEY,
-        # As for the operator (e2e_support): the emulator is no shared account, and at AWS's
-        # budget (ListNamespaces 0.5/s) the three plans took 20 s.
-        "SD_OPERATOR_AWS_RATE_SCALE": "10",
-    }
-    env.pop("SD_OPERATOR_CLUSTER_NAME", None)
-    return subprocess.run(
-        [str(OPERATOR_BIN), *args, "--kubeconfig", kubectl.kubeconfig],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def test_refresh_reconciles_now_outside_the_sweep_once_per_value(
@@ -58,7 +35,7 @@ def test_refresh_reconciles_now_outside_the_sweep_once_per_value(
     change_ttl_out_of_band(sd, service, 300)
 
     started = time.monotonic()
-    done = cli(kubectl, "refresh", "sd", "user-service", "-n", namespace, "--wait", "20")
+    done = kube_cli(kubectl, "refresh", "sd", "user-service", "-n", namespace, "--wait", "20")
     took = time.monotonic() - started
 
     assert done.returncode == 0, done.stderr
@@ -103,11 +80,13 @@ def test_plan_from_cluster_uses_the_operators_cluster_name(
 
     # No operator Deployment to read: planned as `default`, the resources are another
     # cluster's, and the plan says which flag to pass.
-    laptop = cli(kubectl, "plan", "--from-cluster", "-n", namespace, *aws)
+    laptop = kube_cli(kubectl, "plan", "--from-cluster", "-n", namespace, *aws)
     assert laptop.returncode == 1, laptop.stdout + laptop.stderr
     assert "OwnedElsewhere" in laptop.stdout
     assert "--cluster-name" in laptop.stderr
-    given = cli(kubectl, "plan", "--from-cluster", "-n", namespace, *aws, "--cluster-name", "e2e")
+    given = kube_cli(
+        kubectl, "plan", "--from-cluster", "-n", namespace, *aws, "--cluster-name", "e2e"
+    )
     assert given.returncode == 0, given.stdout + given.stderr
     assert "in sync" in given.stdout
 
@@ -131,7 +110,7 @@ def test_plan_from_cluster_uses_the_operators_cluster_name(
     }  # fmt: skip
     kubectl.apply(deployment, namespace)
     try:
-        read = cli(kubectl, "plan", "--from-cluster", "-n", namespace, *aws, "-o", "json")
+        read = kube_cli(kubectl, "plan", "--from-cluster", "-n", namespace, *aws, "-o", "json")
         assert read.returncode == 0, read.stdout + read.stderr
         assert f"using --cluster-name e2e of the operator ({namespace}/sd-operator)" in read.stderr
         assert '"clusterName": "e2e"' in read.stdout

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from e2e_support import (
     DISCOVERIES,
+    EXAMPLES,
     GRANTED_LABEL,
     GRANTS,
     IMPORTS,
@@ -24,6 +25,7 @@ from e2e_support import (
     Kubectl,
     StartOperator,
     condition,
+    kube_cli,
     ready_and_synced,
 )
 
@@ -190,3 +192,32 @@ def test_team_a_cannot_reach_team_b_and_converges_on_its_own(
         kubectl.wait_for_object(kind, name, team_a, ready_and_synced, "Ready and Synced")
     kubectl.wait_for_object(NAMESPACES, "orders", team_b, ready_and_synced, "Ready and Synced")
     assert team_b_as_read(emulator, sd) == before
+
+
+def test_plan_from_cluster_judges_by_the_clusters_grants(
+    kubectl: Kubectl, emulator: Emulator, tenants: Tenants
+) -> None:
+    """What the operator would refuse, `plan --from-cluster` refuses too, reading the grants and
+    namespace labels from the cluster (before, it planned every resource as allowed unless
+    handed a --grants file); an explicit --grants file still takes their place."""
+    team_a = tenants.team_a
+    kubectl.apply(
+        [
+            moved(TEAM_A_NAMESPACE, team_a),
+            private_namespace("outside", "orders.teamb.internal", A_VPC, team_a),
+        ]
+    )
+    plan = ("plan", "--from-cluster", "-n", team_a, "--cluster-name", "e2e")
+    aws = ("--aws-endpoint-url", emulator.endpoint_url, "--region", REGION)
+    judged = kube_cli(kubectl, *plan, *aws)
+    assert judged.returncode == 1, judged.stdout + judged.stderr
+    head = f"CloudMapNamespace {team_a}/outside (cluster:{team_a}/outside"
+    [line] = [line for line in judged.stdout.splitlines() if line.startswith(head)]
+    assert "refused: spec.name: spec.name 'orders.teamb.internal' is not granted: " in line, line
+    assert f"DiscoveryGrant {tenants.grant_a} " in line, line
+    assert f"CloudMapNamespace {team_a}/teama" in judged.stdout
+
+    allow_all = str(EXAMPLES / "grants" / "allow-all.yaml")
+    given = kube_cli(kubectl, *plan, *aws, "--grants", allow_all)
+    assert given.returncode == 2, given.stdout + given.stderr
+    assert "not granted" not in given.stdout

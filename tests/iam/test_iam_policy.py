@@ -32,7 +32,7 @@ CALL_LOG_ENV = "SD_OPERATOR_EMULATOR_CALL_LOG"
 
 # The emulator names a call by its SigV4 signing name; IAM's action prefix differs for some.
 IAM_PREFIX = {"servicediscovery": "servicediscovery", "ecs": "ecs", "route53": "route53"}
-IAM_PREFIX |= {"tagging": "tag"}
+IAM_PREFIX |= {"tagging": "tag", "ram": "ram"}
 
 # What Cloud Map requires beside its own action, per AWS's Cloud Map API permissions reference.
 ON_BEHALF = {
@@ -70,6 +70,10 @@ UNEXERCISED: dict[str, str] = {
     "servicediscovery:CreatePublicDnsNamespace": "no integration or e2e test reaches this call yet",
     "servicediscovery:UpdateHttpNamespace": "no integration or e2e test reaches this call yet",
     "servicediscovery:UpdatePublicDnsNamespace": "no integration or e2e test reaches this call yet",
+    # A consumer account's view of the shares that bring it a namespace: the emulator serves
+    # the owner's side of RAM (CreateResourceShare, GetResourceShares), not these.
+    "ram:ListResources": "the emulator does not serve it",
+    "ram:ListResourceSharePermissions": "the emulator does not serve it",
 }
 ADAPTERS = ROOT / "operator" / "src" / "sd_operator" / "aws"
 # boto3 client type in the adapters -> (botocore service name, IAM action prefix).
@@ -78,6 +82,7 @@ CLIENT_TYPES = {
     "ECSClient": ("ecs", "ecs"),
     "Route53Client": ("route53", "route53"),
     "ResourceGroupsTaggingAPIClient": ("resourcegroupstaggingapi", "tag"),
+    "RAMClient": ("ram", "ram"),
 }
 ON_BEHALF_SID = "CloudMapActsWithTheCallersPermissions"
 

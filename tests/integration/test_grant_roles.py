@@ -300,6 +300,6 @@ def test_the_cli_refuses_manifests_its_grants_place_in_two_accounts(
 
     assert (code, other) == (1, 1)
     err = capsys.readouterr().err
-    assert "--grants put these manifests in several AWS accounts" in err
+    assert "the grants put these resources in several AWS accounts" in err
     assert "--external-id needs --role-arn" in err
     assert calls_since(emulator, calls) == {}

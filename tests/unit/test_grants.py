@@ -62,6 +62,19 @@ BY_LABEL = parse_grant(
     }
 )
 
+# Namespaces account 111111111111 shares through AWS RAM, addressed by ARN.
+SHARED_ARN = f"arn:aws:servicediscovery:{REGION}:111111111111:namespace/ns-shared"
+ELSEWHERE_ARN = f"arn:aws:servicediscovery:{REGION}:333333333333:namespace/ns-other"
+SHARING = replace(
+    TEAM_A,
+    use=(*TEAM_A.use, f"arn:aws:servicediscovery:{REGION}:111111111111:namespace/*"),
+    export=(SHARED_ARN,),
+)
+
+
+def shared(arn: str = SHARED_ARN, **overrides: Any) -> Resource:
+    return discovery(namespace_ref=None, cloud_map_namespace=ExternalNamespace(arn), **overrides)
+
 
 def ecs(service: str, cluster: str = "prod") -> EcsSpec:
     return EcsSpec(cluster=cluster, service=service)
@@ -160,6 +173,34 @@ CASES = [
         region="eu-west-1",
     ),
     Case("allow-all allows team B's names", discovery(ecs=ecs("teamb-api")), grants=(ALLOW_ALL,)),
+    Case("a shared namespace its ARN pattern lists", shared(), (SHARING,), cloud_map=SHARED_ARN),
+    Case(
+        "a namespace another account shares, not listed",
+        shared(ELSEWHERE_ARN),
+        (SHARING,),
+        cloud_map=ELSEWHERE_ARN,
+        refused_at="spec.cloudMapNamespace.name",
+    ),
+    Case(
+        "a shared namespace under allow-all's `*`",
+        shared(),
+        (ALLOW_ALL,),
+        cloud_map=SHARED_ARN,
+        refused_at="spec.cloudMapNamespace.name",
+    ),
+    Case(
+        "export into a shared namespace its ARN lists",
+        shared(endpoints=EndpointsSpec("web")),
+        (SHARING,),
+        cloud_map=SHARED_ARN,
+    ),
+    Case(
+        "export into a shared namespace under allow-all's `*`",
+        shared(endpoints=EndpointsSpec("web")),
+        (replace(ALLOW_ALL, use=(SHARED_ARN,)),),
+        cloud_map=SHARED_ARN,
+        refused_at="spec.endpoints",
+    ),
 ]
 
 
@@ -277,8 +318,18 @@ def test_a_delete_is_given_the_default_even_where_the_spec_is_no_longer_granted(
         ((replace(TEAM_A, import_from=("shared.local",)),), "shared.local", False),
         ((replace(TEAM_A, import_from=("shared.local",)),), "teamb.local", True),
         ((), "shared.local", True),
+        ((ALLOW_ALL,), SHARED_ARN, True),
+        ((replace(TEAM_A, import_from=(SHARED_ARN,)),), SHARED_ARN, False),
     ],
-    ids=["allow-all", "no-import-field", "granted", "not-listed", "no-grant"],
+    ids=[
+        "allow-all",
+        "no-import-field",
+        "granted",
+        "not-listed",
+        "no-grant",
+        "shared-under-allow-all",
+        "shared-listed",
+    ],
 )
 def test_an_import_reads_only_cloud_map_namespaces_a_grant_lists(
     grants: tuple[Grant, ...], source: str, refused: bool

@@ -9,6 +9,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped]
 
 from sd_operator import kube
+from sd_operator.cli.from_cluster import _cluster_grants
 from sd_operator.model.spec import KIND_DISCOVERY
 
 
@@ -51,3 +52,14 @@ def test_a_connection_failure_says_what_it_was_reading() -> None:
         kube.request_refresh(cluster, KIND_DISCOVERY, "team-a", "web", "now")
     with pytest.raises(kube.KubeError, match=r"^listing the operator's Deployments: "):
         kube.operator_cluster_ids(cluster)
+
+
+def test_plan_from_cluster_without_the_right_to_list_grants_plans_without_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A team's Role usually reads only its own namespace: the cluster-scoped grants stay
+    unread, and the plan says so rather than failing or claiming it checked them."""
+    assert _cluster_grants(_cluster(ApiException(status=403, reason="Forbidden"))) is None
+    err = capsys.readouterr().err
+    assert "the cluster's DiscoveryGrants were not read (listing discoverygrants: HTTP 403" in err
+    assert "--grants FILE" in err

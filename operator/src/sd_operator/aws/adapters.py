@@ -13,11 +13,13 @@ from sd_operator.aws.clients import (
     AwsConfig,
     cloudmap_client,
     ecs_client,
+    ram_client,
     route53_client,
     tagging_client,
 )
 from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.aws.ecs import EcsAdapter
+from sd_operator.aws.ram import Ram
 from sd_operator.aws.route53 import Route53
 from sd_operator.aws.tagging import Tagging
 from sd_operator.model.grants import Role
@@ -63,6 +65,9 @@ class Adapters:
 
     def route53(self, region: str | None) -> Route53:
         return Route53(route53_client(self._config(region)))
+
+    def ram(self, region: str | None) -> Ram:
+        return Ram(ram_client(self._config(region)))
 
     def ecs(self, region: str | None) -> EcsAdapter:
         """One adapter per region, kept: it caches task definitions, which never change."""

@@ -321,6 +321,11 @@ def route53_client(config: AwsConfig) -> Route53Client:
 
 
 @once_per_key
+def ram_client(config: AwsConfig) -> Any:
+    return _client("ram", config)
+
+
+@once_per_key
 def tagging_client(config: AwsConfig) -> ResourceGroupsTaggingAPIClient:
     client: ResourceGroupsTaggingAPIClient = _client("resourcegroupstaggingapi", config)
     return client

@@ -103,6 +103,7 @@ class CloudMap:
             description=raw.get("Description") or None,
             tags=self.tags(raw["Arn"]) if with_tags else {},
             hosted_zone_id=dns.get("HostedZoneId"),
+            owner_account=raw.get("ResourceOwner"),
         )
 
     def _settled(
@@ -189,7 +190,7 @@ class CloudMap:
         self, raw: Mapping[str, Any], namespace_id: str, *, with_tags: bool
     ) -> ObservedService:
         return ObservedService(
-            id=raw["Id"],
+            id=_service_ref(raw),
             arn=raw["Arn"],
             name=raw["Name"],
             namespace_id=namespace_id,
@@ -199,6 +200,7 @@ class CloudMap:
             tags=self.tags(raw["Arn"]) if with_tags else {},
             instance_count=int(raw.get("InstanceCount", 0)),
             type=raw.get("Type"),
+            created_by_account=raw.get("CreatedByAccount") or raw.get("ResourceOwner"),
         )
 
     def find_service(self, namespace_id: str, name: str) -> ObservedService | None:
@@ -383,7 +385,11 @@ class CloudMap:
     def list_instances(self, service_id: str) -> list[ObservedInstance]:
         """Every instance of a service with its attributes (one ListInstances page per 100)."""
         return [
-            ObservedInstance(raw["Id"], dict(raw.get("Attributes") or {}))
+            ObservedInstance(
+                raw["Id"],
+                dict(raw.get("Attributes") or {}),
+                created_by_account=raw.get("CreatedByAccount"),
+            )
             for raw in self._pages("list_instances", "Instances", ServiceId=service_id)
         ]
 
@@ -442,20 +448,26 @@ class CloudMap:
         )
 
     def discover_instances(
-        self, namespace_name: str, service_name: str, health: str = "HEALTHY"
+        self,
+        namespace_name: str,
+        service_name: str,
+        health: str = "HEALTHY",
+        owner_account: str | None = None,
     ) -> list[DiscoveredInstance]:
         """DiscoverInstances (1,000/s, docs/aws-facts.md, Throttling and quotas) rather than
         ListInstances (~50/s): also
-        answers for API-only services such as those ECS Service Connect creates."""
-        raw = call(
-            "DiscoverInstances",
-            lambda: self._client.discover_instances(
-                NamespaceName=namespace_name,
-                ServiceName=service_name,
-                HealthStatus=cast("Any", health),
-                MaxResults=DISCOVER_MAX_RESULTS,
-            ),
-        )
+        answers for API-only services such as those ECS Service Connect creates.
+        `owner_account`: the account owning a namespace shared with ours through AWS RAM
+        (a name alone means one of our own account's)."""
+        args: dict[str, Any] = {
+            "NamespaceName": namespace_name,
+            "ServiceName": service_name,
+            "HealthStatus": health,
+            "MaxResults": DISCOVER_MAX_RESULTS,
+        }
+        if owner_account is not None:
+            args["OwnerAccount"] = owner_account
+        raw = call("DiscoverInstances", lambda: self._client.discover_instances(**args))
         return [
             DiscoveredInstance(
                 str(i.get("InstanceId", "")),
@@ -464,6 +476,15 @@ class CloudMap:
             )
             for i in raw.get("Instances", [])
         ]
+
+
+def _service_ref(raw: Mapping[str, Any]) -> str:
+    """How the service is addressed: by id, or by ARN when it sits in a namespace shared
+    through AWS RAM (its creator is not the namespace's owner): an id names only a resource of
+    the caller's own account, an ARN serves the owner and the creator alike
+    (docs/aws-facts.md, "Shared namespaces")."""
+    owner, creator = raw.get("ResourceOwner"), raw.get("CreatedByAccount")
+    return str(raw["Arn"]) if owner and creator and owner != creator else str(raw["Id"])
 
 
 def _route53_config(check: Route53HealthCheck) -> dict[str, Any]:

@@ -7,7 +7,7 @@ its hosted zone (Properties.DnsProperties.HostedZoneId) knows it, through GetHos
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sd_operator.aws.errors import call
 
@@ -24,3 +24,21 @@ class Route53:
         NotFound when the zone does not exist; other failures classified."""
         raw = call("GetHostedZone", lambda: self._client.get_hosted_zone(Id=hosted_zone_id))
         return frozenset(str(v["VPCId"]) for v in raw.get("VPCs") or [] if v.get("VPCId"))
+
+    def zones_of_vpc(self, vpc_id: str, region: str) -> frozenset[str]:
+        """The ids of the private hosted zones associated with a VPC of this account, whoever
+        owns them: how a consumer sees that a shared namespace's zone reaches its VPC (it
+        cannot read the owner's zone)."""
+        # VPCRegion is a Literal of region names in the stubs; any region string is sent.
+        vpc_region: Any = region
+        raw = call(
+            "ListHostedZonesByVPC",
+            lambda: self._client.list_hosted_zones_by_vpc(VPCId=vpc_id, VPCRegion=vpc_region),
+        )
+        summaries = raw.get("HostedZoneSummaries") or []
+        return frozenset(zone_id(str(z["HostedZoneId"])) for z in summaries)
+
+
+def zone_id(value: str) -> str:
+    """A hosted zone's bare id: Route 53 and Cloud Map write it bare or as /hostedzone/ID."""
+    return value.rsplit("/", 1)[-1]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Any
 
 from sd_operator import kube
 from sd_operator.cli.plan import PlanReport
@@ -15,10 +16,18 @@ from sd_operator.model.spec import Resource
 from sd_operator.settings import cluster_id_given, cluster_name_given
 
 
-def _from_cluster(args: argparse.Namespace, environ: Mapping[str, str]) -> list[Resource] | None:
-    """The resources the operator manages, parsed as it parses them; the operator's
-    --cluster-name and --cluster-id unless given (flags, or SD_OPERATOR_CLUSTER_NAME and
-    SD_OPERATOR_CLUSTER_ID)."""
+@dataclass(frozen=True)
+class FromCluster:
+    resources: list[Resource]
+    grants: list[tuple[Mapping[str, Any], str]] | None
+    """The cluster's DiscoveryGrants and Namespaces (each with where it is from), which the
+    operator judges the resources by; None when --grants was given or they cannot be read."""
+
+
+def _from_cluster(args: argparse.Namespace, environ: Mapping[str, str]) -> FromCluster | None:
+    """The resources the operator manages, parsed as it parses them, and the grants it judges
+    them by unless --grants names others; the operator's --cluster-name and --cluster-id
+    unless given (flags, or SD_OPERATOR_CLUSTER_NAME and SD_OPERATOR_CLUSTER_ID)."""
     from sd_operator import kube
 
     try:
@@ -41,6 +50,7 @@ def _from_cluster(args: argparse.Namespace, environ: Mapping[str, str]) -> list[
     except kube.KubeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
+    grants = None if args.grants else _cluster_grants(cluster)
     resources: list[Resource] = []
     for item in items:
         meta = item.get("metadata", {})
@@ -50,7 +60,24 @@ def _from_cluster(args: argparse.Namespace, environ: Mapping[str, str]) -> list[
             resources.append(replace(parsed, status=item.get("status")))
         except SpecError as exc:
             print(f"warning: skipped {item['kind']} {source[8:]}: {exc}", file=sys.stderr)
-    return resources
+    return FromCluster(resources, grants)
+
+
+def _cluster_grants(cluster: kube.Cluster) -> list[tuple[Mapping[str, Any], str]] | None:
+    """The cluster's grants and Namespaces; None, said on stderr, when this user may not list
+    them (both are cluster-scoped; a team's Role usually reads only its namespace): the plan
+    is then made without them, as the CLI's plans are without --grants."""
+    try:
+        objects = kube.list_grants(cluster)
+    except kube.KubeError as exc:
+        print(
+            f"warning: the cluster's DiscoveryGrants were not read ({exc}): planned without "
+            "them, so a resource they refuse shows as the operator would act without grants; "
+            "--grants FILE checks against a file",
+            file=sys.stderr,
+        )
+        return None
+    return [(obj, f"cluster:{obj['kind']}/{obj['metadata']['name']}") for obj in objects]
 
 
 def _agreed(flag: str, values: Mapping[str, str]) -> tuple[bool, str | None]:

@@ -1,18 +1,24 @@
-"""`--grants FILE`: the manifests checked against DiscoveryGrants as the operator checks them
-(docs/tenancy.md). Without it the CLI checks no grant: it acts with its user's own AWS
-credentials, which are what limit it."""
+"""`--grants FILE` (or, for `plan --from-cluster`, the cluster's own grants): the resources
+checked against DiscoveryGrants as the operator checks them (docs/tenancy.md). Without either
+the CLI checks no grant: it acts with its user's own AWS credentials, which are what limit it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sd_operator.cli.plan import PlanReport
 from sd_operator.cli.resources import namespace_lookup, referenced_namespace
 from sd_operator.model import reasons
 from sd_operator.model.actions import Plan, Refusal
-from sd_operator.model.grants import NotGranted, Role, acting_role, check, deletion_default
-from sd_operator.model.parse import load_grants
+from sd_operator.model.grants import (
+    Grant,
+    NotGranted,
+    Role,
+    acting_role,
+    check,
+    deletion_default,
+)
 from sd_operator.model.spec import Resource
 
 
@@ -27,9 +33,12 @@ class Checked:
     """The roles the grants give the allowed resources (None: your own credentials)."""
 
 
-def check_grants(paths: Sequence[str], resources: Sequence[Resource], region: str) -> Checked:
-    """SpecError when a grants file cannot be read or holds an invalid grant."""
-    grants, labels = load_grants(paths)
+# The grants, and the labels of the Kubernetes namespaces they may select, by name.
+Grants = tuple[Sequence[Grant], Mapping[str, Mapping[str, str]]]
+
+
+def check_grants(given: Grants, resources: Sequence[Resource], region: str) -> Checked:
+    grants, labels = given
     namespaces = namespace_lookup(resources)
     checked = Checked([], [])
     for res in resources:
@@ -44,11 +53,11 @@ def check_grants(paths: Sequence[str], resources: Sequence[Resource], region: st
     return checked
 
 
-def deletion_defaults(paths: Sequence[str], resources: Sequence[Resource]) -> Checked:
+def deletion_defaults(given: Grants, resources: Sequence[Resource]) -> Checked:
     """A delete is never refused by grants (what a resource made is its to remove), only given
     their default deletionPolicy, as in the operator; but grants naming different roles leave
     the account it lives in unknown, and refuse it."""
-    grants, labels = load_grants(paths)
+    grants, labels = given
     checked = Checked([], [])
     for res in resources:
         ns_labels = labels.get(res.identity.namespace, {})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sd_operator.aws.adapters import Adapters
 from sd_operator.cli.apply import apply_resources
@@ -13,28 +14,29 @@ from sd_operator.cli.codes import EXIT_ERROR
 from sd_operator.cli.configure import configured
 from sd_operator.cli.delete import delete_resources
 from sd_operator.cli.from_cluster import _from_cluster, _hint_cluster_name
-from sd_operator.cli.grants import Checked, check_grants, deletion_defaults
+from sd_operator.cli.grants import Checked, Grants, check_grants, deletion_defaults
 from sd_operator.cli.plan import plan_deletion, plan_exit_code, plan_resources
 from sd_operator.cli.render import render_plan
 from sd_operator.cli.resources import set_clashes
 from sd_operator.model.grants import OWN_CREDENTIALS, Acting, parse_role, role_denial
-from sd_operator.model.parse import SpecError, load_manifests
+from sd_operator.model.parse import SpecError, grants_of, load_grants, load_manifests
 from sd_operator.model.spec import Resource
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.settings import Settings
 
 
 def run_cli(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    resources = _resources(args, environ)
-    if resources is None:
+    read = _resources(args, environ)
+    if read is None:
         return EXIT_ERROR
+    resources, cluster_grants = read
     # The region check waits for the manifests: resources that all name a region need none.
     settings = configured(args, environ, resources)
     if settings is None or _clashes(resources, settings):
         return EXIT_ERROR
     # The one place the intent is chosen: apply the manifests, or delete what they made.
     delete = args.command == "delete" or (args.command == "plan" and args.delete)
-    granted = _granted(args, resources, settings.aws.region, delete=delete)
+    granted = _granted(args, resources, cluster_grants, settings.aws.region, delete=delete)
     if granted is None:
         return EXIT_ERROR
     checked, acting = granted
@@ -63,33 +65,44 @@ def run_cli(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def _granted(
-    args: argparse.Namespace, resources: list[Resource], region: str, *, delete: bool
+    args: argparse.Namespace,
+    resources: list[Resource],
+    cluster_grants: list[tuple[Mapping[str, Any], str]] | None,
+    region: str,
+    *,
+    delete: bool,
 ) -> tuple[Checked, Acting] | None:
-    """The resources as --grants allows them (all of them, unchanged, without the flag), and
-    the role the run acts through (`_role`); None, said on stderr, when a grants file cannot be
-    read or the role is not clear."""
-    paths: Sequence[str] | None = args.grants
+    """The resources as the grants allow them (--grants, else the cluster's for
+    --from-cluster; all of them, unchanged, without either), and the role the run acts through
+    (`_role`); None, said on stderr, when the grants cannot be read or the role is not clear."""
     try:
-        if not paths:
+        given: Grants | None
+        if args.grants:
+            given = load_grants(args.grants)
+        elif cluster_grants is not None:
+            given = grants_of(cluster_grants)
+        else:
+            given = None
+        if given is None:
             checked = Checked(resources, [])
         elif delete:
-            checked = deletion_defaults(paths, resources)
+            checked = deletion_defaults(given, resources)
         else:
-            checked = check_grants(paths, resources, region)
+            checked = check_grants(given, resources, region)
     except SpecError as exc:
-        print(f"error: --grants: {exc}", file=sys.stderr)
+        print(f"error: grants: {exc}", file=sys.stderr)
         return None
-    acting = _role(args, checked)
+    acting = _role(args, checked, judged=given is not None)
     if isinstance(acting, str):
         print(f"error: {acting}", file=sys.stderr)
         return None
     return checked, acting
 
 
-def _role(args: argparse.Namespace, checked: Checked) -> Acting | str:
-    """The one role this run acts through: --role-arn, or the one --grants gives every
-    resource allowed; why not, when they disagree or the grants name several. One account per
-    run: apply checks the whole set before changing anything, in one account."""
+def _role(args: argparse.Namespace, checked: Checked, *, judged: bool) -> Acting | str:
+    """The one role this run acts through: --role-arn, or the one the grants (if `judged`) give
+    every resource allowed; why not, when they disagree or the grants name several. One
+    account per run: apply checks the whole set before changing anything, in one account."""
     given = None
     if args.role_arn is not None:
         given = parse_role({"roleArn": args.role_arn, "externalId": args.external_id})
@@ -98,31 +111,35 @@ def _role(args: argparse.Namespace, checked: Checked) -> Acting | str:
             return f"--role-arn {args.role_arn!r}: {denial}"
     elif args.external_id is not None:
         return "--external-id needs --role-arn"
-    if not args.grants or not checked.roles:
+    if not judged or not checked.roles:
         return Acting(given)
     if len(checked.roles) > 1:
         named = ", ".join(sorted(str(r or OWN_CREDENTIALS) for r in checked.roles))
         return (
-            f"--grants put these manifests in several AWS accounts ({named}): nothing was "
-            "read or changed; run once per account, with each account's manifests"
+            f"the grants put these resources in several AWS accounts ({named}): nothing was "
+            "read or changed; run once per account, with each account's manifests (or "
+            "namespaces: -n)"
         )
     [granted] = checked.roles
     if args.role_arn is not None and granted != given:
         return (
-            f"--role-arn {args.role_arn} is not the role --grants give these manifests "
+            f"--role-arn {args.role_arn} is not the role the grants give these resources "
             f"({granted or OWN_CREDENTIALS}): nothing was read or changed"
         )
     return Acting(granted)
 
 
-def _resources(args: argparse.Namespace, environ: Mapping[str, str]) -> list[Resource] | None:
-    """The resources to act on, from the cluster or the manifests; None, said on stderr, if
-    there are none or they cannot be read."""
+def _resources(
+    args: argparse.Namespace, environ: Mapping[str, str]
+) -> tuple[list[Resource], list[tuple[Mapping[str, Any], str]] | None] | None:
+    """The resources to act on, from the cluster (with its grants) or the manifests; None,
+    said on stderr, if there are none or they cannot be read."""
+    cluster_grants = None
     if getattr(args, "from_cluster", False):
         loaded = _from_cluster(args, environ)
         if loaded is None:
             return None
-        resources = loaded
+        resources, cluster_grants = loaded.resources, loaded.grants
     else:
         try:
             resources = load_manifests(args.filename)
@@ -133,7 +150,7 @@ def _resources(args: argparse.Namespace, environ: Mapping[str, str]) -> list[Res
         where = "the cluster" if args.filename is None else ", ".join(args.filename)
         print(f"error: no sd-operator.io resources found in {where}", file=sys.stderr)
         return None
-    return resources
+    return resources, cluster_grants
 
 
 def _clashes(resources: Sequence[Resource], settings: Settings) -> bool:

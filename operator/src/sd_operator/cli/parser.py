@@ -219,8 +219,9 @@ def _add_manifest_command(
         metavar="PATH",
         help="DiscoveryGrants (and v1 Namespaces, for their labels) to check the resources "
         "against as the operator does: one outside them is refused (NotGranted) and nothing "
-        "is changed; repeatable. Without it no grant is checked: the CLI acts with your own "
-        "AWS credentials (docs/tenancy.md)",
+        "is changed; repeatable. Without it plan --from-cluster checks the cluster's grants, "
+        "and otherwise no grant is checked: the CLI acts with your own AWS credentials "
+        "(docs/tenancy.md)",
     )
     cmd.add_argument(
         "--role-arn",

@@ -63,6 +63,7 @@ class Units:
             lambda region, service_id: reconciler.view.service_tags(
                 region or reconciler.default_region, service_id
             ),
+            reconciler.adapters.account,
         )
         live = LiveIndexes()
         tenancy = Tenancy(live, reconciler.default_region)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sd_operator.model.observed import ObservedInstance
+from sd_operator.model.observed import ObservedInstance, is_foreign
 from sd_operator.model.spec import ClusterIdentity, Identity
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -228,14 +228,22 @@ def desired_instances(
     return wanted
 
 
-def owned(instance: ObservedInstance, owner: Identity, cluster: ClusterIdentity) -> bool:
+def owned(
+    instance: ObservedInstance,
+    owner: Identity,
+    cluster: ClusterIdentity,
+    account: str | None = None,
+) -> bool:
     """Registered by this resource in this cluster: the only instances export ever changes.
     One registered before cluster ids (none recorded) is ours by name; registering it again
-    with our attributes records our id (docs/ownership.md, "Cluster identity")."""
+    with our attributes records our id (docs/ownership.md, "Cluster identity"). `account`:
+    ours; in a namespace shared through AWS RAM another account may register an instance
+    carrying our attributes, and only CreatedByAccount tells (None: not known)."""
     attrs = instance.attributes
     other_id = attrs.get(CLUSTER_ID_ATTRIBUTE, cluster.id)
     return (
-        attrs.get(OWNER_ATTRIBUTE) == owner.key
+        not is_foreign(instance.created_by_account, account)
+        and attrs.get(OWNER_ATTRIBUTE) == owner.key
         and attrs.get(CLUSTER_ATTRIBUTE) == cluster.name
         and other_id == cluster.id
     )
@@ -270,9 +278,11 @@ def plan_export(
     owner: Identity,
     cluster: ClusterIdentity,
     custom_health: bool,
+    account: str | None = None,
 ) -> ExportPlan:
     """Register what is missing or different, deregister what this resource registered and
-    no longer wants, flip custom health where only readiness changed; nothing else."""
+    no longer wants, flip custom health where only readiness changed; nothing else.
+    `account`: the one registering (`owned`)."""
     seen = {i.id: i for i in observed}
     register: list[DesiredInstance] = []
     set_health: list[tuple[str, bool]] = []
@@ -282,14 +292,16 @@ def plan_export(
         have = seen.get(iid)
         if have is None:
             register.append(want)
-        elif not owned(have, owner, cluster):
+        elif not owned(have, owner, cluster, account):
             conflicts.append(iid)
         elif _comparable(have.attributes) != dict(want.attributes):
             register.append(want)
         elif custom_health and have.healthy is not None and have.healthy != want.healthy:
             set_health.append((iid, want.healthy))
     deregister = tuple(
-        iid for iid in sorted(seen) if iid not in desired and owned(seen[iid], owner, cluster)
+        iid
+        for iid in sorted(seen)
+        if iid not in desired and owned(seen[iid], owner, cluster, account)
     )
     return ExportPlan(tuple(register), deregister, tuple(set_health), tuple(conflicts))
 

@@ -77,10 +77,15 @@ class Exporter:
         cluster: ClusterIdentity,
         cloudmap: Callable[[str | None], CloudMap],
         service_tags: ServiceTags,
+        account: Callable[[str | None], str] | None = None,
     ) -> None:
+        """`account`: the account `cloudmap` acts in, per region (None: not known): in a
+        namespace shared through AWS RAM, instances another account registered are not ours
+        whatever their attributes say."""
         self.cluster = cluster
         self._cloudmap = cloudmap
         self._service_tags = service_tags
+        self._account = account
         self._states: dict[str, _State] = {}
         self._guard = threading.Lock()
 
@@ -151,6 +156,7 @@ class Exporter:
             owner=owner,
             cluster=self.cluster,
             custom_health=custom_health,
+            account=self._account(region) if self._account is not None else None,
         )
         _carry_out(plan, cm, service_id, state, custom_health)
         calls += plan.calls

@@ -21,7 +21,7 @@ from sd_operator.hybrid.imports import (
     slice_bodies,
 )
 from sd_operator.hybrid.k8s import Kube, Rejected
-from sd_operator.model import reasons
+from sd_operator.model import arns, reasons
 from sd_operator.model.observed import DiscoveredInstance
 from sd_operator.model.status import Dropped, ImportStatus
 
@@ -67,7 +67,8 @@ class Importer:
                 refused=True,
             )
         cm = self._cloudmap(spec.region)
-        instances = _healthy(cm, namespace_name, spec.service_name)
+        where = _locate(cm, namespace_name)
+        instances = _healthy(cm, where, spec.service_name)
         found = instances is not None
         endpoints = group(instances or [], spec.target_port, self._limits.excluded)
         current = kube.service(k8s_namespace, name)
@@ -104,7 +105,7 @@ class Importer:
                 status,
                 tuple(performed),
             )
-        api_only = _api_only(cm, namespace_name, spec.service_name)
+        api_only = _api_only(cm, where, spec.service_name)
         status = replace(status, api_only=api_only)
         message = _imported(endpoints, f"{namespace_name}/{spec.service_name}", api_only)
         return ImportResult(True, reasons.IMPORTED, message, status, tuple(performed))
@@ -151,20 +152,43 @@ class Importer:
             kube.delete_service(k8s_namespace, name)
 
 
-def _api_only(cm: CloudMap, namespace_name: str, service_name: str) -> bool:
-    ns = cm.find_namespace(namespace_name, with_tags=False)
-    if ns is None:
+@dataclass(frozen=True)
+class _Where:
+    """The namespace to import from: its name, and for one another account shares with ours
+    through AWS RAM, its ARN and owner account (DiscoverInstances' OwnerAccount)."""
+
+    name: str
+    arn: str | None = None
+    owner_account: str | None = None
+
+
+def _locate(cm: CloudMap, namespace: str) -> _Where:
+    """`namespace` is a name, or the ARN of a shared namespace, whose name DiscoverInstances
+    needs (read with GetNamespace; not found: the ARN stands in, and discovery finds nothing)."""
+    arn = arns.parse(namespace)
+    if arn is None:
+        return _Where(namespace)
+    shared = cm.get_namespace(namespace, with_tags=False)
+    return _Where(shared.name if shared else namespace, namespace, arn.account)
+
+
+def _api_only(cm: CloudMap, where: _Where, service_name: str) -> bool:
+    if where.arn is not None:
+        # Our account's services in another's namespace: only a list by its ARN names them.
+        listed_in: str | None = where.arn
+    else:
+        ns = cm.find_namespace(where.name, with_tags=False)
+        listed_in = ns.id if ns else None
+    if listed_in is None:
         return False
-    service = next((s for s in cm.list_services(ns.id) if s.name == service_name), None)
+    service = next((s for s in cm.list_services(listed_in) if s.name == service_name), None)
     return service is not None and service.type == API_ONLY
 
 
-def _healthy(
-    cm: CloudMap, namespace_name: str, service_name: str
-) -> list[DiscoveredInstance] | None:
+def _healthy(cm: CloudMap, where: _Where, service_name: str) -> list[DiscoveredInstance] | None:
     """The service's healthy instances; None when it does not exist."""
     try:
-        return cm.discover_instances(namespace_name, service_name, "HEALTHY")
+        return cm.discover_instances(where.name, service_name, "HEALTHY", where.owner_account)
     except NotFound:
         # Stale addresses are worse than none: the slices empty, the Service stays.
         return None

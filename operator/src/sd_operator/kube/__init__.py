@@ -12,9 +12,11 @@ from typing import Any, TypeVar
 from sd_operator.model.spec import (
     GROUP,
     KIND_DISCOVERY,
+    KIND_GRANT,
     KIND_NAMESPACE,
     PAUSED_ANNOTATION,
     PLURAL_DISCOVERY,
+    PLURAL_GRANT,
     PLURAL_NAMESPACE,
     REFRESH_ANNOTATION,
     VERSION,
@@ -93,6 +95,23 @@ def list_resources(cluster: Cluster, namespace: str | None) -> list[dict[str, An
         found = _call(f"listing {plural}", listing)
         items += [{"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, **i} for i in found["items"]]
     return items
+
+
+def list_grants(cluster: Cluster) -> list[dict[str, Any]]:
+    """Every DiscoveryGrant, and every Namespace (for its labels): what the operator judges
+    resources by (docs/tenancy.md). Both are cluster-scoped: a user who may list neither gets
+    a KubeError."""
+    api_version = f"{GROUP}/{VERSION}"
+    grants = _call(
+        f"listing {PLURAL_GRANT}",
+        partial(cluster.api.list_cluster_custom_object, GROUP, VERSION, PLURAL_GRANT),
+    )
+    namespaces = _call("listing namespaces", cluster.core.list_namespace)
+    found = [{"apiVersion": api_version, "kind": KIND_GRANT, **g} for g in grants["items"]]
+    for ns in namespaces.items:
+        meta = {"name": ns.metadata.name, "labels": ns.metadata.labels or {}}
+        found.append({"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
+    return found
 
 
 # Every cluster has it, and its UID is set when the cluster is made and never changes: an id no

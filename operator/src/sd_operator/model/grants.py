@@ -17,6 +17,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from sd_operator.model import arns
+from sd_operator.model.arns import is_arn
 from sd_operator.model.spec import (
     AdoptionPolicy,
     DeletionPolicy,
@@ -270,8 +271,22 @@ def _namespace_denial(grant: Grant, spec: NamespaceSpec) -> tuple[str, str] | No
     return None
 
 
+def _shared_listed(arn: str, allowed: Sequence[str]) -> bool:
+    """A namespace another account shares (addressed by ARN) is allowed only by an ARN or ARN
+    pattern naming it: `*` alone, written for this account's names, does not reach into
+    another account."""
+    return any(is_arn(a) and fnmatchcase(arn, a) for a in allowed)
+
+
 def _usable(grant: Grant, name: str) -> bool:
+    if is_arn(name):
+        return _shared_listed(name, grant.use)
     return _listed(name, grant.use) or _listed(name, grant.adopt) or grant.create.names_allow(name)
+
+
+def _namespace_listed(name: str, allowed: Sequence[str]) -> bool:
+    """A Cloud Map namespace, by name or (shared) ARN, in an export or import list."""
+    return _shared_listed(name, allowed) if is_arn(name) else _listed(name, allowed)
 
 
 def _discovery_denial(
@@ -286,7 +301,7 @@ def _discovery_denial(
     if spec.endpoints is not None:
         if grant.export is None:
             return "spec.endpoints", "allows no export"
-        if cloud_map_namespace is None or not _listed(cloud_map_namespace, grant.export):
+        if cloud_map_namespace is None or not _namespace_listed(cloud_map_namespace, grant.export):
             return "spec.endpoints", f"may export into Cloud Map namespaces {list(grant.export)}"
     return None
 
@@ -390,7 +405,7 @@ def import_denial(
     if not serving:
         return f"no DiscoveryGrant selects Kubernetes namespace {namespace} (docs/tenancy.md)"
     allowed = (g.import_from for g in serving if g.import_from is not None)
-    if any(_listed(cloud_map_namespace, a) for a in allowed):
+    if any(_namespace_listed(cloud_map_namespace, a) for a in allowed):
         return None
     why = "; ".join(f"DiscoveryGrant {g.name} {_imports(g)}" for g in serving)
     return f"importing from Cloud Map namespace {cloud_map_namespace!r} is not granted: {why}"

@@ -11,6 +11,13 @@ from sd_operator.model.spec import DnsConfig, HealthCheck, NamespaceType, Servic
 from sd_operator.model.status import EcsDeployment, ServiceConnectResource, StatusPatch
 
 
+def is_foreign(creator: str | None, account: str | None) -> bool:
+    """AWS says another account than ours owns or created it (ResourceOwner,
+    CreatedByAccount): ours to read, never to change or delete. Unknown on either side is not
+    foreign (our markers still decide)."""
+    return creator is not None and account is not None and creator != account
+
+
 @dataclass(frozen=True)
 class ObservedNamespace:
     id: str
@@ -23,6 +30,9 @@ class ObservedNamespace:
     # VPC ids of a DnsPrivate namespace's hosted zone (Route 53 GetHostedZone): Cloud Map does
     # not return the VPC. None = not read (other types, or lookups that do not need it).
     vpcs: frozenset[str] | None = None
+    # Cloud Map's ResourceOwner: the account that owns it (another one's when shared through
+    # AWS RAM). None = not reported.
+    owner_account: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,10 @@ class ObservedService:
     instance_count: int = 0
     # HTTP (API-only: DiscoverInstances, no DNS), DNS_HTTP or DNS; None when not reported
     type: str | None = None
+    # CreatedByAccount (else ResourceOwner, which names the namespace's owner): the account
+    # that created it; in a shared namespace services of several accounts sit side by side.
+    # None = not reported.
+    created_by_account: str | None = None
     # GetServiceAttributes; None: not read (nothing declared or recorded asks for it)
     attributes: Mapping[str, str] | None = None
 
@@ -133,6 +147,9 @@ class ObservedInstance:
     attributes: Mapping[str, str]
     # Custom health status when known (None: no custom health check, or not read)
     healthy: bool | None = None
+    # CreatedByAccount: who registered it (None = not reported); in a shared namespace only
+    # our account's instances are ours to deregister.
+    created_by_account: str | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +179,18 @@ class NamespaceObservation:
 
 
 @dataclass(frozen=True)
+class ShareObservation:
+    """What our account can learn of a namespace another account shares with it through AWS
+    RAM. None in a field: it could not be read (the plan then advises, never guesses)."""
+
+    # The RAM permissions of the share(s) carrying the namespace to our account.
+    permissions: frozenset[str] | None = None
+    # Whether the namespace's hosted zone is associated with spec.cloudMapNamespace.vpc
+    # (a shared DnsPrivate namespace only).
+    vpc_associated: bool | None = None
+
+
+@dataclass(frozen=True)
 class DiscoveryObservation:
     """A ServiceDiscovery's step."""
 
@@ -179,6 +208,11 @@ class DiscoveryObservation:
     service_recorded: bool
     ecs: ObservedEcsService | None
     ids: StatusPatch
+    # The account this step acts in (None: not known), which is what ResourceOwner and
+    # CreatedByAccount are compared with.
+    account: str | None = None
+    # A namespace addressed by ARN (spec.cloudMapNamespace.name) and owned by another account.
+    share: ShareObservation | None = None
     # The deployment our last UpdateService started, as this observation leaves it
     # (reconcile/deployments.followed), and the refresh annotation's value status records.
     deployment: EcsDeployment | None = None

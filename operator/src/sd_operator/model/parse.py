@@ -9,7 +9,7 @@ set of manifests shows (duplicates, references, what the referenced namespace's 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +135,9 @@ def _discovery_spec(s: Mapping[str, Any], name: str) -> ServiceDiscoverySpec:
     ref, external = s.get("namespaceRef"), s.get("cloudMapNamespace")
     return ServiceDiscoverySpec(
         namespace_ref=None if ref is None else ref["name"],
-        cloud_map_namespace=None if external is None else ExternalNamespace(external["name"]),
+        cloud_map_namespace=None
+        if external is None
+        else ExternalNamespace(external["name"], external.get("vpc")),
         service=_cloud_map_service(s["service"], name) if "service" in s else None,
         ecs=_ecs(s["ecs"]) if "ecs" in s else None,
         region=s.get("region"),
@@ -424,10 +426,18 @@ def load_grants(paths: Sequence[str]) -> tuple[list[Grant], dict[str, dict[str, 
     """The DiscoveryGrants in the files given (checked against their CRD, as the API server
     would), and the labels of the v1 Namespaces among them, by name: what the CLI's --grants
     checks manifests against (docs/tenancy.md). Other objects are skipped."""
+    return grants_of(_all_objects(paths))
+
+
+def grants_of(
+    objects: Iterable[tuple[Mapping[str, Any], str]],
+) -> tuple[list[Grant], dict[str, dict[str, str]]]:
+    """`load_grants` of objects already read (each with where it is from): a file's, or the
+    cluster's for `plan --from-cluster`."""
     grants: list[Grant] = []
     labels: dict[str, dict[str, str]] = {}
     schema = _kinds()[KIND_GRANT]
-    for obj, source in _all_objects(paths):
+    for obj, source in objects:
         kind, api_version = obj.get("kind"), obj.get("apiVersion")
         if (kind, api_version) == (KIND_GRANT, schema.api_version):
             try:

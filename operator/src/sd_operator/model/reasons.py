@@ -43,6 +43,11 @@ REASON_INVALID_TIMEOUT = "InvalidTimeout"
 REASON_CONTROLLER_UNSUPPORTED = "DeploymentControllerUnsupported"
 REASON_INVALID_REGISTRY = "InvalidRegistry"
 REASON_NAMESPACE_REGION = "NamespaceRegionMismatch"
+# A namespace another account shares through AWS RAM (docs/tenancy.md, "Shared namespaces"):
+# its share lacks the RAM permission Service Connect needs, or our VPC is not associated with
+# its private hosted zone.
+SHARE_PERMISSION_MISSING = "SharePermissionMissing"
+VPC_NOT_ASSOCIATED = "VpcNotAssociated"
 # No DiscoveryGrant selecting its Kubernetes namespace allows what it declares (model/grants.py):
 # nothing is read or changed in AWS until a grant does.
 NOT_GRANTED = "NotGranted"

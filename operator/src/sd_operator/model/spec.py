@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from sd_operator.model.arns import is_arn
 from sd_operator.model.wire import encode, list_map
 
 GROUP = "sd-operator.io"
@@ -278,9 +279,18 @@ class EcsSpec:
 
 @dataclass(frozen=True)
 class ExternalNamespace:
-    """A Cloud Map namespace managed elsewhere: read, never changed."""
+    """A Cloud Map namespace managed elsewhere: read, never changed. `name` is its name, or
+    its ARN: a namespace another account shares with ours through AWS RAM is addressed by ARN
+    only (docs/tenancy.md, "Shared namespaces"). `vpc`: the VPC of our account whose tasks
+    resolve a shared DnsPrivate namespace's names."""
 
     name: str
+    vpc: str | None = None
+
+    @property
+    def arn(self) -> str | None:
+        """The namespace's ARN when it is addressed by one, else None."""
+        return self.name if is_arn(self.name) else None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from sd_operator.model.observed import (
     ObservedEcsService,
     ObservedNamespace,
     ObservedService,
+    ShareObservation,
+    is_foreign,
 )
 from sd_operator.model.spec import (
     ClusterIdentity,
@@ -171,25 +173,18 @@ class Observer:
         service: ObservedService | None = None
         previous: ObservedService | None = None
         ecs: ObservedEcsService | None = None
-        if ns_name is not None:
-            manager = referenced_identity(identity, spec)
-            # What the step checks, not what it changes: from the account view, one batched
-            # read for every service of the namespace (docs/aws-budget.md).
-            ns = read.namespace_of_service(region, ns_name, with_tags=manager is not None)
-            ids = StatusPatch(namespace_id=ns.id) if ns else StatusPatch()
-            # A namespace of that name that our CloudMapNamespace does not (yet) own is
-            # someone else's: the plan writes nothing into it, so nothing in it is read. An
-            # observe-only resource writes nowhere: it reads what it compares.
-            foreign = (
-                not observe_only(spec)
-                and ns is not None
-                and manager is not None
-                and ownership(ns.tags, manager, self._cluster) is not Ownership.OURS
-            )
+        shared_arn = _shared_arn(spec)
+        account: str | None = None
+        share: ShareObservation | None = None
+        if shared_arn is not None:
+            ns, account, share = _shared_namespace(read, region, spec, shared_arn)
+        elif ns_name is not None:
+            ns, foreign = self._named_namespace(read, region, identity, spec, ns_name)
+        ids = StatusPatch(namespace_id=ns.id) if ns else StatusPatch()
         if ns_name is not None and not foreign:
             if spec.service is not None:
                 service, previous = self._service(
-                    read, region, identity, spec.service.name, ns, known
+                    read, region, identity, spec.service.name, ns, known, shared_arn is not None
                 )
                 if service is not None and reads_attributes(spec.service.attributes, service.tags):
                     attributes = read.service_attributes(region, service.id)
@@ -213,9 +208,35 @@ class Observer:
             service_recorded=bool(known.service_id),
             ecs=ecs,
             ids=ids,
+            account=account,
+            share=share,
             deployment=deployment,
             refresh=refresh,
         )
+
+    def _named_namespace(
+        self,
+        read: Reader,
+        region: str,
+        identity: Identity,
+        spec: ServiceDiscoverySpec,
+        name: str,
+    ) -> tuple[ObservedNamespace | None, bool]:
+        """(the namespace a ServiceDiscovery names by name, whether it is someone else's)."""
+        manager = referenced_identity(identity, spec)
+        # What the step checks, not what it changes: from the account view, one batched
+        # read for every service of the namespace (docs/aws-budget.md).
+        ns = read.namespace_of_service(region, name, with_tags=manager is not None)
+        # A namespace of that name that our CloudMapNamespace does not (yet) own is
+        # someone else's: the plan writes nothing into it, so nothing in it is read. An
+        # observe-only resource writes nowhere: it reads what it compares.
+        foreign = (
+            not observe_only(spec)
+            and ns is not None
+            and manager is not None
+            and ownership(ns.tags, manager, self._cluster) is not Ownership.OURS
+        )
+        return ns, foreign
 
     def _owned_discovery(
         self,
@@ -236,11 +257,11 @@ class Observer:
                 # is still its to delete, and the recorded id says where it is.
                 service = read.get_service(region, known.service_id)
         else:
-            ns = self._namespace_of_owned(read, region, ns_name, bool(spec.namespace_ref), known)
+            ns = self._namespace_of_owned(read, region, spec, ns_name, known)
             ids = StatusPatch(namespace_id=ns.id) if ns else StatusPatch()
             if spec.service is not None:
                 service = self._service_to_delete(
-                    read, region, identity, spec.service.name, ns, known
+                    read, region, identity, spec.service.name, ns, known, _shared_arn(spec)
                 )
                 if service is not None and self._is_ours(service.tags, identity):
                     ids.update(StatusPatch(service_id=service.id, service_arn=service.arn))
@@ -255,14 +276,20 @@ class Observer:
             service_recorded=bool(known.service_id),
             ecs=ecs,
             ids=ids,
+            account=read.account(region) if _shared_arn(spec) else None,
         )
 
     @staticmethod
     def _namespace_of_owned(
-        read: Reader, region: str, name: str, with_tags: bool, known: DiscoveryStatus
+        read: Reader, region: str, spec: ServiceDiscoverySpec, name: str, known: DiscoveryStatus
     ) -> ObservedNamespace | None:
         """The namespace a deleted ServiceDiscovery's service is in: by the recorded id (one
-        proven gone is not looked for by name), else by name, fresh."""
+        proven gone is not looked for by name), else by name, fresh; by its ARN when it is
+        addressed by one."""
+        with_tags = spec.namespace_ref is not None
+        shared_arn = _shared_arn(spec)
+        if shared_arn is not None:
+            return read.get_namespace(region, shared_arn, with_tags=False)
         if not known.namespace_id:
             return read.find_namespace(region, name, with_tags=with_tags)
         by_id = read.get_namespace(region, known.namespace_id, with_tags=with_tags)
@@ -280,9 +307,11 @@ class Observer:
         name: str,
         ns: ObservedNamespace | None,
         known: DiscoveryStatus,
+        shared: bool,
     ) -> tuple[ObservedService | None, ObservedService | None]:
         """(the service `name` stands for, one this resource made under another name or in
-        another namespace)."""
+        another namespace). `shared`: `ns` is addressed by ARN, and the account view (our
+        account's ListServices) does not hold the services we made in it."""
         service_id = known.service_id
         ns_id = ns.id if ns else None
         if service_id:
@@ -291,6 +320,8 @@ class Observer:
                 return by_id, None
             if by_id is not None and self._is_ours(by_id.tags, identity):
                 return None, by_id
+        if ns is not None and shared:
+            return _listed(read, region, ns.arn, name), None
         found = read.find_service(region, ns.id, name) if ns is not None else None
         if found is None and ns is not None:
             # Nothing by id or name: one this resource made under another name (a rename).
@@ -305,10 +336,12 @@ class Observer:
         name: str,
         ns: ObservedNamespace | None,
         known: DiscoveryStatus,
+        shared_arn: str | None,
     ) -> ObservedService | None:
         """By the recorded id (None: proven gone). Without one (the CLI has no status): the
-        id from the ownership tags, else from a scan by name repeated until two scans agree,
-        then read by id. The account view is not asked: a list read while other deletes
+        id from the ownership tags, else from a scan by name (of `shared_arn`, a namespace
+        addressed by ARN, whose services only a list by that ARN names) repeated until two
+        scans agree, then read by id. The account view is not asked: a list read while other deletes
         shift its pages can miss a service that is still there (docs/aws-facts.md,
         "Reading: lists and ids")."""
         service_id = known.service_id
@@ -317,9 +350,7 @@ class Observer:
         tagged = read.tagged_service(region, owner_tags(identity, self._cluster))
         if tagged is not None or ns is None:
             return tagged
-        services = read.list_services(region, ns.id, settled=True)
-        listed = next((s for s in services if s.name == name), None)
-        return read.get_service(region, listed.id) if listed else None
+        return _listed(read, region, shared_arn or ns.id, name)
 
 
 def _ecs(
@@ -335,6 +366,46 @@ def _ecs(
         ids.ecs_service_arn = observed.arn
         ids.service_connect_resources = observed.service_connect_resources or None
     return observed
+
+
+def _listed(read: Reader, region: str, namespace: str, name: str) -> ObservedService | None:
+    """The service `name` of `namespace` (an id or ARN) from a settled list, read by id."""
+    services = read.list_services(region, namespace, settled=True)
+    listed = next((s for s in services if s.name == name), None)
+    return read.get_service(region, listed.id) if listed else None
+
+
+def _shared_arn(spec: ServiceDiscoverySpec) -> str | None:
+    external = spec.cloud_map_namespace
+    return external.arn if external is not None else None
+
+
+def _shared_namespace(
+    read: Reader, region: str, spec: ServiceDiscoverySpec, arn: str
+) -> tuple[ObservedNamespace | None, str, ShareObservation | None]:
+    """(the namespace a ServiceDiscovery names by ARN, the account we act in, what we can read
+    of its share when another account owns it)."""
+    ns = read.get_namespace(region, arn, with_tags=False)
+    account = read.account(region)
+    foreign = ns is not None and is_foreign(ns.owner_account, account)
+    return ns, account, _share(read, region, spec, ns) if ns is not None and foreign else None
+
+
+def _share(
+    read: Reader, region: str, spec: ServiceDiscoverySpec, ns: ObservedNamespace
+) -> ShareObservation:
+    """What the plan checks of a namespace another account shares (reconcile/shared.py): the
+    share's permissions only when Service Connect will use it, our VPC's association only for
+    a private namespace."""
+    sc = spec.ecs.service_connect if spec.ecs is not None else None
+    private = ns.type is NamespaceType.DNS_PRIVATE
+    vpc = spec.cloud_map_namespace.vpc if spec.cloud_map_namespace is not None else None
+    return read.share(
+        region,
+        ns,
+        permissions=sc is not None and sc.enabled,
+        vpc=vpc if private else None,
+    )
 
 
 def _with_vpcs(read: Reader, region: str, observed: ObservedNamespace) -> ObservedNamespace:

@@ -37,6 +37,7 @@ from sd_operator.model.observed import (
     Observed,
     ObservedNamespace,
     ObservedService,
+    is_foreign,
 )
 from sd_operator.model.reasons import (
     REASON_ALREADY_EXISTS,
@@ -92,6 +93,7 @@ from sd_operator.reconcile.ownership import (
     ownership,
     recorded_attribute,
 )
+from sd_operator.reconcile.shared import shared_namespace_plan
 
 # Advisories start with the field they are about; this one is the VPC a zone does not list.
 ADVISORY_VPC_UNKNOWN = "vpc: cannot tell"
@@ -711,30 +713,10 @@ def _plan_discovery(
                 15.0,
             )
         )
-    plan = Plan()
-    # A namespace this apply creates (the CLI) is not in AWS yet: the spec says its type.
-    ns_type = ns.type if ns is not None else namespace.type if namespace is not None else None
-    if spec.service is not None and ns_type is None:
-        plan = Plan(
-            blocked=Blocked(
-                REASON_NAMESPACE_NOT_FOUND,
-                f"Cloud Map namespace {ns_name} (spec.cloudMapNamespace.name) does not exist",
-                30.0,
-            )
-        )
-    elif spec.service is not None and ns_type is not None:
-        plan = plan_service(
-            spec.service,
-            identity,
-            cluster,
-            spec.adoption_policy,
-            spec.max_ttl_seconds,
-            ns_type,
-            ns_name,
-            ns.id if ns else None,
-            seen.service,
-            seen.previous,
-        )
+    # A refusal of the shared namespace's stops what follows (Plan.then).
+    plan = shared_namespace_plan(spec, seen).then(
+        _discovery_service(spec, identity, cluster, seen, namespace)
+    )
     if spec.ecs is None:
         return plan
     return plan.then(
@@ -751,6 +733,69 @@ def _plan_discovery(
     )
 
 
+def _discovery_service(
+    spec: ServiceDiscoverySpec,
+    identity: Identity,
+    cluster: ClusterIdentity,
+    seen: DiscoveryObservation,
+    namespace: NamespaceSpec | None,
+) -> Plan:
+    """The plan of a ServiceDiscovery's Cloud Map service (spec.service)."""
+    ns_name, ns = seen.namespace_name, seen.namespace
+    # A namespace this apply creates (the CLI) is not in AWS yet: the spec says its type.
+    ns_type = ns.type if ns is not None else namespace.type if namespace is not None else None
+    foreign = _foreign_service(seen)
+    if foreign is not None:
+        return foreign
+    if spec.service is None or ns_name is None:
+        return Plan()
+    if ns_type is None:
+        return Plan(
+            blocked=Blocked(
+                REASON_NAMESPACE_NOT_FOUND,
+                f"Cloud Map namespace {ns_name} (spec.cloudMapNamespace.name) does not exist",
+                30.0,
+            )
+        )
+    return plan_service(
+        spec.service,
+        identity,
+        cluster,
+        spec.adoption_policy,
+        spec.max_ttl_seconds,
+        ns_type,
+        ns_name,
+        _create_in(spec, ns),
+        seen.service,
+        seen.previous,
+    )
+
+
+def _create_in(spec: ServiceDiscoverySpec, ns: ObservedNamespace | None) -> str | None:
+    """CreateService's NamespaceId: the ARN of a namespace addressed by ARN (AWS takes only
+    the ARN for one another account shares), else its id."""
+    if ns is None:
+        return None
+    external = spec.cloud_map_namespace
+    return ns.arn if external is not None and external.arn is not None else ns.id
+
+
+def _foreign_service(seen: DiscoveryObservation) -> Plan | None:
+    """A service of our name that AWS says another account created (a shared namespace holds
+    every consumer's services): never changed, whatever its tags or adoptionPolicy say."""
+    service = seen.service
+    if service is None or not is_foreign(service.created_by_account, seen.account):
+        return None
+    return Plan(
+        blocked=Blocked(
+            REASON_OWNED_ELSEWHERE,
+            f"service {service.name} ({service.id}) in namespace {seen.namespace_name} "
+            f"belongs to account {service.created_by_account}, not {seen.account}; nothing was "
+            "changed: use another service name",
+        )
+    )
+
+
 def _teardown_discovery(
     spec: ServiceDiscoverySpec,
     identity: Identity,
@@ -758,8 +803,11 @@ def _teardown_discovery(
     seen: DiscoveryObservation,
 ) -> Plan:
     ns_name, ns = seen.namespace_name, seen.namespace
+    # Another account's service is never deleted, even one tagged as ours (the tags are
+    # whatever its creator wrote).
+    ours = seen.service if _foreign_service(seen) is None else None
     service = (
-        plan_service_delete(spec.service, identity, cluster, spec.deletion_policy, seen.service)
+        plan_service_delete(spec.service, identity, cluster, spec.deletion_policy, ours)
         if spec.service is not None
         else Plan()
     )

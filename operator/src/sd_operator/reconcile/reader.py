@@ -31,6 +31,7 @@ from typing import Protocol
 
 from sd_operator.aws.api import AwsAdapters
 from sd_operator.aws.errors import NotFound, Terminal
+from sd_operator.aws.route53 import zone_id
 from sd_operator.aws.tagging import NAMESPACE_TYPE, SERVICE_TYPE
 from sd_operator.model import arns
 from sd_operator.model.observed import (
@@ -38,6 +39,7 @@ from sd_operator.model.observed import (
     ObservedNamespace,
     ObservedOperation,
     ObservedService,
+    ShareObservation,
 )
 from sd_operator.model.spec import ClusterIdentity
 from sd_operator.reconcile.ownership import CLUSTER_ID_TAG, CLUSTER_TAG
@@ -131,6 +133,19 @@ class Reader(Protocol):
     def services_in_namespace(self, region: str, namespace_arn: str) -> tuple[str, ...]:
         """ARNs of the ECS services whose Service Connect uses the namespace. Always fresh:
         ListServicesByNamespace is read only when a plan changes an endpoint."""
+        ...
+
+    def account(self, region: str) -> str:
+        """The account the reads act in: whose ResourceOwner and CreatedByAccount are ours."""
+        ...
+
+    def share(
+        self, region: str, namespace: ObservedNamespace, *, permissions: bool, vpc: str | None
+    ) -> ShareObservation:
+        """What our account can read of a namespace another account shares with it: the RAM
+        permissions of its shares (when `permissions`), whether `vpc` is associated with its
+        hosted zone. Always fresh (only shared namespaces' steps ask); what our role may not
+        read is None, not an error."""
         ...
 
     def get_operation(self, region: str, operation_id: str) -> ObservedOperation:
@@ -525,6 +540,14 @@ class ViewReader:
     def services_in_namespace(self, region: str, namespace_arn: str) -> tuple[str, ...]:
         return self._fresh.services_in_namespace(region, namespace_arn)
 
+    def account(self, region: str) -> str:
+        return self._fresh.account(region)
+
+    def share(
+        self, region: str, namespace: ObservedNamespace, *, permissions: bool, vpc: str | None
+    ) -> ShareObservation:
+        return self._fresh.share(region, namespace, permissions=permissions, vpc=vpc)
+
     def get_operation(self, region: str, operation_id: str) -> ObservedOperation:
         return self._fresh.get_operation(region, operation_id)
 
@@ -656,6 +679,26 @@ class FreshReader:
     def services_in_namespace(self, region: str, namespace_arn: str) -> tuple[str, ...]:
         return self._adapters.ecs(region).services_in_namespace(namespace_arn)
 
+    def account(self, region: str) -> str:
+        return self._adapters.account(region)
+
+    def share(
+        self, region: str, namespace: ObservedNamespace, *, permissions: bool, vpc: str | None
+    ) -> ShareObservation:
+        held: frozenset[str] | None = None
+        if permissions:
+            held = _unless_refused(
+                lambda: self._adapters.ram(region).share_permissions(namespace.arn)
+            )
+        associated: bool | None = None
+        zone = namespace.hosted_zone_id
+        if vpc is not None and zone is not None:
+            zones = _unless_refused(
+                lambda: self._adapters.route53(region).zones_of_vpc(vpc, region)
+            )
+            associated = None if zones is None else zone_id(zone) in zones
+        return ShareObservation(held, associated)
+
     def get_operation(self, region: str, operation_id: str) -> ObservedOperation:
         return self._adapters.cloudmap(region).get_operation(operation_id)
 
@@ -663,3 +706,12 @@ class FreshReader:
         found = self._adapters.cloudmap(region).service_attributes(service_id)
         self._view.learn_attributes(region, service_id, found)
         return found
+
+
+def _unless_refused(read: Callable[[], frozenset[str]]) -> frozenset[str] | None:
+    """A read our role may not make (AccessDenied, an endpoint without the API) is unknown,
+    not a failed step: the plan then advises instead of refusing."""
+    try:
+        return read()
+    except Terminal:
+        return None
