@@ -14,7 +14,7 @@ from sd_operator.handlers.claims import Conflicts
 from sd_operator.handlers.indexes import Claimant
 from sd_operator.model.parse import parse_resource
 from sd_operator.model.spec import Resource
-from sd_operator.reconcile.conflicts import claims, clashes, coarse_keys, label
+from sd_operator.reconcile.conflicts import Claim, claims, clashes, coarse_keys, label
 
 NAMESPACE = """\
 apiVersion: sd-operator.io/v1alpha1
@@ -125,6 +125,31 @@ def test_same_names_in_other_regions_or_namespaces_do_not_clash() -> None:
     found = clashes((label(r), claims(r, None, "us-east-1")) for r in (east, west, a, b))
 
     assert found == []
+
+
+def test_names_live_per_account_but_a_shared_namespace_is_the_same_one_from_every_account() -> None:
+    """Two tenants whose grants name roles in two accounts may each have a namespace `lost`
+    (it clashed before: the claim had no account); a namespace named by ARN (RAM-shared) is one
+    namespace whoever uses it, so two services of one name in it still clash."""
+    a, b = parsed(namespace("a", "lost")), parsed(namespace("b", "lost"))
+    arn = "arn:aws:servicediscovery:us-east-1:333333333333:namespace/ns-1"
+    shared = f"cloudMapNamespace: {{name: '{arn}'}}"
+    sa, sb = (parsed(discovery(n, "orders", shared)) for n in ("sa", "sb"))
+    accounts = {
+        "a": "111111111111",
+        "b": "222222222222",
+        "sa": "111111111111",
+        "sb": "222222222222",
+    }
+
+    def claimed(res: Resource, same_account: bool) -> tuple[str, tuple[Claim, ...]]:
+        account = "111111111111" if same_account else accounts[res.identity.name]
+        return label(res), claims(res, None, "us-east-1", account)
+
+    assert clashes(claimed(r, same_account=False) for r in (a, b)) == []
+    assert len(clashes(claimed(r, same_account=True) for r in (a, b))) == 1
+    [clash] = clashes(claimed(r, same_account=False) for r in (sa, sb))
+    assert clash.claim.what.startswith("Cloud Map service orders in namespace arn:aws:")
 
 
 def test_the_earlier_claimant_keeps_the_claim_and_each_later_one_is_named() -> None:

@@ -45,11 +45,13 @@ class Conflicts:
         namespaces: Namespaces | None,
         indexes: Sequence[ClaimIndex | None],
         granted: Callable[[Resource], bool] = lambda _: True,
+        account: Callable[[Resource], str] = lambda _: "",
     ) -> conflicts.Clash | None:
         """The first claim of `res` that an earlier resource (creationTimestamp, then
         namespace/name) holds, from the claim indexes; None when it owns all it declares.
         Only `granted` resources hold a claim: one outside its grants must not keep another
-        team's resource from the AWS resource it names."""
+        team's resource from the AWS resource it names. `account`: the AWS account each acts
+        in (its grant's role's; "" for the operator's own), where its names live."""
         candidates = {res.identity.uid: Claimant(order, res)}
         for key in conflicts.coarse_keys(res):
             for index in indexes:
@@ -63,7 +65,12 @@ class Conflicts:
         found = conflicts.clashes(
             (
                 conflicts.label(c.resource),
-                conflicts.claims(c.resource, referenced(c.resource, namespaces), self._region),
+                conflicts.claims(
+                    c.resource,
+                    referenced(c.resource, namespaces),
+                    self._region,
+                    account(c.resource),
+                ),
             )
             for c in ordered
         )

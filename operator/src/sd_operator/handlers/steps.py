@@ -155,9 +155,13 @@ class Steps:
         def granted(other: Resource) -> bool:
             return self._tenancy.allows(other, referenced(other, namespaces))
 
+        def account(other: Resource) -> str:
+            role = self._tenancy.role(other)
+            return role.account if isinstance(role, Role) else ""
+
         # A Terminal resource is still swept: a refusal costs only reads, and what AWS refused
         # (IAM, a conflicting zone) may be fixed outside the spec; once per interval is no storm.
-        clash = self._conflicts.clash(res, order(body), namespaces, claimants, granted)
+        clash = self._conflicts.clash(res, order(body), namespaces, claimants, granted, account)
         lock = self._locks.lock(res.identity.uid)
         if not lock.acquire(blocking=step.wait):
             return None

@@ -1,8 +1,9 @@
 """One owner per AWS resource: which resources claim the same thing, and which of them wins.
 
-Three things can be claimed twice: an ECS service (region, cluster, service: two resources would
-each start deployments of their own discovery config), an AWS Cloud Map namespace name in a
-region, and a Cloud Map service in a namespace. The CLI refuses a set holding two claimants of
+Three things can be claimed twice: an ECS service (account, region, cluster, service: two
+resources would each start deployments of their own discovery config), an AWS Cloud Map namespace
+name in an account and region, and a Cloud Map service in a namespace (a namespace named by ARN
+is the same one from every account: RAM sharing). The CLI refuses a set holding two claimants of
 one of them before any change; the operator lets the earliest resource (creationTimestamp, then
 namespace/name) manage it and gives every later one a Conflict, changing nothing in AWS for it.
 
@@ -65,16 +66,23 @@ def coarse_keys(res: Resource) -> tuple[tuple[str, ...], ...]:
 
 
 def claims(
-    res: Resource, namespace: NamespaceSpec | None, default_region: str
+    res: Resource, namespace: NamespaceSpec | None, default_region: str, account: str = ""
 ) -> tuple[Claim, ...]:
     """What `res` manages in AWS. `namespace`: the CloudMapNamespace a ServiceDiscovery's
     namespaceRef names (None when it has none, or it is not known: then its service claims
-    nothing yet, as the operator would not create it either)."""
+    nothing yet, as the operator would not create it either). `account`: the AWS account `res`
+    acts in, through its grant's role ("": the operator's own); names are per account."""
     spec = res.spec
+    where = f" (account {account})" if account else ""
     if isinstance(spec, NamespaceSpec):
         region = spec.region or default_region
         name = _dns_name(spec.name)
-        return (Claim(("namespace", region, name), f"Cloud Map namespace {name} in {region}"),)
+        return (
+            Claim(
+                ("namespace", account, region, name),
+                f"Cloud Map namespace {name} in {region}{where}",
+            ),
+        )
     assert isinstance(spec, ServiceDiscoverySpec)
     if spec.cloud_map_namespace is not None:
         ns_name: str | None = spec.cloud_map_namespace.name
@@ -86,18 +94,20 @@ def claims(
     out: list[Claim] = []
     if spec.service is not None and ns_name is not None:
         ns, name = _dns_name(ns_name), _dns_name(spec.service.name)
+        # A shared namespace's ARN names it in its owner's account, whoever uses it.
+        ns_account = "" if arns.parse(ns_name) is not None else account
         out.append(
             Claim(
-                ("service", region, ns, name),
-                f"Cloud Map service {name} in namespace {ns} ({region})",
+                ("service", ns_account, region, ns, name),
+                f"Cloud Map service {name} in namespace {ns} ({region}){where}",
             )
         )
     if spec.ecs is not None:
         cluster, service = arns.resource_id(spec.ecs.cluster), arns.resource_id(spec.ecs.service)
         out.append(
             Claim(
-                ("ecs", region, cluster, service),
-                f"ECS service {service} in cluster {cluster} ({region})",
+                ("ecs", account, region, cluster, service),
+                f"ECS service {service} in cluster {cluster} ({region}){where}",
             )
         )
     return tuple(out)
