@@ -344,6 +344,8 @@ def test_observe_only_manifests_plan_in_sync_and_apply_writes_nothing(
     code, plan = plan_json(world, tmp_path)
     assert code == EXIT_OK, [r for r in plan["resources"] if r["status"] != "inSync"]
     assert plan["summary"]["inSync"] == plan["summary"]["resources"] == 12
+    # batch's 300 s TTL is what AWS holds: its maxTtlSeconds follows, so no Advisory either.
+    assert [r["advisories"] for r in plan["resources"] if r["advisories"]] == []
 
     calls = world.calls()
     assert cli(world, "apply", "-f", str(tmp_path)) == EXIT_OK
