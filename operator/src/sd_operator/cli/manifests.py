@@ -18,7 +18,8 @@ from sd_operator.cli.grants import Checked, Grants, check_grants, deletion_defau
 from sd_operator.cli.plan import plan_deletion, plan_exit_code, plan_resources
 from sd_operator.cli.render import render_plan
 from sd_operator.cli.resources import set_clashes
-from sd_operator.model.grants import OWN_CREDENTIALS, Acting, parse_role, role_denial
+from sd_operator.cli.roles import flagged_role
+from sd_operator.model.grants import OWN_CREDENTIALS, Acting
 from sd_operator.model.parse import SpecError, grants_of, load_grants, load_manifests
 from sd_operator.model.spec import Resource
 from sd_operator.reconcile.reconciler import Reconciler
@@ -103,16 +104,9 @@ def _role(args: argparse.Namespace, checked: Checked, *, judged: bool) -> Acting
     """The one role this run acts through: --role-arn, or the one the grants (if `judged`) give
     every resource allowed; why not, when they disagree or the grants name several. One
     account per run: apply checks the whole set before changing anything, in one account."""
-    given = None
-    if args.role_arn is not None:
-        given = parse_role({"roleArn": args.role_arn, "externalId": args.external_id})
-        denial = role_denial(given)
-        if denial is not None:
-            return f"--role-arn {args.role_arn!r}: {denial}"
-    elif args.external_id is not None:
-        return "--external-id needs --role-arn"
-    if not judged or not checked.roles:
-        return Acting(given)
+    flagged = flagged_role(args)
+    if isinstance(flagged, str) or not judged or not checked.roles:
+        return flagged
     if len(checked.roles) > 1:
         named = ", ".join(sorted(str(r or OWN_CREDENTIALS) for r in checked.roles))
         return (
@@ -121,7 +115,7 @@ def _role(args: argparse.Namespace, checked: Checked, *, judged: bool) -> Acting
             "namespaces: -n)"
         )
     [granted] = checked.roles
-    if args.role_arn is not None and granted != given:
+    if args.role_arn is not None and granted != flagged.role:
         return (
             f"--role-arn {args.role_arn} is not the role the grants give these resources "
             f"({granted or OWN_CREDENTIALS}): nothing was read or changed"
