@@ -32,6 +32,10 @@ EXPECTED = {
     "refused-adoption": ("Failed", "Degraded"),
     "owned-elsewhere": ("Failed", "Degraded"),
     "drift-reported": ("Failed", "Degraded"),
+    "observed-different": ("Failed", "Degraded"),
+    "observed-missing": ("Failed", "Degraded"),
+    # kstatus keeps the verdict the last step left (here Ready); Argo CD says Suspended.
+    "paused": ("Current", "Suspended"),
 }
 
 

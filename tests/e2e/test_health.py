@@ -252,6 +252,63 @@ def test_reported_drift_is_failed(
     assert reason(reported, "Stalled") == "DriftReported", condition(reported, "Stalled")
 
 
+def test_observe_only_resource_that_differs_is_failed(
+    kubectl: Kubectl, namespace: str, start_operator: StartOperator, sd: Any, kstatus_bin: str
+) -> None:
+    made_by_hand(
+        sd,
+        sd.create_private_dns_namespace(
+            Name="myapp.local",
+            Vpc="vpc-0a1b2c3d4e5f60718",
+            Description="made by hand",
+            CreatorRequestId="by-hand",
+        ),
+    )
+    start_operator()
+    kubectl.apply(example("namespace", namespace, managementPolicy="Observe"), namespace)
+
+    different = kubectl.wait_for_object(
+        NAMESPACES,
+        "myapp",
+        namespace,
+        lambda o: reason(o, "Stalled") == "ObservedDifferent",
+        "Stalled, ObservedDifferent",
+    )
+    verdicts_match(kstatus_bin, "observed-different", different)
+    assert is_condition(different, "Ready", "False"), condition(different, "Ready")
+
+
+def test_observe_only_resource_missing_in_aws_is_failed(
+    kubectl: Kubectl, namespace: str, start_operator: StartOperator, kstatus_bin: str
+) -> None:
+    start_operator()
+    kubectl.apply(example("namespace", namespace, managementPolicy="Observe"), namespace)
+
+    missing = kubectl.wait_for_object(
+        NAMESPACES,
+        "myapp",
+        namespace,
+        lambda o: reason(o, "Stalled") == "ObservedMissing",
+        "Stalled, ObservedMissing",
+    )
+    verdicts_match(kstatus_bin, "observed-missing", missing)
+
+
+def test_paused_resource_keeps_its_kstatus_verdict_and_is_suspended(
+    kubectl: Kubectl, namespace: str, start_operator: StartOperator, kstatus_bin: str
+) -> None:
+    start_operator()
+    kubectl.apply(example("namespace", namespace), namespace)
+    kubectl.wait_for_object(NAMESPACES, "myapp", namespace, ready_and_synced, "Ready")
+    kubectl.run("annotate", f"{NAMESPACES}/myapp", "-n", namespace, "sd-operator.io/paused=true")
+
+    paused = kubectl.wait_for_object(
+        NAMESPACES, "myapp", namespace, lambda o: is_condition(o, "Paused"), "Paused"
+    )
+    verdicts_match(kstatus_bin, "paused", paused)
+    assert ready_and_synced(paused), paused["status"]
+
+
 def test_recorded_statuses_match_kstatus(kstatus_bin: str) -> None:
     objects = recorded()
     assert set(objects) == set(EXPECTED), "tests/fixtures/status/ lacks a situation"

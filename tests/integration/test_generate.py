@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sd_devkit.emulator import Emulator, client
+from sd_devkit.emulator import Emulator, assumed_session, client, trust_policy
 from sd_operator.cli import EXIT_CHANGES, EXIT_OK
 from sd_operator.model.parse import load_manifests
 from sd_operator.model.spec import NamespaceSpec, ServiceDiscoverySpec
@@ -344,6 +344,8 @@ def test_observe_only_manifests_plan_in_sync_and_apply_writes_nothing(
     code, plan = plan_json(world, tmp_path)
     assert code == EXIT_OK, [r for r in plan["resources"] if r["status"] != "inSync"]
     assert plan["summary"]["inSync"] == plan["summary"]["resources"] == 12
+    # batch's 300 s TTL is what AWS holds: its maxTtlSeconds follows, so no Advisory either.
+    assert [r["advisories"] for r in plan["resources"] if r["advisories"]] == []
 
     calls = world.calls()
     assert cli(world, "apply", "-f", str(tmp_path)) == EXIT_OK
@@ -380,3 +382,44 @@ def test_switching_one_service_to_manage_changes_only_its_ttl(
     assert written == {"servicediscovery:TagResource": 2, "servicediscovery:UpdateService": 1}
     # AWS holds the new TTL, and every observe-only resource still equals it.
     assert plan_json(world, tmp_path)[0] == EXIT_OK
+
+
+def test_generate_reads_another_account_through_a_role_and_names_no_account(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """The account is the Kubernetes namespace's grant's to choose (or plan's --role-arn): the
+    manifests read through a role plan in sync through it, and in no other account."""
+    account, external_id = "491919191919", "gen-7f3a"
+    role = emulator.create_role(
+        account, "sd-generate", trust_policy(emulator.account_id, external_id=external_id)
+    )
+    theirs = assumed_session(emulator.endpoint_url, role, REGION, external_id=external_id)
+    sd = theirs.client("servicediscovery", endpoint_url=emulator.endpoint_url)
+    _service(sd, "ledger", _operation_target(sd, sd.create_http_namespace(Name="billing")))
+    own = client("servicediscovery", emulator.endpoint_url, REGION)
+    own.create_http_namespace(Name="ours")
+    through = ("--role-arn", role, "--external-id", external_id)
+
+    assert cli(emulator, "generate", "--output-dir", str(tmp_path), *through) == EXIT_OK
+
+    resources = load_manifests([str(tmp_path)])
+    assert sorted(r.identity.name for r in resources) == ["billing", "ledger"]
+    text = (tmp_path / "default.yaml").read_text()
+    documents = [line for line in text.splitlines() if not line.startswith("#")]
+    assert not [line for line in documents if account in line]
+    assert f"# read through {role}" in text
+    assert cli(emulator, "plan", "-f", str(tmp_path), *through) == EXIT_OK
+    # With the emulator's own credentials they are observed missing: nothing would be created.
+    code, out = cli_output(emulator, "plan", "-f", str(tmp_path))
+    assert (code, out.count("blocked (ObservedMissing)")) == (1, 2)
+
+
+def test_generate_refuses_an_external_id_without_a_role(
+    world: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls = world.calls()
+
+    assert cli(world, "generate", "--external-id", "x") == 1
+
+    assert "error: --external-id needs --role-arn" in capsys.readouterr().err
+    assert calls_since(world, calls) == {}

@@ -85,3 +85,17 @@ def test_paused_resource_is_suspended_and_keeps_its_verdict_for_kstatus() -> Non
     by_type = {c["type"]: c["status"] for c in obj["status"]["conditions"]}
     assert by_type["Ready"] == "True"
     assert by_type["Paused"] == "True"
+
+
+@pytest.mark.parametrize(
+    ("situation", "start"),
+    [
+        ("observed-different", "ObservedDifferent: "),
+        ("observed-missing", "ObservedMissing: "),
+        ("paused", 'sd-operator.io/paused is "true"'),
+    ],
+)
+def test_observe_only_and_paused_recordings_say_why(situation: str, start: str) -> None:
+    got = argocd_health(RECORDED[situation])
+
+    assert got.message.startswith(start), got

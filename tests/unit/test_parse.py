@@ -925,3 +925,29 @@ def test_service_attributes_are_parsed_and_their_keys_are_drift_paths() -> None:
     )
     doc["spec"]["driftFields"] = {"report": ["spec.service.attributes.release"]}
     assert discovery(parse_resource(doc)).drift_report == ("spec.service.attributes.release",)
+
+
+@pytest.mark.parametrize(
+    ("annotations", "paused"),
+    [
+        ({"sd-operator.io/paused": "true"}, True),
+        ({"sd-operator.io/paused": "false"}, False),
+        ({"sd-operator.io/paused": "True"}, False),
+        ({"other.io/paused": "true"}, False),
+        (None, False),
+    ],
+)
+def test_only_paused_true_pauses_a_manifest(
+    annotations: dict[str, str] | None, paused: bool
+) -> None:
+    meta: dict[str, object] = {"name": "shop"}
+    if annotations is not None:
+        meta["annotations"] = annotations
+    doc = {
+        "apiVersion": "sd-operator.io/v1alpha1",
+        "kind": "CloudMapNamespace",
+        "metadata": meta,
+        "spec": {"name": "shop", "type": "Http"},
+    }
+
+    assert parse_resource(doc).paused is paused

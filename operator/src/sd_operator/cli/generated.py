@@ -25,6 +25,7 @@ from sd_operator.model.spec import (
     NamespaceType,
     Registry,
     RoutingPolicy,
+    ServiceDiscoverySpec,
 )
 from sd_operator.model.wire import encode
 from sd_operator.reconcile.ecs_plan import service_connect_spec
@@ -331,6 +332,9 @@ def _for_service(
     }
     if attributes := inventory.attributes.get(service.id):
         spec["service"]["attributes"] = dict(sorted(attributes.items()))
+    if (longest := _longest_ttl(service)) > ServiceDiscoverySpec.max_ttl_seconds:
+        # The TTL is what AWS holds, not a choice to advise against: the plan stays clean.
+        spec["maxTtlSeconds"] = longest
     ecs = links.registering.get(service.arn)
     if ecs is not None:
         spec["ecs"] = _ecs_spec(ecs, ns, registry=True)
@@ -338,6 +342,10 @@ def _for_service(
     spec.update(layout.policies())
     manifest.document = _document(KIND_DISCOVERY, name, k8s, spec)
     return manifest
+
+
+def _longest_ttl(service: ObservedService) -> int:
+    return max((r.ttl for r in service.dns.records), default=0) if service.dns else 0
 
 
 def owned_namespace(ns: ObservedNamespace) -> str | None:

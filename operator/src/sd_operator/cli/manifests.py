@@ -17,10 +17,11 @@ from sd_operator.cli.from_cluster import _from_cluster, _hint_cluster_name
 from sd_operator.cli.grants import Checked, Grants, check_grants, deletion_defaults
 from sd_operator.cli.plan import plan_deletion, plan_exit_code, plan_resources
 from sd_operator.cli.render import render_plan
-from sd_operator.cli.resources import set_clashes
-from sd_operator.model.grants import OWN_CREDENTIALS, Acting, parse_role, role_denial
+from sd_operator.cli.resources import _label, set_clashes
+from sd_operator.cli.roles import flagged_role
+from sd_operator.model.grants import OWN_CREDENTIALS, Acting
 from sd_operator.model.parse import SpecError, grants_of, load_grants, load_manifests
-from sd_operator.model.spec import Resource
+from sd_operator.model.spec import PAUSED_ANNOTATION, PAUSED_MESSAGE, Resource
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.settings import Settings
 
@@ -32,7 +33,11 @@ def run_cli(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     resources, cluster_grants = read
     # The region check waits for the manifests: resources that all name a region need none.
     settings = configured(args, environ, resources)
-    if settings is None or _clashes(resources, settings):
+    if (
+        settings is None
+        or _clashes(resources, settings)
+        or (args.command != "plan" and _paused(resources, args.command))
+    ):
         return EXIT_ERROR
     # The one place the intent is chosen: apply the manifests, or delete what they made.
     delete = args.command == "delete" or (args.command == "plan" and args.delete)
@@ -103,16 +108,9 @@ def _role(args: argparse.Namespace, checked: Checked, *, judged: bool) -> Acting
     """The one role this run acts through: --role-arn, or the one the grants (if `judged`) give
     every resource allowed; why not, when they disagree or the grants name several. One
     account per run: apply checks the whole set before changing anything, in one account."""
-    given = None
-    if args.role_arn is not None:
-        given = parse_role({"roleArn": args.role_arn, "externalId": args.external_id})
-        denial = role_denial(given)
-        if denial is not None:
-            return f"--role-arn {args.role_arn!r}: {denial}"
-    elif args.external_id is not None:
-        return "--external-id needs --role-arn"
-    if not judged or not checked.roles:
-        return Acting(given)
+    flagged = flagged_role(args)
+    if isinstance(flagged, str) or not judged or not checked.roles:
+        return flagged
     if len(checked.roles) > 1:
         named = ", ".join(sorted(str(r or OWN_CREDENTIALS) for r in checked.roles))
         return (
@@ -121,7 +119,7 @@ def _role(args: argparse.Namespace, checked: Checked, *, judged: bool) -> Acting
             "namespaces: -n)"
         )
     [granted] = checked.roles
-    if args.role_arn is not None and granted != given:
+    if args.role_arn is not None and granted != flagged.role:
         return (
             f"--role-arn {args.role_arn} is not the role the grants give these resources "
             f"({granted or OWN_CREDENTIALS}): nothing was read or changed"
@@ -151,6 +149,22 @@ def _resources(
         print(f"error: no sd-operator.io resources found in {where}", file=sys.stderr)
         return None
     return resources, cluster_grants
+
+
+def _paused(resources: Sequence[Resource], command: str) -> bool:
+    """Whether a manifest is paused: `apply` and `delete` then refuse the whole set, before
+    any AWS call, each paused one said on stderr. Skipping it would carry out a set only in
+    part (its ServiceDiscoveries without their namespace, say), and no later sweep resumes it."""
+    paused = [res for res in resources if res.paused]
+    for res in paused:
+        print(f"error: {_label(res)} ({res.source}): paused: {PAUSED_MESSAGE}", file=sys.stderr)
+    if paused:
+        print(
+            f"error: nothing was read or changed: {len(paused)} resource(s) paused; remove "
+            f"{PAUSED_ANNOTATION} from them to {command} them, or leave them out",
+            file=sys.stderr,
+        )
+    return bool(paused)
 
 
 def _clashes(resources: Sequence[Resource], settings: Settings) -> bool:

@@ -7,6 +7,7 @@ from typing import TypeAlias
 
 from sd_operator.cli.argtypes import _Parser, _Renamed
 from sd_operator.cli.plugins import _add_command_plugins
+from sd_operator.cli.roles import add_role_flags
 from sd_operator.hybrid import options as hybrid_options
 from sd_operator.kube import KIND_NAMES
 from sd_operator.metrics import package_version
@@ -223,17 +224,8 @@ def _add_manifest_command(
         "and otherwise no grant is checked: the CLI acts with your own AWS credentials "
         "(docs/tenancy.md)",
     )
-    cmd.add_argument(
-        "--role-arn",
-        metavar="ARN",
-        help="act in another AWS account: assume this IAM role with your own credentials "
-        "for every AWS call, as the operator does for a DiscoveryGrant's spec.aws.roleArn. "
-        "With --grants, the grants' role is used, and must be this one if both are given",
-    )
-    cmd.add_argument(
-        "--external-id",
-        metavar="ID",
-        help="with --role-arn: the ExternalId the role's trust policy requires",
+    add_role_flags(
+        cmd, ". With --grants, the grants' role is used, and must be this one if both are given"
     )
     return cmd, sources
 
@@ -287,6 +279,7 @@ def _add_generate(sub: _Commands) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_common_flags(cmd)
+    add_role_flags(cmd, ": generate from the account the role is in")
     cmd.add_argument(
         "--cloud-map-namespace",
         action="append",

@@ -10,9 +10,10 @@ from typing import Any
 from sd_operator.aws.errors import AwsError, Retryable
 from sd_operator.cli.codes import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 from sd_operator.cli.resources import namespace_lookup, referenced_namespace
-from sd_operator.model.actions import Plan
+from sd_operator.model import reasons
+from sd_operator.model.actions import Blocked, Plan
 from sd_operator.model.redact import redact_arns
-from sd_operator.model.spec import NamespaceSpec, Resource
+from sd_operator.model.spec import PAUSED_MESSAGE, NamespaceSpec, Resource
 from sd_operator.model.status import (
     DiscoveryStatus,
     ServiceConnectResource,
@@ -122,6 +123,9 @@ def _plan_one(
     sleep: Callable[[float], None],
     clock: Callable[[], float],
 ) -> PlanReport:
+    if res.paused:
+        # As the operator: not even a read; `apply` and `delete` refuse it (cli/manifests.py).
+        return PlanReport(res, plan=Plan(blocked=Blocked(reasons.PAUSED, PAUSED_MESSAGE)))
     while True:
         try:
             planned = plan(res, namespace)

@@ -21,7 +21,7 @@ from sd_operator.model import reasons
 from sd_operator.model.actions import CONFLICT_RETRY_SECONDS
 from sd_operator.model.grants import Role
 from sd_operator.model.parse import SpecError
-from sd_operator.model.spec import PAUSED_ANNOTATION, Resource, is_paused
+from sd_operator.model.spec import PAUSED_MESSAGE, Resource, is_paused
 from sd_operator.reconcile import conflicts
 from sd_operator.reconcile import status as status_rules
 from sd_operator.reconcile.reconciler import Reconciler
@@ -190,7 +190,7 @@ def _paused(status: Mapping[str, Any], clash: conflicts.Clash | None) -> StepRes
     return StepResult(
         Outcome.PAUSED,
         reason=reasons.PAUSED,
-        message=f'{PAUSED_ANNOTATION} is "true": no AWS call until it is removed',
+        message=PAUSED_MESSAGE,
         retry_after=PAUSE_RETRY_SECONDS,
     )
 

@@ -45,6 +45,7 @@ from sd_operator.model.spec import (
     RoutingPolicy,
     ServiceConnect,
     ServiceDiscoverySpec,
+    is_paused,
     referenced_identity,
     refused_in,
 )
@@ -203,7 +204,7 @@ def parse_resource(doc: Mapping[str, Any], source: str = "") -> Resource:
     typed = (
         _namespace_spec(spec) if kind == KIND_NAMESPACE else _discovery_spec(spec, identity.name)
     )
-    return Resource(identity=identity, spec=typed, source=source)
+    return Resource(identity=identity, spec=typed, source=source, paused=is_paused(metadata))
 
 
 class _DuplicateKey(yaml.YAMLError):

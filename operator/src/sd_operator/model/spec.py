@@ -33,6 +33,7 @@ REFRESH_ANNOTATION = f"{GROUP}/reconcile-requested-at"
 # "true" stops every AWS call for the resource, deletes included, until it is removed
 # (docs/resources.md, Pause).
 PAUSED_ANNOTATION = f"{GROUP}/paused"
+PAUSED_MESSAGE = f'{PAUSED_ANNOTATION} is "true": no AWS call until it is removed'
 
 
 class NamespaceType(StrEnum):
@@ -348,12 +349,14 @@ def refused_in(
 @dataclass(frozen=True)
 class Resource:
     """One custom resource: where it came from, who it is, and its parsed spec; `status`: what
-    the cluster holds for it (`plan --from-cluster`), None for a manifest."""
+    the cluster holds for it (`plan --from-cluster`), None for a manifest; `paused`: its
+    metadata carries sd-operator.io/paused: "true" (`is_paused`)."""
 
     identity: Identity
     spec: NamespaceSpec | ServiceDiscoverySpec
     source: str = ""
     status: Mapping[str, Any] | None = field(default=None, compare=False)
+    paused: bool = False
 
 
 def observe_only(spec: NamespaceSpec | ServiceDiscoverySpec) -> bool:
