@@ -238,3 +238,35 @@ def test_a_deployment_someone_else_started_is_left_to_finish(
         assert waited < 10, "the foreign deployment never ended"
     assert waited >= 1
     assert emulator.calls()["ecs:UpdateService"] == 1  # corrected once it ended
+
+
+def test_a_rollback_that_ended_while_the_operator_was_down_is_not_sent_again(
+    emulator: Emulator, world: tuple[Reconciler, list[Resource]]
+) -> None:
+    reconciler, resources = world
+    _disable_out_of_band(emulator)
+    emulator.hold_deployments(polls=20)
+    emulator.fail_deployments(CLUSTER, "payment-service", "tasks failed to start", forget=True)
+    results, status = _steps(reconciler, _payment(resources), resources, dict(STEADY), 1)
+    ours = status["ecsDeployment"]
+    assert ours["rolloutState"] == "IN_PROGRESS", (results[0].reason, results[0].message)
+
+    # The operator is down: others' reads move ECS on until the failed deployment, rolled
+    # back, has left deployments[] (only the service deployments API remembers it).
+    ecs = client("ecs", emulator.endpoint_url, REGION)
+    for _ in range(100):
+        described = ecs.describe_services(cluster=CLUSTER, services=["payment-service"])
+        listed = described["services"][0]["deployments"]
+        if len(listed) == 1 and listed[0]["rolloutState"] == "COMPLETED":
+            break
+    assert [d["id"] for d in listed if d["id"] == ours["id"]] == []
+    assert listed[0]["rolloutState"] == "COMPLETED"
+    emulator.reset_calls()
+
+    results, status = _steps(reconciler, _payment(resources), resources, status, 3)
+
+    assert [r.reason for r in results] == [reasons.DEPLOYMENT_ROLLED_BACK] * 3
+    assert "tasks failed to start" in results[0].message
+    assert emulator.calls().get("ecs:UpdateService", 0) == 0
+    assert emulator.calls()["ecs:ListServiceDeployments"] == 1  # read once, then remembered
+    assert status["ecsDeployment"]["rolloutState"] == "FAILED"
