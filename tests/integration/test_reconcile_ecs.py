@@ -270,3 +270,40 @@ def test_a_rollback_that_ended_while_the_operator_was_down_is_not_sent_again(
     assert emulator.calls().get("ecs:UpdateService", 0) == 0
     assert emulator.calls()["ecs:ListServiceDeployments"] == 1  # read once, then remembered
     assert status["ecsDeployment"]["rolloutState"] == "FAILED"
+
+
+def test_a_delete_waits_for_a_deployment_in_progress(
+    emulator: Emulator, world: tuple[Reconciler, list[Resource]]
+) -> None:
+    """An UpdateService mid-rollout starts another deployment that stops the one rolling out:
+    the delete's UpdateService waits for it to end, as a correction does."""
+    reconciler, resources = world
+    emulator.hold_deployments(polls=3)
+    client("ecs", emulator.endpoint_url, REGION).update_service(
+        cluster=CLUSTER, service="payment-service", forceNewDeployment=True
+    )
+    emulator.reset_calls()
+    payment = _payment(resources)
+    namespace = referenced_namespace(payment, namespace_lookup(resources))
+    status = dict(STEADY)
+    waited = 0
+    while True:
+        reconciler.view.refresh(REGION)
+        result = reconciler.delete_step(payment, status, namespace=namespace)
+        status = merge_status(status, result)
+        if result.outcome is not Outcome.BLOCKED:
+            break
+        assert result.reason == reasons.DEPLOYMENT_IN_PROGRESS
+        assert "started outside sd-operator" in result.message
+        assert emulator.calls().get("ecs:UpdateService", 0) == 0
+        waited += 1
+        assert waited < 10, "the deployment never ended"
+    assert waited >= 1
+    assert emulator.calls()["ecs:UpdateService"] == 1  # sent once it ended
+    described = client("ecs", emulator.endpoint_url, REGION).describe_services(
+        cluster=CLUSTER, services=["payment-service"]
+    )["services"][0]
+    primary = next(d for d in described["deployments"] if d["status"] == "PRIMARY")
+    assert "serviceConnectConfiguration" not in primary or not (
+        primary["serviceConnectConfiguration"].get("enabled")
+    )

@@ -12,7 +12,8 @@ deployment that fails again, for ever, each one replacing every task. So:
   its end read from the service deployments API (`unseen_end`, `from_history`), so that a
   failure nobody saw is still never sent again;
 - `gated` holds back an UpdateService while any deployment of the service (ours or someone
-  else's) is IN_PROGRESS (Reconciling, DeploymentInProgress), and refuses one for the generation
+  else's) is IN_PROGRESS (Reconciling, DeploymentInProgress; `held_back`, which a delete's
+  UpdateService waits for too), and refuses one for the generation
   whose deployment ECS failed (Stalled, DeploymentRolledBack / DeploymentFailed) until the spec
   changes or a refresh is requested.
 
@@ -168,7 +169,17 @@ def gated(update: Plan, observed: ObservedEcsService, rollout: Rollout, where: s
         return Plan(
             changes=update.changes, refusal=_refusal(undone, update.changes[0].field, where)
         )
-    recorded = rollout.recorded
+    return held_back(update, observed, rollout.recorded, where)
+
+
+def held_back(
+    update: Plan, observed: ObservedEcsService, recorded: EcsDeployment | None, where: str
+) -> Plan:
+    """`update` held back while any deployment of the service rolls out (an UpdateService
+    then would start another that stops it); deletes wait too, a failed generation does not
+    stop them. `recorded`: the deployment our last update started, to say whose it is."""
+    if not update.changes:
+        return update
     rolling = next((d for d in observed.deployments if d.rollout_state == IN_PROGRESS), None)
     if rolling is None:
         return update

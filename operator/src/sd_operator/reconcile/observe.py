@@ -281,6 +281,7 @@ class Observer:
             ecs=ecs,
             ids=ids,
             account=read.account(region) if _shared_arn(spec) else None,
+            deployment=known.ecs_deployment,
         )
 
     @staticmethod
