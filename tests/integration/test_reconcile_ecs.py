@@ -238,3 +238,72 @@ def test_a_deployment_someone_else_started_is_left_to_finish(
         assert waited < 10, "the foreign deployment never ended"
     assert waited >= 1
     assert emulator.calls()["ecs:UpdateService"] == 1  # corrected once it ended
+
+
+def test_a_rollback_that_ended_while_the_operator_was_down_is_not_sent_again(
+    emulator: Emulator, world: tuple[Reconciler, list[Resource]]
+) -> None:
+    reconciler, resources = world
+    _disable_out_of_band(emulator)
+    emulator.hold_deployments(polls=20)
+    emulator.fail_deployments(CLUSTER, "payment-service", "tasks failed to start", forget=True)
+    results, status = _steps(reconciler, _payment(resources), resources, dict(STEADY), 1)
+    ours = status["ecsDeployment"]
+    assert ours["rolloutState"] == "IN_PROGRESS", (results[0].reason, results[0].message)
+
+    # The operator is down: others' reads move ECS on until the failed deployment, rolled
+    # back, has left deployments[] (only the service deployments API remembers it).
+    ecs = client("ecs", emulator.endpoint_url, REGION)
+    for _ in range(100):
+        described = ecs.describe_services(cluster=CLUSTER, services=["payment-service"])
+        listed = described["services"][0]["deployments"]
+        if len(listed) == 1 and listed[0]["rolloutState"] == "COMPLETED":
+            break
+    assert [d["id"] for d in listed if d["id"] == ours["id"]] == []
+    assert listed[0]["rolloutState"] == "COMPLETED"
+    emulator.reset_calls()
+
+    results, status = _steps(reconciler, _payment(resources), resources, status, 3)
+
+    assert [r.reason for r in results] == [reasons.DEPLOYMENT_ROLLED_BACK] * 3
+    assert "tasks failed to start" in results[0].message
+    assert emulator.calls().get("ecs:UpdateService", 0) == 0
+    assert emulator.calls()["ecs:ListServiceDeployments"] == 1  # read once, then remembered
+    assert status["ecsDeployment"]["rolloutState"] == "FAILED"
+
+
+def test_a_delete_waits_for_a_deployment_in_progress(
+    emulator: Emulator, world: tuple[Reconciler, list[Resource]]
+) -> None:
+    """An UpdateService mid-rollout starts another deployment that stops the one rolling out:
+    the delete's UpdateService waits for it to end, as a correction does."""
+    reconciler, resources = world
+    emulator.hold_deployments(polls=3)
+    client("ecs", emulator.endpoint_url, REGION).update_service(
+        cluster=CLUSTER, service="payment-service", forceNewDeployment=True
+    )
+    emulator.reset_calls()
+    payment = _payment(resources)
+    namespace = referenced_namespace(payment, namespace_lookup(resources))
+    status = dict(STEADY)
+    waited = 0
+    while True:
+        reconciler.view.refresh(REGION)
+        result = reconciler.delete_step(payment, status, namespace=namespace)
+        status = merge_status(status, result)
+        if result.outcome is not Outcome.BLOCKED:
+            break
+        assert result.reason == reasons.DEPLOYMENT_IN_PROGRESS
+        assert "started outside sd-operator" in result.message
+        assert emulator.calls().get("ecs:UpdateService", 0) == 0
+        waited += 1
+        assert waited < 10, "the deployment never ended"
+    assert waited >= 1
+    assert emulator.calls()["ecs:UpdateService"] == 1  # sent once it ended
+    described = client("ecs", emulator.endpoint_url, REGION).describe_services(
+        cluster=CLUSTER, services=["payment-service"]
+    )["services"][0]
+    primary = next(d for d in described["deployments"] if d["status"] == "PRIMARY")
+    assert "serviceConnectConfiguration" not in primary or not (
+        primary["serviceConnectConfiguration"].get("enabled")
+    )

@@ -136,3 +136,45 @@ def test_service_connect_resources_are_listed_in_the_plan_document() -> None:
     first, second = doc["resources"]
     assert first["serviceConnectResources"] == [{"discoveryName": "users", "discoveryArn": arn}]
     assert "serviceConnectResources" not in second  # none read: nothing listed
+
+
+def _rendered(reports: list[PlanReport], output: str) -> str:
+    out = io.StringIO()
+    render_plan(reports, out, output)
+    return out.getvalue()
+
+
+def test_text_and_markdown_plans_list_what_ecs_created_even_in_sync() -> None:
+    from sd_operator.model.status import ServiceConnectResource
+
+    arn = "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-u"
+    made = replace(report(), service_connect_resources=(ServiceConnectResource("users", arn),))
+    text = _rendered([made, report()], "text")
+    assert f"  = Service Connect resource users: {arn}\n" in text
+    assert text.count("Service Connect resource") == 1  # the other read none
+    markdown = _rendered([made], "markdown")
+    assert f"- Service Connect resource users: {arn}\n" in markdown
+    assert "in sync" in markdown
+
+
+def test_a_generation_ecs_rolled_back_reads_as_such_in_text_and_markdown() -> None:
+    from sd_operator.model.actions import Refusal
+    from sd_operator.model.reasons import DEPLOYMENT_FAILED, DEPLOYMENT_ROLLED_BACK
+
+    message = "ECS rolled back deployment ecs-svc/1 of ECS service prod/app (boom) to app:3"
+    undone = [
+        PlanReport(
+            report().resource,
+            plan=Plan(refusal=Refusal(reason, "ecs.serviceConnect.enabled", message)),
+        )
+        for reason in (DEPLOYMENT_ROLLED_BACK, DEPLOYMENT_FAILED, "SomethingElse")
+    ]
+    lines = _rendered(undone, "text").splitlines()
+    assert lines[0].endswith(
+        f": rolled back by ECS, not sent again: spec.ecs.serviceConnect.enabled: {message}"
+    )
+    assert ": failed in ECS, not sent again: " in lines[1]
+    assert ": refused: " in lines[2]
+    markdown = _rendered(undone[:1], "markdown")
+    assert "| **rolled back by ECS, not sent again** | DeploymentRolledBack |" in markdown
+    assert message in markdown

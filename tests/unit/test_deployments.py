@@ -9,14 +9,18 @@ from prometheus_client import REGISTRY
 from sd_operator.handlers.recorder import Written, record
 from sd_operator.model import conditions as cond
 from sd_operator.model.actions import Change, Plan, UpdateEcsService
-from sd_operator.model.observed import ObservedDeployment, ObservedEcsService
+from sd_operator.model.observed import (
+    ObservedDeployment,
+    ObservedEcsService,
+    ObservedServiceDeployment,
+)
 from sd_operator.model.reasons import (
     DEPLOYMENT_FAILED,
     DEPLOYMENT_IN_PROGRESS,
     DEPLOYMENT_ROLLED_BACK,
 )
 from sd_operator.model.status import DiscoveryStatus, EcsDeployment, StatusCondition
-from sd_operator.reconcile.deployments import Rollout, followed, gated
+from sd_operator.reconcile.deployments import Rollout, followed, gated, unseen_end
 from sd_operator.reconcile.result import Outcome, StepResult
 
 OLD_REVISION = "arn:aws:ecs:us-east-1:123456789012:task-definition/app:3"
@@ -73,6 +77,38 @@ def test_a_completed_deployment_is_followed_and_a_replaced_one_forgotten() -> No
     assert followed(
         STARTED, _service(_deployment("ecs-svc/3333", "PRIMARY", "COMPLETED")), None
     ) is (None)
+
+
+AFTER_ROLLBACK = _service(_deployment(ROLLBACK, "PRIMARY", "COMPLETED"))
+
+
+def test_the_history_is_read_only_for_ours_gone_before_it_was_seen_to_end() -> None:
+    assert unseen_end(STARTED, AFTER_ROLLBACK) == OURS
+    assert unseen_end(STARTED, ROLLED_BACK) is None  # still listed: deployments[] tells
+    assert unseen_end(None, AFTER_ROLLBACK) is None
+    for seen in ("COMPLETED", "FAILED"):
+        ended = EcsDeployment(OURS, 4, seen)
+        assert unseen_end(ended, AFTER_ROLLBACK) is None
+
+
+def test_a_rollback_only_the_history_tells_is_remembered() -> None:
+    history = ObservedServiceDeployment("ROLLBACK_SUCCESSFUL", REASON, rolled_back=True)
+    remembered = followed(STARTED, AFTER_ROLLBACK, "r1", history)
+    assert remembered == EcsDeployment(
+        OURS, 4, "FAILED", REASON, rolled_back_to=OLD_REVISION, refresh="r1"
+    )
+    stopped = ObservedServiceDeployment("STOPPED", REASON, failed=True)
+    failed = followed(STARTED, AFTER_ROLLBACK, None, stopped)
+    assert failed == EcsDeployment(OURS, 4, "FAILED", REASON)
+
+
+def test_a_deployment_the_history_shows_replaced_or_done_is_forgotten() -> None:
+    for history in (
+        None,
+        ObservedServiceDeployment("SUCCESSFUL"),
+        ObservedServiceDeployment("STOPPED", "Superseded by deployment ecs-svc/3333."),
+    ):
+        assert followed(STARTED, AFTER_ROLLBACK, None, history) is None
 
 
 def test_the_generation_ecs_rolled_back_is_refused_naming_the_deployment() -> None:

@@ -17,6 +17,7 @@ from sd_operator.model.observed import (
     ObservedNamespace,
     ObservedOperation,
     ObservedService,
+    ObservedServiceDeployment,
 )
 from sd_operator.model.reasons import REASON_NAMESPACE_NOT_OWNED
 from sd_operator.model.spec import (
@@ -113,6 +114,12 @@ class FakeReader:
     def describe_ecs(self, region: str, cluster: str, service: str) -> ObservedEcsService | None:
         self._read("describe_ecs")
         return self.ecs
+
+    def service_deployment(
+        self, region: str, cluster: str, service: str, deployment_id: str
+    ) -> ObservedServiceDeployment | None:
+        self._read("service_deployment")
+        return None
 
     def services_in_namespace(self, region: str, namespace_arn: str) -> tuple[str, ...]:
         self._read("services_in_namespace")

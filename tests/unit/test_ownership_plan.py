@@ -17,11 +17,13 @@ from sd_operator.model.actions import (
 )
 from sd_operator.model.observed import (
     NamedPort,
+    ObservedDeployment,
     ObservedEcsService,
     ObservedRegistry,
     ObservedService,
 )
 from sd_operator.model.reasons import (
+    DEPLOYMENT_IN_PROGRESS,
     REASON_ADOPTION_REQUIRED,
     REASON_OWNED_ELSEWHERE,
 )
@@ -38,6 +40,7 @@ from sd_operator.model.spec import (
     ServiceConnect,
     ServiceConnectService,
 )
+from sd_operator.model.status import EcsDeployment
 from sd_operator.reconcile.drift_policy import hold
 from sd_operator.reconcile.ecs_plan import (
     EcsOwner,
@@ -334,6 +337,31 @@ def test_delete_clears_what_we_set_and_removes_the_marker_last() -> None:
 )
 def test_delete_leaves_someone_elses_configuration(tags: dict[str, str]) -> None:
     assert release(spec(), ecs((THEIR_CM,), THEIR_SC, tags)) == Plan()
+
+
+def test_delete_waits_for_a_deployment_in_progress_but_not_for_a_rolled_back_one() -> None:
+    tags = marker(registry=PART_SET, serviceConnect=PART_SET)
+    rolling = replace(
+        ecs((OUR_CM,), OUR_SC, tags),
+        deployments=(ObservedDeployment("ecs-svc/7", "PRIMARY", "IN_PROGRESS"),),
+    )
+    ours = EcsDeployment("ecs-svc/7", 3, "IN_PROGRESS")
+    held = plan_ecs_release(spec(), owner(), rolling, OUR_CM, NS_NAME, NS_ARN, ours)
+    assert held.actions == ()
+    assert held.blocked is not None
+    assert held.blocked.reason == DEPLOYMENT_IN_PROGRESS
+    assert "the one the operator started" in held.blocked.message
+
+    undone = replace(ours, rollout_state="FAILED", reason="boom", rolled_back_to="td:1")
+    settled = replace(
+        rolling,
+        deployments=(
+            ObservedDeployment("ecs-svc/8", "PRIMARY", "COMPLETED"),
+            ObservedDeployment("ecs-svc/7", "ACTIVE", "FAILED", "boom"),
+        ),
+    )
+    sent = plan_ecs_release(spec(), owner(), settled, OUR_CM, NS_NAME, NS_ARN, undone)
+    assert [type(a) for a in sent.actions] == [UpdateEcsService, UntagResource]
 
 
 def test_delete_clears_what_it_recognises_as_configured_before_the_marker() -> None:

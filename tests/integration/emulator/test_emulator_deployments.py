@@ -156,6 +156,21 @@ def test_a_failing_deployment_is_rolled_back_to_the_configuration_it_replaced(
     assert emulator.deployments(CLUSTER, SERVICE) == 2  # the rollback is ECS's, not a request's
 
 
+def test_a_forgetting_rule_drops_the_failed_deployment_once_rolled_back(
+    ecs: Any, service: str, emulator: Emulator
+) -> None:
+    """AWS lists a failed deployment until its tasks are gone; the service deployments API
+    keeps it (developer guide, "View service history"), its target revision that of the
+    deployment (`ecs-svc/<number>` -> `service-revision/.../<number>`)."""
+    emulator.fail_deployments(CLUSTER, SERVICE, forget=True)
+    started = _update(ecs, "new-svc")
+    assert _states(_deployments(ecs)) == [("PRIMARY", "COMPLETED")]
+    assert _alias(_deployments(ecs)[0]) == "old-svc"
+    brief = _service_deployments(ecs)[0]
+    assert brief["status"] == "ROLLBACK_SUCCESSFUL"
+    assert brief["targetServiceRevisionArn"].endswith("/" + started["id"].split("/")[-1])
+
+
 def test_a_fail_rule_with_a_count_fails_that_many_deployments(
     ecs: Any, service: str, emulator: Emulator
 ) -> None:

@@ -117,8 +117,15 @@ class EmulatorControl:
         reason: str = "ECS deployment circuit breaker: tasks failed to start.",
         *,
         count: int | None = None,
+        forget: bool = False,
     ) -> None:
-        fail = {"cluster": cluster, "service": service, "reason": reason, "count": count}
+        fail = {
+            "cluster": cluster,
+            "service": service,
+            "reason": reason,
+            "count": count,
+            "forget": forget,
+        }
         self._request("POST", "deployments", {"fail": fail})
 
     def clear_deployment_rules(self) -> None:

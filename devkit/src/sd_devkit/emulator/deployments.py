@@ -11,7 +11,9 @@ has passed (`seconds` since it started AND `polls` DescribeServices answers show
 completes, or, when a fail rule names its service, fails: the circuit breaker marks it FAILED
 (still listed, ACTIVE) and a rollback deployment of the previous configuration becomes PRIMARY,
 held in the same way. As in ecs.py, the deployment a new one replaced stays listed (ACTIVE)
-until the next one starts, so a failed deployment is still seen next to its rollback. The answer
+until the next one starts, so a failed deployment is still seen next to its rollback; a fail
+rule with `forget` drops it from `deployments[]` once its rollback completes, as AWS does when
+its tasks are gone (then only the service deployments API remembers it). The answer
 to the UpdateService (or CreateService) that started a deployment always shows it IN_PROGRESS,
 as AWS's does; `settle()` runs before each ECS call.
 
@@ -46,12 +48,14 @@ Lookup = Callable[[ServiceKey], EcsService | None]
 
 @dataclass
 class DeploymentFailRule:
-    """Deployments of `service` in `cluster` started from now on fail and roll back."""
+    """Deployments of `service` in `cluster` started from now on fail and roll back;
+    `forget`: the failed one leaves `deployments[]` once its rollback completes."""
 
     cluster: str
     service: str
     reason: str = DEFAULT_FAILURE_REASON
     count: int | None = None
+    forget: bool = False
     fired: int = 0
 
     def to_json(self) -> dict[str, Any]:
@@ -66,9 +70,10 @@ class Rollout:
     deployment_id: str
     hold: Hold
     record: JSON  # the service deployment this rollout advances
-    failure: str | None = None
+    failure: DeploymentFailRule | None = None
     restore: JSON | None = None  # the PRIMARY deployment it replaced, for a rollback
     rollback_of: str | None = None  # the failed deployment's id, for a rollback
+    forget: bool = False  # a rollback: drop the failed deployment from deployments[] once done
     started: float = field(default_factory=time.monotonic)
     polls: int = 0
 
@@ -104,13 +109,13 @@ class DeploymentTracker(HeldRules[DeploymentFailRule]):
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def _failure(self, cluster: str, service: str) -> str | None:
+    def _failure(self, cluster: str, service: str) -> DeploymentFailRule | None:
         for rule in self._fail_rules:
             if rule.count is not None and rule.fired >= rule.count:
                 continue
             if (rule.cluster, rule.service) == (cluster, service):
                 rule.fired += 1
-                return rule.reason
+                return rule
         return None
 
     def _revision(self, key: ServiceKey, deployment_id: str) -> str:
@@ -201,6 +206,10 @@ class DeploymentTracker(HeldRules[DeploymentFailRule]):
                 rolloutStateReason=f"ECS deployment {rollout.deployment_id} completed.",
                 updatedAt=now,
             )
+            if rollout.forget:
+                service.deployments = [
+                    d for d in service.deployments if d.get("id") != rollout.rollback_of
+                ]
             with self._lock:
                 if rollout.rollback_of is None:
                     rollout.record.update(status="SUCCESSFUL", statusReason=None)
@@ -208,11 +217,12 @@ class DeploymentTracker(HeldRules[DeploymentFailRule]):
                     rollout.record.update(status="ROLLBACK_SUCCESSFUL")
                 rollout.record.update(updatedAt=_epoch(now), finishedAt=_epoch(now))
             return
-        ours.update(rolloutState="FAILED", rolloutStateReason=rollout.failure, updatedAt=now)
+        reason = rollout.failure.reason
+        ours.update(rolloutState="FAILED", rolloutStateReason=reason, updatedAt=now)
         with self._lock:
             rollout.record.update(
                 status="ROLLBACK_IN_PROGRESS" if rollout.restore else "STOPPED",
-                statusReason=rollout.failure,
+                statusReason=reason,
                 updatedAt=_epoch(now),
                 deploymentCircuitBreaker={"status": "TRIGGERED", "failureCount": 1},
             )
@@ -223,6 +233,7 @@ class DeploymentTracker(HeldRules[DeploymentFailRule]):
         """The circuit breaker's rollback: a new PRIMARY deployment of the configuration the
         failed one replaced (its task definition and Service Connect), started by ECS."""
         assert failed.restore is not None
+        assert failed.failure is not None
         now = utcnow()
         rollback = copy.deepcopy(failed.restore)
         rollback_id = _deployment_id()
@@ -241,12 +252,17 @@ class DeploymentTracker(HeldRules[DeploymentFailRule]):
             restored = self._revisions.get(str(failed.restore.get("id")), "")
             self._revisions[rollback_id] = restored
             failed.record["rollback"] = {
-                "reason": failed.failure,
+                "reason": failed.failure.reason,
                 "startedAt": _epoch(now),
                 "serviceRevisionArn": restored,
             }
             self._rollouts[rollback_id] = Rollout(
-                failed.key, rollback_id, self._hold, failed.record, rollback_of=failed.deployment_id
+                failed.key,
+                rollback_id,
+                self._hold,
+                failed.record,
+                rollback_of=failed.deployment_id,
+                forget=failed.failure.forget,
             )
 
     # -- the service deployments API -----------------------------------------------------------

@@ -345,7 +345,7 @@ _THROTTLE_KEYS = {"rates", "documented", "accounts", "scale"}
 _ROLE_KEYS = {"accountId", "roleName", "trustPolicy", "maxSessionDuration"}
 _HOLD_KEYS = {"seconds", "polls"}
 _FAIL_KEYS = {"match", "error_code", "message", "count"}
-_DEPLOYMENT_FAIL_KEYS = {"cluster", "service", "reason", "count"}
+_DEPLOYMENT_FAIL_KEYS = {"cluster", "service", "reason", "count", "forget"}
 
 
 def _only(body: JSON, allowed: set[str], what: str) -> JSON:

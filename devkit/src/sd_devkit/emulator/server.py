@@ -292,10 +292,18 @@ class Emulator:
         reason: str = DEFAULT_FAILURE_REASON,
         *,
         count: int | None = None,
+        forget: bool = False,
     ) -> None:
         """Deployments of that ECS service started from now on fail (rolloutState FAILED,
-        the circuit breaker's `reason`) and roll back to the configuration they replaced."""
-        fail = {"cluster": cluster, "service": service, "reason": reason, "count": count}
+        the circuit breaker's `reason`) and roll back to the configuration they replaced;
+        `forget`: the failed one leaves `deployments[]` once its rollback completes."""
+        fail = {
+            "cluster": cluster,
+            "service": service,
+            "reason": reason,
+            "count": count,
+            "forget": forget,
+        }
         configure_deployments(self._layer.ecs.rollouts, {"fail": fail})
 
     def clear_deployment_rules(self) -> None:

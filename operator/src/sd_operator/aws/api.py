@@ -27,6 +27,7 @@ from sd_operator.model.observed import (
     ObservedNamespace,
     ObservedOperation,
     ObservedService,
+    ObservedServiceDeployment,
 )
 
 
@@ -100,6 +101,12 @@ class EcsApi(Protocol):
         ...
 
     def services_in_namespace(self, namespace: str) -> tuple[str, ...]: ...
+
+    def service_deployment(
+        self, cluster: str, service: str, deployment_id: str
+    ) -> ObservedServiceDeployment | None:
+        """What the service deployments API keeps of a deployment; None: it has no record."""
+        ...
 
     def update(self, action: UpdateEcsService) -> EcsUpdated:
         """The ECS service's ARN and the deployment the update started."""

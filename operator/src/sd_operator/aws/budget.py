@@ -6,7 +6,9 @@ it is sent (`Budget.acquire`, called from the botocore hook in clients.py). Defa
 reasoning behind them: docs/aws-budget.md. In short:
 
 - ECS: AWS's published limits (DescribeServices/ListServices 20/s burst 100, UpdateService 5/s
-  burst 50, ListServicesByNamespace 1/s burst 10).
+  burst 50, ListServicesByNamespace 1/s burst 10). The service deployments API
+  (ListServiceDeployments, DescribeServiceDeployments) has no published rate: ours, 1/s burst
+  10 each, in buckets of their own (read only for a deployment of ours that ended unseen).
 - Cloud Map publishes no control-plane rates: the rates the Cloud Map MCS controller uses
   (ListNamespaces 0.5/s, ListServices 2/s, CreateService 5/s, Register/DeregisterInstance 50/s,
   GetOperation 100/s); other Cloud Map calls 10/s (reads) or 5/s (writes).
@@ -93,6 +95,9 @@ DEFAULT_RATES: Mapping[str, Rate] = {
     "ecs:DescribeTaskDefinition": Rate(20.0, 100.0),
     "ecs:ListServicesByNamespace": Rate(1.0, 10.0),
     "ecs:UpdateService": Rate(5.0, 50.0),
+    # ... and ours for the service deployments API, which they do not list.
+    "ecs:ListServiceDeployments": Rate(1.0, 10.0),
+    "ecs:DescribeServiceDeployments": Rate(1.0, 10.0),
     "ecs:*": Rate(5.0, 50.0),
     # Route 53: 5 requests per second per account, all APIs together.
     "route53:*": Rate(5.0, 5.0),

@@ -19,6 +19,7 @@ from sd_operator.model.observed import (
     ObservedDeployment,
     ObservedEcsService,
     ObservedRegistry,
+    ObservedServiceDeployment,
 )
 from sd_operator.model.spec import ServiceConnect
 from sd_operator.model.status import ServiceConnectResource
@@ -214,6 +215,56 @@ class EcsAdapter:
             self._client.list_services_by_namespace,
             "serviceArns",
             {"namespace": namespace},
+        )
+
+    def service_deployment(
+        self, cluster: str, service: str, deployment_id: str
+    ) -> ObservedServiceDeployment | None:
+        """ListServiceDeployments (newest first, so our recent one is on the first page), then
+        DescribeServiceDeployments of the one whose target service revision is the deployment's:
+        a service revision's id is the number of the deployment (`ecs-svc/<number>`) that
+        started it. Only the describe tells a rollback and a tripped circuit breaker."""
+        number = deployment_id.rsplit("/", maxsplit=1)[-1]
+        token: str | None = None
+        while True:
+            request: dict[str, Any] = {"cluster": cluster, "service": service}
+            if token:
+                request["nextToken"] = token
+            page = call(
+                "ListServiceDeployments",
+                partial(self._client.list_service_deployments, **request),
+            )
+            arn = next(
+                (
+                    str(brief["serviceDeploymentArn"])
+                    for brief in page.get("serviceDeployments", [])
+                    if str(brief.get("targetServiceRevisionArn", "")).endswith(f"/{number}")
+                ),
+                None,
+            )
+            if arn is not None:
+                return self._service_deployment(arn)
+            token = page.get("nextToken")
+            if not token:
+                return None
+
+    def _service_deployment(self, arn: str) -> ObservedServiceDeployment | None:
+        found = call(
+            "DescribeServiceDeployments",
+            lambda: self._client.describe_service_deployments(serviceDeploymentArns=[arn]),
+        ).get("serviceDeployments", [])
+        if not found:
+            return None
+        raw = found[0]
+        triggered = (
+            raw.get("deploymentCircuitBreaker", {}).get("status"),
+            raw.get("alarms", {}).get("status"),
+        )
+        return ObservedServiceDeployment(
+            status=str(raw.get("status", "")),
+            status_reason=raw.get("statusReason"),
+            rolled_back="rollback" in raw,
+            failed="TRIGGERED" in triggered,
         )
 
     def update(self, action: UpdateEcsService) -> EcsUpdated:

@@ -115,6 +115,18 @@ class ObservedDeployment:
 
 
 @dataclass(frozen=True)
+class ObservedServiceDeployment:
+    """What ECS's service deployments API keeps of a deployment after it left `deployments[]`:
+    `status` (SUCCESSFUL, STOPPED, ROLLBACK_SUCCESSFUL, ...), `rolled_back` (it has a
+    `rollback`), `failed` (its circuit breaker or alarms TRIGGERED)."""
+
+    status: str
+    status_reason: str | None = None
+    rolled_back: bool = False
+    failed: bool = False
+
+
+@dataclass(frozen=True)
 class ObservedEcsService:
     """An ECS service as DescribeServices (+ DescribeTaskDefinition) reports it.
 

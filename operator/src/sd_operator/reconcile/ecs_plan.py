@@ -65,8 +65,9 @@ from sd_operator.model.spec import (
     ServiceConnectTestTrafficRules,
     Timeout,
 )
+from sd_operator.model.status import EcsDeployment
 from sd_operator.model.wire import differences
-from sd_operator.reconcile.deployments import Rollout, gated
+from sd_operator.reconcile.deployments import Rollout, gated, held_back
 from sd_operator.reconcile.ownership import (
     ECS_PART_TAGS,
     PART_ADOPTED,
@@ -774,6 +775,7 @@ def plan_ecs_release(
     cloud_map_service_arn: str | None,
     namespace_name: str | None,
     namespace_arn: str | None,
+    deployment: EcsDeployment | None = None,
 ) -> Plan:
     """Delete: clear only what this resource holds, then remove its marker.
 
@@ -781,7 +783,8 @@ def plan_ecs_release(
     `deletionPolicy: Delete` says otherwise, or it is a registry into the Cloud Map service
     this resource created (which the delete removes: ECS would keep registering tasks into
     it, and Cloud Map refuses to delete a service that holds instances). Someone else's
-    marker, or none we can recognise, leaves the ECS service as it is."""
+    marker, or none we can recognise, leaves the ECS service as it is. The UpdateService waits
+    for a deployment in progress (`deployment`: the one our last update started)."""
     if owner.deletion is DeletionPolicy.RETAIN or observed is None:
         return Plan()
     if observed.status != STATUS_ACTIVE:
@@ -810,6 +813,8 @@ def plan_ecs_release(
         ):
             clear.add(part)
     plan = plan_ecs_delete(spec, owner.deletion, observed, frozenset(clear))
+    if plan.refusal is None:
+        plan = held_back(plan, observed, deployment, f"{spec.cluster}/{spec.service}")
     keys = ecs_marker_keys(observed.tags) if found is Ownership.OURS else ()
     if keys and plan.refusal is None:
         plan = plan.then(Plan(actions=(UntagResource(observed.arn, keys),)))

@@ -35,7 +35,7 @@ from sd_operator.model.spec import (
     referenced_identity,
 )
 from sd_operator.model.status import DiscoveryStatus, StatusPatch
-from sd_operator.reconcile.deployments import followed
+from sd_operator.reconcile.deployments import followed, unseen_end
 from sd_operator.reconcile.ownership import Ownership, owner_tags, ownership, reads_attributes
 from sd_operator.reconcile.reader import Reader
 
@@ -195,7 +195,11 @@ class Observer:
                     ids.update(StatusPatch(service_id=None, service_arn=None))
             ecs = _ecs(read, region, spec, ids)
         refresh = known.refresh.requested_at if known.refresh else None
-        deployment = followed(known.ecs_deployment, ecs, refresh)
+        history = None
+        lost = unseen_end(known.ecs_deployment, ecs)
+        if lost is not None and spec.ecs is not None:
+            history = read.service_deployment(region, spec.ecs.cluster, spec.ecs.service, lost)
+        deployment = followed(known.ecs_deployment, ecs, refresh, history)
         if deployment != known.ecs_deployment:
             ids.ecs_deployment = deployment
         return DiscoveryObservation(
@@ -277,6 +281,7 @@ class Observer:
             ecs=ecs,
             ids=ids,
             account=read.account(region) if _shared_arn(spec) else None,
+            deployment=known.ecs_deployment,
         )
 
     @staticmethod

@@ -822,7 +822,7 @@ def _teardown_discovery(
     service_arn = seen.service.arn if owner.cloud_map_service_ours and seen.service else None
     # ECS first: AWS keeps a Cloud Map service while ECS tasks are registered in it.
     release = plan_ecs_release(
-        spec.ecs, owner, seen.ecs, service_arn, ns_name, ns.arn if ns else None
+        spec.ecs, owner, seen.ecs, service_arn, ns_name, ns.arn if ns else None, seen.deployment
     )
     return release.then(service)
 

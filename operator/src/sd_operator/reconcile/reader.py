@@ -39,6 +39,7 @@ from sd_operator.model.observed import (
     ObservedNamespace,
     ObservedOperation,
     ObservedService,
+    ObservedServiceDeployment,
     ShareObservation,
 )
 from sd_operator.model.spec import ClusterIdentity
@@ -129,6 +130,13 @@ class Reader(Protocol):
     def describe_ecs(
         self, region: str, cluster: str, service: str
     ) -> ObservedEcsService | None: ...
+
+    def service_deployment(
+        self, region: str, cluster: str, service: str, deployment_id: str
+    ) -> ObservedServiceDeployment | None:
+        """What ECS's service deployments API keeps of a deployment. Always fresh: read only
+        when the deployment our last update started left `deployments[]` before we saw it end."""
+        ...
 
     def services_in_namespace(self, region: str, namespace_arn: str) -> tuple[str, ...]:
         """ARNs of the ECS services whose Service Connect uses the namespace. Always fresh:
@@ -537,6 +545,11 @@ class ViewReader:
     def describe_ecs(self, region: str, cluster: str, service: str) -> ObservedEcsService | None:
         return self._view.ecs_service(region, cluster, service)
 
+    def service_deployment(
+        self, region: str, cluster: str, service: str, deployment_id: str
+    ) -> ObservedServiceDeployment | None:
+        return self._fresh.service_deployment(region, cluster, service, deployment_id)
+
     def services_in_namespace(self, region: str, namespace_arn: str) -> tuple[str, ...]:
         return self._fresh.services_in_namespace(region, namespace_arn)
 
@@ -675,6 +688,11 @@ class FreshReader:
 
     def describe_ecs(self, region: str, cluster: str, service: str) -> ObservedEcsService | None:
         return self._adapters.ecs(region).describe(cluster, [service])[service]
+
+    def service_deployment(
+        self, region: str, cluster: str, service: str, deployment_id: str
+    ) -> ObservedServiceDeployment | None:
+        return self._adapters.ecs(region).service_deployment(cluster, service, deployment_id)
 
     def services_in_namespace(self, region: str, namespace_arn: str) -> tuple[str, ...]:
         return self._adapters.ecs(region).services_in_namespace(namespace_arn)

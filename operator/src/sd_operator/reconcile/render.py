@@ -334,6 +334,27 @@ def render_text(doc: Mapping[str, Any], out: TextIO) -> None:
     print(summary_line(doc), file=out)
 
 
+# A generation ECS undid is refused like any other, but the reader should see what ECS did.
+_UNDONE_WORDS = {
+    reasons.DEPLOYMENT_ROLLED_BACK: "rolled back by ECS, not sent again",
+    reasons.DEPLOYMENT_FAILED: "failed in ECS, not sent again",
+}
+
+
+def _refused_word(refusal: Mapping[str, Any]) -> str:
+    if refusal["kind"] == REFUSAL_REPLACEMENT:
+        return "replacement needed, refused"
+    return _UNDONE_WORDS.get(refusal["reason"], "refused")
+
+
+def _made_by_ecs(res: Mapping[str, Any]) -> list[str]:
+    """One line per Cloud Map service ECS created for the resource's Service Connect."""
+    return [
+        f"Service Connect resource {made['discoveryName']}: {made['discoveryArn']}"
+        for made in res.get("serviceConnectResources", [])
+    ]
+
+
 def _render_resource(res: Mapping[str, Any], out: TextIO) -> None:
     head = _head(res)
     status = res["status"]
@@ -342,9 +363,7 @@ def _render_resource(res: Mapping[str, Any], out: TextIO) -> None:
         print(f"{head}: error: {res['error']}", file=out)
         return
     if refusal is not None:
-        what = (
-            "replacement needed, refused" if refusal["kind"] == REFUSAL_REPLACEMENT else ("refused")
-        )
+        what = _refused_word(refusal)
         print(f"{head}: {what}: {refusal['field']}: {refusal['message']}", file=out)
     elif status == STATUS_BLOCKED:
         print(f"{head}: blocked ({blocked['reason']}): {blocked['message']}", file=out)
@@ -373,6 +392,8 @@ def _render_details(res: Mapping[str, Any], out: TextIO) -> None:
             print(f"      - {b}", file=out)
     for advisory in res["advisories"]:
         print(f"  ! {advisory}", file=out)
+    for line in _made_by_ecs(res):
+        print(f"  = {line}", file=out)
 
 
 def _md(text: object) -> str:
@@ -402,6 +423,9 @@ def render_markdown(doc: Mapping[str, Any], out: TextIO) -> None:
         title = f"{res['kind']} `{res['namespace']}/{res['name']}`"
         lines.append(f"#### {title}: {_STATUS_BADGES[status]}")
         lines.append("")
+        made = _made_by_ecs(res)
+        if made:
+            lines += [f"- {_md(line)}" for line in made] + [""]
         if status == STATUS_IN_SYNC:
             continue
         rows = []
@@ -424,7 +448,11 @@ def render_markdown(doc: Mapping[str, Any], out: TextIO) -> None:
             )
         refusal = res["refusal"]
         if refusal is not None:
-            word = "replace by hand" if refusal["kind"] == REFUSAL_REPLACEMENT else "refused"
+            word = (
+                "replace by hand"
+                if refusal["kind"] == REFUSAL_REPLACEMENT
+                else _UNDONE_WORDS.get(refusal["reason"], "refused")
+            )
             rows.append((f"**{word}**", refusal["reason"], f"`{refusal['field']}`", "", ""))
         if res["blocked"] is not None:
             rows.append(("**blocked**", res["blocked"]["reason"], "", "", ""))
