@@ -266,45 +266,88 @@ def _refresh(
     )
 
 
-def test_an_import_discovers_in_the_account_of_the_grants_role(
-    emulator: Emulator, reconciler: Reconciler, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    role = _role(emulator, TENANT)
-    ns_id = _namespace(emulator, role, "billing-ns")
-    tenant_sd = _client(emulator, role, "servicediscovery")
-    service = tenant_sd.create_service(Name="billing", NamespaceId=ns_id)["Service"]["Id"]
-    tenant_sd.register_instance(
+@pytest.fixture
+def events(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The import's Events: kopf posts them only inside its running operator, so kept here."""
+    posted: list[str] = []
+    monkeypatch.setattr(kopf, "info", lambda _body, reason, message: posted.append(message))
+    return posted
+
+
+def _billing(emulator: Emulator, role_arn: str, namespace: str) -> None:
+    """Cloud Map service `billing` with one instance, made by the role's account in the
+    namespace (an id, or the ARN of one shared with it)."""
+    sd = _client(emulator, role_arn, "servicediscovery")
+    service = sd.create_service(Name="billing", NamespaceId=namespace)["Service"]["Id"]
+    sd.register_instance(
         ServiceId=service,
         InstanceId="b1",
         Attributes={"AWS_INSTANCE_IPV4": "10.2.0.1", "AWS_INSTANCE_PORT": "3000"},
     )
+
+
+def _addresses(api: ApiServer) -> list[str]:
+    return [a for s in api.slices_.values() for e in s["endpoints"] for a in e["addresses"]]
+
+
+def test_an_import_discovers_in_the_account_of_the_grants_role(
+    emulator: Emulator, reconciler: Reconciler, events: list[str]
+) -> None:
+    role = _role(emulator, TENANT)
+    _billing(emulator, role, _namespace(emulator, role, "billing-ns"))
     units = _operator(emulator, reconciler, _grant("team-a", "team-a", Role(role)))
     api, patch = ApiServer(), kopf.Patch()
-    # kopf's Events need its running operator's settings; the Events are kept instead.
-    events: list[str] = []
-    monkeypatch.setattr(kopf, "info", lambda _body, reason, message: events.append(message))
 
     _refresh(emulator, units, api, _import_body("team-a", "billing-ns"), patch)
 
     [ready] = patch["status"]["conditions"]
     assert ready["status"] == "True", ready
     assert "created Service billing" in events
-    assert [a for s in api.slices_.values() for e in s["endpoints"] for a in e["addresses"]] == [
-        "10.2.0.1"
-    ]
+    assert _addresses(api) == ["10.2.0.1"]
 
 
-def test_an_import_whose_role_cannot_be_assumed_says_so_and_is_retried(
-    emulator: Emulator, reconciler: Reconciler
+def test_an_import_from_a_namespace_shared_with_the_grants_account(
+    emulator: Emulator, reconciler: Reconciler, events: list[str]
 ) -> None:
+    owner_role, tenant_role = _role(emulator, SHARING), _role(emulator, TENANT)
+    owner_sd = _client(emulator, owner_role, "servicediscovery")
+    ns_id = _namespace(emulator, owner_role, "shared")
+    arn = str(owner_sd.get_namespace(Id=ns_id)["Namespace"]["Arn"])
+    _client(emulator, owner_role, "ram").create_resource_share(
+        name="shared", resourceArns=[arn], principals=[TENANT], permissionArns=[ECS_FULL]
+    )
+    _billing(emulator, owner_role, ns_id)
+    units = _operator(emulator, reconciler, _grant("team-b", "team-b", Role(tenant_role), arn))
+    api, patch = ApiServer(), kopf.Patch()
+
+    _refresh(emulator, units, api, _import_body("team-b", arn), patch)
+
+    [ready] = patch["status"]["conditions"]
+    assert ready["status"] == "True", ready
+    assert _addresses(api) == ["10.2.0.1"]
+
+
+def test_an_import_whose_role_cannot_be_assumed_says_so_and_holds_up_no_other(
+    emulator: Emulator, reconciler: Reconciler, events: list[str]
+) -> None:
+    good = _role(emulator, TENANT)
+    _billing(emulator, good, _namespace(emulator, good, "billing-ns"))
     broken = Role(f"arn:aws:iam::{SHARING}:role/missing-{uuid4().hex[:8]}")
-    units = _operator(emulator, reconciler, _grant("team-c", "team-c", broken))
-    body = _import_body("team-c", "billing-ns")
-    patch = kopf.Patch()
+    units = _operator(
+        emulator,
+        reconciler,
+        _grant("team-a", "team-a", Role(good)),
+        _grant("team-c", "team-c", broken),
+    )
+    patch, other = kopf.Patch(), kopf.Patch()
 
     with pytest.raises(kopf.TemporaryError):
-        _refresh(emulator, units, ApiServer(), body, patch)
+        _refresh(emulator, units, ApiServer(), _import_body("team-c", "billing-ns"), patch)
+    api = ApiServer()
+    _refresh(emulator, units, api, _import_body("team-a", "billing-ns"), other)
 
     [ready] = patch["status"]["conditions"]
     assert (ready["status"], ready["reason"]) == ("False", "AssumeRoleFailed")
     assert ready["message"].startswith(f"cannot assume role {broken.arn}")
+    assert other["status"]["conditions"][0]["status"] == "True"
+    assert _addresses(api) == ["10.2.0.1"]
