@@ -21,7 +21,7 @@ from sd_operator.hybrid.k8s import Kube
 from sd_operator.kube.client import ApiException
 from sd_operator.model import conditions as cond
 from sd_operator.model import reasons
-from sd_operator.model.grants import NotGranted, Role, acting_role, import_denial
+from sd_operator.model.grants import Acting, NotGranted, Role, acting_role, import_denial
 from sd_operator.model.redact import own_arns, redact_arns
 from sd_operator.model.schema import Invalid
 from sd_operator.model.spec import API_VERSION, GROUP, KIND_IMPORT, PLURAL_IMPORT, VERSION
@@ -68,17 +68,9 @@ def refresh(
             raise kopf.TemporaryError(result.message, delay=NAMESPACE_RETRY_SECONDS)
         ns_name, region = ns_spec.name, ns_spec.region
     spec = replace(spec, region=region)
-    # Before any AWS call, as for the other kinds (handlers/tenancy.py); the next sweep reads
-    # the grants again.
-    ns_labels = labels_of(labels, namespace)
-    denial = import_denial(every_grant(grants), namespace, ns_labels, str(ns_name))
-    # Discovered through the role the grants name, as the other kinds act (a namespace shared
-    # through AWS RAM is read in the account it is shared with); grants naming different ones
-    # are refused rather than one chosen.
-    acting = acting_role(every_grant(grants), namespace, ns_labels)
-    if isinstance(acting, NotGranted) or denial is not None:
-        why = acting.message if isinstance(acting, NotGranted) else denial
-        _write(body, patch, ImportResult(False, reasons.NOT_GRANTED, f"{why}; nothing was read"))
+    acting = _acting(grants, labels, namespace, str(ns_name))
+    if isinstance(acting, str):
+        _write(body, patch, ImportResult(False, reasons.NOT_GRANTED, f"{acting}; nothing was read"))
         return
     try:
         with locks.lock(str(body.metadata.uid)):
@@ -105,6 +97,29 @@ def refresh(
         reason=result.reason,
         **status_to_wire(result.status),
     )
+
+
+def _acting(
+    grants: Grants | None, labels: NamespaceLabels | None, namespace: str, source: str
+) -> Acting | str:
+    """The role an import in Kubernetes namespace `namespace` discovers through, as the other
+    kinds act (a namespace shared through AWS RAM is read in the account it is shared with), or
+    why it may not read Cloud Map namespace `source`. Before any AWS call, as for the other
+    kinds (handlers/tenancy.py); the next sweep reads the grants again. Grants naming different
+    roles are refused rather than one chosen."""
+    ns_labels = labels_of(labels, namespace)
+    acting = acting_role(every_grant(grants), namespace, ns_labels)
+    if isinstance(acting, NotGranted):
+        return acting.message
+    return import_denial(every_grant(grants), namespace, ns_labels, source) or acting
+
+
+def _importers(
+    adapters: Adapters, limits: ImportLimits | None
+) -> Callable[[Role | None], Importer]:
+    """The Importer acting through a role (None: the operator's own credentials, which a
+    deletion uses: it removes only Kubernetes objects)."""
+    return lambda role: Importer(adapters.acting(role).cloudmap, Kube, limits)
 
 
 def _shown(exc: AwsError, body: kopf.Body) -> str:
@@ -143,13 +158,10 @@ def register(
     forget: Callable[[str], None],
     limits: ImportLimits | None = None,
 ) -> None:
-    """Wire the import handlers into `registry`: `adapters`, the operator's own credentials',
-    acting through a grant's role for that grant's imports; `locks`, shared with the other
-    kinds' handlers; `interval`, the sweep's; `forget` gets the uid of each import that is
-    gone; `limits`, what an import may read and write."""
-
-    def importers(role: Role | None) -> Importer:
-        return Importer(adapters.acting(role).cloudmap, Kube, limits)
+    """Wire the import handlers into `registry`: `adapters`, the operator's own (a grant's
+    imports act through its role); `locks`, shared with the other kinds' handlers; `interval`,
+    the sweep's; `forget` gets the uid of each gone import; `limits`, what imports may do."""
+    importers = _importers(adapters, limits)
 
     @kopf.on.resume(GROUP, VERSION, PLURAL_IMPORT, registry=registry, id="import")
     @kopf.on.create(GROUP, VERSION, PLURAL_IMPORT, registry=registry, id="import")
@@ -192,7 +204,6 @@ def register(
     @kopf.on.delete(GROUP, VERSION, PLURAL_IMPORT, registry=registry, id="delete")
     def handle_delete_import(body: kopf.Body, **_: Any) -> None:
         try:
-            # Only Kubernetes objects: no account is needed.
             importers(None).delete(
                 str(body.metadata.name), str(body.metadata.namespace), _owner(body)
             )
