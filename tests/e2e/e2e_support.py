@@ -32,6 +32,8 @@ CRD_DIR = ROOT / "crds"
 EXAMPLES = ROOT / "examples"
 FIXTURES = ROOT / "tests" / "fixtures"
 OPERATOR_BIN = ROOT / ".venv" / "bin" / "sd-operator"
+# An operator that sweeps only at start: what a test sees happened on a change or a request.
+NO_SWEEP = ("--sweep-seconds", "3600")
 
 GROUP = "sd-operator.io"
 VERSION = "v1alpha1"

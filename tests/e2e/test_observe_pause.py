@@ -13,15 +13,16 @@ from typing import Any
 from e2e_support import (
     DISCOVERIES,
     NAMESPACES,
+    NO_SWEEP,
     Kubectl,
     StartOperator,
     condition,
     example,
     holds_until,
     is_condition,
+    kube_cli,
 )
 from test_lifecycle import create_stack, ttl
-from test_refresh import NO_SWEEP, cli
 
 from sd_devkit.emulator import Emulator
 from support import calls_since, mutating_calls
@@ -101,7 +102,7 @@ def test_a_paused_deletion_waits_without_an_aws_call_until_resumed(
     _, svc = create_stack(kubectl, namespace)
     service_id = svc["status"]["serviceId"]
 
-    paused = cli(kubectl, "pause", "sd", "user-service", "-n", namespace)
+    paused = kube_cli(kubectl, "pause", "sd", "user-service", "-n", namespace)
     assert paused.returncode == 0, paused.stderr
     kubectl.wait_for_object(
         DISCOVERIES, "user-service", namespace, lambda o: is_condition(o, "Paused"), "Paused"
@@ -128,7 +129,7 @@ def test_a_paused_deletion_waits_without_an_aws_call_until_resumed(
         "two tries of the paused deletion",
     )
 
-    resumed = cli(kubectl, "resume", "sd", "user-service", "-n", namespace)
+    resumed = kube_cli(kubectl, "resume", "sd", "user-service", "-n", namespace)
     assert resumed.returncode == 0, resumed.stderr
     kubectl.wait_gone(DISCOVERIES, "user-service", namespace)
     services = sd.list_services()["Services"]

@@ -12,6 +12,7 @@ from typing import Any
 
 from e2e_support import (
     DISCOVERIES,
+    NO_SWEEP,
     Kubectl,
     StartOperator,
     kube_cli,
@@ -22,8 +23,6 @@ from test_lifecycle import change_ttl_out_of_band, create_stack, ttl
 
 from sd_devkit.emulator import Emulator
 from sd_operator.model.spec import REFRESH_ANNOTATION
-
-NO_SWEEP = ("--sweep-seconds", "3600")
 
 
 def test_refresh_reconciles_now_outside_the_sweep_once_per_value(

@@ -70,10 +70,6 @@ UNEXERCISED: dict[str, str] = {
     "servicediscovery:CreatePublicDnsNamespace": "no integration or e2e test reaches this call yet",
     "servicediscovery:UpdateHttpNamespace": "no integration or e2e test reaches this call yet",
     "servicediscovery:UpdatePublicDnsNamespace": "no integration or e2e test reaches this call yet",
-    # A consumer account's view of the shares that bring it a namespace: the emulator serves
-    # the owner's side of RAM (CreateResourceShare, GetResourceShares), not these.
-    "ram:ListResources": "the emulator does not serve it",
-    "ram:ListResourceSharePermissions": "the emulator does not serve it",
 }
 ADAPTERS = ROOT / "operator" / "src" / "sd_operator" / "aws"
 # boto3 client type in the adapters -> (botocore service name, IAM action prefix).

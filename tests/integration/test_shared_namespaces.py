@@ -27,6 +27,7 @@ from sd_operator.reconcile.result import Outcome
 OWNER = "333333333333"
 TENANT = "444444444444"
 ECS_FULL = "arn:aws:ram::aws:permission/AWSRAMPermissionCloudMapECSFullPermission"
+READ_ONLY = f"arn:aws:ram:{REGION}:{OWNER}:permission/CloudMapReadOnly"
 TENANT_VPC = "vpc-0bbbbbbbbbbbbbbbb"
 
 
@@ -150,6 +151,26 @@ def test_a_tenant_creates_its_service_and_service_connect_in_a_shared_namespace_
     namespace = owner_sd.get_namespace(Id=arn)["Namespace"]
     assert namespace.get("Description", "") == ""
     assert owner_sd.list_tags_for_resource(ResourceARN=arn)["Tags"] == []
+
+
+def test_service_connect_is_refused_until_the_share_carries_the_ecs_full_permission(
+    emulator: Emulator, owner: Any, tenant: Reconciler, tenant_ecs: Any
+) -> None:
+    """The operator reads the share's permissions with RAM ListResources and
+    ListResourceSharePermissions as the tenant, and refuses what ECS would refuse."""
+    arn = _shared(emulator, owner, READ_ONLY)
+    res = _orders(arn)
+    refused = tenant.plan(res, namespace=None).plan.refusal
+    assert refused is not None
+    assert refused.reason == reasons.SHARE_PERMISSION_MISSING
+    assert "['CloudMapReadOnly']" in refused.message
+
+    ram = _client(owner, emulator, "ram")
+    [share] = ram.get_resource_shares(resourceOwner="SELF")["resourceShares"]
+    ram.associate_resource_share_permission(
+        resourceShareArn=share["resourceShareArn"], permissionArn=ECS_FULL, replace=True
+    )
+    assert tenant.plan(res, namespace=None).plan.refusal is None
 
 
 def test_a_private_namespace_is_refused_until_the_tenants_vpc_is_associated(

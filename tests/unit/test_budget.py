@@ -55,6 +55,26 @@ def test_a_throttle_slows_the_api_for_everyone_then_it_recovers() -> None:
     assert budget.current_rate("servicediscovery:GetService") == 10.0  # other APIs untouched
 
 
+def test_throttling_that_does_not_fall_with_the_rate_costs_at_most_half_the_rate() -> None:
+    """AWS throttling a share of calls whatever their rate (faults, a noisy neighbour) cuts the
+    budget once a second for as long as it lasts: the floor bounds the slowdown to 2x."""
+    clock = Clock()
+    budget = Budget(clock=clock)
+    api = "servicediscovery:ListNamespaces"
+    rates = []
+    for _ in range(300):
+        clock.now += 1.01
+        budget.throttled(api)
+        rates.append(budget.current_rate(api))
+    assert min(rates) == pytest.approx(0.5 * 0.5)
+    assert rates[-1] == pytest.approx(0.5 * 0.5)
+    # Back to the configured rate 10 s (half the rate at 5% a second) after the last throttle.
+    clock.now += 9.0
+    assert budget.current_rate(api) < 0.5
+    clock.now += 1.1
+    assert budget.current_rate(api) == pytest.approx(0.5)
+
+
 def test_tokens_pace_calls_at_the_rate() -> None:
     budget = Budget({"ecs:DescribeServices": Rate(20.0, 1.0)})
     start = time.monotonic()

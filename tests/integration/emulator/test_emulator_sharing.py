@@ -323,3 +323,51 @@ def test_a_consumer_vpc_joins_a_shared_private_namespace_only_once_authorized(
     ]
     owner_vpcs = owner.client("route53").get_hosted_zone(Id=zone_id)["VPCs"]
     assert {v["VPCId"] for v in owner_vpcs} == {"vpc-owner", "vpc-consumer"}
+
+
+def test_list_resources_answers_the_consumer_what_is_shared_with_it(
+    owner: Account, consumer: Account, emulator: Emulator
+) -> None:
+    """RAM API reference, ListResources: OTHER-ACCOUNTS lists what others share with the caller,
+    SELF what the caller shares; resourceArns and principal narrow the answer."""
+    arn = _shared_namespace(owner)
+    other = _shared_namespace(owner, name="other")
+    stranger = _account(emulator, "222222222222").client("ram")
+    shares = owner.client("ram").get_resource_shares(resourceOwner="SELF")["resourceShares"]
+    [share_arn] = [s["resourceShareArn"] for s in shares if s["name"] == "shared-share"]
+    ram = consumer.client("ram")
+    mine = ram.list_resources(resourceOwner="OTHER-ACCOUNTS", resourceArns=[arn])["resources"]
+    assert [(r["arn"], r["resourceShareArn"]) for r in mine] == [(arn, share_arn)]
+    everything = ram.list_resources(resourceOwner="OTHER-ACCOUNTS")["resources"]
+    assert {r["arn"] for r in everything} == {arn, other}
+    assert ram.list_resources(resourceOwner="SELF")["resources"] == []
+    owned = owner.client("ram").list_resources(resourceOwner="SELF", principal=CONSUMER)
+    assert {r["arn"] for r in owned["resources"]} == {arn, other}
+    assert stranger.list_resources(resourceOwner="OTHER-ACCOUNTS")["resources"] == []
+
+
+def test_list_resource_share_permissions_names_the_shares_permissions(
+    owner: Account, consumer: Account, emulator: Emulator
+) -> None:
+    """RAM API reference, ListResourceSharePermissions: the share's permissions, to its owner and
+    its consumers; another account does not find the share."""
+    arn = _shared_namespace(owner, permission=READ_ONLY)
+    [found] = consumer.client("ram").list_resources(
+        resourceOwner="OTHER-ACCOUNTS", resourceArns=[arn]
+    )["resources"]
+    share = found["resourceShareArn"]
+    listed = consumer.client("ram").list_resource_share_permissions(resourceShareArn=share)
+    assert [(p["arn"], p["name"]) for p in listed["permissions"]] == [
+        (READ_ONLY, "CloudMapReadOnly")
+    ]
+    owner.client("ram").associate_resource_share_permission(
+        resourceShareArn=share, permissionArn=ECS_FULL, replace=True
+    )
+    listed = owner.client("ram").list_resource_share_permissions(resourceShareArn=share)
+    assert [p["name"] for p in listed["permissions"]] == [
+        "AWSRAMPermissionCloudMapECSFullPermission"
+    ]
+    stranger = _account(emulator, "222222222222").client("ram")
+    with pytest.raises(ClientError) as caught:
+        stranger.list_resource_share_permissions(resourceShareArn=share)
+    assert _code(caught) == "UnknownResourceException"

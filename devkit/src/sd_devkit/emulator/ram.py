@@ -19,10 +19,13 @@ import uuid
 from dataclasses import dataclass, field
 from enum import Enum
 
-from ._wsgi import JSON, Call, Forward, Handler, Reply
+from ._wsgi import JSON, Call, Forward, Handler, Reply, page
 from .moto_surface import servicediscovery_backends
 
 ECS_FULL_PERMISSION = "arn:aws:ram::aws:permission/AWSRAMPermissionCloudMapECSFullPermission"
+NAMESPACE_TYPE = "servicediscovery:Namespace"
+# RAM API reference: ListResources and ListResourceSharePermissions answer at most 500 a page.
+_MAX_RESULTS = 500
 NAMESPACE_ARN = re.compile(
     r"^arn:aws:servicediscovery:(?P<region>[^:]+):(?P<account>\d{12}):namespace/(?P<id>ns-[\w-]+)$"
 )
@@ -96,6 +99,8 @@ class RamLayer:
             "AssociateResourceSharePermission": self.associate_resource_share_permission,
             "GetResourceShares": self.get_resource_shares,
             "DeleteResourceShare": self.delete_resource_share,
+            "ListResources": self.list_resources,
+            "ListResourceSharePermissions": self.list_resource_share_permissions,
         }
 
     # -- what the other layers ask -------------------------------------------------------------
@@ -234,19 +239,94 @@ class RamLayer:
         return Reply.json_ok({"returnValue": True})
 
     def get_resource_shares(self, call: Call, forward: Forward) -> Reply:
-        owner = call.body.get("resourceOwner")
+        shares = self._visible(call, call.body.get("resourceOwner"))
+        if isinstance(shares, Reply):
+            return shares
+        wanted = set(call.body.get("resourceShareArns") or [])
+        return Reply.json_ok(
+            {"resourceShares": [s.json() for s in shares if not wanted or s.arn in wanted]}
+        )
+
+    def _visible(self, call: Call, owner: object) -> list[Share] | Reply:
+        """The caller's shares in its Region (SELF) or those naming it (OTHER-ACCOUNTS)."""
         if owner not in ("SELF", "OTHER-ACCOUNTS"):
             return _invalid("resourceOwner must be SELF or OTHER-ACCOUNTS")
-        wanted = set(call.body.get("resourceShareArns") or [])
         with self._lock:
-            shares = [
+            return [
                 s
                 for s in self._shares.values()
                 if s.region == call.region
                 and (s.owner == call.account if owner == "SELF" else call.account in s.principals)
-                and (not wanted or s.arn in wanted)
             ]
-        return Reply.json_ok({"resourceShares": [s.json() for s in shares]})
+
+    @staticmethod
+    def _page(call: Call, key: str, items: list[JSON]) -> Reply:
+        try:
+            found, token = page(
+                items, call.body.get("nextToken"), call.body.get("maxResults"), 0, _MAX_RESULTS
+            )
+        except ValueError as exc:
+            return Reply.error("InvalidNextTokenException", str(exc))
+        data: JSON = {key: found}
+        if token:
+            data["nextToken"] = token
+        return Reply.json_ok(data)
+
+    def list_resources(self, call: Call, forward: Forward) -> Reply:
+        """RAM API reference, ListResources: the resources the caller shares (SELF) or that are
+        shared with it (OTHER-ACCOUNTS), one entry per share holding them, narrowed to shares
+        naming `principal` and to `resourceArns` / `resourceShareArns` / `resourceType`."""
+        shares = self._visible(call, call.body.get("resourceOwner"))
+        if isinstance(shares, Reply):
+            return shares
+        principal = call.body.get("principal")
+        arns = set(call.body.get("resourceArns") or [])
+        share_arns = set(call.body.get("resourceShareArns") or [])
+        kind = call.body.get("resourceType")
+        resources = [
+            {
+                "arn": arn,
+                "type": NAMESPACE_TYPE,
+                "resourceShareArn": share.arn,
+                "status": "AVAILABLE",
+                "creationTime": share.created,
+                "lastUpdatedTime": share.created,
+                "resourceRegionScope": "REGIONAL",
+            }
+            for share in sorted(shares, key=lambda s: s.arn)
+            if (principal is None or principal in share.principals)
+            and (not share_arns or share.arn in share_arns)
+            and (kind is None or kind == NAMESPACE_TYPE)
+            for arn in sorted(share.resources)
+            if not arns or arn in arns
+        ]
+        return self._page(call, "resources", resources)
+
+    def list_resource_share_permissions(self, call: Call, forward: Forward) -> Reply:
+        """RAM API reference, ListResourceSharePermissions: the permissions of a share, to its
+        owner and to the accounts it names."""
+        arn = str(call.body.get("resourceShareArn", ""))
+        with self._lock:
+            share = self._shares.get(arn)
+        if share is None or call.account not in {share.owner, *share.principals}:
+            return Reply.error(
+                "UnknownResourceException", f"ResourceShare {arn} could not be found."
+            )
+        permissions = [
+            {
+                "arn": permission,
+                "version": "1",
+                "defaultVersion": True,
+                "name": permission.rsplit("/", 1)[-1],
+                "resourceType": NAMESPACE_TYPE,
+                "status": "ATTACHABLE",
+                "creationTime": share.created,
+                "lastUpdatedTime": share.created,
+                "isResourceTypeDefault": False,
+            }
+            for permission in share.permissions
+        ]
+        return self._page(call, "permissions", permissions)
 
     def delete_resource_share(self, call: Call, forward: Forward) -> Reply:
         share = self._share(call)

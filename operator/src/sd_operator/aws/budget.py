@@ -13,8 +13,10 @@ reasoning behind them: docs/aws-budget.md. In short:
 - Route 53: one 5/s bucket for all of its APIs (Route 53's account-wide limit).
 
 Adaptive: a ThrottlingException / RequestLimitExceeded (or any other throttling code) answered
-to anyone cuts that API's rate for everyone (x0.7, at most once a second, never below 20%); it
-recovers by 5% of the configured rate per second without throttling.
+to anyone cuts that API's rate for everyone (x0.7, at most once a second, never below half the
+configured rate); it recovers by 5% of the configured rate per second without throttling. The
+floor bounds what throttling that does not depend on the rate can cost: slowing down cannot
+help then, and a budget cut further only multiplied a `plan`'s time (docs/aws-budget.md).
 
 Priority: calls made inside `background()` (the drift sweep) yield to calls made outside it
 (change handlers, the CLI, hybrid registrations): while a foreground call waits for a token of
@@ -46,7 +48,9 @@ THROTTLE_CODES = frozenset(
 )
 
 DECREASE = 0.7
-MIN_FACTOR = 0.2
+# Against AWS's token buckets, a rate below the bucket's refill gains nothing more: the accepted
+# rate is the bucket's whichever rate is sent, the rest is refused and retried (bench/budget.py).
+MIN_FACTOR = 0.5
 RECOVERY_PER_SECOND = 0.05
 DECREASE_INTERVAL_SECONDS = 1.0
 
