@@ -5,10 +5,9 @@ write them). Shared by the integration tests and the unit tests."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from sd_operator.aws.cloudmap import CloudMap
+from sd_operator.aws.adapters import Adapters
 from sd_operator.handlers.units import Units
 from sd_operator.model.grants import parse_grant
 from sd_operator.model.spec import (
@@ -149,11 +148,11 @@ spec:
 
 
 def units_granting_all(
-    reconciler: Reconciler, cloudmap: Callable[[str | None], CloudMap], sweep_seconds: float = 30
+    reconciler: Reconciler, adapters: Adapters, sweep_seconds: float = 30
 ) -> Units:
     """The handler units, handed what kopf's indexes hold with the chart's `grants.mode:
     allowAll` (docs/tenancy.md): what the tests of anything but tenancy run under."""
-    units = Units.build(reconciler, cloudmap, sweep_seconds)
+    units = Units.build(reconciler, adapters, sweep_seconds)
     units.live.grants, units.live.namespace_labels = {ALLOW_ALL.name: [ALLOW_ALL]}, {}
     return units
 

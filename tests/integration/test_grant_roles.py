@@ -55,7 +55,7 @@ def through(name: str, k8s_namespace: str, role: Role | None) -> Grant:
 
 
 def operator(emulator: Emulator, reconciler: Reconciler, *grants: Grant) -> Units:
-    units = Units.build(reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap, 30)
+    units = Units.build(reconciler, Adapters(REGION, emulator.endpoint_url), 30)
     units.live.grants = {g.name: [g] for g in grants}
     units.live.namespace_labels = {}
     return units

@@ -53,7 +53,7 @@ def step(
 def test_a_resource_no_grant_allows_is_stalled_with_no_aws_call_until_one_does(
     emulator: Emulator, reconciler: Reconciler
 ) -> None:
-    units = Units.build(reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap, 30)
+    units = Units.build(reconciler, Adapters(REGION, emulator.endpoint_url), 30)
     units.live.grants, units.live.namespace_labels = {}, {"team-a": [{}]}
     body = yaml.safe_load(TEAM_A_NAMESPACE)
     body["metadata"].update(uid="uid-teama", generation=1)
@@ -82,7 +82,7 @@ def test_the_sweep_decides_nothing_before_the_grants_are_handed_over(
 ) -> None:
     """kopf fills its indexes before any handler; the sweep runs beside kopf and waits until a
     handler has handed them over, rather than refusing everything at start."""
-    units = Units.build(reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap, 30)
+    units = Units.build(reconciler, Adapters(REGION, emulator.endpoint_url), 30)
     body = yaml.safe_load(TEAM_A_NAMESPACE)
     body["metadata"].update(uid="uid-teama", generation=1)
     calls = emulator.calls()

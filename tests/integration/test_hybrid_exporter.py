@@ -15,7 +15,7 @@ from sd_operator.aws.cloudmap import CloudMap
 from sd_operator.handlers.export_driver import ExportDriver
 from sd_operator.handlers.units import Units
 from sd_operator.hybrid.export import CLUSTER_ATTRIBUTE, OWNER_ATTRIBUTE, SliceView, slice_view
-from sd_operator.hybrid.exporter import Exporter, ExportOutcome, ExportResult
+from sd_operator.hybrid.exporter import ExportAccount, Exporter, ExportOutcome, ExportResult
 from sd_operator.model.spec import (
     GROUP,
     PAUSED_ANNOTATION,
@@ -68,7 +68,7 @@ def _exporter(cm: CloudMap) -> Exporter:
         found = cm.get_service(service_id)
         return None if found is None else dict(found.tags)
 
-    return Exporter(ClusterIdentity("c1"), lambda _r: cm, tags)
+    return Exporter(ClusterIdentity("c1"), lambda _role: ExportAccount(lambda _r: cm, tags))
 
 
 def _sync(exporter: Exporter, service_id: str, view: SliceView) -> ExportResult:
@@ -177,7 +177,7 @@ def _slices(view: SliceView) -> dict[tuple[str, str], list[SliceView]]:
 
 
 def _exports(reconciler: Reconciler, emulator: Emulator) -> ExportDriver:
-    return units_granting_all(reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap).exports
+    return units_granting_all(reconciler, Adapters(REGION, emulator.endpoint_url)).exports
 
 
 def test_a_slice_event_registers_nothing_for_a_resource_outside_its_grants(
@@ -187,7 +187,7 @@ def test_a_slice_event_registers_nothing_for_a_resource_outside_its_grants(
     _cm, sd, _ = setup
     owner = Identity("ServiceDiscovery", "payments", SD_NAME, uid="uid-sd")
     service_id = _service(sd, "pay-sd", owner_tags(owner, CLUSTER))
-    units = Units.build(reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap, 30)
+    units = Units.build(reconciler, Adapters(REGION, emulator.endpoint_url), 30)
     units.live.grants, units.live.namespace_labels = {}, {}
     calls = emulator.calls()
     units.exports.export_from_slice(_discovery_body(service_id), None, _slices(_slice("10.0.0.1")))
@@ -203,9 +203,7 @@ def test_a_slice_event_for_a_service_in_sync_changes_nothing_and_raises_nothing(
     _cm, sd, _ = setup
     owner = Identity("ServiceDiscovery", "payments", SD_NAME, uid="uid-sd")
     service_id = _service(sd, "pay-sd", owner_tags(owner, CLUSTER))
-    exports = units_granting_all(
-        reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap
-    ).exports
+    exports = units_granting_all(reconciler, Adapters(REGION, emulator.endpoint_url)).exports
     body = _discovery_body(service_id)
     exports.export_from_slice(body, None, _slices(_slice("10.0.0.1")))  # registers
     exports.export_from_slice(body, None, _slices(_slice("10.0.0.1")))  # in sync
@@ -230,9 +228,7 @@ def test_status_service_id_naming_a_service_not_ours_gets_no_instance(
     """Regression: the export registered into whatever status.serviceId named."""
     _cm, sd, _ = setup
     foreign = _service(sd, "someone-elses", tags)
-    exports = units_granting_all(
-        reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap
-    ).exports
+    exports = units_granting_all(reconciler, Adapters(REGION, emulator.endpoint_url)).exports
     exports.export_from_slice(_discovery_body(foreign), None, _slices(_slice("10.0.0.1")))
     assert sd.list_instances(ServiceId=foreign)["Instances"] == []
     assert _registers(emulator) == 0

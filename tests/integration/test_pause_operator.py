@@ -37,7 +37,7 @@ Events = list[tuple[str, str]]
 
 
 def units_for(emulator: Emulator, reconciler: Reconciler) -> Units:
-    units = Units.build(reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap, 30)
+    units = Units.build(reconciler, Adapters(REGION, emulator.endpoint_url), 30)
     units.live.grants = {"team-a": [parse_grant(GRANT)]}
     units.live.namespace_labels = {"team-a": [{}]}
     return units

@@ -173,7 +173,7 @@ def test_a_reported_drift_names_the_keys_without_the_values(
 ) -> None:
     edit(manifests / "user-service.yaml", "driftPolicy: Correct", "driftPolicy: Report")
     cluster = Cluster(manifests)
-    steps = units_granting_all(reconciler, Adapters(REGION, emulator.endpoint_url).cloudmap).steps
+    steps = units_granting_all(reconciler, Adapters(REGION, emulator.endpoint_url)).steps
     cluster.converge(steps, "myapp")
     cluster.converge(steps, "user-service")
     cluster.events.clear()

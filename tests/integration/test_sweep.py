@@ -140,7 +140,7 @@ class World:
         self.emulator = emulator
         adapters = Adapters(REGION, emulator.endpoint_url)
         self.reconciler = Reconciler(adapters, ClusterIdentity("sweep-test"), view_ttl=view_ttl)
-        self.units = units_granting_all(self.reconciler, adapters.cloudmap)
+        self.units = units_granting_all(self.reconciler, adapters)
         self.writer = RecordingWriter()
         self.reports: list[SweepReport] = []
         self.now = 0.0  # the sweeper's clock: a test moves it on to make follow-ups due

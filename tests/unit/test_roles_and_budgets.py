@@ -284,7 +284,7 @@ def swept_namespace(k8s_namespace: str) -> dict[str, Any]:
 
 def test_an_account_the_sweep_cannot_read_waits_while_the_others_are_stepped() -> None:
     own = Reconciler(FakeAdapters(REGION), CLUSTER)
-    units = Units.build(own, own.adapters.cloudmap, 30)  # type: ignore[arg-type]
+    units = Units.build(own, own.adapters, 30)  # type: ignore[arg-type]
     grants = (grant("team-a", TENANT_A, "team-a"), grant("team-b", TENANT_B, "team-b"))
     units.live.grants = {g.name: [g] for g in grants}
     units.live.namespace_labels = {}

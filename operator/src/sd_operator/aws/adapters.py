@@ -53,6 +53,10 @@ class Adapters:
             self.default_region, self.endpoint_url, max_attempts=self.max_attempts, role=role
         )
 
+    def acting(self, role: Role | None) -> Adapters:
+        """These adapters through `role` (None: as they are)."""
+        return self if role is None else self.as_role(role)
+
     def account(self, region: str | None) -> str:
         """The 12-digit account these adapters act in."""
         return self._config(region).account

@@ -19,10 +19,10 @@ from sd_operator.hybrid.export import SliceView
 from sd_operator.hybrid.exporter import Exporter, ExportOutcome, ExportResult
 from sd_operator.model import reasons
 from sd_operator.model.actions import Plan
+from sd_operator.model.grants import Role
 from sd_operator.model.spec import (
     DeletionPolicy,
     EndpointsSpec,
-    Identity,
     NamespaceSpec,
     Resource,
     ServiceDiscoverySpec,
@@ -56,16 +56,20 @@ class ExportDriver:
         lock: Callable[[str], threading.Lock],
         enabled: bool = True,
         granted: Callable[[Resource, NamespaceSpec | None], bool] = lambda *_: True,
+        role: Callable[[Resource], Role | StepResult | None] = lambda _: None,
     ) -> None:
         """`enabled` off (--no-export): no EndpointSlice is watched; spec.endpoints is refused,
         and what a resource exported is still deregistered when it is deleted or drops the
         field. `granted`: whether a resource's grants allow it now (handlers/tenancy.py); an
-        EndpointSlice's change exports only for one they do, as its step does."""
+        EndpointSlice's change exports only for one they do, as its step does. `role`: the
+        one a resource acts through, as its step's (None: the operator's own credentials), or
+        the refusal of grants naming different ones."""
         self.exporter = exporter
         self.parsed = parsed
         self.lock = lock
         self.enabled = enabled
         self.granted = granted
+        self.role = role
 
     def forget(self, uid: str) -> None:
         self.exporter.forget(uid)
@@ -96,9 +100,7 @@ class ExportDriver:
             )
             return _merge_export(result, refused, clear=False)
         views = _slices_of(slices, res.identity.namespace, wanted.service) if wanted else ()
-        export = self._sync_export(
-            res.identity, spec, namespace, service_id, wanted, views, refresh, status
-        )
+        export = self._sync_export(res, spec, namespace, service_id, wanted, views, refresh, status)
         if isinstance(export, StepResult):
             return export
         return _merge_export(result, export, clear=wanted is None)
@@ -112,16 +114,14 @@ class ExportDriver:
         if target is None or res.spec.deletion_policy is DeletionPolicy.RETAIN:
             return None
         spec, service_id = target
-        export = self._sync_export(
-            res.identity, spec, namespace, service_id, None, (), False, status
-        )
+        export = self._sync_export(res, spec, namespace, service_id, None, (), False, status)
         if isinstance(export, StepResult):
             return export
         return _pending(None, export) if export.outcome is ExportOutcome.PENDING else None
 
     def _sync_export(
         self,
-        identity: Identity,
+        res: Resource,
         spec: ServiceDiscoverySpec,
         namespace: NamespaceSpec | None,
         service_id: str,
@@ -130,12 +130,15 @@ class ExportDriver:
         refresh: bool,
         status: Mapping[str, Any],
     ) -> ExportResult | StepResult:
-        """The export of `wanted` (None: no instance of ours) into the service; an AWS error as
-        the step's result."""
+        """The export of `wanted` (None: no instance of ours) into the service, in the account
+        of `res`'s role; an AWS error (AssumeRoleFailed too) as the step's result."""
         assert spec.service is not None
+        role = self.role(res)
+        if isinstance(role, StepResult):
+            return role
         try:
             return self.exporter.sync(
-                identity,
+                res.identity,
                 wanted,
                 region=(namespace.region if namespace else None) or spec.region,
                 service_id=service_id,
@@ -143,6 +146,7 @@ class ExportDriver:
                 custom_health=bool(spec.service.health_check and spec.service.health_check.custom),
                 slices=views,
                 refresh=refresh,
+                role=role,
             )
         except AwsError as exc:
             return error_result(exc, status)

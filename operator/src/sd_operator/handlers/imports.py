@@ -10,8 +10,8 @@ from typing import Any
 import kopf
 
 from sd_operator import logs
-from sd_operator.aws.cloudmap import CloudMap
-from sd_operator.aws.errors import AwsError, Retryable
+from sd_operator.aws.adapters import Adapters
+from sd_operator.aws.errors import AssumeRoleFailed, AwsError, Retryable
 from sd_operator.handlers.indexes import Grants, NamespaceLabels, namespace_in
 from sd_operator.handlers.locks import Locks
 from sd_operator.handlers.tenancy import every_grant, labels_of
@@ -21,12 +21,13 @@ from sd_operator.hybrid.k8s import Kube
 from sd_operator.kube.client import ApiException
 from sd_operator.model import conditions as cond
 from sd_operator.model import reasons
-from sd_operator.model.grants import import_denial
+from sd_operator.model.grants import Acting, NotGranted, Role, acting_role, import_denial
 from sd_operator.model.redact import own_arns, redact_arns
 from sd_operator.model.schema import Invalid
 from sd_operator.model.spec import API_VERSION, GROUP, KIND_IMPORT, PLURAL_IMPORT, VERSION
 from sd_operator.model.status import ImportStatus, status_from_wire, status_to_wire
 from sd_operator.model.timestamps import utc_now
+from sd_operator.reconcile.reconciler import error_result
 
 NAMESPACE_RETRY_SECONDS = 15.0
 
@@ -38,7 +39,7 @@ def _owner(body: kopf.Body) -> Owner:
 
 
 def refresh(
-    importer: Importer,
+    importers: Callable[[Role | None], Importer],
     locks: Locks,
     body: kopf.Body,
     patch: kopf.Patch,
@@ -67,16 +68,19 @@ def refresh(
             raise kopf.TemporaryError(result.message, delay=NAMESPACE_RETRY_SECONDS)
         ns_name, region = ns_spec.name, ns_spec.region
     spec = replace(spec, region=region)
-    # Before any AWS call, as for the other kinds (handlers/tenancy.py); the next sweep reads
-    # the grants again.
-    source = str(ns_name)
-    denial = import_denial(every_grant(grants), namespace, labels_of(labels, namespace), source)
-    if denial is not None:
-        _write(body, patch, ImportResult(False, reasons.NOT_GRANTED, f"{denial}; nothing was read"))
+    acting = _acting(grants, labels, namespace, str(ns_name))
+    if isinstance(acting, str):
+        _write(body, patch, ImportResult(False, reasons.NOT_GRANTED, f"{acting}; nothing was read"))
         return
     try:
         with locks.lock(str(body.metadata.uid)):
-            result = importer.sync(spec, str(ns_name), name, namespace, _owner(body))
+            result = importers(acting.role).sync(spec, str(ns_name), name, namespace, _owner(body))
+    except AssumeRoleFailed as exc:
+        # This import's condition says so, and it is retried backing off; the imports of other
+        # grants' roles go on.
+        failed = error_result(exc, body.get("status") or {})
+        _write(body, patch, ImportResult(False, failed.reason, failed.message))
+        raise kopf.TemporaryError(failed.message, delay=exc.delay) from exc
     except Retryable as exc:
         raise kopf.TemporaryError(_shown(exc, body), delay=exc.delay) from exc
     except AwsError as exc:
@@ -93,6 +97,29 @@ def refresh(
         reason=result.reason,
         **status_to_wire(result.status),
     )
+
+
+def _acting(
+    grants: Grants | None, labels: NamespaceLabels | None, namespace: str, source: str
+) -> Acting | str:
+    """The role an import in Kubernetes namespace `namespace` discovers through, as the other
+    kinds act (a namespace shared through AWS RAM is read in the account it is shared with), or
+    why it may not read Cloud Map namespace `source`. Before any AWS call, as for the other
+    kinds (handlers/tenancy.py); the next sweep reads the grants again. Grants naming different
+    roles are refused rather than one chosen."""
+    ns_labels = labels_of(labels, namespace)
+    acting = acting_role(every_grant(grants), namespace, ns_labels)
+    if isinstance(acting, NotGranted):
+        return acting.message
+    return import_denial(every_grant(grants), namespace, ns_labels, source) or acting
+
+
+def _importers(
+    adapters: Adapters, limits: ImportLimits | None
+) -> Callable[[Role | None], Importer]:
+    """The Importer acting through a role (None: the operator's own credentials, which a
+    deletion uses: it removes only Kubernetes objects)."""
+    return lambda role: Importer(adapters.acting(role).cloudmap, Kube, limits)
 
 
 def _shown(exc: AwsError, body: kopf.Body) -> str:
@@ -125,16 +152,16 @@ def _write(body: kopf.Body, patch: kopf.Patch, result: ImportResult) -> None:
 
 def register(
     registry: kopf.OperatorRegistry,
-    cloudmap: Callable[[str | None], CloudMap],
+    adapters: Adapters,
     locks: Locks,
     interval: float,
     forget: Callable[[str], None],
     limits: ImportLimits | None = None,
 ) -> None:
-    """Wire the import handlers into `registry`: `cloudmap`, the Cloud Map adapter per region;
-    `locks`, shared with the other kinds' handlers; `interval`, the sweep's; `forget` gets the
-    uid of each import that is gone; `limits`, what an import may read and write."""
-    importer = Importer(cloudmap, Kube, limits)
+    """Wire the import handlers into `registry`: `adapters`, the operator's own (a grant's
+    imports act through its role); `locks`, shared with the other kinds' handlers; `interval`,
+    the sweep's; `forget` gets the uid of each gone import; `limits`, what imports may do."""
+    importers = _importers(adapters, limits)
 
     @kopf.on.resume(GROUP, VERSION, PLURAL_IMPORT, registry=registry, id="import")
     @kopf.on.create(GROUP, VERSION, PLURAL_IMPORT, registry=registry, id="import")
@@ -148,7 +175,7 @@ def register(
         **_: Any,
     ) -> None:
         refresh(
-            importer, locks, body, patch, cloudmap_namespaces, discovery_grants, namespace_labels
+            importers, locks, body, patch, cloudmap_namespaces, discovery_grants, namespace_labels
         )
 
     @kopf.timer(
@@ -171,13 +198,15 @@ def register(
         if body.metadata.get("deletionTimestamp"):
             return
         refresh(
-            importer, locks, body, patch, cloudmap_namespaces, discovery_grants, namespace_labels
+            importers, locks, body, patch, cloudmap_namespaces, discovery_grants, namespace_labels
         )
 
     @kopf.on.delete(GROUP, VERSION, PLURAL_IMPORT, registry=registry, id="delete")
     def handle_delete_import(body: kopf.Body, **_: Any) -> None:
         try:
-            importer.delete(str(body.metadata.name), str(body.metadata.namespace), _owner(body))
+            importers(None).delete(
+                str(body.metadata.name), str(body.metadata.namespace), _owner(body)
+            )
         except ApiException as exc:
             raise kopf.TemporaryError(f"Kubernetes API: {exc.status} {exc.reason}") from exc
         forget(str(body.metadata.uid))

@@ -135,7 +135,7 @@ def _register_resources(
     # handlers between sweeps find ids in it.
     adapters = Adapters(settings.aws.region, settings.aws.endpoint_url)
     reconciler = Reconciler(adapters, settings.cluster, view_ttl=sweep_seconds * 0.9)
-    units = Units.build(reconciler, adapters.cloudmap, sweep_seconds, export=hybrid.export_enabled)
+    units = Units.build(reconciler, adapters, sweep_seconds, export=hybrid.export_enabled)
     settle = HeapSettler()
     sweeper = Sweeper(
         units,
@@ -151,9 +151,7 @@ def _register_resources(
 
     register(registry, units, forget, sweeper.seen)
     if hybrid.import_enabled:
-        imports.register(
-            registry, adapters.cloudmap, units.locks, sweep_seconds, forget, hybrid.limits
-        )
+        imports.register(registry, adapters, units.locks, sweep_seconds, forget, hybrid.limits)
     return sweeper
 
 

@@ -3,11 +3,10 @@ they need."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sd_operator import metrics
-from sd_operator.aws.cloudmap import CloudMap
+from sd_operator.aws.adapters import Adapters
 from sd_operator.handlers.claims import Conflicts
 from sd_operator.handlers.export_driver import ExportDriver
 from sd_operator.handlers.heartbeat import Clock, Heartbeat, wall_clock
@@ -17,7 +16,8 @@ from sd_operator.handlers.parsed import ParsedResources
 from sd_operator.handlers.status_writer import StatusWriter
 from sd_operator.handlers.steps import Steps
 from sd_operator.handlers.tenancy import Tenancy
-from sd_operator.hybrid.exporter import Exporter
+from sd_operator.hybrid.exporter import ExportAccount, Exporter
+from sd_operator.model.grants import Role
 from sd_operator.reconcile.accounts import Accounts
 from sd_operator.reconcile.reconciler import Reconciler
 
@@ -44,30 +44,34 @@ class Units:
     def build(
         cls,
         reconciler: Reconciler,
-        cloudmap: Callable[[str | None], CloudMap],
+        adapters: Adapters,
         sweep_seconds: float,
         clock: Clock = wall_clock,
         export: bool = True,
     ) -> Units:
-        """`cloudmap`: the Cloud Map adapter per region of the hybrid exporter, which calls
-        more of it (instances) than the reconciler's adapters offer. `reconciler`: the operator's
-        own credentials'; a DiscoveryGrant's role gets its own, made from it. `clock`: now, in
-        UTC.
+        """`reconciler`: the operator's own credentials'; a DiscoveryGrant's role gets its
+        own, made from it. `adapters`: the same credentials' adapters, whose Cloud Map one the
+        hybrid exporter calls more of (instances) than the reconciler's offer; the export of a
+        grant's resources acts through its role as their steps do. `clock`: now, in UTC.
         `export`: off (--no-export), spec.endpoints is refused (export_driver)."""
         accounts = Accounts(reconciler)
         parsed, locks = ParsedResources(), Locks()
         heartbeat = Heartbeat(sweep_seconds, clock)
-        exporter = Exporter(
-            reconciler.cluster,
-            cloudmap,
-            lambda region, service_id: reconciler.view.service_tags(
-                region or reconciler.default_region, service_id
-            ),
-            reconciler.adapters.account,
-        )
+
+        def exporting(role: Role | None) -> ExportAccount:
+            acting, through = accounts(role), adapters.acting(role)
+            return ExportAccount(
+                through.cloudmap,
+                lambda region, service_id: acting.view.service_tags(
+                    region or acting.default_region, service_id
+                ),
+                through.account,
+            )
+
+        exporter = Exporter(reconciler.cluster, exporting)
         live = LiveIndexes()
         tenancy = Tenancy(live, reconciler.default_region)
-        exports = ExportDriver(exporter, parsed, locks.lock, export, tenancy.allows)
+        exports = ExportDriver(exporter, parsed, locks.lock, export, tenancy.allows, tenancy.role)
         status = StatusWriter(heartbeat, clock)
         conflicts = Conflicts(reconciler.default_region)
         steps = Steps(accounts, locks, conflicts, exports, status, tenancy)

@@ -29,6 +29,7 @@ from sd_operator.hybrid.export import (
     registration_attributes,
 )
 from sd_operator.model import reasons
+from sd_operator.model.grants import Role
 from sd_operator.model.observed import ObservedInstance, OperationStatus
 from sd_operator.model.spec import ClusterIdentity, EndpointsSpec, Identity
 from sd_operator.model.status import Export
@@ -36,6 +37,21 @@ from sd_operator.reconcile.ownership import Ownership, ownership
 
 # (region, service id) -> the Cloud Map service's tags, None when there is no such service.
 ServiceTags = Callable[[str | None, str], Mapping[str, str] | None]
+
+
+@dataclass(frozen=True)
+class ExportAccount:
+    """The AWS account an export acts in (the operator's own, or a grant's role's): its Cloud
+    Map adapter per region, its services' tags, and its account id per region (None: not
+    known). In a namespace shared through AWS RAM, instances another account registered are
+    not ours whatever their attributes say: only the id tells."""
+
+    cloudmap: Callable[[str | None], CloudMap]
+    service_tags: ServiceTags
+    account: Callable[[str | None], str] | None = None
+
+    def id_in(self, region: str | None) -> str | None:
+        return self.account(region) if self.account is not None else None
 
 
 class ExportOutcome(StrEnum):
@@ -73,19 +89,12 @@ class Exporter:
     resource (the handlers' per-object lock)."""
 
     def __init__(
-        self,
-        cluster: ClusterIdentity,
-        cloudmap: Callable[[str | None], CloudMap],
-        service_tags: ServiceTags,
-        account: Callable[[str | None], str] | None = None,
+        self, cluster: ClusterIdentity, accounts: Callable[[Role | None], ExportAccount]
     ) -> None:
-        """`account`: the account `cloudmap` acts in, per region (None: not known): in a
-        namespace shared through AWS RAM, instances another account registered are not ours
-        whatever their attributes say."""
+        """`accounts`: the account a role acts in (None: the operator's own credentials),
+        chosen as the reconciler's is, so a resource's instances go where its service is."""
         self.cluster = cluster
-        self._cloudmap = cloudmap
-        self._service_tags = service_tags
-        self._account = account
+        self._accounts = accounts
         self._states: dict[str, _State] = {}
         self._guard = threading.Lock()
 
@@ -94,7 +103,13 @@ class Exporter:
             self._states.pop(uid, None)
 
     def _state(
-        self, owner: Identity, service_id: str, cm: CloudMap, refresh: bool, custom_health: bool
+        self,
+        owner: Identity,
+        service_id: str,
+        cm: CloudMap,
+        refresh: bool,
+        custom_health: bool,
+        account: str | None,
     ) -> _State:
         with self._guard:
             state = self._states.get(owner.uid)
@@ -102,7 +117,9 @@ class Exporter:
             pending = state.pending if state and state.service_id == service_id else {}
             state = _State(service_id, pending=pending)
             state.known = {i.id: i for i in cm.list_instances(service_id)}
-            if custom_health and any(owned(i, owner, self.cluster) for i in state.known.values()):
+            if custom_health and any(
+                owned(i, owner, self.cluster, account) for i in state.known.values()
+            ):
                 health = cm.instances_health(service_id)
                 for iid, inst in state.known.items():
                     if iid in health:
@@ -122,16 +139,20 @@ class Exporter:
         custom_health: bool,
         slices: Iterable[SliceView],
         refresh: bool = False,
+        role: Role | None = None,
     ) -> ExportResult:
         """Make the service's instances owned by `owner` equal to the Service's endpoints
         (none when `spec` is None: a removed spec.endpoints, or a deletion). Nothing is
         registered into a service that is not this resource's: `service_id` comes from its
-        status, which is not proof of ownership."""
-        refused = self._not_ours(owner, region, service_id)
+        status, which is not proof of ownership. `role`: the one the resource acts through
+        (None: the operator's own credentials)."""
+        where = self._accounts(role)
+        refused = self._not_ours(where, owner, region, service_id)
         if refused is not None:
             return refused
-        cm = self._cloudmap(region)
-        state = self._state(owner, service_id, cm, refresh, custom_health)
+        cm = where.cloudmap(region)
+        account = where.id_in(region)
+        state = self._state(owner, service_id, cm, refresh, custom_health, account)
         calls = self._poll(cm, state)
         desired: dict[str, DesiredInstance] = {}
         if spec is not None:
@@ -156,13 +177,13 @@ class Exporter:
             owner=owner,
             cluster=self.cluster,
             custom_health=custom_health,
-            account=self._account(region) if self._account is not None else None,
+            account=account,
         )
         _carry_out(plan, cm, service_id, state, custom_health)
         calls += plan.calls
         performed = _describe(plan.register, plan.deregister, plan.set_health, service_name)
         calls += self._poll(cm, state)
-        return self._result(owner, spec, state, plan, performed, calls)
+        return self._result(owner, spec, state, plan, performed, calls, account)
 
     def _result(
         self,
@@ -172,9 +193,10 @@ class Exporter:
         plan: ExportPlan,
         performed: tuple[str, ...],
         calls: int,
+        account: str | None,
     ) -> ExportResult:
         """The export's status and message, once its plan was carried out."""
-        ours = [i for i in state.known.values() if owned(i, owner, self.cluster)]
+        ours = [i for i in state.known.values() if owned(i, owner, self.cluster, account)]
         failures, state.failures = state.failures, []
         summary = Export(
             service=spec.service if spec else None,
@@ -217,9 +239,9 @@ class Exporter:
         return calls
 
     def _not_ours(
-        self, owner: Identity, region: str | None, service_id: str
+        self, where: ExportAccount, owner: Identity, region: str | None, service_id: str
     ) -> ExportResult | None:
-        tags = self._service_tags(region, service_id)
+        tags = where.service_tags(region, service_id)
         if tags is None:
             return ExportResult(
                 ExportOutcome.REFUSED,
