@@ -19,16 +19,27 @@ import sys
 import time
 from collections.abc import Callable
 
+from mypy_boto3_servicediscovery.type_defs import TagTypeDef
+
 from sd_devkit.emulator import Emulator
 from sd_devkit.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from sd_operator.aws.clients import AwsConfig, cloudmap_client
 from sd_operator.aws.cloudmap import CloudMap
-from sd_operator.hybrid.export import SliceView, desired_instances, endpoints_of, owned, slice_view
-from sd_operator.hybrid.exporter import Exporter, ExportOutcome
-from sd_operator.model.spec import EndpointsSpec, Identity
+from sd_operator.hybrid.export import (
+    EXPORTED_MANAGER,
+    MANAGED_BY_LABEL,
+    SliceView,
+    desired_instances,
+    endpoints_of,
+    owned,
+    slice_view,
+)
+from sd_operator.hybrid.exporter import ExportAccount, Exporter, ExportOutcome
+from sd_operator.model.spec import ClusterIdentity, EndpointsSpec, Identity
+from sd_operator.reconcile.ownership import owner_tags
 
 REGION = "us-east-1"
-CLUSTER = "bench"
+CLUSTER = ClusterIdentity("bench", "bench-cluster-id")
 OWNER = Identity("ServiceDiscovery", "payments", "payment-service", uid="bench-uid")
 SPEC = EndpointsSpec("payment-service", "http")
 
@@ -36,7 +47,11 @@ SPEC = EndpointsSpec("payment-service", "http")
 def endpoint_slice(n: int) -> SliceView:
     return slice_view(
         {
-            "metadata": {"name": "payment-service-a"},
+            # only the EndpointSlice controller's slices are a Service's pods (docs/hybrid.md)
+            "metadata": {
+                "name": "payment-service-a",
+                "labels": {MANAGED_BY_LABEL: EXPORTED_MANAGER},
+            },
             "addressType": "IPv4",
             "ports": [{"name": "http", "port": 8080}],
             "endpoints": [
@@ -77,7 +92,17 @@ def run(rounds: int) -> None:
         sd = cloudmap_client(AwsConfig(REGION, emu.endpoint_url))
         op = sd.create_http_namespace(Name="bench")["OperationId"]
         ns_id = sd.get_operation(OperationId=op)["Operation"]["Targets"]["NAMESPACE"]
-        exporter = Exporter(CLUSTER, lambda _region: cm)
+
+        def tags(_region: str | None, service_id: str) -> dict[str, str] | None:
+            found = cm.get_service(service_id)
+            return None if found is None else dict(found.tags)
+
+        # The export registers only into a service its resource owns: tagged as the operator
+        # tags what it creates.
+        exporter = Exporter(CLUSTER, lambda _role: ExportAccount(lambda _r: cm, tags))
+        ours: list[TagTypeDef] = [
+            {"Key": k, "Value": v} for k, v in owner_tags(OWNER, CLUSTER).items()
+        ]
 
         def diffed(service_id: str, view: SliceView) -> None:
             while True:
@@ -99,9 +124,8 @@ def run(rounds: int) -> None:
         modes["naive"] = lambda service_id, view: naive(cm, service_id, view)
         services = {}
         for name, export in modes.items():
-            services[name] = sd.create_service(Name=f"svc-{name}", NamespaceId=ns_id)["Service"][
-                "Id"
-            ]
+            made = sd.create_service(Name=f"svc-{name}", NamespaceId=ns_id, Tags=ours)
+            services[name] = made["Service"]["Id"]
             export(services[name], endpoint_slice(100))
         samples: dict[tuple[str, str], list[tuple[float, int]]] = {}
         # Rounds alternate the modes, so a slower stretch of a shared machine hits both.
