@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
 
 from test_sweep_account_view import NS, STEADY, discovery, seed_ecs
@@ -22,7 +23,7 @@ from test_sweep_account_view import NS, STEADY, discovery, seed_ecs
 from sd_devkit.emulator import Emulator
 from sd_devkit.emulator.clients import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from sd_operator.aws.adapters import Adapters
-from sd_operator.model.spec import Identity, Resource
+from sd_operator.model.spec import ClusterIdentity, Identity, Resource
 from sd_operator.reconcile.converge import converge
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome
@@ -35,7 +36,9 @@ def run(n: int) -> None:
     with Emulator(page_size=100) as emu:
         names = [f"svc-{i:03d}" for i in range(n)]
         seed_ecs(emu.endpoint_url, names)
-        reconciler = Reconciler(Adapters(REGION, emu.endpoint_url), "bench", view_ttl=3600)
+        reconciler = Reconciler(
+            Adapters(REGION, emu.endpoint_url), ClusterIdentity("bench"), view_ttl=3600
+        )
         ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="ns"), NS)
         converge(reconciler, ns, None, timeout=60)
         resources = [discovery(name) for name in names]
