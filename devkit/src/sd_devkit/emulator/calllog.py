@@ -83,22 +83,30 @@ def _resources(call: Call) -> dict[str, dict[str, str]]:
 
 
 def _cloudmap(call: Call) -> dict[str, dict[str, str]]:
-    backend = servicediscovery_backends[call.account][call.region]
     prefix = f"arn:aws:servicediscovery:{call.region}:{call.account}"
     ids = [call.body.get(k) for k in ("Id", "ServiceId", "NamespaceId")]
     ids.append((call.body.get("DnsConfig") or {}).get("NamespaceId"))
     # Cloud Map ids say what they name (ns-..., srv-...); a namespace the emulator holds aside
-    # while its create or delete is pending is not in the backend's dict, but has its ARN.
+    # while its create or delete is pending is not in the backend's dict, but has its ARN. A
+    # namespace shared through RAM, and what is in it, is named by its ARN, in its owner's
+    # account.
     arns = [
-        f"{prefix}:{'namespace' if str(i).startswith('ns-') else 'service'}/{i}"
+        i if i.startswith("arn:") else f"{prefix}:{_cloudmap_kind(i)}/{i}"
         for i in ids
-        if isinstance(i, str) and i.startswith(("ns-", "srv-"))
+        if isinstance(i, str) and i.startswith(("ns-", "srv-", "arn:aws:servicediscovery:"))
     ]
     if call.body.get("ResourceARN"):
         arns.append(str(call.body["ResourceARN"]))
-    return {
-        arn: {k: v or "" for k, v in (backend.tagger.tags.get(arn) or {}).items()} for arn in arns
-    }
+    out: dict[str, dict[str, str]] = {}
+    for arn in arns:
+        account = arn.split(":")[4] or call.account
+        tags = servicediscovery_backends[account][call.region].tagger.tags.get(arn) or {}
+        out[arn] = {k: v or "" for k, v in tags.items()}
+    return out
+
+
+def _cloudmap_kind(resource_id: str) -> str:
+    return "namespace" if resource_id.startswith("ns-") else "service"
 
 
 def _ecs(call: Call) -> dict[str, dict[str, str]]:

@@ -188,7 +188,10 @@ class FidelityLayer:
         self.faults.record(call.api)
         if session is not None and session.expired(datetime.now(UTC)):
             return expired_reply(call).send(start_response)
-        if calllog.wanted(str(environ.get("HTTP_USER_AGENT", ""))):
+        # A request cut short (its client killed mid-send) never reaches AWS's authorization.
+        length = str(environ.get("CONTENT_LENGTH") or "")
+        whole = not length.isdigit() or len(raw) == int(length)
+        if whole and calllog.wanted(str(environ.get("HTTP_USER_AGENT", ""))):
             with self._lock:
                 calllog.record(call)
         if not self.throttle.take(account, call.region, call.api):
