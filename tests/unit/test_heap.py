@@ -38,7 +38,9 @@ def test_a_quiet_sweep_freezes_and_a_quarter_more_resources_freezes_again() -> N
     assert not settle(1000, 1000)
     assert not settle(1250, 1250)
     assert not settle(1300, 1299)
-    assert gc.get_freeze_count() == frozen
+    # No freeze since (it would hold `kept`); frozen objects still die by refcount, such as
+    # another thread's left over from an earlier test on this worker (479,617 of 479,619 once).
+    assert gc.get_freeze_count() <= frozen
 
     assert settle(1251, 1251)
     assert gc.get_freeze_count() >= frozen + len(kept)
