@@ -5,7 +5,7 @@
 # `faults` runs only the fault suite (pytest -m faults, docs/RELIABILITY.md); with ROUNDS (or
 # SD_FAULT_ROUNDS) its long form, e.g. `hack/test.sh faults 20`. `all` and `e2e` run its short form.
 # SD_TEST_WORKERS sets pytest-xdist's workers for unit + integration (default 2: both cores) and
-# SD_E2E_WORKERS for e2e (default 3: its tests mostly wait on the operator, not on the CPU).
+# SD_E2E_WORKERS for e2e (default 4: its tests mostly wait on the operator, not on the CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 layer=${1:-all}
@@ -17,7 +17,7 @@ bin=$venv/bin
 # A free port: another checkout's control plane on 6443 must not fail this run.
 export CONTROL_PLANE_PORT=${CONTROL_PLANE_PORT:-auto}
 workers=${SD_TEST_WORKERS:-2}
-e2e_workers=${SD_E2E_WORKERS:-3}
+e2e_workers=${SD_E2E_WORKERS:-4}
 
 # pytest exits 5 when it collected nothing: a silently empty suite must fail, not pass.
 run_pytest() {

@@ -6,11 +6,14 @@ not checked here. Not run: scale.py (it needs the local kube-apiserver) and acco
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from sd_devkit.emulator import calllog
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
@@ -30,8 +33,12 @@ def test_every_in_process_benchmark_is_listed() -> None:
 
 @pytest.mark.parametrize(("script", "args"), SMALLEST.items(), ids=list(SMALLEST))
 def test_the_benchmark_runs(script: str, args: list[str]) -> None:
+    # A benchmark sets its scene with the operator's own clients: those calls are not the
+    # operator's, and tests/iam judges the policy by the call log of this run.
+    env = {k: v for k, v in os.environ.items() if k != calllog.ENV}
     run = subprocess.run(
         [sys.executable, str(BENCH / script), *args],
+        env=env,
         capture_output=True,
         text=True,
         timeout=240,
