@@ -188,9 +188,13 @@ class FidelityLayer:
         self.faults.record(call.api)
         if session is not None and session.expired(datetime.now(UTC)):
             return expired_reply(call).send(start_response)
-        # A request cut short (its client killed mid-send) never reaches AWS's authorization.
+        # A request cut short (its client killed mid-send) never reaches AWS's authorization:
+        # a body shorter than its Content-Length, or, cut within the headers, a JSON-protocol
+        # call with no body at all (every one carries at least "{}").
         length = str(environ.get("CONTENT_LENGTH") or "")
-        whole = not length.isdigit() or len(raw) == int(length)
+        whole = (not length.isdigit() or len(raw) == int(length)) and (
+            bool(raw) or call.protocol != "json"
+        )
         if whole and calllog.wanted(str(environ.get("HTTP_USER_AGENT", ""))):
             with self._lock:
                 calllog.record(call)
