@@ -85,3 +85,19 @@ def cli_output(
     with redirect_stdout(out):
         code = main(_cli_args(endpoint, args, region))
     return code, out.getvalue()
+
+
+def register_task(ecs: Any, family: str, port: int) -> None:
+    """A task definition `family` with one container `app` serving `port`, named `http` for
+    Service Connect: what the ECS services of the multi-account tests run."""
+    ecs.register_task_definition(
+        family=family,
+        containerDefinitions=[
+            {
+                "name": "app",
+                "image": "app:1",
+                "memory": 128,
+                "portMappings": [{"containerPort": port, "name": "http"}],
+            }
+        ],
+    )

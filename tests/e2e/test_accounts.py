@@ -35,7 +35,7 @@ from e2e_support import (
 )
 
 from sd_devkit.emulator import Emulator, assumed_session, client_config, trust_policy
-from support import REGION
+from support import REGION, register_task
 
 # Accounts other than the emulator's own outlive its reset: ids no other test uses.
 ACCOUNT_A, ACCOUNT_B, OWNER = "561111111111", "562222222222", "563333333333"
@@ -118,17 +118,7 @@ def ecs_service(emulator: Emulator, role_arn: str) -> None:
     """Tenant B's ECS service `orders`, in its account, without Service Connect yet."""
     ecs = aws_client(emulator, role_arn, "ecs")
     ecs.create_cluster(clusterName="prod")
-    ecs.register_task_definition(
-        family="orders",
-        containerDefinitions=[
-            {
-                "name": "app",
-                "image": "app:1",
-                "memory": 128,
-                "portMappings": [{"containerPort": 8080, "name": "http"}],
-            }
-        ],
-    )
+    register_task(ecs, "orders", 8080)
     ecs.create_service(cluster="prod", serviceName="orders", taskDefinition="orders")
 
 

@@ -23,6 +23,7 @@ from sd_operator.model.parse import parse_resource
 from sd_operator.model.spec import Resource
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome
+from support import register_task
 
 OWNER = "333333333333"
 TENANT = "444444444444"
@@ -50,17 +51,7 @@ def tenant_ecs(emulator: Emulator) -> Any:
     """ECS in the tenant's account: its service, without Service Connect yet."""
     ecs = _client(_session(emulator, TENANT), emulator, "ecs")
     ecs.create_cluster(clusterName="prod")
-    ecs.register_task_definition(
-        family="orders",
-        containerDefinitions=[
-            {
-                "name": "app",
-                "image": "app:1",
-                "memory": 128,
-                "portMappings": [{"containerPort": 8080, "name": "http"}],
-            }
-        ],
-    )
+    register_task(ecs, "orders", 8080)
     ecs.create_service(cluster="prod", serviceName="orders", taskDefinition="orders")
     return ecs
 

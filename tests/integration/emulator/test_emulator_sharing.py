@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from emulator_helpers import NO_RETRIES, REGION, make_http_namespace, make_namespace, wait_operation
 
 from sd_devkit.emulator import Emulator, assumed_session, client_config, trust_policy
+from support import register_task
 
 pytestmark = pytest.mark.integration
 
@@ -219,17 +220,7 @@ def test_only_the_owner_can_share_a_namespace(owner: Account, consumer: Account)
 def consumer_ecs(consumer: Account) -> Any:
     ecs = consumer.client("ecs")
     ecs.create_cluster(clusterName="prod")
-    ecs.register_task_definition(
-        family="api",
-        containerDefinitions=[
-            {
-                "name": "app",
-                "image": "app:1",
-                "memory": 128,
-                "portMappings": [{"containerPort": 80, "name": "http"}],
-            }
-        ],
-    )
+    register_task(ecs, "api", 80)
     return ecs
 
 
