@@ -201,6 +201,20 @@ def install_crds() -> None:
     time.sleep(3)  # Established
 
 
+def grant_all(namespace: str) -> None:
+    """examples/grants/allow-all.yaml for the bench's namespace only: the operator acts on no
+    resource that no DiscoveryGrant allows (docs/tenancy.md)."""
+    import yaml
+    from kubernetes import client as kclient
+
+    grant = yaml.safe_load((ROOT / "examples" / "grants" / "allow-all.yaml").read_text())
+    grant["metadata"]["name"] = namespace
+    grant["spec"]["namespaces"] = {"names": [namespace]}
+    kclient.CustomObjectsApi().create_cluster_custom_object(
+        GROUP, VERSION, "discoverygrants", grant
+    )
+
+
 def discovery(namespace: str, i: int) -> dict[str, Any]:
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
@@ -408,6 +422,7 @@ def main() -> int:  # noqa: PLR0915 -- the benchmark as one script: flags, set-u
     namespace = f"bench-{uuid.uuid4().hex[:6]}"
     core.create_namespace({"metadata": {"name": namespace}})
     install_crds()
+    grant_all(namespace)
     op = Operator(emu.url, namespace, interval, logs)
     bench_start = time.monotonic()
     try:
