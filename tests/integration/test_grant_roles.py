@@ -19,10 +19,14 @@ from builders import ALLOW_ALL
 from sd_devkit.emulator import Emulator, assumed_session, calllog, client_config, trust_policy
 from sd_operator.aws.adapters import Adapters
 from sd_operator.aws.clients import AwsConfig, cloudmap_client
+from sd_operator.handlers.claims import order
+from sd_operator.handlers.indexes import Claimant
 from sd_operator.handlers.sweep import Sweeper
 from sd_operator.handlers.units import Units
+from sd_operator.model import reasons
 from sd_operator.model.grants import Grant, Role
 from sd_operator.model.parse import parse_resource
+from sd_operator.reconcile.conflicts import coarse_keys
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome, StepResult
 from support import REGION, calls_since, cli, cli_output
@@ -328,3 +332,57 @@ def test_the_operators_assume_role_is_in_the_call_log(
 
     logged = [json.loads(line) for line in log.read_text().splitlines()]
     assert {"action": "sts:AssumeRole", "resources": {role: {}}} in logged
+
+
+def orders(k8s_namespace: str, created: str) -> dict[str, Any]:
+    """A ServiceDiscovery of Cloud Map service `orders` in namespace `shop.example`."""
+    body: dict[str, Any] = yaml.safe_load(
+        f"""
+        apiVersion: sd-operator.io/v1alpha1
+        kind: ServiceDiscovery
+        metadata:
+          {{name: orders, namespace: {k8s_namespace}, uid: uid-{k8s_namespace}, generation: 1,
+           creationTimestamp: "{created}"}}
+        spec:
+          cloudMapNamespace: {{name: shop.example}}
+          service: {{name: orders}}
+        """
+    )
+    return body
+
+
+def test_a_role_in_the_operators_own_account_and_no_role_claim_in_one_account(
+    emulator: Emulator, reconciler: Reconciler
+) -> None:
+    """Team A acts with the operator's own credentials, team B through a role in the same
+    account: one Cloud Map service, whichever way it is reached, so the later one is held. The
+    claims keyed the operator's own account as "" and a role's by its number: no clash."""
+    own = emulator.create_role(
+        emulator.account_id, "sd-operator-own-account", trust_policy(emulator.account_id)
+    )
+    units = operator(
+        emulator,
+        reconciler,
+        through("team-a", "team-a", None),
+        through("team-b", "team-b", Role(own)),
+    )
+    bodies = [orders("team-a", "2026-01-01T00:00:00Z"), orders("team-b", "2026-01-02T00:00:00Z")]
+    claimants = [Claimant(order(b), parse_resource(b)) for b in bodies]
+    index = {key: claimants for key in coarse_keys(claimants[0].resource)}
+
+    for later, earlier in ((bodies[1], "team-a"), (bodies[0], None)):
+        result = units.steps.step_and_write(
+            kopf.Body(later),  # type: ignore[arg-type]
+            kopf.Patch(),
+            parse_resource(later),
+            None,
+            from_view=False,
+            claimants=[index],
+            post=Writer().post_event,
+        )
+        assert result is not None
+        if earlier is None:
+            assert result.reason != reasons.REASON_CONFLICT, result.message
+        else:
+            assert result.reason == reasons.REASON_CONFLICT
+            assert f"ServiceDiscovery {earlier}/orders (the earlier one)" in str(result.message)
