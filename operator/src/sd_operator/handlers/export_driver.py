@@ -33,8 +33,6 @@ from sd_operator.model.status import (
     DiscoveryStatus,
     StatusPatch,
     given,
-    patch_from_wire,
-    patch_to_wire,
     status_from_wire,
 )
 from sd_operator.reconcile.reconciler import error_result
@@ -206,7 +204,7 @@ def _export_target(
     recorded = status_from_wire(status, DiscoveryStatus)
     if spec.endpoints is None and not recorded.endpoints:
         return None
-    stepped = patch_from_wire(result.status) if result else StatusPatch()
+    stepped = result.status if result else StatusPatch()
     service_id = given(stepped.service_id) or recorded.service_id
     return (spec, str(service_id)) if service_id else None
 
@@ -217,10 +215,9 @@ def _pending(result: StepResult | None, export: ExportResult) -> StepResult:
     return StepResult(
         Outcome.WAITING,
         result.plan if result else Plan(),
-        {
-            **(result.status if result else {}),
-            **patch_to_wire(StatusPatch(endpoints=export.summary)),
-        },
+        (result.status if result else StatusPatch()).merged_with(
+            StatusPatch(endpoints=export.summary)
+        ),
         (result.performed if result else ()) + export.performed,
         reason=reasons.INSTANCES_PENDING,
         message=export.message,
@@ -243,12 +240,12 @@ def _merge_export(result: StepResult | None, export: ExportResult, *, clear: boo
         return replace(
             step,
             outcome=Outcome.REFUSED,
-            status={**step.status, **patch_to_wire(summary)},
+            status=step.status.merged_with(summary),
             reason=export.reason,
             message=export.message,
         )
     return replace(
         step,
-        status={**step.status, **patch_to_wire(summary)},
+        status=step.status.merged_with(summary),
         performed=step.performed + export.performed,
     )
