@@ -367,8 +367,10 @@ class Reconciler:
 
 
 def error_result(exc: AwsError, status: Mapping[str, Any]) -> StepResult:
-    """An AWS error as a step's verdict, retried or failed. Its text becomes condition messages
-    and Events the resource's readers see: ARNs but the resource's own are masked in it."""
+    """An AWS error as a step's verdict, retried (`retry_after`) or failed: the one mapping from
+    a classified AwsError to an outcome, reason, message and delay, which the export, the
+    imports and the CLI's plan report too. Its text becomes condition messages and Events the
+    resource's readers see: ARNs but those in `status` (as stored) are masked in it."""
     message = redact_arns(str(exc), own_arns(status))
     if isinstance(exc, AssumeRoleFailed):
         # Stalled until the role, its trust policy or the operator's permission is fixed
