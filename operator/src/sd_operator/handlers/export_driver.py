@@ -41,7 +41,6 @@ from sd_operator.reconcile.result import Outcome, StepResult
 log = logs.get(__name__)
 
 INSTANCE_POLL_SECONDS = 1.0
-REASON_EXPORT_OFF = "ExportDisabled"
 
 
 class ExportDriver:
@@ -94,7 +93,7 @@ class ExportDriver:
                 ExportOutcome.REFUSED,
                 message="spec.endpoints: this operator runs with --no-export (chart value "
                 "export.enabled: false): nothing is exported",
-                reason=REASON_EXPORT_OFF,
+                reason=reasons.EXPORT_DISABLED,
             )
             return _merge_export(result, refused, clear=False)
         views = _slices_of(slices, res.identity.namespace, wanted.service) if wanted else ()
