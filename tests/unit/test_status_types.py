@@ -112,6 +112,19 @@ def test_applying_a_patch_changes_what_it_sets_and_clears_what_it_removes() -> N
     assert StatusPatch().operation is UNSET
 
 
+def test_a_later_patch_wins_where_it_sets_a_field_and_neither_patch_changes() -> None:
+    step = StatusPatch(service_id="srv-1", operation=None)
+    export = StatusPatch(endpoints=Export(registered=2), service_id="srv-2")
+
+    combined = step.merged_with(export)
+
+    assert combined == StatusPatch(
+        service_id="srv-2", operation=None, endpoints=Export(registered=2)
+    )
+    assert step == StatusPatch(service_id="srv-1", operation=None)
+    assert export == StatusPatch(endpoints=Export(registered=2), service_id="srv-2")
+
+
 def test_one_time_format_read_back_as_written() -> None:
     at = datetime(2026, 12, 2, 6, 11, 18, tzinfo=UTC)
     assert format_time(at) == "2026-12-02T06:11:18Z"
