@@ -101,7 +101,11 @@ with_test_tools() {
 # e2e test by test (--dist load), not file by file as pyproject's addopts say: its module
 # fixtures are cheap (a namespace, the CRDs), and a file such as test_lifecycle.py or
 # test_ecs.py, ~100 s of waiting each, no longer holds one worker while the others are idle.
-e2e() { run_pytest -n "$e2e_workers" --dist load --durations=10 "$@" tests/e2e; }
+# --maxschedchunk 1: xdist's load scheduling first hands each worker a run of consecutive tests
+# (a quarter of its share, 15 here), so the first worker got every `long` test, which the e2e
+# conftest puts first, and ran them one after the other for 8 minutes while the other three
+# were done after 3 to 4. One test at a time, the long ones go one to each free worker.
+e2e() { run_pytest -n "$e2e_workers" --dist load --maxschedchunk 1 --durations=10 "$@" tests/e2e; }
 
 # The e2e layer once the control plane is built: in one run when helm and kstatus are built by
 # then (any warm machine), else the tests that need them last, once they are.
