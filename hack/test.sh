@@ -34,46 +34,55 @@ run_pytest() {
 # fresh machine they take most of the run, on a warm one nothing. Two groups, so that the e2e
 # layer starts as soon as it can: the control plane's (etcd, kube-apiserver) first, and helm +
 # kstatus, which only a few e2e tests call (marker `test_tools`), at a lower CPU priority beside
-# them, then beside the first e2e tests.
+# them, then beside the first e2e tests. Each group writes its exit status to a file: the e2e
+# job waits on it from a subshell, where `wait` knows no sibling's process.
 declare -A tools_pid=()
-started=0
+e2e_pid=
 cleanup() {
   local pid
-  for pid in "${tools_pid[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
-  if [ "$started" = 1 ]; then hack/control-plane.sh down || true; fi
+  for pid in "${tools_pid[@]}" $e2e_pid; do kill -- "-$pid" 2>/dev/null || true; done
+  # a marker file, not a variable: the e2e job starts the control plane in a subshell
+  if [ -e .test-results/control-plane.ours ]; then
+    hack/control-plane.sh down || true
+    rm -f .test-results/control-plane.ours
+  fi
 }
 trap cleanup EXIT
 build_tools() {
   mkdir -p .test-results
+  rm -f .test-results/tools-*.rc
   # each group in its own process group, so that an early failure stops its Go builds with it
-  setsid hack/tools.sh control-plane >.test-results/tools-control-plane.log 2>&1 &
+  setsid bash -c 'hack/tools.sh control-plane; echo $? >.test-results/tools-control-plane.rc' \
+    >.test-results/tools-control-plane.log 2>&1 &
   tools_pid[control-plane]=$!
-  setsid nice -n 10 hack/tools.sh test-tools >.test-results/tools-test-tools.log 2>&1 &
+  setsid nice -n 10 bash -c 'hack/tools.sh test-tools; echo $? >.test-results/tools-test-tools.rc' \
+    >.test-results/tools-test-tools.log 2>&1 &
   tools_pid[test-tools]=$!
   echo "building the Go tools in the background (logs: .test-results/tools-*.log)" >&2
 }
+
+# tools_built GROUP: the group's build, if this run started one, is over (its status written).
+tools_built() {
+  [ -z "${tools_pid[$1]:-}" ] || [ -s ".test-results/tools-$1.rc" ]
+}
+
 # wait_tools GROUP: the group's build, if this run started one, has finished and succeeded.
 wait_tools() {
   local pid=${tools_pid[$1]:-}
   [ -n "$pid" ] || return 0
-  unset "tools_pid[$1]"
-  if ! wait "$pid"; then
+  while ! tools_built "$1" && kill -0 "$pid" 2>/dev/null; do sleep 1; done
+  if [ "$(cat ".test-results/tools-$1.rc" 2>/dev/null)" != 0 ]; then
     cat ".test-results/tools-$1.log" >&2
     echo "error: building the Go tools ($1) failed" >&2
     return 1
   fi
 }
 
-# tools_built GROUP: the group's build, if this run started one, is no longer running.
-tools_built() {
-  local pid=${tools_pid[$1]:-}
-  [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null
-}
-
 with_control_plane() {
   wait_tools control-plane
   if ! hack/control-plane.sh status >/dev/null 2>&1; then
-    started=1
+    mkdir -p .test-results
+    touch .test-results/control-plane.ours
     hack/control-plane.sh up
   fi
   eval "$(hack/control-plane.sh env)"
@@ -92,7 +101,22 @@ with_test_tools() {
 # e2e test by test (--dist load), not file by file as pyproject's addopts say: its module
 # fixtures are cheap (a namespace, the CRDs), and a file such as test_lifecycle.py or
 # test_ecs.py, ~100 s of waiting each, no longer holds one worker while the others are idle.
-e2e() { run_pytest -n "$e2e_workers" --dist load --durations=10 "$@" tests/e2e; }
+# --maxschedchunk 1: xdist's load scheduling first hands each worker a run of consecutive tests
+# (a quarter of its share, 15 here), so the first worker got every `long` test, which the e2e
+# conftest puts first, and ran them one after the other for 8 minutes while the other three
+# were done after 3 to 4. One test at a time, the long ones go one to each free worker.
+e2e() { run_pytest -n "$e2e_workers" --dist load --maxschedchunk 1 --durations=10 "$@" tests/e2e; }
+
+# The e2e layer once the control plane is built: in one run when helm and kstatus are built by
+# then (any warm machine), else the tests that need them last, once they are.
+e2e_job() {
+  if tools_built test-tools; then
+    with_control_plane with_test_tools e2e
+  else
+    with_control_plane e2e -m "not test_tools"
+    with_test_tools e2e -m test_tools
+  fi
+}
 
 case "$layer" in
   unit) run_pytest -n "$workers" tests/unit ;;
@@ -120,13 +144,24 @@ case "$layer" in
     # record with docs/iam-policy.json, so it runs last, on this run's record only.
     export SD_OPERATOR_EMULATOR_CALL_LOG=$PWD/.test-results/aws-calls.jsonl
     rm -f "$SD_OPERATOR_EMULATOR_CALL_LOG"
-    run_pytest -n "$workers" --durations=10 tests/unit tests/integration
-    if tools_built test-tools; then
-      # a warm machine: helm and kstatus are there, one e2e run keeps every worker busy to its end
-      with_control_plane with_test_tools e2e
-    else
-      with_control_plane e2e -m "not test_tools"
-      with_test_tools e2e -m test_tools
+    # e2e runs beside unit + integration, as soon as the control plane is built: its tests
+    # mostly wait on the operator (about one core of two), and unit + integration, at a lower
+    # CPU priority from here on, take what it and the control plane's Go builds leave. Its
+    # output follows theirs. `set -m`: the job gets a process group of its own to stop.
+    set -m
+    e2e_job >.test-results/e2e.log 2>&1 &
+    e2e_pid=$!
+    set +m
+    echo "e2e runs in the background once the control plane is built (log: .test-results/e2e.log)" >&2
+    renice -n 10 -p $$ >/dev/null
+    failed=()
+    run_pytest -n "$workers" --durations=10 tests/unit tests/integration || failed+=("unit + integration")
+    wait "$e2e_pid" || failed+=(e2e)
+    e2e_pid=
+    cat .test-results/e2e.log
+    if [ "${#failed[@]}" -gt 0 ]; then
+      echo "error: failed: ${failed[*]}" >&2
+      exit 1
     fi
     run_pytest tests/iam
     ;;

@@ -36,8 +36,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if E2E_DIR in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.e2e)
-    # xdist's --dist load hands tests out in this order: the long ones first, each on the next
-    # worker, so that none of them starts late and ends the run alone while the others idle.
+    # xdist's --dist load hands tests out in this order (one at a time: hack/test.sh's
+    # --maxschedchunk 1): the long ones first, each to the next free worker, so that none of
+    # them starts late and ends the run alone while the others idle.
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 

@@ -128,12 +128,12 @@ def world(kubectl: Kubectl, emulator: Emulator, namespace: str) -> Iterator[Worl
     grant naming a role for each, and the owner's shared namespace."""
     suffix = uuid.uuid4().hex[:6]
     operator = trust_policy(emulator.account_id)
-    role_a = emulator.create_role(ACCOUNT_A, f"sd-a-{suffix}", operator)
-    role_b = emulator.create_role(ACCOUNT_B, f"sd-b-{suffix}", operator)
-    owner = emulator.create_role(OWNER, f"owner-{suffix}", operator)
+    role_a = emulator.create_role(ACCOUNT_A, f"sd-operator-a-{suffix}", operator)
+    role_b = emulator.create_role(ACCOUNT_B, f"sd-operator-b-{suffix}", operator)
+    owner = emulator.create_role(OWNER, f"sd-operator-owner-{suffix}", operator)
     # A role that exists, but trusts only its own account, not the operator's.
-    untrusted = emulator.create_role(UNTRUSTED, f"sd-u-{suffix}", trust_policy(UNTRUSTED))
-    missing = f"arn:aws:iam::{ACCOUNT_A}:role/sd-missing-{suffix}"
+    untrusted = emulator.create_role(UNTRUSTED, f"sd-operator-u-{suffix}", trust_policy(UNTRUSTED))
+    missing = f"arn:aws:iam::{ACCOUNT_A}:role/sd-operator-missing-{suffix}"
     shared = shared_namespace(emulator, owner)
 
     tenants: dict[str, Tenant] = {}

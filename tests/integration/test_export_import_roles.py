@@ -38,7 +38,9 @@ def _role(emulator: Emulator, account: str) -> str:
     """A role of this test's own in `account` the operator may assume: the operator keeps its
     clients per role for the life of the process, and an earlier test's credentials are gone
     with the emulator's reset."""
-    return emulator.create_role(account, f"sd-{uuid4().hex[:8]}", trust_policy(emulator.account_id))
+    return emulator.create_role(
+        account, f"sd-operator-{uuid4().hex[:8]}", trust_policy(emulator.account_id)
+    )
 
 
 def _client(emulator: Emulator, role_arn: str, service: str) -> Any:
@@ -204,7 +206,7 @@ def test_a_role_that_cannot_be_assumed_stalls_only_its_own_export(
 ) -> None:
     good = _role(emulator, TENANT)
     _namespace(emulator, good, "apps")
-    broken = Role(f"arn:aws:iam::{SHARING}:role/missing-{uuid4().hex[:8]}")
+    broken = Role(f"arn:aws:iam::{SHARING}:role/sd-operator-missing-{uuid4().hex[:8]}")
     units = _operator(
         emulator,
         reconciler,
@@ -332,7 +334,7 @@ def test_an_import_whose_role_cannot_be_assumed_says_so_and_holds_up_no_other(
 ) -> None:
     good = _role(emulator, TENANT)
     _billing(emulator, good, _namespace(emulator, good, "billing-ns"))
-    broken = Role(f"arn:aws:iam::{SHARING}:role/missing-{uuid4().hex[:8]}")
+    broken = Role(f"arn:aws:iam::{SHARING}:role/sd-operator-missing-{uuid4().hex[:8]}")
     units = _operator(
         emulator,
         reconciler,

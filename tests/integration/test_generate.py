@@ -391,7 +391,7 @@ def test_generate_reads_another_account_through_a_role_and_names_no_account(
     manifests read through a role plan in sync through it, and in no other account."""
     account, external_id = "491919191919", "gen-7f3a"
     role = emulator.create_role(
-        account, "sd-generate", trust_policy(emulator.account_id, external_id=external_id)
+        account, "sd-operator-generate", trust_policy(emulator.account_id, external_id=external_id)
     )
     theirs = assumed_session(emulator.endpoint_url, role, REGION, external_id=external_id)
     sd = theirs.client("servicediscovery", endpoint_url=emulator.endpoint_url)

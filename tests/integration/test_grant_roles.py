@@ -6,19 +6,27 @@ acts through --role-arn as the operator does through a grant."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import kopf
+import pytest
 import yaml
 from prometheus_client import REGISTRY
 
 from builders import ALLOW_ALL
-from sd_devkit.emulator import Emulator, assumed_session, client_config, trust_policy
+from sd_devkit.emulator import Emulator, assumed_session, calllog, client_config, trust_policy
 from sd_operator.aws.adapters import Adapters
+from sd_operator.aws.clients import AwsConfig, cloudmap_client
+from sd_operator.handlers.claims import order
+from sd_operator.handlers.indexes import Claimant
 from sd_operator.handlers.sweep import Sweeper
 from sd_operator.handlers.units import Units
+from sd_operator.model import reasons
 from sd_operator.model.grants import Grant, Role
 from sd_operator.model.parse import parse_resource
+from sd_operator.reconcile.conflicts import coarse_keys
 from sd_operator.reconcile.reconciler import Reconciler
 from sd_operator.reconcile.result import Outcome, StepResult
 from support import REGION, calls_since, cli, cli_output
@@ -125,9 +133,9 @@ def test_two_grants_with_two_roles_converge_each_in_its_own_account(
 ) -> None:
     a, b = "411111111111", "422222222222"
     role_a = emulator.create_role(
-        a, "sd-team-a", trust_policy(emulator.account_id, external_id=EXTERNAL_ID)
+        a, "sd-operator-team-a", trust_policy(emulator.account_id, external_id=EXTERNAL_ID)
     )
-    role_b = emulator.create_role(b, "sd-team-b", trust_policy(emulator.account_id))
+    role_b = emulator.create_role(b, "sd-operator-team-b", trust_policy(emulator.account_id))
     units = operator(
         emulator,
         reconciler,
@@ -179,9 +187,9 @@ def test_a_role_that_cannot_be_assumed_stalls_only_its_tenant(
     a, b = "433333333333", "444444444444"
     # Tenant A's trust policy requires an ExternalId its grant does not send.
     role_a = emulator.create_role(
-        a, "sd-team-a", trust_policy(emulator.account_id, external_id=EXTERNAL_ID)
+        a, "sd-operator-team-a", trust_policy(emulator.account_id, external_id=EXTERNAL_ID)
     )
-    role_b = emulator.create_role(b, "sd-team-b", trust_policy(emulator.account_id))
+    role_b = emulator.create_role(b, "sd-operator-team-b", trust_policy(emulator.account_id))
     units = operator(
         emulator,
         reconciler,
@@ -214,7 +222,7 @@ def test_a_role_that_cannot_be_assumed_stalls_only_its_tenant(
 def test_the_cli_acts_through_role_arn(emulator: Emulator, tmp_path: Any) -> None:
     account = "455555555555"
     role = emulator.create_role(
-        account, "sd-ci", trust_policy(emulator.account_id, external_id=EXTERNAL_ID)
+        account, "sd-operator-ci", trust_policy(emulator.account_id, external_id=EXTERNAL_ID)
     )
     manifest = tmp_path / "teama.yaml"
     manifest.write_text(yaml.safe_dump(cloud_map_namespace("team-a", "teama")))
@@ -229,7 +237,7 @@ def test_the_cli_acts_through_role_arn(emulator: Emulator, tmp_path: Any) -> Non
 
 def test_the_plan_names_each_resources_account(emulator: Emulator, tmp_path: Any) -> None:
     account = "466666666666"
-    role = emulator.create_role(account, "sd-plan", trust_policy(emulator.account_id))
+    role = emulator.create_role(account, "sd-operator-plan", trust_policy(emulator.account_id))
     manifest = tmp_path / "teama.yaml"
     manifest.write_text(yaml.safe_dump(cloud_map_namespace("team-a", "teama")))
 
@@ -272,7 +280,7 @@ def grants_file(tmp_path: Any, *grants: tuple[str, str, str | None]) -> str:
 
 def test_the_cli_acts_through_the_role_its_grants_name(emulator: Emulator, tmp_path: Any) -> None:
     account = "477777777777"
-    role = emulator.create_role(account, "sd-team-a", trust_policy(emulator.account_id))
+    role = emulator.create_role(account, "sd-operator-team-a", trust_policy(emulator.account_id))
     manifest = tmp_path / "teama.yaml"
     manifest.write_text(yaml.safe_dump(cloud_map_namespace("team-a", "teama")))
     grants = grants_file(tmp_path, ("team-a", "team-a", role))
@@ -285,7 +293,9 @@ def test_the_cli_acts_through_the_role_its_grants_name(emulator: Emulator, tmp_p
 def test_the_cli_refuses_manifests_its_grants_place_in_two_accounts(
     emulator: Emulator, tmp_path: Any, capsys: Any
 ) -> None:
-    role = emulator.create_role("488888888888", "sd-team-a", trust_policy(emulator.account_id))
+    role = emulator.create_role(
+        "488888888888", "sd-operator-team-a", trust_policy(emulator.account_id)
+    )
     manifests = tmp_path / "manifests.yaml"
     manifests.write_text(
         yaml.safe_dump_all(
@@ -303,3 +313,76 @@ def test_the_cli_refuses_manifests_its_grants_place_in_two_accounts(
     assert "the grants put these resources in several AWS accounts" in err
     assert "--external-id needs --role-arn" in err
     assert calls_since(emulator, calls) == {}
+
+
+def test_the_operators_assume_role_is_in_the_call_log(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tests/iam holds docs/iam-policy.json to the calls in this log, which keeps the operator's
+    own (by their User-Agent): the AssumeRole of a grant's role, made by an STS client without
+    it, went unseen, and the policy lacked sts:AssumeRole."""
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv(calllog.ENV, str(log))
+    # A role of this test's own: the operator keeps its clients per role for the process' life.
+    role = emulator.create_role(
+        "499999999999", f"sd-operator-{uuid4().hex[:8]}", trust_policy(emulator.account_id)
+    )
+
+    cloudmap_client(AwsConfig(REGION, emulator.endpoint_url, role=Role(role))).list_namespaces()
+
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    assert {"action": "sts:AssumeRole", "resources": {role: {}}} in logged
+
+
+def orders(k8s_namespace: str, created: str) -> dict[str, Any]:
+    """A ServiceDiscovery of Cloud Map service `orders` in namespace `shop.example`."""
+    body: dict[str, Any] = yaml.safe_load(
+        f"""
+        apiVersion: sd-operator.io/v1alpha1
+        kind: ServiceDiscovery
+        metadata:
+          {{name: orders, namespace: {k8s_namespace}, uid: uid-{k8s_namespace}, generation: 1,
+           creationTimestamp: "{created}"}}
+        spec:
+          cloudMapNamespace: {{name: shop.example}}
+          service: {{name: orders}}
+        """
+    )
+    return body
+
+
+def test_a_role_in_the_operators_own_account_and_no_role_claim_in_one_account(
+    emulator: Emulator, reconciler: Reconciler
+) -> None:
+    """Team A acts with the operator's own credentials, team B through a role in the same
+    account: one Cloud Map service, whichever way it is reached, so the later one is held. The
+    claims keyed the operator's own account as "" and a role's by its number: no clash."""
+    own = emulator.create_role(
+        emulator.account_id, "sd-operator-own-account", trust_policy(emulator.account_id)
+    )
+    units = operator(
+        emulator,
+        reconciler,
+        through("team-a", "team-a", None),
+        through("team-b", "team-b", Role(own)),
+    )
+    bodies = [orders("team-a", "2026-01-01T00:00:00Z"), orders("team-b", "2026-01-02T00:00:00Z")]
+    claimants = [Claimant(order(b), parse_resource(b)) for b in bodies]
+    index = {key: claimants for key in coarse_keys(claimants[0].resource)}
+
+    for later, earlier in ((bodies[1], "team-a"), (bodies[0], None)):
+        result = units.steps.step_and_write(
+            kopf.Body(later),  # type: ignore[arg-type]
+            kopf.Patch(),
+            parse_resource(later),
+            None,
+            from_view=False,
+            claimants=[index],
+            post=Writer().post_event,
+        )
+        assert result is not None
+        if earlier is None:
+            assert result.reason != reasons.REASON_CONFLICT, result.message
+        else:
+            assert result.reason == reasons.REASON_CONFLICT
+            assert f"ServiceDiscovery {earlier}/orders (the earlier one)" in str(result.message)

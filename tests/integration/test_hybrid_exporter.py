@@ -106,6 +106,21 @@ def test_registrations_in_flight_are_polled_not_sent_again(
     assert _registers(emulator) == 2  # polled with GetOperation, never sent again
 
 
+def test_a_failed_registration_masks_the_arns_aws_names(
+    emulator: Emulator, setup: tuple[CloudMap, Any, str]
+) -> None:
+    """status.export.lastFailure is read by the tenant: another account's ARN in AWS's text is
+    masked there, as in every condition message (docs/redaction.md)."""
+    cm, _sd, service_id = setup
+    role = "arn:aws:iam::210987654321:role/platform-admin"
+    emulator.fail_operations("REGISTER_INSTANCE", "INTERNAL_FAILURE", f"denied for {role}", count=1)
+    first = _sync(_exporter(cm), service_id, _slice("10.0.0.1"))
+    assert "INTERNAL_FAILURE: denied for arn:aws:iam::<account>:role/<redacted>" in str(
+        first.summary.last_failure
+    )
+    assert "210987654321" not in str(first.summary.last_failure)
+
+
 def test_a_failed_registration_is_reported_and_retried(
     emulator: Emulator, setup: tuple[CloudMap, Any, str]
 ) -> None:

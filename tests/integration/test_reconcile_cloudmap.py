@@ -19,6 +19,7 @@ from sd_operator.model.spec import (
     NamespaceSpec,
     Resource,
 )
+from sd_operator.model.status import Operation
 from sd_operator.reconcile.converge import FIRST_POLL_SECONDS
 from sd_operator.reconcile.ownership import OWNER_TAG
 from sd_operator.reconcile.reconciler import Reconciler
@@ -111,7 +112,10 @@ def test_crash_after_sending_a_create_reuses_its_recorded_request_id(
     restarted = Reconciler(Adapters(REGION, emulator.endpoint_url), CLUSTER)
     result = restarted.step(namespace(), lost)
 
-    assert result.status["operation"]["id"] == sent.status["operation"]["id"]
+    resumed, submitted = result.status.operation, sent.status.operation
+    assert isinstance(resumed, Operation)
+    assert isinstance(submitted, Operation)
+    assert resumed.id == submitted.id
     status = merge_status(lost, result)
     for _ in range(10):
         result = restarted.step(namespace(), status)

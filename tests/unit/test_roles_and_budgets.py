@@ -28,6 +28,7 @@ from sd_operator.model.grants import (
     admit,
     parse_grant,
 )
+from sd_operator.model.status import Operation
 from sd_operator.reconcile.accounts import Accounts
 from sd_operator.reconcile.reconciler import Reconciler, error_result
 from sd_operator.reconcile.result import Outcome
@@ -138,8 +139,10 @@ def test_each_role_acts_in_its_own_account_through_its_own_reconciler() -> None:
     result = tenant_a.step(namespace(), {}, durable=False)
 
     assert result.outcome is Outcome.WAITING, (result.reason, result.message)
-    assert result.status["account"] == "111111111111"
-    submitted = result.status["operation"]["id"]  # CreateNamespace, in tenant A's account
+    assert result.status.account == "111111111111"
+    operation = result.status.operation  # CreateNamespace, in tenant A's account
+    assert isinstance(operation, Operation)
+    submitted = operation.id
     assert submitted in tenant_a.adapters.cloudmap(REGION).operations  # type: ignore[attr-defined]
     for other in (own, accounts(TENANT_B)):
         assert other.adapters.cloudmap(REGION).operations == {}  # type: ignore[attr-defined]
@@ -147,7 +150,7 @@ def test_each_role_acts_in_its_own_account_through_its_own_reconciler() -> None:
 
 def test_status_names_the_operators_own_account_without_a_role() -> None:
     result = Reconciler(FakeAdapters(REGION), CLUSTER).step(namespace(), {}, durable=False)
-    assert result.status["account"] == ACCOUNT
+    assert result.status.account == ACCOUNT
 
 
 def test_an_assume_role_failure_stalls_the_resource_naming_the_role() -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sd_operator.model import conditions as cond
 from sd_operator.model.actions import Change, Plan
 from sd_operator.model.conditions import Condition, find, is_true, merge
+from sd_operator.model.status import StatusPatch
 from sd_operator.reconcile.result import DRIFT_HISTORY, Outcome, StepResult, merge_status
 from sd_operator.reconcile.status import STALLING_BLOCKS, Derived, derive, derive_teardown
 
@@ -463,7 +464,7 @@ def entry(n: int) -> dict[str, Any]:
 
 def test_step_ids_and_operation_are_folded_into_the_status() -> None:
     previous = {"namespaceId": "ns-1", "operation": {"id": "op-1"}, "conditions": []}
-    result = StepResult(Outcome.IN_SYNC, status={"operation": None, "serviceId": "srv-1"})
+    result = StepResult(Outcome.IN_SYNC, status=StatusPatch(operation=None, service_id="srv-1"))
 
     merged = merge_status(previous, result)
 
@@ -476,7 +477,9 @@ def test_step_ids_and_operation_are_folded_into_the_status() -> None:
 
 
 def test_corrected_drift_is_recorded_with_its_values() -> None:
-    result = StepResult(Outcome.WAITING, status={"lastObservedTime": T1}, drift=(TTL_DRIFT,))
+    result = StepResult(
+        Outcome.WAITING, status=StatusPatch(last_observed_time=T1), drift=(TTL_DRIFT,)
+    )
 
     merged = merge_status({}, result)
 
@@ -492,7 +495,9 @@ def test_corrected_drift_is_recorded_with_its_values() -> None:
 
 
 def test_reported_drift_is_recorded_as_reported() -> None:
-    result = StepResult(Outcome.DRIFT_REPORTED, status={"lastObservedTime": T1}, drift=(TTL_DRIFT,))
+    result = StepResult(
+        Outcome.DRIFT_REPORTED, status=StatusPatch(last_observed_time=T1), drift=(TTL_DRIFT,)
+    )
 
     assert merge_status({}, result)["drift"][0]["action"] == "Reported"
 
@@ -543,12 +548,17 @@ def test_drift_still_reported_on_the_next_sweep_is_not_recorded_again() -> None:
     """With driftPolicy: Report the drift persists, and every sweep reports it again: one entry per
     sweep would push the real history out of the ten kept entries within ten sweeps."""
     first = merge_status(
-        {}, StepResult(Outcome.DRIFT_REPORTED, status={"lastObservedTime": T0}, drift=(TTL_DRIFT,))
+        {},
+        StepResult(
+            Outcome.DRIFT_REPORTED, status=StatusPatch(last_observed_time=T0), drift=(TTL_DRIFT,)
+        ),
     )
 
     again = merge_status(
         first,
-        StepResult(Outcome.DRIFT_REPORTED, status={"lastObservedTime": T1}, drift=(TTL_DRIFT,)),
+        StepResult(
+            Outcome.DRIFT_REPORTED, status=StatusPatch(last_observed_time=T1), drift=(TTL_DRIFT,)
+        ),
     )
 
     assert again["drift"] == first["drift"]

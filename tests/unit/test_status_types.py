@@ -24,7 +24,6 @@ from sd_operator.model.status import (
     Operation,
     StatusPatch,
     applied,
-    patch_from_wire,
     patch_to_wire,
     status_from_wire,
     status_to_wire,
@@ -102,7 +101,6 @@ def test_a_patch_writes_only_what_it_sets_and_null_for_what_it_removes() -> None
     patch = StatusPatch(service_id="srv-1", operation=None)
     wire = patch_to_wire(patch)
     assert wire == {"serviceId": "srv-1", "operation": None}
-    assert patch_from_wire(wire) == patch
 
 
 def test_applying_a_patch_changes_what_it_sets_and_clears_what_it_removes() -> None:
@@ -112,6 +110,19 @@ def test_applying_a_patch_changes_what_it_sets_and_clears_what_it_removes() -> N
     after = applied(before, StatusPatch(namespace_arn="arn", operation=None))
     assert after == NamespaceStatus(namespace_id="ns-1", namespace_arn="arn", observed_generation=2)
     assert StatusPatch().operation is UNSET
+
+
+def test_a_later_patch_wins_where_it_sets_a_field_and_neither_patch_changes() -> None:
+    step = StatusPatch(service_id="srv-1", operation=None)
+    export = StatusPatch(endpoints=Export(registered=2), service_id="srv-2")
+
+    combined = step.merged_with(export)
+
+    assert combined == StatusPatch(
+        service_id="srv-2", operation=None, endpoints=Export(registered=2)
+    )
+    assert step == StatusPatch(service_id="srv-1", operation=None)
+    assert export == StatusPatch(endpoints=Export(registered=2), service_id="srv-2")
 
 
 def test_one_time_format_read_back_as_written() -> None:

@@ -77,6 +77,9 @@ def _resources(call: Call) -> dict[str, dict[str, str]]:
         return _cloudmap(call)
     if call.service == "ecs":
         return _ecs(call)
+    if call.service == "sts" and call.body.get("RoleArn"):
+        # The role, as IAM authorizes sts:AssumeRole on it (its Resource is the role's ARN).
+        return {str(call.body["RoleArn"]): {}}
     if call.service == "route53" and call.body.get("Id"):
         return {f"arn:aws:route53:::hostedzone/{str(call.body['Id']).split('/')[-1]}": {}}
     return {}

@@ -159,10 +159,16 @@ def _own_session() -> boto3.session.Session:
 
 def _sts(region: str, endpoint_url: str | None, service: str = "sts", **credentials: Any) -> Any:
     """An STS client of the operator's own session (`credentials`: botocore's fetcher passes
-    the ones it assumes the role with), made under the lock: roles refresh in any thread."""
+    the ones it assumes the role with), made under the lock: roles refresh in any thread. Its
+    User-Agent is the other clients' own, so AssumeRole is seen, like any call of the
+    operator's, where calls are told apart by it (the emulator's call log, CloudTrail)."""
     with _SESSION_LOCK:
         return _own().create_client(
-            service, region_name=region, endpoint_url=endpoint_url, **credentials
+            service,
+            region_name=region,
+            endpoint_url=endpoint_url,
+            config=_botocore_config(AwsConfig(region, endpoint_url)),
+            **credentials,
         )
 
 

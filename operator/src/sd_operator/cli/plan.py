@@ -7,12 +7,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sd_operator.aws.errors import AwsError, Retryable
+from sd_operator.aws.errors import AwsError
 from sd_operator.cli.codes import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 from sd_operator.cli.resources import namespace_lookup, referenced_namespace
 from sd_operator.model import reasons
 from sd_operator.model.actions import Blocked, Plan
-from sd_operator.model.redact import redact_arns
 from sd_operator.model.spec import PAUSED_MESSAGE, NamespaceSpec, Resource
 from sd_operator.model.status import (
     DiscoveryStatus,
@@ -20,7 +19,7 @@ from sd_operator.model.status import (
     given,
     status_from_wire,
 )
-from sd_operator.reconcile.reconciler import Planned, Reconciler
+from sd_operator.reconcile.reconciler import Planned, Reconciler, error_result
 from sd_operator.reconcile.render import resource_view
 
 # How long `plan` keeps trying a resource whose reads fail transiently (throttling, 5xx) after
@@ -134,12 +133,12 @@ def _plan_one(
                 plan=planned.plan,
                 service_connect_resources=given(planned.ids.service_connect_resources) or (),
             )
-        except Retryable as exc:
-            if clock() + exc.delay >= deadline:
-                return PlanReport(res, error=redact_arns(str(exc)))
-            sleep(exc.delay)
         except AwsError as exc:
-            return PlanReport(res, error=redact_arns(str(exc)))
+            # No status here: every ARN in the error text is masked.
+            failed = error_result(exc, {})
+            if failed.retry_after is None or clock() + failed.retry_after >= deadline:
+                return PlanReport(res, error=failed.message)
+            sleep(failed.retry_after)
 
 
 def _cannot_proceed(report: PlanReport) -> bool:

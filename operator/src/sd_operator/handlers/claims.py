@@ -50,8 +50,8 @@ class Conflicts:
         """The first claim of `res` that an earlier resource (creationTimestamp, then
         namespace/name) holds, from the claim indexes; None when it owns all it declares.
         Only `granted` resources hold a claim: one outside its grants must not keep another
-        team's resource from the AWS resource it names. `account`: the AWS account each acts
-        in (its grant's role's; "" for the operator's own), where its names live."""
+        team's resource from the AWS resource it names. `account`: the 12-digit AWS account
+        each acts in (its grant's role's, or the operator's own), where its names live."""
         candidates = {res.identity.uid: Claimant(order, res)}
         for key in conflicts.coarse_keys(res):
             for index in indexes:

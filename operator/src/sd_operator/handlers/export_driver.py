@@ -33,8 +33,6 @@ from sd_operator.model.status import (
     DiscoveryStatus,
     StatusPatch,
     given,
-    patch_from_wire,
-    patch_to_wire,
     status_from_wire,
 )
 from sd_operator.reconcile.reconciler import error_result
@@ -43,7 +41,6 @@ from sd_operator.reconcile.result import Outcome, StepResult
 log = logs.get(__name__)
 
 INSTANCE_POLL_SECONDS = 1.0
-REASON_EXPORT_OFF = "ExportDisabled"
 
 
 class ExportDriver:
@@ -96,7 +93,7 @@ class ExportDriver:
                 ExportOutcome.REFUSED,
                 message="spec.endpoints: this operator runs with --no-export (chart value "
                 "export.enabled: false): nothing is exported",
-                reason=REASON_EXPORT_OFF,
+                reason=reasons.EXPORT_DISABLED,
             )
             return _merge_export(result, refused, clear=False)
         views = _slices_of(slices, res.identity.namespace, wanted.service) if wanted else ()
@@ -206,7 +203,7 @@ def _export_target(
     recorded = status_from_wire(status, DiscoveryStatus)
     if spec.endpoints is None and not recorded.endpoints:
         return None
-    stepped = patch_from_wire(result.status) if result else StatusPatch()
+    stepped = result.status if result else StatusPatch()
     service_id = given(stepped.service_id) or recorded.service_id
     return (spec, str(service_id)) if service_id else None
 
@@ -217,10 +214,9 @@ def _pending(result: StepResult | None, export: ExportResult) -> StepResult:
     return StepResult(
         Outcome.WAITING,
         result.plan if result else Plan(),
-        {
-            **(result.status if result else {}),
-            **patch_to_wire(StatusPatch(endpoints=export.summary)),
-        },
+        (result.status if result else StatusPatch()).merged_with(
+            StatusPatch(endpoints=export.summary)
+        ),
         (result.performed if result else ()) + export.performed,
         reason=reasons.INSTANCES_PENDING,
         message=export.message,
@@ -243,12 +239,12 @@ def _merge_export(result: StepResult | None, export: ExportResult, *, clear: boo
         return replace(
             step,
             outcome=Outcome.REFUSED,
-            status={**step.status, **patch_to_wire(summary)},
+            status=step.status.merged_with(summary),
             reason=export.reason,
             message=export.message,
         )
     return replace(
         step,
-        status={**step.status, **patch_to_wire(summary)},
+        status=step.status.merged_with(summary),
         performed=step.performed + export.performed,
     )

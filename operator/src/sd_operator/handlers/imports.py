@@ -11,7 +11,7 @@ import kopf
 
 from sd_operator import logs
 from sd_operator.aws.adapters import Adapters
-from sd_operator.aws.errors import AssumeRoleFailed, AwsError, Retryable
+from sd_operator.aws.errors import AwsError
 from sd_operator.handlers.indexes import Grants, NamespaceLabels, namespace_in
 from sd_operator.handlers.locks import Locks
 from sd_operator.handlers.tenancy import every_grant, labels_of
@@ -22,12 +22,12 @@ from sd_operator.kube.client import ApiException
 from sd_operator.model import conditions as cond
 from sd_operator.model import reasons
 from sd_operator.model.grants import Acting, NotGranted, Role, acting_role, import_denial
-from sd_operator.model.redact import own_arns, redact_arns
 from sd_operator.model.schema import Invalid
 from sd_operator.model.spec import API_VERSION, GROUP, KIND_IMPORT, PLURAL_IMPORT, VERSION
 from sd_operator.model.status import ImportStatus, status_from_wire, status_to_wire
 from sd_operator.model.timestamps import utc_now
 from sd_operator.reconcile.reconciler import error_result
+from sd_operator.reconcile.result import Outcome
 
 NAMESPACE_RETRY_SECONDS = 15.0
 
@@ -75,16 +75,17 @@ def refresh(
     try:
         with locks.lock(str(body.metadata.uid)):
             result = importers(acting.role).sync(spec, str(ns_name), name, namespace, _owner(body))
-    except AssumeRoleFailed as exc:
-        # This import's condition says so, and it is retried backing off; the imports of other
-        # grants' roles go on.
-        failed = error_result(exc, body.get("status") or {})
-        _write(body, patch, ImportResult(False, failed.reason, failed.message))
-        raise kopf.TemporaryError(failed.message, delay=exc.delay) from exc
-    except Retryable as exc:
-        raise kopf.TemporaryError(_shown(exc, body), delay=exc.delay) from exc
     except AwsError as exc:
-        result = ImportResult(False, exc.code, _shown(exc, body))
+        failed = error_result(exc, body.get("status") or {})
+        if failed.retry_after is None:
+            result = ImportResult(False, failed.reason, failed.message)
+        else:
+            if failed.outcome is Outcome.BLOCKED:
+                # Held up until someone fixes a role (AssumeRoleFailed): this import's condition
+                # says so, and it is retried backing off; the imports of other grants' roles go
+                # on. A transient error leaves the condition as it was.
+                _write(body, patch, ImportResult(False, failed.reason, failed.message))
+            raise kopf.TemporaryError(failed.message, delay=failed.retry_after) from exc
     except ApiException as exc:
         raise kopf.TemporaryError(f"Kubernetes API: {exc.status} {exc.reason}") from exc
     _write(body, patch, result)
@@ -120,11 +121,6 @@ def _importers(
     """The Importer acting through a role (None: the operator's own credentials, which a
     deletion uses: it removes only Kubernetes objects)."""
     return lambda role: Importer(adapters.acting(role).cloudmap, Kube, limits)
-
-
-def _shown(exc: AwsError, body: kopf.Body) -> str:
-    """AWS error text as the import's readers see it (its condition, kopf's Event)."""
-    return redact_arns(str(exc), own_arns(body.get("status") or {}))
 
 
 def _write(body: kopf.Body, patch: kopf.Patch, result: ImportResult) -> None:

@@ -156,8 +156,14 @@ class Steps:
             return self._tenancy.allows(other, referenced(other, namespaces))
 
         def account(other: Resource) -> str:
+            # The operator's own account by its number, as a role's is: a role in that account
+            # and no role at all act on the same Cloud Map and ECS resources.
             role = self._tenancy.role(other)
-            return role.account if isinstance(role, Role) else ""
+            if isinstance(role, Role):
+                return role.account
+            if role is None:
+                return self._accounts(None).account(other, referenced(other, namespaces))
+            return ""
 
         # A Terminal resource is still swept: a refusal costs only reads, and what AWS refused
         # (IAM, a conflicting zone) may be fixed outside the spec; once per interval is no storm.

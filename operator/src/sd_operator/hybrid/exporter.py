@@ -31,6 +31,7 @@ from sd_operator.hybrid.export import (
 from sd_operator.model import reasons
 from sd_operator.model.grants import Role
 from sd_operator.model.observed import ObservedInstance, OperationStatus
+from sd_operator.model.redact import redact_arns
 from sd_operator.model.spec import ClusterIdentity, EndpointsSpec, Identity
 from sd_operator.model.status import Export
 from sd_operator.reconcile.ownership import Ownership, ownership
@@ -229,7 +230,9 @@ class Exporter:
                 continue
             del state.pending[iid]
             if op.status is OperationStatus.FAIL:
-                state.failures.append(f"{op.type} {iid}: {op.error_code}: {op.error_message}")
+                # status.export.lastFailure is read by the tenant: AWS's text masked (redaction.md)
+                failed = f"{op.type} {iid}: {op.error_code}: {op.error_message}"
+                state.failures.append(redact_arns(failed))
             elif pending.want is None:
                 state.known.pop(iid, None)
             else:

@@ -85,6 +85,8 @@ DEPLOYMENT_FAILED = "DeploymentFailed"
 # The hybrid paths (spec.endpoints, CloudMapImport) -------------------------------------------
 INSTANCES_PENDING = "InstancesPending"
 ENDPOINTS_REFUSED = "EndpointsRefused"
+# The operator runs with --no-export: a ServiceDiscovery with spec.endpoints is refused.
+EXPORT_DISABLED = "ExportDisabled"
 SERVICE_NOT_OWNED = "ServiceNotOwned"
 SERVICE_NOT_FOUND = "ServiceNotFound"
 # A CloudMapImport reads only the Cloud Map namespaces --import-from-namespaces lists.

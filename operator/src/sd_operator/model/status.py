@@ -10,14 +10,12 @@ A step changes a status by a `StatusPatch`, a JSON merge patch in typed form: a 
 from __future__ import annotations
 
 import dataclasses
-import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from functools import cache
-from typing import Any, Final, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Final, Literal, TypeVar
 
-from sd_operator.model.wire import camel, decode, decode_value, encode, nullable
+from sd_operator.model.wire import camel, decode, encode, nullable
 
 __all__ = [
     "UNSET",
@@ -36,7 +34,6 @@ __all__ = [
     "applied",
     "given",
     "is_heartbeat",
-    "patch_from_wire",
     "patch_to_wire",
     "status_changes",
     "status_from_wire",
@@ -243,6 +240,12 @@ class StatusPatch:
             if value is not UNSET:
                 setattr(self, f.name, value)
 
+    def merged_with(self, other: StatusPatch) -> StatusPatch:
+        """A new patch: this one with every field `other` sets taken from `other`."""
+        combined = dataclasses.replace(self)
+        combined.update(other)
+        return combined
+
 
 def applied(status: R, patch: StatusPatch) -> R:
     """`status` with `patch` applied."""
@@ -275,33 +278,6 @@ def status_changes(before: S, after: S) -> dict[str, Any]:
 def is_heartbeat(changes: Mapping[str, Any]) -> bool:
     """A status patch that only moves lastObservedTime: it tells nothing new."""
     return changes.keys() == _HEARTBEAT
-
-
-def patch_from_wire(document: Mapping[str, Any]) -> StatusPatch:
-    """A merge patch (keys the patch does not know are left out)."""
-    values: dict[str, Any] = {
-        name: None if document[key] is None else decode_value(hint, document[key])
-        for name, (key, hint) in _patch_hints().items()
-        if key in document
-    }
-    return StatusPatch(**values)
-
-
-@cache
-def _patch_hints() -> Mapping[str, tuple[str, Any]]:
-    """(document key, the value's type without UNSET and None) of each StatusPatch field."""
-    hints = {}
-    for name, hint in get_type_hints(StatusPatch).items():
-        (value_type,) = (
-            a for a in _union(hint) if a is not type(None) and get_origin(a) is not Literal
-        )
-        hints[name] = (camel(name), value_type)
-    return hints
-
-
-def _union(hint: Any) -> tuple[Any, ...]:
-    origin = get_origin(hint)
-    return get_args(hint) if origin is Union or origin is types.UnionType else (hint,)
 
 
 _HEARTBEAT = frozenset(patch_to_wire(StatusPatch(last_observed_time=None)))

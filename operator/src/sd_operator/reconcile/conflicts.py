@@ -70,8 +70,10 @@ def claims(
 ) -> tuple[Claim, ...]:
     """What `res` manages in AWS. `namespace`: the CloudMapNamespace a ServiceDiscovery's
     namespaceRef names (None when it has none, or it is not known: then its service claims
-    nothing yet, as the operator would not create it either). `account`: the AWS account `res`
-    acts in, through its grant's role ("": the operator's own); names are per account."""
+    nothing yet, as the operator would not create it either). `account`: the 12-digit AWS account
+    `res` acts in (its grant's role's, or the operator's own: the same number either way, or
+    two resources of one account would not clash); "" where every resource compared acts in
+    one account (the CLI's set). Names are per account."""
     spec = res.spec
     where = f" (account {account})" if account else ""
     if isinstance(spec, NamespaceSpec):

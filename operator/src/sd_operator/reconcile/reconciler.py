@@ -12,7 +12,7 @@ waits on it, so a restarted operator resumes polling instead of repeating the ca
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import uuid4
 
@@ -43,7 +43,6 @@ from sd_operator.model.status import (
     StatusPatch,
     applied,
     given,
-    patch_to_wire,
     status_from_wire,
 )
 from sd_operator.model.timestamps import utc_now
@@ -356,7 +355,7 @@ class Reconciler:
             updates.creator_request_id = None
             return StepResult(
                 Outcome.FAILED,
-                status=patch_to_wire(updates),
+                status=replace(updates),
                 reason=op.error_code or reasons.OPERATION_FAILED,
                 message=redact_arns(
                     f"Cloud Map operation {op.id} ({op.type}) failed: "
@@ -368,8 +367,10 @@ class Reconciler:
 
 
 def error_result(exc: AwsError, status: Mapping[str, Any]) -> StepResult:
-    """An AWS error as a step's verdict, retried or failed. Its text becomes condition messages
-    and Events the resource's readers see: ARNs but the resource's own are masked in it."""
+    """An AWS error as a step's verdict, retried (`retry_after`) or failed: the one mapping from
+    a classified AwsError to an outcome, reason, message and delay, which the export, the
+    imports and the CLI's plan report too. Its text becomes condition messages and Events the
+    resource's readers see: ARNs but those in `status` (as stored) are masked in it."""
     message = redact_arns(str(exc), own_arns(status))
     if isinstance(exc, AssumeRoleFailed):
         # Stalled until the role, its trust policy or the operator's permission is fixed
@@ -421,9 +422,8 @@ class _Progress:
     def result(self, outcome: Outcome, plan: Plan, **fields: Any) -> StepResult:
         """The step's result with what it has done: every result of a step is built here."""
         fields.setdefault("drift", self.drift)
-        return StepResult(
-            outcome, plan, patch_to_wire(self.updates), tuple(self.performed), **fields
-        )
+        # A copy: the frozen result must not share the patch a step goes on filling in.
+        return StepResult(outcome, plan, replace(self.updates), tuple(self.performed), **fields)
 
 
 def _verdict(

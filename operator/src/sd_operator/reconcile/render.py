@@ -34,7 +34,7 @@ from sd_operator.model.reasons import REASON_IMMUTABLE
 from sd_operator.model.redact import redact
 from sd_operator.model.spec import Identity
 from sd_operator.model.status import ServiceConnectResource
-from sd_operator.model.wire import encode
+from sd_operator.model.wire import decode, encode
 from sd_operator.reconcile.fields import claims
 
 
@@ -349,10 +349,8 @@ def _refused_word(refusal: Mapping[str, Any]) -> str:
 
 def _made_by_ecs(res: Mapping[str, Any]) -> list[str]:
     """One line per Cloud Map service ECS created for the resource's Service Connect."""
-    return [
-        f"Service Connect resource {made['discoveryName']}: {made['discoveryArn']}"
-        for made in res.get("serviceConnectResources", [])
-    ]
+    made = (decode(ServiceConnectResource, m) for m in res.get("serviceConnectResources", []))
+    return [f"Service Connect resource {m.discovery_name}: {m.discovery_arn}" for m in made]
 
 
 def _render_resource(res: Mapping[str, Any], out: TextIO) -> None:

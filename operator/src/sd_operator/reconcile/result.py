@@ -19,7 +19,6 @@ from sd_operator.model.status import (
     Drift,
     StatusPatch,
     given,
-    patch_from_wire,
     patch_to_wire,
     status_from_wire,
 )
@@ -46,7 +45,8 @@ class Outcome(StrEnum):
 class StepResult:
     outcome: Outcome
     plan: Plan = field(default_factory=Plan)
-    status: Mapping[str, Any] = field(default_factory=dict)
+    # What the step changes in status; in its wire form only where it is written (merge_status).
+    status: StatusPatch = field(default_factory=StatusPatch)
     performed: tuple[str, ...] = ()
     drift: tuple[Change, ...] = ()
     # spec.driftFields Report fields found changed out of band: recorded, never corrected
@@ -57,11 +57,12 @@ class StepResult:
 
 
 def merge_status(previous: Mapping[str, Any], result: StepResult) -> dict[str, Any]:
-    """Fold a step's ids, operation and drift into the previous status (conditions aside)."""
-    merged = {**previous, **result.status}
+    """Fold a step's ids, operation and drift into the previous status as stored (conditions
+    aside)."""
+    merged = {**previous, **patch_to_wire(result.status)}
     if result.drift:
         history = list(status_from_wire(previous, DiscoveryStatus).drift)
-        detected = given(patch_from_wire(result.status).last_observed_time) or utc_now()
+        detected = given(result.status.last_observed_time) or utc_now()
         for c in result.drift:
             reported = result.outcome is Outcome.DRIFT_REPORTED or c in result.reported
             shown = redact(c)
