@@ -226,6 +226,29 @@ def test_a_cli_plan_over_many_resources_lists_once(emulator: Emulator, world: Wo
     assert calls["ecs:DescribeServices"] == math.ceil(len(resources) / 10)
 
 
+def test_a_cli_plan_lists_once_even_when_it_outlasts_the_views_ttl(
+    emulator: Emulator, world: World
+) -> None:
+    """A plan is one moment's view, as a sweep is: under throttling its reads outlast the
+    view's ttl, and each resource planned after that read the whole account again (a 28-service
+    apply beside 1,000 services made 26 reads of 26-61 s each; bench/RESULTS.md)."""
+    _, resources, _ = world
+    # ECS answers in 0.3 s: the plan's three DescribeServices batches outlast the 0.2 s ttl.
+    emulator.inject("ecs:DescribeServices", error=None, latency=0.3)
+    aged = Reconciler(
+        Adapters(REGION, emulator.endpoint_url), ClusterIdentity("sweep-test"), view_ttl=0.2
+    )
+    emulator.reset_calls()
+
+    ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
+    reports = plan_resources(aged, [ns, *resources])
+
+    assert all(r.plan is not None and r.plan.in_sync for r in reports)
+    calls = emulator.calls()
+    assert calls["servicediscovery:ListNamespaces"] == 1
+    assert calls["ecs:DescribeServices"] == math.ceil(len(resources) / 10)
+
+
 @pytest.mark.paged
 def test_a_sweep_of_resources_with_recorded_ids_still_lists_once(
     emulator: Emulator, world: World

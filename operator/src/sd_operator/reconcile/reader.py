@@ -62,11 +62,12 @@ _as_read: contextvars.ContextVar[bool] = contextvars.ContextVar(
 
 @contextmanager
 def view_as_read() -> Iterator[None]:
-    """Lookups inside use the account view as last read, whatever its age: the sweep's steps
-    use the view the sweep read at its start. Under throttling the steps of a sweep (confirming
-    and correcting drift at a fraction of the budget) can outlast the ttl; the first step after
-    it then read the whole account again while every other worker waited, and at N = 1,000
-    sweeps took 50-61 s instead of 11 (docs/drift.md)."""
+    """Lookups inside use the account view as last read, whatever its age, ECS services as last
+    described: the sweep's steps use the view the sweep read at its start, a CLI plan one
+    moment's view. Under throttling the steps of a sweep (confirming and correcting drift at a
+    fraction of the budget) can outlast the ttl; the first step after it then read the whole
+    account again while every other worker waited, and at N = 1,000 sweeps took 50-61 s
+    instead of 11 (docs/drift.md). A plan did so for each resource (bench/RESULTS.md)."""
     token = _as_read.set(True)
     try:
         yield
@@ -458,7 +459,7 @@ class AccountView:
         self.want(region, cluster, service)
         with self._lock:
             cached = self._ecs.get((region, cluster, service))
-            if cached is not None and self._clock() - cached[0] < self._ttl:
+            if cached is not None and (_as_read.get() or self._clock() - cached[0] < self._ttl):
                 return cached[1]
         return self._describe(region, cluster).get(service)
 
