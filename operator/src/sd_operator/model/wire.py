@@ -17,8 +17,9 @@ position.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import (
     Any,
@@ -111,22 +112,43 @@ def decode(cls: type[T], document: Mapping[str, Any]) -> T:
 
 def decode_value(hint: Any, value: Any) -> Any:
     """`value` (a document) as type `hint`."""
+    return _decoder(hint)(value)
+
+
+_Decoder = Callable[[Any], Any]
+_DECODERS: dict[Any, _Decoder] = {}
+
+
+def _decoder(hint: Any) -> _Decoder:
+    """How a document becomes a `hint`, worked out once per type hint: get_origin and get_args
+    on every value made reading one stored status cost 0.4 ms, each step of each resource."""
+    known = _DECODERS.get(hint)
+    if known is None:
+        known = _DECODERS[hint] = _decoder_for(hint)
+    return known
+
+
+def _decoder_for(hint: Any) -> _Decoder:
     if hint is object:
-        return value
+        return _as_is
     origin = get_origin(hint)
     if origin is Union or origin is types.UnionType:
         (inner,) = (a for a in get_args(hint) if a is not type(None))
-        return decode_value(inner, value)
+        return _decoder(inner)
     if origin is tuple:
-        item = get_args(hint)[0]
-        return tuple(decode_value(item, v) for v in value)
+        item = _decoder(get_args(hint)[0])
+        return lambda value: tuple(item(v) for v in value)
     if origin is Mapping:
-        return {str(k): str(v) for k, v in value.items()}
+        return lambda value: {str(k): str(v) for k, v in value.items()}
     if dataclasses.is_dataclass(hint):
-        return decode(hint, value)  # type: ignore[arg-type]  # a dataclass type, not instance
+        return functools.partial(decode, hint)  # type: ignore[arg-type]  # a dataclass type
     if isinstance(hint, type) and issubclass(hint, (Enum, *_SCALARS)):
-        return hint(value)
+        return hint
     raise TypeError(f"no document mapping for {hint!r}")
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 # dataclass -> document -------------------------------------------------------------------------
