@@ -4,6 +4,8 @@ never trusted to act on without a fresh read by id; creates that read no other s
 from __future__ import annotations
 
 import math
+import threading
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -247,6 +249,34 @@ def test_a_cli_plan_lists_once_even_when_it_outlasts_the_views_ttl(
     calls = emulator.calls()
     assert calls["servicediscovery:ListNamespaces"] == 1
     assert calls["ecs:DescribeServices"] == math.ceil(len(resources) / 10)
+
+
+def test_lookups_use_the_view_as_it_was_while_a_refresh_reads_the_account(
+    emulator: Emulator, world: World
+) -> None:
+    """A refresh under throttling takes seconds; it held the view's lock over its AWS calls, so
+    every step's lookup, even one that takes the view at any age, waited for it (py-spy on the
+    operator at N = 1,000: most of its sweep threads' samples)."""
+    reconciler, _, _ = world
+    view = reconciler.view
+    view.refresh(REGION)
+    emulator.reset_calls()
+    emulator.inject("servicediscovery:ListNamespaces", error=None, latency=3.0)
+    refreshing = threading.Thread(target=view.refresh, args=(REGION,))
+    refreshing.start()
+    try:
+        while emulator.calls().get("servicediscovery:ListNamespaces", 0) == 0:
+            time.sleep(0.01)  # the refresh has started its read (counted before the latency)
+
+        found = view.namespace(REGION, NS.name, relist=True)
+        read_meanwhile = emulator.calls()
+
+        # The refresh is still in its first call: the lookup did not wait for its read.
+        assert "servicediscovery:ListServices" not in read_meanwhile, read_meanwhile
+        assert found is not None
+        assert found.name == NS.name
+    finally:
+        refreshing.join()
 
 
 @pytest.mark.paged

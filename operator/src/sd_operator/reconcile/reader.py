@@ -218,11 +218,16 @@ class AccountView:
     # -- refreshing ----------------------------------------------------------------------------
 
     def refresh(self, region: str) -> None:
-        """Read the region again: namespaces, services, tags, then the ECS services wanted."""
-        with self._lock:
-            self._regions[region] = self._read(region)
-            for key in [k for k in self._ecs if k[0] == region]:
-                del self._ecs[key]
+        """Read the region again: namespaces, services, tags, then the ECS services wanted.
+        Lookups meanwhile use the view as it was, or wait for this read if it is too old: the
+        view's lock is not held over AWS calls (under throttling a read takes seconds, and
+        every step waited for it, py-spy at N = 1,000)."""
+        with self._reading(region):
+            view = self._read(region)
+            with self._lock:
+                self._regions[region] = view
+                for key in [k for k in self._ecs if k[0] == region]:
+                    del self._ecs[key]
         for (wanted_region, cluster), names in list(self._wanted.items()):
             if wanted_region == region and names:
                 self._describe(region, cluster)
