@@ -46,6 +46,20 @@ def _apply_chart_rbac(
     wanted |= {"KopfPeering"}
     rbac = [d for d in docs if d["kind"] in wanted]
     kubectl.run("apply", "--server-side", "-f", "-", stdin=dump_docs(rbac))
+    # kube-apiserver authorizes from its informers' copy of the RBAC objects: a binding just
+    # created may not count yet, and the operator, started at once, exited on a 403 reading
+    # kube-system (seen with unit tests running beside e2e). Wait until the grants count.
+    account = f"system:serviceaccount:{release_ns}:{RELEASE}"
+    for verb, what, where in (
+        ("get", "namespaces/kube-system", release_ns),
+        ("list", "servicediscoveries.sd-operator.io", watched),
+    ):
+
+        def granted(verb: str = verb, what: str = what, where: str = where) -> bool:
+            asked = ("auth", "can-i", verb, what, "-n", where, "--as", account)
+            return kubectl.run(*asked, check=False).returncode == 0
+
+        wait_for(granted, f"RBAC to allow {account} to {verb} {what}", timeout=30)
     return rbac
 
 
