@@ -108,8 +108,10 @@ with_test_tools() {
 e2e() { run_pytest -n "$e2e_workers" --dist load --maxschedchunk 1 --durations=10 "$@" tests/e2e; }
 
 # The e2e layer once the control plane is built: in one run when helm and kstatus are built by
-# then (any warm machine), else the tests that need them last, once they are.
+# then (any warm machine, and a fresh one where they build faster than kube-apiserver), else the
+# tests that need them last, once they are.
 e2e_job() {
+  wait_tools control-plane
   if tools_built test-tools; then
     with_control_plane with_test_tools e2e
   else
