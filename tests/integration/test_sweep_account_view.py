@@ -214,36 +214,30 @@ def sd_services(emulator: Emulator) -> list[Any]:
     return listed
 
 
-def test_a_cli_plan_over_many_resources_lists_once(emulator: Emulator, world: World) -> None:
-    _, resources, _ = world
-    fresh = Reconciler(Adapters(REGION, emulator.endpoint_url), ClusterIdentity("sweep-test"))
-    emulator.reset_calls()
-
-    ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
-    reports = plan_resources(fresh, [ns, *resources])
-
-    assert all(r.plan is not None and r.plan.in_sync for r in reports)
-    calls = emulator.calls()
-    assert calls["servicediscovery:ListNamespaces"] == 1
-    assert calls["ecs:DescribeServices"] == math.ceil(len(resources) / 10)
-
-
-def test_a_cli_plan_lists_once_even_when_it_outlasts_the_views_ttl(
-    emulator: Emulator, world: World
+@pytest.mark.parametrize(
+    ("view_ttl", "ecs_latency"),
+    [
+        pytest.param(30.0, 0.0, id="within-the-ttl"),
+        # ECS answers in 0.3 s: the plan's three DescribeServices batches outlast a 0.2 s ttl.
+        pytest.param(0.2, 0.3, id="outlasting-the-ttl"),
+    ],
+)
+def test_a_cli_plan_over_many_resources_lists_once(
+    emulator: Emulator, world: World, view_ttl: float, ecs_latency: float
 ) -> None:
-    """A plan is one moment's view, as a sweep is: under throttling its reads outlast the
-    view's ttl, and each resource planned after that read the whole account again (a 28-service
-    apply beside 1,000 services made 26 reads of 26-61 s each; bench/RESULTS.md)."""
+    """A plan is one moment's view, as a sweep is, even when its reads outlast the view's ttl
+    (under throttling): each resource planned after that read the whole account again (a
+    28-service apply beside 1,000 services made 26 reads of 26-61 s each; bench/RESULTS.md)."""
     _, resources, _ = world
-    # ECS answers in 0.3 s: the plan's three DescribeServices batches outlast the 0.2 s ttl.
-    emulator.inject("ecs:DescribeServices", error=None, latency=0.3)
-    aged = Reconciler(
-        Adapters(REGION, emulator.endpoint_url), ClusterIdentity("sweep-test"), view_ttl=0.2
+    if ecs_latency:
+        emulator.inject("ecs:DescribeServices", error=None, latency=ecs_latency)
+    reconciler = Reconciler(
+        Adapters(REGION, emulator.endpoint_url), ClusterIdentity("sweep-test"), view_ttl=view_ttl
     )
     emulator.reset_calls()
 
     ns = Resource(Identity("CloudMapNamespace", "apps", "sweep", uid="uid-ns"), NS)
-    reports = plan_resources(aged, [ns, *resources])
+    reports = plan_resources(reconciler, [ns, *resources])
 
     assert all(r.plan is not None and r.plan.in_sync for r in reports)
     calls = emulator.calls()
