@@ -9,6 +9,7 @@ from typing import Any
 
 from sd_operator.aws.adapters import Adapters
 from sd_operator.handlers.units import Units
+from sd_operator.hybrid.export import SliceView, slice_view
 from sd_operator.model.grants import parse_grant
 from sd_operator.model.spec import (
     CloudMapServiceSpec,
@@ -174,3 +175,21 @@ ALLOW_ALL = parse_grant(
         },
     }
 )
+
+
+def pay_slice(*ips: str) -> SliceView:
+    """EndpointSlice pay-1 of Service `pay`, as the EndpointSlice controller writes it: one
+    endpoint per address, port 8080."""
+    return slice_view(
+        {
+            "metadata": {
+                "name": "pay-1",
+                "labels": {
+                    "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"
+                },
+            },
+            "addressType": "IPv4",
+            "ports": [{"name": "", "port": 8080}],
+            "endpoints": [{"addresses": [ip]} for ip in ips],
+        }
+    )

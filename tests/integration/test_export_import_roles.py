@@ -14,12 +14,12 @@ import kopf
 import pytest
 from test_hybrid_importer import ApiServer
 
-from builders import ALLOW_ALL, CLUSTER
+from builders import ALLOW_ALL, CLUSTER, pay_slice
 from sd_devkit.emulator import Emulator, assumed_session, trust_policy
 from sd_operator.aws.adapters import Adapters
 from sd_operator.handlers import imports
 from sd_operator.handlers.units import Units
-from sd_operator.hybrid.export import SliceView, slice_view
+from sd_operator.hybrid.export import SliceView
 from sd_operator.hybrid.importer import Importer
 from sd_operator.model.grants import Grant, Role, Selection
 from sd_operator.model.parse import parse_resource
@@ -31,7 +31,6 @@ from support import REGION
 TENANT = "488888888888"
 SHARING = "499999999999"
 ECS_FULL = "arn:aws:ram::aws:permission/AWSRAMPermissionCloudMapECSFullPermission"
-CONTROLLER = "endpointslice-controller.k8s.io"
 
 
 def _role(emulator: Emulator, account: str) -> str:
@@ -97,19 +96,20 @@ def _discovery(k8s_namespace: str, cloud_map_namespace: str) -> dict[str, Any]:
     }
 
 
-def _slices(k8s_namespace: str, *ips: str) -> dict[tuple[str, str], list[SliceView]]:
-    view = slice_view(
-        {
-            "metadata": {
-                "name": "pay-1",
-                "labels": {"endpointslice.kubernetes.io/managed-by": CONTROLLER},
-            },
-            "addressType": "IPv4",
-            "ports": [{"name": "", "port": 8080}],
-            "endpoints": [{"addresses": [ip]} for ip in ips],
-        }
+def _shared_namespace(emulator: Emulator, owner_role: str) -> tuple[str, str]:
+    """Namespace `shared` in the sharing account, shared through RAM with the tenant's
+    account with the permission Service Connect needs: its id and ARN."""
+    ns_id = _namespace(emulator, owner_role, "shared")
+    owner_sd = _client(emulator, owner_role, "servicediscovery")
+    arn = str(owner_sd.get_namespace(Id=ns_id)["Namespace"]["Arn"])
+    _client(emulator, owner_role, "ram").create_resource_share(
+        name="shared", resourceArns=[arn], principals=[TENANT], permissionArns=[ECS_FULL]
     )
-    return {(k8s_namespace, "pay"): [view]}
+    return ns_id, arn
+
+
+def _slices(k8s_namespace: str, *ips: str) -> dict[tuple[str, str], list[SliceView]]:
+    return {(k8s_namespace, "pay"): [pay_slice(*ips)]}
 
 
 def _converge(
@@ -177,11 +177,7 @@ def test_the_export_into_a_shared_namespace_registers_as_the_consumer_and_remove
 ) -> None:
     owner_role, tenant_role = _role(emulator, SHARING), _role(emulator, TENANT)
     owner_sd = _client(emulator, owner_role, "servicediscovery")
-    ns_id = _namespace(emulator, owner_role, "shared")
-    arn = str(owner_sd.get_namespace(Id=ns_id)["Namespace"]["Arn"])
-    _client(emulator, owner_role, "ram").create_resource_share(
-        name="shared", resourceArns=[arn], principals=[TENANT], permissionArns=[ECS_FULL]
-    )
+    ns_id, arn = _shared_namespace(emulator, owner_role)
     units = _operator(emulator, reconciler, _grant("team-b", "team-b", Role(tenant_role), arn))
     body = _discovery("team-b", arn)
 
@@ -312,12 +308,7 @@ def test_an_import_from_a_namespace_shared_with_the_grants_account(
     emulator: Emulator, reconciler: Reconciler, events: list[str]
 ) -> None:
     owner_role, tenant_role = _role(emulator, SHARING), _role(emulator, TENANT)
-    owner_sd = _client(emulator, owner_role, "servicediscovery")
-    ns_id = _namespace(emulator, owner_role, "shared")
-    arn = str(owner_sd.get_namespace(Id=ns_id)["Namespace"]["Arn"])
-    _client(emulator, owner_role, "ram").create_resource_share(
-        name="shared", resourceArns=[arn], principals=[TENANT], permissionArns=[ECS_FULL]
-    )
+    ns_id, arn = _shared_namespace(emulator, owner_role)
     _billing(emulator, owner_role, ns_id)
     units = _operator(emulator, reconciler, _grant("team-b", "team-b", Role(tenant_role), arn))
     api, patch = ApiServer(), kopf.Patch()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from builders import CLUSTER, units_granting_all
+from builders import CLUSTER, pay_slice, units_granting_all
 from sd_devkit.emulator import Emulator, client
 from sd_operator.aws.adapters import Adapters
 from sd_operator.aws.clients import AwsConfig, cloudmap_client
@@ -31,21 +31,6 @@ from support import calls_since, mutating_calls
 REGION = "us-east-1"
 OWNER = Identity("ServiceDiscovery", "payments", "pay", uid="uid-1")
 SPEC = EndpointsSpec("pay")
-CONTROLLER = "endpointslice-controller.k8s.io"
-
-
-def _slice(*ips: str) -> SliceView:
-    return slice_view(
-        {
-            "metadata": {
-                "name": "pay-1",
-                "labels": {"endpointslice.kubernetes.io/managed-by": CONTROLLER},
-            },
-            "addressType": "IPv4",
-            "ports": [{"name": "", "port": 8080}],
-            "endpoints": [{"addresses": [ip]} for ip in ips],
-        }
-    )
 
 
 @pytest.fixture
@@ -93,12 +78,12 @@ def test_registrations_in_flight_are_polled_not_sent_again(
     cm, _sd, service_id = setup
     exporter = _exporter(cm)
     emulator.hold_operations(polls=3)
-    first = _sync(exporter, service_id, _slice("10.0.0.1", "10.0.0.2"))
+    first = _sync(exporter, service_id, pay_slice("10.0.0.1", "10.0.0.2"))
     assert first.outcome is ExportOutcome.PENDING
     assert first.summary.pending == 2
     assert _registers(emulator) == 2
     for _ in range(5):
-        result = _sync(exporter, service_id, _slice("10.0.0.1", "10.0.0.2"))
+        result = _sync(exporter, service_id, pay_slice("10.0.0.1", "10.0.0.2"))
         if result.outcome is ExportOutcome.IN_SYNC:
             break
     assert result.outcome is ExportOutcome.IN_SYNC
@@ -114,7 +99,7 @@ def test_a_failed_registration_masks_the_arns_aws_names(
     cm, _sd, service_id = setup
     role = "arn:aws:iam::210987654321:role/platform-admin"
     emulator.fail_operations("REGISTER_INSTANCE", "INTERNAL_FAILURE", f"denied for {role}", count=1)
-    first = _sync(_exporter(cm), service_id, _slice("10.0.0.1"))
+    first = _sync(_exporter(cm), service_id, pay_slice("10.0.0.1"))
     assert "INTERNAL_FAILURE: denied for arn:aws:iam::<account>:role/<redacted>" in str(
         first.summary.last_failure
     )
@@ -127,10 +112,10 @@ def test_a_failed_registration_is_reported_and_retried(
     cm, sd, service_id = setup
     exporter = _exporter(cm)
     emulator.fail_operations("REGISTER_INSTANCE", "INTERNAL_FAILURE", count=1)
-    first = _sync(exporter, service_id, _slice("10.0.0.1"))
+    first = _sync(exporter, service_id, pay_slice("10.0.0.1"))
     assert "INTERNAL_FAILURE" in str(first.summary.last_failure)
     assert first.summary.registered == 0
-    again = _sync(exporter, service_id, _slice("10.0.0.1"))
+    again = _sync(exporter, service_id, pay_slice("10.0.0.1"))
     assert again.outcome is ExportOutcome.IN_SYNC
     assert again.summary.registered == 1
     assert [i["Id"] for i in sd.list_instances(ServiceId=service_id)["Instances"]] == [
@@ -143,7 +128,7 @@ def test_a_second_cluster_exporting_into_the_same_service_is_left_alone(
 ) -> None:
     cm, sd, service_id = setup
     one = _exporter(cm)
-    _sync(one, service_id, _slice("10.0.0.1"))
+    _sync(one, service_id, pay_slice("10.0.0.1"))
     # what c2's export registers (its own Exporter would be refused: the service is c1's)
     for ip in ("10.0.0.1", "10.0.0.2"):
         sd.register_instance(
@@ -156,7 +141,7 @@ def test_a_second_cluster_exporting_into_the_same_service_is_left_alone(
                 CLUSTER_ATTRIBUTE: "c2",
             },
         )
-    _sync(one, service_id, _slice())  # c1 scales to zero
+    _sync(one, service_id, pay_slice())  # c1 scales to zero
     ids = sorted(i["Id"] for i in sd.list_instances(ServiceId=service_id)["Instances"])
     assert ids == ["c2/payments/pay/10.0.0.1", "c2/payments/pay/10.0.0.2"]
 
@@ -205,7 +190,9 @@ def test_a_slice_event_registers_nothing_for_a_resource_outside_its_grants(
     units = Units.build(reconciler, Adapters(REGION, emulator.endpoint_url), 30)
     units.live.grants, units.live.namespace_labels = {}, {}
     calls = emulator.calls()
-    units.exports.export_from_slice(_discovery_body(service_id), None, _slices(_slice("10.0.0.1")))
+    units.exports.export_from_slice(
+        _discovery_body(service_id), None, _slices(pay_slice("10.0.0.1"))
+    )
     assert calls_since(emulator, calls) == {}
     assert sd.list_instances(ServiceId=service_id)["Instances"] == []
 
@@ -220,8 +207,8 @@ def test_a_slice_event_for_a_service_in_sync_changes_nothing_and_raises_nothing(
     service_id = _service(sd, "pay-sd", owner_tags(owner, CLUSTER))
     exports = units_granting_all(reconciler, Adapters(REGION, emulator.endpoint_url)).exports
     body = _discovery_body(service_id)
-    exports.export_from_slice(body, None, _slices(_slice("10.0.0.1")))  # registers
-    exports.export_from_slice(body, None, _slices(_slice("10.0.0.1")))  # in sync
+    exports.export_from_slice(body, None, _slices(pay_slice("10.0.0.1")))  # registers
+    exports.export_from_slice(body, None, _slices(pay_slice("10.0.0.1")))  # in sync
     assert [i["Id"] for i in sd.list_instances(ServiceId=service_id)["Instances"]] == [
         f"{CLUSTER.name}/payments/{SD_NAME}/10.0.0.1"
     ]
@@ -244,7 +231,7 @@ def test_status_service_id_naming_a_service_not_ours_gets_no_instance(
     _cm, sd, _ = setup
     foreign = _service(sd, "someone-elses", tags)
     exports = units_granting_all(reconciler, Adapters(REGION, emulator.endpoint_url)).exports
-    exports.export_from_slice(_discovery_body(foreign), None, _slices(_slice("10.0.0.1")))
+    exports.export_from_slice(_discovery_body(foreign), None, _slices(pay_slice("10.0.0.1")))
     assert sd.list_instances(ServiceId=foreign)["Instances"] == []
     assert _registers(emulator) == 0
     [exported] = [line for line in log_lines if line["event"] == "exported"]
@@ -273,7 +260,7 @@ def test_slices_not_written_by_the_endpointslice_controller_are_not_exported(
         service_id=service_id,
         service_name="pay",
         custom_health=False,
-        slices=[made_by_hand, _slice("10.0.0.1")],
+        slices=[made_by_hand, pay_slice("10.0.0.1")],
     )
     assert result.outcome is not ExportOutcome.REFUSED
     registered = [i["Attributes"]["AWS_INSTANCE_IPV4"] for i in _instances(sd, service_id)]
@@ -300,7 +287,7 @@ def test_a_slice_event_registers_nothing_for_an_observed_or_paused_resource(
     exports = _exports(reconciler, emulator)
     calls = emulator.calls()
 
-    exports.export_from_slice(body, None, _slices(_slice("10.0.0.1")))
+    exports.export_from_slice(body, None, _slices(pay_slice("10.0.0.1")))
 
     assert mutating_calls(calls_since(emulator, calls)) == {}
     if held == "paused":

@@ -14,7 +14,7 @@ from sd_operator.handlers.locks import Locks
 from sd_operator.handlers.parsed import ParsedResources
 from sd_operator.handlers.tenancy import Tenancy
 from sd_operator.hybrid.export import CLUSTER_ATTRIBUTE, OWNER_ATTRIBUTE
-from sd_operator.hybrid.exporter import ExportAccount, Exporter
+from sd_operator.hybrid.exporter import ExportAccount, Exporter, ExportResult
 from sd_operator.model import reasons
 from sd_operator.model.grants import Grant, Role, Selection
 from sd_operator.model.observed import ObservedInstance
@@ -50,6 +50,19 @@ class Instances:
         self.deregistered.append(instance_id)
 
 
+def _export_nothing(exporter: Exporter) -> ExportResult:
+    """OWNER's export of service srv-1 ("pay") with no endpoint wanted any more."""
+    return exporter.sync(
+        OWNER,
+        None,
+        region=REGION,
+        service_id="srv-1",
+        service_name="pay",
+        custom_health=True,
+        slices=(),
+    )
+
+
 def _account(cm: Any, account: str = ME) -> ExportAccount:
     return ExportAccount(
         lambda _region: cm, lambda _region, _id: owner_tags(OWNER, CLUSTER), lambda _r: account
@@ -64,30 +77,14 @@ def test_instances_another_account_registered_are_neither_counted_nor_health_rea
     cm = Instances([theirs])
     exporter = Exporter(CLUSTER, lambda _role: _account(cm))
 
-    result = exporter.sync(
-        OWNER,
-        None,
-        region=REGION,
-        service_id="srv-1",
-        service_name="pay",
-        custom_health=True,
-        slices=(),
-    )
+    result = _export_nothing(exporter)
 
     assert result.summary.registered == 0
     assert (cm.health_reads, cm.deregistered) == ([], [])
     # The same instance registered by our own account is ours: read, and (no endpoint wanted
     # any more) deregistered.
     mine = Instances([replace(theirs, created_by_account=ME)])
-    Exporter(CLUSTER, lambda _role: _account(mine)).sync(
-        OWNER,
-        None,
-        region=REGION,
-        service_id="srv-1",
-        service_name="pay",
-        custom_health=True,
-        slices=(),
-    )
+    _export_nothing(Exporter(CLUSTER, lambda _role: _account(mine)))
     assert (mine.health_reads, mine.deregistered) == (["srv-1"], ["i-1"])
 
 
