@@ -116,19 +116,12 @@ def decode_value(hint: Any, value: Any) -> Any:
 
 
 _Decoder = Callable[[Any], Any]
-_DECODERS: dict[Any, _Decoder] = {}
 
 
+@functools.cache
 def _decoder(hint: Any) -> _Decoder:
     """How a document becomes a `hint`, worked out once per type hint: get_origin and get_args
     on every value made reading one stored status cost 0.4 ms, each step of each resource."""
-    known = _DECODERS.get(hint)
-    if known is None:
-        known = _DECODERS[hint] = _decoder_for(hint)
-    return known
-
-
-def _decoder_for(hint: Any) -> _Decoder:
     if hint is object:
         return _as_is
     origin = get_origin(hint)
@@ -160,7 +153,8 @@ _DOCUMENTED: dict[type, bool] = {}
 def _documents_itself(cls: type) -> bool:
     """`cls` is `Documented`, asked once per type: isinstance() against a runtime-checkable
     Protocol looks up its members on every call, and encode() asks for every value (2.3 ms to
-    encode one ServiceDiscovery's status; 9 s of operator CPU per sweep of 1,000)."""
+    encode one ServiceDiscovery's status; 9 s of operator CPU per sweep of 1,000). A dict, not
+    functools.cache: typeshed's `type[object]` is not Hashable to mypy."""
     known = _DOCUMENTED.get(cls)
     if known is None:
         known = _DOCUMENTED[cls] = callable(getattr(cls, "document", None))
